@@ -1,0 +1,62 @@
+#include "cli/cli.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/client.hpp"
+#include "cli/commands.hpp"
+#include "common/version.hpp"
+
+namespace pez::cli {
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"pez takes unique numbers from pezd, the PEZ number dispenser.", "pez"};
+  app.set_version_flag("--version", std::string("pez ") + k_version);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer(
+      "Exit codes: 0 success, 64 usage error, 69 pezd unreachable, 75 database unavailable (retry later), "
+      "77 permission denied, 1 anything else. See pez(1).");
+
+  Globals globals;
+  if (char const* env = std::getenv("PEZ_SOCKET"); env != nullptr && *env != '\0') {
+    globals.socket = env;
+  } else {
+    globals.socket = k_default_socket;
+  }
+  app.add_option("--socket", globals.socket, "pezd's Unix socket (env PEZ_SOCKET; default /run/pez/pezd.sock)")
+      ->type_name("PATH");
+  app.add_option("--timeout", globals.timeout, "Longest wait for pezd's answer, such as 10s (default 30s)")
+      ->type_name("DURATION");
+
+  Action action;
+  add_number_commands(app, globals, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (CLI::CallForHelp const&) {
+    std::fputs(app.help().c_str(), stdout);
+    return k_exit_ok;
+  } catch (CLI::CallForAllHelp const&) {
+    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    return k_exit_ok;
+  } catch (CLI::CallForVersion const&) {
+    std::printf("pez %s\n", k_version);
+    return k_exit_ok;
+  } catch (CLI::ParseError const& e) {
+    std::fprintf(stderr, "pez: error: %s (pez --help lists the commands and options)\n", e.what());
+    return k_exit_usage;
+  }
+  if (!action) {
+    std::fputs("pez: error: no command given (pez --help lists them)\n", stderr);
+    return k_exit_usage;
+  }
+  auto outcome = action();
+  if (!outcome) {
+    std::fprintf(stderr, "pez: error: %s\n", outcome.error().message.c_str());
+    return outcome.error().exit_code;
+  }
+  return k_exit_ok;
+}
+
+}  // namespace pez::cli

@@ -1,0 +1,120 @@
+#include "cli/client.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/protocol.hpp"
+#include "common/settings.hpp"
+
+namespace pez::cli {
+namespace {
+
+std::string hint(std::string const& path) {
+  return " (start pezd, or point --socket or PEZ_SOCKET at its socket; it is " + path + " now)";
+}
+
+}  // namespace
+
+Client::~Client() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
+std::expected<void, Failure> Client::connect() {
+  sockaddr_un addr{};
+  if (m_path.size() >= sizeof addr.sun_path) {
+    return std::unexpected(Failure{k_exit_usage, "socket path " + m_path + " is too long"});
+  }
+  m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (m_fd < 0) return std::unexpected(Failure{k_exit_failure, std::string("cannot make a socket: ") + std::strerror(errno)});
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, m_path.c_str(), m_path.size() + 1);
+  if (::connect(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return {};
+  int const err = errno;
+  switch (err) {
+    case ENOENT:
+      return std::unexpected(Failure{k_exit_no_daemon, "pezd is not running: there is no socket at " + m_path + hint(m_path)});
+    case ECONNREFUSED:
+      return std::unexpected(Failure{k_exit_no_daemon, "pezd is not answering at " + m_path + ": connection refused" + hint(m_path)});
+    case EACCES:
+    case EPERM:
+      return std::unexpected(Failure{k_exit_denied, "permission denied connecting to " + m_path +
+                                                        ": ask an administrator to add you to the socket's group "
+                                                        "(ls -l " + m_path + " shows it)"});
+    default:
+      return std::unexpected(Failure{k_exit_no_daemon, "cannot connect to pezd at " + m_path + ": " + std::strerror(err)});
+  }
+}
+
+std::expected<void, Failure> Client::send_all(std::string const& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    auto const n = ::send(m_fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(Failure{k_exit_no_daemon, std::string("pezd closed the connection: ") + std::strerror(errno)});
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+std::expected<std::string, Failure> Client::read_line() {
+  auto const deadline = std::chrono::steady_clock::now() + m_timeout;
+  for (;;) {
+    if (auto nl = m_buffer.find('\n'); nl != std::string::npos) {
+      std::string line = m_buffer.substr(0, nl);
+      m_buffer.erase(0, nl + 1);
+      return line;
+    }
+    auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return std::unexpected(Failure{k_exit_temporary, "pezd did not answer within " +
+                                                           settings::format_duration(m_timeout) +
+                                                           "; try again, or raise --timeout"});
+    }
+    pollfd pfd{m_fd, POLLIN, 0};
+    int const ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) {
+      return std::unexpected(Failure{k_exit_failure, std::string("waiting for pezd failed: ") + std::strerror(errno)});
+    }
+    if (ready <= 0) continue;
+    char chunk[4096];
+    auto const n = ::recv(m_fd, chunk, sizeof chunk, 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return std::unexpected(Failure{k_exit_no_daemon, std::string("reading from pezd failed: ") + std::strerror(errno)});
+    }
+    if (n == 0) {
+      return std::unexpected(Failure{k_exit_no_daemon, "pezd closed the connection without answering (is it shutting down?)"});
+    }
+    m_buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+std::expected<std::vector<std::string>, Failure> Client::exchange(std::vector<std::string> const& lines) {
+  if (auto ok = connect(); !ok) return std::unexpected(ok.error());
+  std::string out = proto::hello_line();
+  for (auto const& line : lines) out += line;
+  if (auto ok = send_all(out); !ok) return std::unexpected(ok.error());
+
+  auto hello = read_line();
+  if (!hello) return std::unexpected(hello.error());
+  if (auto answer = proto::parse_answer(*hello); !answer) return std::unexpected(failure_from(answer.error()));
+
+  std::vector<std::string> payloads;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto line = read_line();
+    if (!line) return std::unexpected(line.error());
+    auto answer = proto::parse_answer(*line);
+    if (!answer) return std::unexpected(failure_from(answer.error()));
+    payloads.emplace_back(*answer);
+  }
+  return payloads;
+}
+
+}  // namespace pez::cli

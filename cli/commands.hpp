@@ -1,0 +1,22 @@
+// The pez commands. Each adds its subcommand to the app and, when chosen, sets the action that
+// runs it; cli.cpp turns the outcome into output and an exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "cli/failure.hpp"
+
+namespace pez::cli {
+
+struct Globals {
+  std::string socket;
+  std::string timeout = "30s";
+};
+
+using Action = std::function<Outcome()>;
+
+void add_number_commands(CLI::App& app, Globals& globals, Action& action);
+
+}  // namespace pez::cli

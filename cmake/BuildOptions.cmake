@@ -1,0 +1,36 @@
+# Warnings, sanitizers and ccache for every PEZ target, carried by one INTERFACE target.
+
+option(PEZ_WERROR "Treat compiler warnings as errors (CI builds turn this on)" OFF)
+set(PEZ_SANITIZE "" CACHE STRING "Sanitizers to build with: address,undefined or thread (empty for none)")
+
+find_program(PEZ_CCACHE ccache)
+if(PEZ_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${PEZ_CCACHE})
+endif()
+
+add_library(pez_build_options INTERFACE)
+target_compile_options(pez_build_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+  -Wformat=2 -Wimplicit-fallthrough -Wcast-qual -Wmissing-declarations)
+if(PEZ_WERROR)
+  target_compile_options(pez_build_options INTERFACE -Werror)
+endif()
+
+if(PEZ_SANITIZE)
+  if(PEZ_SANITIZE STREQUAL "thread")
+    set(_pez_san_flags -fsanitize=thread)
+  elseif(PEZ_SANITIZE MATCHES "^(address|undefined|address,undefined|undefined,address)$")
+    set(_pez_san_flags -fsanitize=${PEZ_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  else()
+    message(FATAL_ERROR "PEZ_SANITIZE must be empty, address,undefined or thread; got '${PEZ_SANITIZE}'")
+  endif()
+  target_compile_options(pez_build_options INTERFACE ${_pez_san_flags})
+  target_link_options(pez_build_options INTERFACE ${_pez_san_flags})
+endif()
+
+# Asio and Beast are compiled once (daemon/boost_impl.cpp) instead of in every file that uses them.
+add_library(pez_asio INTERFACE)
+target_compile_definitions(pez_asio INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_link_libraries(pez_asio INTERFACE Boost::boost Boost::system Threads::Threads)

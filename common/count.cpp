@@ -1,0 +1,33 @@
+#include "common/count.hpp"
+
+#include <charconv>
+
+#include "common/text.hpp"
+
+namespace pez {
+
+bool parse_decimal(std::string_view text, std::uint64_t& value) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return false;
+  auto const* end = text.data() + text.size();
+  auto const [ptr, ec] = std::from_chars(text.data(), end, value);
+  return ec == std::errc() && ptr == end;
+}
+
+bool parse_int64(std::string_view text, std::int64_t& value) {
+  if (text.empty() || text[0] == '+') return false;
+  auto const* end = text.data() + text.size();
+  auto const [ptr, ec] = std::from_chars(text.data(), end, value);
+  return ec == std::errc() && ptr == end;
+}
+
+std::expected<std::uint32_t, std::string> parse_count(std::string_view text, std::uint32_t max) {
+  std::uint64_t value = 0;
+  bool const number = parse_decimal(text, value);
+  if (!number || value < 1 || value > max) {
+    return std::unexpected("count must be a whole number from 1 to " + std::to_string(max) +
+                           ", got " + quote_untrusted(text));
+  }
+  return static_cast<std::uint32_t>(value);
+}
+
+}  // namespace pez

@@ -1,0 +1,23 @@
+// How many numbers one request asks for: parsing and range rules shared by HTTP, socket and CLI.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace pez {
+
+inline constexpr std::uint32_t k_default_max_count = 100;
+
+// Parses a decimal count of 1..max (digits only, no sign or spaces). The error names the
+// allowed range and quotes what was given.
+std::expected<std::uint32_t, std::string> parse_count(std::string_view text, std::uint32_t max);
+
+// Parses an unsigned decimal without range checks beyond the type; no sign, no spaces.
+bool parse_decimal(std::string_view text, std::uint64_t& value);
+
+// Parses a signed 64-bit decimal ("-5", "9223372036854775807"); no spaces or '+'.
+bool parse_int64(std::string_view text, std::int64_t& value);
+
+}  // namespace pez

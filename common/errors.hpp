@@ -1,0 +1,43 @@
+// Kinds of failure shared by pezd, the socket protocol and pez, and the one table that maps
+// each kind to its wire token, HTTP status and pez exit code.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pez {
+
+enum class Errc {
+  bad_request,         // the request itself is wrong: bad count, bad name, unknown parameter
+  not_found,           // no such sequence or resource
+  method_not_allowed,  // HTTP only
+  conflict,            // the sequence exists already, or may not be changed that way
+  exhausted,           // a sequence without CYCLE has handed out its last number
+  unavailable,         // the database cannot be reached now: retry later
+  denied,              // the peer may not do this
+  too_large,           // a line, header or body over its limit
+  unsupported_version, // the client speaks a protocol version this pezd does not
+  internal,            // anything else: a bug or an unexpected database answer
+};
+
+// The exit codes of pez (sysexits.h values where one fits).
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_failure = 1;
+inline constexpr int k_exit_usage = 64;        // EX_USAGE
+inline constexpr int k_exit_no_daemon = 69;    // EX_UNAVAILABLE
+inline constexpr int k_exit_temporary = 75;    // EX_TEMPFAIL
+inline constexpr int k_exit_denied = 77;       // EX_NOPERM
+
+std::string_view errc_token(Errc code);
+std::optional<Errc> errc_from_token(std::string_view token);
+int errc_http_status(Errc code);
+int errc_exit_code(Errc code);
+
+// An error as it crosses a boundary: a kind and a sentence for a person.
+struct Error {
+  Errc code;
+  std::string message;
+};
+
+}  // namespace pez

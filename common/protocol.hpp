@@ -1,0 +1,60 @@
+// The pezd socket protocol, version 1: one request per line, one answer per line (pezd(8)).
+//
+//   request  = verb *( SP argument ) LF          verbs are case-insensitive
+//   answer   = "OK" [ SP payload ] LF  /  "ERR" SP code SP message LF
+//
+// Both sides use this file: pezd to parse requests and write answers, pez to write requests and
+// read answers, so the two cannot disagree on the format.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/errors.hpp"
+
+namespace pez::proto {
+
+inline constexpr int k_version = 1;
+inline constexpr std::size_t k_default_line_limit = 1024;
+
+struct Hello {
+  long version;
+};
+struct Next {
+  std::string name;
+  std::uint32_t count;
+};
+struct Ping {};
+struct Status {};
+struct Quit {};
+
+using Request = std::variant<Hello, Next, Ping, Status, Quit>;
+
+// A line with bytes no person or client would send (NUL, other control bytes but tab).
+bool has_control_bytes(std::string_view line);
+
+// Parses one request line (without its LF; a trailing CR is ignored). Counts above max_count,
+// bad names, unknown verbs and wrong arguments are bad_request errors that say what is allowed.
+std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t max_count);
+
+// Answers, each ending in LF.
+void append_ok(std::string& out, std::string_view payload = {});
+void append_ok_numbers(std::string& out, std::span<std::int64_t const> values);
+void append_error(std::string& out, Errc code, std::string_view message);
+
+// Requests, as a client writes them.
+std::string hello_line();
+std::string next_line(std::string_view name, std::uint32_t count);
+
+// Reads one answer line (without LF): the payload of an OK, or the error of an ERR.
+std::expected<std::string_view, Error> parse_answer(std::string_view line);
+
+// Reads the payload of an OK answer to NEXT.
+std::expected<std::vector<std::int64_t>, Error> parse_numbers(std::string_view payload);
+
+}  // namespace pez::proto

@@ -1,0 +1,162 @@
+#include "common/settings.hpp"
+
+#include <cstdlib>
+#include <set>
+
+#include "common/count.hpp"
+#include "common/text.hpp"
+
+namespace pez::settings {
+
+std::string_view source_name(Source source) {
+  switch (source) {
+    case Source::default_value: return "default";
+    case Source::file: return "file";
+    case Source::env: return "env";
+    case Source::flag: return "flag";
+  }
+  return "default";
+}
+
+std::string Spec::flag() const {
+  std::string out = "--";
+  for (char c : key) out += c == '_' ? '-' : c;
+  return out;
+}
+
+std::string Spec::env() const {
+  std::string out = "PEZ_";
+  for (char c : key) out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  return out;
+}
+
+std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text,
+                                                                     std::string_view path) {
+  std::vector<FileEntry> entries;
+  int number = 0;
+  for (auto raw : split(text, '\n')) {
+    ++number;
+    auto const where = std::string(path) + ":" + std::to_string(number);
+    auto line = trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    auto const eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return std::unexpected(where + ": expected \"key = value\", got " + quote_untrusted(line));
+    }
+    auto key = trim(line.substr(0, eq));
+    auto value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    } else if (auto hash = value.find(" #"); hash != std::string_view::npos) {
+      value = trim(value.substr(0, hash));
+    }
+    if (key.empty()) return std::unexpected(where + ": a setting name is missing before '='");
+    entries.push_back(FileEntry{std::string(key), std::string(value), number});
+  }
+  return entries;
+}
+
+EnvLookup process_env() {
+  return [](std::string const& name) -> std::optional<std::string> {
+    if (char const* value = std::getenv(name.c_str())) return std::string(value);
+    return std::nullopt;
+  };
+}
+
+std::expected<std::map<std::string, Origin>, std::string> resolve(
+    std::vector<Spec> const& specs, std::map<std::string, std::string> const& flags,
+    EnvLookup const& env, std::vector<FileEntry> const& file, std::string_view file_path) {
+  std::set<std::string> known;
+  for (auto const& spec : specs) known.insert(spec.key);
+  std::map<std::string, FileEntry const*> from_file;
+  for (auto const& entry : file) {
+    if (!known.contains(entry.key)) {
+      return std::unexpected(std::string(file_path) + ":" + std::to_string(entry.line) +
+                             ": unknown setting " + quote_untrusted(entry.key) +
+                             "; pezd.conf(5) lists the settings");
+    }
+    from_file[entry.key] = &entry;  // a later line wins, as in most config files
+  }
+
+  std::map<std::string, Origin> origins;
+  for (auto const& spec : specs) {
+    Origin origin{Source::default_value, "default", spec.default_text};
+    if (auto it = from_file.find(spec.key); it != from_file.end()) {
+      origin = {Source::file, std::string(file_path) + ":" + std::to_string(it->second->line),
+                it->second->value};
+    }
+    if (auto value = env(spec.env())) origin = {Source::env, spec.env(), *value};
+    if (auto it = flags.find(spec.key); it != flags.end()) origin = {Source::flag, spec.flag(), it->second};
+
+    if (origin.source != Source::default_value || !origin.text.empty()) {
+      if (auto ok = spec.apply(origin.text); !ok) {
+        auto const shown = spec.secret ? std::string("(hidden)") : quote_untrusted(origin.text);
+        return std::unexpected("invalid value " + shown + " for setting " + spec.key + " (from " +
+                               origin.where + "): " + ok.error());
+      }
+    }
+    origins.emplace(spec.key, std::move(origin));
+  }
+  return origins;
+}
+
+std::expected<std::int64_t, std::string> parse_integer(std::string_view text, std::int64_t min,
+                                                       std::int64_t max) {
+  std::int64_t value = 0;
+  if (!parse_int64(trim(text), value) || value < min || value > max) {
+    return std::unexpected("expected a whole number from " + std::to_string(min) + " to " +
+                           std::to_string(max));
+  }
+  return value;
+}
+
+std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text,
+                                                                     std::chrono::milliseconds min,
+                                                                     std::chrono::milliseconds max) {
+  auto const expected = "expected a duration from " + format_duration(min) + " to " + format_duration(max) +
+                        " such as 500ms, 5s, 2m or 1h";
+  text = trim(text);
+  std::size_t digits = 0;
+  while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) ++digits;
+  auto const number = text.substr(0, digits);
+  auto const unit = text.substr(digits);
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1000;
+  else if (unit == "ms") scale = 1;
+  else if (unit == "m" || unit == "min") scale = 60'000;
+  else if (unit == "h") scale = 3'600'000;
+  else return std::unexpected(expected);
+  if (number.empty() || number.find('.') != number.rfind('.') || number == ".") return std::unexpected(expected);
+  char* end = nullptr;
+  std::string const copy(number);
+  double const value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size()) return std::unexpected(expected);
+  double const ms = value * scale;
+  if (ms < static_cast<double>(min.count()) || ms > static_cast<double>(max.count())) {
+    return std::unexpected(expected);
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+std::expected<std::string, std::string> parse_choice(std::string_view text,
+                                                     std::vector<std::string_view> const& choices) {
+  for (auto choice : choices) {
+    if (text == choice) return std::string(text);
+  }
+  std::string list;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (i > 0) list += i + 1 == choices.size() ? " or " : ", ";
+    list += choices[i];
+  }
+  return std::unexpected("expected " + list);
+}
+
+std::string format_duration(std::chrono::milliseconds value) {
+  auto const ms = value.count();
+  if (ms % 3'600'000 == 0 && ms != 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0 && ms != 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace pez::settings

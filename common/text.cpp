@@ -1,0 +1,94 @@
+#include "common/text.hpp"
+
+#include <array>
+
+namespace pez {
+namespace {
+
+constexpr std::size_t k_quote_limit = 64;
+constexpr std::array<char, 16> k_hex{'0', '1', '2', '3', '4', '5', '6', '7',
+                                     '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+
+}  // namespace
+
+std::string quote_untrusted(std::string_view text) {
+  std::string out = "\"";
+  std::size_t shown = 0;
+  for (char c : text) {
+    if (shown == k_quote_limit) {
+      out += "...";
+      break;
+    }
+    ++shown;
+    auto const u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += "\\x";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    auto const u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          out += "\\u00";
+          out += k_hex[u >> 4];
+          out += k_hex[u & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  append_json_escaped(out, text);
+  out += '"';
+  return out;
+}
+
+std::string_view trim(std::string_view text) {
+  auto const first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  auto const last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> fields;
+  std::size_t start = 0;
+  for (;;) {
+    auto const at = text.find(sep, start);
+    if (at == std::string_view::npos) {
+      fields.push_back(text.substr(start));
+      return fields;
+    }
+    fields.push_back(text.substr(start, at - start));
+    start = at + 1;
+  }
+}
+
+}  // namespace pez

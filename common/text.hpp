@@ -1,0 +1,25 @@
+// Small text helpers: quoting untrusted input for messages, JSON strings, splitting, trimming.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pez {
+
+// Wraps untrusted text in double quotes for an error message: control bytes, quotes and
+// non-ASCII bytes are escaped and anything past 64 bytes is cut, so a message stays one line.
+std::string quote_untrusted(std::string_view text);
+
+// Appends text as the inside of a JSON string (without the surrounding quotes).
+void append_json_escaped(std::string& out, std::string_view text);
+
+// Returns text as a complete JSON string literal.
+std::string json_string(std::string_view text);
+
+std::string_view trim(std::string_view text);
+
+// Splits on every occurrence of sep; empty fields are kept.
+std::vector<std::string_view> split(std::string_view text, char sep);
+
+}  // namespace pez

@@ -1,0 +1,39 @@
+// What pezd knows of the sequences in the pez schema, as read from pg_sequences.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pez::daemon {
+
+struct SequenceInfo {
+  std::string name;
+  std::int64_t increment = 1;
+  std::int64_t min = 1;
+  std::int64_t max = 0;
+  std::int64_t start = 1;
+  bool cycle = false;
+};
+
+class Catalog {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  SequenceInfo const* find(std::string_view name) const;
+  void replace(std::vector<SequenceInfo> sequences, Clock::time_point now);
+  bool loaded() const { return m_loaded; }
+  Clock::time_point refreshed_at() const { return m_refreshed_at; }
+  std::map<std::string, SequenceInfo, std::less<>> const& all() const { return m_sequences; }
+
+ private:
+  std::map<std::string, SequenceInfo, std::less<>> m_sequences;
+  bool m_loaded = false;
+  Clock::time_point m_refreshed_at{};
+};
+
+}  // namespace pez::daemon

@@ -1,0 +1,256 @@
+#include "daemon/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "common/count.hpp"
+#include "common/text.hpp"
+#include "common/version.hpp"
+
+namespace pez::daemon {
+namespace {
+
+using settings::Spec;
+
+std::expected<Endpoint, std::string> parse_endpoint(std::string_view text) {
+  auto const expected = std::string("expected HOST:PORT such as 127.0.0.1:8000 or [::1]:8000, or off");
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto const close = text.find("]:");
+    if (close == std::string_view::npos) return std::unexpected(expected);
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto const colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::unexpected(expected);
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::unexpected(expected);
+  }
+  std::uint64_t number = 0;
+  if (host.empty() || !parse_decimal(port, number) || number > 65535) return std::unexpected(expected);
+  return Endpoint{std::string(host), static_cast<std::uint16_t>(number)};
+}
+
+Spec text_spec(std::string key, std::string def, std::string value_name, std::string doc, std::string& target) {
+  return Spec{std::move(key), std::move(def), std::move(value_name), std::move(doc),
+              [&target](std::string_view text) -> std::expected<void, std::string> {
+                target = std::string(text);
+                return {};
+              }};
+}
+
+Spec duration_spec(std::string key, Millis& target, Millis min, Millis max, std::string doc) {
+  return Spec{std::move(key), settings::format_duration(target), "DURATION", std::move(doc),
+              [&target, min, max](std::string_view text) -> std::expected<void, std::string> {
+                auto value = settings::parse_duration(text, min, max);
+                if (!value) return std::unexpected(value.error());
+                target = *value;
+                return {};
+              }};
+}
+
+template <typename T>
+Spec integer_spec(std::string key, T& target, std::int64_t min, std::int64_t max, std::string doc) {
+  return Spec{std::move(key), std::to_string(target), "N", std::move(doc),
+              [&target, min, max](std::string_view text) -> std::expected<void, std::string> {
+                auto value = settings::parse_integer(text, min, max);
+                if (!value) return std::unexpected(value.error());
+                target = static_cast<T>(*value);
+                return {};
+              }};
+}
+
+std::expected<std::string, std::string> read_secret_file(std::string const& path) {
+  std::ifstream in(path);
+  if (!in) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto text = buffer.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+std::string endpoint_text(Endpoint const& endpoint) {
+  if (endpoint.host.find(':') != std::string::npos) return "[" + endpoint.host + "]:" + std::to_string(endpoint.port);
+  return endpoint.host + ":" + std::to_string(endpoint.port);
+}
+
+std::vector<Spec> specs(Config& cfg) {
+  using namespace std::chrono_literals;
+  std::vector<Spec> out;
+  out.push_back(Spec{"http", "off", "ADDR",
+                     "Address and port of the HTTP listener, such as 127.0.0.1:8000 or [::1]:8000; off for none.",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       if (text == "off" || text.empty()) {
+                         cfg.http.reset();
+                         return {};
+                       }
+                       auto endpoint = parse_endpoint(text);
+                       if (!endpoint) return std::unexpected(endpoint.error());
+                       cfg.http = *endpoint;
+                       return {};
+                     }});
+  out.push_back(text_spec("socket", cfg.socket_path, "PATH",
+                          "Path of the Unix socket that pez talks to; off for none.", cfg.socket_path));
+  out.push_back(text_spec("socket_group", "", "GROUP",
+                          "Group that owns the socket file (mode 0660); default: the daemon's own group.",
+                          cfg.socket_group));
+  out.push_back(text_spec("database_url", "", "URL",
+                          "libpq connection string or URI, multi-host allowed; the db_* settings override its parts.",
+                          cfg.database_url));
+  out.push_back(text_spec("db_host", "", "HOST", "Database host name or socket directory (libpq host).", cfg.db_host));
+  out.push_back(text_spec("db_port", "", "PORT", "Database port (libpq port).", cfg.db_port));
+  out.push_back(text_spec("db_name", "", "NAME", "Database name (libpq dbname).", cfg.db_name));
+  out.push_back(text_spec("db_username", "", "USER", "Database role (libpq user).", cfg.db_username));
+  {
+    auto spec = text_spec("db_password", "", "PASSWORD",
+                          "Database password; prefer db_password_file. Never given as a flag.", cfg.db_password);
+    spec.has_flag = false;
+    spec.secret = true;
+    out.push_back(std::move(spec));
+  }
+  out.push_back(text_spec("db_password_file", "", "PATH", "File whose first line is the database password.",
+                          cfg.db_password_file));
+  out.push_back(integer_spec("db_connections", cfg.db_connections, 1, 64,
+                             "Database connections pezd keeps open to take numbers."));
+  out.push_back(integer_spec("max_count", cfg.max_count, 1, 100000,
+                             "Largest count one request may ask for (/v2 count, pez -n)."));
+  out.push_back(Spec{"mode", "strict", "MODE",
+                     "Allocation mode: strict takes every number from the database while the request waits.",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       auto value = settings::parse_choice(text, {"strict"});
+                       if (!value) return std::unexpected(value.error());
+                       cfg.mode = Mode::strict;
+                       return {};
+                     }});
+  out.push_back(Spec{"log_level", cfg.log_level, "LEVEL", "Least severe log messages written to stderr.",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       auto value = settings::parse_choice(
+                           text, {"trace", "debug", "info", "warning", "error", "critical", "off"});
+                       if (!value) return std::unexpected(value.error());
+                       cfg.log_level = *value;
+                       return {};
+                     }});
+  out.push_back(duration_spec("request_timeout", cfg.request_timeout, 100ms, 10min,
+                              "Longest a request waits for the database before it is answered 503."));
+  out.push_back(duration_spec("connect_timeout", cfg.connect_timeout, 100ms, 10min,
+                              "Longest one attempt to connect to the database may take."));
+  out.push_back(duration_spec("reconnect_max", cfg.reconnect_max, 10ms, 10min,
+                              "Longest pause between attempts to reconnect to the database."));
+  out.push_back(duration_spec("header_timeout", cfg.header_timeout, 100ms, 1h,
+                              "Longest a client may take to send a whole request once it has started."));
+  out.push_back(duration_spec("idle_timeout", cfg.idle_timeout, 100ms, 24h,
+                              "Longest an open connection may sit idle between requests."));
+  out.push_back(integer_spec("header_limit", cfg.header_limit, 1024, 1024 * 1024,
+                             "Largest HTTP request line and headers, in bytes."));
+  out.push_back(integer_spec("body_limit", cfg.body_limit, 0, 16 * 1024 * 1024, "Largest HTTP request body, in bytes."));
+  out.push_back(integer_spec("line_limit", cfg.line_limit, 64, 1024 * 1024,
+                             "Largest request line on the Unix socket, in bytes."));
+  out.push_back(integer_spec("pipeline_limit", cfg.pipeline_limit, 1, 4096,
+                             "Most requests of one connection that may be waiting for their answer."));
+  return out;
+}
+
+ConnParams Config::conn_params() const {
+  ConnParams params;
+  if (!database_url.empty()) params.emplace_back("dbname", database_url);
+  auto add = [&params](char const* key, std::string const& value) {
+    if (!value.empty()) params.emplace_back(key, value);
+  };
+  add("host", db_host);
+  add("port", db_port);
+  if (!db_name.empty()) params.emplace_back("dbname", db_name);
+  add("user", db_username);
+  add("password", db_password);
+  params.emplace_back("fallback_application_name", "pezd");
+  return params;
+}
+
+std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env) {
+  Invocation invocation;
+  Config& cfg = invocation.config;
+  auto table = specs(cfg);
+
+  CLI::App app{"pezd hands out unique numbers from PostgreSQL sequences over a Unix socket and HTTP.", "pezd"};
+  app.set_version_flag("--version", std::string("pezd ") + k_version);
+  app.footer(
+      "Every setting can also be set in the environment (PEZ_ and the name in capitals, such as "
+      "PEZ_MAX_COUNT) or in the config file. A flag beats the environment, which beats the file. "
+      "See pezd(8) and pezd.conf(5).");
+  std::string config_flag;
+  app.add_option("--config", config_flag, "Config file to read (default /etc/pez/pezd.conf; PEZ_CONFIG)")
+      ->type_name("PATH");
+  std::map<std::string, std::string> flags;
+  for (auto const& spec : table) {
+    if (!spec.has_flag) continue;
+    auto* option = app.add_option_function<std::string>(
+        spec.flag(), [&flags, key = spec.key](std::string const& value) { flags[key] = value; },
+        spec.doc + (spec.default_text.empty() ? "" : " Default: " + spec.default_text + "."));
+    option->type_name(spec.value_name);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (CLI::CallForHelp const&) {
+    invocation.action = Invocation::Action::help;
+    invocation.text = app.help();
+    return invocation;
+  } catch (CLI::CallForVersion const&) {
+    invocation.action = Invocation::Action::version;
+    invocation.text = std::string("pezd ") + k_version + "\n";
+    return invocation;
+  } catch (CLI::ParseError const& e) {
+    return std::unexpected(std::string(e.what()) + " (pezd --help lists the options)");
+  }
+
+  // The config file: --config, else PEZ_CONFIG (empty for none), else the default if it exists.
+  std::string path;
+  bool required = true;
+  if (!config_flag.empty()) {
+    path = config_flag;
+  } else if (auto from_env = env("PEZ_CONFIG")) {
+    path = *from_env;
+  } else {
+    path = k_default_config_path;
+    required = false;
+  }
+  std::vector<settings::FileEntry> entries;
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (in) {
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      auto parsed = settings::parse_config_text(buffer.str(), path);
+      if (!parsed) return std::unexpected(parsed.error());
+      entries = std::move(*parsed);
+      cfg.config_path = path;
+    } else if (required || errno != ENOENT) {
+      return std::unexpected("cannot read config file " + path + ": " + std::strerror(errno) +
+                             " (set --config or PEZ_CONFIG to another file, or PEZ_CONFIG= for none)");
+    }
+  }
+
+  auto origins = settings::resolve(table, flags, env, entries, path);
+  if (!origins) return std::unexpected(origins.error());
+  cfg.origins = std::move(*origins);
+
+  if (!cfg.db_password_file.empty()) {
+    auto secret = read_secret_file(cfg.db_password_file);
+    if (!secret) {
+      return std::unexpected("invalid value for setting db_password_file (from " +
+                             cfg.origins.at("db_password_file").where + "): " + secret.error());
+    }
+    cfg.db_password = *secret;
+  }
+  if (cfg.socket_path == "off") cfg.socket_path.clear();
+  if (cfg.socket_path.empty() && !cfg.http) {
+    return std::unexpected("both listeners are off (socket and http): set at least one of them");
+  }
+  return invocation;
+}
+
+}  // namespace pez::daemon

@@ -1,0 +1,80 @@
+// pezd's settings: the one table that declares each of them (key, default, doc, parser), and
+// the loaded result. The man page pezd.conf(5) and packaging/pezd.conf follow this table.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/settings.hpp"
+#include "daemon/pg_connection.hpp"
+
+namespace pez::daemon {
+
+using Millis = std::chrono::milliseconds;
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+enum class Mode { strict };
+
+struct Config {
+  std::optional<Endpoint> http;
+  std::string socket_path = "/run/pez/pezd.sock";
+  std::string socket_group;
+
+  std::string database_url;
+  std::string db_host;
+  std::string db_port;
+  std::string db_name;
+  std::string db_username;
+  std::string db_password;
+  std::string db_password_file;
+  int db_connections = 2;
+
+  std::uint32_t max_count = 100;
+  Mode mode = Mode::strict;
+  std::string log_level = "info";
+
+  Millis request_timeout{5000};
+  Millis connect_timeout{5000};
+  Millis reconnect_max{1000};
+  Millis header_timeout{30000};
+  Millis idle_timeout{60000};
+  std::size_t header_limit = 8192;
+  std::size_t body_limit = 16384;
+  std::size_t line_limit = 1024;
+  std::size_t pipeline_limit = 64;
+
+  // Where each value came from (key -> origin), for logs and diagnostics.
+  std::map<std::string, settings::Origin> origins;
+  std::string config_path;
+
+  // The libpq connection parameters these settings describe.
+  ConnParams conn_params() const;
+};
+
+// The declared settings, bound to the fields of cfg.
+std::vector<settings::Spec> specs(Config& cfg);
+
+inline constexpr char const k_default_config_path[] = "/etc/pez/pezd.conf";
+
+// What the command line asked for besides settings.
+struct Invocation {
+  enum class Action { run, help, version } action = Action::run;
+  std::string text;  // help text
+  Config config;
+};
+
+// Reads flags, environment and config file. Errors name the setting and where its value came from.
+std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env);
+
+std::string endpoint_text(Endpoint const& endpoint);
+
+}  // namespace pez::daemon

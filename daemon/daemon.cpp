@@ -1,0 +1,159 @@
+#include "daemon/daemon.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <cstdio>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/errors.hpp"
+#include "common/version.hpp"
+#include "daemon/allocator.hpp"
+#include "daemon/context.hpp"
+#include "daemon/database.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/unix_server.hpp"
+
+namespace pez::daemon {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr int k_exit_config = 78;  // EX_CONFIG: a setting has a bad value
+
+void setup_logging(std::string const& level) {
+  auto logger = spdlog::stderr_logger_st("pezd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
+  spdlog::flush_on(spdlog::level::trace);
+}
+
+void apply_log_level(std::string const& level) {
+  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
+}
+
+}  // namespace
+
+int run_daemon(Config config, int argc, char** argv) {
+  asio::io_context io(1);
+  Metrics metrics;
+  Database db(io,
+              Database::Options{config.conn_params(), config.db_connections, config.connect_timeout,
+                                config.request_timeout, config.reconnect_max},
+              metrics);
+  StrictAllocator allocator(io, db, metrics, config.request_timeout);
+  Context ctx{config, allocator, db, metrics};
+
+  UnixListener unix_listener(io, ctx);
+  HttpListener http_listener(io, ctx);
+  if (!config.socket_path.empty()) {
+    if (auto ok = unix_listener.open(config.socket_path, config.socket_group); !ok) {
+      spdlog::critical("{}", ok.error());
+      return k_exit_failure;
+    }
+  }
+  if (config.http) {
+    if (auto ok = http_listener.open(*config.http); !ok) {
+      spdlog::critical("{}", ok.error());
+      return k_exit_failure;
+    }
+  }
+
+  db.start();
+  if (!config.socket_path.empty()) {
+    unix_listener.start();
+    spdlog::info("socket listening on {}", config.socket_path);
+  }
+  if (config.http) {
+    http_listener.start();
+    spdlog::info("http listening on {}", http_listener.local_address());
+  }
+  spdlog::info("pezd {} started (mode strict, max_count {}, request_timeout {})", k_version, config.max_count,
+               settings::format_duration(config.request_timeout));
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  asio::steady_timer drain_deadline(io);
+  bool stopping = false;
+
+  auto finish = [&] {
+    if (!stopping || ctx.sessions.size() > 0 || allocator.pending() > 0) return;
+    spdlog::info("pezd stopped");
+    db.stop();
+    io.stop();
+  };
+  ctx.sessions.on_empty = finish;
+
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        auto reloaded = load_config(argc, argv, settings::process_env());
+        if (!reloaded) {
+          spdlog::error("SIGHUP: not reloading: {}", reloaded.error());
+        } else {
+          apply_log_level(reloaded->config.log_level);
+          spdlog::info("SIGHUP: log_level is now {}; other settings need a restart", reloaded->config.log_level);
+        }
+        wait_signal();
+        return;
+      }
+      if (stopping) {
+        spdlog::warn("second stop signal: closing every connection now");
+        ctx.sessions.close_all();
+        db.stop();
+        io.stop();
+        return;
+      }
+      stopping = true;
+      spdlog::info("{}: shutting down, answering {} requests on {} connections first",
+                   signal == SIGTERM ? "SIGTERM" : "SIGINT", allocator.pending(), ctx.sessions.size());
+      ctx.draining = true;
+      unix_listener.stop();
+      http_listener.stop();
+      ctx.sessions.drain_all();
+      drain_deadline.expires_after(config.request_timeout + std::chrono::seconds(2));
+      drain_deadline.async_wait([&](boost::system::error_code wait_ec) {
+        if (wait_ec) return;
+        spdlog::warn("shutdown: {} connections still open after the drain period; closing them",
+                     ctx.sessions.size());
+        ctx.sessions.close_all();
+        db.stop();
+        io.stop();
+      });
+      wait_signal();
+      finish();
+    });
+  };
+  wait_signal();
+
+  io.run();
+  unix_listener.stop();
+  return k_exit_ok;
+}
+
+int daemon_main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  auto invocation = load_config(argc, argv, settings::process_env());
+  if (!invocation) {
+    std::fprintf(stderr, "pezd: error: %s\n", invocation.error().c_str());
+    return invocation.error().find("pezd --help") != std::string::npos ? k_exit_usage : k_exit_config;
+  }
+  if (invocation->action != Invocation::Action::run) {
+    std::fputs(invocation->text.c_str(), stdout);
+    return k_exit_ok;
+  }
+  setup_logging(invocation->config.log_level);
+  try {
+    return run_daemon(std::move(invocation->config), argc, argv);
+  } catch (std::exception const& e) {
+    spdlog::critical("stopped by an unexpected error: {}", e.what());
+    return k_exit_failure;
+  }
+}
+
+}  // namespace pez::daemon

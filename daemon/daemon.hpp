@@ -1,0 +1,15 @@
+// pezd as a whole: builds the parts from the settings, runs the event loop, and turns signals
+// into their one meaning each (SIGTERM/SIGINT drain and exit, SIGHUP reloads the log level).
+#pragma once
+
+#include "daemon/config.hpp"
+
+namespace pez::daemon {
+
+// Runs pezd until it is told to stop; returns the process exit code.
+int run_daemon(Config config, int argc, char** argv);
+
+// The whole of pezd's main(): parse settings, report errors, run.
+int daemon_main(int argc, char** argv);
+
+}  // namespace pez::daemon

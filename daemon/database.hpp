@@ -1,0 +1,100 @@
+// The database side of pezd: a few PostgreSQL connections kept open (reconnecting with backoff),
+// each set up before use (durable commits, not a standby, schema migrated, statement prepared),
+// and the catalog of sequences read from them.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/catalog.hpp"
+#include "daemon/pg_connection.hpp"
+
+namespace pez::daemon {
+
+class Metrics;
+
+// The statement that takes numbers: $1 is the sequence (pez."name"), $2 how many.
+// pg_current_xact_id() gives the transaction an id, so its commit writes and flushes WAL of its
+// own (with everything logged before it, such as another session's pre-logged sequence range);
+// a bare nextval() in autocommit may not, and could be handed out again after a crash.
+inline constexpr char const k_take_statement[] = "pez_take";
+inline constexpr char const k_take_sql[] =
+    "SELECT nextval($1::regclass), pg_current_xact_id() FROM generate_series(1, $2::integer)";
+
+class Database {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Millis = std::chrono::milliseconds;
+
+  struct Options {
+    ConnParams params;
+    int connections = 2;
+    Millis connect_timeout{5000};
+    Millis statement_timeout{5000};
+    Millis reconnect_max{1000};
+  };
+
+  Database(boost::asio::io_context& io, Options options, Metrics& metrics);
+  ~Database();
+  Database(Database const&) = delete;
+  Database& operator=(Database const&) = delete;
+
+  void start();
+  void stop();
+
+  // A connection that is set up and free to run one statement, or null.
+  std::shared_ptr<PgConnection> lease();
+  // Returns a leased connection. A failure other than an SQL error closes it and reconnects.
+  void give_back(std::shared_ptr<PgConnection> const& conn, DbError const* failure);
+
+  bool up() const;    // some connection is set up
+  bool down() const;  // none is, and the latest attempt failed: answer at once, do not wait
+  std::string const& last_error() const { return m_last_error; }
+  std::string server() const { return m_server; }
+  int connections_up() const;
+
+  Catalog const& catalog() const { return m_catalog; }
+  // Reads the catalog again on the next free connection.
+  void refresh_catalog();
+
+  // Called when a connection becomes free, when the catalog was read, and when the database
+  // went down (no connection, latest attempt failed).
+  std::function<void()> on_available;
+  std::function<void()> on_catalog;
+  std::function<void(DbError const&)> on_down;
+
+ private:
+  struct Slot;
+  void connect(Slot& slot);
+  void setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
+  void migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, int from_version);
+  void finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
+  void setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message);
+  void schedule_reconnect(Slot& slot);
+  void lost(Slot& slot, std::string const& message);
+  void became_free(Slot& slot);
+  void run_catalog_refresh(Slot& slot);
+  Slot* slot_of(std::shared_ptr<PgConnection> const& conn);
+  void note_failure(std::string const& message);
+
+  boost::asio::io_context& m_io;
+  Options m_options;
+  Metrics& m_metrics;
+  std::vector<std::unique_ptr<Slot>> m_slots;
+  Catalog m_catalog;
+  bool m_stopped = true;
+  bool m_latest_attempt_failed = false;
+  bool m_refresh_wanted = false;
+  bool m_refresh_running = false;
+  bool m_was_up = false;
+  int m_migrated_version = 0;
+  std::string m_last_error = "not connected yet";
+  std::string m_server;
+};
+
+}  // namespace pez::daemon

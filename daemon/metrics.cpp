@@ -1,0 +1,127 @@
+#include "daemon/metrics.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace pez::daemon {
+namespace {
+
+void append_number(std::string& out, double value) {
+  if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    out += std::to_string(static_cast<long long>(value));
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+std::string_view transport_name(int transport) { return transport == 0 ? "http" : "socket"; }
+
+}  // namespace
+
+void append_metric_header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void append_metric(std::string& out, std::string_view name, std::string_view labels, double value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_number(out, value);
+  out += '\n';
+}
+
+void Metrics::request(Transport transport, std::string_view outcome, Clock::duration took) {
+  ++m_requests[{transport == Transport::http ? 0 : 1, std::string(outcome)}];
+  double const seconds = std::chrono::duration<double>(took).count();
+  std::size_t i = 0;
+  while (i < k_buckets.size() && seconds > k_buckets[i]) ++i;
+  ++m_latency[i];
+  m_latency_sum += seconds;
+  ++m_latency_count;
+}
+
+void Metrics::numbers(std::string_view sequence, std::uint64_t count) {
+  auto it = m_numbers.find(sequence);
+  if (it == m_numbers.end()) it = m_numbers.emplace(std::string(sequence), 0).first;
+  it->second += count;
+}
+
+std::uint64_t Metrics::requests_total() const {
+  std::uint64_t total = 0;
+  for (auto const& [key, value] : m_requests) total += value;
+  return total;
+}
+
+std::uint64_t Metrics::numbers_total() const {
+  std::uint64_t total = 0;
+  for (auto const& [key, value] : m_numbers) total += value;
+  return total;
+}
+
+void Metrics::render(std::string& out) const {
+  append_metric_header(out, "pez_requests_total", "counter",
+                       "Requests answered, by transport and outcome (HTTP status code or socket answer).");
+  for (auto const& [key, value] : m_requests) {
+    std::string const label = key.first == 0 ? "code" : "result";
+    append_metric(out, "pez_requests_total",
+                  "transport=\"" + std::string(transport_name(key.first)) + "\"," + label + "=\"" + key.second + "\"",
+                  static_cast<double>(value));
+  }
+  append_metric_header(out, "pez_request_duration_seconds", "histogram",
+                       "Time from a complete request to its answer being ready.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < k_buckets.size(); ++i) {
+    cumulative += m_latency[i];
+    std::string le = "le=\"";
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, k_buckets[i], std::chars_format::fixed);
+    le.append(buf, static_cast<std::size_t>(end - buf));
+    le += '"';
+    append_metric(out, "pez_request_duration_seconds_bucket", le, static_cast<double>(cumulative));
+  }
+  cumulative += m_latency.back();
+  append_metric(out, "pez_request_duration_seconds_bucket", "le=\"+Inf\"", static_cast<double>(cumulative));
+  append_metric(out, "pez_request_duration_seconds_sum", "", m_latency_sum);
+  append_metric(out, "pez_request_duration_seconds_count", "", static_cast<double>(m_latency_count));
+
+  append_metric_header(out, "pez_numbers_total", "counter", "Numbers handed out, by sequence.");
+  for (auto const& [name, value] : m_numbers) {
+    append_metric(out, "pez_numbers_total", "sequence=\"" + name + "\"", static_cast<double>(value));
+  }
+  append_metric_header(out, "pez_connections_total", "counter", "Client connections accepted, by transport.");
+  append_metric(out, "pez_connections_total", "transport=\"http\"", static_cast<double>(m_connections[0]));
+  append_metric(out, "pez_connections_total", "transport=\"socket\"", static_cast<double>(m_connections[1]));
+  append_metric_header(out, "pez_db_round_trips_total", "counter",
+                       "Statements sent to the database to take numbers.");
+  append_metric(out, "pez_db_round_trips_total", "", static_cast<double>(m_db_round_trips));
+  append_metric_header(out, "pez_db_errors_total", "counter",
+                       "Failed database exchanges, by kind (connection, timeout, sql).");
+  for (char const* kind : {"connection", "timeout", "sql"}) {
+    auto it = m_db_errors.find(kind);
+    append_metric(out, "pez_db_errors_total", std::string("kind=\"") + kind + "\"",
+                  it == m_db_errors.end() ? 0.0 : static_cast<double>(it->second));
+  }
+  append_metric_header(out, "pez_db_connects_total", "counter", "Database connection attempts, by result.");
+  append_metric(out, "pez_db_connects_total", "result=\"ok\"", static_cast<double>(m_db_connects));
+  append_metric(out, "pez_db_connects_total", "result=\"failed\"", static_cast<double>(m_db_connect_failures));
+}
+
+}  // namespace pez::daemon

@@ -1,0 +1,148 @@
+#include "daemon/router.hpp"
+
+#include <vector>
+
+#include "common/count.hpp"
+#include "common/format.hpp"
+#include "common/names.hpp"
+#include "common/text.hpp"
+
+namespace pez::daemon {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The count of /v2: ?count=N, or a bare ?N as the whole query, or nothing for 1.
+std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::uint32_t max_count) {
+  std::uint32_t count = 1;
+  bool seen = false;
+  auto const allowed = "count is a whole number from 1 to " + std::to_string(max_count);
+  for (auto part : split(query, '&')) {
+    if (part.empty()) continue;
+    auto const eq = part.find('=');
+    std::string key;
+    std::string value;
+    bool const bare = eq == std::string_view::npos;
+    if (!percent_decode(part.substr(0, bare ? part.size() : eq), key) ||
+        (!bare && !percent_decode(part.substr(eq + 1), value))) {
+      return error_reply(400, "malformed %-escape in query " + quote_untrusted(query));
+    }
+    if (bare && part.size() == query.size() && !key.empty() && key[0] >= '0' && key[0] <= '9') {
+      value = key;  // "/v2/forward?99" means count=99, as the original service allowed
+      key = "count";
+    } else if (bare && key == "count") {
+      return error_reply(400, "count needs a value, as in count=5: " + allowed);
+    } else if (bare) {
+      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; the only parameter is count: " + allowed);
+    }
+    if (key != "count") {
+      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; the only parameter is count: " + allowed);
+    }
+    if (seen) return error_reply(400, "count is given more than once; give it once: " + allowed);
+    seen = true;
+    auto parsed = parse_count(value, max_count);
+    if (!parsed) return error_reply(400, parsed.error());
+    count = *parsed;
+  }
+  return count;
+}
+
+Reply describe(std::string_view description, std::string_view parameters) {
+  std::string body = "{\"description\": " + json_string(description) +
+                     ", \"verbs\": [\"GET\", \"HEAD\", \"OPTIONS\"], \"parameters\": {" + std::string(parameters) +
+                     "}}\n";
+  Reply reply{200, std::move(body)};
+  reply.allow = k_allowed_methods;
+  return reply;
+}
+
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int const hi = hex_value(in[i + 1]);
+    int const lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return true;
+}
+
+Reply error_reply(unsigned status, std::string_view message) {
+  Reply reply{status, error_body(message)};
+  if (status == 405) reply.allow = k_allowed_methods;
+  if (status == 503) reply.retry_after = true;
+  return reply;
+}
+
+Route route(std::string_view method, std::string_view target, std::uint32_t max_count) {
+  auto const qmark = target.find('?');
+  auto const path = target.substr(0, qmark);
+  auto const query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+
+  enum class Kind { numbers_v1, numbers_v2, ops } kind;
+  std::string_view name;
+  OpsPage page = OpsPage::healthz;
+  if (path.starts_with("/v1/")) {
+    kind = Kind::numbers_v1;
+    name = path.substr(4);
+  } else if (path.starts_with("/v2/")) {
+    kind = Kind::numbers_v2;
+    name = path.substr(4);
+  } else if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    kind = Kind::ops;
+    page = path == "/healthz" ? OpsPage::healthz : path == "/readyz" ? OpsPage::readyz : OpsPage::metrics;
+  } else {
+    return {error_reply(404, "no such resource " + quote_untrusted(path) +
+                                 "; numbers are at /v1/NAME and /v2/NAME?count=N, such as /v1/forward")};
+  }
+  if (kind != Kind::ops && !is_sequence_name(name)) {
+    return {error_reply(404, "no sequence named " + quote_untrusted(name))};
+  }
+
+  bool const head = method == "HEAD";
+  if (method == "OPTIONS") {
+    if (kind == Kind::numbers_v1) {
+      return {describe("One number from sequence " + std::string(name) + ", as a bare number and a newline.", "")};
+    }
+    if (kind == Kind::numbers_v2) {
+      return {describe("A JSON list of numbers from sequence " + std::string(name) + ".",
+                       "\"count\": \"how many numbers, 1 to " + std::to_string(max_count) +
+                           " (default 1); a bare number as the whole query also works\"")};
+    }
+    return {describe("pezd operations endpoint " + std::string(path) + ".", "")};
+  }
+  if (method != "GET" && !head) {
+    return {error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use GET, HEAD or OPTIONS")};
+  }
+
+  if (kind == Kind::ops) {
+    if (!query.empty()) return {error_reply(400, std::string(path) + " takes no parameters"), head};
+    return {page, head};
+  }
+  if (kind == Kind::numbers_v1) {
+    if (!query.empty()) {
+      return {error_reply(400, "/v1/" + std::string(name) + " takes no parameters; for several numbers use /v2/" +
+                                   std::string(name) + "?count=N"),
+              head};
+    }
+    return {TakeNumbers{std::string(name), 1, 1}, head};
+  }
+  auto count = parse_v2_query(query, max_count);
+  if (auto* reply = std::get_if<Reply>(&count)) return {std::move(*reply), head};
+  return {TakeNumbers{std::string(name), std::get<std::uint32_t>(count), 2}, head};
+}
+
+}  // namespace pez::daemon

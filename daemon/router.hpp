@@ -1,0 +1,48 @@
+// Turns an HTTP method and target into what to do, without any I/O: a finished reply, numbers to
+// take, or an operations page. Every rule of DESIGN §2 about paths, methods and count is here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace pez::daemon {
+
+// A complete answer.
+struct Reply {
+  Reply() = default;
+  Reply(unsigned s, std::string b, std::string_view type = "application/json")
+      : status(s), body(std::move(b)), content_type(type) {}
+
+  unsigned status = 200;
+  std::string body;
+  std::string_view content_type = "application/json";
+  std::string_view allow;    // sent as Allow when not empty
+  bool retry_after = false;  // 503s tell clients when to come back
+};
+
+// GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2).
+struct TakeNumbers {
+  std::string name;
+  std::uint32_t count = 1;
+  int api = 1;
+};
+
+enum class OpsPage { healthz, readyz, metrics };
+
+struct Route {
+  std::variant<Reply, TakeNumbers, OpsPage> what;
+  bool head = false;  // HEAD: the same status and headers as GET, no body, no numbers taken
+};
+
+inline constexpr std::string_view k_allowed_methods = "GET, HEAD, OPTIONS";
+
+Route route(std::string_view method, std::string_view target, std::uint32_t max_count);
+
+// Decodes %XX escapes; false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out);
+
+Reply error_reply(unsigned status, std::string_view message);
+
+}  // namespace pez::daemon

@@ -1,0 +1,438 @@
+#include "daemon/unix_server.hpp"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <spdlog/spdlog.h>
+
+#include "common/count.hpp"
+#include "common/protocol.hpp"
+#include "common/version.hpp"
+#include "daemon/allocator.hpp"
+#include "daemon/config.hpp"
+#include "daemon/context.hpp"
+#include "daemon/metrics.hpp"
+
+namespace pez::daemon {
+
+namespace asio = boost::asio;
+using stream = asio::local::stream_protocol;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto k_never = Clock::time_point::max();
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+class UnixSession final : public Session, public std::enable_shared_from_this<UnixSession> {
+ public:
+  UnixSession(stream::socket socket, Context& ctx)
+      : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(m_socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      m_peer = "uid " + std::to_string(cred.uid) + " pid " + std::to_string(cred.pid);
+    } else {
+      m_peer = "unknown peer";
+    }
+  }
+
+  void start() {
+    m_id = m_ctx.sessions.add(weak_from_this());
+    m_ctx.metrics.client_connection(Metrics::Transport::socket);
+    wait_for_line();
+  }
+
+  void drain() override {
+    m_draining = true;
+    if (m_slots.empty() && !m_writing) close();
+  }
+
+  void close() override {
+    if (m_closed) return;
+    m_closed = true;
+    boost::system::error_code ec;
+    m_socket.shutdown(stream::socket::shutdown_both, ec);
+    m_socket.close(ec);
+    m_timer.cancel();
+    m_ctx.sessions.remove(m_id);
+  }
+
+ private:
+  struct Slot {
+    std::string text;
+    bool ready = false;
+    bool close_after = false;
+    Clock::time_point started;
+  };
+
+  void wait_for_line() {
+    if (m_closed || m_draining || m_peer_done) return;
+    if (m_slots.size() >= m_ctx.config.pipeline_limit) {
+      m_read_paused = true;
+      return;
+    }
+    if (!m_in.empty()) {
+      read_line();
+      return;
+    }
+    set_read_deadline(m_ctx.config.idle_timeout);
+    m_socket.async_wait(stream::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+      if (self->m_closed) return;
+      if (ec) {
+        self->close();
+        return;
+      }
+      self->read_line();
+    });
+  }
+
+  void read_line() {
+    set_read_deadline(m_ctx.config.header_timeout);
+    asio::async_read_until(m_socket, asio::dynamic_buffer(m_in, m_ctx.config.line_limit), '\n',
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             self->on_read(ec);
+                           });
+  }
+
+  void on_read(boost::system::error_code ec) {
+    m_read_deadline = k_never;
+    if (m_closed) return;
+    if (ec == asio::error::not_found) {
+      answer_error(Errc::too_large, "request line longer than " + std::to_string(m_ctx.config.line_limit) +
+                                        " bytes (setting line_limit)",
+                   true);
+      return;
+    }
+    if (ec == asio::error::eof) {
+      // A last request without its newline is still answered.
+      if (!m_in.empty()) {
+        m_in += '\n';
+        handle_buffered();
+      }
+      m_peer_done = true;
+      if (m_slots.empty() && !m_writing) close();
+      return;
+    }
+    if (ec) {
+      spdlog::debug("socket {}: closing: {}", m_peer, ec.message());
+      close();
+      return;
+    }
+    handle_buffered();
+    wait_for_line();
+  }
+
+  // Answers every complete line already read, up to the pipeline limit.
+  void handle_buffered() {
+    std::size_t start = 0;
+    while (!m_closed && m_slots.size() < m_ctx.config.pipeline_limit) {
+      auto const nl = m_in.find('\n', start);
+      if (nl == std::string::npos) break;
+      std::string const line = m_in.substr(start, nl - start);
+      start = nl + 1;
+      handle_line(line);
+      if (!m_slots.empty() && m_slots.back().close_after) {
+        start = m_in.size();
+        break;
+      }
+    }
+    m_in.erase(0, start);
+  }
+
+  Slot& push_slot() {
+    m_slots.emplace_back();
+    m_slots.back().started = Clock::now();
+    return m_slots.back();
+  }
+
+  void answer_error(Errc code, std::string const& message, bool close_after) {
+    Slot& slot = push_slot();
+    proto::append_error(slot.text, code, message);
+    finish(slot, errc_token(code), close_after);
+  }
+
+  void handle_line(std::string const& line) {
+    if (m_ctx.draining) {
+      answer_error(Errc::unavailable, "pezd is shutting down; try again in a moment", true);
+      return;
+    }
+    auto request = proto::parse_request(line, m_ctx.config.max_count);
+    if (!request) {
+      bool const garbage = proto::has_control_bytes(line);
+      if (garbage) spdlog::debug("socket {}: closing after a line with control bytes", m_peer);
+      answer_error(request.error().code, request.error().message, garbage);
+      return;
+    }
+    if (auto* next = std::get_if<proto::Next>(&*request)) {
+      Slot& slot = push_slot();
+      std::uint64_t const id = m_first_id + m_slots.size() - 1;
+      (void)slot;
+      m_ctx.allocator.allocate(next->name, next->count,
+                               [self = shared_from_this(), id](std::expected<Numbers, Error> numbers) {
+                                 self->on_numbers(id, std::move(numbers));
+                               });
+      return;
+    }
+    Slot& slot = push_slot();
+    bool close_after = false;
+    if (std::holds_alternative<proto::Hello>(*request)) {
+      proto::append_ok(slot.text, std::to_string(proto::k_version) + " pezd " + k_version);
+    } else if (std::holds_alternative<proto::Ping>(*request)) {
+      proto::append_ok(slot.text, "pong");
+    } else if (std::holds_alternative<proto::Status>(*request)) {
+      proto::append_ok(slot.text, m_ctx.status_json());
+    } else {
+      proto::append_ok(slot.text, "bye");
+      close_after = true;
+    }
+    finish(slot, "ok", close_after);
+  }
+
+  void on_numbers(std::uint64_t id, std::expected<Numbers, Error> numbers) {
+    if (m_closed || id < m_first_id || id - m_first_id >= m_slots.size()) return;
+    Slot& slot = m_slots[id - m_first_id];
+    if (!numbers) {
+      if (numbers.error().code == Errc::internal) spdlog::error("socket {}: {}", m_peer, numbers.error().message);
+      proto::append_error(slot.text, numbers.error().code, numbers.error().message);
+      finish(slot, errc_token(numbers.error().code), false);
+      return;
+    }
+    proto::append_ok_numbers(slot.text, *numbers);
+    finish(slot, "ok", false);
+  }
+
+  void finish(Slot& slot, std::string_view outcome, bool close_after) {
+    slot.ready = true;
+    slot.close_after = close_after;
+    m_ctx.metrics.request(Metrics::Transport::socket, outcome, Clock::now() - slot.started);
+    write_next();
+  }
+
+  // Sends every answer that is ready, in order, in one write.
+  void write_next() {
+    if (m_closed || m_writing) return;
+    m_out.clear();
+    m_out_slots = 0;
+    for (auto const& slot : m_slots) {
+      if (!slot.ready) break;
+      m_out += slot.text;
+      ++m_out_slots;
+      if (slot.close_after) break;
+    }
+    if (m_out_slots == 0) return;
+    m_writing = true;
+    set_write_deadline(m_ctx.config.header_timeout);
+    asio::async_write(m_socket, asio::buffer(m_out), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->on_written(ec);
+    });
+  }
+
+  void on_written(boost::system::error_code ec) {
+    m_writing = false;
+    m_write_deadline = k_never;
+    if (m_closed) return;
+    if (ec) {
+      spdlog::debug("socket {}: write failed: {}", m_peer, ec.message());
+      close();
+      return;
+    }
+    bool close_now = false;
+    for (std::size_t i = 0; i < m_out_slots; ++i) {
+      close_now = close_now || m_slots.front().close_after;
+      m_slots.pop_front();
+      ++m_first_id;
+    }
+    if (close_now || (m_slots.empty() && (m_peer_done || m_draining))) {
+      close();
+      return;
+    }
+    write_next();
+    if (m_read_paused && m_slots.size() < m_ctx.config.pipeline_limit) {
+      m_read_paused = false;
+      handle_buffered();
+      wait_for_line();
+    }
+  }
+
+  void set_read_deadline(std::chrono::milliseconds timeout) {
+    m_read_deadline = Clock::now() + timeout;
+    arm_timer();
+  }
+
+  void set_write_deadline(std::chrono::milliseconds timeout) {
+    m_write_deadline = Clock::now() + timeout;
+    arm_timer();
+  }
+
+  void arm_timer() {
+    auto const next = std::min(m_read_deadline, m_write_deadline);
+    if (next == k_never || (m_timer_armed && m_timer_at <= next)) return;
+    m_timer_armed = true;
+    m_timer_at = next;
+    m_timer.expires_at(next);
+    m_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted) return;
+      self->m_timer_armed = false;
+      self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    if (m_closed) return;
+    auto const now = Clock::now();
+    if (m_read_deadline <= now || m_write_deadline <= now) {
+      spdlog::debug("socket {}: closing: {}", m_peer,
+                    m_write_deadline <= now ? "the client did not read its answers in time"
+                                            : "no complete request line in time");
+      close();
+      return;
+    }
+    arm_timer();
+  }
+
+  stream::socket m_socket;
+  Context& m_ctx;
+  asio::steady_timer m_timer;
+  std::string m_peer;
+  std::uint64_t m_id = 0;
+  std::string m_in;
+  std::string m_out;
+  std::size_t m_out_slots = 0;
+  std::deque<Slot> m_slots;
+  std::uint64_t m_first_id = 0;
+  Clock::time_point m_read_deadline = k_never;
+  Clock::time_point m_write_deadline = k_never;
+  Clock::time_point m_timer_at = k_never;
+  bool m_timer_armed = false;
+  bool m_writing = false;
+  bool m_read_paused = false;
+  bool m_peer_done = false;
+  bool m_draining = false;
+  bool m_closed = false;
+};
+
+// Is something answering on this socket file? (A file left by a crashed pezd is not.)
+bool someone_listens(std::string const& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  bool const listening = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return listening;
+}
+
+std::expected<gid_t, std::string> group_id(std::string const& name) {
+  std::uint64_t numeric = 0;
+  if (parse_decimal(name, numeric)) return static_cast<gid_t>(numeric);
+  struct group buf {};
+  struct group* found = nullptr;
+  std::vector<char> scratch(16384);
+  int const rc = getgrnam_r(name.c_str(), &buf, scratch.data(), scratch.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return std::unexpected("no group named " + name + (rc != 0 ? " (" + errno_text(rc) + ")" : std::string()));
+  }
+  return found->gr_gid;
+}
+
+}  // namespace
+
+UnixListener::UnixListener(asio::io_context& io, Context& ctx) : m_io(io), m_ctx(ctx), m_acceptor(io), m_pause(io) {}
+
+UnixListener::~UnixListener() { stop(); }
+
+std::expected<void, std::string> UnixListener::open(std::string const& path, std::string const& group) {
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return std::unexpected("socket path " + path + " is longer than " +
+                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes; choose a shorter one");
+  }
+  std::optional<gid_t> gid;
+  if (!group.empty()) {
+    auto found = group_id(group);
+    if (!found) return std::unexpected("invalid value for setting socket_group: " + found.error());
+    gid = *found;
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return std::unexpected(path + " exists and is not a socket; remove it or set socket to another path");
+    }
+    if (someone_listens(path)) {
+      return std::unexpected("another pezd is already serving " + path +
+                             "; stop it first or set socket to another path");
+    }
+    if (::unlink(path.c_str()) != 0) {
+      return std::unexpected("cannot remove the stale socket " + path + ": " + errno_text(errno));
+    }
+    spdlog::info("removed the stale socket {} (left by a pezd that did not stop cleanly)", path);
+  }
+
+  boost::system::error_code ec;
+  m_acceptor.open(stream(), ec);
+  if (!ec) {
+    // Created as 0660 from the start: no moment where others may connect.
+    mode_t const old = ::umask(0117);
+    m_acceptor.bind(stream::endpoint(path), ec);
+    ::umask(old);
+  }
+  if (ec) {
+    return std::unexpected("cannot create socket " + path + ": " + ec.message() +
+                           " (does the directory exist and may pezd write to it?)");
+  }
+  if (::chmod(path.c_str(), 0660) != 0) {
+    return std::unexpected("cannot set mode 0660 on socket " + path + ": " + errno_text(errno));
+  }
+  if (gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    int const err = errno;
+    ::unlink(path.c_str());
+    return std::unexpected("cannot give socket " + path + " to group " + group + ": " + errno_text(err) +
+                           " (pezd's user must be a member of that group)");
+  }
+  m_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected("cannot listen on socket " + path + ": " + ec.message());
+  if (::stat(path.c_str(), &st) == 0) m_inode = st.st_ino;
+  m_path = path;
+  return {};
+}
+
+void UnixListener::start() { accept(); }
+
+void UnixListener::stop() {
+  boost::system::error_code ec;
+  if (m_acceptor.is_open()) m_acceptor.close(ec);
+  m_pause.cancel();
+  if (!m_path.empty()) {
+    struct stat st {};
+    if (::stat(m_path.c_str(), &st) == 0 && st.st_ino == m_inode) ::unlink(m_path.c_str());
+    m_path.clear();
+  }
+}
+
+void UnixListener::accept() {
+  m_acceptor.async_accept([this](boost::system::error_code ec, stream::socket socket) {
+    if (ec == asio::error::operation_aborted || !m_acceptor.is_open()) return;
+    if (ec) {
+      spdlog::error("socket: cannot accept a connection: {}; pausing accepts for 100ms", ec.message());
+      m_pause.expires_after(std::chrono::milliseconds(100));
+      m_pause.async_wait([this](boost::system::error_code wait_ec) {
+        if (!wait_ec) accept();
+      });
+      return;
+    }
+    std::make_shared<UnixSession>(std::move(socket), m_ctx)->start();
+    accept();
+  });
+}
+
+}  // namespace pez::daemon

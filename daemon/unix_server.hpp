@@ -1,0 +1,35 @@
+// The Unix socket listener: the socket file (mode 0660, its group a setting, a stale file from a
+// crash replaced) and one session per connection speaking the line protocol of common/protocol.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <expected>
+#include <string>
+#include <sys/types.h>
+
+namespace pez::daemon {
+
+struct Context;
+
+class UnixListener {
+ public:
+  UnixListener(boost::asio::io_context& io, Context& ctx);
+  ~UnixListener();
+  std::expected<void, std::string> open(std::string const& path, std::string const& group);
+  void start();
+  // Stops accepting and removes the socket file (if it is still the one this pezd made).
+  void stop();
+
+ private:
+  void accept();
+  boost::asio::io_context& m_io;
+  Context& m_ctx;
+  boost::asio::local::stream_protocol::acceptor m_acceptor;
+  boost::asio::steady_timer m_pause;
+  std::string m_path;
+  ino_t m_inode = 0;
+};
+
+}  // namespace pez::daemon

@@ -1,0 +1,41 @@
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "common/format.hpp"
+#include "common/text.hpp"
+
+TEST_CASE("v1 body: a bare number and a newline") {
+  std::string out;
+  pez::append_v1_body(out, 71);
+  CHECK(out == "71\n");
+  out.clear();
+  pez::append_v1_body(out, 9223372036854775807LL);
+  CHECK(out == "9223372036854775807\n");
+}
+
+TEST_CASE("v2 body: a JSON list with comma and space, as the original service wrote it") {
+  std::string out;
+  std::vector<std::int64_t> const values{30011, 30012, 30013, 30014, 30015};
+  pez::append_v2_body(out, values);
+  CHECK(out == "[30011, 30012, 30013, 30014, 30015]\n");
+  out.clear();
+  std::vector<std::int64_t> const one{30016};
+  pez::append_v2_body(out, one);
+  CHECK(out == "[30016]\n");
+}
+
+TEST_CASE("error bodies are JSON objects with escaped messages") {
+  CHECK(pez::error_body("count must be 1") == "{\"error\": \"count must be 1\"}\n");
+  CHECK(pez::error_body("a \"b\"\n\\") == "{\"error\": \"a \\\"b\\\"\\n\\\\\"}\n");
+  CHECK(pez::error_body(std::string("\x01", 1)) == "{\"error\": \"\\u0001\"}\n");
+}
+
+TEST_CASE("quoted keeps untrusted text on one line and short") {
+  CHECK(pez::quote_untrusted("abc") == "\"abc\"");
+  CHECK(pez::quote_untrusted("a\nb\"c") == "\"a\\nb\\\"c\"");
+  CHECK(pez::quote_untrusted(std::string("\xff\x00", 2)) == "\"\\xff\\x00\"");
+  auto const long_text = pez::quote_untrusted(std::string(200, 'x'));
+  CHECK(long_text.size() < 80);
+  CHECK(long_text.find("...") != std::string::npos);
+}

@@ -1,0 +1,103 @@
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "common/protocol.hpp"
+
+namespace proto = pez::proto;
+using pez::Errc;
+
+TEST_CASE("protocol: NEXT with and without a count, verbs in any case, CR ignored") {
+  auto r = proto::parse_request("NEXT forward 5", 100);
+  REQUIRE(r.has_value());
+  auto const& next = std::get<proto::Next>(*r);
+  CHECK(next.name == "forward");
+  CHECK(next.count == 5);
+
+  r = proto::parse_request("next  reverse\r", 100);
+  REQUIRE(r.has_value());
+  CHECK(std::get<proto::Next>(*r).count == 1);
+  CHECK(std::get<proto::Next>(*r).name == "reverse");
+}
+
+TEST_CASE("protocol: the other verbs") {
+  CHECK(std::holds_alternative<proto::Hello>(proto::parse_request("HELLO 1", 100).value()));
+  CHECK(std::holds_alternative<proto::Ping>(proto::parse_request("ping", 100).value()));
+  CHECK(std::holds_alternative<proto::Status>(proto::parse_request("STATUS", 100).value()));
+  CHECK(std::holds_alternative<proto::Quit>(proto::parse_request("Quit", 100).value()));
+}
+
+TEST_CASE("protocol: bad requests are errors with a code and a message that says what is allowed") {
+  struct Case {
+    char const* line;
+    Errc code;
+    char const* says;
+  };
+  for (auto c : {Case{"", Errc::bad_request, "NEXT"}, Case{"FROB", Errc::bad_request, "NEXT"},
+                 Case{"NEXT", Errc::bad_request, "NEXT forward 5"},
+                 Case{"NEXT forward 0", Errc::bad_request, "1 to 100"},
+                 Case{"NEXT forward 101", Errc::bad_request, "1 to 100"},
+                 Case{"NEXT forward abc", Errc::bad_request, "1 to 100"},
+                 Case{"NEXT forward 1 2", Errc::bad_request, "NEXT forward 5"},
+                 Case{"NEXT Bad", Errc::bad_request, "a-z"}, Case{"NEXT a;b", Errc::bad_request, "a-z"},
+                 Case{"HELLO", Errc::bad_request, "HELLO 1"},
+                 Case{"HELLO 2", Errc::unsupported_version, "version 1"},
+                 Case{"PING now", Errc::bad_request, "no arguments"}}) {
+    CAPTURE(c.line);
+    auto r = proto::parse_request(c.line, 100);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == c.code);
+    CHECK(r.error().message.find(c.says) != std::string::npos);
+  }
+}
+
+TEST_CASE("protocol: control bytes are refused") {
+  std::string const line("NEXT forward\0", 13);
+  CHECK(proto::has_control_bytes(line));
+  CHECK_FALSE(proto::parse_request(line, 100).has_value());
+  CHECK_FALSE(proto::has_control_bytes("NEXT\tforward 2\r"));
+}
+
+TEST_CASE("protocol: answers as written and read back (golden lines)") {
+  std::string out;
+  std::vector<std::int64_t> const values{1, 2, 9223372036854775807LL};
+  proto::append_ok_numbers(out, values);
+  CHECK(out == "OK 1 2 9223372036854775807\n");
+  out.clear();
+  proto::append_error(out, Errc::unavailable, "the database is down\nreally");
+  CHECK(out == "ERR unavailable the database is down really\n");
+  out.clear();
+  proto::append_ok(out, "pong");
+  CHECK(out == "OK pong\n");
+  CHECK(proto::next_line("forward", 5) == "NEXT forward 5\n");
+  CHECK(proto::hello_line() == "HELLO 1\n");
+
+  CHECK(proto::parse_answer("OK 1 2 3").value() == "1 2 3");
+  CHECK(proto::parse_answer("OK").value().empty());
+  auto numbers = proto::parse_numbers("1 2 9223372036854775807");
+  REQUIRE(numbers.has_value());
+  CHECK(*numbers == std::vector<std::int64_t>{1, 2, 9223372036854775807LL});
+
+  auto err = proto::parse_answer("ERR not-found no sequence named \"x\"");
+  REQUIRE_FALSE(err.has_value());
+  CHECK(err.error().code == Errc::not_found);
+  CHECK(err.error().message == "no sequence named \"x\"");
+
+  auto unknown = proto::parse_answer("ERR brand-new something");
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().code == Errc::internal);
+  CHECK_FALSE(proto::parse_answer("HELLO?").has_value());
+  CHECK_FALSE(proto::parse_numbers("1 x").has_value());
+}
+
+TEST_CASE("every error code maps to a token, an HTTP status and an exit code, and back") {
+  for (auto code : {Errc::bad_request, Errc::not_found, Errc::method_not_allowed, Errc::conflict, Errc::exhausted,
+                    Errc::unavailable, Errc::denied, Errc::too_large, Errc::unsupported_version, Errc::internal}) {
+    CHECK(pez::errc_from_token(pez::errc_token(code)) == code);
+  }
+  CHECK(pez::errc_exit_code(Errc::bad_request) == 64);
+  CHECK(pez::errc_exit_code(Errc::unavailable) == 75);
+  CHECK(pez::errc_exit_code(Errc::denied) == 77);
+  CHECK(pez::errc_http_status(Errc::exhausted) == 409);
+  CHECK(pez::errc_http_status(Errc::unavailable) == 503);
+}

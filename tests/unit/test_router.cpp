@@ -1,0 +1,82 @@
+#include <doctest/doctest.h>
+
+#include "daemon/router.hpp"
+
+using pez::daemon::OpsPage;
+using pez::daemon::Reply;
+using pez::daemon::route;
+using pez::daemon::TakeNumbers;
+
+namespace {
+
+TakeNumbers take(std::string_view method, std::string_view target) {
+  auto r = route(method, target, 100);
+  REQUIRE(std::holds_alternative<TakeNumbers>(r.what));
+  return std::get<TakeNumbers>(r.what);
+}
+
+Reply reply(std::string_view method, std::string_view target) {
+  auto r = route(method, target, 100);
+  REQUIRE(std::holds_alternative<Reply>(r.what));
+  return std::get<Reply>(r.what);
+}
+
+}  // namespace
+
+TEST_CASE("router: v1 and v2 number paths") {
+  auto t = take("GET", "/v1/forward");
+  CHECK(t.name == "forward");
+  CHECK(t.count == 1);
+  CHECK(t.api == 1);
+  t = take("GET", "/v2/reverse?count=5");
+  CHECK(t.name == "reverse");
+  CHECK(t.count == 5);
+  CHECK(t.api == 2);
+  CHECK(take("GET", "/v2/forward").count == 1);
+  CHECK(take("GET", "/v2/forward?").count == 1);
+  CHECK(take("GET", "/v2/forward?99").count == 99);
+  CHECK(take("GET", "/v2/forward?count=%31%30").count == 10);
+  CHECK(take("GET", "/v1/invoice-2024").name == "invoice-2024");
+  CHECK(route("HEAD", "/v1/forward", 100).head);
+}
+
+TEST_CASE("router: count rules give 400 with a message that says what is allowed") {
+  for (auto target : {"/v2/forward?count=0", "/v2/forward?count=101", "/v2/forward?count=abc", "/v2/forward?count=",
+                      "/v2/forward?count=-1", "/v2/forward?count=1.5", "/v2/forward?0", "/v2/forward?101",
+                      "/v2/forward?count=1&count=2", "/v2/forward?size=3", "/v2/forward?count=5&x=1",
+                      "/v2/forward?count", "/v2/forward?count=%zz", "/v1/forward?count=5", "/v1/forward?x"}) {
+    CAPTURE(target);
+    auto r = reply("GET", target);
+    CHECK(r.status == 400);
+    CHECK(r.body.starts_with("{\"error\": \""));
+  }
+  CHECK(reply("GET", "/v2/forward?count=0").body.find("1 to 100") != std::string::npos);
+  CHECK(reply("GET", "/v2/forward?size=3").body.find("size") != std::string::npos);
+}
+
+TEST_CASE("router: unknown paths and names are 404") {
+  for (auto target : {"/", "/v3/forward", "/v1/", "/v1/Forward", "/v1/forward/", "/v1/../etc/passwd",
+                      "/WRONG_BANANAS", "/v1/a%20b", "/v2/;drop"}) {
+    CAPTURE(target);
+    CHECK(reply("GET", target).status == 404);
+  }
+}
+
+TEST_CASE("router: methods") {
+  auto r = reply("POST", "/v1/forward");
+  CHECK(r.status == 405);
+  CHECK(r.allow == "GET, HEAD, OPTIONS");
+  CHECK(reply("DELETE", "/v2/forward?count=3").status == 405);
+  auto options = reply("OPTIONS", "/v2/forward");
+  CHECK(options.status == 200);
+  CHECK(options.allow == "GET, HEAD, OPTIONS");
+  CHECK(options.body.find("\"description\"") != std::string::npos);
+  CHECK(options.body.find("\"verbs\"") != std::string::npos);
+}
+
+TEST_CASE("router: operations pages") {
+  CHECK(std::get<OpsPage>(route("GET", "/healthz", 100).what) == OpsPage::healthz);
+  CHECK(std::get<OpsPage>(route("GET", "/readyz", 100).what) == OpsPage::readyz);
+  CHECK(std::get<OpsPage>(route("GET", "/metrics", 100).what) == OpsPage::metrics);
+  CHECK(reply("GET", "/healthz?x=1").status == 400);
+}
