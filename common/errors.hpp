@@ -2,6 +2,7 @@
 // each kind to its wire token, HTTP status and pez exit code.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@ enum class Errc {
   unsupported_version, // the client speaks a protocol version this pezd does not
   internal,            // anything else: a bug or an unexpected database answer
 };
+inline constexpr std::size_t k_errc_count = static_cast<std::size_t>(Errc::internal) + 1;
 
 // The exit codes of pez (sysexits.h values where one fits).
 inline constexpr int k_exit_ok = 0;

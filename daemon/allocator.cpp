@@ -1,27 +1,19 @@
 #include "daemon/allocator.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include "common/count.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
 #include "daemon/database.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/sources.hpp"
 
 namespace pez::daemon {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Most numbers one statement takes for several waiting requests.
-constexpr std::uint32_t k_max_batch = 20000;
 // A name missing from a catalog read this recently is answered 404 without asking again.
 constexpr auto k_catalog_fresh = 1s;
 constexpr auto k_sweep_every = 50ms;
-
-Error unavailable(std::string const& why) {
-  return Error{Errc::unavailable, "the database is unavailable: " + why + "; try again later"};
-}
 
 Error not_found(std::string_view name) {
   return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)};
@@ -29,31 +21,50 @@ Error not_found(std::string_view name) {
 
 }  // namespace
 
-StrictAllocator::StrictAllocator(boost::asio::io_context& io, Database& db, Metrics& metrics,
-                                 std::chrono::milliseconds timeout)
-    : m_io(io), m_db(db), m_metrics(metrics), m_timeout(timeout), m_sweep(io) {
-  m_db.on_available = [this] { pump(); };
+Error unavailable_error(std::string const& why) {
+  return Error{Errc::unavailable, "the database is unavailable: " + why + "; try again later"};
+}
+
+Allocator::Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout,
+                     Mode mode, BlockOptions block)
+    : m_db(db), m_timeout(timeout), m_mode(mode), m_sweep(io) {
+  SourceContext ctx{db, metrics, timeout, [this] { arm_sweep(); }};
+  m_strict = std::make_unique<StrictSource>(ctx);
+  m_block = std::make_unique<BlockSource>(ctx, block);
+  m_db.on_available = [this] {
+    m_strict->pump();
+    m_block->pump();
+  };
   m_db.on_catalog = [this] { catalog_changed(); };
-  m_db.on_down = [this](DbError const& error) { fail_waiting(unavailable(error.message)); };
+  m_db.on_down = [this](DbError const& error) { database_down(unavailable_error(error.message)); };
 }
 
-std::size_t StrictAllocator::pending() const {
-  std::size_t n = m_queue.size() + m_waiting_for_catalog.size();
-  for (auto const& batch : m_in_flight) {
-    for (auto const& request : batch->requests) n += request.handler ? 1 : 0;
-  }
-  return n;
+Allocator::~Allocator() {
+  m_db.on_available = nullptr;
+  m_db.on_catalog = nullptr;
+  m_db.on_down = nullptr;
 }
 
-void StrictAllocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
-  if (m_db.down()) {
-    handler(std::unexpected(unavailable(m_db.last_error())));
+Source& Allocator::source_for(std::string_view) { return m_mode == Mode::block ? *m_block : *m_strict; }
+
+std::size_t Allocator::pending() const {
+  return m_waiting_for_catalog.size() + m_strict->pending() + m_block->pending();
+}
+
+std::uint64_t Allocator::reserved(std::string_view name) const { return m_block->reserved(name); }
+
+bool Allocator::serving() const { return m_db.up(); }
+
+void Allocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
+  Request request{std::string(name), count, Clock::now() + m_timeout, std::move(handler)};
+  if (m_db.down() && !source_for(name).can_answer_now(name, count)) {
+    request.answer(std::unexpected(unavailable_error(m_db.last_error())));
     return;
   }
-  admit(Request{std::string(name), count, Clock::now() + m_timeout, std::move(handler)});
+  admit(std::move(request));
 }
 
-void StrictAllocator::admit(Request request) {
+void Allocator::admit(Request request) {
   auto const& catalog = m_db.catalog();
   if (!catalog.loaded()) {
     m_waiting_for_catalog.push_back(std::move(request));
@@ -61,8 +72,8 @@ void StrictAllocator::admit(Request request) {
     return;
   }
   if (catalog.find(request.name) == nullptr) {
-    if (Clock::now() - catalog.refreshed_at() < k_catalog_fresh) {
-      request.handler(std::unexpected(not_found(request.name)));
+    if (Clock::now() - catalog.refreshed_at() < k_catalog_fresh || m_db.down()) {
+      request.answer(std::unexpected(not_found(request.name)));
       return;
     }
     m_waiting_for_catalog.push_back(std::move(request));
@@ -71,153 +82,33 @@ void StrictAllocator::admit(Request request) {
     return;
   }
   if (request.count == 0) {
-    request.handler(Numbers{});
+    request.answer(NumbersView{});
     return;
   }
-  m_queue.push_back(std::move(request));
-  pump();
-  arm_sweep();
+  source_for(request.name).take(std::move(request));
 }
 
-void StrictAllocator::catalog_changed() {
+void Allocator::catalog_changed() {
   auto waiting = std::move(m_waiting_for_catalog);
   m_waiting_for_catalog.clear();
   for (auto& request : waiting) {
     if (m_db.catalog().find(request.name) == nullptr) {
-      request.handler(std::unexpected(not_found(request.name)));
+      request.answer(std::unexpected(not_found(request.name)));
     } else {
       admit(std::move(request));
     }
   }
 }
 
-void StrictAllocator::pump() {
-  while (!m_queue.empty()) {
-    auto conn = m_db.lease();
-    if (!conn) return;
-    auto batch = std::make_shared<Batch>();
-    batch->name = m_queue.front().name;
-    batch->conn = std::move(conn);
-    for (auto it = m_queue.begin(); it != m_queue.end();) {
-      if (it->name == batch->name && batch->total + it->count <= k_max_batch) {
-        batch->total += it->count;
-        batch->requests.push_back(std::move(*it));
-        it = m_queue.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    run(batch);
-  }
-}
-
-void StrictAllocator::run(std::shared_ptr<Batch> const& batch) {
-  // Names are checked (a-z 0-9 _ -) before they get here; quoting keeps '-' an identifier.
-  std::string const sequence = "pez.\"" + batch->name + "\"";
-  std::string const count = std::to_string(batch->total);
-  char const* params[] = {sequence.c_str(), count.c_str()};
-  m_in_flight.push_back(batch);
-  m_metrics.db_round_trip();
-  batch->conn->exec_prepared(k_take_statement, params, m_timeout,
-                             [this, batch](std::expected<PgResults, DbError> result) {
-                               finish(batch, std::move(result));
-                             });
-}
-
-void StrictAllocator::finish(std::shared_ptr<Batch> const& batch, std::expected<PgResults, DbError> result) {
-  std::erase(m_in_flight, batch);
-  if (!result) {
-    auto const& error = result.error();
-    if (error.kind == DbError::Kind::connection) {
-      // The numbers of this exchange, if any were taken, are burned; the requests try again.
-      m_db.give_back(batch->conn, &error);
-      requeue(*batch);
-    } else if (error.kind == DbError::Kind::timeout) {
-      m_db.give_back(batch->conn, &error);
-      answer_all(*batch, unavailable(error.message));
-    } else if (error.sqlstate == "25006") {
-      DbError const standby{DbError::Kind::connection, error.sqlstate,
-                            "the server became read-only (a standby?): " + error.message};
-      m_db.give_back(batch->conn, &standby);
-      requeue(*batch);
-    } else {
-      m_db.give_back(batch->conn, &error);
-      if (error.sqlstate == "01000") {
-        requeue(*batch);
-      } else if (error.sqlstate == "42P01" || error.sqlstate == "42809" || error.sqlstate == "3F000") {
-        m_db.refresh_catalog();
-        answer_all(*batch, not_found(batch->name));
-      } else if (error.sqlstate == "2200H") {
-        answer_all(*batch, Error{Errc::exhausted, "sequence " + quote_untrusted(batch->name) +
-                                                      " has handed out its last number and does not cycle; "
-                                                      "reset it to hand out numbers again"});
-      } else {
-        spdlog::error("taking numbers from {} failed: {} (SQLSTATE {})", batch->name, error.message,
-                      error.sqlstate);
-        answer_all(*batch, Error{Errc::internal, "the database refused to hand out numbers: " + error.message});
-      }
-    }
-    if (m_db.down()) fail_waiting(unavailable(m_db.last_error()));
-    pump();
-    return;
-  }
-
-  auto const* rows = result->empty() ? nullptr : result->back().get();
-  if (rows == nullptr || PQntuples(rows) != static_cast<int>(batch->total)) {
-    DbError const odd{DbError::Kind::sql, {}, "unexpected answer"};
-    m_db.give_back(batch->conn, &odd);
-    answer_all(*batch, Error{Errc::internal, "the database answered with the wrong number of rows"});
-    pump();
-    return;
-  }
-  m_db.give_back(batch->conn, nullptr);
-  int row = 0;
-  for (auto& request : batch->requests) {
-    Numbers numbers;
-    numbers.reserve(request.count);
-    for (std::uint32_t i = 0; i < request.count; ++i, ++row) {
-      std::int64_t value = 0;
-      parse_int64(PQgetvalue(rows, row, 0), value);
-      numbers.push_back(value);
-    }
-    if (request.handler) {
-      m_metrics.numbers(batch->name, request.count);
-      auto handler = std::move(request.handler);
-      request.handler = nullptr;
-      handler(std::move(numbers));
-    }
-  }
-  pump();
-}
-
-void StrictAllocator::requeue(Batch& batch) {
-  for (auto it = batch.requests.rbegin(); it != batch.requests.rend(); ++it) {
-    if (it->handler) m_queue.push_front(std::move(*it));
-  }
-  batch.requests.clear();
-  arm_sweep();
-}
-
-void StrictAllocator::answer_all(Batch& batch, Error const& error) {
-  for (auto& request : batch.requests) {
-    if (!request.handler) continue;
-    auto handler = std::move(request.handler);
-    request.handler = nullptr;
-    handler(std::unexpected(error));
-  }
-}
-
-void StrictAllocator::fail_waiting(Error const& error) {
-  auto queued = std::move(m_queue);
-  m_queue.clear();
+void Allocator::database_down(Error const& error) {
   auto waiting = std::move(m_waiting_for_catalog);
   m_waiting_for_catalog.clear();
-  for (auto* list : {&queued, &waiting}) {
-    for (auto& request : *list) request.handler(std::unexpected(error));
-  }
+  m_strict->database_down(error);
+  m_block->database_down(error);
+  for (auto& request : waiting) request.answer(std::unexpected(error));
 }
 
-void StrictAllocator::arm_sweep() {
+void Allocator::arm_sweep() {
   if (m_sweep_armed) return;
   m_sweep_armed = true;
   m_sweep.expires_after(k_sweep_every);
@@ -228,32 +119,23 @@ void StrictAllocator::arm_sweep() {
   });
 }
 
-void StrictAllocator::sweep() {
+void Allocator::sweep() {
   auto const now = Clock::now();
-  // Handlers run last: an answer may lead its session to send the next request at once.
-  std::vector<AllocateHandler> expired;
-  auto expire = [&](std::deque<Request>& list) {
-    for (auto it = list.begin(); it != list.end();) {
-      if (it->deadline <= now) {
-        expired.push_back(std::move(it->handler));
-        it = list.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  };
-  expire(m_queue);
-  expire(m_waiting_for_catalog);
-  for (auto const& batch : m_in_flight) {
-    for (auto& request : batch->requests) {
-      if (request.handler && request.deadline <= now) {
-        expired.push_back(std::move(request.handler));
-        request.handler = nullptr;
-      }
+  auto const late = unavailable_error("no answer within " + settings::format_duration(m_timeout));
+  // Late requests are taken out first and answered last: an answer may lead its session to
+  // send the next request at once.
+  std::vector<Request> expired;
+  for (auto it = m_waiting_for_catalog.begin(); it != m_waiting_for_catalog.end();) {
+    if (it->deadline <= now) {
+      expired.push_back(std::move(*it));
+      it = m_waiting_for_catalog.erase(it);
+    } else {
+      ++it;
     }
   }
-  auto const late = unavailable("no answer within " + settings::format_duration(m_timeout));
-  for (auto& handler : expired) handler(std::unexpected(late));
+  for (auto& request : expired) request.answer(std::unexpected(late));
+  m_strict->expire(now, late);
+  m_block->expire(now, late);
   if (pending() > 0) arm_sweep();
 }
 

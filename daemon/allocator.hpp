@@ -1,5 +1,8 @@
 // Where numbers come from. A request names a sequence and a count and is answered once, with
 // numbers that no other request ever gets, or with an error.
+//
+// The Allocator is the front: it checks the sequence against the catalog, hands the request to
+// the source of the sequence's mode (strict or block), and answers whatever is late.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,74 +13,91 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "common/errors.hpp"
-#include "daemon/pg_connection.hpp"
+#include "daemon/config.hpp"
 
 namespace pez::daemon {
 
 class Database;
 class Metrics;
 
-using Numbers = std::vector<std::int64_t>;
-using AllocateHandler = std::move_only_function<void(std::expected<Numbers, Error>)>;
+using Clock = std::chrono::steady_clock;
+// The numbers of one answer. They are valid only while the handler runs: copy what you keep.
+using NumbersView = std::span<std::int64_t const>;
+using AllocateResult = std::expected<NumbersView, Error>;
+using AllocateHandler = std::move_only_function<void(AllocateResult)>;
+
+// One request waiting for numbers of a sequence that exists.
+struct Request {
+  std::string name;
+  std::uint32_t count = 0;
+  Clock::time_point deadline;
+  AllocateHandler handler;
+
+  bool answered() const { return !handler; }
+  void answer(AllocateResult result) {
+    auto h = std::move(handler);
+    handler = nullptr;
+    h(std::move(result));
+  }
+};
+
+Error unavailable_error(std::string const& why);
+
+// A way of taking numbers: strict (one database exchange per request, shared by requests that
+// wait together) or block (served from blocks reserved ahead).
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual void take(Request request) = 0;
+  // Could a request for count numbers be answered now without the database?
+  virtual bool can_answer_now(std::string_view name, std::uint32_t count) const = 0;
+  // A database connection is free.
+  virtual void pump() = 0;
+  // The database went away: answer what cannot be answered without it.
+  virtual void database_down(Error const& error) = 0;
+  // Answer requests whose deadline passed.
+  virtual void expire(Clock::time_point now, Error const& late) = 0;
+  virtual std::size_t pending() const = 0;
+  // Numbers held in memory and not handed out yet.
+  virtual std::uint64_t reserved(std::string_view name) const = 0;
+};
 
 class Allocator {
  public:
-  virtual ~Allocator() = default;
+  Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout,
+            Mode mode, BlockOptions block);
+  ~Allocator();
+  Allocator(Allocator const&) = delete;
+  Allocator& operator=(Allocator const&) = delete;
+
   // Answers handler exactly once, possibly before returning. A count of 0 only checks that the
   // sequence exists (HEAD requests take no numbers).
-  virtual void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) = 0;
-  // Requests not answered yet.
-  virtual std::size_t pending() const = 0;
-};
-
-// Strict mode (DESIGN §1): every number is taken from the database after its request arrived
-// and is answered only after the database committed. Requests for the same sequence that wait
-// at the same time share one statement; each still gets its own numbers, in arrival order.
-class StrictAllocator final : public Allocator {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  StrictAllocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout);
-  void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) override;
-  std::size_t pending() const override;
+  void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler);
+  std::size_t pending() const;
+  std::uint64_t reserved(std::string_view name) const;
+  Mode mode() const { return m_mode; }
+  // Whether a sequence can be served now (for /readyz).
+  bool serving() const;
 
  private:
-  struct Request {
-    std::string name;
-    std::uint32_t count;
-    Clock::time_point deadline;
-    AllocateHandler handler;
-  };
-  struct Batch {
-    std::string name;
-    std::uint32_t total = 0;
-    std::vector<Request> requests;
-    std::shared_ptr<PgConnection> conn;
-  };
-
   void admit(Request request);
-  void pump();
-  void run(std::shared_ptr<Batch> const& batch);
-  void finish(std::shared_ptr<Batch> const& batch, std::expected<PgResults, DbError> result);
-  void requeue(Batch& batch);
-  void answer_all(Batch& batch, Error const& error);
-  void fail_waiting(Error const& error);
   void catalog_changed();
+  void database_down(Error const& error);
+  Source& source_for(std::string_view name);
   void arm_sweep();
   void sweep();
 
-  boost::asio::io_context& m_io;
   Database& m_db;
-  Metrics& m_metrics;
   std::chrono::milliseconds m_timeout;
-  std::deque<Request> m_queue;
+  Mode m_mode;
+  std::unique_ptr<Source> m_strict;
+  std::unique_ptr<Source> m_block;
   std::deque<Request> m_waiting_for_catalog;
-  std::vector<std::shared_ptr<Batch>> m_in_flight;
   boost::asio::steady_timer m_sweep;
   bool m_sweep_armed = false;
 };

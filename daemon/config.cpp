@@ -121,13 +121,20 @@ std::vector<Spec> specs(Config& cfg) {
   out.push_back(integer_spec("max_count", cfg.max_count, 1, 100000,
                              "Largest count one request may ask for (/v2 count, pez -n)."));
   out.push_back(Spec{"mode", "strict", "MODE",
-                     "Allocation mode: strict takes every number from the database while the request waits.",
+                     "Allocation mode: strict takes every number from the database while the request waits; "
+                     "block serves numbers from blocks reserved ahead.",
                      [&cfg](std::string_view text) -> std::expected<void, std::string> {
-                       auto value = settings::parse_choice(text, {"strict"});
+                       auto value = settings::parse_choice(text, {"strict", "block"});
                        if (!value) return std::unexpected(value.error());
-                       cfg.mode = Mode::strict;
+                       cfg.mode = *value == "block" ? Mode::block : Mode::strict;
                        return {};
                      }});
+  out.push_back(integer_spec("block_min", cfg.block.min, 1, 1'000'000'000,
+                             "Fewest numbers block mode reserves at once."));
+  out.push_back(integer_spec("block_max", cfg.block.max, 1, 1'000'000'000'000,
+                             "Most numbers block mode reserves at once."));
+  out.push_back(duration_spec("block_duration", cfg.block.duration, 1s, 24h,
+                              "How long a block should last at the rate its sequence is used."));
   out.push_back(Spec{"log_level", cfg.log_level, "LEVEL", "Least severe log messages written to stderr.",
                      [&cfg](std::string_view text) -> std::expected<void, std::string> {
                        auto value = settings::parse_choice(
@@ -247,6 +254,10 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
     cfg.db_password = *secret;
   }
   if (cfg.socket_path == "off") cfg.socket_path.clear();
+  if (cfg.block.min > cfg.block.max) {
+    return std::unexpected("invalid value for setting block_min (from " + cfg.origins.at("block_min").where +
+                           "): it is above block_max (" + std::to_string(cfg.block.max) + ")");
+  }
   if (cfg.socket_path.empty() && !cfg.http) {
     return std::unexpected("both listeners are off (socket and http): set at least one of them");
   }

@@ -22,7 +22,13 @@ struct Endpoint {
   std::uint16_t port = 0;
 };
 
-enum class Mode { strict };
+enum class Mode { strict, block };
+
+struct BlockOptions {
+  std::uint64_t min = 100;
+  std::uint64_t max = 10'000'000;
+  Millis duration{30'000};
+};
 
 struct Config {
   std::optional<Endpoint> http;
@@ -40,6 +46,7 @@ struct Config {
 
   std::uint32_t max_count = 100;
   Mode mode = Mode::strict;
+  BlockOptions block;
   std::string log_level = "info";
 
   Millis request_timeout{5000};

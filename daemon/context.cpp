@@ -66,7 +66,8 @@ Reply Context::ops_page(OpsPage page) const {
       append_metric_header(out, "pez_reserved_numbers", "gauge",
                            "Numbers reserved in memory and not handed out yet, by sequence (0 in strict mode).");
       for (auto const& [name, info] : db.catalog().all()) {
-        append_metric(out, "pez_reserved_numbers", "sequence=\"" + name + "\"", 0);
+        append_metric(out, "pez_reserved_numbers", "sequence=\"" + name + "\"",
+                      static_cast<double>(allocator.reserved(name)));
       }
       append_metric_header(out, "pez_pending_requests", "gauge", "Requests waiting for numbers.");
       append_metric(out, "pez_pending_requests", "", static_cast<double>(allocator.pending()));
@@ -87,7 +88,8 @@ std::string Context::status_json() const {
   auto const uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
   std::string out = "{\"version\": " + json_string(k_version);
   out += ", \"uptime_seconds\": " + std::to_string(uptime);
-  out += ", \"mode\": \"strict\"";
+  out += ", \"mode\": ";
+  out += allocator.mode() == Mode::block ? "\"block\"" : "\"strict\"";
   out += ", \"ready\": ";
   out += ready() ? "true" : "false";
   out += ", \"database\": {\"up\": ";

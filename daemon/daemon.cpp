@@ -46,7 +46,7 @@ int run_daemon(Config config, int argc, char** argv) {
               Database::Options{config.conn_params(), config.db_connections, config.connect_timeout,
                                 config.request_timeout, config.reconnect_max},
               metrics);
-  StrictAllocator allocator(io, db, metrics, config.request_timeout);
+  Allocator allocator(io, db, metrics, config.request_timeout, config.mode, config.block);
   Context ctx{config, allocator, db, metrics};
 
   UnixListener unix_listener(io, ctx);
@@ -73,7 +73,8 @@ int run_daemon(Config config, int argc, char** argv) {
     http_listener.start();
     spdlog::info("http listening on {}", http_listener.local_address());
   }
-  spdlog::info("pezd {} started (mode strict, max_count {}, request_timeout {})", k_version, config.max_count,
+  spdlog::info("pezd {} started (mode {}, max_count {}, request_timeout {})", k_version,
+               config.mode == Mode::block ? "block" : "strict", config.max_count,
                settings::format_duration(config.request_timeout));
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);

@@ -192,8 +192,16 @@ void Database::finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& con
                     setup_failed(slot, conn, prepared.error().message);
                     return;
                   }
-                  slot.state = Slot::State::leased;  // the catalog read runs on it
-                  run_catalog_refresh(slot);
+                  conn->prepare(k_reserve_statement, k_reserve_sql, m_options.statement_timeout,
+                                [this, &slot, conn](std::expected<PgResults, DbError> reserve) {
+                                  if (slot.conn != conn || m_stopped) return;
+                                  if (!reserve) {
+                                    setup_failed(slot, conn, reserve.error().message);
+                                    return;
+                                  }
+                                  slot.state = Slot::State::leased;  // the catalog read runs on it
+                                  run_catalog_refresh(slot);
+                                });
                 });
 }
 

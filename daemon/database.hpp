@@ -18,13 +18,20 @@ namespace pez::daemon {
 
 class Metrics;
 
-// The statement that takes numbers: $1 is the sequence (pez."name"), $2 how many.
-// pg_current_xact_id() gives the transaction an id, so its commit writes and flushes WAL of its
-// own (with everything logged before it, such as another session's pre-logged sequence range);
-// a bare nextval() in autocommit may not, and could be handed out again after a crash.
+// The statements that take numbers, from sql/002_allocation.sql: $1 is the sequence
+// (pez."name"), $2 how many. pez.take gives its transaction an id, so that the commit writes and
+// flushes WAL of its own before the numbers are answered (see that file for why).
 inline constexpr char const k_take_statement[] = "pez_take";
-inline constexpr char const k_take_sql[] =
-    "SELECT nextval($1::regclass), pg_current_xact_id() FROM generate_series(1, $2::integer)";
+inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
+inline constexpr char const k_reserve_statement[] = "pez_reserve";
+inline constexpr char const k_reserve_sql[] =
+    "SELECT first_value, last_value, increment FROM pez.reserve($1::regclass, $2::bigint)";
+
+// The sequence of a name as a regclass literal. Names are checked (a-z 0-9 _ -) before they get
+// here; the quotes keep '-' part of the identifier.
+inline std::string qualified_sequence(std::string_view name) {
+  return "pez.\"" + std::string(name) + "\"";
+}
 
 class Database {
  public:

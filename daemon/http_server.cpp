@@ -1,8 +1,13 @@
 #include "daemon/http_server.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <ctime>
 #include <deque>
 #include <optional>
 #include <spdlog/spdlog.h>
@@ -24,11 +29,102 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr auto k_never = Clock::time_point::max();
+constexpr std::size_t k_read_size = 4096;
 
 bool is_parse_error(boost::system::error_code const& ec) {
   return ec.category() == http::make_error_code(http::error::bad_version).category();
+}
+
+// The parts of a request pezd uses. It lives as long as the session, so its strings keep their
+// capacity from one request to the next.
+struct RequestHead {
+  std::string method;
+  std::string target;
+  unsigned version = 11;
+  std::string body;
+};
+
+// Beast's HTTP/1.1 parser, keeping only what RequestHead holds (no copy of other headers).
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  explicit RequestParser(RequestHead& out) : m_out(out) {
+    m_out.method.clear();
+    m_out.target.clear();
+    m_out.body.clear();
+  }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
+                       beast::error_code&) override {
+    m_out.method.assign(method.data(), method.size());
+    m_out.target.assign(target.data(), target.size());
+    m_out.version = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view, beast::string_view, beast::error_code&) override {}
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(boost::optional<std::uint64_t> const&, beast::error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    m_out.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    m_out.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  RequestHead& m_out;
+};
+
+// "Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n", formatted once a second.
+std::string_view date_header() {
+  thread_local std::time_t cached_second = 0;
+  thread_local char line[64] = {};
+  thread_local std::size_t length = 0;
+  std::time_t const now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    length = std::strftime(line, sizeof line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  }
+  return {line, length};
+}
+
+// Writes a whole response: status line, headers and (unless HEAD) the body.
+void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
+                     bool known_length) {
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(reply.status);
+  out += ' ';
+  auto const reason = http::obsolete_reason(static_cast<http::status>(reply.status));
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  out += date_header();
+  out += "Content-Type: ";
+  out += reply.content_type;
+  out += "\r\n";
+  if (known_length) {
+    out += "Content-Length: ";
+    out += std::to_string(reply.body.size());
+    out += "\r\n";
+  }
+  if (!reply.allow.empty()) {
+    out += "Allow: ";
+    out += reply.allow;
+    out += "\r\n";
+  }
+  if (reply.retry_after) out += "Retry-After: 1\r\n";
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (version == 10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  if (!head) out += reply.body;
 }
 
 class HttpSession final : public Session, public std::enable_shared_from_this<HttpSession> {
@@ -62,20 +158,20 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
  private:
-  using Response = http::response<http::string_body>;
   struct Slot {
-    Response response;
+    std::string text;  // the whole response, once ready
     bool ready = false;
+    bool close_after = false;
+    bool head = false;
     unsigned version = 11;
     bool keep_alive = true;
-    bool head = false;
     Clock::time_point started;
   };
 
   // Waits for the first byte of the next request under the idle timeout; the request itself
   // then has header_timeout to arrive whole.
   void wait_for_request() {
-    if (m_closed || m_draining) return;
+    if (m_closed || m_draining || m_peer_done) return;
     if (m_slots.size() >= m_ctx.config.pipeline_limit) {
       m_read_paused = true;
       return;
@@ -84,19 +180,26 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       read_request();
       return;
     }
+    // A read, not a wait: Asio skips the read attempt it knows would find nothing, so an idle
+    // keep-alive connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
-    m_socket.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    m_socket.async_read_some(m_buffer.prepare(k_read_size), [self = shared_from_this()](
+                                                                 boost::system::error_code ec, std::size_t n) {
       if (self->m_closed) return;
       if (ec) {
-        self->close();
+        self->m_read_deadline = k_never;
+        self->m_peer_done = true;
+        if (ec != asio::error::eof) spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
+        if (ec != asio::error::eof || (self->m_slots.empty() && !self->m_writing)) self->close();
         return;
       }
+      self->m_buffer.commit(n);
       self->read_request();
     });
   }
 
   void read_request() {
-    m_parser.emplace();
+    m_parser.emplace(m_request);
     m_parser->header_limit(static_cast<std::uint32_t>(m_ctx.config.header_limit));
     m_parser->body_limit(m_ctx.config.body_limit);
     set_read_deadline(m_ctx.config.header_timeout);
@@ -127,9 +230,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       }
       return;
     }
-    auto request = m_parser->release();
-    bool const keep_alive = request.keep_alive();
-    handle(request);
+    bool const keep_alive = m_parser->keep_alive();
+    handle(keep_alive);
     if (keep_alive) {
       wait_for_request();
     } else {
@@ -141,16 +243,18 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   void refuse(unsigned status, std::string const& message) {
     spdlog::debug("http {}: {} {}", m_peer, status, message);
     Slot& slot = push_slot(11, false, false);
-    slot.response.result(status);
-    slot.response.set(http::field::content_type, "application/json");
-    slot.response.body() = error_body(message);
-    finish_slot(slot, status);
+    fill(slot, error_reply(status, message));
     m_peer_done = true;
   }
 
   Slot& push_slot(unsigned version, bool keep_alive, bool head) {
     m_slots.emplace_back();
     Slot& slot = m_slots.back();
+    if (!m_spare.empty()) {
+      slot.text = std::move(m_spare.back());
+      m_spare.pop_back();
+      slot.text.clear();
+    }
     slot.version = version;
     slot.keep_alive = keep_alive && !m_draining;
     slot.head = head;
@@ -158,10 +262,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     return slot;
   }
 
-  void handle(http::request<http::string_body> const& request) {
-    auto const method = request.method_string();
-    Route route = pez::daemon::route(method, request.target(), m_ctx.config.max_count);
-    Slot& slot = push_slot(request.version(), request.keep_alive(), route.head);
+  void handle(bool keep_alive) {
+    Route route = pez::daemon::route(m_request.method, m_request.target, m_ctx.config.max_count);
+    Slot& slot = push_slot(m_request.version, keep_alive, route.head);
     std::uint64_t const id = m_first_id + m_slots.size() - 1;
 
     if (m_ctx.draining) {
@@ -175,14 +278,13 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     } else {
       auto& take = std::get<TakeNumbers>(route.what);
       auto const count = route.head ? 0 : take.count;
-      m_ctx.allocator.allocate(take.name, count,
-                               [self = shared_from_this(), id, api = take.api](std::expected<Numbers, Error> numbers) {
-                                 self->on_numbers(id, api, std::move(numbers));
-                               });
+      m_ctx.allocator.allocate(take.name, count, [self = shared_from_this(), id, api = take.api](AllocateResult numbers) {
+        self->on_numbers(id, api, std::move(numbers));
+      });
     }
   }
 
-  void on_numbers(std::uint64_t id, int api, std::expected<Numbers, Error> numbers) {
+  void on_numbers(std::uint64_t id, int api, AllocateResult numbers) {
     if (m_closed || id < m_first_id || id - m_first_id >= m_slots.size()) return;
     Slot& slot = m_slots[id - m_first_id];
     if (!numbers) {
@@ -190,47 +292,45 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       fill(slot, error_reply(static_cast<unsigned>(errc_http_status(numbers.error().code)), numbers.error().message));
       return;
     }
-    Reply reply;
+    m_reply.status = 200;
+    m_reply.body.clear();
     if (!slot.head) {
       if (api == 1) {
-        append_v1_body(reply.body, numbers->front());
+        append_v1_body(m_reply.body, numbers->front());
       } else {
-        append_v2_body(reply.body, *numbers);
+        append_v2_body(m_reply.body, *numbers);
       }
     }
-    fill(slot, reply, /*numbers=*/true);
+    // HEAD of a number path says only whether GET would work: no numbers are taken for it, so
+    // the length of a GET answer is not known.
+    fill(slot, m_reply, /*known_length=*/!slot.head);
   }
 
-  void fill(Slot& slot, Reply const& reply, bool numbers = false) {
-    auto& res = slot.response;
-    res.result(reply.status);
-    res.set(http::field::content_type, reply.content_type);
-    if (!reply.allow.empty()) res.set(http::field::allow, reply.allow);
-    if (reply.retry_after) res.set(http::field::retry_after, "1");
-    if (slot.head) {
-      // HEAD of a number path says only whether GET would work: no numbers are taken for it.
-      if (!numbers) res.content_length(reply.body.size());
-    } else {
-      res.body() = reply.body;
-      res.content_length(reply.body.size());
-    }
-    finish_slot(slot, reply.status);
-  }
-
-  void finish_slot(Slot& slot, unsigned status) {
-    slot.response.version(slot.version);
-    slot.response.keep_alive(slot.keep_alive && !m_draining);
+  void fill(Slot& slot, Reply const& reply, bool known_length = true) {
+    slot.close_after = !slot.keep_alive || m_draining;
+    append_response(slot.text, slot.version, !slot.close_after, slot.head, reply, known_length);
     slot.ready = true;
-    m_ctx.metrics.request(Metrics::Transport::http, std::to_string(status), Clock::now() - slot.started);
+    m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
     write_next();
   }
 
+  // Sends every answer that is ready, in order, in one write.
   void write_next() {
-    if (m_closed || m_writing || m_slots.empty() || !m_slots.front().ready) return;
+    if (m_closed || m_writing) return;
+    m_out.clear();
+    m_out_slots = 0;
+    for (auto const& slot : m_slots) {
+      if (!slot.ready) break;
+      m_out += slot.text;
+      ++m_out_slots;
+      if (slot.close_after) break;
+    }
+    if (m_out_slots == 0) return;
     m_writing = true;
     set_write_deadline(m_ctx.config.header_timeout);
-    http::async_write(m_socket, m_slots.front().response,
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
+    asio::async_write(m_socket, asio::buffer(m_out), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->on_written(ec);
+    });
   }
 
   void on_written(boost::system::error_code ec) {
@@ -242,14 +342,14 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       close();
       return;
     }
-    bool const keep_alive = m_slots.front().response.keep_alive();
-    m_slots.pop_front();
-    ++m_first_id;
-    if (!keep_alive) {
-      close();
-      return;
+    bool close_now = false;
+    for (std::size_t i = 0; i < m_out_slots; ++i) {
+      close_now = close_now || m_slots.front().close_after;
+      m_spare.push_back(std::move(m_slots.front().text));
+      m_slots.pop_front();
+      ++m_first_id;
     }
-    if (m_slots.empty() && (m_peer_done || m_draining)) {
+    if (close_now || (m_slots.empty() && (m_peer_done || m_draining))) {
       close();
       return;
     }
@@ -303,8 +403,13 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   std::string m_peer;
   std::uint64_t m_id = 0;
   beast::flat_buffer m_buffer;
-  std::optional<http::request_parser<http::string_body>> m_parser;
+  RequestHead m_request;
+  std::optional<RequestParser> m_parser;
+  Reply m_reply;  // reused for number answers
   std::deque<Slot> m_slots;
+  std::vector<std::string> m_spare;  // response buffers of written slots, reused
+  std::string m_out;
+  std::size_t m_out_slots = 0;
   std::uint64_t m_first_id = 0;  // id of m_slots.front()
   Clock::time_point m_read_deadline = k_never;
   Clock::time_point m_write_deadline = k_never;

@@ -20,8 +20,6 @@ void append_number(std::string& out, double value) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-std::string_view transport_name(int transport) { return transport == 0 ? "http" : "socket"; }
-
 }  // namespace
 
 void append_metric_header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
@@ -48,8 +46,17 @@ void append_metric(std::string& out, std::string_view name, std::string_view lab
   out += '\n';
 }
 
-void Metrics::request(Transport transport, std::string_view outcome, Clock::duration took) {
-  ++m_requests[{transport == Transport::http ? 0 : 1, std::string(outcome)}];
+void Metrics::http_request(unsigned status, Clock::duration took) {
+  ++m_http[status < m_http.size() ? status : 0];
+  latency(took);
+}
+
+void Metrics::socket_request(std::optional<Errc> error, Clock::duration took) {
+  ++m_socket[error ? static_cast<std::size_t>(*error) : k_errc_count];
+  latency(took);
+}
+
+void Metrics::latency(Clock::duration took) {
   double const seconds = std::chrono::duration<double>(took).count();
   std::size_t i = 0;
   while (i < k_buckets.size() && seconds > k_buckets[i]) ++i;
@@ -66,7 +73,8 @@ void Metrics::numbers(std::string_view sequence, std::uint64_t count) {
 
 std::uint64_t Metrics::requests_total() const {
   std::uint64_t total = 0;
-  for (auto const& [key, value] : m_requests) total += value;
+  for (auto n : m_http) total += n;
+  for (auto n : m_socket) total += n;
   return total;
 }
 
@@ -79,11 +87,16 @@ std::uint64_t Metrics::numbers_total() const {
 void Metrics::render(std::string& out) const {
   append_metric_header(out, "pez_requests_total", "counter",
                        "Requests answered, by transport and outcome (HTTP status code or socket answer).");
-  for (auto const& [key, value] : m_requests) {
-    std::string const label = key.first == 0 ? "code" : "result";
-    append_metric(out, "pez_requests_total",
-                  "transport=\"" + std::string(transport_name(key.first)) + "\"," + label + "=\"" + key.second + "\"",
-                  static_cast<double>(value));
+  for (std::size_t status = 0; status < m_http.size(); ++status) {
+    if (m_http[status] == 0) continue;
+    append_metric(out, "pez_requests_total", "transport=\"http\",code=\"" + std::to_string(status) + "\"",
+                  static_cast<double>(m_http[status]));
+  }
+  for (std::size_t i = 0; i < m_socket.size(); ++i) {
+    if (m_socket[i] == 0) continue;
+    std::string_view const result = i == k_errc_count ? std::string_view("ok") : errc_token(static_cast<Errc>(i));
+    append_metric(out, "pez_requests_total", "transport=\"socket\",result=\"" + std::string(result) + "\"",
+                  static_cast<double>(m_socket[i]));
   }
   append_metric_header(out, "pez_request_duration_seconds", "histogram",
                        "Time from a complete request to its answer being ready.");

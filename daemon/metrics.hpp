@@ -7,6 +7,9 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <optional>
+
+#include "common/errors.hpp"
 
 namespace pez::daemon {
 
@@ -16,7 +19,9 @@ class Metrics {
 
   enum class Transport { http, socket };
 
-  void request(Transport transport, std::string_view outcome, Clock::duration took);
+  void http_request(unsigned status, Clock::duration took);
+  // error is empty for an OK answer.
+  void socket_request(std::optional<Errc> error, Clock::duration took);
   void numbers(std::string_view sequence, std::uint64_t count);
   void db_round_trip() { ++m_db_round_trips; }
   void db_error(std::string_view kind) { ++m_db_errors[std::string(kind)]; }
@@ -32,7 +37,10 @@ class Metrics {
  private:
   static constexpr std::array<double, 14> k_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
-  std::map<std::pair<int, std::string>, std::uint64_t> m_requests;  // (transport, outcome)
+  void latency(Clock::duration took);
+
+  std::array<std::uint64_t, 600> m_http{};                   // by status code
+  std::array<std::uint64_t, k_errc_count + 1> m_socket{};     // by Errc, and OK last
   std::map<std::string, std::uint64_t, std::less<>> m_numbers;
   std::array<std::uint64_t, k_buckets.size() + 1> m_latency{};
   double m_latency_sum = 0;

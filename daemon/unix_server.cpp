@@ -30,6 +30,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto k_never = Clock::time_point::max();
+constexpr std::size_t k_read_size = 4096;
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -85,14 +86,15 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
       read_line();
       return;
     }
+    // A read, not a wait: Asio skips the read attempt it knows would find nothing, so an idle
+    // connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
-    m_socket.async_wait(stream::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    m_in.resize(k_read_size);
+    m_socket.async_read_some(asio::buffer(m_in), [self = shared_from_this()](boost::system::error_code ec,
+                                                                              std::size_t n) {
+      self->m_in.resize(n);
       if (self->m_closed) return;
-      if (ec) {
-        self->close();
-        return;
-      }
-      self->read_line();
+      self->on_read(ec);
     });
   }
 
@@ -158,7 +160,7 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
   void answer_error(Errc code, std::string const& message, bool close_after) {
     Slot& slot = push_slot();
     proto::append_error(slot.text, code, message);
-    finish(slot, errc_token(code), close_after);
+    finish(slot, code, close_after);
   }
 
   void handle_line(std::string const& line) {
@@ -178,7 +180,7 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
       std::uint64_t const id = m_first_id + m_slots.size() - 1;
       (void)slot;
       m_ctx.allocator.allocate(next->name, next->count,
-                               [self = shared_from_this(), id](std::expected<Numbers, Error> numbers) {
+                               [self = shared_from_this(), id](AllocateResult numbers) {
                                  self->on_numbers(id, std::move(numbers));
                                });
       return;
@@ -195,26 +197,26 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
       proto::append_ok(slot.text, "bye");
       close_after = true;
     }
-    finish(slot, "ok", close_after);
+    finish(slot, std::nullopt, close_after);
   }
 
-  void on_numbers(std::uint64_t id, std::expected<Numbers, Error> numbers) {
+  void on_numbers(std::uint64_t id, AllocateResult numbers) {
     if (m_closed || id < m_first_id || id - m_first_id >= m_slots.size()) return;
     Slot& slot = m_slots[id - m_first_id];
     if (!numbers) {
       if (numbers.error().code == Errc::internal) spdlog::error("socket {}: {}", m_peer, numbers.error().message);
       proto::append_error(slot.text, numbers.error().code, numbers.error().message);
-      finish(slot, errc_token(numbers.error().code), false);
+      finish(slot, numbers.error().code, false);
       return;
     }
     proto::append_ok_numbers(slot.text, *numbers);
-    finish(slot, "ok", false);
+    finish(slot, std::nullopt, false);
   }
 
-  void finish(Slot& slot, std::string_view outcome, bool close_after) {
+  void finish(Slot& slot, std::optional<Errc> error, bool close_after) {
     slot.ready = true;
     slot.close_after = close_after;
-    m_ctx.metrics.request(Metrics::Transport::socket, outcome, Clock::now() - slot.started);
+    m_ctx.metrics.socket_request(error, Clock::now() - slot.started);
     write_next();
   }
 
