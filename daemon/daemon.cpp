@@ -80,9 +80,11 @@ int run_daemon(Config config, int argc, char** argv) {
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   asio::steady_timer drain_deadline(io);
   bool stopping = false;
+  bool stopped = false;
 
   auto finish = [&] {
-    if (!stopping || ctx.sessions.size() > 0 || allocator.pending() > 0) return;
+    if (!stopping || stopped || ctx.sessions.size() > 0 || allocator.pending() > 0) return;
+    stopped = true;
     spdlog::info("pezd stopped");
     db.stop();
     io.stop();

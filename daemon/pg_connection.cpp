@@ -328,6 +328,14 @@ void PgConnection::close() {
     m_conn = nullptr;
   }
   m_connected = false;
+  // Handlers may hold this connection: they go to the event loop, never destroyed in here.
+  auto connect_handler = std::move(m_connect_handler);
+  m_connect_handler = nullptr;
+  if (connect_handler) {
+    asio::post(m_io, [h = std::move(connect_handler)]() mutable {
+      h(std::unexpected(DbError{DbError::Kind::connection, {}, "the database connection was closed by pezd"}));
+    });
+  }
   auto pending = std::move(m_pending);
   m_pending = nullptr;
   if (pending) {

@@ -1,5 +1,7 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/count.hpp"
 #include "common/text.hpp"
 #include "daemon/database.hpp"
@@ -42,13 +44,20 @@ void StrictSource::take(Request request) {
 }
 
 void StrictSource::pump() {
-  while (!m_queue.empty()) {
+  // One statement at a time per sequence: requests that arrive meanwhile wait and go together in
+  // the next one, so a daemon hands out numbers in the order their requests arrived.
+  auto busy = [this](std::string const& name) {
+    return std::ranges::any_of(m_in_flight, [&](auto const& batch) { return batch->name == name; });
+  };
+  for (;;) {
+    auto next = std::ranges::find_if(m_queue, [&](Request const& r) { return !busy(r.name); });
+    if (next == m_queue.end()) return;
     auto conn = m_ctx.db.lease();
     if (!conn) return;
     auto batch = std::make_shared<Batch>();
-    batch->name = m_queue.front().name;
+    batch->name = next->name;
     batch->conn = std::move(conn);
-    for (auto it = m_queue.begin(); it != m_queue.end();) {
+    for (auto it = next; it != m_queue.end();) {
       if (it->name == batch->name && batch->total + it->count <= k_max_batch) {
         batch->total += it->count;
         batch->requests.push_back(std::move(*it));

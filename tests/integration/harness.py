@@ -1,0 +1,312 @@
+"""The integration test harness: a private PostgreSQL cluster, real pezd processes, and small
+clients for HTTP, the Unix socket and the pez command line. Nothing here is a mock."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("PEZ_BUILD_DIR", os.path.join(ROOT, "build"))
+PEZD = os.environ.get("PEZD", os.path.join(BUILD, "daemon", "pezd"))
+PEZ = os.environ.get("PEZ", os.path.join(BUILD, "cli", "pez"))
+PG_BIN = os.environ.get("PEZ_PG_BIN", "/usr/lib/postgresql/15/bin")
+IS_ROOT = os.geteuid() == 0
+
+FORWARD_MAX = 9223372036854775807
+
+
+def short_tempdir(prefix="pez-"):
+    """A temp dir with a short path (socket paths are limited to 107 bytes) others may enter."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(path, 0o755)
+    return path
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Cluster:
+    """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root."""
+
+    def __init__(self):
+        for program in ("initdb", "pg_ctl", "psql", "postgres"):
+            if not os.access(os.path.join(PG_BIN, program), os.X_OK):
+                raise RuntimeError(
+                    f"PostgreSQL is missing: {PG_BIN}/{program} not found. Install postgresql-15 "
+                    f"(scripts/setup-deps) or set PEZ_PG_BIN; the integration tests need a real server.")
+        self.base = short_tempdir("pez-pg-")
+        self.dir = self.base  # the socket directory
+        self.data = os.path.join(self.base, "data")
+        self.log = os.path.join(self.base, "postgres.log")
+        if IS_ROOT:
+            shutil.chown(self.base, "postgres", "postgres")
+        self._as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
+                           "--no-sync", "--no-instructions"])
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
+            conf.write("listen_addresses = ''\n")
+            conf.write(f"unix_socket_directories = '{self.dir}'\n")
+            conf.write("max_connections = 200\n")
+        self.databases = 0
+        self.start()
+
+    def _as_postgres(self, argv, check=True):
+        if IS_ROOT:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+    def pg_ctl(self, *args, check=True):
+        return self._as_postgres([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-l", self.log, *args],
+                                 check=check)
+
+    def start(self):
+        self.pg_ctl("-w", "start")
+
+    def stop(self, mode="immediate"):
+        self.pg_ctl("-w", "-m", mode, "stop", check=False)
+
+    def postmaster_pid(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
+    def running(self):
+        return self.pg_ctl("status", check=False).returncode == 0
+
+    def psql(self, db, sql, user="postgres", check=True):
+        result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-U", user, "-d", db,
+                                 "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"psql failed: {sql}\n{result.stderr}")
+        return result.stdout.strip() if check else result
+
+    def create_database(self, owner="postgres"):
+        self.databases += 1
+        name = f"t{os.getpid()}_{self.databases}"
+        self.psql("postgres", f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        return name
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers} {self.body!r}>"
+
+
+def http_request(address, method, path, headers=None, body=None, timeout=15):
+    host, port = address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read().decode()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+class LineClient:
+    """A connection to pezd's Unix socket speaking the line protocol."""
+
+    def __init__(self, path, timeout=15):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buffer = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def read_line(self):
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"connection closed; unread: {self.buffer!r}")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode()
+
+    def ask(self, line):
+        self.send(line + "\n")
+        return self.read_line()
+
+    def closed_by_peer(self, timeout=5):
+        """True when the server closes the connection (after any pending answers) within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buffer += chunk
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+class Pezd:
+    """One real pezd process with its own socket and an HTTP port chosen by the kernel."""
+
+    count = 0
+
+    def __init__(self, cluster, database, workdir, args=(), env=None, http=True, user="postgres"):
+        Pezd.count += 1
+        self.cluster = cluster
+        self.database = database
+        self.workdir = workdir
+        self.name = f"pezd{Pezd.count}"
+        self.socket = os.path.join(workdir, f"{self.name}.sock")
+        self.log_path = os.path.join(workdir, f"{self.name}.log")
+        self.args = list(args)
+        self.http_enabled = http
+        self.env = dict(os.environ)
+        for key in list(self.env):
+            if key.startswith("PEZ_") or key.startswith("PG"):
+                del self.env[key]
+        self.env.update(PEZ_CONFIG="", PGHOST=cluster.dir, PGUSER=user, PGDATABASE=database)
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.address = None
+        self.killed = False
+        self.http_port = 0
+
+    def command(self):
+        argv = [PEZD, "--socket", self.socket, "--log-level", "debug"]
+        if self.http_enabled:
+            argv += ["--http", f"127.0.0.1:{self.http_port}"]
+        return argv + self.args
+
+    def start(self, wait_ready=True):
+        self.log = open(self.log_path, "a")
+        self.log_offset = os.path.getsize(self.log_path)
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env)
+        self.killed = False
+        if self.http_enabled:
+            match = wait_until(lambda: self._exited_check() or re.search(r"http listening on (\S+)", self.new_log()),
+                               15, what=f"{self.name} to listen\n{self.log_text()}")
+            self.address = match.group(1)
+            self.http_port = int(self.address.rsplit(":", 1)[1])
+        else:
+            wait_until(lambda: self._exited_check() or os.path.exists(self.socket), 15,
+                       what=f"{self.name} to listen\n{self.log_text()}")
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def _exited_check(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()}")
+        return None
+
+    def wait_ready(self, timeout=20):
+        def ready():
+            self._exited_check()
+            if not self.http_enabled:
+                return "database up" in self.new_log()
+            try:
+                return self.get("/readyz").status == 200
+            except OSError:
+                return False
+        wait_until(ready, timeout, what=f"{self.name} to be ready\n{self.log_text()}")
+
+    def new_log(self):
+        with open(self.log_path) as f:
+            f.seek(self.log_offset)
+            return f.read()
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def get(self, path, method="GET", headers=None, body=None, timeout=15):
+        return http_request(self.address, method, path, headers, body, timeout)
+
+    def numbers(self, name="forward", count=None):
+        path = f"/v2/{name}" + (f"?count={count}" if count is not None else "")
+        r = self.get(path)
+        assert r.status == 200, r
+        return r.json()
+
+    def lines(self, timeout=15):
+        return LineClient(self.socket, timeout)
+
+    def pez(self, *args, env=None, timeout=30, binary=None):
+        return run_pez(list(args), socket_path=self.socket, env=env, timeout=timeout, binary=binary)
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def kill9(self):
+        self.killed = True
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    def restart(self):
+        """Starts again with the same socket and HTTP port."""
+        return self.start()
+
+
+def run_pez(args, socket_path=None, env=None, timeout=30, binary=None, user=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    if socket_path is not None:
+        full_env["PEZ_SOCKET"] = socket_path
+    if env:
+        full_env.update(env)
+    argv = [binary or PEZ] + list(args)
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    return subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def assert_one_error_line(result, exit_code, contains=None):
+    """A pez failure: the documented exit code, nothing on stdout, one 'pez: error:' line."""
+    assert result.returncode == exit_code, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == "", result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pez: error: "), result.stderr
+    if contains:
+        assert contains in lines[0], result.stderr

@@ -1,0 +1,103 @@
+"""The pez command line of DESIGN §3: output for scripts, one error line, documented exit codes."""
+
+import os
+import shutil
+import socket
+
+import pytest
+
+from harness import FORWARD_MAX, PEZ, assert_one_error_line, run_pez, short_tempdir
+
+
+def test_forward_prints_numbers_one_per_line(pezd):
+    r = pezd.pez("forward", "-n", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1\n2\n3\n4\n5\n"
+    assert r.stderr == ""
+
+
+def test_default_is_one_number(pezd):
+    assert pezd.pez("forward").stdout == "1\n"
+    assert pezd.pez("reverse").stdout == f"{FORWARD_MAX}\n"
+
+
+def test_next_names_a_sequence(pezd):
+    assert pezd.pez("next", "forward", "-n", "3").stdout == "1\n2\n3\n"
+    assert pezd.pez("next", "reverse", "--count", "2").stdout == f"{FORWARD_MAX}\n{FORWARD_MAX - 1}\n"
+
+
+def test_json_prints_the_v2_list(pezd):
+    assert pezd.pez("forward", "-n", "3", "--json").stdout == "[1, 2, 3]\n"
+    assert pezd.pez("reverse", "--json").stdout == f"[{FORWARD_MAX}]\n"
+
+
+def test_socket_flag_and_environment(pezd):
+    r = run_pez(["--socket", pezd.socket, "forward"])
+    assert r.stdout == "1\n", r.stderr
+    r = run_pez(["forward"], env={"PEZ_SOCKET": pezd.socket})
+    assert r.stdout == "2\n", r.stderr
+    r = run_pez(["forward", "--socket", pezd.socket])
+    assert r.stdout == "3\n", r.stderr
+
+
+def test_help_and_version():
+    r = run_pez(["--help"])
+    assert r.returncode == 0
+    assert "forward" in r.stdout and "Exit codes" in r.stdout
+    r = run_pez(["forward", "--help"])
+    assert r.returncode == 0
+    assert "--count" in r.stdout
+    r = run_pez(["--version"])
+    assert r.returncode == 0
+    assert r.stdout.startswith("pez ")
+
+
+@pytest.mark.parametrize("args", [["forward", "-n", "0"], ["forward", "-n", "abc"], ["forward", "-n", "-3"],
+                                  ["forward", "-n", "101"], ["next", "Bad"], ["next", "a;b"], ["next"],
+                                  ["forward", "--frobnicate"], ["frobnicate"], []])
+def test_usage_errors_exit_64(pezd, args):
+    assert_one_error_line(pezd.pez(*args), 64)
+
+
+def test_count_above_the_daemons_maximum_exits_64_and_says_the_limit(start_pezd):
+    pezd = start_pezd(["--max-count", "10"])
+    assert_one_error_line(pezd.pez("forward", "-n", "11"), 64, "1 to 10")
+    assert pezd.pez("forward", "-n", "10").returncode == 0
+
+
+def test_unknown_sequence_exits_1(pezd):
+    assert_one_error_line(pezd.pez("next", "nosuch"), 1, '"nosuch"')
+
+
+def test_no_daemon_exits_69(workdir):
+    missing = os.path.join(workdir, "nobody-here.sock")
+    assert_one_error_line(run_pez(["forward"], socket_path=missing), 69, missing)
+
+
+def test_stale_socket_exits_69(workdir):
+    path = os.path.join(workdir, "stale.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()  # the file stays, nobody listens
+    assert_one_error_line(run_pez(["forward"], socket_path=path), 69)
+
+
+def test_permission_denied_exits_77(pezd):
+    # A user outside the socket's group (root's, mode 0660) may not connect.
+    tmp = short_tempdir()
+    try:
+        binary = os.path.join(tmp, "pez")
+        shutil.copy(PEZ, binary)
+        os.chmod(binary, 0o755)
+        r = run_pez(["forward"], socket_path=pezd.socket, binary=binary, user="nobody")
+        assert_one_error_line(r, 77, "permission denied")
+    finally:
+        shutil.rmtree(tmp)
+
+
+def test_database_down_exits_75(start_pezd, cluster):
+    pezd = start_pezd(["--request-timeout", "2s"])
+    cluster.stop()
+    r = pezd.pez("forward")
+    assert_one_error_line(r, 75, "database")
+    cluster.start()

@@ -1,0 +1,259 @@
+"""The HTTP API of DESIGN §2, against a real pezd and PostgreSQL."""
+
+import json
+import re
+import socket
+import time
+
+import pytest
+
+from harness import FORWARD_MAX, http_request
+
+
+def test_v1_forward_is_a_bare_number_and_a_newline(pezd):
+    r = pezd.get("/v1/forward")
+    assert r.status == 200
+    assert r.headers["content-type"] == "application/json"
+    assert re.fullmatch(r"[1-9][0-9]*\n", r.body), r.body
+    assert r.body == "1\n"  # a fresh database starts at 1
+    assert pezd.get("/v1/forward").body == "2\n"
+
+
+def test_v1_reverse_counts_down_from_the_top(pezd):
+    assert pezd.get("/v1/reverse").body == f"{FORWARD_MAX}\n"
+    assert pezd.get("/v1/reverse").body == f"{FORWARD_MAX - 1}\n"
+
+
+def test_v2_is_always_a_list_in_the_original_shape(pezd):
+    r = pezd.get("/v2/forward?count=5")
+    assert r.status == 200
+    assert r.headers["content-type"] == "application/json"
+    assert re.fullmatch(r"\[\d+(, \d+){4}\]\n", r.body), r.body
+    assert r.json() == [1, 2, 3, 4, 5]
+    r = pezd.get("/v2/forward")
+    assert re.fullmatch(r"\[\d+\]\n", r.body), r.body
+    assert r.json() == [6]
+
+
+def test_v2_reverse_descends(pezd):
+    assert pezd.numbers("reverse", 20) == list(range(FORWARD_MAX, FORWARD_MAX - 20, -1))
+
+
+def test_bare_number_query_means_count(pezd):
+    assert len(pezd.get("/v2/forward?99").json()) == 99
+
+
+def test_count_up_to_the_maximum(pezd):
+    numbers = pezd.numbers("forward", 100)
+    assert numbers == list(range(numbers[0], numbers[0] + 100))
+
+
+@pytest.mark.parametrize("query", ["count=0", "count=101", "count=abc", "count=", "count=-1", "count=1.5",
+                                   "count=1&count=2", "size=3", "count=3&extra=1", "0", "101", "count"])
+def test_bad_counts_and_parameters_are_400_with_a_json_reason(pezd, query):
+    r = pezd.get(f"/v2/forward?{query}")
+    assert r.status == 400, r
+    assert r.headers["content-type"] == "application/json"
+    error = r.json()["error"]
+    assert "1 to 100" in error, error
+
+
+def test_v1_takes_no_parameters(pezd):
+    r = pezd.get("/v1/forward?count=5")
+    assert r.status == 400
+    assert "/v2/forward?count=N" in r.json()["error"]
+
+
+def test_bad_requests_take_no_numbers(pezd):
+    for query in ("count=0", "count=101", "x=1"):
+        assert pezd.get(f"/v2/forward?{query}").status == 400
+    assert pezd.get("/v1/forward").body == "1\n"
+
+
+@pytest.mark.parametrize("path", ["/", "/WRONG_BANANAS", "/v3/forward", "/v1/", "/v1/nosuch", "/v2/nosuch?count=2",
+                                  "/v1/Forward", "/v1/forward/", "/v1/../etc/passwd"])
+def test_unknown_paths_and_sequences_are_404(pezd, path):
+    r = pezd.get(path)
+    assert r.status == 404, r
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["error"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405_with_allow(pezd, method):
+    r = pezd.get("/v1/forward", method=method)
+    assert r.status == 405
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert r.json()["error"]
+    assert pezd.get("/v1/forward").body == "1\n"
+
+
+def test_options_describes_the_resource(pezd):
+    r = pezd.get("/v2/forward", method="OPTIONS")
+    assert r.status == 200
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS"
+    body = r.json()
+    assert "description" in body and "verbs" in body
+    assert "GET" in body["verbs"]
+
+
+def test_head_answers_like_get_and_takes_no_number(pezd):
+    r = pezd.get("/v1/forward", method="HEAD")
+    assert r.status == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.body == ""
+    assert pezd.get("/v1/forward").body == "1\n"
+    assert pezd.get("/v1/nosuch", method="HEAD").status == 404
+    assert pezd.get("/v2/forward?count=0", method="HEAD").status == 400
+
+
+def raw_exchange(address, data, read_until_close=True, timeout=10):
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        if read_until_close:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+
+def split_responses(text):
+    """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
+    out = []
+    while text:
+        head, rest = text.split("\r\n\r\n", 1)
+        status = int(head.split(" ", 2)[1])
+        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
+        out.append((status, rest[:length]))
+        text = rest[length:]
+    return out
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(pezd):
+    import http.client
+    host, port = pezd.address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    seen = []
+    for _ in range(20):
+        conn.request("GET", "/v1/forward")
+        r = conn.getresponse()
+        assert r.status == 200
+        assert r.getheader("connection") is None or r.getheader("connection").lower() != "close"
+        seen.append(int(r.read()))
+    conn.close()
+    assert seen == list(range(1, 21))
+
+
+def test_pipelined_requests_are_answered_in_order(pezd):
+    requests = b""
+    for path in ["/v1/forward", "/v2/reverse?count=2", "/nosuch", "/v2/forward?count=3", "/v1/forward"]:
+        requests += f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+    requests += b"GET /v1/forward HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    answers = split_responses(raw_exchange(pezd.address, requests))
+    assert [a[0] for a in answers] == [200, 200, 404, 200, 200, 200]
+    assert answers[0][1] == "1\n"
+    assert json.loads(answers[1][1]) == [FORWARD_MAX, FORWARD_MAX - 1]
+    assert json.loads(answers[3][1]) == [2, 3, 4]
+    assert answers[4][1] == "5\n"
+    assert answers[5][1] == "6\n"
+
+
+def test_http_1_0_closes_after_the_answer(pezd):
+    text = raw_exchange(pezd.address, b"GET /v1/forward HTTP/1.0\r\n\r\n")
+    assert text.startswith("HTTP/1.0 200")
+    assert text.endswith("\r\n\r\n1\n")
+
+
+def test_oversized_headers_are_refused_and_the_connection_closed(start_pezd):
+    pezd = start_pezd(["--header-limit", "2048"])
+    big = "x" * 4096
+    text = raw_exchange(pezd.address, f"GET /v1/forward HTTP/1.1\r\nHost: t\r\nX-Big: {big}\r\n\r\n".encode())
+    assert text.startswith("HTTP/1.1 431"), text
+    assert "header_limit" in text
+    assert pezd.get("/v1/forward").body == "1\n"
+
+
+def test_oversized_body_is_refused(start_pezd):
+    pezd = start_pezd(["--body-limit", "16"])
+    text = raw_exchange(pezd.address, b"POST /v1/forward HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + b"x" * 100)
+    assert text.startswith("HTTP/1.1 413"), text
+
+
+def test_garbage_is_400_and_closed(pezd):
+    text = raw_exchange(pezd.address, b"\x00\x01 NOT HTTP\r\n\r\n")
+    assert text.startswith("HTTP/1.1 400"), text
+
+
+def test_a_request_that_never_completes_is_closed_after_header_timeout(start_pezd):
+    pezd = start_pezd(["--header-timeout", "1s"])
+    host, port = pezd.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET /v1/forward HTTP/1.1\r\nHost: t\r\n")  # no blank line: never finished
+        started = time.monotonic()
+        assert s.recv(100) == b""  # closed by pezd
+        took = time.monotonic() - started
+    assert took < 8, took
+
+
+def test_an_idle_connection_is_closed_after_idle_timeout(start_pezd):
+    pezd = start_pezd(["--idle-timeout", "1s"])
+    host, port = pezd.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        assert s.recv(100) == b""
+
+
+def test_healthz_and_readyz(pezd):
+    r = pezd.get("/healthz")
+    assert r.status == 200
+    assert r.json()["status"] == "alive"
+    r = pezd.get("/readyz")
+    assert r.status == 200
+
+
+def metric(text, name, labels=""):
+    pattern = re.escape(name + ("{" + labels + "}" if labels else "")) + r" ([-+0-9.eInf]+)$"
+    match = re.search(pattern, text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_count_requests_and_numbers(pezd):
+    before = pezd.get("/metrics").body
+    pezd.numbers("forward", 7)
+    pezd.get("/v1/reverse")
+    pezd.get("/v2/forward?count=0")
+    r = pezd.get("/metrics")
+    assert r.status == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    text = r.body
+    assert metric(text, "pez_numbers_total", 'sequence="forward"') == 7
+    assert metric(text, "pez_numbers_total", 'sequence="reverse"') == 1
+    code = 'transport="http",code="{}"'
+    assert metric(text, "pez_requests_total", code.format(400)) - metric(before, "pez_requests_total", code.format(400)) == 1
+    # the two number requests and the first /metrics
+    assert metric(text, "pez_requests_total", code.format(200)) - metric(before, "pez_requests_total", code.format(200)) == 3
+    assert metric(text, "pez_request_duration_seconds_count") >= 4
+    assert metric(text, "pez_db_up") == 1
+    assert metric(text, "pez_db_round_trips_total") >= 2
+    assert re.search(r"^# TYPE pez_request_duration_seconds histogram$", text, re.M)
+    # Every sample line is NAME{labels} VALUE or NAME VALUE.
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            assert re.fullmatch(r'[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [-+0-9.eInf]+', line), line
+
+
+def test_max_count_comes_from_the_original_environment_name(start_pezd):
+    pezd = start_pezd(env={"PEZ_MAX_COUNT": "250"})
+    assert len(pezd.numbers("forward", 250)) == 250
+    r = pezd.get("/v2/forward?count=251")
+    assert r.status == 400
+    assert "1 to 250" in r.json()["error"]
+
+
+def test_http_is_off_unless_configured(start_pezd):
+    pezd = start_pezd(http=False)
+    assert "http listening" not in pezd.log_text()
+    assert pezd.pez("forward").stdout == "1\n"

@@ -1,0 +1,165 @@
+"""Starting and stopping pezd: settings, the schema, signals and the socket file."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from harness import PEZD, Pezd, wait_until
+
+
+def run_pezd(args, env, timeout=10):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    full.update(PEZ_CONFIG="")
+    full.update(env)
+    return subprocess.run([PEZD] + args, capture_output=True, text=True, env=full, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("args,env,names", [
+    ([], {"PEZ_MAX_COUNT": "0"}, "max_count"),
+    ([], {"PEZ_MAX_COUNT": "lots"}, "PEZ_MAX_COUNT"),
+    ([], {"PEZ_HTTP": "nonsense"}, "http"),
+    (["--mode", "fast"], {}, "--mode"),
+    (["--request-timeout", "forever"], {}, "request_timeout"),
+    ([], {"PEZ_LOG_LEVEL": "shouty"}, "log_level"),
+])
+def test_a_bad_setting_stops_pezd_and_names_it(args, env, names, workdir):
+    r = run_pezd(args + ["--socket", os.path.join(workdir, "s.sock")], env)
+    assert r.returncode == 78, r
+    assert r.stderr.startswith("pezd: error: ")
+    assert names in r.stderr
+    assert not os.path.exists(os.path.join(workdir, "s.sock"))
+
+
+def test_an_unknown_flag_is_a_usage_error(workdir):
+    r = run_pezd(["--frobnicate"], {})
+    assert r.returncode == 64
+    assert "pezd --help" in r.stderr
+
+
+def test_config_file_and_precedence(start_pezd, workdir):
+    conf = os.path.join(workdir, "pezd.conf")
+    with open(conf, "w") as f:
+        f.write("# test\nmax_count = 7\nrequest_timeout = 3s\n")
+    pezd = start_pezd(["--config", conf])
+    assert pezd.get("/v2/forward?count=8").status == 400
+    assert pezd.get("/v2/forward?count=7").status == 200
+    other = start_pezd(["--config", conf], env={"PEZ_MAX_COUNT": "9"})
+    assert other.get("/v2/forward?count=9").status == 200
+    flagged = start_pezd(["--config", conf, "--max-count", "11"], env={"PEZ_MAX_COUNT": "9"})
+    assert flagged.get("/v2/forward?count=11").status == 200
+
+
+def test_an_unknown_setting_in_the_config_file_is_refused(workdir):
+    conf = os.path.join(workdir, "pezd.conf")
+    with open(conf, "w") as f:
+        f.write("max_count = 7\ncolour = blue\n")
+    r = run_pezd(["--config", conf], {})
+    assert r.returncode == 78
+    assert f"{conf}:2" in r.stderr and "colour" in r.stderr
+
+
+def test_help_and_version():
+    r = run_pezd(["--help"], {})
+    assert r.returncode == 0
+    assert "--max-count" in r.stdout and "--http" in r.stdout
+    assert "--db-password" not in r.stdout.replace("--db-password-file", "")
+    r = run_pezd(["--version"], {})
+    assert r.returncode == 0 and r.stdout.startswith("pezd ")
+
+
+def test_pezd_creates_the_schema(pezd, cluster):
+    assert cluster.psql(pezd.database, "SELECT count(*) FROM pg_sequences WHERE schemaname = 'pez' "
+                                       "AND sequencename IN ('forward', 'reverse')") == "2"
+    row = cluster.psql(pezd.database, "SELECT increment_by, min_value, max_value, cycle FROM pg_sequences "
+                                      "WHERE schemaname = 'pez' AND sequencename = 'reverse'")
+    assert row == "-1|1|9223372036854775807|t"
+    assert cluster.psql(pezd.database, "SELECT max(version) FROM pez.schema_migrations") != ""
+
+
+def test_a_role_that_may_not_create_the_schema_is_told_what_to_run(start_pezd, cluster):
+    cluster.psql("postgres", "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'weak') THEN "
+                             "CREATE ROLE weak LOGIN; END IF; END $$")
+    database = cluster.create_database()
+    cluster.psql(database, "REVOKE CREATE ON DATABASE \"%s\" FROM PUBLIC" % database)
+    cluster.psql(database, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    pezd = start_pezd(database=database, user="weak", wait_ready=False)
+    wait_until(lambda: "001_init.sql" in pezd.log_text(), 10, what="the message naming the SQL file")
+    assert "may not create it" in pezd.log_text()
+    r = pezd.get("/readyz")
+    assert r.status == 503
+    assert "001_init.sql" in r.json()["error"]
+    assert pezd.get("/v1/forward").status == 503
+    assert pezd.proc.poll() is None  # still up, waiting for a DBA
+
+    # Once the owner ran the file and granted the rights, pezd serves without a restart.
+    sql_dir = os.environ.get("PEZ_SQL_DIR", os.path.join(os.path.dirname(PEZD), "..", "..", "sql"))
+    for name in sorted(os.listdir(sql_dir)):
+        if name.endswith(".sql"):
+            subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-h", cluster.dir, "-U", "postgres", "-d", database,
+                            "-v", "ON_ERROR_STOP=1", "-qf", os.path.join(sql_dir, name)], check=True,
+                           capture_output=True)
+    cluster.psql(database, "GRANT USAGE ON SCHEMA pez TO weak; GRANT SELECT ON pez.schema_migrations TO weak; "
+                           "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pez TO weak")
+    pezd.wait_ready()
+    assert pezd.get("/v1/forward").body == "1\n"
+
+
+def test_sigterm_exits_0_and_removes_the_socket(pezd):
+    assert pezd.get("/v1/forward").status == 200
+    assert pezd.stop(signal.SIGTERM) == 0
+    assert not os.path.exists(pezd.socket)
+    assert "pezd stopped" in pezd.log_text()
+
+
+def test_sigint_exits_0(pezd):
+    assert pezd.stop(signal.SIGINT) == 0
+
+
+def test_sigterm_finishes_requests_in_flight(start_pezd, cluster):
+    pezd = start_pezd(["--request-timeout", "3s"])
+    c = pezd.lines()
+    # Freeze the database so a request is in flight when SIGTERM arrives.
+    backends = [int(p) for p in cluster.psql("postgres", "SELECT pid FROM pg_stat_activity WHERE "
+                                                         "application_name = 'pezd'").split()]
+    for p in backends:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        c.send("NEXT forward\n")
+        time.sleep(0.3)
+        pezd.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        for p in backends:
+            os.kill(p, signal.SIGCONT)
+        answer = c.read_line()
+        assert answer.startswith("OK ") or answer.startswith("ERR unavailable "), answer
+    finally:
+        for p in backends:
+            try:
+                os.kill(p, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert pezd.proc.wait(15) == 0
+
+
+def test_a_stale_socket_from_a_crash_is_replaced(start_pezd, cluster, db, workdir):
+    pezd = start_pezd()
+    pezd.kill9()
+    assert os.path.exists(pezd.socket)  # left behind
+    again = pezd.restart()
+    assert again.pez("forward").returncode == 0
+    assert "stale socket" in again.log_text()
+
+
+def test_a_second_pezd_on_the_same_socket_refuses_to_start(pezd, cluster):
+    twin = Pezd(cluster, pezd.database, pezd.workdir, http=False)
+    twin.socket = pezd.socket
+    twin.log = open(twin.log_path, "a")
+    proc = subprocess.Popen(twin.command(), stdout=twin.log, stderr=subprocess.STDOUT, env=twin.env)
+    assert proc.wait(10) == 1
+    assert "another pezd is already serving" in twin.log_text()
+    assert pezd.pez("forward").returncode == 0  # the first one is untouched
