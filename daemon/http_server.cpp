@@ -14,7 +14,9 @@
 
 #include "common/errors.hpp"
 #include "common/format.hpp"
+#include "daemon/accept_loop.hpp"
 #include "daemon/allocator.hpp"
+#include "daemon/client_session.hpp"
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/metrics.hpp"
@@ -29,7 +31,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto k_never = Clock::time_point::max();
 constexpr std::size_t k_read_size = 4096;
 
 bool is_parse_error(boost::system::error_code const& ec) {
@@ -127,52 +128,30 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
   if (!head) out += reply.body;
 }
 
-class HttpSession final : public Session, public std::enable_shared_from_this<HttpSession> {
+class HttpSession final : public ClientSession<tcp::socket> {
  public:
-  HttpSession(tcp::socket socket, Context& ctx)
-      : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()) {
+  HttpSession(tcp::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "http") {
     boost::system::error_code ec;
     auto const peer = m_socket.remote_endpoint(ec);
     m_peer = ec ? std::string("unknown peer") : peer.address().to_string() + ":" + std::to_string(peer.port());
   }
 
   void start() {
-    m_id = m_ctx.sessions.add(weak_from_this());
+    register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::http);
     wait_for_request();
   }
 
-  void drain() override {
-    m_draining = true;
-    if (m_slots.empty() && !m_writing) close();
-  }
-
-  void close() override {
-    if (m_closed) return;
-    m_closed = true;
-    boost::system::error_code ec;
-    m_socket.shutdown(tcp::socket::shutdown_both, ec);
-    m_socket.close(ec);
-    m_timer.cancel();
-    m_ctx.sessions.remove(m_id);
-  }
-
  private:
-  struct Slot {
-    std::string text;  // the whole response, once ready
-    bool ready = false;
-    bool close_after = false;
-    bool head = false;
-    unsigned version = 11;
-    bool keep_alive = true;
-    Clock::time_point started;
-  };
+  auto self() { return self_as<HttpSession>(); }
+
+  void resume_reading() override { wait_for_request(); }
 
   // Waits for the first byte of the next request under the idle timeout; the request itself
   // then has header_timeout to arrive whole.
   void wait_for_request() {
-    if (m_closed || m_draining || m_peer_done) return;
-    if (m_slots.size() >= m_ctx.config.pipeline_limit) {
+    if (!reading_allowed()) return;
+    if (pipeline_full()) {
       m_read_paused = true;
       return;
     }
@@ -183,19 +162,21 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     // A read, not a wait: Asio skips the read attempt it knows would find nothing, so an idle
     // keep-alive connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
-    m_socket.async_read_some(m_buffer.prepare(k_read_size), [self = shared_from_this()](
-                                                                 boost::system::error_code ec, std::size_t n) {
-      if (self->m_closed) return;
-      if (ec) {
-        self->m_read_deadline = k_never;
-        self->m_peer_done = true;
-        if (ec != asio::error::eof) spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
-        if (ec != asio::error::eof || (self->m_slots.empty() && !self->m_writing)) self->close();
-        return;
-      }
-      self->m_buffer.commit(n);
-      self->read_request();
-    });
+    m_socket.async_read_some(m_buffer.prepare(k_read_size),
+                             [self = self()](boost::system::error_code ec, std::size_t n) {
+                               if (self->m_closed) return;
+                               if (ec) {
+                                 if (ec != asio::error::eof) {
+                                   spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
+                                   self->close();
+                                 } else {
+                                   self->peer_done();
+                                 }
+                                 return;
+                               }
+                               self->m_buffer.commit(n);
+                               self->read_request();
+                             });
   }
 
   void read_request() {
@@ -204,15 +185,14 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     m_parser->body_limit(m_ctx.config.body_limit);
     set_read_deadline(m_ctx.config.header_timeout);
     http::async_read(m_socket, m_buffer, *m_parser,
-                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_read(ec); });
+                     [self = self()](boost::system::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(boost::system::error_code ec) {
-    m_read_deadline = k_never;
+    clear_read_deadline();
     if (m_closed) return;
     if (ec == http::error::end_of_stream) {
-      m_peer_done = true;
-      if (m_slots.empty() && !m_writing) close();
+      peer_done();
       return;
     }
     if (ec) {
@@ -235,37 +215,30 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     if (keep_alive) {
       wait_for_request();
     } else {
-      m_peer_done = true;
+      peer_done();
     }
   }
 
   // A request that cannot be read gets one answer and the connection is closed.
   void refuse(unsigned status, std::string const& message) {
     spdlog::debug("http {}: {} {}", m_peer, status, message);
-    Slot& slot = push_slot(11, false, false);
+    Slot& slot = push_http_slot(11, false, false);
     fill(slot, error_reply(status, message));
-    m_peer_done = true;
+    peer_done();
   }
 
-  Slot& push_slot(unsigned version, bool keep_alive, bool head) {
-    m_slots.emplace_back();
-    Slot& slot = m_slots.back();
-    if (!m_spare.empty()) {
-      slot.text = std::move(m_spare.back());
-      m_spare.pop_back();
-      slot.text.clear();
-    }
+  Slot& push_http_slot(unsigned version, bool keep_alive, bool head) {
+    Slot& slot = push_slot();
     slot.version = version;
     slot.keep_alive = keep_alive && !m_draining;
     slot.head = head;
-    slot.started = Clock::now();
     return slot;
   }
 
   void handle(bool keep_alive) {
     Route route = pez::daemon::route(m_request.method, m_request.target, m_ctx.config.max_count);
-    Slot& slot = push_slot(m_request.version, keep_alive, route.head);
-    std::uint64_t const id = m_first_id + m_slots.size() - 1;
+    Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
+    std::uint64_t const id = last_slot_id();
 
     if (m_ctx.draining) {
       fill(slot, error_reply(503, "pezd is shutting down; try again in a moment"));
@@ -278,23 +251,23 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     } else {
       auto& take = std::get<TakeNumbers>(route.what);
       auto const count = route.head ? 0 : take.count;
-      m_ctx.allocator.allocate(take.name, count, [self = shared_from_this(), id, api = take.api](AllocateResult numbers) {
+      m_ctx.allocator.allocate(take.name, count, [self = self(), id, api = take.api](AllocateResult numbers) {
         self->on_numbers(id, api, std::move(numbers));
       });
     }
   }
 
   void on_numbers(std::uint64_t id, int api, AllocateResult numbers) {
-    if (m_closed || id < m_first_id || id - m_first_id >= m_slots.size()) return;
-    Slot& slot = m_slots[id - m_first_id];
+    Slot* slot = slot_by_id(id);
+    if (slot == nullptr) return;
     if (!numbers) {
       if (numbers.error().code == Errc::internal) spdlog::error("http {}: {}", m_peer, numbers.error().message);
-      fill(slot, error_reply(static_cast<unsigned>(errc_http_status(numbers.error().code)), numbers.error().message));
+      fill(*slot, error_reply(static_cast<unsigned>(errc_http_status(numbers.error().code)), numbers.error().message));
       return;
     }
     m_reply.status = 200;
     m_reply.body.clear();
-    if (!slot.head) {
+    if (!slot->head) {
       if (api == 1) {
         append_v1_body(m_reply.body, numbers->front());
       } else {
@@ -303,123 +276,20 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     }
     // HEAD of a number path says only whether GET would work: no numbers are taken for it, so
     // the length of a GET answer is not known.
-    fill(slot, m_reply, /*known_length=*/!slot.head);
+    fill(*slot, m_reply, /*known_length=*/!slot->head);
   }
 
   void fill(Slot& slot, Reply const& reply, bool known_length = true) {
-    slot.close_after = !slot.keep_alive || m_draining;
-    append_response(slot.text, slot.version, !slot.close_after, slot.head, reply, known_length);
-    slot.ready = true;
+    bool const close_after = !slot.keep_alive || m_draining;
+    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length);
     m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
-    write_next();
+    slot_ready(slot, close_after);
   }
 
-  // Sends every answer that is ready, in order, in one write.
-  void write_next() {
-    if (m_closed || m_writing) return;
-    m_out.clear();
-    m_out_slots = 0;
-    for (auto const& slot : m_slots) {
-      if (!slot.ready) break;
-      m_out += slot.text;
-      ++m_out_slots;
-      if (slot.close_after) break;
-    }
-    if (m_out_slots == 0) return;
-    m_writing = true;
-    set_write_deadline(m_ctx.config.header_timeout);
-    asio::async_write(m_socket, asio::buffer(m_out), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->on_written(ec);
-    });
-  }
-
-  void on_written(boost::system::error_code ec) {
-    m_writing = false;
-    m_write_deadline = k_never;
-    if (m_closed) return;
-    if (ec) {
-      spdlog::debug("http {}: write failed: {}", m_peer, ec.message());
-      close();
-      return;
-    }
-    bool close_now = false;
-    for (std::size_t i = 0; i < m_out_slots; ++i) {
-      close_now = close_now || m_slots.front().close_after;
-      m_spare.push_back(std::move(m_slots.front().text));
-      m_slots.pop_front();
-      ++m_first_id;
-    }
-    if (close_now || (m_slots.empty() && (m_peer_done || m_draining))) {
-      close();
-      return;
-    }
-    write_next();
-    if (m_read_paused && m_slots.size() < m_ctx.config.pipeline_limit) {
-      m_read_paused = false;
-      wait_for_request();
-    }
-  }
-
-  void set_read_deadline(std::chrono::milliseconds timeout) {
-    m_read_deadline = Clock::now() + timeout;
-    arm_timer();
-  }
-
-  void set_write_deadline(std::chrono::milliseconds timeout) {
-    m_write_deadline = Clock::now() + timeout;
-    arm_timer();
-  }
-
-  // One timer serves both deadlines; moving a deadline later costs nothing until it fires.
-  void arm_timer() {
-    auto const next = std::min(m_read_deadline, m_write_deadline);
-    if (next == k_never || (m_timer_armed && m_timer_at <= next)) return;
-    m_timer_armed = true;
-    m_timer_at = next;
-    m_timer.expires_at(next);
-    m_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
-      self->m_timer_armed = false;
-      self->on_timer();
-    });
-  }
-
-  void on_timer() {
-    if (m_closed) return;
-    auto const now = Clock::now();
-    if (m_read_deadline <= now || m_write_deadline <= now) {
-      spdlog::debug("http {}: closing: {}", m_peer,
-                    m_write_deadline <= now ? "the client did not read its answers in time"
-                                            : "no complete request in time");
-      close();
-      return;
-    }
-    arm_timer();
-  }
-
-  tcp::socket m_socket;
-  Context& m_ctx;
-  asio::steady_timer m_timer;
-  std::string m_peer;
-  std::uint64_t m_id = 0;
   beast::flat_buffer m_buffer;
   RequestHead m_request;
   std::optional<RequestParser> m_parser;
   Reply m_reply;  // reused for number answers
-  std::deque<Slot> m_slots;
-  std::vector<std::string> m_spare;  // response buffers of written slots, reused
-  std::string m_out;
-  std::size_t m_out_slots = 0;
-  std::uint64_t m_first_id = 0;  // id of m_slots.front()
-  Clock::time_point m_read_deadline = k_never;
-  Clock::time_point m_write_deadline = k_never;
-  Clock::time_point m_timer_at = k_never;
-  bool m_timer_armed = false;
-  bool m_writing = false;
-  bool m_read_paused = false;
-  bool m_peer_done = false;
-  bool m_draining = false;
-  bool m_closed = false;
 };
 
 }  // namespace
@@ -463,21 +333,10 @@ void HttpListener::stop() {
 }
 
 void HttpListener::accept() {
-  m_acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !m_acceptor.is_open()) return;
-    if (ec) {
-      // Out of file descriptors or similar: say so, pause a little, and carry on.
-      spdlog::error("http: cannot accept a connection: {}; pausing accepts for 100ms", ec.message());
-      m_pause.expires_after(std::chrono::milliseconds(100));
-      m_pause.async_wait([this](boost::system::error_code wait_ec) {
-        if (!wait_ec) accept();
-      });
-      return;
-    }
+  accept_loop(m_acceptor, m_pause, "http", [this](tcp::socket socket) {
     boost::system::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
     std::make_shared<HttpSession>(std::move(socket), m_ctx)->start();
-    accept();
   });
 }
 

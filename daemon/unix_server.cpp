@@ -16,7 +16,9 @@
 #include "common/count.hpp"
 #include "common/protocol.hpp"
 #include "common/version.hpp"
+#include "daemon/accept_loop.hpp"
 #include "daemon/allocator.hpp"
+#include "daemon/client_session.hpp"
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/metrics.hpp"
@@ -28,16 +30,13 @@ using stream = asio::local::stream_protocol;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr auto k_never = Clock::time_point::max();
 constexpr std::size_t k_read_size = 4096;
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-class UnixSession final : public Session, public std::enable_shared_from_this<UnixSession> {
+class UnixSession final : public ClientSession<stream::socket> {
  public:
-  UnixSession(stream::socket socket, Context& ctx)
-      : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()) {
+  UnixSession(stream::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "socket") {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(m_socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -48,37 +47,22 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
   }
 
   void start() {
-    m_id = m_ctx.sessions.add(weak_from_this());
+    register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::socket);
     wait_for_line();
   }
 
-  void drain() override {
-    m_draining = true;
-    if (m_slots.empty() && !m_writing) close();
-  }
-
-  void close() override {
-    if (m_closed) return;
-    m_closed = true;
-    boost::system::error_code ec;
-    m_socket.shutdown(stream::socket::shutdown_both, ec);
-    m_socket.close(ec);
-    m_timer.cancel();
-    m_ctx.sessions.remove(m_id);
-  }
-
  private:
-  struct Slot {
-    std::string text;
-    bool ready = false;
-    bool close_after = false;
-    Clock::time_point started;
-  };
+  auto self() { return self_as<UnixSession>(); }
+
+  void resume_reading() override {
+    handle_buffered();
+    wait_for_line();
+  }
 
   void wait_for_line() {
-    if (m_closed || m_draining || m_peer_done) return;
-    if (m_slots.size() >= m_ctx.config.pipeline_limit) {
+    if (!reading_allowed()) return;
+    if (pipeline_full()) {
       m_read_paused = true;
       return;
     }
@@ -90,29 +74,34 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
     // connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
     m_in.resize(k_read_size);
-    m_socket.async_read_some(asio::buffer(m_in), [self = shared_from_this()](boost::system::error_code ec,
-                                                                              std::size_t n) {
+    m_socket.async_read_some(asio::buffer(m_in), [self = self()](boost::system::error_code ec, std::size_t n) {
       self->m_in.resize(n);
       if (self->m_closed) return;
       self->on_read(ec);
     });
   }
 
+  void refuse_long_line() {
+    answer_error(Errc::too_large,
+                 "request line longer than " + std::to_string(m_ctx.config.line_limit) + " bytes (setting line_limit)",
+                 true);
+  }
+
   void read_line() {
+    if (m_in.size() >= m_ctx.config.line_limit) {
+      refuse_long_line();
+      return;
+    }
     set_read_deadline(m_ctx.config.header_timeout);
     asio::async_read_until(m_socket, asio::dynamic_buffer(m_in, m_ctx.config.line_limit), '\n',
-                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                             self->on_read(ec);
-                           });
+                           [self = self()](boost::system::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(boost::system::error_code ec) {
-    m_read_deadline = k_never;
+    clear_read_deadline();
     if (m_closed) return;
     if (ec == asio::error::not_found) {
-      answer_error(Errc::too_large, "request line longer than " + std::to_string(m_ctx.config.line_limit) +
-                                        " bytes (setting line_limit)",
-                   true);
+      refuse_long_line();
       return;
     }
     if (ec == asio::error::eof) {
@@ -121,8 +110,7 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
         m_in += '\n';
         handle_buffered();
       }
-      m_peer_done = true;
-      if (m_slots.empty() && !m_writing) close();
+      peer_done();
       return;
     }
     if (ec) {
@@ -137,9 +125,14 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
   // Answers every complete line already read, up to the pipeline limit.
   void handle_buffered() {
     std::size_t start = 0;
-    while (!m_closed && m_slots.size() < m_ctx.config.pipeline_limit) {
+    while (!m_closed && !pipeline_full()) {
       auto const nl = m_in.find('\n', start);
       if (nl == std::string::npos) break;
+      if (nl - start >= m_ctx.config.line_limit) {
+        refuse_long_line();
+        start = m_in.size();
+        break;
+      }
       std::string const line = m_in.substr(start, nl - start);
       start = nl + 1;
       handle_line(line);
@@ -149,12 +142,6 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
       }
     }
     m_in.erase(0, start);
-  }
-
-  Slot& push_slot() {
-    m_slots.emplace_back();
-    m_slots.back().started = Clock::now();
-    return m_slots.back();
   }
 
   void answer_error(Errc code, std::string const& message, bool close_after) {
@@ -176,13 +163,11 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
       return;
     }
     if (auto* next = std::get_if<proto::Next>(&*request)) {
-      Slot& slot = push_slot();
-      std::uint64_t const id = m_first_id + m_slots.size() - 1;
-      (void)slot;
-      m_ctx.allocator.allocate(next->name, next->count,
-                               [self = shared_from_this(), id](AllocateResult numbers) {
-                                 self->on_numbers(id, std::move(numbers));
-                               });
+      push_slot();
+      std::uint64_t const id = last_slot_id();
+      m_ctx.allocator.allocate(next->name, next->count, [self = self(), id](AllocateResult numbers) {
+        self->on_numbers(id, std::move(numbers));
+      });
       return;
     }
     Slot& slot = push_slot();
@@ -201,126 +186,24 @@ class UnixSession final : public Session, public std::enable_shared_from_this<Un
   }
 
   void on_numbers(std::uint64_t id, AllocateResult numbers) {
-    if (m_closed || id < m_first_id || id - m_first_id >= m_slots.size()) return;
-    Slot& slot = m_slots[id - m_first_id];
+    Slot* slot = slot_by_id(id);
+    if (slot == nullptr) return;
     if (!numbers) {
       if (numbers.error().code == Errc::internal) spdlog::error("socket {}: {}", m_peer, numbers.error().message);
-      proto::append_error(slot.text, numbers.error().code, numbers.error().message);
-      finish(slot, numbers.error().code, false);
+      proto::append_error(slot->text, numbers.error().code, numbers.error().message);
+      finish(*slot, numbers.error().code, false);
       return;
     }
-    proto::append_ok_numbers(slot.text, *numbers);
-    finish(slot, std::nullopt, false);
+    proto::append_ok_numbers(slot->text, *numbers);
+    finish(*slot, std::nullopt, false);
   }
 
   void finish(Slot& slot, std::optional<Errc> error, bool close_after) {
-    slot.ready = true;
-    slot.close_after = close_after;
     m_ctx.metrics.socket_request(error, Clock::now() - slot.started);
-    write_next();
+    slot_ready(slot, close_after);
   }
 
-  // Sends every answer that is ready, in order, in one write.
-  void write_next() {
-    if (m_closed || m_writing) return;
-    m_out.clear();
-    m_out_slots = 0;
-    for (auto const& slot : m_slots) {
-      if (!slot.ready) break;
-      m_out += slot.text;
-      ++m_out_slots;
-      if (slot.close_after) break;
-    }
-    if (m_out_slots == 0) return;
-    m_writing = true;
-    set_write_deadline(m_ctx.config.header_timeout);
-    asio::async_write(m_socket, asio::buffer(m_out), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->on_written(ec);
-    });
-  }
-
-  void on_written(boost::system::error_code ec) {
-    m_writing = false;
-    m_write_deadline = k_never;
-    if (m_closed) return;
-    if (ec) {
-      spdlog::debug("socket {}: write failed: {}", m_peer, ec.message());
-      close();
-      return;
-    }
-    bool close_now = false;
-    for (std::size_t i = 0; i < m_out_slots; ++i) {
-      close_now = close_now || m_slots.front().close_after;
-      m_slots.pop_front();
-      ++m_first_id;
-    }
-    if (close_now || (m_slots.empty() && (m_peer_done || m_draining))) {
-      close();
-      return;
-    }
-    write_next();
-    if (m_read_paused && m_slots.size() < m_ctx.config.pipeline_limit) {
-      m_read_paused = false;
-      handle_buffered();
-      wait_for_line();
-    }
-  }
-
-  void set_read_deadline(std::chrono::milliseconds timeout) {
-    m_read_deadline = Clock::now() + timeout;
-    arm_timer();
-  }
-
-  void set_write_deadline(std::chrono::milliseconds timeout) {
-    m_write_deadline = Clock::now() + timeout;
-    arm_timer();
-  }
-
-  void arm_timer() {
-    auto const next = std::min(m_read_deadline, m_write_deadline);
-    if (next == k_never || (m_timer_armed && m_timer_at <= next)) return;
-    m_timer_armed = true;
-    m_timer_at = next;
-    m_timer.expires_at(next);
-    m_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
-      self->m_timer_armed = false;
-      self->on_timer();
-    });
-  }
-
-  void on_timer() {
-    if (m_closed) return;
-    auto const now = Clock::now();
-    if (m_read_deadline <= now || m_write_deadline <= now) {
-      spdlog::debug("socket {}: closing: {}", m_peer,
-                    m_write_deadline <= now ? "the client did not read its answers in time"
-                                            : "no complete request line in time");
-      close();
-      return;
-    }
-    arm_timer();
-  }
-
-  stream::socket m_socket;
-  Context& m_ctx;
-  asio::steady_timer m_timer;
-  std::string m_peer;
-  std::uint64_t m_id = 0;
   std::string m_in;
-  std::string m_out;
-  std::size_t m_out_slots = 0;
-  std::deque<Slot> m_slots;
-  std::uint64_t m_first_id = 0;
-  Clock::time_point m_read_deadline = k_never;
-  Clock::time_point m_write_deadline = k_never;
-  Clock::time_point m_timer_at = k_never;
-  bool m_timer_armed = false;
-  bool m_writing = false;
-  bool m_read_paused = false;
-  bool m_peer_done = false;
-  bool m_draining = false;
-  bool m_closed = false;
 };
 
 // Is something answering on this socket file? (A file left by a crashed pezd is not.)
@@ -422,18 +305,8 @@ void UnixListener::stop() {
 }
 
 void UnixListener::accept() {
-  m_acceptor.async_accept([this](boost::system::error_code ec, stream::socket socket) {
-    if (ec == asio::error::operation_aborted || !m_acceptor.is_open()) return;
-    if (ec) {
-      spdlog::error("socket: cannot accept a connection: {}; pausing accepts for 100ms", ec.message());
-      m_pause.expires_after(std::chrono::milliseconds(100));
-      m_pause.async_wait([this](boost::system::error_code wait_ec) {
-        if (!wait_ec) accept();
-      });
-      return;
-    }
+  accept_loop(m_acceptor, m_pause, "socket", [this](stream::socket socket) {
     std::make_shared<UnixSession>(std::move(socket), m_ctx)->start();
-    accept();
   });
 }
 

@@ -1,0 +1,211 @@
+// What an HTTP session and a socket session share: the queue of answers kept in request order
+// (pipelining), one write for every answer that is ready, a read and a write deadline served by
+// one timer, draining and closing. The derived session frames requests and fills the slots.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "daemon/context.hpp"
+
+namespace pez::daemon {
+
+template <typename Socket>
+class ClientSession : public Session, public std::enable_shared_from_this<ClientSession<Socket>> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  void drain() override {
+    m_draining = true;
+    if (m_slots.empty() && !m_writing) close();
+  }
+
+  void close() override {
+    if (m_closed) return;
+    m_closed = true;
+    boost::system::error_code ec;
+    m_socket.shutdown(Socket::shutdown_both, ec);
+    m_socket.close(ec);
+    m_timer.cancel();
+    m_ctx.sessions.remove(m_id);
+  }
+
+ protected:
+  static constexpr auto k_never = Clock::time_point::max();
+
+  // One answer, in request order. HTTP uses the last three fields.
+  struct Slot {
+    std::string text;
+    bool ready = false;
+    bool close_after = false;
+    Clock::time_point started;
+    bool head = false;
+    unsigned version = 11;
+    bool keep_alive = true;
+  };
+
+  ClientSession(Socket socket, Context& ctx, char const* transport)
+      : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()), m_transport(transport) {}
+
+  void register_session() { m_id = m_ctx.sessions.add(this->weak_from_this()); }
+
+  template <typename Derived>
+  std::shared_ptr<Derived> self_as() {
+    return std::static_pointer_cast<Derived>(this->shared_from_this());
+  }
+
+  // Reading more requests, after the pipeline had no room.
+  virtual void resume_reading() = 0;
+
+  bool pipeline_full() const { return m_slots.size() >= m_ctx.config.pipeline_limit; }
+
+  Slot& push_slot() {
+    m_slots.emplace_back();
+    Slot& slot = m_slots.back();
+    if (!m_spare.empty()) {
+      slot.text = std::move(m_spare.back());
+      m_spare.pop_back();
+      slot.text.clear();
+    }
+    slot.started = Clock::now();
+    return slot;
+  }
+
+  // The id the next answer will be found by, once it is pushed.
+  std::uint64_t last_slot_id() const { return m_first_id + m_slots.size() - 1; }
+
+  // The slot of an answer given later, or null when the session closed meanwhile.
+  Slot* slot_by_id(std::uint64_t id) {
+    if (m_closed || id < m_first_id || id - m_first_id >= m_slots.size()) return nullptr;
+    return &m_slots[id - m_first_id];
+  }
+
+  void slot_ready(Slot& slot, bool close_after) {
+    slot.ready = true;
+    slot.close_after = slot.close_after || close_after || m_draining;
+    write_next();
+  }
+
+  // The client will send no more: close once everything is answered.
+  void peer_done() {
+    m_peer_done = true;
+    m_read_deadline = k_never;
+    if (m_slots.empty() && !m_writing) close();
+  }
+
+  bool reading_allowed() const { return !m_closed && !m_draining && !m_peer_done; }
+
+  void set_read_deadline(std::chrono::milliseconds timeout) {
+    m_read_deadline = Clock::now() + timeout;
+    arm_timer();
+  }
+  void clear_read_deadline() { m_read_deadline = k_never; }
+
+  Socket m_socket;
+  Context& m_ctx;
+  std::string m_peer;
+  std::deque<Slot> m_slots;
+  bool m_read_paused = false;
+  bool m_draining = false;
+  bool m_closed = false;
+
+ private:
+  // Sends every answer that is ready, in order, in one write.
+  void write_next() {
+    if (m_closed || m_writing) return;
+    m_out.clear();
+    m_out_slots = 0;
+    for (auto const& slot : m_slots) {
+      if (!slot.ready) break;
+      m_out += slot.text;
+      ++m_out_slots;
+      if (slot.close_after) break;
+    }
+    if (m_out_slots == 0) return;
+    m_writing = true;
+    m_write_deadline = Clock::now() + m_ctx.config.header_timeout;
+    arm_timer();
+    boost::asio::async_write(m_socket, boost::asio::buffer(m_out),
+                             [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                               self->on_written(ec);
+                             });
+  }
+
+  void on_written(boost::system::error_code ec) {
+    m_writing = false;
+    m_write_deadline = k_never;
+    if (m_closed) return;
+    if (ec) {
+      spdlog::debug("{} {}: write failed: {}", m_transport, m_peer, ec.message());
+      close();
+      return;
+    }
+    bool close_now = false;
+    for (std::size_t i = 0; i < m_out_slots; ++i) {
+      close_now = close_now || m_slots.front().close_after;
+      m_spare.push_back(std::move(m_slots.front().text));
+      m_slots.pop_front();
+      ++m_first_id;
+    }
+    if (close_now || (m_slots.empty() && (m_peer_done || m_draining))) {
+      close();
+      return;
+    }
+    write_next();
+    if (m_read_paused && !pipeline_full()) {
+      m_read_paused = false;
+      resume_reading();
+    }
+  }
+
+  // One timer serves both deadlines; moving a deadline later costs nothing until it fires.
+  void arm_timer() {
+    auto const next = std::min(m_read_deadline, m_write_deadline);
+    if (next == k_never || (m_timer_armed && m_timer_at <= next)) return;
+    m_timer_armed = true;
+    m_timer_at = next;
+    m_timer.expires_at(next);
+    m_timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (ec == boost::asio::error::operation_aborted) return;
+      self->m_timer_armed = false;
+      self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    if (m_closed) return;
+    auto const now = Clock::now();
+    if (m_read_deadline <= now || m_write_deadline <= now) {
+      spdlog::debug("{} {}: closing: {}", m_transport, m_peer,
+                    m_write_deadline <= now ? "the client did not read its answers in time"
+                                            : "no complete request in time");
+      close();
+      return;
+    }
+    arm_timer();
+  }
+
+  boost::asio::steady_timer m_timer;
+  char const* m_transport;
+  std::uint64_t m_id = 0;
+  std::vector<std::string> m_spare;  // buffers of answers already written, reused
+  std::string m_out;
+  std::size_t m_out_slots = 0;
+  std::uint64_t m_first_id = 0;  // id of m_slots.front()
+  Clock::time_point m_read_deadline = k_never;
+  Clock::time_point m_write_deadline = k_never;
+  Clock::time_point m_timer_at = k_never;
+  bool m_timer_armed = false;
+  bool m_writing = false;
+  bool m_peer_done = false;
+};
+
+}  // namespace pez::daemon
