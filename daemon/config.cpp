@@ -199,6 +199,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
         spec.flag(), [&flags, key = spec.key](std::string const& value) { flags[key] = value; },
         spec.doc + (spec.default_text.empty() ? "" : " Default: " + spec.default_text + "."));
     option->type_name(spec.value_name);
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last one given wins
   }
   try {
     app.parse(argc, argv);

@@ -12,13 +12,17 @@ namespace asio = boost::asio;
 using posix_descriptor = asio::posix::stream_descriptor;
 
 std::string first_line(char const* message) {
-  std::string text = message ? message : "";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (auto nl = text.find('\n'); nl != std::string::npos) {
-    // libpq puts the useful part of "connection to server ... failed: reason" on one line, and
-    // hints on the next ones; keep them as one readable line.
-    for (auto& c : text) {
-      if (c == '\n') c = ' ';
+  // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
+  // with tabs); a log line or an answer wants them as one line with single spaces.
+  std::string text;
+  bool space = false;
+  for (char const* p = message ? message : ""; *p != '\0'; ++p) {
+    if (*p == '\n' || *p == '\t' || *p == ' ' || *p == '\r') {
+      space = !text.empty();
+    } else {
+      if (space) text += ' ';
+      space = false;
+      text += *p;
     }
   }
   return text.empty() ? std::string("unknown error") : text;

@@ -12,6 +12,7 @@ import harness
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "strict_only: behaviour of strict mode; block mode has its own tests")
     for path, what in ((harness.PEZD, "pezd"), (harness.PEZ, "pez")):
         if not os.access(path, os.X_OK):
             raise pytest.UsageError(f"{what} is not built at {path}: build first (scripts/build) or set "
@@ -23,6 +24,15 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "report_" + report.when, report)
+
+
+def pytest_collection_modifyitems(config, items):
+    if harness.MODE == "strict":
+        return
+    skip = pytest.mark.skip(reason="strict mode only; tests/integration/test_block.py covers block mode")
+    for item in items:
+        if "strict_only" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,10 @@ IS_ROOT = os.geteuid() == 0
 
 FORWARD_MAX = 9223372036854775807
 
+# The allocation mode every pezd of the suite runs in unless a test says otherwise: the whole
+# suite runs once per mode (CTest's integration and integration_block).
+MODE = os.environ.get("PEZ_TEST_MODE", "strict")
+
 
 def short_tempdir(prefix="pez-"):
     """A temp dir with a short path (socket paths are limited to 107 bytes) others may enter."""
@@ -202,7 +206,7 @@ class Pezd:
         self.http_port = 0
 
     def command(self):
-        argv = [PEZD, "--socket", self.socket, "--log-level", "debug"]
+        argv = [PEZD, "--socket", self.socket, "--log-level", "debug", "--mode", MODE]
         if self.http_enabled:
             argv += ["--http", f"127.0.0.1:{self.http_port}"]
         return argv + self.args

@@ -237,7 +237,7 @@ def test_metrics_count_requests_and_numbers(pezd):
     assert metric(text, "pez_requests_total", code.format(200)) - metric(before, "pez_requests_total", code.format(200)) == 3
     assert metric(text, "pez_request_duration_seconds_count") >= 4
     assert metric(text, "pez_db_up") == 1
-    assert metric(text, "pez_db_round_trips_total") >= 2
+    assert metric(text, "pez_db_round_trips_total") >= 1
     assert re.search(r"^# TYPE pez_request_duration_seconds histogram$", text, re.M)
     # Every sample line is NAME{labels} VALUE or NAME VALUE.
     for line in text.splitlines():

@@ -5,6 +5,8 @@ import concurrent.futures
 import http.client
 import threading
 
+import pytest
+
 from harness import FORWARD_MAX, LineClient
 
 
@@ -75,6 +77,7 @@ def test_two_daemons_with_concurrent_clients_never_hand_out_a_number_twice(start
     assert all(1 <= n <= FORWARD_MAX for n in forward + reverse)
 
 
+@pytest.mark.strict_only
 def test_requests_alternating_between_daemons_ascend(start_pezd):
     a = start_pezd()
     b = start_pezd()
