@@ -55,6 +55,12 @@ std::uint64_t Allocator::reserved(std::string_view name) const { return m_block-
 
 bool Allocator::serving() const { return m_db.up(); }
 
+bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
+  return m_mode == Mode::block && m_block->try_take(name, count, out, refill);
+}
+
+void Allocator::refill(std::string const& name) { m_block->refill(name); }
+
 void Allocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
   Request request{std::string(name), count, Clock::now() + m_timeout, std::move(handler)};
   if (m_db.down() && !source_for(name).can_answer_now(name, count)) {

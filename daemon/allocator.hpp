@@ -16,12 +16,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/errors.hpp"
 #include "daemon/config.hpp"
 
 namespace pez::daemon {
 
+class BlockSource;
 class Database;
 class Metrics;
 
@@ -81,8 +83,13 @@ class Allocator {
   std::size_t pending() const;
   std::uint64_t reserved(std::string_view name) const;
   Mode mode() const { return m_mode; }
-  // Whether a sequence can be served now (for /readyz).
+  // Whether numbers can be handed out now (for /readyz).
   bool serving() const;
+
+  // From any thread, block mode: takes numbers already in memory (see BlockSource::try_take).
+  bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
+  // On the core thread, after try_take said the reserve runs low.
+  void refill(std::string const& name);
 
  private:
   void admit(Request request);
@@ -96,7 +103,7 @@ class Allocator {
   std::chrono::milliseconds m_timeout;
   Mode m_mode;
   std::unique_ptr<Source> m_strict;
-  std::unique_ptr<Source> m_block;
+  std::unique_ptr<BlockSource> m_block;
   std::deque<Request> m_waiting_for_catalog;
   boost::asio::steady_timer m_sweep;
   bool m_sweep_armed = false;

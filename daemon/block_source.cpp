@@ -10,6 +10,16 @@
 
 namespace pez::daemon {
 
+namespace {
+
+// The numbers of an answer given at once, without an allocation per request.
+std::vector<std::int64_t>& scratch() {
+  thread_local std::vector<std::int64_t> numbers;
+  return numbers;
+}
+
+}  // namespace
+
 BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
   auto it = m_reserves.find(name);
   if (it == m_reserves.end()) {
@@ -19,45 +29,36 @@ BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
   return it->second;
 }
 
+bool BlockSource::can_take(Reserve const& r, std::uint32_t count) {
+  return r.waiters.empty() && r.available >= count;
+}
+
 bool BlockSource::can_answer_now(std::string_view name, std::uint32_t count) const {
+  std::lock_guard lock(m_lock);
   auto it = m_reserves.find(name);
-  return it != m_reserves.end() && it->second.waiters.empty() && it->second.available >= count;
+  return it != m_reserves.end() && can_take(it->second, count);
 }
 
 std::uint64_t BlockSource::reserved(std::string_view name) const {
+  std::lock_guard lock(m_lock);
   auto it = m_reserves.find(name);
   return it == m_reserves.end() ? 0 : it->second.available;
 }
 
 std::size_t BlockSource::pending() const {
+  std::lock_guard lock(m_lock);
   std::size_t n = 0;
   for (auto const& [name, r] : m_reserves) n += r.waiters.size();
   return n;
 }
 
-void BlockSource::take(Request request) {
-  Reserve& r = reserve(request.name);
-  if (r.waiters.empty() && r.available >= request.count) {
-    serve(r, request);
-    refill_if_low(r);
-    return;
-  }
-  if (r.run_out) {
-    request.answer(std::unexpected(*r.run_out));
-    return;
-  }
-  r.waiters.push_back(std::move(request));
-  want_block(r);
-  m_ctx.wake();
-}
-
-void BlockSource::serve(Reserve& r, Request& request) {
-  m_numbers.clear();
-  std::uint32_t left = request.count;
+void BlockSource::take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out) {
+  out.clear();
+  std::uint32_t left = count;
   while (left > 0) {
     Range& range = r.ranges.front();
     for (;;) {
-      m_numbers.push_back(range.next);
+      out.push_back(range.next);
       --left;
       if (range.next == range.last) {
         r.ranges.pop_front();
@@ -67,25 +68,79 @@ void BlockSource::serve(Reserve& r, Request& request) {
       if (left == 0) break;
     }
   }
-  r.available -= request.count;
-  r.served_since += request.count;
-  m_ctx.metrics.numbers(r.name, request.count);
-  request.answer(NumbersView(m_numbers));
+  r.available -= count;
+  r.served_since += count;
 }
 
-void BlockSource::serve_waiters(Reserve& r) {
-  while (!r.waiters.empty() && r.available >= r.waiters.front().count) {
-    Request request = std::move(r.waiters.front());
-    r.waiters.pop_front();
-    serve(r, request);
-  }
-  if (!r.waiters.empty() && r.run_out) fail_waiters(r, *r.run_out);
-}
-
-void BlockSource::refill_if_low(Reserve& r) {
+bool BlockSource::low(Reserve const& r) const {
   // Double buffering: the next block is asked for when half of the last one is gone.
-  if (!r.fetching && !r.queued && !r.run_out && r.available <= std::max<std::uint64_t>(r.last_block / 2, 1)) {
-    want_block(r);
+  return !r.fetching && !r.queued && !r.run_out && r.available <= std::max<std::uint64_t>(r.last_block / 2, 1);
+}
+
+bool BlockSource::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
+  std::lock_guard lock(m_lock);
+  auto it = m_reserves.find(name);
+  if (it == m_reserves.end() || !can_take(it->second, count)) return false;
+  take_numbers(it->second, count, out);
+  refill = low(it->second);
+  return true;
+}
+
+void BlockSource::refill(std::string const& name) {
+  std::lock_guard lock(m_lock);
+  auto it = m_reserves.find(name);
+  if (it != m_reserves.end() && low(it->second)) want_block(it->second);
+}
+
+void BlockSource::take(Request request) {
+  std::optional<Error> refused;
+  bool served = false;
+  {
+    std::lock_guard lock(m_lock);
+    Reserve& r = reserve(request.name);
+    if (can_take(r, request.count)) {
+      take_numbers(r, request.count, scratch());
+      if (low(r)) want_block(r);
+      served = true;
+    } else if (r.run_out) {
+      refused = r.run_out;
+    } else {
+      r.waiters.push_back(std::move(request));
+      want_block(r);
+    }
+  }
+  if (served) {
+    m_ctx.metrics.numbers(request.name, request.count);
+    request.answer(NumbersView(scratch()));
+  } else if (refused) {
+    request.answer(std::unexpected(*refused));
+  } else {
+    m_ctx.wake();
+  }
+}
+
+void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
+  while (!r.waiters.empty() && r.available >= r.waiters.front().count) {
+    Delivery d{std::move(r.waiters.front()), {}, {}};
+    r.waiters.pop_front();
+    take_numbers(r, d.request.count, d.numbers);
+    out.push_back(std::move(d));
+  }
+  if (!r.waiters.empty() && r.run_out) fail_waiters(r, *r.run_out, out);
+}
+
+void BlockSource::fail_waiters(Reserve& r, Error const& error, Deliveries& out) {
+  for (auto& request : r.waiters) out.push_back(Delivery{std::move(request), {}, error});
+  r.waiters.clear();
+}
+
+void BlockSource::deliver(Deliveries& out) {
+  for (auto& d : out) {
+    if (d.error) {
+      d.request.answer(std::unexpected(*d.error));
+    } else {
+      d.request.answer(NumbersView(d.numbers));
+    }
   }
 }
 
@@ -93,7 +148,7 @@ void BlockSource::want_block(Reserve& r) {
   if (r.fetching || r.queued) return;
   r.queued = true;
   m_fetch_queue.push_back(r.name);
-  pump();
+  pump_locked();
 }
 
 std::uint64_t BlockSource::next_block_size(Reserve& r) {
@@ -114,6 +169,11 @@ std::uint64_t BlockSource::next_block_size(Reserve& r) {
 }
 
 void BlockSource::pump() {
+  std::lock_guard lock(m_lock);
+  pump_locked();
+}
+
+void BlockSource::pump_locked() {
   while (!m_fetch_queue.empty()) {
     auto it = m_reserves.find(m_fetch_queue.front());
     if (it == m_reserves.end() || !it->second.queued) {
@@ -144,94 +204,101 @@ void BlockSource::fetch(Reserve& r, std::shared_ptr<PgConnection> conn) {
 
 void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::shared_ptr<PgConnection> const& conn,
                           std::expected<PgResults, DbError> result) {
-  auto it = m_reserves.find(name);
-  if (it == m_reserves.end()) {
-    m_ctx.db.give_back(conn, result ? nullptr : &result.error());
-    return;
-  }
-  Reserve& r = it->second;
-  r.fetching = false;
-
-  if (!result) {
-    auto error = result.error();
-    if (error.kind == DbError::Kind::sql && error.sqlstate == "25006") {
-      error = DbError{DbError::Kind::connection, error.sqlstate, "the server became read-only (a standby?): " + error.message};
-    }
-    m_ctx.db.give_back(conn, &error);
-    if (error.kind != DbError::Kind::sql || error.sqlstate == "01000") {
-      // The block is burned; ask again once a connection is back. Waiters wait for their deadline.
-      spdlog::debug("reserving a block of {} failed: {}", name, error.message);
-      want_block(r);
-    } else {
-      auto const answer = sequence_error(name, error);
-      if (answer.code == Errc::exhausted) {
-        r.run_out = answer;
-        fail_waiters(r, answer);
-      } else if (answer.code == Errc::not_found) {
-        fail_waiters(r, answer);
-        m_reserves.erase(it);
-        m_ctx.db.refresh_catalog();
+  Deliveries out;
+  std::optional<DbError> failure;
+  bool refresh_catalog = false;
+  {
+    std::lock_guard lock(m_lock);
+    auto it = m_reserves.find(name);
+    if (it == m_reserves.end()) {
+      if (!result) failure = result.error();
+    } else if (!result) {
+      Reserve& r = it->second;
+      r.fetching = false;
+      failure = result.error();
+      if (failure->kind == DbError::Kind::sql && failure->sqlstate == "25006") {
+        failure = DbError{DbError::Kind::connection, failure->sqlstate,
+                          "the server became read-only (a standby?): " + failure->message};
+      }
+      if (failure->kind != DbError::Kind::sql || failure->sqlstate == "01000") {
+        // The block is burned; ask again once a connection is back. Waiters wait for their deadline.
+        spdlog::debug("reserving a block of {} failed: {}", name, failure->message);
+        r.queued = true;
+        m_fetch_queue.push_back(name);
       } else {
-        fail_waiters(r, answer);
+        auto const answer = sequence_error(name, *failure);
+        fail_waiters(r, answer, out);
+        if (answer.code == Errc::exhausted) {
+          r.run_out = answer;
+        } else if (answer.code == Errc::not_found) {
+          m_reserves.erase(it);
+          refresh_catalog = true;
+        }
+      }
+    } else {
+      Reserve& r = it->second;
+      r.fetching = false;
+      auto const* row = result->empty() ? nullptr : result->back().get();
+      std::int64_t first = 0;
+      std::int64_t last = 0;
+      std::int64_t step = 0;
+      bool const ok = row != nullptr && PQntuples(row) == 1 && parse_int64(PQgetvalue(row, 0, 0), first) &&
+                      parse_int64(PQgetvalue(row, 0, 1), last) && parse_int64(PQgetvalue(row, 0, 2), step) &&
+                      step != 0 && ((step > 0 && last >= first) || (step < 0 && last <= first));
+      if (!ok) {
+        failure = DbError{DbError::Kind::sql, {}, "unexpected answer to pez.reserve"};
+        fail_waiters(r, Error{Errc::internal, "the database answered pez.reserve with something pezd cannot read"},
+                     out);
+      } else {
+        // Unsigned differences: the distance between any two int64 values fits in uint64.
+        auto const distance = step > 0 ? static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(first)
+                                       : static_cast<std::uint64_t>(first) - static_cast<std::uint64_t>(last);
+        auto const stride = step > 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
+        auto const count = distance / stride + 1;
+        r.ranges.push_back(Range{first, last, step});
+        r.available += count;
+        r.last_block = count;
+        if (count < asked) spdlog::info("sequence {} reached the end of its range; the next block starts over", name);
+        serve_waiters(r, out);
+        if (!r.waiters.empty() || low(r)) {
+          r.queued = true;
+          m_fetch_queue.push_back(name);
+        }
       }
     }
-    if (m_ctx.db.down()) database_down(unavailable_error(m_ctx.db.last_error()));
-    return;
   }
-
-  auto const* row = result->empty() ? nullptr : result->back().get();
-  std::int64_t first = 0;
-  std::int64_t last = 0;
-  std::int64_t step = 0;
-  bool const ok = row != nullptr && PQntuples(row) == 1 && parse_int64(PQgetvalue(row, 0, 0), first) &&
-                  parse_int64(PQgetvalue(row, 0, 1), last) && parse_int64(PQgetvalue(row, 0, 2), step) && step != 0 &&
-                  ((step > 0 && last >= first) || (step < 0 && last <= first));
-  if (!ok) {
-    DbError const odd{DbError::Kind::sql, {}, "unexpected answer to pez.reserve"};
-    m_ctx.db.give_back(conn, &odd);
-    fail_waiters(r, Error{Errc::internal, "the database answered pez.reserve with something pezd cannot read"});
-    return;
+  // Outside the lock: giving the connection back may start the next statement at once.
+  m_ctx.db.give_back(conn, failure ? &*failure : nullptr);
+  if (refresh_catalog) m_ctx.db.refresh_catalog();
+  for (auto const& d : out) {
+    if (!d.error) m_ctx.metrics.numbers(name, d.request.count);
   }
-  // Unsigned differences: the distance between any two int64 values fits in uint64.
-  auto const distance = step > 0 ? static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(first)
-                                 : static_cast<std::uint64_t>(first) - static_cast<std::uint64_t>(last);
-  auto const stride = step > 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
-  auto const count = distance / stride + 1;
-  r.ranges.push_back(Range{first, last, step});
-  r.available += count;
-  r.last_block = count;
-  if (count < asked) spdlog::info("sequence {} reached the end of its range; the next block starts over", name);
-  m_ctx.db.give_back(conn, nullptr);
-
-  serve_waiters(r);
-  if (!r.waiters.empty()) {
-    want_block(r);
-  } else {
-    refill_if_low(r);
-  }
-}
-
-void BlockSource::fail_waiters(Reserve& r, Error const& error) {
-  auto waiters = std::move(r.waiters);
-  r.waiters.clear();
-  for (auto& request : waiters) request.answer(std::unexpected(error));
+  deliver(out);
+  pump();
+  if (m_ctx.db.down()) database_down(unavailable_error(m_ctx.db.last_error()));
 }
 
 void BlockSource::database_down(Error const& error) {
-  for (auto& [name, r] : m_reserves) {
-    if (!r.waiters.empty()) fail_waiters(r, error);
+  Deliveries out;
+  {
+    std::lock_guard lock(m_lock);
+    for (auto& [name, r] : m_reserves) fail_waiters(r, error, out);
   }
+  deliver(out);
 }
 
 void BlockSource::expire(Clock::time_point now, Error const& late) {
-  std::vector<Request> expired;
-  for (auto& [name, r] : m_reserves) {
-    while (!r.waiters.empty() && r.waiters.front().deadline <= now) {
-      expired.push_back(std::move(r.waiters.front()));
-      r.waiters.pop_front();
+  Deliveries out;
+  {
+    std::lock_guard lock(m_lock);
+    for (auto& [name, r] : m_reserves) {
+      while (!r.waiters.empty() && r.waiters.front().deadline <= now) {
+        out.push_back(Delivery{std::move(r.waiters.front()), {}, late});
+        r.waiters.pop_front();
+      }
     }
   }
-  for (auto& request : expired) request.answer(std::unexpected(late));
+  deliver(out);
 }
 
 }  // namespace pez::daemon

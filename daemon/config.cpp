@@ -1,6 +1,8 @@
 #include "daemon/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -118,6 +120,19 @@ std::vector<Spec> specs(Config& cfg) {
                           cfg.db_password_file));
   out.push_back(integer_spec("db_connections", cfg.db_connections, 1, 64,
                              "Database connections pezd keeps open to take numbers."));
+  out.push_back(Spec{"threads", "auto", "N",
+                     "Event loop threads serving HTTP, or auto for one per CPU; the database and the socket "
+                     "stay on the first.",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       if (text == "auto") {
+                         cfg.threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 64U));
+                         return {};
+                       }
+                       auto value = settings::parse_integer(text, 1, 64);
+                       if (!value) return std::unexpected(value.error() + ", or auto");
+                       cfg.threads = static_cast<int>(*value);
+                       return {};
+                     }});
   out.push_back(integer_spec("max_count", cfg.max_count, 1, 100000,
                              "Largest count one request may ask for (/v2 count, pez -n)."));
   out.push_back(Spec{"mode", "strict", "MODE",

@@ -43,6 +43,7 @@ struct Config {
   std::string db_password;
   std::string db_password_file;
   int db_connections = 2;
+  int threads = 1;
 
   std::uint32_t max_count = 100;
   Mode mode = Mode::strict;

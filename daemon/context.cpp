@@ -1,5 +1,6 @@
 #include "daemon/context.hpp"
 
+#include <boost/asio/post.hpp>
 #include <vector>
 
 #include "common/format.hpp"
@@ -12,14 +13,22 @@
 
 namespace pez::daemon {
 
+namespace asio = boost::asio;
+
 std::uint64_t Sessions::add(std::weak_ptr<Session> session) {
   auto const id = m_next++;
   m_sessions.emplace(id, std::move(session));
+  m_shared.open_sessions.fetch_add(1);
   return id;
 }
 
 void Sessions::remove(std::uint64_t id) {
-  if (m_sessions.erase(id) > 0 && m_sessions.empty() && on_empty) on_empty();
+  if (m_sessions.erase(id) == 0) return;
+  if (m_shared.open_sessions.fetch_sub(1) == 1 && m_shared.draining.load()) {
+    asio::post(m_shared.core, [&shared = m_shared] {
+      if (shared.on_all_closed) shared.on_all_closed();
+    });
+  }
 }
 
 void Sessions::drain_all() {
@@ -38,15 +47,62 @@ void Sessions::close_all() {
   for (auto& session : live) session->close();
 }
 
-bool Context::ready() const { return !draining && db.up(); }
+void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
+  if (core) {
+    shared.allocator.allocate(name, count, std::move(handler));
+    return;
+  }
+  thread_local std::vector<std::int64_t> numbers;
+  bool refill = false;
+  if (count > 0 && shared.allocator.try_take(name, count, numbers, refill)) {
+    if (refill) {
+      asio::post(shared.core, [&allocator = shared.allocator, name = std::string(name)] { allocator.refill(name); });
+    }
+    metrics.numbers(name, count);
+    handler(NumbersView(numbers));
+    return;
+  }
+  asio::post(shared.core, [&shared = shared, name = std::string(name), count, back = executor,
+                           handler = std::move(handler)]() mutable {
+    shared.allocator.allocate(name, count, [back, handler = std::move(handler)](AllocateResult result) mutable {
+      if (!result) {
+        asio::post(back, [h = std::move(handler), error = result.error()]() mutable { h(std::unexpected(error)); });
+        return;
+      }
+      asio::post(back, [h = std::move(handler), copy = std::vector<std::int64_t>(result->begin(), result->end())]() mutable {
+        h(NumbersView(copy));
+      });
+    });
+  });
+}
 
-std::string Context::not_ready_reason() const {
-  if (draining) return "pezd is shutting down";
+void Context::ops_page(OpsPage page, std::move_only_function<void(Reply)> done) {
+  if (core) {
+    done(shared.ops_page(page));
+    return;
+  }
+  asio::post(shared.core, [&shared = shared, page, back = executor, done = std::move(done)]() mutable {
+    asio::post(back, [done = std::move(done), reply = shared.ops_page(page)]() mutable { done(std::move(reply)); });
+  });
+}
+
+bool Shared::ready() const { return !draining.load() && allocator.serving(); }
+
+std::string Shared::not_ready_reason() const {
+  if (draining.load()) return "pezd is shutting down";
   if (db.up()) return {};
   return "the database is unavailable: " + db.last_error();
 }
 
-Reply Context::ops_page(OpsPage page) const {
+namespace {
+
+void add_up(std::vector<Metrics const*> const& all, Metrics& total) {
+  for (auto const* m : all) m->add_to(total);
+}
+
+}  // namespace
+
+Reply Shared::ops_page(OpsPage page) const {
   switch (page) {
     case OpsPage::healthz:
       return Reply{200, "{\"status\": \"alive\"}\n"};
@@ -58,7 +114,9 @@ Reply Context::ops_page(OpsPage page) const {
     }
     case OpsPage::metrics: {
       std::string out;
-      metrics.render(out);
+      Metrics total;
+      add_up(metrics, total);
+      total.render(out);
       append_metric_header(out, "pez_db_up", "gauge", "1 when a database connection is set up and usable.");
       append_metric(out, "pez_db_up", "", db.up() ? 1 : 0);
       append_metric_header(out, "pez_db_connections", "gauge", "Database connections set up and usable.");
@@ -72,10 +130,9 @@ Reply Context::ops_page(OpsPage page) const {
       append_metric_header(out, "pez_pending_requests", "gauge", "Requests waiting for numbers.");
       append_metric(out, "pez_pending_requests", "", static_cast<double>(allocator.pending()));
       append_metric_header(out, "pez_open_connections", "gauge", "Client connections open now.");
-      append_metric(out, "pez_open_connections", "", static_cast<double>(sessions.size()));
+      append_metric(out, "pez_open_connections", "", static_cast<double>(open_sessions.load()));
       append_metric_header(out, "pez_uptime_seconds", "gauge", "Seconds since pezd started.");
-      append_metric(out, "pez_uptime_seconds", "",
-                    std::chrono::duration<double>(Clock::now() - started).count());
+      append_metric(out, "pez_uptime_seconds", "", std::chrono::duration<double>(Clock::now() - started).count());
       append_metric_header(out, "pez_build_info", "gauge", "The running version of pezd.");
       append_metric(out, "pez_build_info", std::string("version=\"") + k_version + "\"", 1);
       return Reply{200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
@@ -84,12 +141,15 @@ Reply Context::ops_page(OpsPage page) const {
   return Reply{500, error_body("unknown page")};
 }
 
-std::string Context::status_json() const {
+std::string Shared::status_json() const {
   auto const uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
+  Metrics total;
+  add_up(metrics, total);
   std::string out = "{\"version\": " + json_string(k_version);
   out += ", \"uptime_seconds\": " + std::to_string(uptime);
   out += ", \"mode\": ";
   out += allocator.mode() == Mode::block ? "\"block\"" : "\"strict\"";
+  out += ", \"threads\": " + std::to_string(metrics.size());
   out += ", \"ready\": ";
   out += ready() ? "true" : "false";
   out += ", \"database\": {\"up\": ";
@@ -98,10 +158,10 @@ std::string Context::status_json() const {
   out += ", \"server\": " + json_string(db.server());
   out += ", \"error\": " + json_string(db.last_error());
   out += "}, \"sequences\": " + std::to_string(db.catalog().all().size());
-  out += ", \"requests\": " + std::to_string(metrics.requests_total());
-  out += ", \"numbers\": " + std::to_string(metrics.numbers_total());
+  out += ", \"requests\": " + std::to_string(total.requests_total());
+  out += ", \"numbers\": " + std::to_string(total.numbers_total());
   out += ", \"pending\": " + std::to_string(allocator.pending());
-  out += ", \"connections\": " + std::to_string(sessions.size());
+  out += ", \"connections\": " + std::to_string(open_sessions.load());
   out += "}";
   return out;
 }

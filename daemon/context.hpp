@@ -1,22 +1,28 @@
-// What the listeners and their sessions share: settings, the allocator, the database state,
-// metrics, and the set of open client connections (to drain them on SIGTERM).
+// What the listeners and their sessions share. pezd runs one event loop per thread (setting
+// threads); the first, the core, owns the database, the allocator and the Unix socket. Shared
+// holds what every thread sees; each thread has a Context with its own metrics and sessions.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
+#include "daemon/allocator.hpp"
 #include "daemon/router.hpp"
 
 namespace pez::daemon {
 
 struct Config;
-class Allocator;
 class Database;
 class Metrics;
+struct Shared;
 
 class Session {
  public:
@@ -27,39 +33,65 @@ class Session {
   virtual void close() = 0;
 };
 
+// The open client connections of one thread.
 class Sessions {
  public:
+  explicit Sessions(Shared& shared) : m_shared(shared) {}
   std::uint64_t add(std::weak_ptr<Session> session);
   void remove(std::uint64_t id);
   std::size_t size() const { return m_sessions.size(); }
   void drain_all();
   void close_all();
-  std::function<void()> on_empty;
 
  private:
+  Shared& m_shared;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> m_sessions;
   std::uint64_t m_next = 1;
 };
 
-struct Context {
+struct Shared {
   using Clock = std::chrono::steady_clock;
 
-  Context(Config const& c, Allocator& a, Database& d, Metrics& m) : config(c), allocator(a), db(d), metrics(m) {}
+  Shared(Config const& c, Allocator& a, Database& d, boost::asio::any_io_executor core_executor)
+      : config(c), allocator(a), db(d), core(std::move(core_executor)) {}
 
   Config const& config;
   Allocator& allocator;
   Database& db;
-  Metrics& metrics;
+  boost::asio::any_io_executor core;
   Clock::time_point started = Clock::now();
-  bool draining = false;
-  Sessions sessions;
+  std::atomic<bool> draining{false};
+  std::atomic<std::size_t> open_sessions{0};
+  std::vector<Metrics const*> metrics;  // every thread's, filled before the threads start
+  std::function<void()> on_all_closed;  // runs on the core thread
 
-  // Can numbers be handed out now?
+  // On the core thread only:
   bool ready() const;
   std::string not_ready_reason() const;
   Reply ops_page(OpsPage page) const;
   // One line of JSON describing the daemon (socket STATUS, pez status).
   std::string status_json() const;
+};
+
+class Context {
+ public:
+  Context(Shared& s, boost::asio::any_io_executor own, Metrics& m, bool is_core)
+      : shared(s), config(s.config), metrics(m), sessions(s), executor(std::move(own)), core(is_core) {}
+
+  Shared& shared;
+  Config const& config;
+  Metrics& metrics;
+  Sessions sessions;
+  boost::asio::any_io_executor executor;
+  bool const core;
+
+  bool draining() const { return shared.draining.load(std::memory_order_relaxed); }
+
+  // Numbers for a session of this thread; handler runs on this thread. In block mode numbers
+  // already in memory are taken here; everything else is done by the core thread.
+  void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler);
+  // An operations page (it reads the core thread's state); done runs on this thread.
+  void ops_page(OpsPage page, std::move_only_function<void(Reply)> done);
 };
 
 }  // namespace pez::daemon

@@ -3,7 +3,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <csignal>
+#include <thread>
 #include <cstdio>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -39,6 +42,19 @@ void apply_log_level(std::string const& level) {
 
 }  // namespace
 
+namespace {
+
+// An event loop thread besides the core: HTTP sessions only.
+struct Worker {
+  Worker(Shared& shared) : ctx(shared, io.get_executor(), metrics, false) {}
+  asio::io_context io{1};
+  Metrics metrics;
+  Context ctx;
+  std::thread thread;
+};
+
+}  // namespace
+
 int run_daemon(Config config, int argc, char** argv) {
   asio::io_context io(1);
   Metrics metrics;
@@ -47,10 +63,19 @@ int run_daemon(Config config, int argc, char** argv) {
                                 config.request_timeout, config.reconnect_max},
               metrics);
   Allocator allocator(io, db, metrics, config.request_timeout, config.mode, config.block);
-  Context ctx{config, allocator, db, metrics};
+  Shared shared(config, allocator, db, io.get_executor());
+  Context core(shared, io.get_executor(), metrics, true);
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<Context*> http_threads{&core};
+  shared.metrics.push_back(&metrics);
+  for (int i = 1; i < config.threads; ++i) {
+    workers.push_back(std::make_unique<Worker>(shared));
+    http_threads.push_back(&workers.back()->ctx);
+    shared.metrics.push_back(&workers.back()->metrics);
+  }
 
-  UnixListener unix_listener(io, ctx);
-  HttpListener http_listener(io, ctx);
+  UnixListener unix_listener(io, core);
+  HttpListener http_listener(io, http_threads);
   if (!config.socket_path.empty()) {
     if (auto ok = unix_listener.open(config.socket_path, config.socket_group); !ok) {
       spdlog::critical("{}", ok.error());
@@ -73,8 +98,14 @@ int run_daemon(Config config, int argc, char** argv) {
     http_listener.start();
     spdlog::info("http listening on {}", http_listener.local_address());
   }
-  spdlog::info("pezd {} started (mode {}, max_count {}, request_timeout {})", k_version,
-               config.mode == Mode::block ? "block" : "strict", config.max_count,
+  for (auto& worker : workers) {
+    worker->thread = std::thread([&io = worker->io] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {})", k_version,
+               config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
                settings::format_duration(config.request_timeout));
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -82,14 +113,22 @@ int run_daemon(Config config, int argc, char** argv) {
   bool stopping = false;
   bool stopped = false;
 
-  auto finish = [&] {
-    if (!stopping || stopped || ctx.sessions.size() > 0 || allocator.pending() > 0) return;
-    stopped = true;
-    spdlog::info("pezd stopped");
+  auto on_every_thread = [&](auto action) {
+    action(core);
+    for (auto& worker : workers) asio::post(worker->io, [&ctx = worker->ctx, action] { action(ctx); });
+  };
+  auto stop_all = [&] {
     db.stop();
     io.stop();
+    for (auto& worker : workers) worker->io.stop();
   };
-  ctx.sessions.on_empty = finish;
+  auto finish = [&] {
+    if (!stopping || stopped || shared.open_sessions.load() > 0 || allocator.pending() > 0) return;
+    stopped = true;
+    spdlog::info("pezd stopped");
+    stop_all();
+  };
+  shared.on_all_closed = finish;
 
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -107,26 +146,24 @@ int run_daemon(Config config, int argc, char** argv) {
       }
       if (stopping) {
         spdlog::warn("second stop signal: closing every connection now");
-        ctx.sessions.close_all();
-        db.stop();
-        io.stop();
+        on_every_thread([](Context& ctx) { ctx.sessions.close_all(); });
+        stop_all();
         return;
       }
       stopping = true;
       spdlog::info("{}: shutting down, answering {} requests on {} connections first",
-                   signal == SIGTERM ? "SIGTERM" : "SIGINT", allocator.pending(), ctx.sessions.size());
-      ctx.draining = true;
+                   signal == SIGTERM ? "SIGTERM" : "SIGINT", allocator.pending(), shared.open_sessions.load());
+      shared.draining = true;
       unix_listener.stop();
       http_listener.stop();
-      ctx.sessions.drain_all();
+      on_every_thread([](Context& ctx) { ctx.sessions.drain_all(); });
       drain_deadline.expires_after(config.request_timeout + std::chrono::seconds(2));
       drain_deadline.async_wait([&](boost::system::error_code wait_ec) {
         if (wait_ec) return;
         spdlog::warn("shutdown: {} connections still open after the drain period; closing them",
-                     ctx.sessions.size());
-        ctx.sessions.close_all();
-        db.stop();
-        io.stop();
+                     shared.open_sessions.load());
+        on_every_thread([](Context& ctx) { ctx.sessions.close_all(); });
+        stop_all();
       });
       wait_signal();
       finish();
@@ -135,6 +172,10 @@ int run_daemon(Config config, int argc, char** argv) {
   wait_signal();
 
   io.run();
+  for (auto& worker : workers) {
+    worker->io.stop();
+    if (worker->thread.joinable()) worker->thread.join();
+  }
   unix_listener.stop();
   return k_exit_ok;
 }

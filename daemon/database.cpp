@@ -309,11 +309,12 @@ void Database::give_back(std::shared_ptr<PgConnection> const& conn, DbError cons
   Slot* slot = slot_of(conn);
   if (slot == nullptr || slot->state != Slot::State::leased) return;
   if (failure != nullptr && failure->kind != DbError::Kind::sql) {
-    m_metrics.db_error(failure->kind == DbError::Kind::timeout ? "timeout" : "connection");
+    m_metrics.db_error(failure->kind == DbError::Kind::timeout ? Metrics::DbError::timeout
+                                                               : Metrics::DbError::connection);
     lost(*slot, failure->message);
     return;
   }
-  if (failure != nullptr) m_metrics.db_error("sql");
+  if (failure != nullptr) m_metrics.db_error(Metrics::DbError::sql);
   slot->state = Slot::State::idle;
   became_free(*slot);
 }

@@ -1,6 +1,9 @@
 #include "daemon/http_server.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -240,18 +243,20 @@ class HttpSession final : public ClientSession<tcp::socket> {
     Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
     std::uint64_t const id = last_slot_id();
 
-    if (m_ctx.draining) {
+    if (m_ctx.draining()) {
       fill(slot, error_reply(503, "pezd is shutting down; try again in a moment"));
       return;
     }
     if (auto* reply = std::get_if<Reply>(&route.what)) {
       fill(slot, *reply);
     } else if (auto* page = std::get_if<OpsPage>(&route.what)) {
-      fill(slot, m_ctx.ops_page(*page));
+      m_ctx.ops_page(*page, [self = self(), id](Reply page_reply) {
+        if (Slot* later = self->slot_by_id(id)) self->fill(*later, page_reply);
+      });
     } else {
       auto& take = std::get<TakeNumbers>(route.what);
       auto const count = route.head ? 0 : take.count;
-      m_ctx.allocator.allocate(take.name, count, [self = self(), id, api = take.api](AllocateResult numbers) {
+      m_ctx.allocate(take.name, count, [self = self(), id, api = take.api](AllocateResult numbers) {
         self->on_numbers(id, api, std::move(numbers));
       });
     }
@@ -294,7 +299,8 @@ class HttpSession final : public ClientSession<tcp::socket> {
 
 }  // namespace
 
-HttpListener::HttpListener(asio::io_context& io, Context& ctx) : m_io(io), m_ctx(ctx), m_acceptor(io), m_pause(io) {}
+HttpListener::HttpListener(asio::io_context& io, std::vector<Context*> threads)
+    : m_io(io), m_threads(std::move(threads)), m_acceptor(io), m_pause(io) {}
 
 std::expected<void, std::string> HttpListener::open(Endpoint const& endpoint) {
   boost::system::error_code ec;
@@ -334,9 +340,27 @@ void HttpListener::stop() {
 
 void HttpListener::accept() {
   accept_loop(m_acceptor, m_pause, "http", [this](tcp::socket socket) {
-    boost::system::error_code opt_ec;
-    socket.set_option(tcp::no_delay(true), opt_ec);
-    std::make_shared<HttpSession>(std::move(socket), m_ctx)->start();
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    Context* target = m_threads[m_next++ % m_threads.size()];
+    if (target->core) {
+      std::make_shared<HttpSession>(std::move(socket), *target)->start();
+      return;
+    }
+    // The connection moves to its thread's event loop as a bare descriptor.
+    auto const protocol = socket.local_endpoint(ec).protocol();
+    int const fd = socket.release(ec);
+    if (ec) return;
+    asio::post(target->executor, [target, protocol, fd] {
+      tcp::socket moved(target->executor);
+      boost::system::error_code assign_ec;
+      moved.assign(protocol, fd, assign_ec);
+      if (assign_ec) {
+        ::close(fd);
+        return;
+      }
+      std::make_shared<HttpSession>(std::move(moved), *target)->start();
+    });
   });
 }
 

@@ -9,15 +9,17 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pez::daemon {
 
-struct Context;
+class Context;
 struct Endpoint;
 
+// Accepts on the core thread and hands each connection to the next thread in turn.
 class HttpListener {
  public:
-  HttpListener(boost::asio::io_context& io, Context& ctx);
+  HttpListener(boost::asio::io_context& io, std::vector<Context*> threads);
   std::expected<void, std::string> open(Endpoint const& endpoint);
   void start();
   void stop();
@@ -27,7 +29,8 @@ class HttpListener {
  private:
   void accept();
   boost::asio::io_context& m_io;
-  Context& m_ctx;
+  std::vector<Context*> m_threads;
+  std::size_t m_next = 0;
   boost::asio::ip::tcp::acceptor m_acceptor;
   boost::asio::steady_timer m_pause;
 };

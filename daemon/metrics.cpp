@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <mutex>
 
 namespace pez::daemon {
 namespace {
@@ -47,12 +48,12 @@ void append_metric(std::string& out, std::string_view name, std::string_view lab
 }
 
 void Metrics::http_request(unsigned status, Clock::duration took) {
-  ++m_http[status < m_http.size() ? status : 0];
+  bump(m_http[status < m_http.size() ? status : 0]);
   latency(took);
 }
 
 void Metrics::socket_request(std::optional<Errc> error, Clock::duration took) {
-  ++m_socket[error ? static_cast<std::size_t>(*error) : k_errc_count];
+  bump(m_socket[error ? static_cast<std::size_t>(*error) : k_errc_count]);
   latency(took);
 }
 
@@ -60,25 +61,45 @@ void Metrics::latency(Clock::duration took) {
   double const seconds = std::chrono::duration<double>(took).count();
   std::size_t i = 0;
   while (i < k_buckets.size() && seconds > k_buckets[i]) ++i;
-  ++m_latency[i];
-  m_latency_sum += seconds;
-  ++m_latency_count;
+  bump(m_latency[i]);
+  m_latency_sum.fetch_add(seconds, std::memory_order_relaxed);
+  bump(m_latency_count);
 }
 
 void Metrics::numbers(std::string_view sequence, std::uint64_t count) {
+  std::lock_guard lock(m_numbers_lock);
   auto it = m_numbers.find(sequence);
   if (it == m_numbers.end()) it = m_numbers.emplace(std::string(sequence), 0).first;
   it->second += count;
 }
 
+void Metrics::add_to(Metrics& total) const {
+  auto add = [](auto const& from, auto& to) {
+    for (std::size_t i = 0; i < from.size(); ++i) bump(to[i], read(from[i]));
+  };
+  add(m_http, total.m_http);
+  add(m_socket, total.m_socket);
+  add(m_latency, total.m_latency);
+  add(m_db_errors, total.m_db_errors);
+  add(m_connections, total.m_connections);
+  total.m_latency_sum.fetch_add(m_latency_sum.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  bump(total.m_latency_count, read(m_latency_count));
+  bump(total.m_db_round_trips, read(m_db_round_trips));
+  bump(total.m_db_connects, read(m_db_connects));
+  bump(total.m_db_connect_failures, read(m_db_connect_failures));
+  std::scoped_lock lock(m_numbers_lock, total.m_numbers_lock);
+  for (auto const& [name, n] : m_numbers) total.m_numbers[name] += n;
+}
+
 std::uint64_t Metrics::requests_total() const {
   std::uint64_t total = 0;
-  for (auto n : m_http) total += n;
-  for (auto n : m_socket) total += n;
+  for (auto const& n : m_http) total += read(n);
+  for (auto const& n : m_socket) total += read(n);
   return total;
 }
 
 std::uint64_t Metrics::numbers_total() const {
+  std::lock_guard lock(m_numbers_lock);
   std::uint64_t total = 0;
   for (auto const& [key, value] : m_numbers) total += value;
   return total;
@@ -88,21 +109,21 @@ void Metrics::render(std::string& out) const {
   append_metric_header(out, "pez_requests_total", "counter",
                        "Requests answered, by transport and outcome (HTTP status code or socket answer).");
   for (std::size_t status = 0; status < m_http.size(); ++status) {
-    if (m_http[status] == 0) continue;
+    if (read(m_http[status]) == 0) continue;
     append_metric(out, "pez_requests_total", "transport=\"http\",code=\"" + std::to_string(status) + "\"",
-                  static_cast<double>(m_http[status]));
+                  static_cast<double>(read(m_http[status])));
   }
   for (std::size_t i = 0; i < m_socket.size(); ++i) {
-    if (m_socket[i] == 0) continue;
+    if (read(m_socket[i]) == 0) continue;
     std::string_view const result = i == k_errc_count ? std::string_view("ok") : errc_token(static_cast<Errc>(i));
     append_metric(out, "pez_requests_total", "transport=\"socket\",result=\"" + std::string(result) + "\"",
-                  static_cast<double>(m_socket[i]));
+                  static_cast<double>(read(m_socket[i])));
   }
   append_metric_header(out, "pez_request_duration_seconds", "histogram",
                        "Time from a complete request to its answer being ready.");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < k_buckets.size(); ++i) {
-    cumulative += m_latency[i];
+    cumulative += read(m_latency[i]);
     std::string le = "le=\"";
     char buf[32];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, k_buckets[i], std::chars_format::fixed);
@@ -110,31 +131,34 @@ void Metrics::render(std::string& out) const {
     le += '"';
     append_metric(out, "pez_request_duration_seconds_bucket", le, static_cast<double>(cumulative));
   }
-  cumulative += m_latency.back();
+  cumulative += read(m_latency.back());
   append_metric(out, "pez_request_duration_seconds_bucket", "le=\"+Inf\"", static_cast<double>(cumulative));
-  append_metric(out, "pez_request_duration_seconds_sum", "", m_latency_sum);
-  append_metric(out, "pez_request_duration_seconds_count", "", static_cast<double>(m_latency_count));
+  append_metric(out, "pez_request_duration_seconds_sum", "", m_latency_sum.load(std::memory_order_relaxed));
+  append_metric(out, "pez_request_duration_seconds_count", "", static_cast<double>(read(m_latency_count)));
 
   append_metric_header(out, "pez_numbers_total", "counter", "Numbers handed out, by sequence.");
-  for (auto const& [name, value] : m_numbers) {
-    append_metric(out, "pez_numbers_total", "sequence=\"" + name + "\"", static_cast<double>(value));
+  {
+    std::lock_guard lock(m_numbers_lock);
+    for (auto const& [name, value] : m_numbers) {
+      append_metric(out, "pez_numbers_total", "sequence=\"" + name + "\"", static_cast<double>(value));
+    }
   }
   append_metric_header(out, "pez_connections_total", "counter", "Client connections accepted, by transport.");
-  append_metric(out, "pez_connections_total", "transport=\"http\"", static_cast<double>(m_connections[0]));
-  append_metric(out, "pez_connections_total", "transport=\"socket\"", static_cast<double>(m_connections[1]));
+  append_metric(out, "pez_connections_total", "transport=\"http\"", static_cast<double>(read(m_connections[0])));
+  append_metric(out, "pez_connections_total", "transport=\"socket\"", static_cast<double>(read(m_connections[1])));
   append_metric_header(out, "pez_db_round_trips_total", "counter",
-                       "Statements sent to the database to take numbers.");
-  append_metric(out, "pez_db_round_trips_total", "", static_cast<double>(m_db_round_trips));
+                       "Statements sent to the database to take or reserve numbers.");
+  append_metric(out, "pez_db_round_trips_total", "", static_cast<double>(read(m_db_round_trips)));
   append_metric_header(out, "pez_db_errors_total", "counter",
                        "Failed database exchanges, by kind (connection, timeout, sql).");
-  for (char const* kind : {"connection", "timeout", "sql"}) {
-    auto it = m_db_errors.find(kind);
-    append_metric(out, "pez_db_errors_total", std::string("kind=\"") + kind + "\"",
-                  it == m_db_errors.end() ? 0.0 : static_cast<double>(it->second));
+  char const* kinds[] = {"connection", "timeout", "sql"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    append_metric(out, "pez_db_errors_total", std::string("kind=\"") + kinds[i] + "\"",
+                  static_cast<double>(read(m_db_errors[i])));
   }
   append_metric_header(out, "pez_db_connects_total", "counter", "Database connection attempts, by result.");
-  append_metric(out, "pez_db_connects_total", "result=\"ok\"", static_cast<double>(m_db_connects));
-  append_metric(out, "pez_db_connects_total", "result=\"failed\"", static_cast<double>(m_db_connect_failures));
+  append_metric(out, "pez_db_connects_total", "result=\"ok\"", static_cast<double>(read(m_db_connects)));
+  append_metric(out, "pez_db_connects_total", "result=\"failed\"", static_cast<double>(read(m_db_connect_failures)));
 }
 
 }  // namespace pez::daemon

@@ -1,13 +1,17 @@
 // Counters and the request latency histogram behind /metrics (Prometheus text format 0.0.4).
+// Each event loop thread counts into its own Metrics; /metrics adds them up. Counters are
+// atomics, so the adding up may read them while their thread counts.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <optional>
 
 #include "common/errors.hpp"
 
@@ -18,15 +22,19 @@ class Metrics {
   using Clock = std::chrono::steady_clock;
 
   enum class Transport { http, socket };
+  enum class DbError { connection, timeout, sql };
 
   void http_request(unsigned status, Clock::duration took);
   // error is empty for an OK answer.
   void socket_request(std::optional<Errc> error, Clock::duration took);
   void numbers(std::string_view sequence, std::uint64_t count);
-  void db_round_trip() { ++m_db_round_trips; }
-  void db_error(std::string_view kind) { ++m_db_errors[std::string(kind)]; }
-  void db_connect(bool ok) { ++(ok ? m_db_connects : m_db_connect_failures); }
-  void client_connection(Transport transport) { ++m_connections[transport == Transport::http ? 0 : 1]; }
+  void db_round_trip() { bump(m_db_round_trips); }
+  void db_error(DbError kind) { bump(m_db_errors[static_cast<std::size_t>(kind)]); }
+  void db_connect(bool ok) { bump(ok ? m_db_connects : m_db_connect_failures); }
+  void client_connection(Transport transport) { bump(m_connections[transport == Transport::http ? 0 : 1]); }
+
+  // Adds these counters to total's.
+  void add_to(Metrics& total) const;
 
   std::uint64_t requests_total() const;
   std::uint64_t numbers_total() const;
@@ -35,21 +43,25 @@ class Metrics {
   void render(std::string& out) const;
 
  private:
+  using Counter = std::atomic<std::uint64_t>;
   static constexpr std::array<double, 14> k_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
+  static void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+  static std::uint64_t read(Counter const& c) { return c.load(std::memory_order_relaxed); }
   void latency(Clock::duration took);
 
-  std::array<std::uint64_t, 600> m_http{};                   // by status code
-  std::array<std::uint64_t, k_errc_count + 1> m_socket{};     // by Errc, and OK last
+  std::array<Counter, 600> m_http{};                // by status code
+  std::array<Counter, k_errc_count + 1> m_socket{};  // by Errc, and OK last
+  mutable std::mutex m_numbers_lock;
   std::map<std::string, std::uint64_t, std::less<>> m_numbers;
-  std::array<std::uint64_t, k_buckets.size() + 1> m_latency{};
-  double m_latency_sum = 0;
-  std::uint64_t m_latency_count = 0;
-  std::uint64_t m_db_round_trips = 0;
-  std::map<std::string, std::uint64_t> m_db_errors;
-  std::uint64_t m_db_connects = 0;
-  std::uint64_t m_db_connect_failures = 0;
-  std::array<std::uint64_t, 2> m_connections{};
+  std::array<Counter, k_buckets.size() + 1> m_latency{};
+  std::atomic<double> m_latency_sum{0};
+  Counter m_latency_count{0};
+  Counter m_db_round_trips{0};
+  std::array<Counter, 3> m_db_errors{};
+  Counter m_db_connects{0};
+  Counter m_db_connect_failures{0};
+  std::array<Counter, 2> m_connections{};
 };
 
 // Prometheus text helpers for the daemon's gauges.

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +73,12 @@ class BlockSource final : public Source {
   std::size_t pending() const override;
   std::uint64_t reserved(std::string_view name) const override;
 
+  // From any thread: takes count numbers into out if they are in memory and nobody waits before
+  // this request. Sets refill when the reserve ran low; the caller then asks the database's
+  // thread to call refill(name).
+  bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
+  void refill(std::string const& name);
+
  private:
   // first, first + step, ... last
   struct Range {
@@ -92,23 +99,34 @@ class BlockSource final : public Source {
     Clock::time_point measured_at = Clock::now();
     std::optional<Error> run_out;  // the sequence does not cycle and has no numbers left
   };
+  // An answer decided under the lock and given after it is released (handlers may take time or
+  // call back in).
+  struct Delivery {
+    Request request;
+    std::vector<std::int64_t> numbers;
+    std::optional<Error> error;
+  };
+  using Deliveries = std::vector<Delivery>;
 
   Reserve& reserve(std::string const& name);
-  void serve(Reserve& r, Request& request);
-  void serve_waiters(Reserve& r);
-  void refill_if_low(Reserve& r);
+  static bool can_take(Reserve const& r, std::uint32_t count);
+  void take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out);
+  void serve_waiters(Reserve& r, Deliveries& out);
+  bool low(Reserve const& r) const;
   void want_block(Reserve& r);
+  void pump_locked();
   std::uint64_t next_block_size(Reserve& r);
   void fetch(Reserve& r, std::shared_ptr<PgConnection> conn);
   void fetched(std::string const& name, std::uint64_t asked, std::shared_ptr<PgConnection> const& conn,
                std::expected<PgResults, DbError> result);
-  void fail_waiters(Reserve& r, Error const& error);
+  static void fail_waiters(Reserve& r, Error const& error, Deliveries& out);
+  static void deliver(Deliveries& out);
 
   SourceContext m_ctx;
   BlockOptions m_options;
+  mutable std::mutex m_lock;  // guards everything below: worker threads take numbers too
   std::map<std::string, Reserve, std::less<>> m_reserves;
   std::deque<std::string> m_fetch_queue;
-  std::vector<std::int64_t> m_numbers;
 };
 
 }  // namespace pez::daemon

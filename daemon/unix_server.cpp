@@ -151,7 +151,7 @@ class UnixSession final : public ClientSession<stream::socket> {
   }
 
   void handle_line(std::string const& line) {
-    if (m_ctx.draining) {
+    if (m_ctx.draining()) {
       answer_error(Errc::unavailable, "pezd is shutting down; try again in a moment", true);
       return;
     }
@@ -165,7 +165,7 @@ class UnixSession final : public ClientSession<stream::socket> {
     if (auto* next = std::get_if<proto::Next>(&*request)) {
       push_slot();
       std::uint64_t const id = last_slot_id();
-      m_ctx.allocator.allocate(next->name, next->count, [self = self(), id](AllocateResult numbers) {
+      m_ctx.allocate(next->name, next->count, [self = self(), id](AllocateResult numbers) {
         self->on_numbers(id, std::move(numbers));
       });
       return;
@@ -177,7 +177,7 @@ class UnixSession final : public ClientSession<stream::socket> {
     } else if (std::holds_alternative<proto::Ping>(*request)) {
       proto::append_ok(slot.text, "pong");
     } else if (std::holds_alternative<proto::Status>(*request)) {
-      proto::append_ok(slot.text, m_ctx.status_json());
+      proto::append_ok(slot.text, m_ctx.shared.status_json());
     } else {
       proto::append_ok(slot.text, "bye");
       close_after = true;

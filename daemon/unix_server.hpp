@@ -11,7 +11,7 @@
 
 namespace pez::daemon {
 
-struct Context;
+class Context;
 
 class UnixListener {
  public:

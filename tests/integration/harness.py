@@ -24,6 +24,8 @@ FORWARD_MAX = 9223372036854775807
 # The allocation mode every pezd of the suite runs in unless a test says otherwise: the whole
 # suite runs once per mode (CTest's integration and integration_block).
 MODE = os.environ.get("PEZ_TEST_MODE", "strict")
+# Likewise the number of event loop threads (pezd's threads setting; its default when unset).
+THREADS = os.environ.get("PEZ_TEST_THREADS", "auto")
 
 
 def short_tempdir(prefix="pez-"):
@@ -206,7 +208,7 @@ class Pezd:
         self.http_port = 0
 
     def command(self):
-        argv = [PEZD, "--socket", self.socket, "--log-level", "debug", "--mode", MODE]
+        argv = [PEZD, "--socket", self.socket, "--log-level", "debug", "--mode", MODE, "--threads", THREADS]
         if self.http_enabled:
             argv += ["--http", f"127.0.0.1:{self.http_port}"]
         return argv + self.args
