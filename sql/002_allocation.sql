@@ -24,17 +24,18 @@ CREATE OR REPLACE FUNCTION pez.lock_key(seq regclass) RETURNS bigint
 -- session logged ahead), is flushed and, with synchronous replication, on the standby. A bare
 -- nextval() whose value another session had logged ahead writes nothing, and its number could be
 -- handed out again after a crash.
+-- (No SET search_path: it costs a sixth of a take. The names are qualified instead, and the
+-- function runs with its caller's rights.)
 CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
     IF n IS NULL OR n < 1 THEN
         RAISE EXCEPTION 'pez.take: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM pg_advisory_xact_lock_shared(pez.lock_key(seq));
-    PERFORM pg_current_xact_id();
-    RETURN QUERY SELECT nextval(seq) FROM generate_series(1, n);
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pez.lock_key(seq));
+    PERFORM pg_catalog.pg_current_xact_id();
+    RETURN QUERY SELECT pg_catalog.nextval(seq) FROM pg_catalog.generate_series(1, n);
 END
 $$;
 
