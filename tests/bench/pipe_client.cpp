@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   bool const http = kind == "http";
   int const fd = http ? connect_tcp(where) : connect_unix(where);
   if (fd < 0) return die("connect");
+  timeval patience{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
 
   std::string const request =
       http ? "GET /v2/" + name + "?count=" + std::to_string(count) + " HTTP/1.1\r\nHost: bench\r\n\r\n"
@@ -82,7 +84,10 @@ int main(int argc, char** argv) {
   bool sending = true;
   char buf[65536];
   while (sending || outstanding > 0) {
-    if (sending && std::chrono::steady_clock::now() >= end) sending = false;
+    if (sending && std::chrono::steady_clock::now() >= end) {
+      sending = false;
+      if (outstanding == 0) break;  // every answer is in: waiting would block for nothing
+    }
     if (sending && outstanding < window) {
       std::string out;
       while (outstanding < window) {
@@ -92,7 +97,17 @@ int main(int argc, char** argv) {
       if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) return die("send");
     }
     auto const n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return die("recv");
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      std::fprintf(stderr, "pez-bench-pipe: no answer for 10s with %d requests outstanding (%lld answered)\n",
+                   outstanding, answers);
+      return 1;
+    }
+    if (n == 0) {
+      std::fprintf(stderr, "pez-bench-pipe: the server closed the connection with %d requests outstanding\n",
+                   outstanding);
+      return 1;
+    }
+    if (n < 0) return die("recv");
     in.append(buf, static_cast<std::size_t>(n));
     std::size_t pos = 0;
     for (;;) {
