@@ -31,6 +31,7 @@ int cli_main(int argc, char** argv) {
 
   Action action;
   add_number_commands(app, globals, action);
+  add_admin_commands(app, globals, action);
 
   try {
     app.parse(argc, argv);

@@ -18,5 +18,6 @@ struct Globals {
 using Action = std::function<Outcome()>;
 
 void add_number_commands(CLI::App& app, Globals& globals, Action& action);
+void add_admin_commands(CLI::App& app, Globals& globals, Action& action);
 
 }  // namespace pez::cli

@@ -10,7 +10,7 @@
 namespace pez::proto {
 namespace {
 
-constexpr std::string_view k_verbs = "HELLO, NEXT, STATUS, PING and QUIT";
+constexpr std::string_view k_verbs = "HELLO, NEXT, STATUS, PING, QUIT, LIST, INSPECT, CREATE, RESET and DROP";
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
@@ -94,11 +94,61 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
     if (auto ok = no_args("STATUS"); !ok) return std::unexpected(ok.error());
     return Status{};
   }
+  if (iequals(verb, "LIST")) {
+    if (auto ok = no_args("LIST"); !ok) return std::unexpected(ok.error());
+    return List{};
+  }
+  auto const one_name = [&](std::string_view name, std::string_view example) -> std::expected<std::string, Error> {
+    if (args.size() != 2) return bad(std::string(name) + " takes one sequence name, as in: " + std::string(example));
+    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+    return std::string(args[1]);
+  };
+  if (iequals(verb, "INSPECT")) {
+    auto name = one_name("INSPECT", "INSPECT forward");
+    if (!name) return std::unexpected(name.error());
+    return Inspect{std::move(*name)};
+  }
+  if (iequals(verb, "DROP")) {
+    auto name = one_name("DROP", "DROP tickets");
+    if (!name) return std::unexpected(name.error());
+    return Drop{std::move(*name)};
+  }
+  if (iequals(verb, "RESET")) {
+    if (args.size() < 2 || args.size() > 3) {
+      return bad("RESET takes a sequence name and an optional value to restart at, as in: RESET tickets 1000");
+    }
+    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+    Reset reset{std::string(args[1]), std::nullopt};
+    if (args.size() == 3) {
+      std::int64_t to = 0;
+      if (!parse_int64(args[2], to) || to < 1) {
+        return bad("RESET: the value to restart at is a whole number from 1 to 9223372036854775807, got " +
+                   quote_untrusted(args[2]));
+      }
+      reset.to = to;
+    }
+    return reset;
+  }
+  if (iequals(verb, "CREATE")) {
+    auto rest = line.substr(static_cast<std::size_t>(args[0].data() + args[0].size() - line.data()));
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    if (!rest.starts_with('{') || !rest.ends_with('}')) {
+      return bad(R"(CREATE takes a JSON object describing the sequence, as in: CREATE {"name": "tickets", "start": 1000})");
+    }
+    return Create{std::string(rest)};
+  }
   if (iequals(verb, "QUIT")) {
     if (auto ok = no_args("QUIT"); !ok) return std::unexpected(ok.error());
     return Quit{};
   }
   return bad("unknown request " + quote_untrusted(verb) + "; the requests are " + std::string(k_verbs));
+}
+
+bool is_admin(Request const& request) {
+  return std::holds_alternative<List>(request) || std::holds_alternative<Inspect>(request) ||
+         std::holds_alternative<Create>(request) || std::holds_alternative<Reset>(request) ||
+         std::holds_alternative<Drop>(request);
 }
 
 void append_ok(std::string& out, std::string_view payload) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,8 +33,26 @@ struct Next {
 struct Ping {};
 struct Status {};
 struct Quit {};
+// Administration (pez admin): only for peers pezd trusts, see pezd(8).
+struct List {};
+struct Inspect {
+  std::string name;
+};
+struct Create {
+  std::string spec;  // a JSON object: {"name": ..., "start": ..., ...}
+};
+struct Reset {
+  std::string name;
+  std::optional<std::int64_t> to;
+};
+struct Drop {
+  std::string name;
+};
 
-using Request = std::variant<Hello, Next, Ping, Status, Quit>;
+using Request = std::variant<Hello, Next, Ping, Status, Quit, List, Inspect, Create, Reset, Drop>;
+
+// Whether a request administers sequences (and needs an admin peer).
+bool is_admin(Request const& request);
 
 // A line with bytes no person or client would send (NUL, other control bytes but tab).
 bool has_control_bytes(std::string_view line);

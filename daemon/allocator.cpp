@@ -36,16 +36,27 @@ Allocator::Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics
     m_block->pump();
   };
   m_db.on_catalog = [this] { catalog_changed(); };
+  m_db.on_change = [this](std::string const& name, std::int64_t generation) { sequence_changed(name, generation); };
   m_db.on_down = [this](DbError const& error) { database_down(unavailable_error(error.message)); };
 }
 
 Allocator::~Allocator() {
   m_db.on_available = nullptr;
   m_db.on_catalog = nullptr;
+  m_db.on_change = nullptr;
   m_db.on_down = nullptr;
 }
 
-Source& Allocator::source_for(std::string_view) { return m_mode == Mode::block ? *m_block : *m_strict; }
+Source& Allocator::source_for(std::string_view name) {
+  bool block = m_mode == Mode::block;
+  if (auto const* info = m_db.catalog().find(name); info != nullptr && info->block) block = *info->block;
+  return block ? static_cast<Source&>(*m_block) : *m_strict;
+}
+
+void Allocator::sequence_changed(std::string const& name, std::int64_t generation) {
+  m_block->invalidate(name, generation);
+  m_db.refresh_catalog();
+}
 
 std::size_t Allocator::pending() const {
   return m_waiting_for_catalog.size() + m_strict->pending() + m_block->pending();
@@ -56,7 +67,8 @@ std::uint64_t Allocator::reserved(std::string_view name) const { return m_block-
 bool Allocator::serving() const { return m_db.up(); }
 
 bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
-  return m_mode == Mode::block && m_block->try_take(name, count, out, refill);
+  // Only sequences served in block mode have numbers in memory.
+  return m_block->try_take(name, count, out, refill);
 }
 
 void Allocator::refill(std::string const& name) { m_block->refill(name); }
@@ -78,7 +90,7 @@ void Allocator::admit(Request request) {
     return;
   }
   if (catalog.find(request.name) == nullptr) {
-    if (Clock::now() - catalog.refreshed_at() < k_catalog_fresh || m_db.down()) {
+    if ((Clock::now() - catalog.refreshed_at() < k_catalog_fresh && !m_db.catalog_stale()) || m_db.down()) {
       request.answer(std::unexpected(not_found(request.name)));
       return;
     }
@@ -95,6 +107,7 @@ void Allocator::admit(Request request) {
 }
 
 void Allocator::catalog_changed() {
+  m_block->sync(m_db.catalog());
   auto waiting = std::move(m_waiting_for_catalog);
   m_waiting_for_catalog.clear();
   for (auto& request : waiting) {

@@ -90,6 +90,8 @@ class Allocator {
   bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
   // On the core thread, after try_take said the reserve runs low.
   void refill(std::string const& name);
+  // A sequence was created or reset (generation) or dropped (0): see BlockSource::invalidate.
+  void sequence_changed(std::string const& name, std::int64_t generation);
 
  private:
   void admit(Request request);

@@ -242,20 +242,31 @@ void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::sha
       std::int64_t first = 0;
       std::int64_t last = 0;
       std::int64_t step = 0;
-      bool const ok = row != nullptr && PQntuples(row) == 1 && parse_int64(PQgetvalue(row, 0, 0), first) &&
-                      parse_int64(PQgetvalue(row, 0, 1), last) && parse_int64(PQgetvalue(row, 0, 2), step) &&
+      std::int64_t generation = 0;
+      bool const ok = row != nullptr && PQntuples(row) == 1 && PQnfields(row) == 4 &&
+                      parse_int64(PQgetvalue(row, 0, 0), first) && parse_int64(PQgetvalue(row, 0, 1), last) &&
+                      parse_int64(PQgetvalue(row, 0, 2), step) && parse_int64(PQgetvalue(row, 0, 3), generation) &&
                       step != 0 && ((step > 0 && last >= first) || (step < 0 && last <= first));
       if (!ok) {
         failure = DbError{DbError::Kind::sql, {}, "unexpected answer to pez.reserve"};
         fail_waiters(r, Error{Errc::internal, "the database answered pez.reserve with something pezd cannot read"},
                      out);
+      } else if (generation < r.generation) {
+        // Reserved before a reset this daemon already heard of: burned.
+        spdlog::debug("dropping a block of {} reserved before its reset", name);
+        if (!r.waiters.empty() || low(r)) {
+          r.queued = true;
+          m_fetch_queue.push_back(name);
+        }
       } else {
+        // A newer generation than the ranges held: the sequence was reset meanwhile.
+        if (generation > r.generation) invalidate_locked(it, generation, out);
         // Unsigned differences: the distance between any two int64 values fits in uint64.
         auto const distance = step > 0 ? static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(first)
                                        : static_cast<std::uint64_t>(first) - static_cast<std::uint64_t>(last);
         auto const stride = step > 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
         auto const count = distance / stride + 1;
-        r.ranges.push_back(Range{first, last, step});
+        r.ranges.push_back(Range{first, last, step, generation});
         r.available += count;
         r.last_block = count;
         if (count < asked) spdlog::info("sequence {} reached the end of its range; the next block starts over", name);
@@ -276,6 +287,63 @@ void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::sha
   deliver(out);
   pump();
   if (m_ctx.db.down()) database_down(unavailable_error(m_ctx.db.last_error()));
+}
+
+bool BlockSource::invalidate_locked(std::map<std::string, Reserve, std::less<>>::iterator it, std::int64_t generation,
+                                    Deliveries& out) {
+  Reserve& r = it->second;
+  if (generation == 0) {
+    fail_waiters(r, Error{Errc::not_found, "no sequence named \"" + r.name + "\" (it was dropped)"}, out);
+    m_reserves.erase(it);
+    return true;
+  }
+  if (generation <= r.generation) return false;
+  r.generation = generation;
+  std::erase_if(r.ranges, [generation](Range const& range) { return range.generation < generation; });
+  std::uint64_t available = 0;
+  for (auto const& range : r.ranges) {
+    auto const distance = range.step > 0 ? static_cast<std::uint64_t>(range.last) - static_cast<std::uint64_t>(range.next)
+                                         : static_cast<std::uint64_t>(range.next) - static_cast<std::uint64_t>(range.last);
+    auto const stride = range.step > 0 ? static_cast<std::uint64_t>(range.step) : 0 - static_cast<std::uint64_t>(range.step);
+    available += distance / stride + 1;
+  }
+  if (available != r.available) spdlog::info("dropped {} reserved numbers of {}: it was reset", r.available - available, r.name);
+  r.available = available;
+  r.run_out.reset();
+  return false;
+}
+
+void BlockSource::invalidate(std::string const& name, std::int64_t generation) {
+  Deliveries out;
+  {
+    std::lock_guard lock(m_lock);
+    auto it = m_reserves.find(name);
+    if (it == m_reserves.end()) return;
+    if (!invalidate_locked(it, generation, out)) {
+      Reserve& r = it->second;
+      if (!r.waiters.empty() || low(r)) want_block(r);
+    }
+  }
+  deliver(out);
+}
+
+void BlockSource::sync(Catalog const& catalog) {
+  Deliveries out;
+  {
+    std::lock_guard lock(m_lock);
+    for (auto it = m_reserves.begin(); it != m_reserves.end();) {
+      auto next = std::next(it);
+      auto const* info = catalog.find(it->first);
+      if (info == nullptr) {
+        invalidate_locked(it, 0, out);
+      } else if (!invalidate_locked(it, info->generation, out)) {
+        Reserve& r = it->second;
+        if (!r.waiters.empty() || low(r)) want_block(r);
+      }
+      it = next;
+    }
+  }
+  deliver(out);
 }
 
 void BlockSource::database_down(Error const& error) {

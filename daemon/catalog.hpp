@@ -18,6 +18,8 @@ struct SequenceInfo {
   std::int64_t max = 0;
   std::int64_t start = 1;
   bool cycle = false;
+  std::optional<bool> block;   // the sequence's own allocation mode (true: block), if it sets one
+  std::int64_t generation = 0;  // changes when the sequence is created or reset (sql/003_admin.sql)
 };
 
 class Catalog {

@@ -65,7 +65,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   // Reading more requests, after the pipeline had no room.
   virtual void resume_reading() = 0;
 
-  bool pipeline_full() const { return m_slots.size() >= m_ctx.config.pipeline_limit; }
+  bool pipeline_full() const { return m_barrier || m_slots.size() >= m_ctx.config.pipeline_limit; }
 
   Slot& push_slot() {
     m_slots.emplace_back();
@@ -114,6 +114,8 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   std::string m_peer;
   std::deque<Slot> m_slots;
   bool m_read_paused = false;
+  // No request is read until every answer before now is written (admin requests run alone).
+  bool m_barrier = false;
   bool m_draining = false;
   bool m_closed = false;
 
@@ -155,7 +157,18 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       m_slots.pop_front();
       ++m_first_id;
     }
-    if (close_now || (m_slots.empty() && (m_peer_done || m_draining))) {
+    if (close_now) {
+      close();
+      return;
+    }
+    if (m_barrier && m_slots.empty()) {
+      // Everything before the barrier is answered: requests read but held back go on now.
+      m_barrier = false;
+      m_read_paused = false;
+      resume_reading();
+      if (m_closed) return;
+    }
+    if (m_slots.empty() && (m_peer_done || m_draining)) {
       close();
       return;
     }

@@ -1,5 +1,7 @@
 #include "daemon/config.hpp"
 
+#include <grp.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <thread>
@@ -82,6 +84,19 @@ std::string endpoint_text(Endpoint const& endpoint) {
   return endpoint.host + ":" + std::to_string(endpoint.port);
 }
 
+std::expected<gid_t, std::string> group_id(std::string const& name) {
+  std::uint64_t numeric = 0;
+  if (parse_decimal(name, numeric)) return static_cast<gid_t>(numeric);
+  struct group buf {};
+  struct group* found = nullptr;
+  std::vector<char> scratch(16384);
+  int const rc = getgrnam_r(name.c_str(), &buf, scratch.data(), scratch.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    return std::unexpected("no group named " + name + (rc != 0 ? " (" + std::string(std::strerror(rc)) + ")" : std::string()));
+  }
+  return found->gr_gid;
+}
+
 std::vector<Spec> specs(Config& cfg) {
   using namespace std::chrono_literals;
   std::vector<Spec> out;
@@ -102,6 +117,28 @@ std::vector<Spec> specs(Config& cfg) {
   out.push_back(text_spec("socket_group", "", "GROUP",
                           "Group that owns the socket file (mode 0660); default: the daemon's own group.",
                           cfg.socket_group));
+  out.push_back(text_spec("admin_group", "", "GROUP",
+                          "Group whose members may administer sequences over the socket (pez admin), besides "
+                          "root and pezd's own user; default: none.",
+                          cfg.admin_group));
+  out.push_back(text_spec("admin_token_file", "", "PATH",
+                          "File holding the bearer token of the HTTP admin routes under /admin/; they exist only "
+                          "when this is set.",
+                          cfg.admin_token_file));
+  out.push_back(Spec{"wrap_warning", "0.9", "FRACTION",
+                     "Log a warning when a sequence has used this fraction of its range (0 to 1; 1 warns only "
+                     "when it wraps or runs out).",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       double value = 0;
+                       std::string const copy(text);
+                       char* end = nullptr;
+                       value = std::strtod(copy.c_str(), &end);
+                       if (copy.empty() || end != copy.c_str() + copy.size() || !(value > 0) || value > 1) {
+                         return std::unexpected("expected a fraction above 0 and at most 1, such as 0.9");
+                       }
+                       cfg.wrap_warning = value;
+                       return {};
+                     }});
   out.push_back(text_spec("database_url", "", "URL",
                           "libpq connection string or URI, multi-host allowed; the db_* settings override its parts.",
                           cfg.database_url));
@@ -270,6 +307,24 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
     cfg.db_password = *secret;
   }
   if (cfg.socket_path == "off") cfg.socket_path.clear();
+  if (!cfg.admin_token_file.empty()) {
+    auto token = read_secret_file(cfg.admin_token_file);
+    if (token && token->size() < 16) token = std::unexpected(cfg.admin_token_file + " holds fewer than 16 characters");
+    if (!token) {
+      return std::unexpected("invalid value for setting admin_token_file (from " +
+                             cfg.origins.at("admin_token_file").where + "): " + token.error() +
+                             "; put a long random token in it, such as: openssl rand -hex 32");
+    }
+    cfg.admin_token = *token;
+  }
+  if (!cfg.admin_group.empty()) {
+    auto gid = group_id(cfg.admin_group);
+    if (!gid) {
+      return std::unexpected("invalid value for setting admin_group (from " + cfg.origins.at("admin_group").where +
+                             "): " + gid.error());
+    }
+    cfg.admin_gid = *gid;
+  }
   if (cfg.block.min > cfg.block.max) {
     return std::unexpected("invalid value for setting block_min (from " + cfg.origins.at("block_min").where +
                            "): it is above block_max (" + std::to_string(cfg.block.max) + ")");

@@ -2,6 +2,8 @@
 // the loaded result. The man page pezd.conf(5) and packaging/pezd.conf follow this table.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -34,6 +36,11 @@ struct Config {
   std::optional<Endpoint> http;
   std::string socket_path = "/run/pez/pezd.sock";
   std::string socket_group;
+  std::string admin_group;       // besides root and pezd's own user, may administer over the socket
+  std::optional<gid_t> admin_gid;  // admin_group, resolved at start
+  std::string admin_token_file;  // HTTP admin under /admin/ is on when set
+  std::string admin_token;       // its contents
+  double wrap_warning = 0.9;     // warn when this fraction of a sequence's range is used
 
   std::string database_url;
   std::string db_host;
@@ -84,5 +91,8 @@ struct Invocation {
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env);
 
 std::string endpoint_text(Endpoint const& endpoint);
+
+// A group by name or number.
+std::expected<gid_t, std::string> group_id(std::string const& name);
 
 }  // namespace pez::daemon

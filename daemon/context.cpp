@@ -76,6 +76,19 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
   });
 }
 
+void Context::admin(AdminCommand command, AdminHandler done) {
+  if (core) {
+    shared.admin->run(std::move(command), std::move(done));
+    return;
+  }
+  asio::post(shared.core, [&shared = shared, command = std::move(command), back = executor,
+                           done = std::move(done)]() mutable {
+    shared.admin->run(std::move(command), [back, done = std::move(done)](AdminResult result) mutable {
+      asio::post(back, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+    });
+  });
+}
+
 void Context::ops_page(OpsPage page, std::move_only_function<void(Reply)> done) {
   if (core) {
     done(shared.ops_page(page));

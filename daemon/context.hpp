@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
 #include "daemon/router.hpp"
 
@@ -58,6 +59,7 @@ struct Shared {
   Config const& config;
   Allocator& allocator;
   Database& db;
+  Admin* admin = nullptr;
   boost::asio::any_io_executor core;
   Clock::time_point started = Clock::now();
   std::atomic<bool> draining{false};
@@ -90,6 +92,8 @@ class Context {
   // Numbers for a session of this thread; handler runs on this thread. In block mode numbers
   // already in memory are taken here; everything else is done by the core thread.
   void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler);
+  // An admin command (the caller checked that the peer may); done runs on this thread.
+  void admin(AdminCommand command, AdminHandler done);
   // An operations page (it reads the core thread's state); done runs on this thread.
   void ops_page(OpsPage page, std::move_only_function<void(Reply)> done);
 };

@@ -13,6 +13,7 @@
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
 #include "daemon/context.hpp"
 #include "daemon/database.hpp"
@@ -63,7 +64,9 @@ int run_daemon(Config config, int argc, char** argv) {
                                 config.request_timeout, config.reconnect_max},
               metrics);
   Allocator allocator(io, db, metrics, config.request_timeout, config.mode, config.block);
+  Admin admin(io, db, allocator, config.request_timeout, config.mode == Mode::block);
   Shared shared(config, allocator, db, io.get_executor());
+  shared.admin = &admin;
   Context core(shared, io.get_executor(), metrics, true);
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Context*> http_threads{&core};
@@ -123,7 +126,7 @@ int run_daemon(Config config, int argc, char** argv) {
     for (auto& worker : workers) worker->io.stop();
   };
   auto finish = [&] {
-    if (!stopping || stopped || shared.open_sessions.load() > 0 || allocator.pending() > 0) return;
+    if (!stopping || stopped || shared.open_sessions.load() > 0 || allocator.pending() > 0 || admin.pending() > 0) return;
     stopped = true;
     spdlog::info("pezd stopped");
     stop_all();

@@ -21,13 +21,16 @@ constexpr char const k_session_sql[] =
     "SELECT set_config('synchronous_commit', 'on', false)"
     " WHERE current_setting('synchronous_commit') NOT IN ('on', 'remote_apply');"
     "SELECT pg_is_in_recovery(), current_user, current_database(),"
-    " to_regclass('pez.schema_migrations') IS NOT NULL";
+    " to_regclass('pez.schema_migrations') IS NOT NULL;"
+    "LISTEN pez_sequences";
 
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
 constexpr char const k_catalog_sql[] =
-    "SELECT sequencename::text, increment_by, min_value, max_value, start_value, cycle"
-    " FROM pg_catalog.pg_sequences WHERE schemaname = 'pez' ORDER BY 1";
+    "SELECT s.sequencename::text, s.increment_by, s.min_value, s.max_value, s.start_value, s.cycle,"
+    " c.mode, coalesce(c.generation, 0)"
+    " FROM pg_catalog.pg_sequences s LEFT JOIN pez.sequences c ON c.name = s.sequencename::text"
+    " WHERE s.schemaname = 'pez' AND s.sequencename::text ~ '^[a-z][a-z0-9_-]{0,47}$' ORDER BY 1";
 
 std::string value(PgResults const& results, std::size_t which, int row, int column) {
   if (which >= results.size()) return {};
@@ -76,6 +79,8 @@ void Database::stop() {
   }
 }
 
+bool Database::catalog_stale() const { return m_refresh_wanted || m_refresh_running; }
+
 bool Database::up() const { return connections_up() > 0; }
 
 bool Database::down() const { return !up() && m_latest_attempt_failed; }
@@ -98,6 +103,16 @@ void Database::connect(Slot& slot) {
   auto conn = PgConnection::create(m_io);
   slot.conn = conn;
   slot.state = Slot::State::connecting;
+  conn->on_notify([this](std::string_view channel, std::string_view payload) {
+    if (channel != k_change_channel) return;
+    auto const space = payload.rfind(' ');
+    if (space == std::string_view::npos) return;
+    std::string const name(payload.substr(0, space));
+    std::int64_t generation = 0;
+    if (payload.substr(space + 1) != "dropped" && !parse_int64(payload.substr(space + 1), generation)) return;
+    spdlog::info("sequence {} {}", name, generation == 0 ? "was dropped" : "was created or reset");
+    if (on_change) on_change(name, generation);
+  });
   conn->on_lost([this, &slot, weak = std::weak_ptr(conn)](DbError const& error) {
     if (slot.conn != weak.lock()) return;
     lost(slot, error.message);
@@ -231,6 +246,8 @@ void Database::run_catalog_refresh(Slot& slot) {
       info.max = int_value(rows, row, 3);
       info.start = int_value(rows, row, 4);
       info.cycle = std::string_view(PQgetvalue(rows.get(), row, 5)) == "t";
+      if (!PQgetisnull(rows.get(), row, 6)) info.block = std::string_view(PQgetvalue(rows.get(), row, 6)) == "block";
+      info.generation = int_value(rows, row, 7);
       sequences.push_back(std::move(info));
     }
     m_catalog.replace(std::move(sequences), Clock::now());
@@ -320,6 +337,8 @@ void Database::give_back(std::shared_ptr<PgConnection> const& conn, DbError cons
 }
 
 void Database::became_free(Slot& slot) {
+  // Whoever ran before this (such as on_catalog) may have leased the connection again.
+  if (slot.state != Slot::State::idle) return;
   if (m_refresh_wanted && !m_refresh_running) {
     slot.state = Slot::State::leased;
     run_catalog_refresh(slot);

@@ -25,7 +25,9 @@ inline constexpr char const k_take_statement[] = "pez_take";
 inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
 inline constexpr char const k_reserve_statement[] = "pez_reserve";
 inline constexpr char const k_reserve_sql[] =
-    "SELECT first_value, last_value, increment FROM pez.reserve($1::regclass, $2::bigint)";
+    "SELECT first_value, last_value, increment, generation FROM pez.reserve($1::regclass, $2::bigint)";
+// The channel sql/003_admin.sql announces changes on: "NAME GENERATION" or "NAME dropped".
+inline constexpr char const k_change_channel[] = "pez_sequences";
 
 // The sequence of a name as a regclass literal. Names are checked (a-z 0-9 _ -) before they get
 // here; the quotes keep '-' part of the identifier.
@@ -68,12 +70,17 @@ class Database {
   Catalog const& catalog() const { return m_catalog; }
   // Reads the catalog again on the next free connection.
   void refresh_catalog();
+  // A read of the catalog is wanted or running: what it holds may be out of date.
+  bool catalog_stale() const;
 
   // Called when a connection becomes free, when the catalog was read, and when the database
   // went down (no connection, latest attempt failed).
   std::function<void()> on_available;
   std::function<void()> on_catalog;
   std::function<void(DbError const&)> on_down;
+  // A sequence was created or reset (generation > 0) or dropped (generation 0), as announced
+  // by the database.
+  std::function<void(std::string const& name, std::int64_t generation)> on_change;
 
  private:
   struct Slot;

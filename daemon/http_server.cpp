@@ -45,6 +45,7 @@ bool is_parse_error(boost::system::error_code const& ec) {
 struct RequestHead {
   std::string method;
   std::string target;
+  std::string authorization;
   unsigned version = 11;
   std::string body;
 };
@@ -55,6 +56,7 @@ class RequestParser final : public http::basic_parser<true> {
   explicit RequestParser(RequestHead& out) : m_out(out) {
     m_out.method.clear();
     m_out.target.clear();
+    m_out.authorization.clear();
     m_out.body.clear();
   }
 
@@ -66,7 +68,9 @@ class RequestParser final : public http::basic_parser<true> {
     m_out.version = static_cast<unsigned>(version);
   }
   void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
-  void on_field_impl(http::field, beast::string_view, beast::string_view, beast::error_code&) override {}
+  void on_field_impl(http::field field, beast::string_view, beast::string_view value, beast::error_code&) override {
+    if (field == http::field::authorization) m_out.authorization.assign(value.data(), value.size());
+  }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const&, beast::error_code&) override {}
   std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
@@ -122,6 +126,7 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
     out += "\r\n";
   }
   if (reply.retry_after) out += "Retry-After: 1\r\n";
+  if (reply.bearer_challenge) out += "WWW-Authenticate: Bearer realm=\"pezd admin\"\r\n";
   if (!keep_alive) {
     out += "Connection: close\r\n";
   } else if (version == 10) {
@@ -239,7 +244,9 @@ class HttpSession final : public ClientSession<tcp::socket> {
   }
 
   void handle(bool keep_alive) {
-    Route route = pez::daemon::route(m_request.method, m_request.target, m_ctx.config.max_count);
+    auto admin = route_admin(m_request.method, m_request.target, m_request.body, !m_ctx.config.admin_token.empty(),
+                             bearer_matches(m_request.authorization, m_ctx.config.admin_token));
+    Route route = admin ? std::move(*admin) : pez::daemon::route(m_request.method, m_request.target, m_ctx.config.max_count);
     Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
     std::uint64_t const id = last_slot_id();
 
@@ -249,6 +256,19 @@ class HttpSession final : public ClientSession<tcp::socket> {
     }
     if (auto* reply = std::get_if<Reply>(&route.what)) {
       fill(slot, *reply);
+    } else if (auto* command = std::get_if<AdminCommand>(&route.what)) {
+      spdlog::info("http {}: admin {} {}", m_peer, m_request.method, m_request.target);
+      m_ctx.admin(std::move(*command), [self = self(), id](AdminResult result) {
+        Slot* later = self->slot_by_id(id);
+        if (later == nullptr) return;
+        if (!result) {
+          later->head = false;
+          self->fill(*later, error_reply(static_cast<unsigned>(errc_http_status(result.error().code)),
+                                         result.error().message));
+          return;
+        }
+        self->fill(*later, Reply{result->http_status, result->json + "\n"});
+      });
     } else if (auto* page = std::get_if<OpsPage>(&route.what)) {
       m_ctx.ops_page(*page, [self = self(), id](Reply page_reply) {
         if (Slot* later = self->slot_by_id(id)) self->fill(*later, page_reply);

@@ -236,15 +236,11 @@ void PgConnection::on_readable() {
     return;
   }
   auto const epoch = m_epoch;
-  while (PGnotify* notify = PQnotifies(m_conn)) {
-    std::string const channel = notify->relname;
-    std::string const payload = notify->extra ? notify->extra : "";
-    PQfreemem(notify);
-    if (m_on_notify) m_on_notify(channel, payload);
-    if (epoch != m_epoch) return;
-  }
+  if (!deliver_notifications()) return;
   if (m_pending) {
     collect();
+    // Results and notifications may come in one read: those parsed with the results too.
+    if (epoch != m_epoch || !deliver_notifications()) return;
   } else if (PQstatus(m_conn) == CONNECTION_BAD) {
     fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
     return;
@@ -252,6 +248,20 @@ void PgConnection::on_readable() {
   if (epoch != m_epoch || !is_open()) return;
   if (m_pending && !m_writing && PQisnonblocking(m_conn)) flush();
   if (is_open()) wait_readable();
+}
+
+bool PgConnection::deliver_notifications() {
+  auto const epoch = m_epoch;
+  while (m_conn != nullptr) {
+    PGnotify* notify = PQnotifies(m_conn);
+    if (notify == nullptr) break;
+    std::string const channel = notify->relname;
+    std::string const payload = notify->extra ? notify->extra : "";
+    PQfreemem(notify);
+    if (m_on_notify) m_on_notify(channel, payload);
+    if (epoch != m_epoch) return false;
+  }
+  return true;
 }
 
 void PgConnection::collect() {

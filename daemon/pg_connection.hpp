@@ -84,6 +84,8 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   void wait_readable();
   void on_readable();
   void collect();
+  // Hands queued notifications to on_notify; false if the connection was closed meanwhile.
+  bool deliver_notifications();
   void finish();
   void fail(DbError::Kind kind, std::string message);
   void reset_socket();

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/admin.hpp"
 #include "common/count.hpp"
 #include "common/format.hpp"
 #include "common/names.hpp"
@@ -85,6 +86,72 @@ Reply error_reply(unsigned status, std::string_view message) {
   if (status == 405) reply.allow = k_allowed_methods;
   if (status == 503) reply.retry_after = true;
   return reply;
+}
+
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view scheme = "Bearer ";
+  if (token.empty() || authorization.size() < scheme.size()) return false;
+  bool scheme_ok = true;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    auto const lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    scheme_ok = scheme_ok && lower(authorization[i]) == lower(scheme[i]);
+  }
+  auto const given = authorization.substr(scheme.size());
+  // Every byte of the token is looked at whatever the given one holds.
+  unsigned char diff = given.size() == token.size() ? 0 : 1;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    auto const g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = static_cast<unsigned char>(diff | (g ^ static_cast<unsigned char>(token[i])));
+  }
+  return scheme_ok && diff == 0;
+}
+
+std::optional<Route> route_admin(std::string_view method, std::string_view target, std::string_view body, bool enabled,
+                                 bool authorized) {
+  auto const qmark = target.find('?');
+  auto const path = target.substr(0, qmark);
+  if (path != "/admin" && !path.starts_with("/admin/")) return std::nullopt;
+  if (!enabled) {
+    return Route{error_reply(404, "no such resource " + quote_untrusted(path) +
+                                      "; the HTTP admin routes are off (setting admin_token_file turns them on)")};
+  }
+  if (!authorized) {
+    Reply reply = error_reply(401, "the admin routes need the header Authorization: Bearer TOKEN, with the token "
+                                   "of pezd's admin_token_file");
+    reply.bearer_challenge = true;
+    return Route{std::move(reply)};
+  }
+  if (qmark != std::string_view::npos) return Route{error_reply(400, "the admin routes take no query parameters")};
+  auto const not_allowed = [&](std::string_view allow) {
+    Reply reply = error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use " + std::string(allow));
+    reply.allow = allow;
+    return Route{std::move(reply)};
+  };
+  constexpr std::string_view base = "/admin/sequences";
+  if (path == base || path == "/admin/sequences/") {
+    if (method == "GET") return Route{AdminCommand{AdminCommand::Op::list, {}, {}, {}}};
+    if (method == "POST") return Route{AdminCommand{AdminCommand::Op::create, {}, {}, std::string(body)}};
+    return not_allowed("GET, POST");
+  }
+  if (!path.starts_with("/admin/sequences/")) {
+    return Route{error_reply(404, "no such resource " + quote_untrusted(path) +
+                                      "; the admin routes are /admin/sequences and /admin/sequences/NAME")};
+  }
+  auto rest = path.substr(base.size() + 1);
+  bool const reset = rest.ends_with("/reset");
+  if (reset) rest.remove_suffix(6);
+  std::string name;
+  if (!percent_decode(rest, name)) return Route{error_reply(400, "malformed %-escape in " + quote_untrusted(path))};
+  if (auto ok = check_sequence_name(name); !ok) return Route{error_reply(400, ok.error())};
+  if (reset) {
+    if (method != "POST") return not_allowed("POST");
+    auto to = parse_reset_body(body);
+    if (!to) return Route{error_reply(400, to.error())};
+    return Route{AdminCommand{AdminCommand::Op::reset, name, *to, {}}};
+  }
+  if (method == "GET") return Route{AdminCommand{AdminCommand::Op::inspect, name, {}, {}}};
+  if (method == "DELETE") return Route{AdminCommand{AdminCommand::Op::drop, name, {}, {}}};
+  return not_allowed("GET, DELETE");
 }
 
 Route route(std::string_view method, std::string_view target, std::uint32_t max_count) {

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include "daemon/admin.hpp"
 
 namespace pez::daemon {
 
@@ -20,6 +23,7 @@ struct Reply {
   std::string_view content_type = "application/json";
   std::string_view allow;    // sent as Allow when not empty
   bool retry_after = false;  // 503s tell clients when to come back
+  bool bearer_challenge = false;  // 401s say which credentials to send
 };
 
 // GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2).
@@ -32,13 +36,21 @@ struct TakeNumbers {
 enum class OpsPage { healthz, readyz, metrics };
 
 struct Route {
-  std::variant<Reply, TakeNumbers, OpsPage> what;
+  std::variant<Reply, TakeNumbers, OpsPage, AdminCommand> what;
   bool head = false;  // HEAD: the same status and headers as GET, no body, no numbers taken
 };
 
 inline constexpr std::string_view k_allowed_methods = "GET, HEAD, OPTIONS";
 
 Route route(std::string_view method, std::string_view target, std::uint32_t max_count);
+
+// The admin routes under /admin/ (DESIGN §2), or nothing for another path. enabled: a token is
+// configured; authorized: the request carried it. Bodies are JSON (common/admin.hpp).
+std::optional<Route> route_admin(std::string_view method, std::string_view target, std::string_view body, bool enabled,
+                                 bool authorized);
+
+// Compares a request's Authorization header with the token, in time independent of where they differ.
+bool bearer_matches(std::string_view authorization, std::string_view token);
 
 // Decodes %XX escapes; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/allocator.hpp"
+#include "daemon/catalog.hpp"
 #include "daemon/pg_connection.hpp"
 
 namespace pez::daemon {
@@ -79,12 +80,19 @@ class BlockSource final : public Source {
   bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
   void refill(std::string const& name);
 
+  // Sequence name was created or reset at generation (0: it was dropped): numbers reserved
+  // before that are thrown away, so none from before the change is handed out after this.
+  void invalidate(std::string const& name, std::int64_t generation);
+  // The catalog was read: the same for every sequence, and reserves of vanished ones go.
+  void sync(Catalog const& catalog);
+
  private:
   // first, first + step, ... last
   struct Range {
     std::int64_t next;
     std::int64_t last;
     std::int64_t step;
+    std::int64_t generation;
   };
   struct Reserve {
     std::string name;
@@ -98,6 +106,7 @@ class BlockSource final : public Source {
     std::uint64_t served_since = 0;
     Clock::time_point measured_at = Clock::now();
     std::optional<Error> run_out;  // the sequence does not cycle and has no numbers left
+    std::int64_t generation = 0;    // ranges of older generations are stale
   };
   // An answer decided under the lock and given after it is released (handlers may take time or
   // call back in).
@@ -120,6 +129,9 @@ class BlockSource final : public Source {
   void fetched(std::string const& name, std::uint64_t asked, std::shared_ptr<PgConnection> const& conn,
                std::expected<PgResults, DbError> result);
   static void fail_waiters(Reserve& r, Error const& error, Deliveries& out);
+  // Drops ranges older than generation; true if the reserve was erased (dropped sequence).
+  bool invalidate_locked(std::map<std::string, Reserve, std::less<>>::iterator it, std::int64_t generation,
+                         Deliveries& out);
   static void deliver(Deliveries& out);
 
   SourceContext m_ctx;

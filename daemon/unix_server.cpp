@@ -1,6 +1,7 @@
 #include "daemon/unix_server.hpp"
 
 #include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -8,6 +9,7 @@
 
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -41,6 +43,7 @@ class UnixSession final : public ClientSession<stream::socket> {
     socklen_t len = sizeof cred;
     if (getsockopt(m_socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
       m_peer = "uid " + std::to_string(cred.uid) + " pid " + std::to_string(cred.pid);
+      m_cred = cred;
     } else {
       m_peer = "unknown peer";
     }
@@ -134,8 +137,14 @@ class UnixSession final : public ClientSession<stream::socket> {
         break;
       }
       std::string const line = m_in.substr(start, nl - start);
+      auto request = proto::parse_request(line, m_ctx.config.max_count);
+      if (request && proto::is_admin(*request) && !m_ctx.draining()) {
+        // Admin requests run alone: after every earlier answer, before any later request.
+        m_barrier = true;
+        if (!m_slots.empty()) break;
+      }
       start = nl + 1;
-      handle_line(line);
+      handle_line(line, std::move(request));
       if (!m_slots.empty() && m_slots.back().close_after) {
         start = m_in.size();
         break;
@@ -150,16 +159,19 @@ class UnixSession final : public ClientSession<stream::socket> {
     finish(slot, code, close_after);
   }
 
-  void handle_line(std::string const& line) {
+  void handle_line(std::string const& line, std::expected<proto::Request, Error> request) {
     if (m_ctx.draining()) {
       answer_error(Errc::unavailable, "pezd is shutting down; try again in a moment", true);
       return;
     }
-    auto request = proto::parse_request(line, m_ctx.config.max_count);
     if (!request) {
       bool const garbage = proto::has_control_bytes(line);
       if (garbage) spdlog::debug("socket {}: closing after a line with control bytes", m_peer);
       answer_error(request.error().code, request.error().message, garbage);
+      return;
+    }
+    if (proto::is_admin(*request)) {
+      handle_admin(*request);
       return;
     }
     if (auto* next = std::get_if<proto::Next>(&*request)) {
@@ -185,6 +197,68 @@ class UnixSession final : public ClientSession<stream::socket> {
     finish(slot, std::nullopt, close_after);
   }
 
+  // Root, pezd's own user and members of admin_group may administer (pezd(8)).
+  bool may_administer() {
+    if (m_admin_checked) return m_admin;
+    m_admin_checked = true;
+    if (!m_cred) return m_admin = false;
+    if (m_cred->uid == 0 || m_cred->uid == ::geteuid()) return m_admin = true;
+    auto const& gid = m_ctx.config.admin_gid;
+    if (!gid) return m_admin = false;
+    if (m_cred->gid == *gid) return m_admin = true;
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> scratch(16384);
+    if (getpwuid_r(m_cred->uid, &pw, scratch.data(), scratch.size(), &found) != 0 || found == nullptr) {
+      return m_admin = false;
+    }
+    std::vector<gid_t> groups(64);
+    int n = static_cast<int>(groups.size());
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+      groups.resize(static_cast<std::size_t>(n));
+      if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return m_admin = false;
+    }
+    groups.resize(static_cast<std::size_t>(n));
+    return m_admin = std::ranges::find(groups, *gid) != groups.end();
+  }
+
+  void handle_admin(proto::Request const& request) {
+    if (!may_administer()) {
+      spdlog::warn("socket {}: refused an admin request: not root, not pezd's user, not in admin_group", m_peer);
+      answer_error(Errc::denied,
+                   "permission denied: only root, pezd's own user and members of the admin group (setting "
+                   "admin_group) may administer sequences",
+                   false);
+      return;
+    }
+    AdminCommand command;
+    using Op = AdminCommand::Op;
+    if (std::holds_alternative<proto::List>(request)) {
+      command.op = Op::list;
+    } else if (auto* inspect = std::get_if<proto::Inspect>(&request)) {
+      command = AdminCommand{Op::inspect, inspect->name, {}, {}};
+    } else if (auto* create = std::get_if<proto::Create>(&request)) {
+      command = AdminCommand{Op::create, {}, {}, create->spec};
+    } else if (auto* reset = std::get_if<proto::Reset>(&request)) {
+      command = AdminCommand{Op::reset, reset->name, reset->to, {}};
+    } else if (auto* drop = std::get_if<proto::Drop>(&request)) {
+      command = AdminCommand{Op::drop, drop->name, {}, {}};
+    }
+    push_slot();
+    std::uint64_t const id = last_slot_id();
+    m_ctx.admin(std::move(command), [self = self(), id](AdminResult result) {
+      Slot* slot = self->slot_by_id(id);
+      if (slot == nullptr) return;
+      if (!result) {
+        proto::append_error(slot->text, result.error().code, result.error().message);
+        self->finish(*slot, result.error().code, false);
+        return;
+      }
+      proto::append_ok(slot->text, result->json);
+      self->finish(*slot, std::nullopt, false);
+    });
+  }
+
   void on_numbers(std::uint64_t id, AllocateResult numbers) {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
@@ -204,6 +278,9 @@ class UnixSession final : public ClientSession<stream::socket> {
   }
 
   std::string m_in;
+  std::optional<ucred> m_cred;
+  bool m_admin_checked = false;
+  bool m_admin = false;
 };
 
 // Is something answering on this socket file? (A file left by a crashed pezd is not.)
@@ -216,19 +293,6 @@ bool someone_listens(std::string const& path) {
   bool const listening = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return listening;
-}
-
-std::expected<gid_t, std::string> group_id(std::string const& name) {
-  std::uint64_t numeric = 0;
-  if (parse_decimal(name, numeric)) return static_cast<gid_t>(numeric);
-  struct group buf {};
-  struct group* found = nullptr;
-  std::vector<char> scratch(16384);
-  int const rc = getgrnam_r(name.c_str(), &buf, scratch.data(), scratch.size(), &found);
-  if (rc != 0 || found == nullptr) {
-    return std::unexpected("no group named " + name + (rc != 0 ? " (" + errno_text(rc) + ")" : std::string()));
-  }
-  return found->gr_gid;
 }
 
 }  // namespace

@@ -1,0 +1,262 @@
+// pez admin list | inspect | reset | create | drop, and pez status: JSON from pezd, shown as
+// tables for people or passed through with --json for scripts.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/client.hpp"
+#include "cli/commands.hpp"
+#include "common/count.hpp"
+#include "common/names.hpp"
+#include "common/settings.hpp"
+#include "common/text.hpp"
+
+namespace pez::cli {
+namespace {
+
+using nlohmann::json;
+
+struct AdminOptions {
+  std::string name;
+  std::string to;
+  std::string start;
+  std::string min;
+  std::string max;
+  std::string increment;
+  std::string mode;
+  std::string description;
+  bool descending = false;
+  bool no_cycle = false;
+  bool json = false;
+};
+
+Outcome write_out(std::string const& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    return std::unexpected(Failure{k_exit_failure, "cannot write to standard output"});
+  }
+  return {};
+}
+
+std::expected<json, Failure> ask(Globals const& globals, std::string const& line) {
+  auto timeout = settings::parse_duration(globals.timeout, std::chrono::milliseconds(1), std::chrono::hours(1));
+  if (!timeout) return std::unexpected(Failure{k_exit_usage, "--timeout: " + timeout.error()});
+  Client client(globals.socket, *timeout);
+  auto answers = client.exchange({line});
+  if (!answers) return std::unexpected(answers.error());
+  json value = json::parse(answers->front(), nullptr, false);
+  if (value.is_discarded()) return std::unexpected(Failure{k_exit_failure, "pezd sent an answer this pez cannot read"});
+  return value;
+}
+
+std::string text_of(json const& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%", v.get<double>() * 100);
+    return buf;
+  }
+  return v.dump();
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
+// Columns sized to their widest cell, two spaces apart.
+std::string table(std::vector<std::vector<std::string>> const& rows) {
+  std::vector<std::size_t> widths;
+  for (auto const& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (auto const& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) line += i + 1 == row.size() ? row[i] : pad(row[i], widths[i] + 2);
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string describe(json const& seq) {
+  static constexpr char const* k_fields[][2] = {
+      {"name", "name"},           {"description", "description"}, {"direction", "direction"},
+      {"increment", "increment"}, {"start", "start"},             {"min", "min"},
+      {"max", "max"},             {"cycle", "cycle"},             {"mode", "mode"},
+      {"mode_from", "mode set by"}, {"last_value", "last value"}, {"next", "next value"},
+      {"left", "left before wrap"}, {"used", "range used"},       {"exhausted", "run out"},
+      {"generation", "generation"}, {"created_at", "created"},     {"reset_at", "last reset"},
+      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "pezd connections"}};
+  std::vector<std::vector<std::string>> rows;
+  for (auto const& [key, label] : k_fields) {
+    if (!seq.contains(key)) continue;
+    auto value = text_of(seq[key]);
+    if (std::string_view(key) == "left" && !seq.value("cycle", true)) rows.push_back({"left before run out:", value});
+    else rows.push_back({std::string(label) + ":", value});
+  }
+  return table(rows);
+}
+
+Outcome show(json const& value, bool as_json, std::string (*human)(json const&)) {
+  return write_out(as_json ? value.dump() + "\n" : human(value));
+}
+
+std::string list_table(json const& list) {
+  std::vector<std::vector<std::string>> rows{{"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE"}};
+  for (auto const& seq : list) {
+    rows.push_back({text_of(seq["name"]), text_of(seq["direction"]), text_of(seq["next"]), text_of(seq["left"]),
+                    text_of(seq["used"]), text_of(seq["cycle"]), text_of(seq["mode"])});
+  }
+  return table(rows);
+}
+
+std::string status_table(json const& s) {
+  auto const& db = s["database"];
+  std::vector<std::vector<std::string>> rows{
+      {"pezd:", text_of(s["version"]) + ", up " + text_of(s["uptime_seconds"]) + "s, " + text_of(s["mode"]) +
+                    " mode, " + text_of(s["threads"]) + " threads"},
+      {"ready:", text_of(s["ready"])},
+      {"database:", (db.value("up", false) ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
+                                           : "DOWN: " + text_of(db["error"]))},
+      {"sequences:", text_of(s["sequences"])},
+      {"requests:", text_of(s["requests"]) + " (" + text_of(s["numbers"]) + " numbers), " + text_of(s["pending"]) +
+                        " waiting"},
+      {"connections:", text_of(s["connections"]) + " open"}};
+  return table(rows);
+}
+
+std::expected<std::string, Failure> number_flag(std::string const& flag, std::string const& text) {
+  std::int64_t v = 0;
+  if (!parse_int64(text, v) || v < 1) {
+    return std::unexpected(Failure{k_exit_usage, flag + " takes a whole number from 1 to 9223372036854775807, got " +
+                                                     quote_untrusted(text)});
+  }
+  return text;
+}
+
+Outcome check_name(std::string const& name) {
+  if (auto ok = check_sequence_name(name); !ok) return std::unexpected(Failure{k_exit_usage, ok.error()});
+  return {};
+}
+
+Outcome run_create(Globals const& globals, AdminOptions const& o) {
+  if (auto ok = check_name(o.name); !ok) return ok;
+  json spec;
+  spec["name"] = o.name;
+  for (auto [flag, key, text] : {std::tuple{"--start", "start", &o.start}, std::tuple{"--min", "min", &o.min},
+                                 std::tuple{"--max", "max", &o.max}, std::tuple{"--increment", "increment", &o.increment}}) {
+    if (text->empty()) continue;
+    auto checked = number_flag(flag, *text);
+    if (!checked) return std::unexpected(checked.error());
+    std::int64_t v = 0;
+    parse_int64(*text, v);
+    spec[key] = v;
+  }
+  if (o.descending) spec["descending"] = true;
+  if (o.no_cycle) spec["cycle"] = false;
+  if (!o.mode.empty()) {
+    if (o.mode != "strict" && o.mode != "block") {
+      return std::unexpected(Failure{k_exit_usage, "--mode takes strict or block, got " + quote_untrusted(o.mode)});
+    }
+    spec["mode"] = o.mode;
+  }
+  if (!o.description.empty()) spec["description"] = o.description;
+  auto answer = ask(globals, "CREATE " + spec.dump() + "\n");
+  if (!answer) return std::unexpected(answer.error());
+  return show(*answer, o.json, describe);
+}
+
+}  // namespace
+
+void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
+  auto* admin = app.add_subcommand("admin", "Inspect and manage sequences (needs admin rights on pezd's socket)");
+  admin->require_subcommand(1);
+  auto o = std::make_shared<AdminOptions>();
+  auto json_flag = [o](CLI::App* sub) {
+    sub->add_flag("--json", o->json, "Print pezd's JSON answer instead of a table");
+  };
+  auto name_arg = [o](CLI::App* sub) {
+    sub->add_option("NAME", o->name, "Sequence name (a-z 0-9 _ -, starting with a letter)")->required();
+  };
+
+  auto* list = admin->add_subcommand("list", "Every sequence with its state");
+  json_flag(list);
+  list->callback([&globals, &action, o] {
+    action = [&globals, o]() -> Outcome {
+      auto answer = ask(globals, "LIST\n");
+      if (!answer) return std::unexpected(answer.error());
+      return show(*answer, o->json, list_table);
+    };
+  });
+
+  auto* inspect = admin->add_subcommand("inspect", "One sequence: direction, bounds, cycle, mode, state");
+  name_arg(inspect);
+  json_flag(inspect);
+  inspect->callback([&globals, &action, o] {
+    action = [&globals, o]() -> Outcome {
+      if (auto ok = check_name(o->name); !ok) return ok;
+      auto answer = ask(globals, "INSPECT " + o->name + "\n");
+      if (!answer) return std::unexpected(answer.error());
+      return show(*answer, o->json, describe);
+    };
+  });
+
+  auto* reset = admin->add_subcommand("reset", "Restart a sequence: the next number is its start, or --to V");
+  name_arg(reset);
+  reset->add_option("--to", o->to, "The next number to hand out")->type_name("V");
+  json_flag(reset);
+  reset->callback([&globals, &action, o] {
+    action = [&globals, o]() -> Outcome {
+      if (auto ok = check_name(o->name); !ok) return ok;
+      std::string line = "RESET " + o->name;
+      if (!o->to.empty()) {
+        auto checked = number_flag("--to", o->to);
+        if (!checked) return std::unexpected(checked.error());
+        line += " " + o->to;
+      }
+      auto answer = ask(globals, line + "\n");
+      if (!answer) return std::unexpected(answer.error());
+      return show(*answer, o->json, describe);
+    };
+  });
+
+  auto* create = admin->add_subcommand("create", "Create a named sequence (default: 1, 2, 3, ... cycling)");
+  name_arg(create);
+  create->add_option("--start", o->start, "First number (default: min, or max with --descending)")->type_name("V");
+  create->add_option("--min", o->min, "Smallest number (default 1)")->type_name("V");
+  create->add_option("--max", o->max, "Largest number (default 9223372036854775807)")->type_name("V");
+  create->add_option("--increment", o->increment, "Step between numbers (default 1)")->type_name("N");
+  create->add_flag("--descending", o->descending, "Count down from max");
+  create->add_flag("--no-cycle", o->no_cycle, "Run out at the end of the range instead of starting over");
+  create->add_option("--mode", o->mode, "Allocation mode of this sequence: strict or block (default: pezd's)")
+      ->type_name("MODE");
+  create->add_option("--description", o->description, "One line saying what the numbers are for")->type_name("TEXT");
+  json_flag(create);
+  create->callback([&globals, &action, o] { action = [&globals, o] { return run_create(globals, *o); }; });
+
+  auto* drop = admin->add_subcommand("drop", "Drop a named sequence (forward and reverse cannot be dropped)");
+  name_arg(drop);
+  drop->callback([&globals, &action, o] {
+    action = [&globals, o]() -> Outcome {
+      if (auto ok = check_name(o->name); !ok) return ok;
+      auto answer = ask(globals, "DROP " + o->name + "\n");
+      if (!answer) return std::unexpected(answer.error());
+      return {};
+    };
+  });
+
+  auto* status = app.add_subcommand("status", "pezd's state: version, uptime, database, counters");
+  json_flag(status);
+  status->callback([&globals, &action, o] {
+    action = [&globals, o]() -> Outcome {
+      auto answer = ask(globals, "STATUS\n");
+      if (!answer) return std::unexpected(answer.error());
+      return show(*answer, o->json, status_table);
+    };
+  });
+}
+
+}  // namespace pez::cli
