@@ -1,5 +1,8 @@
 #include "daemon/allocator.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "common/sequence.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
 #include "daemon/database.hpp"
@@ -26,9 +29,12 @@ Error unavailable_error(std::string const& why) {
 }
 
 Allocator::Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout,
-                     Mode mode, BlockOptions block)
-    : m_db(db), m_timeout(timeout), m_mode(mode), m_sweep(io) {
-  SourceContext ctx{db, metrics, timeout, [this] { arm_sweep(); }};
+                     Mode mode, BlockOptions block, double wrap_warning)
+    : m_db(db), m_timeout(timeout), m_mode(mode), m_sweep(io), m_wrap_warning(wrap_warning) {
+  SourceContext ctx{db, metrics, timeout, [this] { arm_sweep(); },
+                    [this](std::string const& name, std::int64_t value, bool exhausted) {
+                      observed(name, value, exhausted);
+                    }};
   m_strict = std::make_unique<StrictSource>(ctx);
   m_block = std::make_unique<BlockSource>(ctx, block);
   m_db.on_available = [this] {
@@ -51,6 +57,39 @@ Source& Allocator::source_for(std::string_view name) {
   bool block = m_mode == Mode::block;
   if (auto const* info = m_db.catalog().find(name); info != nullptr && info->block) block = *info->block;
   return block ? static_cast<Source&>(*m_block) : *m_strict;
+}
+
+void Allocator::observed(std::string const& name, std::int64_t value, bool exhausted) {
+  auto const* info = m_db.catalog().find(name);
+  if (info == nullptr) return;
+  SequenceShape const shape{info->increment, info->min, info->max, info->start, info->cycle};
+  Watch& w = m_watches[name];
+  if (w.generation != info->generation) w = Watch{info->generation};
+  if (exhausted) {
+    if (!w.ran_out) {
+      spdlog::warn("sequence {} has run out: it handed out its last number ({}) and does not cycle; "
+                   "pez admin reset {} makes it hand out numbers again",
+                   name, info->increment > 0 ? info->max : info->min, name);
+    }
+    w.ran_out = true;
+    w.used = 1;
+    return;
+  }
+  bool const wrapped = w.has_last && (info->increment > 0 ? value < w.last : value > w.last);
+  if (wrapped) {
+    spdlog::warn("sequence {} wrapped: it starts over at {}, and numbers it handed out before come again",
+                 name, info->increment > 0 ? info->min : info->max);
+    w.warned = false;
+  }
+  w.last = value;
+  w.has_last = true;
+  w.used = used_after(shape, value);
+  if (w.used >= m_wrap_warning && !w.warned && m_wrap_warning < 1) {
+    w.warned = true;
+    spdlog::warn("sequence {} has used {:.1f}% of its range (setting wrap_warning is {}): {} after {}",
+                 name, w.used * 100, m_wrap_warning, info->cycle ? "it wraps" : "it runs out",
+                 info->increment > 0 ? info->max : info->min);
+  }
 }
 
 void Allocator::sequence_changed(std::string const& name, std::int64_t generation) {

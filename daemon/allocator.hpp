@@ -12,6 +12,7 @@
 #include <deque>
 #include <expected>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -72,7 +73,7 @@ class Source {
 class Allocator {
  public:
   Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout,
-            Mode mode, BlockOptions block);
+            Mode mode, BlockOptions block, double wrap_warning = 0.9);
   ~Allocator();
   Allocator(Allocator const&) = delete;
   Allocator& operator=(Allocator const&) = delete;
@@ -90,6 +91,17 @@ class Allocator {
   bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
   // On the core thread, after try_take said the reserve runs low.
   void refill(std::string const& name);
+  // How much of each sequence's range is used, as far as this daemon has seen (for /metrics).
+  struct Watch {
+    std::int64_t generation = 0;
+    std::int64_t last = 0;
+    bool has_last = false;
+    bool warned = false;
+    bool ran_out = false;
+    double used = 0;
+  };
+  std::map<std::string, Watch, std::less<>> const& watches() const { return m_watches; }
+
   // A sequence was created or reset (generation) or dropped (0): see BlockSource::invalidate.
   void sequence_changed(std::string const& name, std::int64_t generation);
 
@@ -100,6 +112,7 @@ class Allocator {
   Source& source_for(std::string_view name);
   void arm_sweep();
   void sweep();
+  void observed(std::string const& name, std::int64_t value, bool exhausted);
 
   Database& m_db;
   std::chrono::milliseconds m_timeout;
@@ -109,6 +122,8 @@ class Allocator {
   std::deque<Request> m_waiting_for_catalog;
   boost::asio::steady_timer m_sweep;
   bool m_sweep_armed = false;
+  double m_wrap_warning;
+  std::map<std::string, Watch, std::less<>> m_watches;
 };
 
 }  // namespace pez::daemon

@@ -207,6 +207,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::sha
   Deliveries out;
   std::optional<DbError> failure;
   bool refresh_catalog = false;
+  std::vector<std::pair<std::int64_t, bool>> observe;  // told after the lock is released
   {
     std::lock_guard lock(m_lock);
     auto it = m_reserves.find(name);
@@ -230,6 +231,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::sha
         fail_waiters(r, answer, out);
         if (answer.code == Errc::exhausted) {
           r.run_out = answer;
+          observe.push_back({0, true});
         } else if (answer.code == Errc::not_found) {
           m_reserves.erase(it);
           refresh_catalog = true;
@@ -267,6 +269,8 @@ void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::sha
         auto const stride = step > 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
         auto const count = distance / stride + 1;
         r.ranges.push_back(Range{first, last, step, generation});
+        observe.push_back({first, false});
+        observe.push_back({last, false});
         r.available += count;
         r.last_block = count;
         if (count < asked) spdlog::info("sequence {} reached the end of its range; the next block starts over", name);
@@ -281,6 +285,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::sha
   // Outside the lock: giving the connection back may start the next statement at once.
   m_ctx.db.give_back(conn, failure ? &*failure : nullptr);
   if (refresh_catalog) m_ctx.db.refresh_catalog();
+  for (auto const& [value, exhausted] : observe) m_ctx.observed(name, value, exhausted);
   for (auto const& d : out) {
     if (!d.error) m_ctx.metrics.numbers(name, d.request.count);
   }
@@ -320,8 +325,9 @@ void BlockSource::invalidate(std::string const& name, std::int64_t generation) {
     auto it = m_reserves.find(name);
     if (it == m_reserves.end()) return;
     if (!invalidate_locked(it, generation, out)) {
+      // The next block is fetched when numbers are asked for, not at once.
       Reserve& r = it->second;
-      if (!r.waiters.empty() || low(r)) want_block(r);
+      if (!r.waiters.empty()) want_block(r);
     }
   }
   deliver(out);
@@ -337,8 +343,9 @@ void BlockSource::sync(Catalog const& catalog) {
       if (info == nullptr) {
         invalidate_locked(it, 0, out);
       } else if (!invalidate_locked(it, info->generation, out)) {
+        // The next block is fetched when numbers are asked for, not at once.
         Reserve& r = it->second;
-        if (!r.waiters.empty() || low(r)) want_block(r);
+        if (!r.waiters.empty()) want_block(r);
       }
       it = next;
     }

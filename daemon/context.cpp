@@ -140,6 +140,13 @@ Reply Shared::ops_page(OpsPage page) const {
         append_metric(out, "pez_reserved_numbers", "sequence=\"" + name + "\"",
                       static_cast<double>(allocator.reserved(name)));
       }
+      append_metric_header(out, "pez_sequence_used_ratio", "gauge",
+                           "Fraction of each sequence's range used, as of the last numbers this daemon took "
+                           "(1 when a sequence without cycle has run out).");
+      for (auto const& [name, watch] : allocator.watches()) {
+        if (db.catalog().find(name) == nullptr) continue;
+        append_metric(out, "pez_sequence_used_ratio", "sequence=\"" + name + "\"", watch.used);
+      }
       append_metric_header(out, "pez_pending_requests", "gauge", "Requests waiting for numbers.");
       append_metric(out, "pez_pending_requests", "", static_cast<double>(allocator.pending()));
       append_metric_header(out, "pez_open_connections", "gauge", "Client connections open now.");

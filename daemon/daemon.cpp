@@ -63,7 +63,7 @@ int run_daemon(Config config, int argc, char** argv) {
               Database::Options{config.conn_params(), config.db_connections, config.connect_timeout,
                                 config.request_timeout, config.reconnect_max},
               metrics);
-  Allocator allocator(io, db, metrics, config.request_timeout, config.mode, config.block);
+  Allocator allocator(io, db, metrics, config.request_timeout, config.mode, config.block, config.wrap_warning);
   Admin admin(io, db, allocator, config.request_timeout, config.mode == Mode::block);
   Shared shared(config, allocator, db, io.get_executor());
   shared.admin = &admin;

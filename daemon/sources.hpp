@@ -26,6 +26,9 @@ struct SourceContext {
   Metrics& metrics;
   std::chrono::milliseconds timeout;
   std::function<void()> wake;  // a request now waits: keep the deadline sweep running
+  // The database handed out value of sequence name (for the wrap warning); exhausted: the
+  // sequence does not cycle and has run out.
+  std::function<void(std::string const& name, std::int64_t value, bool exhausted)> observed;
 };
 
 // Strict mode (DESIGN §1): every number is taken from the database after its request arrived

@@ -109,6 +109,7 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, std::expected<PgR
         requeue(*batch);  // a warning: the exchange is not trusted, its numbers are burned
       } else {
         auto const answer = sequence_error(batch->name, error);
+        if (answer.code == Errc::exhausted) m_ctx.observed(batch->name, 0, true);
         if (answer.code == Errc::not_found) m_ctx.db.refresh_catalog();
         answer_all(answer);
       }
@@ -127,6 +128,14 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, std::expected<PgR
     return;
   }
   m_ctx.db.give_back(batch->conn, nullptr);
+  if (batch->total > 0) {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    parse_int64(PQgetvalue(rows, 0, 0), first);
+    parse_int64(PQgetvalue(rows, static_cast<int>(batch->total) - 1, 0), last);
+    m_ctx.observed(batch->name, first, false);
+    m_ctx.observed(batch->name, last, false);
+  }
   int row = 0;
   for (auto& request : batch->requests) {
     m_numbers.clear();

@@ -17,9 +17,14 @@
 --
 -- A pezd role that did not run this file itself needs, besides the rights of 001_init.sql:
 --
---   GRANT SELECT, INSERT, UPDATE, DELETE ON pez.sequences TO pezd_role;
---   GRANT USAGE, SELECT, UPDATE ON SEQUENCE pez._generations TO pezd_role;
---   GRANT CREATE ON SCHEMA pez TO pezd_role;   -- only if pezd may create sequences
+--   GRANT SELECT ON pez.sequences TO pezd_role;
+--
+-- and, for pez admin create, reset and drop through that pezd (otherwise run the functions
+-- below as the database owner):
+--
+--   GRANT INSERT, UPDATE, DELETE ON pez.sequences TO pezd_role;
+--   GRANT CREATE ON SCHEMA pez TO pezd_role;
+--   -- and ownership of the sequences it may drop
 --
 -- (Names starting with "_" are not sequence names, so pez._generations is never served.)
 

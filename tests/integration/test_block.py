@@ -118,9 +118,9 @@ def test_a_sequence_without_cycle_runs_out_with_409(start_pezd, cluster, db):
 
 def test_reserve_function_by_hand(cluster, db, start_pezd):
     start_pezd()  # creates the schema and functions
-    row = cluster.psql(db, "SELECT * FROM pez.reserve('pez.forward', 10)")
+    row = cluster.psql(db, "SELECT first_value, last_value, increment FROM pez.reserve('pez.forward', 10)")
     assert row == "1|10|1"
-    assert cluster.psql(db, "SELECT * FROM pez.reserve('pez.reverse', 3)") == f"{FORWARD_MAX}|{FORWARD_MAX - 2}|-1"
+    assert cluster.psql(db, "SELECT first_value, last_value, increment FROM pez.reserve('pez.reverse', 3)") == f"{FORWARD_MAX}|{FORWARD_MAX - 2}|-1"
     assert cluster.psql(db, "SELECT string_agg(n::text, ',') FROM pez.take('pez.forward', 3) AS n") == "11,12,13"
     bad = cluster.psql(db, "SELECT * FROM pez.reserve('pez.forward', 0)", check=False)
     assert bad.returncode != 0 and "must be 1 or more" in bad.stderr

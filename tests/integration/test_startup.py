@@ -104,7 +104,8 @@ def test_a_role_that_may_not_create_the_schema_is_told_what_to_run(start_pezd, c
                             "-v", "ON_ERROR_STOP=1", "-qf", os.path.join(sql_dir, name)], check=True,
                            capture_output=True)
     cluster.psql(database, "GRANT USAGE ON SCHEMA pez TO weak; GRANT SELECT ON pez.schema_migrations TO weak; "
-                           "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pez TO weak")
+                           "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pez TO weak; "
+                           "GRANT SELECT ON pez.sequences TO weak")
     pezd.wait_ready()
     assert pezd.get("/v1/forward").body == "1\n"
 

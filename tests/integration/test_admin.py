@@ -1,0 +1,363 @@
+"""Sequence administration (DESIGN §3, §5, issue: named sequences): pez admin over the socket,
+HTTP /admin/ with a bearer token, who may do it, hostile names, countdowns that run out, and
+resets and drops reaching a second daemon."""
+
+import grp
+import json
+import os
+import pwd
+import signal
+import subprocess
+
+import pytest
+
+from harness import FORWARD_MAX, MODE, PEZD, assert_one_error_line, run_pez, wait_until
+
+TOKEN = "s3cret-token-0123456789abcdef"
+USER = "pez-test-peer"
+GROUP = "pez-test-sock"
+ADMIN_GROUP = "pez-test-admin"
+
+
+def ensure_group(name):
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        subprocess.run(["groupadd", "--system", name], check=True)
+
+
+@pytest.fixture(scope="module")
+def peer_user():
+    """A second OS user in the socket's group, not an admin."""
+    ensure_group(GROUP)
+    ensure_group(ADMIN_GROUP)
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
+    subprocess.run(["usermod", "-a", "-G", GROUP, USER], check=True)
+    subprocess.run(["gpasswd", "-d", USER, ADMIN_GROUP], capture_output=True)
+    return USER
+
+
+def admin_json(pezd, *args):
+    r = pezd.pez("admin", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def token_file(workdir):
+    path = os.path.join(workdir, "admin-token")
+    with open(path, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def auth():
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+# --- the CLI over the socket ---------------------------------------------------------------
+
+def test_list_json_parses_back_with_the_built_in_sequences(pezd):
+    listed = admin_json(pezd, "list")
+    by_name = {s["name"]: s for s in listed}
+    assert by_name["forward"]["direction"] == "ascending"
+    assert by_name["forward"]["max"] == FORWARD_MAX and by_name["forward"]["cycle"] is True
+    assert by_name["reverse"]["direction"] == "descending" and by_name["reverse"]["next"] == FORWARD_MAX
+    human = pezd.pez("admin", "list")
+    assert human.returncode == 0 and human.stdout.startswith("NAME")
+    assert "forward" in human.stdout and "reverse" in human.stdout
+
+
+def test_create_serve_inspect_reset_drop(pezd):
+    created = admin_json(pezd, "create", "tickets", "--start", "1000", "--description", "ticket numbers")
+    assert created["name"] == "tickets" and created["start"] == 1000 and created["next"] == 1000
+    assert created["description"] == "ticket numbers"
+    assert pezd.pez("next", "tickets", "-n", "3").stdout == "1000\n1001\n1002\n"
+    assert pezd.get("/v1/tickets").body == "1003\n"
+    assert pezd.numbers("tickets", 2) == [1004, 1005]
+    c = pezd.lines()
+    assert c.ask("NEXT tickets 1") == "OK 1006"
+
+    seen = admin_json(pezd, "inspect", "tickets")
+    assert seen["last_value"] >= 1006 and seen["cycle"] is True
+    assert seen["left"] == FORWARD_MAX - seen["next"] + 1
+    human = pezd.pez("admin", "inspect", "tickets")
+    assert "ticket numbers" in human.stdout and "next value:" in human.stdout
+
+    # (What inspect shows after a reset may already count a block this daemon reserved since.)
+    reset = admin_json(pezd, "reset", "tickets")
+    assert reset["name"] == "tickets" and reset["reset_at"] is not None
+    assert pezd.pez("next", "tickets").stdout == "1000\n"
+    admin_json(pezd, "reset", "tickets", "--to", "5")
+    assert pezd.get("/v1/tickets").body == "5\n"
+
+    r = pezd.pez("admin", "drop", "tickets")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert pezd.get("/v1/tickets").status == 404
+    assert_one_error_line(pezd.pez("next", "tickets"), 1, "no sequence named")
+    assert_one_error_line(pezd.pez("admin", "inspect", "tickets"), 1, "tickets")
+
+
+def test_descending_countdown_without_cycle_runs_out(pezd):
+    created = admin_json(pezd, "create", "countdown", "--descending", "--max", "3", "--no-cycle")
+    assert created["direction"] == "descending" and created["next"] == 3 and created["left"] == 3
+    assert pezd.pez("next", "countdown", "-n", "3").stdout == "3\n2\n1\n"
+    r = pezd.get("/v1/countdown")
+    assert r.status == 409, r
+    assert "does not cycle" in r.json()["error"]
+    assert_one_error_line(pezd.pez("next", "countdown"), 1, "does not cycle")
+    assert pezd.lines().ask("NEXT countdown").startswith("ERR exhausted ")
+    assert admin_json(pezd, "inspect", "countdown")["exhausted"] is True
+    admin_json(pezd, "reset", "countdown")
+    assert pezd.pez("next", "countdown").stdout == "3\n"
+
+
+def test_create_with_mode_and_bounds(pezd):
+    created = admin_json(pezd, "create", "batches", "--min", "10", "--max", "20", "--increment", "5", "--mode", "block")
+    assert (created["min"], created["max"], created["increment"], created["mode"], created["mode_from"]) == \
+        (10, 20, 5, "block", "sequence")
+    assert pezd.numbers("batches", 3) == [10, 15, 20]
+    assert pezd.numbers("batches", 1) == [10]  # cycles
+
+
+@pytest.mark.parametrize("args, words", [
+    (["create", "tickets", "--min", "5", "--max", "5"], "below max"),
+    (["create", "tickets", "--start", "50", "--max", "20"], "within"),
+    (["create", "tickets", "--start", "0"], "whole number"),
+    (["create", "tickets", "--start", "abc"], "whole number"),
+    (["create", "tickets", "--mode", "fast"], "strict or block"),
+    (["reset", "forward", "--to", "-3"], "whole number"),
+])
+def test_bad_input_is_a_usage_error(pezd, args, words):
+    assert_one_error_line(pezd.pez("admin", *args), 64, words)
+
+
+def test_existing_name_builtin_drop_and_missing_sequence_are_refused(pezd):
+    admin_json(pezd, "create", "dup")
+    assert_one_error_line(pezd.pez("admin", "create", "dup"), 1, "exists already")
+    assert_one_error_line(pezd.pez("admin", "drop", "forward"), 1, "cannot be dropped")
+    assert_one_error_line(pezd.pez("admin", "drop", "reverse"), 1, "cannot be dropped")
+    assert_one_error_line(pezd.pez("admin", "drop", "nosuch"), 1, "nosuch")
+    assert_one_error_line(pezd.pez("admin", "reset", "nosuch"), 1, "nosuch")
+    assert_one_error_line(pezd.pez("admin", "reset", "dup", "--to", "99999999999999999999"), 64)
+
+
+HOSTILE = ["a'b", "a;drop table x", "../etc", "x" * 49, "Upper", "", "a\nb", 'a"b', "1abc", "a b", "a%00"]
+
+
+def test_hostile_names_are_refused_before_any_sql(cluster, db, pezd):
+    """Refused by the name check (its message), so no statement carries them."""
+    count_sql = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE n.nspname = 'pez'")
+    before = cluster.psql(db, count_sql).strip()
+    rule = "a name is 1 to 48 characters"
+    for name in HOSTILE:
+        for args in (["create", name], ["drop", name], ["reset", name], ["inspect", name]):
+            r = pezd.pez("admin", *args)
+            assert_one_error_line(r, 64)
+            assert rule in r.stderr or "NAME" in r.stderr or "name" in r.stderr, r.stderr
+        if "\n" in name or not name.strip():
+            continue
+        c = pezd.lines()
+        for line in (f"DROP {name}", f"RESET {name}", f"INSPECT {name}", "CREATE " + json.dumps({"name": name})):
+            answer = c.ask(line)
+            assert answer.startswith("ERR bad-request "), (line, answer)
+            assert "name" in answer or " " in name, answer
+    assert cluster.psql(db, count_sql).strip() == before
+
+
+def test_socket_admin_requests_run_in_order_when_pipelined(pezd):
+    c = pezd.lines()
+    c.send("NEXT forward\nCREATE {\"name\": \"piped\", \"start\": 7}\nNEXT piped 2\nRESET piped\nNEXT piped\n"
+           "DROP piped\nNEXT piped\n")
+    answers = [c.read_line() for _ in range(7)]
+    assert answers[0] == "OK 1"
+    assert answers[1].startswith("OK {") and json.loads(answers[1][3:])["name"] == "piped"
+    assert answers[2] == "OK 7 8"
+    assert answers[3].startswith("OK {")
+    assert answers[4] == "OK 7"
+    assert answers[5] == 'OK {"dropped":"piped"}'
+    assert answers[6].startswith("ERR not-found ")
+
+
+# --- who may administer ----------------------------------------------------------------------
+
+def test_a_peer_in_the_socket_group_but_not_admin_is_denied(start_pezd, workdir, peer_user):
+    pezd = start_pezd(["--socket-group", GROUP])
+    r = run_pez(["admin", "list"], socket_path=pezd.socket, user=peer_user)
+    assert_one_error_line(r, 77, "permission denied")
+    r = run_pez(["admin", "create", "mine"], socket_path=pezd.socket, user=peer_user)
+    assert_one_error_line(r, 77, "permission denied")
+    # Numbers stay open to the socket's group.
+    r = run_pez(["forward", "-n", "2"], socket_path=pezd.socket, user=peer_user)
+    assert r.returncode == 0 and len(r.stdout.split()) == 2, r.stderr
+    assert "refused an admin request" in pezd.log_text()
+
+
+def test_members_of_admin_group_may_administer(start_pezd, peer_user):
+    subprocess.run(["usermod", "-a", "-G", ADMIN_GROUP, peer_user], check=True)
+    try:
+        pezd = start_pezd(["--socket-group", GROUP, "--admin-group", ADMIN_GROUP])
+        r = run_pez(["admin", "create", "theirs", "--json"], socket_path=pezd.socket, user=peer_user)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["name"] == "theirs"
+    finally:
+        subprocess.run(["gpasswd", "-d", peer_user, ADMIN_GROUP], capture_output=True)
+
+
+def start_fails(workdir, args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_CONFIG"] = ""
+    return subprocess.run([PEZD, "--socket", os.path.join(workdir, "x.sock")] + args, capture_output=True,
+                          text=True, env=env, timeout=10, stdin=subprocess.DEVNULL)
+
+
+def test_unknown_admin_group_stops_pezd(workdir):
+    r = start_fails(workdir, ["--admin-group", "no-such-group-here"])
+    assert r.returncode == 78 and "admin_group" in r.stderr, r
+
+
+# --- HTTP /admin/ ----------------------------------------------------------------------------
+
+def test_http_admin_is_off_without_a_token_file(pezd):
+    r = pezd.get("/admin/sequences", headers=auth())
+    assert r.status == 404 and "admin_token_file" in r.json()["error"]
+
+
+def test_http_admin_needs_the_bearer_token(start_pezd, workdir):
+    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
+    for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                    {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": f"Basic {TOKEN}"}):
+        r = pezd.get("/admin/sequences", headers=headers)
+        assert r.status == 401, (headers, r)
+        assert r.headers.get("www-authenticate", "").startswith("Bearer")
+    r = pezd.get("/admin/sequences", method="POST", body=json.dumps({"name": "sneaky"}))
+    assert r.status == 401
+    assert pezd.get("/v1/sneaky").status == 404
+    # Numbers need no token.
+    assert pezd.get("/v1/forward").status == 200
+
+
+def test_http_admin_routes(start_pezd, workdir):
+    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
+    r = pezd.get("/admin/sequences", headers=auth())
+    assert r.status == 200 and {"forward", "reverse"} <= {s["name"] for s in r.json()}
+    r = pezd.get("/admin/sequences", method="POST", headers=auth(),
+                 body=json.dumps({"name": "web", "start": 10, "max": 12, "cycle": False}))
+    assert r.status == 201, r
+    assert r.json()["next"] == 10
+    assert pezd.numbers("web", 3) == [10, 11, 12]
+    assert pezd.get("/v1/web").status == 409
+    r = pezd.get("/admin/sequences/web", headers=auth())
+    assert r.status == 200 and r.json()["exhausted"] is True
+    r = pezd.get("/admin/sequences/web/reset", method="POST", headers=auth(), body=json.dumps({"to": 11}))
+    assert r.status == 200 and r.json()["name"] == "web"
+    assert pezd.get("/v1/web").body == "11\n"
+    r = pezd.get("/admin/sequences/web/reset", method="POST", headers=auth())
+    assert r.status == 200
+    assert pezd.get("/v1/web").body == "10\n"
+    r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=json.dumps({"name": "web"}))
+    assert r.status == 409
+    r = pezd.get("/admin/sequences/web", method="DELETE", headers=auth())
+    assert r.status == 200 and r.json() == {"dropped": "web"}
+    assert pezd.get("/admin/sequences/web", headers=auth()).status == 404
+    assert pezd.get("/admin/sequences/forward", method="DELETE", headers=auth()).status == 409
+    assert pezd.get("/admin/sequences/forward", method="PUT", headers=auth()).status == 405
+    for body in ("not json", "[1]", json.dumps({"name": "x", "colour": "red"}), json.dumps({"name": "Bad"}),
+                 json.dumps({"name": "x", "min": 9, "max": 3}), json.dumps({"start": 5})):
+        r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=body)
+        assert r.status == 400, (body, r)
+    for name in ("a%27b", "..%2F..", "UPPER", "x" * 49):
+        assert pezd.get(f"/admin/sequences/{name}", headers=auth()).status == 400
+
+
+def test_bad_token_file_stops_pezd(workdir):
+    short = os.path.join(workdir, "short-token")
+    with open(short, "w") as f:
+        f.write("abc\n")
+    for path in (short, os.path.join(workdir, "missing")):
+        r = start_fails(workdir, ["--admin-token-file", path])
+        assert r.returncode == 78 and "admin_token_file" in r.stderr, r
+
+
+# --- a second daemon hears of resets and drops ----------------------------------------------
+
+@pytest.mark.parametrize("seq_mode", ["strict", "block"])
+def test_reset_and_drop_reach_a_second_daemon(start_pezd, seq_mode):
+    a = start_pezd()
+    b = start_pezd()
+    admin_json(a, "create", "shared", "--mode", seq_mode)
+    wait_until(lambda: b.get("/v1/shared").status == 200, 10, what="b to serve shared")
+    taken = b.numbers("shared", 5)
+    assert len(taken) == 5
+    # b may hold a reserve (block): after the reset it must not hand out any of it.
+    admin_json(a, "reset", "shared", "--to", "1000000")
+
+    def b_after_reset():
+        return b.numbers("shared", 1)[0] >= 1000000
+    wait_until(b_after_reset, 10, what="b to hear of the reset")
+    after = b.numbers("shared", 20) + a.numbers("shared", 20)
+    assert all(n >= 1000000 for n in after), after
+    assert len(set(after)) == len(after)
+
+    a.pez("admin", "drop", "shared")
+    wait_until(lambda: b.get("/v1/shared").status == 404, 10, what="b to hear of the drop")
+    assert_one_error_line(b.pez("next", "shared"), 1, "no sequence named")
+
+
+def test_a_daemon_cut_off_during_a_reset_drops_its_reserve_when_back(cluster, db, start_pezd):
+    if MODE != "block":
+        pytest.skip("only a block-mode daemon holds numbers")
+    a = start_pezd()
+    b = start_pezd()
+    admin_json(a, "create", "offline", "--mode", "block")
+    wait_until(lambda: b.get("/v1/offline").status == 200, 10, what="b to serve offline")
+    assert int(b.get("/v1/offline").body) < 1000
+    # b is frozen, its connections are cut and the reset happens: b misses the notice.
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        cluster.psql(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         f"WHERE application_name = 'pezd' AND datname = '{db}'")
+        # a lost its connections too and reconnects on its own.
+        wait_until(lambda: a.pez("admin", "reset", "offline", "--to", "5000000").returncode == 0, 15,
+                   what="the reset through a")
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+
+    def fresh():
+        r = b.get("/v1/offline")
+        return r.status == 200 and int(r.body) >= 5000000
+    # Until b is back in touch with the database it may serve its reserve (pezd(8)); once it
+    # reconnects, it compares generations and never serves the old numbers again.
+    wait_until(fresh, 15, what="b to drop its stale reserve")
+    later = [int(b.get("/v1/offline").body) for _ in range(20)]
+    assert all(n >= 5000000 for n in later), later
+
+
+# --- how much is left ----------------------------------------------------------------------
+
+def test_wrap_warning_and_metrics(start_pezd):
+    pezd = start_pezd(["--wrap-warning", "0.8"])
+    admin_json(pezd, "create", "small", "--max", "10")
+    assert pezd.numbers("small", 9) == list(range(1, 10))
+    wait_until(lambda: "sequence small has used" in pezd.log_text(), 10, what="the wrap warning")
+    assert pezd.numbers("small", 2) == [10, 1]
+    wait_until(lambda: "sequence small wrapped" in pezd.log_text(), 10, what="the wrap notice")
+    metrics = pezd.get("/metrics").body
+    assert 'pez_sequence_used_ratio{sequence="small"}' in metrics
+    listed = {s["name"]: s for s in admin_json(pezd, "list")}
+    assert 0 <= listed["small"]["used"] <= 1 and listed["small"]["left"] <= 10
+
+    admin_json(pezd, "create", "once", "--max", "2", "--no-cycle")
+    assert pezd.numbers("once", 2) == [1, 2]
+    assert pezd.get("/v1/once").status == 409
+    wait_until(lambda: "sequence once has run out" in pezd.log_text(), 10, what="the run-out warning")
+
+
+def test_bad_wrap_warning_stops_pezd(workdir):
+    for bad in ("0", "1.5", "lots", "-0.2"):
+        r = start_fails(workdir, ["--wrap-warning", bad])
+        assert r.returncode == 78 and "wrap_warning" in r.stderr, r
