@@ -1,28 +1,50 @@
 // Accepting client connections for ever, for both listeners. Running out of file descriptors
-// (or any other accept error) is logged and followed by a short pause, never a stop.
+// (or any other accept error) is counted, logged (one line per 10 seconds at most, however many
+// happen) and followed by a short pause, never a stop: connections already open keep working, and
+// new ones wait in the kernel's queue until a descriptor is free again.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <spdlog/spdlog.h>
 
+#include "daemon/log_throttle.hpp"
+#include "daemon/metrics.hpp"
+
 namespace pez::daemon {
 
+struct AcceptState {
+  boost::asio::steady_timer& pause;
+  char const* what;
+  Metrics& metrics;
+  LogThrottle throttle{};
+};
+
 template <typename Acceptor, typename OnSocket>
-void accept_loop(Acceptor& acceptor, boost::asio::steady_timer& pause, char const* what, OnSocket on_socket) {
-  acceptor.async_accept([&acceptor, &pause, what, on_socket](boost::system::error_code ec,
-                                                             typename Acceptor::protocol_type::socket socket) {
+void accept_loop(Acceptor& acceptor, AcceptState& state, OnSocket on_socket) {
+  acceptor.async_accept([&acceptor, &state, on_socket](boost::system::error_code ec,
+                                                       typename Acceptor::protocol_type::socket socket) {
     if (ec == boost::asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec) {
-      spdlog::error("{}: cannot accept a connection: {}; pausing accepts for 100ms", what, ec.message());
-      pause.expires_after(std::chrono::milliseconds(100));
-      pause.async_wait([&acceptor, &pause, what, on_socket](boost::system::error_code wait_ec) {
-        if (!wait_ec) accept_loop(acceptor, pause, what, on_socket);
+      state.metrics.accept_failed();
+      if (state.throttle.allow()) {
+        std::string const more = state.throttle.suppressed() == 0
+                                     ? std::string()
+                                     : " (" + std::to_string(state.throttle.suppressed()) +
+                                           " more accept failures since the last such line)";
+        bool const out_of_files = ec == boost::asio::error::no_descriptors || ec.value() == ENFILE;
+        spdlog::error("{}: cannot accept a connection: {}{}; pausing accepts for 100ms{}", state.what, ec.message(),
+                      out_of_files ? " (raise the open-file limit, LimitNOFILE=, or lower max_connections)" : "",
+                      more);
+      }
+      state.pause.expires_after(std::chrono::milliseconds(100));
+      state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {
+        if (!wait_ec) accept_loop(acceptor, state, on_socket);
       });
       return;
     }
     on_socket(std::move(socket));
-    accept_loop(acceptor, pause, what, on_socket);
+    accept_loop(acceptor, state, on_socket);
   });
 }
 

@@ -15,6 +15,8 @@
 
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
+#include "daemon/log_throttle.hpp"
+#include "daemon/metrics.hpp"
 
 namespace pez::daemon {
 
@@ -31,6 +33,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   void close() override {
     if (m_closed) return;
     m_closed = true;
+    update_idle();
     boost::system::error_code ec;
     m_socket.shutdown(Socket::shutdown_both, ec);
     m_socket.close(ec);
@@ -56,6 +59,39 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()), m_transport(transport) {}
 
   void register_session() { m_id = m_ctx.sessions.add(this->weak_from_this()); }
+
+  // Whether this new connection may stay (setting max_connections): the connection idle the
+  // longest is closed to make room for it; when none is idle, it must be refused.
+  bool admitted() {
+    thread_local LogThrottle evicted_log;
+    thread_local LogThrottle refused_log;
+    auto const before = m_ctx.sessions.size();
+    if (!m_ctx.sessions.make_room()) {
+      m_ctx.metrics.connection_dropped(Metrics::Dropped::refused);
+      if (refused_log.allow()) {
+        spdlog::warn("{} {}: refused: {} connections are open (setting max_connections is {}) and none is idle{}",
+                     m_transport, m_peer, m_ctx.shared.open_sessions.load(), m_ctx.shared.max_connections,
+                     suppressed_text(refused_log));
+      }
+      return false;
+    }
+    if (m_ctx.sessions.size() < before) {
+      m_ctx.metrics.connection_dropped(Metrics::Dropped::evicted);
+      if (evicted_log.allow()) {
+        spdlog::warn("{}: {} connections are open (setting max_connections is {}): closed the one idle the longest "
+                     "to make room for {}{}",
+                     m_transport, m_ctx.shared.open_sessions.load() + 1, m_ctx.shared.max_connections, m_peer,
+                     suppressed_text(evicted_log));
+      }
+    }
+    return true;
+  }
+
+  // The session waits for the first byte of a request (a read with nothing buffered).
+  void set_waiting(bool waiting) {
+    m_waiting = waiting;
+    update_idle();
+  }
 
   template <typename Derived>
   std::shared_ptr<Derived> self_as() {
@@ -133,6 +169,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     }
     if (m_out_slots == 0) return;
     m_writing = true;
+    update_idle();
     m_write_deadline = Clock::now() + m_ctx.config.header_timeout;
     arm_timer();
     boost::asio::async_write(m_socket, boost::asio::buffer(m_out),
@@ -161,6 +198,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       close();
       return;
     }
+    update_idle();
     if (m_barrier && m_slots.empty()) {
       // Everything before the barrier is answered: requests read but held back go on now.
       m_barrier = false;
@@ -177,6 +215,17 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       m_read_paused = false;
       resume_reading();
     }
+  }
+
+  static std::string suppressed_text(LogThrottle const& throttle) {
+    if (throttle.suppressed() == 0) return {};
+    return " (" + std::to_string(throttle.suppressed()) + " more like this since the last such line)";
+  }
+
+  // Idle: waiting for a request with nothing to answer, the first to close when room is needed.
+  void update_idle() {
+    bool const idle = m_waiting && m_slots.empty() && !m_writing && !m_closed;
+    if (idle != this->Session::idle()) m_ctx.sessions.set_idle(*this, this->weak_from_this(), idle);
   }
 
   // One timer serves both deadlines; moving a deadline later costs nothing until it fires.
@@ -219,6 +268,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   bool m_timer_armed = false;
   bool m_writing = false;
   bool m_peer_done = false;
+  bool m_waiting = false;
 };
 
 }  // namespace pez::daemon

@@ -66,6 +66,7 @@ struct Config {
   std::size_t body_limit = 16384;
   std::size_t line_limit = 1024;
   std::size_t pipeline_limit = 64;
+  std::size_t max_connections = 10000;
 
   // Where each value came from (key -> origin), for logs and diagnostics.
   std::map<std::string, settings::Origin> origins;

@@ -31,6 +31,30 @@ void Sessions::remove(std::uint64_t id) {
   }
 }
 
+void Sessions::set_idle(Session& session, std::weak_ptr<Session> weak, bool idle) {
+  if (idle == session.m_idle) return;
+  session.m_idle = idle;
+  if (idle) {
+    session.m_idle_at = m_idle.insert(m_idle.end(), std::move(weak));
+  } else {
+    m_idle.erase(session.m_idle_at);
+  }
+}
+
+bool Sessions::make_room() {
+  if (m_shared.open_sessions.load(std::memory_order_relaxed) <= m_shared.max_connections) return true;
+  while (!m_idle.empty()) {
+    auto oldest = m_idle.front().lock();
+    if (!oldest) {
+      m_idle.pop_front();
+      continue;
+    }
+    oldest->close();  // takes it off the list
+    return true;
+  }
+  return false;
+}
+
 void Sessions::drain_all() {
   std::vector<std::shared_ptr<Session>> live;
   for (auto& [id, weak] : m_sessions) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ class Database;
 class Metrics;
 struct Shared;
 
+class Session;
+using IdleList = std::list<std::weak_ptr<Session>>;
+
 class Session {
  public:
   virtual ~Session() = default;
@@ -32,9 +36,17 @@ class Session {
   virtual void drain() = 0;
   // Close now.
   virtual void close() = 0;
+  bool idle() const { return m_idle; }
+
+ private:
+  friend class Sessions;
+  // Where this session stands in its thread's list of idle sessions, when it is idle.
+  IdleList::iterator m_idle_at;
+  bool m_idle = false;
 };
 
-// The open client connections of one thread.
+// The open client connections of one thread, and which of them are idle (waiting for a request,
+// with nothing to answer), longest idle first.
 class Sessions {
  public:
   explicit Sessions(Shared& shared) : m_shared(shared) {}
@@ -44,9 +56,16 @@ class Sessions {
   void drain_all();
   void close_all();
 
+  // Puts a session on the idle list (at its end) or takes it off.
+  void set_idle(Session& session, std::weak_ptr<Session> weak, bool idle);
+  // Whether a session just added may stay (setting max_connections): yes below the limit, or
+  // once the session of this thread idle the longest was closed to make room; no when none is idle.
+  bool make_room();
+
  private:
   Shared& m_shared;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> m_sessions;
+  IdleList m_idle;
   std::uint64_t m_next = 1;
 };
 
@@ -64,6 +83,7 @@ struct Shared {
   Clock::time_point started = Clock::now();
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> open_sessions{0};
+  std::size_t max_connections = 0;  // the setting, or less when the open-file limit is lower
   std::vector<Metrics const*> metrics;  // every thread's, filled before the threads start
   std::function<void()> on_all_closed;  // runs on the core thread
 

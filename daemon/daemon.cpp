@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <thread>
 #include <cstdio>
@@ -41,6 +43,38 @@ void apply_log_level(std::string const& level) {
   spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
 }
 
+// Raises the soft open-file limit to the hard one, and says how many client connections fit
+// under it: each takes one descriptor, and some are kept for the database connections, the
+// listeners and the event loops.
+std::size_t connection_limit(Config const& config) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return config.max_connections;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return config.max_connections;
+  // Besides the descriptors in steady use, room for connections accepted in a burst and not yet
+  // started on their thread (the idle one closed to make room for each goes only then).
+  auto const reserved = static_cast<rlim_t>(64 + 3 * config.threads + 2 * config.db_connections);
+  auto const fit = limit.rlim_cur > reserved ? static_cast<std::size_t>(limit.rlim_cur - reserved) : 1;
+  if (fit >= config.max_connections) return config.max_connections;
+  bool const explicit_value = config.origins.contains("max_connections") &&
+                              config.origins.at("max_connections").source != settings::Source::default_value;
+  if (explicit_value) {
+    spdlog::warn("max_connections is {}, but the open-file limit ({}) leaves room for about {} connections: beyond "
+                 "that, accepting fails until some close; raise the limit (LimitNOFILE= in the unit, ulimit -n) "
+                 "or lower max_connections",
+                 config.max_connections, static_cast<std::uint64_t>(limit.rlim_cur), fit);
+    return config.max_connections;
+  }
+  spdlog::info("max_connections lowered from {} to {} to fit the open-file limit ({}); raise the limit "
+               "(LimitNOFILE= in the unit, ulimit -n) to allow more",
+               config.max_connections, fit, static_cast<std::uint64_t>(limit.rlim_cur));
+  return fit;
+}
+
 }  // namespace
 
 namespace {
@@ -67,6 +101,7 @@ int run_daemon(Config config, int argc, char** argv) {
   Admin admin(io, db, allocator, config.request_timeout, config.mode == Mode::block);
   Shared shared(config, allocator, db, io.get_executor());
   shared.admin = &admin;
+  shared.max_connections = connection_limit(config);
   Context core(shared, io.get_executor(), metrics, true);
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Context*> http_threads{&core};
@@ -107,9 +142,9 @@ int run_daemon(Config config, int argc, char** argv) {
       io.run();
     });
   }
-  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {})", k_version,
-               config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
-               settings::format_duration(config.request_timeout));
+  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})",
+               k_version, config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
+               settings::format_duration(config.request_timeout), shared.max_connections);
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   asio::steady_timer drain_deadline(io);

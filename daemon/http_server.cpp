@@ -147,6 +147,15 @@ class HttpSession final : public ClientSession<tcp::socket> {
   void start() {
     register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::http);
+    if (!admitted()) {
+      Reply full = error_reply(503, "pezd has as many connections open as it may (setting max_connections is " +
+                                        std::to_string(m_ctx.shared.max_connections) +
+                                        ") and none is idle; try again in a moment");
+      full.retry_after = true;
+      fill(push_http_slot(11, false, false), full);
+      peer_done();
+      return;
+    }
     wait_for_request();
   }
 
@@ -170,8 +179,10 @@ class HttpSession final : public ClientSession<tcp::socket> {
     // A read, not a wait: Asio skips the read attempt it knows would find nothing, so an idle
     // keep-alive connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
+    set_waiting(true);
     m_socket.async_read_some(m_buffer.prepare(k_read_size),
                              [self = self()](boost::system::error_code ec, std::size_t n) {
+                               self->set_waiting(false);
                                if (self->m_closed) return;
                                if (ec) {
                                  if (ec != asio::error::eof) {
@@ -320,7 +331,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
 }  // namespace
 
 HttpListener::HttpListener(asio::io_context& io, std::vector<Context*> threads)
-    : m_io(io), m_threads(std::move(threads)), m_acceptor(io), m_pause(io) {}
+    : m_io(io), m_threads(std::move(threads)), m_acceptor(io), m_pause(io), m_accept{m_pause, "http", m_threads.front()->metrics} {}
 
 std::expected<void, std::string> HttpListener::open(Endpoint const& endpoint) {
   boost::system::error_code ec;
@@ -359,7 +370,7 @@ void HttpListener::stop() {
 }
 
 void HttpListener::accept() {
-  accept_loop(m_acceptor, m_pause, "http", [this](tcp::socket socket) {
+  accept_loop(m_acceptor, m_accept, [this](tcp::socket socket) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     Context* target = m_threads[m_next++ % m_threads.size()];

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include "daemon/accept_loop.hpp"
 #include <expected>
 #include <memory>
 #include <string>
@@ -33,6 +35,7 @@ class HttpListener {
   std::size_t m_next = 0;
   boost::asio::ip::tcp::acceptor m_acceptor;
   boost::asio::steady_timer m_pause;
+  AcceptState m_accept;
 };
 
 }  // namespace pez::daemon

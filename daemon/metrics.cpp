@@ -82,6 +82,8 @@ void Metrics::add_to(Metrics& total) const {
   add(m_latency, total.m_latency);
   add(m_db_errors, total.m_db_errors);
   add(m_connections, total.m_connections);
+  add(m_dropped, total.m_dropped);
+  bump(total.m_accept_failures, read(m_accept_failures));
   total.m_latency_sum.fetch_add(m_latency_sum.load(std::memory_order_relaxed), std::memory_order_relaxed);
   bump(total.m_latency_count, read(m_latency_count));
   bump(total.m_db_round_trips, read(m_db_round_trips));
@@ -146,6 +148,14 @@ void Metrics::render(std::string& out) const {
   append_metric_header(out, "pez_connections_total", "counter", "Client connections accepted, by transport.");
   append_metric(out, "pez_connections_total", "transport=\"http\"", static_cast<double>(read(m_connections[0])));
   append_metric(out, "pez_connections_total", "transport=\"socket\"", static_cast<double>(read(m_connections[1])));
+  append_metric_header(out, "pez_connections_dropped_total", "counter",
+                       "Client connections closed to stay within max_connections: the one idle the longest "
+                       "(evicted), or a new one when none was idle (refused).");
+  append_metric(out, "pez_connections_dropped_total", "reason=\"evicted\"", static_cast<double>(read(m_dropped[0])));
+  append_metric(out, "pez_connections_dropped_total", "reason=\"refused\"", static_cast<double>(read(m_dropped[1])));
+  append_metric_header(out, "pez_accept_errors_total", "counter",
+                       "Failures to accept a client connection, such as running out of file descriptors.");
+  append_metric(out, "pez_accept_errors_total", "", static_cast<double>(read(m_accept_failures)));
   append_metric_header(out, "pez_db_round_trips_total", "counter",
                        "Statements sent to the database to take or reserve numbers.");
   append_metric(out, "pez_db_round_trips_total", "", static_cast<double>(read(m_db_round_trips)));

@@ -23,6 +23,8 @@ class Metrics {
 
   enum class Transport { http, socket };
   enum class DbError { connection, timeout, sql };
+  // Why pezd closed a client connection it had just accepted or held (setting max_connections).
+  enum class Dropped { evicted, refused };
 
   void http_request(unsigned status, Clock::duration took);
   // error is empty for an OK answer.
@@ -32,6 +34,8 @@ class Metrics {
   void db_error(DbError kind) { bump(m_db_errors[static_cast<std::size_t>(kind)]); }
   void db_connect(bool ok) { bump(ok ? m_db_connects : m_db_connect_failures); }
   void client_connection(Transport transport) { bump(m_connections[transport == Transport::http ? 0 : 1]); }
+  void connection_dropped(Dropped reason) { bump(m_dropped[reason == Dropped::evicted ? 0 : 1]); }
+  void accept_failed() { bump(m_accept_failures); }
 
   // Adds these counters to total's.
   void add_to(Metrics& total) const;
@@ -62,6 +66,8 @@ class Metrics {
   Counter m_db_connects{0};
   Counter m_db_connect_failures{0};
   std::array<Counter, 2> m_connections{};
+  std::array<Counter, 2> m_dropped{};
+  Counter m_accept_failures{0};
 };
 
 // Prometheus text helpers for the daemon's gauges.

@@ -52,6 +52,13 @@ class UnixSession final : public ClientSession<stream::socket> {
   void start() {
     register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::socket);
+    if (!admitted()) {
+      answer_error(Errc::unavailable,
+                   "pezd has as many connections open as it may (setting max_connections is " +
+                       std::to_string(m_ctx.shared.max_connections) + ") and none is idle; try again in a moment",
+                   true);
+      return;
+    }
     wait_for_line();
   }
 
@@ -77,7 +84,9 @@ class UnixSession final : public ClientSession<stream::socket> {
     // connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
     m_in.resize(k_read_size);
+    set_waiting(true);
     m_socket.async_read_some(asio::buffer(m_in), [self = self()](boost::system::error_code ec, std::size_t n) {
+      self->set_waiting(false);
       self->m_in.resize(n);
       if (self->m_closed) return;
       self->on_read(ec);
@@ -297,7 +306,7 @@ bool someone_listens(std::string const& path) {
 
 }  // namespace
 
-UnixListener::UnixListener(asio::io_context& io, Context& ctx) : m_io(io), m_ctx(ctx), m_acceptor(io), m_pause(io) {}
+UnixListener::UnixListener(asio::io_context& io, Context& ctx) : m_io(io), m_ctx(ctx), m_acceptor(io), m_pause(io), m_accept{m_pause, "socket", ctx.metrics} {}
 
 UnixListener::~UnixListener() { stop(); }
 
@@ -369,7 +378,7 @@ void UnixListener::stop() {
 }
 
 void UnixListener::accept() {
-  accept_loop(m_acceptor, m_pause, "socket", [this](stream::socket socket) {
+  accept_loop(m_acceptor, m_accept, [this](stream::socket socket) {
     std::make_shared<UnixSession>(std::move(socket), m_ctx)->start();
   });
 }

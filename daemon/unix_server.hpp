@@ -5,6 +5,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include "daemon/accept_loop.hpp"
 #include <expected>
 #include <string>
 #include <sys/types.h>
@@ -28,6 +30,7 @@ class UnixListener {
   Context& m_ctx;
   boost::asio::local::stream_protocol::acceptor m_acceptor;
   boost::asio::steady_timer m_pause;
+  AcceptState m_accept;
   std::string m_path;
   ino_t m_inode = 0;
 };

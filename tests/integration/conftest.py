@@ -59,11 +59,12 @@ def workdir():
 
 @pytest.fixture
 def start_pezd(cluster, db, workdir, request):
-    """start_pezd(args=(), env=None, database=None, wait_ready=True, http=True) -> harness.Pezd"""
+    """start_pezd(args=(), env=None, database=None, wait_ready=True, http=True, user=..., nofile=None)
+    -> harness.Pezd"""
     started = []
 
-    def start(args=(), env=None, database=None, wait_ready=True, http=True, user="postgres"):
-        p = harness.Pezd(cluster, database or db, workdir, args=args, env=env, http=http, user=user)
+    def start(args=(), env=None, database=None, wait_ready=True, http=True, user="postgres", nofile=None):
+        p = harness.Pezd(cluster, database or db, workdir, args=args, env=env, http=http, user=user, nofile=nofile)
         started.append(p)
         return p.start(wait_ready=wait_ready)
 

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -135,6 +136,28 @@ def http_request(address, method, path, headers=None, body=None, timeout=15):
         conn.close()
 
 
+def raw_exchange(address, data, read_until_close=True, timeout=10):
+    """Sends raw bytes over HTTP's TCP port and returns what comes back until pezd closes."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        if read_until_close:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+
+def metric(text, name, labels=""):
+    """The value of one sample of a Prometheus text page (0 when it is not there)."""
+    pattern = re.escape(name + ("{" + labels + "}" if labels else "")) + r" ([-+0-9.eInf]+)$"
+    match = re.search(pattern, text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
 class LineClient:
     """A connection to pezd's Unix socket speaking the line protocol."""
 
@@ -185,7 +208,7 @@ class Pezd:
 
     count = 0
 
-    def __init__(self, cluster, database, workdir, args=(), env=None, http=True, user="postgres"):
+    def __init__(self, cluster, database, workdir, args=(), env=None, http=True, user="postgres", nofile=None):
         Pezd.count += 1
         self.cluster = cluster
         self.database = database
@@ -206,6 +229,7 @@ class Pezd:
         self.address = None
         self.killed = False
         self.http_port = 0
+        self.nofile = nofile  # the open-file limit (soft and hard) to run pezd under
 
     def command(self):
         argv = [PEZD, "--socket", self.socket, "--log-level", "debug", "--mode", MODE, "--threads", THREADS]
@@ -216,8 +240,11 @@ class Pezd:
     def start(self, wait_ready=True):
         self.log = open(self.log_path, "a")
         self.log_offset = os.path.getsize(self.log_path)
+        limit = None
+        if self.nofile:
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=self.env)
+                                     stdin=subprocess.DEVNULL, env=self.env, preexec_fn=limit)
         self.killed = False
         if self.http_enabled:
             match = wait_until(lambda: self._exited_check() or re.search(r"http listening on (\S+)", self.new_log()),

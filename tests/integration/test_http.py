@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import FORWARD_MAX, http_request
+from harness import FORWARD_MAX, http_request, metric, raw_exchange
 
 
 def test_v1_forward_is_a_bare_number_and_a_newline(pezd):
@@ -107,20 +107,6 @@ def test_head_answers_like_get_and_takes_no_number(pezd):
     assert pezd.get("/v2/forward?count=0", method="HEAD").status == 400
 
 
-def raw_exchange(address, data, read_until_close=True, timeout=10):
-    host, port = address.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        if read_until_close:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        return b"".join(chunks).decode()
-
-
 def split_responses(text):
     """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
     out = []
@@ -212,12 +198,6 @@ def test_healthz_and_readyz(pezd):
     assert r.json()["status"] == "alive"
     r = pezd.get("/readyz")
     assert r.status == 200
-
-
-def metric(text, name, labels=""):
-    pattern = re.escape(name + ("{" + labels + "}" if labels else "")) + r" ([-+0-9.eInf]+)$"
-    match = re.search(pattern, text, re.M)
-    return float(match.group(1)) if match else 0.0
 
 
 def test_metrics_count_requests_and_numbers(pezd):
