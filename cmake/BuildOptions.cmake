@@ -27,10 +27,23 @@ if(PEZ_SANITIZE)
   else()
     message(FATAL_ERROR "PEZ_SANITIZE must be empty, address,undefined or thread; got '${PEZ_SANITIZE}'")
   endif()
-  # GCC's flow analysis gives false maybe-uninitialized reports on sanitizer-instrumented code
-  # (seen inside Boost.Beast's parser); the plain build keeps the warning.
-  target_compile_options(pez_build_options INTERFACE ${_pez_san_flags} -Wno-maybe-uninitialized)
+  target_compile_options(pez_build_options INTERFACE ${_pez_san_flags})
   target_link_options(pez_build_options INTERFACE ${_pez_san_flags})
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # GCC's flow analysis gives false maybe-uninitialized reports on sanitizer-instrumented code
+    # (seen inside Boost.Beast's parser); the plain build keeps the warning.
+    target_compile_options(pez_build_options INTERFACE -Wno-maybe-uninitialized)
+  endif()
+endif()
+
+# The fuzz build (scripts/fuzz): clang's coverage instrumentation on everything, libFuzzer linked
+# into the fuzz targets of tests/fuzz/ only. Other builds link those targets to a replay main.
+option(PEZ_FUZZ "Build the fuzz targets with libFuzzer (needs clang)" OFF)
+if(PEZ_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PEZ_FUZZ needs clang (libFuzzer); configure with -DCMAKE_CXX_COMPILER=clang++-19")
+  endif()
+  target_compile_options(pez_build_options INTERFACE -fsanitize=fuzzer-no-link)
 endif()
 
 # Asio and Beast are compiled once (daemon/boost_impl.cpp) instead of in every file that uses them.

@@ -15,27 +15,13 @@
 #include <string>
 
 #include "common/errors.hpp"
+#include "daemon/admin_command.hpp"
 #include "daemon/pg_connection.hpp"
 
 namespace pez::daemon {
 
 class Allocator;
 class Database;
-
-struct AdminCommand {
-  enum class Op { list, inspect, create, reset, drop };
-  Op op = Op::list;
-  std::string name;                // inspect, reset, drop
-  std::optional<std::int64_t> to;  // reset
-  std::string spec;                // create: the JSON of common/admin.hpp
-};
-
-struct AdminAnswer {
-  unsigned http_status = 200;  // 201 for create
-  std::string json;            // one line
-};
-using AdminResult = std::expected<AdminAnswer, Error>;
-using AdminHandler = std::move_only_function<void(AdminResult)>;
 
 class Admin {
  public:

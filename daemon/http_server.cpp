@@ -22,6 +22,7 @@
 #include "daemon/client_session.hpp"
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
+#include "daemon/http_request.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/router.hpp"
 
@@ -35,106 +36,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t k_read_size = 4096;
-
-bool is_parse_error(boost::system::error_code const& ec) {
-  return ec.category() == http::make_error_code(http::error::bad_version).category();
-}
-
-// The parts of a request pezd uses. It lives as long as the session, so its strings keep their
-// capacity from one request to the next.
-struct RequestHead {
-  std::string method;
-  std::string target;
-  std::string authorization;
-  unsigned version = 11;
-  std::string body;
-};
-
-// Beast's HTTP/1.1 parser, keeping only what RequestHead holds (no copy of other headers).
-class RequestParser final : public http::basic_parser<true> {
- public:
-  explicit RequestParser(RequestHead& out) : m_out(out) {
-    m_out.method.clear();
-    m_out.target.clear();
-    m_out.authorization.clear();
-    m_out.body.clear();
-  }
-
- private:
-  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
-                       beast::error_code&) override {
-    m_out.method.assign(method.data(), method.size());
-    m_out.target.assign(target.data(), target.size());
-    m_out.version = static_cast<unsigned>(version);
-  }
-  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
-  void on_field_impl(http::field field, beast::string_view, beast::string_view value, beast::error_code&) override {
-    if (field == http::field::authorization) m_out.authorization.assign(value.data(), value.size());
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(boost::optional<std::uint64_t> const&, beast::error_code&) override {}
-  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    m_out.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
-    m_out.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  RequestHead& m_out;
-};
-
-// "Date: Sun, 22 Nov 2026 10:00:00 GMT\r\n", formatted once a second.
-std::string_view date_header() {
-  thread_local std::time_t cached_second = 0;
-  thread_local char line[64] = {};
-  thread_local std::size_t length = 0;
-  std::time_t const now = std::time(nullptr);
-  if (now != cached_second) {
-    cached_second = now;
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    length = std::strftime(line, sizeof line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  }
-  return {line, length};
-}
-
-// Writes a whole response: status line, headers and (unless HEAD) the body.
-void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
-                     bool known_length) {
-  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  out += std::to_string(reply.status);
-  out += ' ';
-  auto const reason = http::obsolete_reason(static_cast<http::status>(reply.status));
-  out.append(reason.data(), reason.size());
-  out += "\r\n";
-  out += date_header();
-  out += "Content-Type: ";
-  out += reply.content_type;
-  out += "\r\n";
-  if (known_length) {
-    out += "Content-Length: ";
-    out += std::to_string(reply.body.size());
-    out += "\r\n";
-  }
-  if (!reply.allow.empty()) {
-    out += "Allow: ";
-    out += reply.allow;
-    out += "\r\n";
-  }
-  if (reply.retry_after) out += "Retry-After: 1\r\n";
-  if (reply.bearer_challenge) out += "WWW-Authenticate: Bearer realm=\"pezd admin\"\r\n";
-  if (!keep_alive) {
-    out += "Connection: close\r\n";
-  } else if (version == 10) {
-    out += "Connection: keep-alive\r\n";
-  }
-  out += "\r\n";
-  if (!head) out += reply.body;
-}
 
 class HttpSession final : public ClientSession<tcp::socket> {
  public:
@@ -152,8 +53,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
                                         std::to_string(m_ctx.shared.max_connections) +
                                         ") and none is idle; try again in a moment");
       full.retry_after = true;
-      fill(push_http_slot(11, false, false), full);
-      peer_done();
+      refuse(full);
       return;
     }
     wait_for_request();
@@ -215,14 +115,8 @@ class HttpSession final : public ClientSession<tcp::socket> {
       return;
     }
     if (ec) {
-      if (ec == http::error::header_limit) {
-        refuse(431, "the request line and headers are larger than " + std::to_string(m_ctx.config.header_limit) +
-                        " bytes (setting header_limit)");
-      } else if (ec == http::error::body_limit) {
-        refuse(413, "the request body is larger than " + std::to_string(m_ctx.config.body_limit) +
-                        " bytes (setting body_limit)");
-      } else if (is_parse_error(ec) && ec != http::error::partial_message) {
-        refuse(400, "malformed HTTP request: " + ec.message());
+      if (auto reply = unreadable_reply(ec, m_ctx.config.header_limit, m_ctx.config.body_limit)) {
+        refuse(*reply);
       } else {
         spdlog::debug("http {}: closing: {}", m_peer, ec.message());
         close();
@@ -239,10 +133,10 @@ class HttpSession final : public ClientSession<tcp::socket> {
   }
 
   // A request that cannot be read gets one answer and the connection is closed.
-  void refuse(unsigned status, std::string const& message) {
-    spdlog::debug("http {}: {} {}", m_peer, status, message);
+  void refuse(Reply const& reply) {
+    spdlog::debug("http {}: {} {}", m_peer, reply.status, reply.body);
     Slot& slot = push_http_slot(11, false, false);
-    fill(slot, error_reply(status, message));
+    fill(slot, reply);
     peer_done();
   }
 
@@ -255,9 +149,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
   }
 
   void handle(bool keep_alive) {
-    auto admin = route_admin(m_request.method, m_request.target, m_request.body, !m_ctx.config.admin_token.empty(),
-                             bearer_matches(m_request.authorization, m_ctx.config.admin_token));
-    Route route = admin ? std::move(*admin) : pez::daemon::route(m_request.method, m_request.target, m_ctx.config.max_count);
+    Route route = route_http(m_request, m_ctx.config.max_count, m_ctx.config.admin_token);
     Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
     std::uint64_t const id = last_slot_id();
 

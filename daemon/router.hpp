@@ -8,7 +8,7 @@
 #include <string_view>
 #include <variant>
 
-#include "daemon/admin.hpp"
+#include "daemon/admin_command.hpp"
 
 namespace pez::daemon {
 
