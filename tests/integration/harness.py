@@ -50,7 +50,7 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
 class Cluster:
     """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root."""
 
-    def __init__(self):
+    def __init__(self, settings=None):
         for program in ("initdb", "pg_ctl", "psql", "postgres"):
             if not os.access(os.path.join(PG_BIN, program), os.X_OK):
                 raise RuntimeError(
@@ -68,6 +68,8 @@ class Cluster:
             conf.write("listen_addresses = ''\n")
             conf.write(f"unix_socket_directories = '{self.dir}'\n")
             conf.write("max_connections = 200\n")
+            for key, value in (settings or {}).items():
+                conf.write(f"{key} = {value}\n")
         self.databases = 0
         self.start()
 
@@ -89,6 +91,34 @@ class Cluster:
     def postmaster_pid(self):
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             return int(f.readline())
+
+    def pids(self):
+        """The postmaster and every process it started."""
+        postmaster = self.postmaster_pid()
+        pids = [postmaster]
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == postmaster:
+                pids.append(int(entry))
+        return pids
+
+    def crash(self):
+        """kill -9 of every PostgreSQL process at once: all are stopped first, so that none
+        writes or flushes anything while the others die."""
+        pids = self.pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        # Until they are reaped, too: PostgreSQL refuses to start while its old pid still exists.
+        wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 10,
+                   what="PostgreSQL's processes to die")
 
     def running(self):
         return self.pg_ctl("status", check=False).returncode == 0
