@@ -21,8 +21,10 @@ constexpr char const k_session_sql[] =
     "SELECT set_config('synchronous_commit', 'on', false)"
     " WHERE current_setting('synchronous_commit') NOT IN ('on', 'remote_apply');"
     "SELECT pg_is_in_recovery(), current_user, current_database(),"
-    " to_regclass('pez.schema_migrations') IS NOT NULL;"
-    "LISTEN pez_sequences";
+    " to_regclass('pez.schema_migrations') IS NOT NULL";
+
+// Only once the server is known not to be a standby: one in recovery refuses LISTEN.
+constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
 
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
@@ -147,21 +149,34 @@ void Database::setup(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
                  return;
                }
                m_server = conn->server() + " as " + value(*result, 1, 0, 1) + " on " + value(*result, 1, 0, 2);
-               if (value(*result, 1, 0, 3) != "t") {
-                 migrate(slot, conn, 0);
-                 return;
-               }
-               conn->exec(k_version_sql, m_options.statement_timeout,
-                          [this, &slot, conn](std::expected<PgResults, DbError> version) {
+               bool const has_schema = value(*result, 1, 0, 3) == "t";
+               conn->exec(k_listen_sql, m_options.statement_timeout,
+                          [this, &slot, conn, has_schema](std::expected<PgResults, DbError> listening) {
                             if (slot.conn != conn || m_stopped) return;
-                            if (!version) {
-                              setup_failed(slot, conn, version.error().message);
+                            if (!listening) {
+                              setup_failed(slot, conn, listening.error().message);
                               return;
                             }
-                            std::int64_t current = 0;
-                            parse_int64(value(*version, 0, 0, 0), current);
-                            migrate(slot, conn, static_cast<int>(current));
+                            if (has_schema) {
+                              read_version(slot, conn);
+                            } else {
+                              migrate(slot, conn, 0);
+                            }
                           });
+             });
+}
+
+void Database::read_version(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
+  conn->exec(k_version_sql, m_options.statement_timeout,
+             [this, &slot, conn](std::expected<PgResults, DbError> version) {
+               if (slot.conn != conn || m_stopped) return;
+               if (!version) {
+                 setup_failed(slot, conn, version.error().message);
+                 return;
+               }
+               std::int64_t current = 0;
+               parse_int64(value(*version, 0, 0, 0), current);
+               migrate(slot, conn, static_cast<int>(current));
              });
 }
 

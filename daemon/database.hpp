@@ -86,6 +86,7 @@ class Database {
   struct Slot;
   void connect(Slot& slot);
   void setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
+  void read_version(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   void migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, int from_version);
   void finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   void setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message);
