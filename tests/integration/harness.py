@@ -48,10 +48,11 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
 
 
 class Cluster:
-    """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root."""
+    """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root.
+    With standby_of, a streaming standby of that cluster, copied from it with pg_basebackup."""
 
-    def __init__(self, settings=None):
-        for program in ("initdb", "pg_ctl", "psql", "postgres"):
+    def __init__(self, settings=None, standby_of=None):
+        for program in ("initdb", "pg_ctl", "psql", "postgres", "pg_basebackup"):
             if not os.access(os.path.join(PG_BIN, program), os.X_OK):
                 raise RuntimeError(
                     f"PostgreSQL is missing: {PG_BIN}/{program} not found. Install postgresql-15 "
@@ -62,8 +63,13 @@ class Cluster:
         self.log = os.path.join(self.base, "postgres.log")
         if IS_ROOT:
             shutil.chown(self.base, "postgres", "postgres")
-        self._as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
-                           "--no-sync", "--no-instructions"])
+        if standby_of is None:
+            self._as_postgres([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
+                               "--no-sync", "--no-instructions"])
+        else:
+            # -R: standby.signal, and primary_conninfo pointing at the primary's socket.
+            self._as_postgres([os.path.join(PG_BIN, "pg_basebackup"), "-D", self.data, "-h", standby_of.dir,
+                               "-U", "postgres", "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
         with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
             conf.write("listen_addresses = ''\n")
             conf.write(f"unix_socket_directories = '{self.dir}'\n")
@@ -87,6 +93,9 @@ class Cluster:
 
     def stop(self, mode="immediate"):
         self.pg_ctl("-w", "-m", mode, "stop", check=False)
+
+    def promote(self):
+        self.pg_ctl("-w", "promote")
 
     def postmaster_pid(self):
         with open(os.path.join(self.data, "postmaster.pid")) as f:
