@@ -124,9 +124,11 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     return &m_slots[id - m_first_id];
   }
 
+  // close_after: close once this answer is written, even if later ones were asked for. A
+  // draining session closes on its own once every answer is written.
   void slot_ready(Slot& slot, bool close_after) {
     slot.ready = true;
-    slot.close_after = slot.close_after || close_after || m_draining;
+    slot.close_after = slot.close_after || close_after;
     write_next();
   }
 

@@ -208,7 +208,9 @@ class HttpSession final : public ClientSession<tcp::socket> {
   }
 
   void fill(Slot& slot, Reply const& reply, bool known_length = true) {
-    bool const close_after = !slot.keep_alive || m_draining;
+    // While draining, the answer to the last request read says the connection ends; those
+    // before it keep theirs (a client drops whatever follows a Connection: close).
+    bool const close_after = !slot.keep_alive || (m_draining && &slot == &m_slots.back());
     append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length);
     m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
     slot_ready(slot, close_after);
