@@ -92,8 +92,9 @@ def test_pezd_never_hands_out_a_number_again_after_the_crash(race_cluster, mode)
     args = ["--mode", mode, "--request-timeout", "2s"]
     if mode == "block":
         args += ["--block-min", "1", "--block-max", "4"]  # a reserve every few numbers
-    pezd = harness.Pezd(race_cluster, database, workdir, args=args).start()
-    try:
+    pezd = harness.Pezd(race_cluster, database, workdir, args=args)
+    with harness.logs_on_failure(pezd):
+        pezd.start()
         handed_out = pezd.numbers("forward", 3)
         a, first = hold_a_prelogged_nextval(race_cluster, database, "pez.forward")
         # pezd takes numbers from the range session A logged ahead and did not commit.
@@ -116,10 +117,4 @@ def test_pezd_never_hands_out_a_number_again_after_the_crash(race_cluster, mode)
         last = int(race_cluster.psql(database, "SELECT last_value FROM pez.forward"))
         assert last >= max(handed_out)
         assert pezd.stop() == 0
-    except BaseException:
-        print(f"\n----- log of {pezd.name} -----\n{pezd.log_text()}")
-        raise
-    finally:
-        if pezd.proc.poll() is None:
-            pezd.proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -69,7 +69,7 @@ def load(pezd, stop, got, problems):
 def test_promoting_a_synchronous_standby_under_load_hands_out_no_number_twice(pair, workdir, mode):
     primary, standby, database = pair
     daemons = [start_pezd([primary, standby], database, mode, workdir) for _ in range(2)]
-    try:
+    with harness.logs_on_failure(*daemons):
         for d in daemons:
             d.start()
         stop = threading.Event()
@@ -104,15 +104,6 @@ def test_promoting_a_synchronous_standby_under_load_hands_out_no_number_twice(pa
               f"{recovered:.1f}s after the primary died (1s of it before the promotion)")
         for d in daemons:
             assert d.stop() == 0
-    except BaseException:
-        for d in daemons:
-            if d.proc is not None:
-                print(f"\n----- log of {d.name} -----\n{d.log_text()}")
-        raise
-    finally:
-        for d in daemons:
-            if d.proc is not None and d.proc.poll() is None:
-                d.proc.kill()
 
 
 def test_a_server_in_recovery_is_not_used_until_it_is_promoted(pair, workdir):
@@ -123,8 +114,8 @@ def test_a_server_in_recovery_is_not_used_until_it_is_promoted(pair, workdir):
     assert early.stop() == 0
     pezd = start_pezd([standby], database, "strict", workdir, extra=["--db-connections", "1"])
     pezd.args = [a.replace(" target_session_attrs=read-write", "") for a in pezd.args]
-    pezd.start(wait_ready=False)
-    try:
+    with harness.logs_on_failure(pezd):
+        pezd.start(wait_ready=False)
         wait_until(lambda: "is in recovery" in pezd.log_text(), 15, what="pezd to refuse the standby")
         assert "target_session_attrs=read-write" in pezd.log_text()  # the log says what to do
         r = pezd.get("/v1/forward")
@@ -136,9 +127,3 @@ def test_a_server_in_recovery_is_not_used_until_it_is_promoted(pair, workdir):
         after = pezd.numbers("forward", 20)
         assert min(after) > max(taken)
         assert pezd.stop() == 0
-    except BaseException:
-        print(f"\n----- log of {pezd.name} -----\n{pezd.log_text()}")
-        raise
-    finally:
-        if pezd.proc.poll() is None:
-            pezd.proc.kill()

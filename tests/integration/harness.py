@@ -1,6 +1,7 @@
 """The integration test harness: a private PostgreSQL cluster, real pezd processes, and small
 clients for HTTP, the Unix socket and the pez command line. Nothing here is a mock."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -358,6 +359,23 @@ class Pezd:
     def restart(self):
         """Starts again with the same socket and HTTP port."""
         return self.start()
+
+
+@contextlib.contextmanager
+def logs_on_failure(*daemons):
+    """For pezd started outside the start_pezd fixture: prints their logs when the block fails,
+    and kills any still running when it ends."""
+    try:
+        yield
+    except BaseException:
+        for d in daemons:
+            if d.proc is not None:
+                print(f"\n----- log of {d.name} -----\n{d.log_text()}")
+        raise
+    finally:
+        for d in daemons:
+            if d.proc is not None and d.proc.poll() is None:
+                d.proc.kill()
 
 
 def run_pez(args, socket_path=None, env=None, timeout=30, binary=None, user=None):
