@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <csignal>
 #include <thread>
 #include <cstdio>
@@ -32,7 +33,8 @@ namespace {
 constexpr int k_exit_config = 78;  // EX_CONFIG: a setting has a bad value
 
 void setup_logging(std::string const& level) {
-  auto logger = spdlog::stderr_logger_st("pezd");
+  // Every event loop thread logs: the sink and the formatter's cached time need the lock.
+  auto logger = spdlog::stderr_logger_mt("pezd");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
@@ -83,6 +85,9 @@ namespace {
 struct Worker {
   Worker(Shared& shared) : ctx(shared, io.get_executor(), metrics, false) {}
   asio::io_context io{1};
+  // Makes the loop open its descriptors (epoll, eventfd, timerfd) now, while some are free,
+  // rather than at its first connection, which may come when the open-file limit is reached.
+  asio::steady_timer opens_descriptors{io};
   Metrics metrics;
   Context ctx;
   std::thread thread;
@@ -136,10 +141,17 @@ int run_daemon(Config config, int argc, char** argv) {
     http_listener.start();
     spdlog::info("http listening on {}", http_listener.local_address());
   }
+  std::atomic<bool> worker_failed{false};
   for (auto& worker : workers) {
-    worker->thread = std::thread([&io = worker->io] {
-      auto guard = asio::make_work_guard(io);
-      io.run();
+    worker->thread = std::thread([&worker_io = worker->io, &io, &worker_failed] {
+      auto guard = asio::make_work_guard(worker_io);
+      try {
+        worker_io.run();
+      } catch (std::exception const& e) {
+        spdlog::critical("an event loop thread stopped on an unexpected error: {}; stopping pezd", e.what());
+        worker_failed = true;
+        io.stop();
+      }
     });
   }
   spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})",
@@ -215,7 +227,7 @@ int run_daemon(Config config, int argc, char** argv) {
     if (worker->thread.joinable()) worker->thread.join();
   }
   unix_listener.stop();
-  return k_exit_ok;
+  return worker_failed ? k_exit_failure : k_exit_ok;
 }
 
 int daemon_main(int argc, char** argv) {
