@@ -18,9 +18,10 @@ namespace pez::daemon {
 
 class Metrics;
 
-// The statements that take numbers, from sql/002_allocation.sql: $1 is the sequence
-// (pez."name"), $2 how many. pez.take gives its transaction an id, so that the commit writes and
-// flushes WAL of its own before the numbers are answered (see that file for why).
+// The statements that take numbers, from sql/004_durable_take.sql and sql/003_admin.sql: $1 is
+// the sequence (pez."name"), $2 how many. Each writes WAL in its transaction (a logical message,
+// setval), so that the commit is flushed, and on a synchronous standby, before the numbers are
+// answered (see 004 for why).
 inline constexpr char const k_take_statement[] = "pez_take";
 inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
 inline constexpr char const k_reserve_statement[] = "pez_reserve";

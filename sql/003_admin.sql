@@ -174,60 +174,68 @@ END
 $$;
 
 -- pez.reserve of version 2, now also answering the sequence's generation at the time of the
--- block, read under the same lock that pez.reset_sequence takes.
-DROP FUNCTION IF EXISTS pez.reserve(regclass, bigint);
-CREATE FUNCTION pez.reserve(seq regclass, n bigint,
-                            OUT first_value bigint, OUT last_value bigint, OUT increment bigint,
-                            OUT generation bigint)
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    opts pg_sequence%ROWTYPE;
-    current_value bigint;
-    called boolean;
-    next_value numeric;
-    last numeric;
-    room numeric;
+-- block, read under the same lock that pez.reset_sequence takes. Only when version 3 is not in
+-- place yet: dropping the function while others call it would fail their calls.
+DO $migration$
 BEGIN
-    IF n IS NULL OR n < 1 THEN
-        RAISE EXCEPTION 'pez.reserve: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
+    IF EXISTS (SELECT 1 FROM pez.schema_migrations WHERE version >= 3) THEN
+        RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock(pez.lock_key(seq));
-    PERFORM pg_current_xact_id();
-    SELECT * INTO STRICT opts FROM pg_sequence WHERE seqrelid = seq;
-    EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO current_value, called;
-
-    next_value := current_value;
-    IF called THEN
-        next_value := next_value + opts.seqincrement;
-    END IF;
-    IF next_value > opts.seqmax OR next_value < opts.seqmin THEN
-        IF NOT opts.seqcycle THEN
-            RAISE EXCEPTION 'nextval: reached % value of sequence "%" (%)',
-                CASE WHEN opts.seqincrement > 0 THEN 'maximum' ELSE 'minimum' END, seq,
-                CASE WHEN opts.seqincrement > 0 THEN opts.seqmax ELSE opts.seqmin END
-                USING ERRCODE = 'sequence_generator_limit_exceeded';
+    DROP FUNCTION IF EXISTS pez.reserve(regclass, bigint);
+    CREATE FUNCTION pez.reserve(seq regclass, n bigint,
+                                OUT first_value bigint, OUT last_value bigint, OUT increment bigint,
+                                OUT generation bigint)
+        LANGUAGE plpgsql
+        SET search_path = pg_catalog, pg_temp
+        AS $reserve$
+    DECLARE
+        opts pg_sequence%ROWTYPE;
+        current_value bigint;
+        called boolean;
+        next_value numeric;
+        last numeric;
+        room numeric;
+    BEGIN
+        IF n IS NULL OR n < 1 THEN
+            RAISE EXCEPTION 'pez.reserve: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        next_value := CASE WHEN opts.seqincrement > 0 THEN opts.seqmin ELSE opts.seqmax END;
-    END IF;
+        PERFORM pg_advisory_xact_lock(pez.lock_key(seq));
+        PERFORM pg_current_xact_id();
+        SELECT * INTO STRICT opts FROM pg_sequence WHERE seqrelid = seq;
+        EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO current_value, called;
 
-    IF opts.seqincrement > 0 THEN
-        room := floor((opts.seqmax - next_value) / opts.seqincrement);
-    ELSE
-        room := floor((next_value - opts.seqmin) / -opts.seqincrement);
-    END IF;
-    last := next_value + least(n - 1, room) * opts.seqincrement;
+        next_value := current_value;
+        IF called THEN
+            next_value := next_value + opts.seqincrement;
+        END IF;
+        IF next_value > opts.seqmax OR next_value < opts.seqmin THEN
+            IF NOT opts.seqcycle THEN
+                RAISE EXCEPTION 'nextval: reached % value of sequence "%" (%)',
+                    CASE WHEN opts.seqincrement > 0 THEN 'maximum' ELSE 'minimum' END, seq,
+                    CASE WHEN opts.seqincrement > 0 THEN opts.seqmax ELSE opts.seqmin END
+                    USING ERRCODE = 'sequence_generator_limit_exceeded';
+            END IF;
+            next_value := CASE WHEN opts.seqincrement > 0 THEN opts.seqmin ELSE opts.seqmax END;
+        END IF;
 
-    PERFORM setval(seq, last::bigint, true);
-    first_value := next_value;
-    last_value := last;
-    increment := opts.seqincrement;
-    SELECT s.generation INTO generation FROM pez.sequences s JOIN pg_class c ON c.relname = s.name
-     WHERE c.oid = seq;
-    generation := coalesce(generation, 0);
+        IF opts.seqincrement > 0 THEN
+            room := floor((opts.seqmax - next_value) / opts.seqincrement);
+        ELSE
+            room := floor((next_value - opts.seqmin) / -opts.seqincrement);
+        END IF;
+        last := next_value + least(n - 1, room) * opts.seqincrement;
+
+        PERFORM setval(seq, last::bigint, true);
+        first_value := next_value;
+        last_value := last;
+        increment := opts.seqincrement;
+        SELECT s.generation INTO generation FROM pez.sequences s JOIN pg_class c ON c.relname = s.name
+         WHERE c.oid = seq;
+        generation := coalesce(generation, 0);
+    END
+    $reserve$;
 END
-$$;
+$migration$;
 
 INSERT INTO pez.schema_migrations (version, name) VALUES (3, 'admin') ON CONFLICT (version) DO NOTHING;
 

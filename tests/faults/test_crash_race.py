@@ -8,12 +8,15 @@ values handed out from it come again. A bare autocommit nextval() therefore hand
 twice after such a crash; pezd, whose every exchange writes and flushes WAL of its own before it
 answers, never does.
 
-The cluster here keeps WAL in memory as long as it can (the WAL writer wakes every 10 s, the
-background writer writes no pages, no autovacuum, a checkpoint just before), so the race is
+The cluster here keeps WAL in memory as long as it can (the WAL writer is stopped with SIGSTOP
+once the race begins, so that only a commit that waits for its own flush reaches the disk; the
+background writer writes no pages; no autovacuum; a checkpoint just before), so the race is
 deterministic, and the crash is kill -9 of every PostgreSQL process at once."""
 
+import os
 import select
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -22,7 +25,6 @@ import harness
 from harness import wait_until
 
 RACE_SETTINGS = {
-    "wal_writer_delay": "'10s'",
     "bgwriter_lru_maxpages": "0",
     "autovacuum": "off",
     "checkpoint_timeout": "'1h'",
@@ -59,11 +61,14 @@ class Session:
 
 def hold_a_prelogged_nextval(cluster, database, sequence):
     """Session A: a checkpoint, so that its nextval() must log ahead, then that nextval() in a
-    transaction left open."""
+    transaction left open. From then on the WAL writer is stopped: nothing flushes WAL in the
+    background (an asynchronous commit wakes it to do so within milliseconds)."""
     cluster.psql(database, "CHECKPOINT")
     a = Session(cluster, database)
     assert a.ask("BEGIN; SELECT 'begun';") == "begun"
     first = int(a.ask(f"SELECT nextval('{sequence}');"))
+    walwriter = int(cluster.psql("postgres", "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'"))
+    os.kill(walwriter, signal.SIGSTOP)
     return a, first
 
 

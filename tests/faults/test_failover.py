@@ -8,6 +8,8 @@ again on its own once one of its hosts accepts writes."""
 import concurrent.futures
 import http.client
 import json
+import os
+import signal
 import threading
 import time
 
@@ -104,6 +106,38 @@ def test_promoting_a_synchronous_standby_under_load_hands_out_no_number_twice(pa
               f"{recovered:.1f}s after the primary died (1s of it before the promotion)")
         for d in daemons:
             assert d.stop() == 0
+
+
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_no_number_is_answered_while_the_synchronous_standby_is_away(pair, workdir, mode):
+    # Every exchange that takes numbers must wait until the standby has it: a number answered
+    # before would come again if the standby were promoted then.
+    primary, standby, database = pair
+    pezd = start_pezd([primary, standby], database, mode, workdir, extra=["--request-timeout", "1s"])
+    with harness.logs_on_failure(pezd):
+        pezd.start()
+        # A sequence of its own, so that block mode has nothing of it reserved.
+        r = pezd.pez("admin", "create", "away")
+        assert r.returncode == 0, r.stderr
+        before = []
+        if mode == "strict":
+            # Later takes use values these logged ahead, writing no record of the sequence.
+            before = pezd.numbers("away", 5)
+        frozen = standby.pids()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            for path in ("/v2/away?count=3", "/v1/away"):
+                r = pezd.get(path)
+                assert r.status == 503, f"{path} answered while the synchronous standby was away: {r}"
+            assert pezd.pez("next", "away").returncode == 75
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: pezd.get("/v1/away", timeout=5).status == 200, 20, what=f"{pezd.name} to serve again")
+        after = pezd.numbers("away", 5)
+        assert min(after) > max(before, default=0)
+        assert pezd.stop() == 0
 
 
 def test_a_server_in_recovery_is_not_used_until_it_is_promoted(pair, workdir):
