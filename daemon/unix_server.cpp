@@ -355,6 +355,14 @@ std::expected<void, std::string> UnixListener::open(std::string const& path, std
   return {};
 }
 
+std::expected<std::string, std::string> UnixListener::adopt(int fd) {
+  boost::system::error_code ec;
+  m_acceptor.assign(stream(), fd, ec);
+  if (ec) return std::unexpected("cannot use the socket systemd passed: " + ec.message());
+  auto const local = m_acceptor.local_endpoint(ec);
+  return ec ? std::string("(unnamed)") : local.path();
+}
+
 void UnixListener::start() { accept(); }
 
 void UnixListener::stop() {
