@@ -104,7 +104,7 @@ std::string_view date_header() {
 
 // Writes a whole response: status line, headers and (unless HEAD) the body.
 void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
-                     bool known_length) {
+                     bool known_length, std::string_view request_id) {
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(reply.status);
   out += ' ';
@@ -126,6 +126,11 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
     out += "\r\n";
   }
   if (reply.retry_after) out += "Retry-After: 1\r\n";
+  if (!request_id.empty()) {
+    out += "X-Request-Id: ";
+    out += request_id;
+    out += "\r\n";
+  }
   if (reply.bearer_challenge) out += "WWW-Authenticate: Bearer realm=\"pezd admin\"\r\n";
   if (!keep_alive) {
     out += "Connection: close\r\n";
@@ -134,6 +139,16 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
   }
   out += "\r\n";
   if (!head) out += reply.body;
+}
+
+// The message of an error answer's JSON body, for the log.
+std::string error_text(Reply const& reply) {
+  auto const key = reply.body.find("\"error\": \"");
+  if (key == std::string::npos) return reply.body.substr(0, reply.body.find('\n'));
+  auto const start = key + 10;
+  auto end = start;
+  while (end < reply.body.size() && reply.body[end] != '"') end += reply.body[end] == '\\' ? 2 : 1;
+  return reply.body.substr(start, std::min(end, reply.body.size()) - start);
 }
 
 class HttpSession final : public ClientSession<tcp::socket> {
@@ -286,7 +301,6 @@ class HttpSession final : public ClientSession<tcp::socket> {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
-      if (numbers.error().code == Errc::internal) spdlog::error("http {}: {}", m_peer, numbers.error().message);
       fill(*slot, error_reply(static_cast<unsigned>(errc_http_status(numbers.error().code)), numbers.error().message));
       return;
     }
@@ -306,7 +320,17 @@ class HttpSession final : public ClientSession<tcp::socket> {
 
   void fill(Slot& slot, Reply const& reply, bool known_length = true) {
     bool const close_after = !slot.keep_alive || m_draining;
-    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length);
+    // Error answers carry the request's id, which the log line about them carries too.
+    std::string id;
+    if (reply.status >= 400) {
+      id = request_id(slot);
+      log_error(slot,
+                reply.status == 500   ? spdlog::level::err
+                : reply.status >= 500 ? spdlog::level::warn
+                                      : spdlog::level::info,
+                std::to_string(reply.status) + " " + error_text(reply));
+    }
+    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length, id);
     m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
     slot_ready(slot, close_after);
   }

@@ -263,7 +263,6 @@ class UnixSession final : public ClientSession<stream::socket> {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
-      if (numbers.error().code == Errc::internal) spdlog::error("socket {}: {}", m_peer, numbers.error().message);
       proto::append_error(slot->text, numbers.error().code, numbers.error().message);
       finish(*slot, numbers.error().code, false);
       return;
@@ -274,6 +273,15 @@ class UnixSession final : public ClientSession<stream::socket> {
 
   void finish(Slot& slot, std::optional<Errc> error, bool close_after) {
     m_ctx.metrics.socket_request(error, Clock::now() - slot.started);
+    if (error) {
+      auto answer = std::string_view(slot.text);
+      while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.remove_suffix(1);
+      log_error(slot,
+                *error == Errc::internal      ? spdlog::level::err
+                : *error == Errc::unavailable ? spdlog::level::warn
+                                              : spdlog::level::info,
+                answer);
+    }
     slot_ready(slot, close_after);
   }
 
