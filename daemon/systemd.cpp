@@ -88,7 +88,8 @@ void Notifier::arm() {
 void Notifier::tick() {
   if (m_watchdog) notify("WATCHDOG=1");
   if (!m_stopping) {
-    bool const ready = m_ready();
+    // Readiness is asked for only until it comes: asking warms up block reserves.
+    bool const ready = m_told_ready || m_ready();
     auto status = m_status();
     if (ready && !m_told_ready) {
       m_told_ready = true;

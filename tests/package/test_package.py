@@ -12,6 +12,7 @@ import pwd
 import grp
 import re
 import shlex
+import shutil
 import signal
 import socket
 import stat
@@ -251,6 +252,7 @@ def test_installed_pezd_runs_the_way_the_unit_starts_it(install):
             proc.kill()
             proc.wait()
         cluster.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_purge_leaves_nothing_behind(install):
