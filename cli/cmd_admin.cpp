@@ -113,19 +113,36 @@ std::string list_table(json const& list) {
   return table(rows);
 }
 
+// "2d 3h", "4h 5m", "6m 7s", "8s".
+std::string duration_text(json const& seconds) {
+  if (!seconds.is_number_integer()) return text_of(seconds);
+  auto const total = seconds.get<std::int64_t>();
+  std::int64_t const parts[] = {total / 86400, total / 3600 % 24, total / 60 % 60, total % 60};
+  char const* const units[] = {"d", "h", "m", "s"};
+  std::size_t first = 0;
+  while (first < 3 && parts[first] == 0) ++first;
+  std::string out = std::to_string(parts[first]) + units[first];
+  if (first < 3) out += " " + std::to_string(parts[first + 1]) + units[first + 1];
+  return out;
+}
+
+// pez status: the verdict first, then one line per part of the daemon.
 std::string status_table(json const& s) {
   auto const& db = s["database"];
+  bool const ready = s.value("ready", false);
+  bool const db_up = db.value("up", false);
+  std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
+  if (!ready) verdict += db_up ? " (shutting down)" : " (database unavailable)";
   std::vector<std::vector<std::string>> rows{
-      {"pezd:", text_of(s["version"]) + ", up " + text_of(s["uptime_seconds"]) + "s, " + text_of(s["mode"]) +
-                    " mode, " + text_of(s["threads"]) + " threads"},
-      {"ready:", text_of(s["ready"])},
-      {"database:", (db.value("up", false) ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
-                                           : "DOWN: " + text_of(db["error"]))},
+      {"mode:", text_of(s["mode"]) + ", " + text_of(s["threads"]) + " threads"},
+      {"uptime:", duration_text(s["uptime_seconds"])},
+      {"database:", db_up ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
+                          : "DOWN: " + text_of(db["error"])},
       {"sequences:", text_of(s["sequences"])},
-      {"requests:", text_of(s["requests"]) + " (" + text_of(s["numbers"]) + " numbers), " + text_of(s["pending"]) +
-                        " waiting"},
-      {"connections:", text_of(s["connections"]) + " open"}};
-  return table(rows);
+      {"requests:", text_of(s["requests"]) + " answered, " + text_of(s["pending"]) + " waiting"},
+      {"numbers:", text_of(s["numbers"]) + " handed out"},
+      {"clients:", text_of(s["connections"]) + " connections open"}};
+  return verdict + "\n" + table(rows);
 }
 
 std::expected<std::string, Failure> number_flag(std::string const& flag, std::string const& text) {

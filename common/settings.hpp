@@ -29,6 +29,8 @@ struct Spec {
   Apply apply;
   bool has_flag = true;  // secrets have none, so they never show in ps(1)
   bool secret = false;   // masked when printed
+  // How the value is shown by --print-config when it may hold a secret (database_url).
+  std::function<std::string(std::string_view)> mask = nullptr;
 
   std::string flag() const;  // --max-count
   std::string env() const;   // PEZ_MAX_COUNT

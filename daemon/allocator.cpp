@@ -112,6 +112,13 @@ bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector
 
 void Allocator::refill(std::string const& name) { m_block->refill(name); }
 
+bool Allocator::warm_up(std::string const& name) {
+  if (!m_db.catalog().loaded()) return false;
+  if (m_db.catalog().find(name) == nullptr) return true;
+  if (&source_for(name) != m_block.get()) return true;
+  return m_block->warm_up(name);
+}
+
 void Allocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
   Request request{std::string(name), count, Clock::now() + m_timeout, std::move(handler)};
   if (m_db.down() && !source_for(name).can_answer_now(name, count)) {

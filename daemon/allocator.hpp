@@ -91,6 +91,10 @@ class Allocator {
   bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
   // On the core thread, after try_take said the reserve runs low.
   void refill(std::string const& name);
+  // Whether sequence name can be served at once: in block mode a first block is asked for
+  // until it is in memory (pezd tells systemd it is ready only then). False until the catalog
+  // is read.
+  bool warm_up(std::string const& name);
   // How much of each sequence's range is used, as far as this daemon has seen (for /metrics).
   struct Watch {
     std::int64_t generation = 0;

@@ -92,6 +92,14 @@ void BlockSource::refill(std::string const& name) {
   if (it != m_reserves.end() && low(it->second)) want_block(it->second);
 }
 
+bool BlockSource::warm_up(std::string const& name) {
+  std::lock_guard lock(m_lock);
+  Reserve& r = reserve(name);
+  if (r.available > 0 || r.run_out) return true;
+  want_block(r);
+  return false;
+}
+
 void BlockSource::take(Request request) {
   std::optional<Error> refused;
   bool served = false;

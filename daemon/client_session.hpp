@@ -5,6 +5,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -15,6 +16,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
+#include "daemon/error_log.hpp"
 #include "daemon/log_throttle.hpp"
 #include "daemon/metrics.hpp"
 
@@ -53,10 +55,22 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     bool head = false;
     unsigned version = 11;
     bool keep_alive = true;
+    std::uint64_t number = 0;  // of the request on its connection, for its id
   };
 
   ClientSession(Socket socket, Context& ctx, char const* transport)
-      : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()), m_transport(transport) {}
+      : m_socket(std::move(socket)), m_ctx(ctx), m_timer(m_socket.get_executor()), m_transport(transport) {
+    static std::atomic<std::uint64_t> connections{0};
+    m_id_prefix = transport[0] + std::to_string(connections.fetch_add(1) + 1) + "-";
+  }
+
+  // "h12-3": the third request of HTTP connection 12 (pezd(8), LOGGING).
+  std::string request_id(Slot const& slot) const { return m_id_prefix + std::to_string(slot.number); }
+
+  // An error answer, logged with the peer and the request's id.
+  void log_error(Slot const& slot, spdlog::level::level_enum level, std::string_view what) const {
+    ErrorLog::answer(level, m_transport, m_peer, request_id(slot), what);
+  }
 
   void register_session() { m_id = m_ctx.sessions.add(this->weak_from_this()); }
 
@@ -112,6 +126,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       slot.text.clear();
     }
     slot.started = Clock::now();
+    slot.number = ++m_requests;
     return slot;
   }
 
@@ -259,6 +274,8 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
 
   boost::asio::steady_timer m_timer;
   char const* m_transport;
+  std::string m_id_prefix;
+  std::uint64_t m_requests = 0;
   std::uint64_t m_id = 0;
   std::vector<std::string> m_spare;  // buffers of answers already written, reused
   std::string m_out;

@@ -79,6 +79,100 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
 
 }  // namespace
 
+std::string mask_conninfo(std::string_view conninfo) {
+  static constexpr std::string_view k_mask = "********";
+  std::string out(conninfo);
+  if (out.starts_with("postgresql://") || out.starts_with("postgres://")) {
+    // postgresql://user:PASSWORD@host/db?password=PASSWORD
+    auto const scheme_end = out.find("://") + 3;
+    auto const at = out.find('@', scheme_end);
+    auto const path = out.find_first_of("/?", scheme_end);
+    if (at != std::string::npos && (path == std::string::npos || at < path)) {
+      auto const colon = out.find(':', scheme_end);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, k_mask);
+    }
+    for (std::size_t from = out.find('?'); from != std::string::npos;) {
+      auto const key = from + 1;
+      auto const end = out.find('&', key);
+      auto const param = out.substr(key, end == std::string::npos ? std::string::npos : end - key);
+      if (param.starts_with("password=")) {
+        out.replace(key + 9, param.size() - 9, k_mask);
+      }
+      from = out.find('&', key);
+    }
+    return out;
+  }
+  // key=value pairs; a value may be 'quoted' with \' and \\ escapes.
+  std::string masked;
+  std::size_t i = 0;
+  while (i < out.size()) {
+    auto const key_start = out.find_first_not_of(" \t\n", i);
+    if (key_start == std::string::npos) break;
+    masked.append(out, i, key_start - i);
+    auto const eq = out.find('=', key_start);
+    if (eq == std::string::npos) {
+      masked.append(out, key_start, std::string::npos);
+      break;
+    }
+    auto const key = trim(std::string_view(out).substr(key_start, eq - key_start));
+    std::size_t value_start = out.find_first_not_of(" \t", eq + 1);
+    if (value_start == std::string::npos) value_start = out.size();
+    std::size_t value_end = value_start;
+    if (value_end < out.size() && out[value_end] == '\'') {
+      ++value_end;
+      while (value_end < out.size() && out[value_end] != '\'') value_end += out[value_end] == '\\' ? 2 : 1;
+      value_end = std::min(value_end + 1, out.size());
+    } else {
+      while (value_end < out.size() && out[value_end] != ' ' && out[value_end] != '\t') ++value_end;
+    }
+    masked.append(out, key_start, value_start - key_start);
+    if (key == "password") {
+      masked += k_mask;
+    } else {
+      masked.append(out, value_start, value_end - value_start);
+    }
+    i = value_end;
+  }
+  return masked;
+}
+
+std::string print_config(Config const& config) {
+  Config scratch;
+  auto const table = specs(scratch);
+  std::string out = std::string("# pezd ") + k_version +
+                    ": the effective settings and where each comes from (flag, env, file or default)\n";
+  out += "# config file: " + (config.config_path.empty() ? std::string("none") : config.config_path) + "\n";
+  for (auto const& spec : table) {
+    auto const it = config.origins.find(spec.key);
+    if (it == config.origins.end()) continue;
+    auto const& origin = it->second;
+    std::string value = origin.text;
+    if (spec.secret && !value.empty()) {
+      value = "********";
+    } else if (spec.mask && !value.empty()) {
+      value = spec.mask(value);
+    }
+    bool const quote = value.empty() || value.find('#') != std::string::npos || value != trim(value) ||
+                       value.front() == '"';
+    std::string line = spec.key + " = " + (quote ? "\"" + value + "\"" : value);
+    if (line.size() < 40) line.resize(40, ' ');
+    std::string where = std::string(settings::source_name(origin.source));
+    if (origin.source != settings::Source::default_value) where += " " + origin.where;
+    out += line + "  # " + where + "\n";
+  }
+  return out;
+}
+
+std::expected<void, std::string> check_config(Config const& config) {
+  if (!config.socket_group.empty()) {
+    if (auto gid = group_id(config.socket_group); !gid) {
+      return std::unexpected("invalid value for setting socket_group (from " +
+                             config.origins.at("socket_group").where + "): " + gid.error());
+    }
+  }
+  return {};
+}
+
 std::string endpoint_text(Endpoint const& endpoint) {
   if (endpoint.host.find(':') != std::string::npos) return "[" + endpoint.host + "]:" + std::to_string(endpoint.port);
   return endpoint.host + ":" + std::to_string(endpoint.port);
@@ -139,9 +233,13 @@ std::vector<Spec> specs(Config& cfg) {
                        cfg.wrap_warning = value;
                        return {};
                      }});
-  out.push_back(text_spec("database_url", "", "URL",
+  {
+    auto spec = text_spec("database_url", "", "URL",
                           "libpq connection string or URI, multi-host allowed; the db_* settings override its parts.",
-                          cfg.database_url));
+                          cfg.database_url);
+    spec.mask = mask_conninfo;
+    out.push_back(std::move(spec));
+  }
   out.push_back(text_spec("db_host", "", "HOST", "Database host name or socket directory (libpq host).", cfg.db_host));
   out.push_back(text_spec("db_port", "", "PORT", "Database port (libpq port).", cfg.db_port));
   out.push_back(text_spec("db_name", "", "NAME", "Database name (libpq dbname).", cfg.db_name));
@@ -249,6 +347,12 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   std::string config_flag;
   app.add_option("--config", config_flag, "Config file to read (default /etc/pez/pezd.conf; PEZ_CONFIG)")
       ->type_name("PATH");
+  bool print = false;
+  bool check = false;
+  app.add_flag("--print-config", print,
+               "Print every setting's effective value and where it came from (flag, env, file or default), "
+               "secrets masked, and exit");
+  app.add_flag("--check-config", check, "Check the settings, say whether they are valid, and exit (0 when they are)");
   std::map<std::string, std::string> flags;
   for (auto const& spec : table) {
     if (!spec.has_flag) continue;
@@ -337,6 +441,8 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   if (cfg.socket_path.empty() && !cfg.http) {
     return std::unexpected("both listeners are off (socket and http): set at least one of them");
   }
+  if (print) invocation.action = Invocation::Action::print_config;
+  if (check) invocation.action = Invocation::Action::check_config;
   return invocation;
 }
 

@@ -83,13 +83,24 @@ inline constexpr char const k_default_config_path[] = "/etc/pez/pezd.conf";
 
 // What the command line asked for besides settings.
 struct Invocation {
-  enum class Action { run, help, version } action = Action::run;
+  enum class Action { run, help, version, print_config, check_config } action = Action::run;
   std::string text;  // help text
   Config config;
 };
 
 // Reads flags, environment and config file. Errors name the setting and where its value came from.
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env);
+
+// pezd --print-config: every setting's effective value and where it came from, as lines of a
+// config file, secrets masked.
+std::string print_config(Config const& config);
+
+// pezd --check-config: what load_config cannot check without the machine (groups that must
+// exist). Empty when all is well.
+std::expected<void, std::string> check_config(Config const& config);
+
+// A libpq connection string or URI with its password hidden.
+std::string mask_conninfo(std::string_view conninfo);
 
 std::string endpoint_text(Endpoint const& endpoint);
 

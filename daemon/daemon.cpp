@@ -22,6 +22,7 @@
 #include "daemon/database.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/systemd.hpp"
 #include "daemon/unix_server.hpp"
 
 namespace pez::daemon {
@@ -77,6 +78,14 @@ std::size_t connection_limit(Config const& config) {
   return fit;
 }
 
+// One line for systemctl status.
+std::string service_status(Database const& db, Allocator const& allocator, Shared const& shared) {
+  if (!db.up()) return "waiting for the database: " + db.last_error();
+  return std::string("serving in ") + (allocator.mode() == Mode::block ? "block" : "strict") + " mode; database up (" +
+         std::to_string(db.connections_up()) + " connections); " + std::to_string(shared.open_sessions.load()) +
+         " client connections";
+}
+
 }  // namespace
 
 namespace {
@@ -119,8 +128,25 @@ int run_daemon(Config config, int argc, char** argv) {
 
   UnixListener unix_listener(io, core);
   HttpListener http_listener(io, http_threads);
-  if (!config.socket_path.empty()) {
-    if (auto ok = unix_listener.open(config.socket_path, config.socket_group); !ok) {
+  auto passed = systemd::passed_unix_socket();
+  if (!passed) {
+    spdlog::critical("{}", passed.error());
+    return k_exit_failure;
+  }
+  std::string socket_path = config.socket_path;
+  if (*passed) {
+    auto adopted = unix_listener.adopt(**passed);
+    if (!adopted) {
+      spdlog::critical("{}", adopted.error());
+      return k_exit_failure;
+    }
+    socket_path = *adopted;
+    if (socket_path != config.socket_path) {
+      spdlog::warn("serving the socket systemd passed, {}, instead of the socket setting, {}", socket_path,
+                   config.socket_path.empty() ? "off" : config.socket_path);
+    }
+  } else if (!socket_path.empty()) {
+    if (auto ok = unix_listener.open(socket_path, config.socket_group); !ok) {
       spdlog::critical("{}", ok.error());
       return k_exit_failure;
     }
@@ -133,9 +159,9 @@ int run_daemon(Config config, int argc, char** argv) {
   }
 
   db.start();
-  if (!config.socket_path.empty()) {
+  if (!socket_path.empty()) {
     unix_listener.start();
-    spdlog::info("socket listening on {}", config.socket_path);
+    spdlog::info("socket listening on {}{}", socket_path, *passed ? " (passed by systemd)" : "");
   }
   if (config.http) {
     http_listener.start();
@@ -157,6 +183,18 @@ int run_daemon(Config config, int argc, char** argv) {
   spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})",
                k_version, config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
                settings::format_duration(config.request_timeout), shared.max_connections);
+
+  // systemd hears that pezd is ready once the database is set up and, for sequences served in
+  // block mode, the first block of forward and reverse is in memory.
+  systemd::Notifier notifier(
+      io,
+      [&] {
+        bool warm = db.up();
+        for (auto const* name : {"forward", "reverse"}) warm = allocator.warm_up(name) && warm;
+        return warm;
+      },
+      [&] { return service_status(db, allocator, shared); });
+  notifier.start();
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   asio::steady_timer drain_deadline(io);
@@ -184,6 +222,7 @@ int run_daemon(Config config, int argc, char** argv) {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
       if (ec) return;
       if (signal == SIGHUP) {
+        notifier.reloading();
         auto reloaded = load_config(argc, argv, settings::process_env());
         if (!reloaded) {
           spdlog::error("SIGHUP: not reloading: {}", reloaded.error());
@@ -191,6 +230,7 @@ int run_daemon(Config config, int argc, char** argv) {
           apply_log_level(reloaded->config.log_level);
           spdlog::info("SIGHUP: log_level is now {}; other settings need a restart", reloaded->config.log_level);
         }
+        notifier.reloaded();
         wait_signal();
         return;
       }
@@ -201,6 +241,7 @@ int run_daemon(Config config, int argc, char** argv) {
         return;
       }
       stopping = true;
+      notifier.stopping(std::string("shutting down (") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
       spdlog::info("{}: shutting down, answering {} requests on {} connections first",
                    signal == SIGTERM ? "SIGTERM" : "SIGINT", allocator.pending(), shared.open_sessions.load());
       shared.draining = true;
@@ -237,9 +278,25 @@ int daemon_main(int argc, char** argv) {
     std::fprintf(stderr, "pezd: error: %s\n", invocation.error().c_str());
     return invocation.error().find("pezd --help") != std::string::npos ? k_exit_usage : k_exit_config;
   }
-  if (invocation->action != Invocation::Action::run) {
-    std::fputs(invocation->text.c_str(), stdout);
-    return k_exit_ok;
+  switch (invocation->action) {
+    case Invocation::Action::run:
+      break;
+    case Invocation::Action::help:
+    case Invocation::Action::version:
+      std::fputs(invocation->text.c_str(), stdout);
+      return k_exit_ok;
+    case Invocation::Action::print_config:
+      std::fputs(print_config(invocation->config).c_str(), stdout);
+      return k_exit_ok;
+    case Invocation::Action::check_config: {
+      if (auto ok = check_config(invocation->config); !ok) {
+        std::fprintf(stderr, "pezd: error: %s\n", ok.error().c_str());
+        return k_exit_config;
+      }
+      auto const& path = invocation->config.config_path;
+      std::printf("pezd: the settings are valid (config file: %s)\n", path.empty() ? "none" : path.c_str());
+      return k_exit_ok;
+    }
   }
   setup_logging(invocation->config.log_level);
   try {

@@ -28,7 +28,7 @@ std::string_view date_header() {
 }  // namespace
 
 void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
-                     bool known_length) {
+                     bool known_length, std::string_view request_id) {
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(reply.status);
   out += ' ';
@@ -50,6 +50,11 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
     out += "\r\n";
   }
   if (reply.retry_after) out += "Retry-After: 1\r\n";
+  if (!request_id.empty()) {
+    out += "X-Request-Id: ";
+    out += request_id;
+    out += "\r\n";
+  }
   if (reply.bearer_challenge) out += "WWW-Authenticate: Bearer realm=\"pezd admin\"\r\n";
   if (!keep_alive) {
     out += "Connection: close\r\n";

@@ -54,8 +54,8 @@ std::optional<Reply> unreadable_reply(boost::system::error_code const& ec, std::
 Route route_http(RequestHead const& request, std::uint32_t max_count, std::string_view admin_token);
 
 // Appends a whole response: status line, headers and (unless head) the body. known_length:
-// whether to send Content-Length.
+// whether to send Content-Length; request_id, when not empty, is sent as X-Request-Id.
 void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
-                     bool known_length);
+                     bool known_length, std::string_view request_id = {});
 
 }  // namespace pez::daemon

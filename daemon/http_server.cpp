@@ -37,6 +37,16 @@ namespace {
 
 constexpr std::size_t k_read_size = 4096;
 
+// The message of an error answer's JSON body, for the log.
+std::string error_text(Reply const& reply) {
+  auto const key = reply.body.find("\"error\": \"");
+  if (key == std::string::npos) return reply.body.substr(0, reply.body.find('\n'));
+  auto const start = key + 10;
+  auto end = start;
+  while (end < reply.body.size() && reply.body[end] != '"') end += reply.body[end] == '\\' ? 2 : 1;
+  return reply.body.substr(start, std::min(end, reply.body.size()) - start);
+}
+
 class HttpSession final : public ClientSession<tcp::socket> {
  public:
   HttpSession(tcp::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "http") {
@@ -189,7 +199,6 @@ class HttpSession final : public ClientSession<tcp::socket> {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
-      if (numbers.error().code == Errc::internal) spdlog::error("http {}: {}", m_peer, numbers.error().message);
       fill(*slot, error_reply(static_cast<unsigned>(errc_http_status(numbers.error().code)), numbers.error().message));
       return;
     }
@@ -211,7 +220,17 @@ class HttpSession final : public ClientSession<tcp::socket> {
     // While draining, the answer to the last request read says the connection ends; those
     // before it keep theirs (a client drops whatever follows a Connection: close).
     bool const close_after = !slot.keep_alive || (m_draining && &slot == &m_slots.back());
-    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length);
+    // Error answers carry the request's id, which the log line about them carries too.
+    std::string id;
+    if (reply.status >= 400) {
+      id = request_id(slot);
+      log_error(slot,
+                reply.status == 500   ? spdlog::level::err
+                : reply.status >= 500 ? spdlog::level::warn
+                                      : spdlog::level::info,
+                std::to_string(reply.status) + " " + error_text(reply));
+    }
+    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length, id);
     m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
     slot_ready(slot, close_after);
   }

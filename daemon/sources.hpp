@@ -82,6 +82,8 @@ class BlockSource final : public Source {
   // thread to call refill(name).
   bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
   void refill(std::string const& name);
+  // Numbers of name are in memory, or it has run out; otherwise a first block is asked for.
+  bool warm_up(std::string const& name);
 
   // Sequence name was created or reset at generation (0: it was dropped): numbers reserved
   // before that are thrown away, so none from before the change is handed out after this.

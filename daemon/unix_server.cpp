@@ -272,7 +272,6 @@ class UnixSession final : public ClientSession<stream::socket> {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
-      if (numbers.error().code == Errc::internal) spdlog::error("socket {}: {}", m_peer, numbers.error().message);
       proto::append_error(slot->text, numbers.error().code, numbers.error().message);
       finish(*slot, numbers.error().code, false);
       return;
@@ -283,6 +282,15 @@ class UnixSession final : public ClientSession<stream::socket> {
 
   void finish(Slot& slot, std::optional<Errc> error, bool close_after) {
     m_ctx.metrics.socket_request(error, Clock::now() - slot.started);
+    if (error) {
+      auto answer = std::string_view(slot.text);
+      while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.remove_suffix(1);
+      log_error(slot,
+                *error == Errc::internal      ? spdlog::level::err
+                : *error == Errc::unavailable ? spdlog::level::warn
+                                              : spdlog::level::info,
+                answer);
+    }
     slot_ready(slot, close_after);
   }
 
@@ -362,6 +370,14 @@ std::expected<void, std::string> UnixListener::open(std::string const& path, std
   if (::stat(path.c_str(), &st) == 0) m_inode = st.st_ino;
   m_path = path;
   return {};
+}
+
+std::expected<std::string, std::string> UnixListener::adopt(int fd) {
+  boost::system::error_code ec;
+  m_acceptor.assign(stream(), fd, ec);
+  if (ec) return std::unexpected("cannot use the socket systemd passed: " + ec.message());
+  auto const local = m_acceptor.local_endpoint(ec);
+  return ec ? std::string("(unnamed)") : local.path();
 }
 
 void UnixListener::start() { accept(); }

@@ -20,8 +20,11 @@ class UnixListener {
   UnixListener(boost::asio::io_context& io, Context& ctx);
   ~UnixListener();
   std::expected<void, std::string> open(std::string const& path, std::string const& group);
+  // Serves a listening socket made by someone else (systemd's pezd.socket); its file is theirs
+  // and stays when pezd stops. Returns the socket's path.
+  std::expected<std::string, std::string> adopt(int fd);
   void start();
-  // Stops accepting and removes the socket file (if it is still the one this pezd made).
+  // Stops accepting and removes the socket file (if this pezd made it and it is still there).
   void stop();
 
  private:
