@@ -1,11 +1,14 @@
 // Accepting client connections for ever, for both listeners. Running out of file descriptors
 // (or any other accept error) is counted, logged (one line per 10 seconds at most, however many
 // happen) and followed by a short pause, never a stop: connections already open keep working, and
-// new ones wait in the kernel's queue until a descriptor is free again.
+// new ones wait in the kernel's queue until a descriptor is free again. A listener that hands
+// connections to other threads also pauses while too many are on their way (busy), so that a
+// burst cannot hold more descriptors than max_connections leaves room for.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <spdlog/spdlog.h>
 
 #include "daemon/log_throttle.hpp"
@@ -17,6 +20,7 @@ struct AcceptState {
   boost::asio::steady_timer& pause;
   char const* what;
   Metrics& metrics;
+  std::function<bool()> busy{};  // when true, wait a moment before accepting the next one
   LogThrottle throttle{};
 };
 
@@ -44,6 +48,13 @@ void accept_loop(Acceptor& acceptor, AcceptState& state, OnSocket on_socket) {
       return;
     }
     on_socket(std::move(socket));
+    if (state.busy && state.busy()) {
+      state.pause.expires_after(std::chrono::milliseconds(1));
+      state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {
+        if (!wait_ec) accept_loop(acceptor, state, on_socket);
+      });
+      return;
+    }
     accept_loop(acceptor, state, on_socket);
   });
 }

@@ -92,8 +92,8 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     if (m_ctx.sessions.size() < before) {
       m_ctx.metrics.connection_dropped(Metrics::Dropped::evicted);
       if (evicted_log.allow()) {
-        spdlog::warn("{}: {} connections are open (setting max_connections is {}): closed the one idle the longest "
-                     "to make room for {}{}",
+        spdlog::warn("{}: {} connections are open (setting max_connections is {}): closed an idle one to make "
+                     "room for {}{}",
                      m_transport, m_ctx.shared.open_sessions.load() + 1, m_ctx.shared.max_connections, m_peer,
                      suppressed_text(evicted_log));
       }
@@ -118,6 +118,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   bool pipeline_full() const { return m_barrier || m_slots.size() >= m_ctx.config.pipeline_limit; }
 
   Slot& push_slot() {
+    m_used = true;
     m_slots.emplace_back();
     Slot& slot = m_slots.back();
     if (!m_spare.empty()) {

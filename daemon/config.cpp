@@ -311,9 +311,9 @@ std::vector<Spec> specs(Config& cfg) {
   out.push_back(integer_spec("pipeline_limit", cfg.pipeline_limit, 1, 4096,
                              "Most requests of one connection that may be waiting for their answer."));
   out.push_back(integer_spec("max_connections", cfg.max_connections, 1, 1'000'000,
-                             "Most client connections (HTTP and socket together) open at once. At the limit the "
-                             "connection idle the longest is closed to make room; when none is idle, the new one "
-                             "is answered 503 and closed. The default is lowered at start to what the open-file limit "
+                             "Most client connections (HTTP and socket together) open at once. At the limit an idle "
+                             "one is closed to make room (first those that never sent a request, the one idle the "
+                             "longest first); when none is idle, the new one is answered 503 and closed. The default is lowered at start to what the open-file limit "
                              "allows; a value set explicitly is kept, with a warning when the limit is lower."));
   return out;
 }

@@ -35,22 +35,27 @@ void Sessions::set_idle(Session& session, std::weak_ptr<Session> weak, bool idle
   if (idle == session.m_idle) return;
   session.m_idle = idle;
   if (idle) {
-    session.m_idle_at = m_idle.insert(m_idle.end(), std::move(weak));
+    session.m_idle_used = session.m_used;
+    auto& list = session.m_idle_used ? m_idle_used : m_idle_unused;
+    session.m_idle_at = list.insert(list.end(), std::move(weak));
   } else {
-    m_idle.erase(session.m_idle_at);
+    (session.m_idle_used ? m_idle_used : m_idle_unused).erase(session.m_idle_at);
   }
 }
 
 bool Sessions::make_room() {
   if (m_shared.open_sessions.load(std::memory_order_relaxed) <= m_shared.max_connections) return true;
-  while (!m_idle.empty()) {
-    auto oldest = m_idle.front().lock();
-    if (!oldest) {
-      m_idle.pop_front();
-      continue;
+  // A flood of connections that send nothing goes before clients that ask for numbers.
+  for (auto* list : {&m_idle_unused, &m_idle_used}) {
+    while (!list->empty()) {
+      auto oldest = list->front().lock();
+      if (!oldest) {
+        list->pop_front();
+        continue;
+      }
+      oldest->close();  // takes it off the list
+      return true;
     }
-    oldest->close();  // takes it off the list
-    return true;
   }
   return false;
 }

@@ -38,15 +38,21 @@ class Session {
   virtual void close() = 0;
   bool idle() const { return m_idle; }
 
+ protected:
+  // The connection has sent a request: a client, not (only) an open socket.
+  bool m_used = false;
+
  private:
   friend class Sessions;
-  // Where this session stands in its thread's list of idle sessions, when it is idle.
+  // Where this session stands in its thread's lists of idle sessions, when it is idle.
   IdleList::iterator m_idle_at;
   bool m_idle = false;
+  bool m_idle_used = false;  // in the list of used ones
 };
 
 // The open client connections of one thread, and which of them are idle (waiting for a request,
-// with nothing to answer), longest idle first.
+// with nothing to answer): those that never sent a request and those that did, each longest idle
+// first.
 class Sessions {
  public:
   explicit Sessions(Shared& shared) : m_shared(shared) {}
@@ -56,16 +62,18 @@ class Sessions {
   void drain_all();
   void close_all();
 
-  // Puts a session on the idle list (at its end) or takes it off.
+  // Puts a session on its idle list (at the end) or takes it off.
   void set_idle(Session& session, std::weak_ptr<Session> weak, bool idle);
   // Whether a session just added may stay (setting max_connections): yes below the limit, or
-  // once the session of this thread idle the longest was closed to make room; no when none is idle.
+  // once an idle session of this thread was closed to make room (of those that never sent a
+  // request the one idle the longest, else of the others); no when none is idle.
   bool make_room();
 
  private:
   Shared& m_shared;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> m_sessions;
-  IdleList m_idle;
+  IdleList m_idle_unused;
+  IdleList m_idle_used;
   std::uint64_t m_next = 1;
 };
 

@@ -59,7 +59,8 @@ std::size_t connection_limit(Config const& config) {
   }
   if (limit.rlim_cur == RLIM_INFINITY) return config.max_connections;
   // Besides the descriptors in steady use, room for connections accepted in a burst and not yet
-  // started on their thread (the idle one closed to make room for each goes only then).
+  // started on their thread (the idle one closed to make room for each goes only then; the
+  // HTTP listener lets at most 16 be on their way, http_server.hpp).
   auto const reserved = static_cast<rlim_t>(64 + 3 * config.threads + 2 * config.db_connections);
   auto const fit = limit.rlim_cur > reserved ? static_cast<std::size_t>(limit.rlim_cur - reserved) : 1;
   if (fit >= config.max_connections) return config.max_connections;

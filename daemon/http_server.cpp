@@ -283,6 +283,7 @@ void HttpListener::stop() {
 }
 
 void HttpListener::accept() {
+  m_accept.busy = [this] { return m_in_transit->load(std::memory_order_relaxed) >= k_most_in_transit; };
   accept_loop(m_acceptor, m_accept, [this](tcp::socket socket) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
@@ -295,15 +296,17 @@ void HttpListener::accept() {
     auto const protocol = socket.local_endpoint(ec).protocol();
     int const fd = socket.release(ec);
     if (ec) return;
-    asio::post(target->executor, [target, protocol, fd] {
+    m_in_transit->fetch_add(1, std::memory_order_relaxed);
+    asio::post(target->executor, [target, protocol, fd, in_transit = m_in_transit] {
       tcp::socket moved(target->executor);
       boost::system::error_code assign_ec;
       moved.assign(protocol, fd, assign_ec);
       if (assign_ec) {
         ::close(fd);
-        return;
+      } else {
+        std::make_shared<HttpSession>(std::move(moved), *target)->start();  // makes room if needed
       }
-      std::make_shared<HttpSession>(std::move(moved), *target)->start();
+      in_transit->fetch_sub(1, std::memory_order_relaxed);
     });
   });
 }

@@ -6,12 +6,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include "daemon/accept_loop.hpp"
+#include <atomic>
 #include <expected>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "daemon/accept_loop.hpp"
 
 namespace pez::daemon {
 
@@ -36,6 +37,9 @@ class HttpListener {
   boost::asio::ip::tcp::acceptor m_acceptor;
   boost::asio::steady_timer m_pause;
   AcceptState m_accept;
+  // Connections accepted and not started on their thread yet (at most k_most_in_transit).
+  static constexpr int k_most_in_transit = 16;
+  std::shared_ptr<std::atomic<int>> m_in_transit = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace pez::daemon

@@ -149,8 +149,8 @@ void Metrics::render(std::string& out) const {
   append_metric(out, "pez_connections_total", "transport=\"http\"", static_cast<double>(read(m_connections[0])));
   append_metric(out, "pez_connections_total", "transport=\"socket\"", static_cast<double>(read(m_connections[1])));
   append_metric_header(out, "pez_connections_dropped_total", "counter",
-                       "Client connections closed to stay within max_connections: the one idle the longest "
-                       "(evicted), or a new one when none was idle (refused).");
+                       "Client connections closed to stay within max_connections: an idle one (evicted), or "
+                       "a new one when none was idle (refused).");
   append_metric(out, "pez_connections_dropped_total", "reason=\"evicted\"", static_cast<double>(read(m_dropped[0])));
   append_metric(out, "pez_connections_dropped_total", "reason=\"refused\"", static_cast<double>(read(m_dropped[1])));
   append_metric_header(out, "pez_accept_errors_total", "counter",

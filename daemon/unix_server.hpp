@@ -5,11 +5,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include "daemon/accept_loop.hpp"
 #include <expected>
 #include <string>
 #include <sys/types.h>
+
+#include "daemon/accept_loop.hpp"
 
 namespace pez::daemon {
 
