@@ -32,14 +32,10 @@ void accept_loop(Acceptor& acceptor, AcceptState& state, OnSocket on_socket) {
     if (ec) {
       state.metrics.accept_failed();
       if (state.throttle.allow()) {
-        std::string const more = state.throttle.suppressed() == 0
-                                     ? std::string()
-                                     : " (" + std::to_string(state.throttle.suppressed()) +
-                                           " more accept failures since the last such line)";
         bool const out_of_files = ec == boost::asio::error::no_descriptors || ec.value() == ENFILE;
         spdlog::error("{}: cannot accept a connection: {}{}; pausing accepts for 100ms{}", state.what, ec.message(),
                       out_of_files ? " (raise the open-file limit, LimitNOFILE=, or lower max_connections)" : "",
-                      more);
+                      state.throttle.left_out_text());
       }
       state.pause.expires_after(std::chrono::milliseconds(100));
       state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {

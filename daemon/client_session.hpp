@@ -85,7 +85,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       if (refused_log.allow()) {
         spdlog::warn("{} {}: refused: {} connections are open (setting max_connections is {}) and none is idle{}",
                      m_transport, m_peer, m_ctx.shared.open_sessions.load(), m_ctx.shared.max_connections,
-                     suppressed_text(refused_log));
+                     refused_log.left_out_text());
       }
       return false;
     }
@@ -95,7 +95,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
         spdlog::warn("{}: {} connections are open (setting max_connections is {}): closed an idle one to make "
                      "room for {}{}",
                      m_transport, m_ctx.shared.open_sessions.load() + 1, m_ctx.shared.max_connections, m_peer,
-                     suppressed_text(evicted_log));
+                     evicted_log.left_out_text());
       }
     }
     return true;
@@ -233,11 +233,6 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       m_read_paused = false;
       resume_reading();
     }
-  }
-
-  static std::string suppressed_text(LogThrottle const& throttle) {
-    if (throttle.suppressed() == 0) return {};
-    return " (" + std::to_string(throttle.suppressed()) + " more like this since the last such line)";
   }
 
   // Idle: waiting for a request with nothing to answer, the first to close when room is needed.

@@ -1,9 +1,10 @@
-// Keeps a message that a flood can cause (connections refused, accepts failing) to one log line
-// per period, with how many were left out since the last one.
+// Keeps a message that a flood can cause (error answers, connections refused, accepts failing)
+// to a few log lines per period, and says how many were left out.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace pez::daemon {
 
@@ -11,27 +12,45 @@ class LogThrottle {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit LogThrottle(Clock::duration period = std::chrono::seconds(10)) : m_period(period) {}
+  explicit LogThrottle(int lines = 1, Clock::duration period = std::chrono::seconds(10))
+      : m_lines(lines), m_period(period) {}
 
-  // True when this occurrence should be logged; suppressed() then says how many were not.
+  // True when this occurrence should be logged. The first one logged in a new period may say
+  // how many were not, with left_out().
   bool allow() {
     auto const now = Clock::now();
-    if (now < m_next) {
+    if (now >= m_period_end) {
+      m_period_end = now + m_period;
+      m_left_out = m_pending;
+      m_pending = 0;
+      m_logged = 0;
+    } else if (m_logged == 1) {
+      m_left_out = 0;  // said once, by the first line of the period
+    }
+    if (m_logged >= m_lines) {
       ++m_pending;
       return false;
     }
-    m_next = now + m_period;
-    m_suppressed = m_pending;
-    m_pending = 0;
+    ++m_logged;
     return true;
   }
-  std::uint64_t suppressed() const { return m_suppressed; }
+
+  // How many occurrences the last period left out (0 but for the first line of a period).
+  std::uint64_t left_out() const { return m_left_out; }
+
+  // " (N more like this were not logged)", or nothing.
+  std::string left_out_text() const {
+    if (m_left_out == 0) return {};
+    return " (" + std::to_string(m_left_out) + " more like this were not logged)";
+  }
 
  private:
+  int m_lines;
   Clock::duration m_period;
-  Clock::time_point m_next{};
+  Clock::time_point m_period_end{};
+  int m_logged = 0;
   std::uint64_t m_pending = 0;
-  std::uint64_t m_suppressed = 0;
+  std::uint64_t m_left_out = 0;
 };
 
 }  // namespace pez::daemon
