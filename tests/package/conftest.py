@@ -20,6 +20,14 @@ TOOLS = {
 }
 
 
+def run(argv, check=True, **kwargs):
+    """Runs a command; with check, a failure raises with its output."""
+    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
 def pytest_configure(config):
     problems = []
     if os.geteuid() != 0:

@@ -21,17 +21,10 @@ import time
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, run
 import harness
 
 PACKAGE = "pez"
-
-
-def run(argv, check=True, **kwargs):
-    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def installed():

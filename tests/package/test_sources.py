@@ -5,16 +5,8 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 
-from conftest import BUILD, ROOT
-
-
-def run(argv, check=True, **kwargs):
-    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
+from conftest import BUILD, ROOT, run
 
 
 def test_man_pages_are_mandoc_lint_clean():
