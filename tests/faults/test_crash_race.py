@@ -22,7 +22,6 @@ import subprocess
 import pytest
 
 import harness
-from harness import wait_until
 
 RACE_SETTINGS = {
     "bgwriter_lru_maxpages": "0",
