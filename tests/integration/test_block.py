@@ -3,7 +3,6 @@ without ever handing a number out twice; and the reservation function itself."""
 
 import concurrent.futures
 import re
-import time
 
 from harness import FORWARD_MAX, wait_until
 

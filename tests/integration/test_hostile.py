@@ -3,7 +3,6 @@ clients that never read, floods of idle connections and running out of file desc
 test checks that the bad client is cut off with the documented answer and that everyone else is
 still served."""
 
-import os
 import random
 import re
 import resource

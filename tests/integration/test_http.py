@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import FORWARD_MAX, http_request, metric, raw_exchange
+from harness import FORWARD_MAX, metric, raw_exchange
 
 
 def test_v1_forward_is_a_bare_number_and_a_newline(pezd):

@@ -19,7 +19,7 @@ def test_hello_next_ping_status_quit(pezd):
     assert re.fullmatch(r"OK 1 pezd \d+\.\d+\.\d+", hello), hello
     assert c.ask("NEXT forward 3") == "OK 1 2 3"
     assert c.ask("NEXT forward") == "OK 4"
-    assert c.ask(f"next reverse 2") == f"OK {FORWARD_MAX} {FORWARD_MAX - 1}"
+    assert c.ask("next reverse 2") == f"OK {FORWARD_MAX} {FORWARD_MAX - 1}"
     assert c.ask("PING") == "OK pong"
     status = c.ask("STATUS")
     assert status.startswith("OK {")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness import MODE, PEZ, PEZD, LineClient, run_pez, wait_until
+from harness import MODE, PEZD, LineClient, run_pez, wait_until
 
 
 class NotifySocket:
