@@ -13,7 +13,7 @@ once the race begins, so that only a commit that waits for its own flush reaches
 background writer writes no pages; no autovacuum; a checkpoint just before), so the race is
 deterministic, and the crash is kill -9 of every PostgreSQL process at once."""
 
-import os
+import contextlib
 import select
 import shutil
 import signal
@@ -31,10 +31,18 @@ RACE_SETTINGS = {
 
 
 @pytest.fixture(scope="module")
-def race_cluster():
+def race_cluster_of_module():
     c = harness.Cluster(settings=RACE_SETTINGS)
     yield c
     c.destroy()
+
+
+@pytest.fixture
+def race_cluster(race_cluster_of_module):
+    """The module's cluster, running (a test that failed mid-crash may have left it stopped)."""
+    if not race_cluster_of_module.running():
+        race_cluster_of_module.start()
+    return race_cluster_of_module
 
 
 class Session:
@@ -58,31 +66,37 @@ class Session:
         self.proc.wait()
 
 
-def hold_a_prelogged_nextval(cluster, database, sequence):
+@contextlib.contextmanager
+def prelogged_nextval_held(cluster, database, sequence):
     """Session A: a checkpoint, so that its nextval() must log ahead, then that nextval() in a
-    transaction left open. From then on the WAL writer is stopped: nothing flushes WAL in the
-    background (an asynchronous commit wakes it to do so within milliseconds)."""
+    transaction left open; yields its number. Meanwhile the WAL writer is stopped: nothing
+    flushes WAL in the background (an asynchronous commit wakes it to do so within milliseconds).
+    Whatever happens, the WAL writer goes on and A is closed at the end (the crash ends both)."""
     cluster.psql(database, "CHECKPOINT")
     a = Session(cluster, database)
-    assert a.ask("BEGIN; SELECT 'begun';") == "begun"
-    first = int(a.ask(f"SELECT nextval('{sequence}');"))
-    walwriter = int(cluster.psql("postgres", "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'"))
-    os.kill(walwriter, signal.SIGSTOP)
-    return a, first
+    walwriter = []
+    try:
+        assert a.ask("BEGIN; SELECT 'begun';") == "begun"
+        first = int(a.ask(f"SELECT nextval('{sequence}');"))
+        walwriter.append(int(cluster.psql("postgres", "SELECT pid FROM pg_stat_activity "
+                                                      "WHERE backend_type = 'walwriter'")))
+        harness.signal_all(walwriter, signal.SIGSTOP)
+        yield first
+    finally:
+        harness.signal_all(walwriter, signal.SIGCONT)
+        a.close()
 
 
 def test_a_bare_nextval_hands_out_numbers_again_after_the_crash(race_cluster):
     # The hazard itself, without pezd: if this did not happen, the tests below would prove nothing.
     database = race_cluster.create_database()
     race_cluster.psql(database, "CREATE SEQUENCE race_control")
-    a, first = hold_a_prelogged_nextval(race_cluster, database, "race_control")
-    handed_out = [first]
-    for _ in range(10):  # session B: autocommit, each in a session of its own, as a script would
-        handed_out.append(int(race_cluster.psql(database, "SELECT nextval('race_control')")))
-    assert handed_out == list(range(first, first + 11))
-
-    race_cluster.crash()
-    a.close()
+    with prelogged_nextval_held(race_cluster, database, "race_control") as first:
+        handed_out = [first]
+        for _ in range(10):  # session B: autocommit, each in a session of its own, as a script would
+            handed_out.append(int(race_cluster.psql(database, "SELECT nextval('race_control')")))
+        assert handed_out == list(range(first, first + 11))
+        race_cluster.crash()
     race_cluster.start()
     after = [int(race_cluster.psql(database, "SELECT nextval('race_control')")) for _ in range(11)]
     again = sorted(set(handed_out) & set(after))
@@ -100,19 +114,17 @@ def test_pezd_never_hands_out_a_number_again_after_the_crash(race_cluster, mode)
     with harness.logs_on_failure(pezd):
         pezd.start()
         handed_out = pezd.numbers("forward", 3)
-        a, first = hold_a_prelogged_nextval(race_cluster, database, "pez.forward")
-        # pezd takes numbers from the range session A logged ahead and did not commit.
-        for _ in range(10):
-            handed_out += pezd.numbers("forward", 2)
-        handed_out.append(int(harness.run_pez(["forward"], socket_path=pezd.socket).stdout))
-        assert first not in handed_out
-        if mode == "strict":
-            # Each from the range session A logged ahead: none of these exchanges needed a record
-            # of the sequence itself.
-            assert all(first < n <= first + 32 for n in handed_out[3:]), handed_out
-
-        race_cluster.crash()
-        a.close()
+        with prelogged_nextval_held(race_cluster, database, "pez.forward") as first:
+            # pezd takes numbers from the range session A logged ahead and did not commit.
+            for _ in range(10):
+                handed_out += pezd.numbers("forward", 2)
+            handed_out.append(int(harness.run_pez(["forward"], socket_path=pezd.socket).stdout))
+            assert first not in handed_out
+            if mode == "strict":
+                # Each from the range session A logged ahead: none of these exchanges needed a
+                # record of the sequence itself.
+                assert all(first < n <= first + 32 for n in handed_out[3:]), handed_out
+            race_cluster.crash()
         race_cluster.start()
         pezd.wait_ready()  # reconnected (block mode may serve what it reserved before meanwhile)
         after = pezd.numbers("forward", 10) + pezd.numbers("forward", 10)

@@ -8,7 +8,6 @@ again on its own once one of its hosts accepts writes."""
 import concurrent.futures
 import http.client
 import json
-import os
 import signal
 import threading
 import time
@@ -124,16 +123,14 @@ def test_no_number_is_answered_while_the_synchronous_standby_is_away(pair, workd
             # Later takes use values these logged ahead, writing no record of the sequence.
             before = pezd.numbers("away", 5)
         frozen = standby.pids()
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+        harness.signal_all(frozen, signal.SIGSTOP)
         try:
             for path in ("/v2/away?count=3", "/v1/away"):
                 r = pezd.get(path)
                 assert r.status == 503, f"{path} answered while the synchronous standby was away: {r}"
             assert pezd.pez("next", "away").returncode == 75
         finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
+            harness.signal_all(frozen, signal.SIGCONT)
         wait_until(lambda: pezd.get("/v1/away", timeout=5).status == 200, 20, what=f"{pezd.name} to serve again")
         after = pezd.numbers("away", 5)
         assert min(after) > max(before, default=0)

@@ -2,14 +2,13 @@
 restart after SIGTERM or kill -9 never hands out again a number acknowledged before it. In both
 allocation modes."""
 
-import os
 import signal
 import socket
 import time
 
 import pytest
 
-from harness import wait_until
+from harness import signal_all, wait_until
 
 MODES = ["strict", "block"]
 
@@ -18,16 +17,8 @@ def freeze(cluster):
     """Stops the daemons' backends (SIGSTOP); returns the function that lets them go on."""
     backends = [int(p) for p in cluster.psql("postgres", "SELECT pid FROM pg_stat_activity WHERE "
                                                          "application_name = 'pezd'").split()]
-    for pid in backends:
-        os.kill(pid, signal.SIGSTOP)
-
-    def thaw():
-        for pid in backends:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-    return thaw
+    signal_all(backends, signal.SIGSTOP)
+    return lambda: signal_all(backends, signal.SIGCONT)
 
 
 @pytest.mark.parametrize("mode", MODES)

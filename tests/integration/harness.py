@@ -48,6 +48,15 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def signal_all(pids, sig):
+    """Sends sig to each of pids that still exists (a process may end while the list is made)."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 class Cluster:
     """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root.
     With standby_of, a streaming standby of that cluster, copied from it with pg_basebackup."""
@@ -122,10 +131,8 @@ class Cluster:
         """kill -9 of every PostgreSQL process at once: all are stopped first, so that none
         writes or flushes anything while the others die."""
         pids = self.pids()
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
+        signal_all(pids, signal.SIGSTOP)
+        signal_all(pids, signal.SIGKILL)
         # Until they are reaped, too: PostgreSQL refuses to start while its old pid still exists.
         wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 10,
                    what="PostgreSQL's processes to die")
@@ -133,9 +140,13 @@ class Cluster:
     def running(self):
         return self.pg_ctl("status", check=False).returncode == 0
 
-    def psql(self, db, sql, user="postgres", check=True):
-        result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-U", user, "-d", db,
-                                 "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True)
+    def psql(self, db, sql, user="postgres", check=True, timeout=120):
+        try:
+            result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-U", user, "-d", db,
+                                     "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True,
+                                    timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"psql did not finish within {timeout}s: {sql}") from None
         if check and result.returncode != 0:
             raise AssertionError(f"psql failed: {sql}\n{result.stderr}")
         return result.stdout.strip() if check else result
