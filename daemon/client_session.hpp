@@ -74,13 +74,14 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
 
   void register_session() { m_id = m_ctx.sessions.add(this->weak_from_this()); }
 
-  // Whether this new connection may stay (setting max_connections): the connection idle the
-  // longest is closed to make room for it; when none is idle, it must be refused.
+  // Whether this new connection may stay (setting max_connections): an idle one is closed to
+  // make room for it if need be (Sessions::make_room); when none is idle, it must be refused,
+  // with refusal_message().
   bool admitted() {
     thread_local LogThrottle evicted_log;
     thread_local LogThrottle refused_log;
-    auto const before = m_ctx.sessions.size();
-    if (!m_ctx.sessions.make_room()) {
+    auto const room = m_ctx.sessions.make_room();
+    if (room == Sessions::Room::none) {
       m_ctx.metrics.connection_dropped(Metrics::Dropped::refused);
       if (refused_log.allow()) {
         spdlog::warn("{} {}: refused: {} connections are open (setting max_connections is {}) and none is idle{}",
@@ -89,7 +90,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       }
       return false;
     }
-    if (m_ctx.sessions.size() < before) {
+    if (room == Sessions::Room::made) {
       m_ctx.metrics.connection_dropped(Metrics::Dropped::evicted);
       if (evicted_log.allow()) {
         spdlog::warn("{}: {} connections are open (setting max_connections is {}): closed an idle one to make "
@@ -99,6 +100,11 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       }
     }
     return true;
+  }
+
+  std::string refusal_message() const {
+    return "pezd has as many connections open as it may (setting max_connections is " +
+           std::to_string(m_ctx.shared.max_connections) + ") and none is idle; try again in a moment";
   }
 
   // The session waits for the first byte of a request (a read with nothing buffered).

@@ -32,19 +32,18 @@ void Sessions::remove(std::uint64_t id) {
 }
 
 void Sessions::set_idle(Session& session, std::weak_ptr<Session> weak, bool idle) {
-  if (idle == session.m_idle) return;
-  session.m_idle = idle;
+  if (idle == session.idle()) return;
   if (idle) {
-    session.m_idle_used = session.m_used;
-    auto& list = session.m_idle_used ? m_idle_used : m_idle_unused;
-    session.m_idle_at = list.insert(list.end(), std::move(weak));
+    session.m_idle_list = session.m_used ? &m_idle_used : &m_idle_unused;
+    session.m_idle_at = session.m_idle_list->insert(session.m_idle_list->end(), std::move(weak));
   } else {
-    (session.m_idle_used ? m_idle_used : m_idle_unused).erase(session.m_idle_at);
+    session.m_idle_list->erase(session.m_idle_at);
+    session.m_idle_list = nullptr;
   }
 }
 
-bool Sessions::make_room() {
-  if (m_shared.open_sessions.load(std::memory_order_relaxed) <= m_shared.max_connections) return true;
+Sessions::Room Sessions::make_room() {
+  if (m_shared.open_sessions.load(std::memory_order_relaxed) <= m_shared.max_connections) return Room::free;
   // A flood of connections that send nothing goes before clients that ask for numbers.
   for (auto* list : {&m_idle_unused, &m_idle_used}) {
     while (!list->empty()) {
@@ -54,10 +53,10 @@ bool Sessions::make_room() {
         continue;
       }
       oldest->close();  // takes it off the list
-      return true;
+      return Room::made;
     }
   }
-  return false;
+  return Room::none;
 }
 
 void Sessions::drain_all() {

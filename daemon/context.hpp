@@ -36,7 +36,7 @@ class Session {
   virtual void drain() = 0;
   // Close now.
   virtual void close() = 0;
-  bool idle() const { return m_idle; }
+  bool idle() const { return m_idle_list != nullptr; }
 
  protected:
   // The connection has sent a request: a client, not (only) an open socket.
@@ -44,10 +44,9 @@ class Session {
 
  private:
   friend class Sessions;
-  // Where this session stands in its thread's lists of idle sessions, when it is idle.
+  // The idle list of its thread this session is on (null when it is not idle), and where.
+  IdleList* m_idle_list = nullptr;
   IdleList::iterator m_idle_at;
-  bool m_idle = false;
-  bool m_idle_used = false;  // in the list of used ones
 };
 
 // The open client connections of one thread, and which of them are idle (waiting for a request,
@@ -64,10 +63,11 @@ class Sessions {
 
   // Puts a session on its idle list (at the end) or takes it off.
   void set_idle(Session& session, std::weak_ptr<Session> weak, bool idle);
-  // Whether a session just added may stay (setting max_connections): yes below the limit, or
-  // once an idle session of this thread was closed to make room (of those that never sent a
-  // request the one idle the longest, else of the others); no when none is idle.
-  bool make_room();
+  // Whether a session just added may stay (setting max_connections): yes below the limit
+  // (free), or once an idle session of this thread was closed to make room (made: of those that
+  // never sent a request the one idle the longest, else of the others); no when none is idle.
+  enum class Room { free, made, none };
+  Room make_room();
 
  private:
   Shared& m_shared;

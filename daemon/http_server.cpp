@@ -59,9 +59,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::http);
     if (!admitted()) {
-      Reply full = error_reply(503, "pezd has as many connections open as it may (setting max_connections is " +
-                                        std::to_string(m_ctx.shared.max_connections) +
-                                        ") and none is idle; try again in a moment");
+      Reply full = error_reply(503, refusal_message());
       full.retry_after = true;
       refuse(full);
       return;

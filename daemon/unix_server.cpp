@@ -53,10 +53,7 @@ class UnixSession final : public ClientSession<stream::socket> {
     register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::socket);
     if (!admitted()) {
-      answer_error(Errc::unavailable,
-                   "pezd has as many connections open as it may (setting max_connections is " +
-                       std::to_string(m_ctx.shared.max_connections) + ") and none is idle; try again in a moment",
-                   true);
+      answer_error(Errc::unavailable, refusal_message(), true);
       return;
     }
     wait_for_line();
