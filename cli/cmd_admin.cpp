@@ -145,13 +145,13 @@ std::string status_table(json const& s) {
   return verdict + "\n" + table(rows);
 }
 
-std::expected<std::string, Failure> number_flag(std::string const& flag, std::string const& text) {
-  std::int64_t v = 0;
-  if (!parse_int64(text, v) || v < 1) {
+std::expected<std::int64_t, Failure> number_flag(std::string const& flag, std::string const& text) {
+  auto const v = parse_int64(text);
+  if (!v || *v < 1) {
     return std::unexpected(Failure{k_exit_usage, flag + " takes a whole number from 1 to 9223372036854775807, got " +
                                                      quote_untrusted(text)});
   }
-  return text;
+  return *v;
 }
 
 Outcome check_name(std::string const& name) {
@@ -168,9 +168,7 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
     if (text->empty()) continue;
     auto checked = number_flag(flag, *text);
     if (!checked) return std::unexpected(checked.error());
-    std::int64_t v = 0;
-    parse_int64(*text, v);
-    spec[key] = v;
+    spec[key] = *checked;
   }
   if (o.descending) spec["descending"] = true;
   if (o.no_cycle) spec["cycle"] = false;
@@ -232,7 +230,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
       if (!o->to.empty()) {
         auto checked = number_flag("--to", o->to);
         if (!checked) return std::unexpected(checked.error());
-        line += " " + o->to;
+        line += " " + std::to_string(*checked);
       }
       auto answer = ask(globals, line + "\n");
       if (!answer) return std::unexpected(answer.error());

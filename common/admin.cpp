@@ -88,6 +88,12 @@ std::expected<CreateSpec, std::string> parse_create_spec(std::string_view text) 
   if (spec.min >= spec.max) {
     return std::unexpected("min (" + std::to_string(spec.min) + ") must be below max (" + std::to_string(spec.max) + ")");
   }
+  // Both are positive, so the difference fits.
+  if (step > spec.max - spec.min) {
+    return std::unexpected("increment (" + std::to_string(step) + ") must be at most max - min (" +
+                           std::to_string(spec.max - spec.min) +
+                           "): a larger step leaves the range at every step and gives the same number each time");
+  }
   spec.increment = descending ? -step : step;
   spec.start = start.value_or(descending ? spec.max : spec.min);
   if (spec.start < spec.min || spec.start > spec.max) {

@@ -13,11 +13,15 @@ bool parse_decimal(std::string_view text, std::uint64_t& value) {
   return ec == std::errc() && ptr == end;
 }
 
-bool parse_int64(std::string_view text, std::int64_t& value) {
-  if (text.empty() || text[0] == '+') return false;
+std::expected<std::int64_t, ParseError> parse_int64(std::string_view text) {
+  if (text.empty() || text[0] == '+') return std::unexpected(ParseError::not_a_number);
+  std::int64_t value = 0;
   auto const* end = text.data() + text.size();
   auto const [ptr, ec] = std::from_chars(text.data(), end, value);
-  return ec == std::errc() && ptr == end;
+  if (ptr != end) return std::unexpected(ParseError::not_a_number);
+  if (ec == std::errc::result_out_of_range) return std::unexpected(ParseError::out_of_range);
+  if (ec != std::errc()) return std::unexpected(ParseError::not_a_number);
+  return value;
 }
 
 std::expected<std::uint32_t, std::string> parse_count(std::string_view text, std::uint32_t max) {

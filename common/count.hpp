@@ -15,9 +15,14 @@ inline constexpr std::uint32_t k_default_max_count = 100;
 std::expected<std::uint32_t, std::string> parse_count(std::string_view text, std::uint32_t max);
 
 // Parses an unsigned decimal without range checks beyond the type; no sign, no spaces.
-bool parse_decimal(std::string_view text, std::uint64_t& value);
+[[nodiscard]] bool parse_decimal(std::string_view text, std::uint64_t& value);
+
+enum class ParseError {
+  not_a_number,  // empty, a sign other than '-', spaces, or other characters
+  out_of_range,  // digits, but beyond -9223372036854775808 .. 9223372036854775807
+};
 
 // Parses a signed 64-bit decimal ("-5", "9223372036854775807"); no spaces or '+'.
-bool parse_int64(std::string_view text, std::int64_t& value);
+[[nodiscard]] std::expected<std::int64_t, ParseError> parse_int64(std::string_view text);
 
 }  // namespace pez

@@ -120,12 +120,12 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
     if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
     Reset reset{std::string(args[1]), std::nullopt};
     if (args.size() == 3) {
-      std::int64_t to = 0;
-      if (!parse_int64(args[2], to) || to < 1) {
+      auto const to = parse_int64(args[2]);
+      if (!to || *to < 1) {
         return bad("RESET: the value to restart at is a whole number from 1 to 9223372036854775807, got " +
                    quote_untrusted(args[2]));
       }
-      reset.to = to;
+      reset.to = *to;
     }
     return reset;
   }
@@ -207,11 +207,11 @@ std::expected<std::string_view, Error> parse_answer(std::string_view line) {
 std::expected<std::vector<std::int64_t>, Error> parse_numbers(std::string_view payload) {
   std::vector<std::int64_t> values;
   for (auto token : tokens(payload)) {
-    std::int64_t v = 0;
-    if (!parse_int64(token, v)) {
+    auto const v = parse_int64(token);
+    if (!v) {
       return std::unexpected(Error{Errc::internal, "pezd sent a number this pez cannot read: " + quote_untrusted(token)});
     }
-    values.push_back(v);
+    values.push_back(*v);
   }
   return values;
 }

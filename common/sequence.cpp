@@ -12,11 +12,6 @@ std::uint64_t magnitude(std::int64_t step) {
 // Unsigned distance from a to b, a <= b: always fits.
 std::uint64_t distance(std::int64_t a, std::int64_t b) { return static_cast<std::uint64_t>(b) - static_cast<std::uint64_t>(a); }
 
-std::uint64_t range_size(SequenceShape const& shape) {
-  if (shape.increment == 0 || shape.max < shape.min) return 0;
-  auto const steps = distance(shape.min, shape.max) / magnitude(shape.increment);
-  return steps == std::numeric_limits<std::uint64_t>::max() ? steps : steps + 1;
-}
 
 // Numbers from value on, value included, before the end of the range in the sequence's direction.
 std::uint64_t left_from(SequenceShape const& shape, std::int64_t value) {
@@ -32,9 +27,15 @@ double fraction_used(std::uint64_t size, std::uint64_t left) {
 
 }  // namespace
 
+std::uint64_t numbers_per_pass(SequenceShape const& shape) {
+  if (shape.increment == 0 || shape.max < shape.min) return 0;
+  auto const steps = distance(shape.min, shape.max) / magnitude(shape.increment);
+  return steps == std::numeric_limits<std::uint64_t>::max() ? steps : steps + 1;
+}
+
 Outlook outlook(SequenceShape const& shape, std::int64_t last_value, bool called) {
   Outlook out;
-  out.size = range_size(shape);
+  out.size = numbers_per_pass(shape);
   if (shape.increment == 0) return out;
   std::optional<std::int64_t> next = last_value;
   if (called) {
@@ -58,7 +59,7 @@ Outlook outlook(SequenceShape const& shape, std::int64_t last_value, bool called
 
 double used_after(SequenceShape const& shape, std::int64_t value) {
   auto const left = left_from(shape, value);
-  auto const size = range_size(shape);
+  auto const size = numbers_per_pass(shape);
   return left == 0 ? 1 : fraction_used(size, left - 1);
 }
 

@@ -23,6 +23,10 @@ struct Outlook {
   double used = 0;                   // fraction of the range handed out in this pass, 0 to 1
 };
 
+// The numbers of one whole pass over the range, from min up or from max down (saturates at
+// 2^64-1). A sequence that cycles cannot give more in one answer without repeating a number.
+std::uint64_t numbers_per_pass(SequenceShape const& shape);
+
 // last_value and called as PostgreSQL keeps them (SELECT last_value, is_called FROM seq).
 Outlook outlook(SequenceShape const& shape, std::int64_t last_value, bool called);
 

@@ -102,12 +102,12 @@ std::expected<std::map<std::string, Origin>, std::string> resolve(
 
 std::expected<std::int64_t, std::string> parse_integer(std::string_view text, std::int64_t min,
                                                        std::int64_t max) {
-  std::int64_t value = 0;
-  if (!parse_int64(trim(text), value) || value < min || value > max) {
+  auto const value = parse_int64(trim(text));
+  if (!value || *value < min || *value > max) {
     return std::unexpected("expected a whole number from " + std::to_string(min) + " to " +
                            std::to_string(max));
   }
-  return value;
+  return *value;
 }
 
 std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text,

@@ -1,62 +1,62 @@
 // Sequence administration (pez admin, the socket's LIST/INSPECT/CREATE/RESET/DROP, HTTP
 // /admin/): each command is one short exchange with the database on a free connection, on the
-// core thread. Who may ask is checked by the listeners, before a command gets here.
+// core thread, through the Store (store.hpp). Who may ask is checked by the listeners, before a
+// command gets here.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <expected>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "common/errors.hpp"
 #include "daemon/admin_command.hpp"
-#include "daemon/pg_connection.hpp"
+#include "daemon/store.hpp"
 
 namespace pez::daemon {
 
 class Allocator;
-class Database;
 
 class Admin {
  public:
-  using Clock = std::chrono::steady_clock;
-
-  Admin(boost::asio::io_context& io, Database& db, Allocator& allocator, std::chrono::milliseconds timeout,
-        bool block_default);
-  ~Admin();
+  Admin(CoreClock& clock, Store& store, Allocator& allocator, std::chrono::milliseconds timeout, bool block_default);
   Admin(Admin const&) = delete;
   Admin& operator=(Admin const&) = delete;
 
   // Answers handler exactly once, possibly before returning.
   void run(AdminCommand command, AdminHandler handler);
-  std::size_t pending() const { return m_queue.size(); }
+  // Commands waiting for a connection or running.
+  std::size_t pending() const { return m_queue.size() + m_running; }
+  // A connection is free: admin commands are rare and short, so they go first.
+  void pump();
 
  private:
   struct Job {
     AdminCommand command;
     AdminHandler handler;
     Clock::time_point deadline;
+    // After a create or reset: the sequence is read back and answered with this status. The
+    // change is done, so this part does not expire.
+    std::optional<unsigned> read_back;
+    std::int64_t generation = 0;
   };
-  void pump();
-  void start(std::shared_ptr<Job> job, std::shared_ptr<PgConnection> conn);
-  void describe(std::shared_ptr<Job> job, std::shared_ptr<PgConnection> conn, unsigned status);
-  void finish(std::shared_ptr<Job> const& job, std::shared_ptr<PgConnection> const& conn, DbError const* failure,
-              AdminResult result);
+  void start(Job job);
+  void describe(Job job);
+  void changed(Job job, ChangeResult result);
+  void finish(Job& job, AdminResult result);
   void arm_sweep();
+  void sweep();
 
-  Database& m_db;
+  CoreClock& m_clock;
+  Store& m_store;
   Allocator& m_allocator;
   std::chrono::milliseconds m_timeout;
   bool m_block_default;
   std::deque<Job> m_queue;
-  boost::asio::steady_timer m_sweep;
-  bool m_sweep_armed = false;
+  std::size_t m_running = 0;
+  std::unique_ptr<CoreTimer> m_sweep;
 };
 
 }  // namespace pez::daemon

@@ -2,10 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/names.hpp"
 #include "common/sequence.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
-#include "daemon/database.hpp"
+#include "daemon/log_throttle.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sources.hpp"
 
@@ -18,8 +19,8 @@ using namespace std::chrono_literals;
 constexpr auto k_catalog_fresh = 1s;
 constexpr auto k_sweep_every = 50ms;
 
-Error not_found(std::string_view name) {
-  return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)};
+SequenceShape shape_of(SequenceInfo const& info) {
+  return SequenceShape{info.increment, info.min, info.max, info.start, info.cycle};
 }
 
 }  // namespace
@@ -28,48 +29,38 @@ Error unavailable_error(std::string const& why) {
   return Error{Errc::unavailable, "the database is unavailable: " + why + "; try again later"};
 }
 
-Allocator::Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout,
-                     Mode mode, BlockOptions block, double wrap_warning)
-    : m_db(db), m_timeout(timeout), m_mode(mode), m_sweep(io), m_wrap_warning(wrap_warning) {
-  SourceContext ctx{db, metrics, timeout, [this] { arm_sweep(); },
+Error not_found_error(std::string_view name) {
+  return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)};
+}
+
+Allocator::Allocator(CoreClock& clock, Store& store, Metrics& metrics, AllocatorOptions options)
+    : m_clock(clock), m_store(store), m_options(options), m_sweep(clock.timer()) {
+  SourceContext ctx{clock, store, metrics, options.timeout, [this] { arm_sweep(); },
                     [this](std::string const& name, std::int64_t value, bool exhausted) {
                       observed(name, value, exhausted);
                     }};
-  m_strict = std::make_unique<StrictSource>(ctx);
-  m_block = std::make_unique<BlockSource>(ctx, block);
-  m_db.on_available = [this] {
-    m_strict->pump();
-    m_block->pump();
-  };
-  m_db.on_catalog = [this] { catalog_changed(); };
-  m_db.on_change = [this](std::string const& name, std::int64_t generation) { sequence_changed(name, generation); };
-  m_db.on_down = [this](DbError const& error) { database_down(unavailable_error(error.message)); };
+  m_strict = std::make_unique<StrictSource>(ctx, options.strict_batch);
+  m_block = std::make_unique<BlockSource>(ctx, options.block);
 }
 
-Allocator::~Allocator() {
-  m_db.on_available = nullptr;
-  m_db.on_catalog = nullptr;
-  m_db.on_change = nullptr;
-  m_db.on_down = nullptr;
-}
+Allocator::~Allocator() = default;
 
 Source& Allocator::source_for(std::string_view name) {
-  bool block = m_mode == Mode::block;
-  if (auto const* info = m_db.catalog().find(name); info != nullptr && info->block) block = *info->block;
+  bool block = m_options.mode == Mode::block;
+  if (auto const* info = m_store.catalog().find(name); info != nullptr && info->block) block = *info->block;
   return block ? static_cast<Source&>(*m_block) : *m_strict;
 }
 
 void Allocator::observed(std::string const& name, std::int64_t value, bool exhausted) {
-  auto const* info = m_db.catalog().find(name);
+  auto const* info = m_store.catalog().find(name);
   if (info == nullptr) return;
-  SequenceShape const shape{info->increment, info->min, info->max, info->start, info->cycle};
   Watch& w = m_watches[name];
   if (w.generation != info->generation) w = Watch{info->generation};
   if (exhausted) {
     if (!w.ran_out) {
-      spdlog::warn("sequence {} has run out: it handed out its last number ({}) and does not cycle; "
+      spdlog::warn("sequence {} has run out: it cannot hand out the numbers asked for and does not cycle; "
                    "pez admin reset {} makes it hand out numbers again",
-                   name, info->increment > 0 ? info->max : info->min, name);
+                   name, name);
     }
     w.ran_out = true;
     w.used = 1;
@@ -83,18 +74,49 @@ void Allocator::observed(std::string const& name, std::int64_t value, bool exhau
   }
   w.last = value;
   w.has_last = true;
-  w.used = used_after(shape, value);
-  if (w.used >= m_wrap_warning && !w.warned && m_wrap_warning < 1) {
+  w.used = used_after(shape_of(*info), value);
+  if (w.used >= m_options.wrap_warning && !w.warned && m_options.wrap_warning < 1) {
     w.warned = true;
     spdlog::warn("sequence {} has used {:.1f}% of its range (setting wrap_warning is {}): {} after {}",
-                 name, w.used * 100, m_wrap_warning, info->cycle ? "it wraps" : "it runs out",
+                 name, w.used * 100, m_options.wrap_warning, info->cycle ? "it wraps" : "it runs out",
                  info->increment > 0 ? info->max : info->min);
   }
 }
 
 void Allocator::sequence_changed(std::string const& name, std::int64_t generation) {
+  // What is reserved goes now; what comes next waits for the catalog to show the sequence's new
+  // settings (its mode above all).
   m_block->invalidate(name, generation);
-  m_db.refresh_catalog();
+  announce(name);
+}
+
+void Allocator::sequence_dropped(std::string const& name) {
+  m_block->dropped(name);
+  announce(name);
+}
+
+void Allocator::announce(std::string const& name) {
+  auto const read = m_store.refresh_catalog();
+  m_block->announced(name, read);
+  // Requests that wait for the catalog, or come before that read is done, are answered from a
+  // read that shows the change.
+  auto& fence = m_announced[name];
+  fence = std::max(fence, read);
+  for (auto& request : m_waiting_for_catalog) {
+    if (request.name == name) request.fence = std::max(request.fence, read);
+  }
+}
+
+void Allocator::notice(std::string const& name) {
+  // Anyone may send a notice on the channel: it makes this daemon read the catalog again, and
+  // until that read is done it serves nothing of the sequence from memory. Nothing else.
+  thread_local LogThrottle log;
+  if (!check_sequence_name(name)) {
+    if (log.allow()) spdlog::info("ignored a change notice for {}: not a sequence name{}", quote_untrusted(name), log.left_out_text());
+    return;
+  }
+  if (log.allow()) spdlog::info("sequence {} was announced as changed: reading the catalog again{}", name, log.left_out_text());
+  announce(name);
 }
 
 std::size_t Allocator::pending() const {
@@ -103,7 +125,7 @@ std::size_t Allocator::pending() const {
 
 std::uint64_t Allocator::reserved(std::string_view name) const { return m_block->reserved(name); }
 
-bool Allocator::serving() const { return m_db.up(); }
+bool Allocator::serving() const { return m_store.up(); }
 
 bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
   // Only sequences served in block mode have numbers in memory.
@@ -113,35 +135,41 @@ bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector
 void Allocator::refill(std::string const& name) { m_block->refill(name); }
 
 bool Allocator::warm_up(std::string const& name) {
-  if (!m_db.catalog().loaded()) return false;
-  if (m_db.catalog().find(name) == nullptr) return true;
+  if (!m_store.catalog().loaded()) return false;
+  if (m_store.catalog().find(name) == nullptr) return true;
   if (&source_for(name) != m_block.get()) return true;
   return m_block->warm_up(name);
 }
 
 void Allocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
-  Request request{std::string(name), count, Clock::now() + m_timeout, std::move(handler)};
-  if (m_db.down() && !source_for(name).can_answer_now(name, count)) {
-    request.answer(std::unexpected(unavailable_error(m_db.last_error())));
+  Request request{std::string(name), count, m_clock.now() + m_options.timeout, std::move(handler)};
+  if (m_store.down() && !source_for(name).can_answer_now(name, count)) {
+    request.answer(std::unexpected(unavailable_error(m_store.last_error())));
     return;
   }
   admit(std::move(request));
 }
 
 void Allocator::admit(Request request) {
-  auto const& catalog = m_db.catalog();
+  auto const& catalog = m_store.catalog();
+  if (auto it = m_announced.find(request.name); it != m_announced.end()) {
+    request.fence = std::max(request.fence, it->second);
+  }
   if (!catalog.loaded()) {
     m_waiting_for_catalog.push_back(std::move(request));
     arm_sweep();
     return;
   }
-  if (catalog.find(request.name) == nullptr) {
-    if ((Clock::now() - catalog.refreshed_at() < k_catalog_fresh && !m_db.catalog_stale()) || m_db.down()) {
-      request.answer(std::unexpected(not_found(request.name)));
+  auto const* info = catalog.find(request.name);
+  if (info == nullptr) {
+    bool const fresh = m_clock.now() - catalog.refreshed_at() < k_catalog_fresh && !m_store.catalog_stale();
+    if (request.fence <= catalog.read_number() && (fresh || m_store.down())) {
+      request.answer(std::unexpected(not_found_error(request.name)));
       return;
     }
+    // Answered once a read that started after now is done.
+    request.fence = std::max(request.fence, m_store.refresh_catalog());
     m_waiting_for_catalog.push_back(std::move(request));
-    m_db.refresh_catalog();
     arm_sweep();
     return;
   }
@@ -149,16 +177,44 @@ void Allocator::admit(Request request) {
     request.answer(NumbersView{});
     return;
   }
+  if (info->cycle && request.count > numbers_per_pass(shape_of(*info))) {
+    auto const pass = numbers_per_pass(shape_of(*info));
+    request.answer(std::unexpected(Error{
+        Errc::bad_request, "sequence " + request.name + " holds " + std::to_string(pass) +
+                               " numbers before it starts over: one answer of more would repeat a number; ask "
+                               "for at most " +
+                               std::to_string(pass)}));
+    return;
+  }
+  if (request.fence > catalog.read_number()) {
+    // A change was announced: the catalog may show an older life of the sequence (its mode).
+    m_waiting_for_catalog.push_back(std::move(request));
+    arm_sweep();
+    return;
+  }
+  request.fence = 0;
   source_for(request.name).take(std::move(request));
 }
 
-void Allocator::catalog_changed() {
-  m_block->sync(m_db.catalog());
+void Allocator::connection_free() {
+  m_strict->pump();
+  m_block->pump();
+}
+
+void Allocator::catalog_read() {
+  auto const& catalog = m_store.catalog();
+  std::erase_if(m_announced, [&](auto const& fence) { return fence.second <= catalog.read_number(); });
+  auto moved = m_block->sync(catalog, [this](SequenceInfo const& info) {
+    return info.block.value_or(m_options.mode == Mode::block);
+  });
   auto waiting = std::move(m_waiting_for_catalog);
   m_waiting_for_catalog.clear();
+  for (auto& request : moved) waiting.push_back(std::move(request));
   for (auto& request : waiting) {
-    if (m_db.catalog().find(request.name) == nullptr) {
-      request.answer(std::unexpected(not_found(request.name)));
+    if (catalog.find(request.name) == nullptr && request.fence <= catalog.read_number()) {
+      request.answer(std::unexpected(not_found_error(request.name)));
+    } else if (catalog.find(request.name) == nullptr) {
+      m_waiting_for_catalog.push_back(std::move(request));
     } else {
       admit(std::move(request));
     }
@@ -174,19 +230,13 @@ void Allocator::database_down(Error const& error) {
 }
 
 void Allocator::arm_sweep() {
-  if (m_sweep_armed) return;
-  m_sweep_armed = true;
-  m_sweep.expires_after(k_sweep_every);
-  m_sweep.async_wait([this](boost::system::error_code ec) {
-    m_sweep_armed = false;
-    if (ec) return;
-    sweep();
-  });
+  if (m_sweep->armed()) return;
+  m_sweep->start(k_sweep_every, [this] { sweep(); });
 }
 
 void Allocator::sweep() {
-  auto const now = Clock::now();
-  auto const late = unavailable_error("no answer within " + settings::format_duration(m_timeout));
+  auto const now = m_clock.now();
+  auto const late = unavailable_error("no answer within " + settings::format_duration(m_options.timeout));
   // Late requests are taken out first and answered last: an answer may lead its session to
   // send the next request at once.
   std::vector<Request> expired;

@@ -2,11 +2,11 @@
 // numbers that no other request ever gets, or with an error.
 //
 // The Allocator is the front: it checks the sequence against the catalog, hands the request to
-// the source of the sequence's mode (strict or block), and answers whatever is late.
+// the source of the sequence's mode (strict or block), and answers whatever is late. It reaches
+// the database only through the Store (store.hpp) and reads time only from a CoreClock, so the
+// deterministic simulation (tests/sim/) runs it as pezd does.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -21,14 +21,13 @@
 
 #include "common/errors.hpp"
 #include "daemon/config.hpp"
+#include "daemon/store.hpp"
 
 namespace pez::daemon {
 
 class BlockSource;
-class Database;
 class Metrics;
 
-using Clock = std::chrono::steady_clock;
 // The numbers of one answer. They are valid only while the handler runs: copy what you keep.
 using NumbersView = std::span<std::int64_t const>;
 using AllocateResult = std::expected<NumbersView, Error>;
@@ -40,6 +39,9 @@ struct Request {
   std::uint32_t count = 0;
   Clock::time_point deadline;
   AllocateHandler handler;
+  // Block mode: the catalog read that must be done before this request is served from memory
+  // (a change of the sequence was announced before it arrived).
+  std::uint64_t fence = 0;
 
   bool answered() const { return !handler; }
   void answer(AllocateResult result) {
@@ -50,6 +52,7 @@ struct Request {
 };
 
 Error unavailable_error(std::string const& why);
+Error not_found_error(std::string_view name);
 
 // A way of taking numbers: strict (one database exchange per request, shared by requests that
 // wait together) or block (served from blocks reserved ahead).
@@ -70,10 +73,19 @@ class Source {
   virtual std::uint64_t reserved(std::string_view name) const = 0;
 };
 
+struct AllocatorOptions {
+  std::chrono::milliseconds timeout{5000};
+  Mode mode = Mode::strict;
+  BlockOptions block;
+  double wrap_warning = 0.9;
+  // Most numbers one strict statement takes for several waiting requests (one request alone
+  // may ask for more).
+  std::uint32_t strict_batch = 20000;
+};
+
 class Allocator {
  public:
-  Allocator(boost::asio::io_context& io, Database& db, Metrics& metrics, std::chrono::milliseconds timeout,
-            Mode mode, BlockOptions block, double wrap_warning = 0.9);
+  Allocator(CoreClock& clock, Store& store, Metrics& metrics, AllocatorOptions options);
   ~Allocator();
   Allocator(Allocator const&) = delete;
   Allocator& operator=(Allocator const&) = delete;
@@ -83,7 +95,7 @@ class Allocator {
   void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler);
   std::size_t pending() const;
   std::uint64_t reserved(std::string_view name) const;
-  Mode mode() const { return m_mode; }
+  Mode mode() const { return m_options.mode; }
   // Whether numbers can be handed out now (for /readyz).
   bool serving() const;
 
@@ -106,27 +118,36 @@ class Allocator {
   };
   std::map<std::string, Watch, std::less<>> const& watches() const { return m_watches; }
 
-  // A sequence was created or reset (generation) or dropped (0): see BlockSource::invalidate.
+  // This daemon created or reset sequence name, and the database answered its new generation:
+  // numbers reserved before are thrown away at once (see BlockSource::invalidate).
   void sequence_changed(std::string const& name, std::int64_t generation);
+  // This daemon dropped sequence name.
+  void sequence_dropped(std::string const& name);
+
+  // What the store reports (see StoreEvents; Core passes them on).
+  void connection_free();
+  void catalog_read();
+  void notice(std::string const& name);
+  void database_down(Error const& error);
 
  private:
   void admit(Request request);
-  void catalog_changed();
-  void database_down(Error const& error);
+  // Sequence name changed: nothing of it is served before a catalog read shows the change.
+  void announce(std::string const& name);
   Source& source_for(std::string_view name);
   void arm_sweep();
   void sweep();
   void observed(std::string const& name, std::int64_t value, bool exhausted);
 
-  Database& m_db;
-  std::chrono::milliseconds m_timeout;
-  Mode m_mode;
+  CoreClock& m_clock;
+  Store& m_store;
+  AllocatorOptions m_options;
   std::unique_ptr<Source> m_strict;
   std::unique_ptr<BlockSource> m_block;
   std::deque<Request> m_waiting_for_catalog;
-  boost::asio::steady_timer m_sweep;
-  bool m_sweep_armed = false;
-  double m_wrap_warning;
+  // Sequences announced as changed, and the catalog read that shows it.
+  std::map<std::string, std::uint64_t, std::less<>> m_announced;
+  std::unique_ptr<CoreTimer> m_sweep;
   std::map<std::string, Watch, std::less<>> m_watches;
 };
 

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/count.hpp"
-#include "daemon/database.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sources.hpp"
 
@@ -18,19 +16,72 @@ std::vector<std::int64_t>& scratch() {
   return numbers;
 }
 
+std::uint64_t numbers_in(std::int64_t from, std::int64_t to, std::int64_t step) {
+  // Unsigned differences: the distance between any two int64 values fits in uint64.
+  auto const distance = step > 0 ? static_cast<std::uint64_t>(to) - static_cast<std::uint64_t>(from)
+                                 : static_cast<std::uint64_t>(from) - static_cast<std::uint64_t>(to);
+  auto const stride = step > 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
+  return distance / stride + 1;
+}
+
 }  // namespace
+
+BlockSource::BlockSource(SourceContext ctx, BlockOptions options)
+    : m_ctx(std::move(ctx)), m_options(options), m_retry_timer(m_ctx.clock.timer()) {}
 
 BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
   auto it = m_reserves.find(name);
   if (it == m_reserves.end()) {
-    it = m_reserves.emplace(name, Reserve{}).first;
-    it->second.name = name;
+    Reserve r;
+    r.name = name;
+    r.epoch = m_next_epoch++;
+    r.measured_at = m_ctx.clock.now();
+    // A block of an older generation than the catalog shows is stale from the start.
+    if (auto const* info = m_ctx.store.catalog().find(name)) r.generation = info->generation;
+    if (auto fence = m_fences.find(name); fence != m_fences.end()) {
+      r.fence = fence->second;
+      m_fences.erase(fence);
+    }
+    it = m_reserves.emplace(name, std::move(r)).first;
   }
   return it->second;
 }
 
-bool BlockSource::can_take(Reserve const& r, std::uint32_t count) {
-  return r.waiters.empty() && r.available >= count;
+bool BlockSource::can_take(Reserve const& r, std::uint32_t count) const {
+  return r.waiters.empty() && r.fence <= m_read_done && r.available >= count && one_pass_holds(r, count);
+}
+
+bool BlockSource::one_pass_holds(Reserve const& r, std::uint32_t count) {
+  if (r.new_passes == 0) return r.available >= count;
+  std::uint64_t in_pass = 0;
+  for (auto const& range : r.ranges) {
+    if (range.new_pass) {
+      if (in_pass >= count) return true;
+      in_pass = 0;
+    }
+    in_pass += numbers_in(range.next, range.last, range.step);
+  }
+  return in_pass >= count;
+}
+
+void BlockSource::skip_short_passes(Reserve& r, std::uint32_t count) {
+  while (r.new_passes > 0) {
+    std::uint64_t in_pass = 0;
+    std::size_t ranges = 0;
+    for (auto const& range : r.ranges) {
+      if (ranges > 0 && range.new_pass) break;
+      in_pass += numbers_in(range.next, range.last, range.step);
+      ++ranges;
+    }
+    if (in_pass >= count || ranges == r.ranges.size()) return;
+    // Gaps are allowed, a number twice in one answer is not.
+    r.available -= in_pass;
+    r.ranges.erase(r.ranges.begin(), r.ranges.begin() + static_cast<std::ptrdiff_t>(ranges));
+    if (r.ranges.front().new_pass) {
+      r.ranges.front().new_pass = false;
+      --r.new_passes;
+    }
+  }
 }
 
 bool BlockSource::can_answer_now(std::string_view name, std::uint32_t count) const {
@@ -54,9 +105,14 @@ std::size_t BlockSource::pending() const {
 
 void BlockSource::take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out) {
   out.clear();
+  skip_short_passes(r, count);
   std::uint32_t left = count;
   while (left > 0) {
     Range& range = r.ranges.front();
+    if (range.new_pass) {
+      range.new_pass = false;  // the first range of what is held; count fits in its pass
+      --r.new_passes;
+    }
     for (;;) {
       out.push_back(range.next);
       --left;
@@ -110,11 +166,13 @@ void BlockSource::take(Request request) {
       take_numbers(r, request.count, scratch());
       if (low(r)) want_block(r);
       served = true;
-    } else if (r.run_out) {
-      refused = r.run_out;
+    } else if (r.run_out && r.waiters.empty() && r.fence <= m_read_done) {
+      // Fewer are left than asked for: none is taken, smaller requests still get them.
+      refused = sequence_error(r.name, request.count, StoreError{StoreError::Kind::exhausted, {}});
     } else {
+      request.fence = r.fence;
       r.waiters.push_back(std::move(request));
-      want_block(r);
+      if (!r.run_out) want_block(r);
     }
   }
   if (served) {
@@ -128,13 +186,27 @@ void BlockSource::take(Request request) {
 }
 
 void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
-  while (!r.waiters.empty() && r.available >= r.waiters.front().count) {
-    Delivery d{std::move(r.waiters.front()), {}, {}};
-    r.waiters.pop_front();
-    take_numbers(r, d.request.count, d.numbers);
-    out.push_back(std::move(d));
+  while (!r.waiters.empty()) {
+    Request& front = r.waiters.front();
+    if (front.fence > m_read_done) break;
+    if (r.available >= front.count && one_pass_holds(r, front.count)) {
+      Delivery d{std::move(front), {}, {}};
+      r.waiters.pop_front();
+      take_numbers(r, d.request.count, d.numbers);
+      out.push_back(std::move(d));
+    } else if (r.run_out) {
+      auto error = sequence_error(r.name, front.count, StoreError{StoreError::Kind::exhausted, {}});
+      out.push_back(Delivery{std::move(front), {}, std::move(error)});
+      r.waiters.pop_front();
+    } else {
+      break;
+    }
   }
-  if (!r.waiters.empty() && r.run_out) fail_waiters(r, *r.run_out, out);
+}
+
+void BlockSource::resume_locked(Reserve& r, Deliveries& out) {
+  serve_waiters(r, out);
+  if ((!r.waiters.empty() && !r.run_out) || low(r)) want_block(r);
 }
 
 void BlockSource::fail_waiters(Reserve& r, Error const& error, Deliveries& out) {
@@ -147,6 +219,7 @@ void BlockSource::deliver(Deliveries& out) {
     if (d.error) {
       d.request.answer(std::unexpected(*d.error));
     } else {
+      m_ctx.metrics.numbers(d.request.name, d.request.count);
       d.request.answer(NumbersView(d.numbers));
     }
   }
@@ -160,7 +233,7 @@ void BlockSource::want_block(Reserve& r) {
 }
 
 std::uint64_t BlockSource::next_block_size(Reserve& r) {
-  auto const now = Clock::now();
+  auto const now = m_ctx.clock.now();
   double const elapsed = std::chrono::duration<double>(now - r.measured_at).count();
   if (elapsed > 0.001) {
     double const instant = static_cast<double>(r.served_since) / elapsed;
@@ -182,148 +255,143 @@ void BlockSource::pump() {
 }
 
 void BlockSource::pump_locked() {
+  auto const now = m_ctx.clock.now();
+  std::optional<Clock::time_point> retry_at;
+  std::deque<std::string> later;  // waiting for their retry time, in their order
   while (!m_fetch_queue.empty()) {
     auto it = m_reserves.find(m_fetch_queue.front());
     if (it == m_reserves.end() || !it->second.queued) {
       m_fetch_queue.pop_front();
       continue;
     }
-    auto conn = m_ctx.db.lease();
-    if (!conn) return;
+    if (auto const at = it->second.retry.ready_at(); at > now) {
+      retry_at = retry_at ? std::min(*retry_at, at) : at;
+      later.push_back(std::move(m_fetch_queue.front()));
+      m_fetch_queue.pop_front();
+      continue;
+    }
+    if (!m_ctx.store.can_send()) break;
     m_fetch_queue.pop_front();
-    fetch(it->second, std::move(conn));
+    fetch(it->second);
+  }
+  m_fetch_queue.insert(m_fetch_queue.begin(), later.begin(), later.end());
+  if (retry_at && (!m_retry_timer->armed() || *retry_at < m_retry_due)) {
+    m_retry_due = *retry_at;
+    m_retry_timer->start(*retry_at - now, [this] { pump(); });
   }
 }
 
-void BlockSource::fetch(Reserve& r, std::shared_ptr<PgConnection> conn) {
+void BlockSource::fetch(Reserve& r) {
   r.queued = false;
   r.fetching = true;
   std::uint64_t const size = next_block_size(r);
-  std::string const sequence = qualified_sequence(r.name);
-  std::string const count = std::to_string(size);
-  char const* params[] = {sequence.c_str(), count.c_str()};
   m_ctx.metrics.db_round_trip();
   spdlog::debug("reserving a block of {} numbers of {} ({} left, {:.0f}/s)", size, r.name, r.available, r.rate);
-  conn->exec_prepared(k_reserve_statement, params, m_ctx.timeout,
-                      [this, name = r.name, size, conn](std::expected<PgResults, DbError> result) {
-                        fetched(name, size, conn, std::move(result));
-                      });
+  m_ctx.store.reserve(r.name, size, [this, name = r.name, epoch = r.epoch, generation = r.generation,
+                                      size](ReserveResult result) { fetched(name, epoch, generation, size, std::move(result)); });
 }
 
-void BlockSource::fetched(std::string const& name, std::uint64_t asked, std::shared_ptr<PgConnection> const& conn,
-                          std::expected<PgResults, DbError> result) {
+void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
+                          ReserveResult result) {
+  using Kind = StoreError::Kind;
   Deliveries out;
-  std::optional<DbError> failure;
   bool refresh_catalog = false;
   std::vector<std::pair<std::int64_t, bool>> observe;  // told after the lock is released
   {
     std::lock_guard lock(m_lock);
     auto it = m_reserves.find(name);
-    if (it == m_reserves.end()) {
-      if (!result) failure = result.error();
+    if (it == m_reserves.end() || it->second.epoch != epoch) {
+      // Asked for by a reserve of this name that has gone since (the sequence was dropped):
+      // whatever it brought is burned, even when the name exists again.
+      spdlog::debug("dropping a block of {} asked for before it was dropped", name);
     } else if (!result) {
       Reserve& r = it->second;
       r.fetching = false;
-      failure = result.error();
-      if (failure->kind == DbError::Kind::sql && failure->sqlstate == "25006") {
-        failure = DbError{DbError::Kind::connection, failure->sqlstate,
-                          "the server became read-only (a standby?): " + failure->message};
-      }
-      if (failure->kind != DbError::Kind::sql || failure->sqlstate == "01000") {
-        // The block is burned; ask again once a connection is back. Waiters wait for their deadline.
-        spdlog::debug("reserving a block of {} failed: {}", name, failure->message);
+      auto const& error = result.error();
+      if (error.kind == Kind::lost || error.kind == Kind::timeout) {
+        // The block is burned; ask again, after a pause if this keeps happening. Waiters wait
+        // for their deadline.
+        r.retry.failed(m_ctx.clock.now());
+        if (m_failure_log.allow()) {
+          spdlog::warn("reserving a block of {} failed: {}; trying again{}", name, error.message,
+                       m_failure_log.left_out_text());
+        }
         r.queued = true;
         m_fetch_queue.push_back(name);
+      } else if (error.kind == Kind::exhausted && r.generation != generation) {
+        // The sequence was reset while this was on its way: it may hold numbers again.
+        r.queued = true;
+        m_fetch_queue.push_back(name);
+      } else if (error.kind == Kind::exhausted) {
+        r.run_out = true;
+        observe.emplace_back(0, true);
+        serve_waiters(r, out);
+      } else if (error.kind == Kind::not_found) {
+        erase_locked(it, out);
+        refresh_catalog = true;
       } else {
-        auto const answer = sequence_error(name, *failure);
-        fail_waiters(r, answer, out);
-        if (answer.code == Errc::exhausted) {
-          r.run_out = answer;
-          observe.push_back({0, true});
-        } else if (answer.code == Errc::not_found) {
-          m_reserves.erase(it);
-          refresh_catalog = true;
+        r.retry.failed(m_ctx.clock.now());
+        if (m_failure_log.allow()) {
+          spdlog::error("reserving a block of {} failed: {}{}", name, error.message, m_failure_log.left_out_text());
         }
+        fail_waiters(r, sequence_error(name, asked, error), out);
       }
     } else {
       Reserve& r = it->second;
       r.fetching = false;
-      auto const* row = result->empty() ? nullptr : result->back().get();
-      std::int64_t first = 0;
-      std::int64_t last = 0;
-      std::int64_t step = 0;
-      std::int64_t generation = 0;
-      bool const ok = row != nullptr && PQntuples(row) == 1 && PQnfields(row) == 4 &&
-                      parse_int64(PQgetvalue(row, 0, 0), first) && parse_int64(PQgetvalue(row, 0, 1), last) &&
-                      parse_int64(PQgetvalue(row, 0, 2), step) && parse_int64(PQgetvalue(row, 0, 3), generation) &&
-                      step != 0 && ((step > 0 && last >= first) || (step < 0 && last <= first));
-      if (!ok) {
-        failure = DbError{DbError::Kind::sql, {}, "unexpected answer to pez.reserve"};
-        fail_waiters(r, Error{Errc::internal, "the database answered pez.reserve with something pezd cannot read"},
-                     out);
-      } else if (generation < r.generation) {
-        // Reserved before a reset this daemon already heard of: burned.
+      Block const& block = *result;
+      if (block.generation < r.generation) {
+        // Reserved before a reset or re-create this daemon already knows of: burned. The next
+        // one comes after a pause if this keeps happening.
         spdlog::debug("dropping a block of {} reserved before its reset", name);
-        if (!r.waiters.empty() || low(r)) {
-          r.queued = true;
-          m_fetch_queue.push_back(name);
-        }
+        r.retry.failed(m_ctx.clock.now());
+        resume_locked(r, out);
       } else {
         // A newer generation than the ranges held: the sequence was reset meanwhile.
-        if (generation > r.generation) invalidate_locked(it, generation, out);
-        // Unsigned differences: the distance between any two int64 values fits in uint64.
-        auto const distance = step > 0 ? static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(first)
-                                       : static_cast<std::uint64_t>(first) - static_cast<std::uint64_t>(last);
-        auto const stride = step > 0 ? static_cast<std::uint64_t>(step) : 0 - static_cast<std::uint64_t>(step);
-        auto const count = distance / stride + 1;
-        r.ranges.push_back(Range{first, last, step, generation});
-        observe.push_back({first, false});
-        observe.push_back({last, false});
+        if (block.generation > r.generation) invalidate_locked(r, block.generation);
+        auto const count = numbers_in(block.first, block.last, block.step);
+        bool const wrapped = !r.ranges.empty() && (block.step > 0 ? block.first <= r.ranges.back().last
+                                                                  : block.first >= r.ranges.back().last);
+        r.ranges.push_back(Range{block.first, block.last, block.step, block.generation, wrapped});
+        if (wrapped) ++r.new_passes;
         r.available += count;
         r.last_block = count;
-        if (count < asked) spdlog::info("sequence {} reached the end of its range; the next block starts over", name);
-        serve_waiters(r, out);
-        if (!r.waiters.empty() || low(r)) {
-          r.queued = true;
-          m_fetch_queue.push_back(name);
-        }
+        r.retry.succeeded();
+        observe.emplace_back(block.first, false);
+        observe.emplace_back(block.last, false);
+        if (count < asked) spdlog::info("sequence {} reached the end of its range", name);
+        resume_locked(r, out);
       }
     }
   }
-  // Outside the lock: giving the connection back may start the next statement at once.
-  m_ctx.db.give_back(conn, failure ? &*failure : nullptr);
-  if (refresh_catalog) m_ctx.db.refresh_catalog();
+  if (refresh_catalog) m_ctx.store.refresh_catalog();
   for (auto const& [value, exhausted] : observe) m_ctx.observed(name, value, exhausted);
-  for (auto const& d : out) {
-    if (!d.error) m_ctx.metrics.numbers(name, d.request.count);
-  }
   deliver(out);
-  pump();
-  if (m_ctx.db.down()) database_down(unavailable_error(m_ctx.db.last_error()));
+  if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
 }
 
-bool BlockSource::invalidate_locked(std::map<std::string, Reserve, std::less<>>::iterator it, std::int64_t generation,
-                                    Deliveries& out) {
-  Reserve& r = it->second;
-  if (generation == 0) {
-    fail_waiters(r, Error{Errc::not_found, "no sequence named \"" + r.name + "\" (it was dropped)"}, out);
-    m_reserves.erase(it);
-    return true;
-  }
-  if (generation <= r.generation) return false;
+void BlockSource::invalidate_locked(Reserve& r, std::int64_t generation) {
+  if (generation <= r.generation) return;
   r.generation = generation;
   std::erase_if(r.ranges, [generation](Range const& range) { return range.generation < generation; });
   std::uint64_t available = 0;
-  for (auto const& range : r.ranges) {
-    auto const distance = range.step > 0 ? static_cast<std::uint64_t>(range.last) - static_cast<std::uint64_t>(range.next)
-                                         : static_cast<std::uint64_t>(range.next) - static_cast<std::uint64_t>(range.last);
-    auto const stride = range.step > 0 ? static_cast<std::uint64_t>(range.step) : 0 - static_cast<std::uint64_t>(range.step);
-    available += distance / stride + 1;
+  r.new_passes = 0;
+  for (auto& range : r.ranges) {
+    available += numbers_in(range.next, range.last, range.step);
+    if (&range == &r.ranges.front()) range.new_pass = false;
+    if (range.new_pass) ++r.new_passes;
   }
   if (available != r.available) spdlog::info("dropped {} reserved numbers of {}: it was reset", r.available - available, r.name);
   r.available = available;
-  r.run_out.reset();
-  return false;
+  r.run_out = false;
+}
+
+void BlockSource::erase_locked(Reserves::iterator it, Deliveries& out) {
+  fail_waiters(it->second, not_found_error(it->first), out);
+  if (it->second.available > 0) {
+    spdlog::info("dropped {} reserved numbers of {}: it was dropped", it->second.available, it->first);
+  }
+  m_reserves.erase(it);
 }
 
 void BlockSource::invalidate(std::string const& name, std::int64_t generation) {
@@ -332,33 +400,61 @@ void BlockSource::invalidate(std::string const& name, std::int64_t generation) {
     std::lock_guard lock(m_lock);
     auto it = m_reserves.find(name);
     if (it == m_reserves.end()) return;
-    if (!invalidate_locked(it, generation, out)) {
-      // The next block is fetched when numbers are asked for, not at once.
-      Reserve& r = it->second;
-      if (!r.waiters.empty()) want_block(r);
-    }
+    invalidate_locked(it->second, generation);
+    resume_locked(it->second, out);
   }
   deliver(out);
 }
 
-void BlockSource::sync(Catalog const& catalog) {
+void BlockSource::dropped(std::string const& name) {
   Deliveries out;
   {
     std::lock_guard lock(m_lock);
+    auto it = m_reserves.find(name);
+    if (it == m_reserves.end()) return;
+    erase_locked(it, out);
+  }
+  deliver(out);
+}
+
+void BlockSource::announced(std::string const& name, std::uint64_t read) {
+  std::lock_guard lock(m_lock);
+  auto it = m_reserves.find(name);
+  if (it != m_reserves.end()) {
+    it->second.fence = std::max(it->second.fence, read);
+  } else {
+    // A reserve made before that read is done waits for it too.
+    auto& fence = m_fences[name];
+    fence = std::max(fence, read);
+  }
+}
+
+std::vector<Request> BlockSource::sync(Catalog const& catalog, std::function<bool(SequenceInfo const&)> const& in_block_mode) {
+  Deliveries out;
+  std::vector<Request> moved;
+  {
+    std::lock_guard lock(m_lock);
+    m_read_done = std::max(m_read_done, catalog.read_number());
+    std::erase_if(m_fences, [this](auto const& fence) { return fence.second <= m_read_done; });
     for (auto it = m_reserves.begin(); it != m_reserves.end();) {
       auto next = std::next(it);
-      auto const* info = catalog.find(it->first);
-      if (info == nullptr) {
-        invalidate_locked(it, 0, out);
-      } else if (!invalidate_locked(it, info->generation, out)) {
-        // The next block is fetched when numbers are asked for, not at once.
-        Reserve& r = it->second;
-        if (!r.waiters.empty()) want_block(r);
+      if (auto const* info = catalog.find(it->first); info == nullptr) {
+        erase_locked(it, out);
+      } else if (!in_block_mode(*info)) {
+        // Now served in strict mode (created again with another mode): what is reserved goes,
+        // so that no number taken before a request came is handed to it.
+        for (auto& request : it->second.waiters) moved.push_back(std::move(request));
+        it->second.waiters.clear();
+        erase_locked(it, out);
+      } else {
+        invalidate_locked(it->second, info->generation);
+        resume_locked(it->second, out);
       }
       it = next;
     }
   }
   deliver(out);
+  return moved;
 }
 
 void BlockSource::database_down(Error const& error) {
@@ -374,10 +470,15 @@ void BlockSource::expire(Clock::time_point now, Error const& late) {
   Deliveries out;
   {
     std::lock_guard lock(m_lock);
+    // Not only from the front: a request that waited for the catalog joins behind later ones.
     for (auto& [name, r] : m_reserves) {
-      while (!r.waiters.empty() && r.waiters.front().deadline <= now) {
-        out.push_back(Delivery{std::move(r.waiters.front()), {}, late});
-        r.waiters.pop_front();
+      for (auto it = r.waiters.begin(); it != r.waiters.end();) {
+        if (it->deadline <= now) {
+          out.push_back(Delivery{std::move(*it), {}, late});
+          it = r.waiters.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
   }

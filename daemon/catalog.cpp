@@ -7,7 +7,7 @@ SequenceInfo const* Catalog::find(std::string_view name) const {
   return it == m_sequences.end() ? nullptr : &it->second;
 }
 
-void Catalog::replace(std::vector<SequenceInfo> sequences, Clock::time_point now) {
+void Catalog::replace(std::vector<SequenceInfo> sequences, Clock::time_point now, std::uint64_t read) {
   m_sequences.clear();
   for (auto& info : sequences) {
     auto name = info.name;
@@ -15,6 +15,7 @@ void Catalog::replace(std::vector<SequenceInfo> sequences, Clock::time_point now
   }
   m_loaded = true;
   m_refreshed_at = now;
+  m_read = read;
 }
 
 }  // namespace pez::daemon

@@ -19,7 +19,9 @@ struct SequenceInfo {
   std::int64_t start = 1;
   bool cycle = false;
   std::optional<bool> block;   // the sequence's own allocation mode (true: block), if it sets one
-  std::int64_t generation = 0;  // changes when the sequence is created or reset (sql/003_admin.sql)
+  // Changes when the sequence is created or reset (sql/003_admin.sql); 0 for a sequence made
+  // outside pez admin (no row in pez.sequences) until a reset through pez gives it one.
+  std::int64_t generation = 0;
 };
 
 class Catalog {
@@ -27,15 +29,18 @@ class Catalog {
   using Clock = std::chrono::steady_clock;
 
   SequenceInfo const* find(std::string_view name) const;
-  void replace(std::vector<SequenceInfo> sequences, Clock::time_point now);
+  // read: the number of the read that found sequences (reads are numbered from 1 as they start).
+  void replace(std::vector<SequenceInfo> sequences, Clock::time_point now, std::uint64_t read);
   bool loaded() const { return m_loaded; }
   Clock::time_point refreshed_at() const { return m_refreshed_at; }
+  std::uint64_t read_number() const { return m_read; }
   std::map<std::string, SequenceInfo, std::less<>> const& all() const { return m_sequences; }
 
  private:
   std::map<std::string, SequenceInfo, std::less<>> m_sequences;
   bool m_loaded = false;
   Clock::time_point m_refreshed_at{};
+  std::uint64_t m_read = 0;
 };
 
 }  // namespace pez::daemon

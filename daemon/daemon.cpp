@@ -19,6 +19,7 @@
 #include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
 #include "daemon/context.hpp"
+#include "daemon/core.hpp"
 #include "daemon/database.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/metrics.hpp"
@@ -112,8 +113,11 @@ int run_daemon(Config config, int argc, char** argv) {
               Database::Options{config.conn_params(), config.db_connections, config.connect_timeout,
                                 config.request_timeout, config.reconnect_max},
               metrics);
-  Allocator allocator(io, db, metrics, config.request_timeout, config.mode, config.block, config.wrap_warning);
-  Admin admin(io, db, allocator, config.request_timeout, config.mode == Mode::block);
+  AsioClock clock(io);
+  Core core_of_allocation(clock, db, metrics,
+                          AllocatorOptions{config.request_timeout, config.mode, config.block, config.wrap_warning});
+  Allocator& allocator = core_of_allocation.allocator();
+  Admin& admin = core_of_allocation.admin();
   Shared shared(config, allocator, db, io.get_executor());
   shared.admin = &admin;
   shared.max_connections = connection_limit(config);

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
+
 #include "common/count.hpp"
 #include "common/settings.hpp"
+#include "common/text.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/migrations.hpp"
 
@@ -28,6 +31,7 @@ constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
 
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
+// Columns 0-7 are read by read_info, as are those of k_list_sql.
 constexpr char const k_catalog_sql[] =
     "SELECT s.sequencename::text, s.increment_by, s.min_value, s.max_value, s.start_value, s.cycle,"
     " c.mode, coalesce(c.generation, 0)"
@@ -41,13 +45,129 @@ std::string value(PgResults const& results, std::size_t which, int row, int colu
   return PQgetvalue(r, row, column);
 }
 
-std::int64_t int_value(PgResult const& result, int row, int column) {
-  std::int64_t v = 0;
-  parse_int64(PQgetvalue(result.get(), row, column), v);
-  return v;
+// Every sequence of schema pez ($1 NULL) or one, with its settings, state and catalog entry.
+constexpr char const k_list_sql[] =
+    "SELECT s.sequencename::text, s.increment_by, s.min_value, s.max_value, s.start_value, s.cycle,"
+    " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called, coalesce(c.description, ''),"
+    " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " (SELECT count(*) FROM pg_catalog.pg_stat_activity"
+    "   WHERE datname = current_database() AND application_name = 'pezd')"
+    " FROM pg_catalog.pg_sequences s"
+    " LEFT JOIN pez.sequences c ON c.name = s.sequencename::text"
+    " CROSS JOIN LATERAL pez.sequence_state(s.sequencename::text) st"
+    " WHERE s.schemaname = 'pez' AND s.sequencename::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
+    "   AND ($1::text IS NULL OR s.sequencename::text = $1)"
+    " ORDER BY 1";
+
+constexpr char const k_create_sql[] =
+    "SELECT pez.create_sequence($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7, $8)";
+constexpr char const k_reset_sql[] = "SELECT pez.reset_sequence($1, $2::bigint)";
+constexpr char const k_drop_sql[] = "SELECT pez.drop_sequence($1)";
+
+// The server's sentence alone, without "ERROR:" before it and the PL/pgSQL context after it.
+std::string without_severity(std::string message) {
+  for (std::string_view prefix : {"ERROR:", "FATAL:"}) {
+    if (message.starts_with(prefix)) message.erase(0, prefix.size());
+  }
+  if (auto context = message.find("CONTEXT:"); context != std::string::npos) message.erase(context);
+  auto const first = message.find_first_not_of(' ');
+  auto const last = message.find_last_not_of(' ');
+  return first == std::string::npos ? message : message.substr(first, last - first + 1);
+}
+
+// Reads the catalog columns 0-7 of k_catalog_sql and k_list_sql; false if a value is unreadable.
+bool read_info(PGresult const* rows, int row, SequenceInfo& info) {
+  auto number = [&](int column, std::int64_t& out) {
+    auto const v = parse_int64(PQgetvalue(rows, row, column));
+    if (v) out = *v;
+    return v.has_value();
+  };
+  info.name = PQgetvalue(rows, row, 0);
+  info.cycle = std::string_view(PQgetvalue(rows, row, 5)) == "t";
+  info.block.reset();
+  if (!PQgetisnull(rows, row, 6)) info.block = std::string_view(PQgetvalue(rows, row, 6)) == "block";
+  return number(1, info.increment) && number(2, info.min) && number(3, info.max) && number(4, info.start) &&
+         number(7, info.generation) && info.increment != 0;
+}
+
+// The rows of the last statement of an exchange, or null.
+[[gnu::noinline]] PGresult const* last_result(PgResults const& results) {
+  return results.empty() ? nullptr : results.back().get();
+}
+
+std::optional<std::string> text_or_none(PGresult const* rows, int row, int column) {
+  if (PQgetisnull(rows, row, column)) return std::nullopt;
+  return std::string(PQgetvalue(rows, row, column));
 }
 
 }  // namespace
+
+StoreError classify(DbError const& error) {
+  using Kind = StoreError::Kind;
+  switch (error.kind) {
+    case DbError::Kind::connection:
+      return StoreError{Kind::lost, error.message};
+    case DbError::Kind::timeout:
+      return StoreError{Kind::timeout, error.message};
+    case DbError::Kind::sql:
+      break;
+  }
+  auto const message = without_severity(error.message);
+  auto const& state = error.sqlstate;
+  if (state == "25006") return StoreError{Kind::lost, "the server became read-only (a standby?): " + message};
+  if (state == "01000") return StoreError{Kind::lost, message};  // a warning: not trusted
+  if (state == "42P01" || state == "42809" || state == "3F000") return StoreError{Kind::not_found, message};
+  if (state == "2200H") return StoreError{Kind::exhausted, message};
+  if (state == "22023") return StoreError{Kind::invalid, message};
+  if (state == "42P07") return StoreError{Kind::exists, message};
+  if (state == "55006") return StoreError{Kind::in_use, message};
+  if (state == "42501") return StoreError{Kind::denied, message};
+  return StoreError{Kind::internal, message + (state.empty() ? "" : " (SQLSTATE " + state + ")")};
+}
+
+bool closes_connection(DbError const& error) {
+  return error.kind != DbError::Kind::sql || error.sqlstate == "25006" || error.sqlstate == "01000";
+}
+
+TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count) {
+  auto bad = [](std::string what) {
+    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.take with " + what});
+  };
+  if (values.size() != count) {
+    return bad(std::to_string(values.size()) + " numbers for " + std::to_string(count));
+  }
+  std::vector<std::int64_t> numbers;
+  numbers.reserve(values.size());
+  for (char const* text : values) {
+    auto const v = parse_int64(text == nullptr ? "" : text);
+    if (!v) return bad("a value that is not a number: " + quote_untrusted(text == nullptr ? "NULL" : text));
+    numbers.push_back(*v);
+  }
+  return numbers;
+}
+
+ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked) {
+  auto bad = [](std::string what) {
+    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.reserve with " + what});
+  };
+  if (row.size() != 4) return bad("a row of " + std::to_string(row.size()) + " values");
+  std::int64_t v[4] = {};
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto const parsed = parse_int64(row[i] == nullptr ? "" : row[i]);
+    if (!parsed) return bad("a value that is not a number: " + quote_untrusted(row[i] == nullptr ? "NULL" : row[i]));
+    v[i] = *parsed;
+  }
+  Block const block{v[0], v[1], v[2], v[3]};
+  if (block.step == 0 || (block.step > 0 && block.last < block.first) || (block.step < 0 && block.last > block.first)) {
+    return bad("a block against its own step");
+  }
+  auto const distance = block.step > 0 ? static_cast<std::uint64_t>(block.last) - static_cast<std::uint64_t>(block.first)
+                                       : static_cast<std::uint64_t>(block.first) - static_cast<std::uint64_t>(block.last);
+  auto const stride = block.step > 0 ? static_cast<std::uint64_t>(block.step) : 0 - static_cast<std::uint64_t>(block.step);
+  if (distance % stride != 0 || distance / stride >= asked) return bad("a block not of the size asked for");
+  return block;
+}
 
 struct Database::Slot {
   explicit Slot(boost::asio::io_context& io, int i) : retry(io), index(i) {}
@@ -81,7 +201,7 @@ void Database::stop() {
   }
 }
 
-bool Database::catalog_stale() const { return m_refresh_wanted || m_refresh_running; }
+bool Database::catalog_stale() const { return m_refresh_wanted || m_reads_running > 0; }
 
 bool Database::up() const { return connections_up() > 0; }
 
@@ -93,11 +213,12 @@ int Database::connections_up() const {
   }));
 }
 
-Database::Slot* Database::slot_of(std::shared_ptr<PgConnection> const& conn) {
-  for (auto& slot : m_slots) {
-    if (slot->conn == conn) return slot.get();
-  }
-  return nullptr;
+void Database::notice(std::string_view channel, std::string_view payload) {
+  // "NAME GENERATION" or "NAME dropped", as sql/003_admin.sql sends it; anyone may send one, so
+  // only the name is used, as a reason to read the catalog again (the core checks it).
+  if (channel != k_change_channel || m_events == nullptr) return;
+  auto const space = payload.rfind(' ');
+  m_events->store_notice(std::string(payload.substr(0, space)));
 }
 
 void Database::connect(Slot& slot) {
@@ -105,16 +226,7 @@ void Database::connect(Slot& slot) {
   auto conn = PgConnection::create(m_io);
   slot.conn = conn;
   slot.state = Slot::State::connecting;
-  conn->on_notify([this](std::string_view channel, std::string_view payload) {
-    if (channel != k_change_channel) return;
-    auto const space = payload.rfind(' ');
-    if (space == std::string_view::npos) return;
-    std::string const name(payload.substr(0, space));
-    std::int64_t generation = 0;
-    if (payload.substr(space + 1) != "dropped" && !parse_int64(payload.substr(space + 1), generation)) return;
-    spdlog::info("sequence {} {}", name, generation == 0 ? "was dropped" : "was created or reset");
-    if (on_change) on_change(name, generation);
-  });
+  conn->on_notify([this](std::string_view channel, std::string_view payload) { notice(channel, payload); });
   conn->on_lost([this, &slot, weak = std::weak_ptr(conn)](DbError const& error) {
     if (slot.conn != weak.lock()) return;
     lost(slot, error.message);
@@ -174,9 +286,12 @@ void Database::read_version(Slot& slot, std::shared_ptr<PgConnection> const& con
                  setup_failed(slot, conn, version.error().message);
                  return;
                }
-               std::int64_t current = 0;
-               parse_int64(value(*version, 0, 0, 0), current);
-               migrate(slot, conn, static_cast<int>(current));
+               auto const current = parse_int64(value(*version, 0, 0, 0));
+               if (!current) {
+                 setup_failed(slot, conn, "cannot read the schema version in pez.schema_migrations");
+                 return;
+               }
+               migrate(slot, conn, static_cast<int>(*current));
              });
 }
 
@@ -229,8 +344,16 @@ void Database::finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& con
                                     setup_failed(slot, conn, reserve.error().message);
                                     return;
                                   }
-                                  slot.state = Slot::State::leased;  // the catalog read runs on it
-                                  run_catalog_refresh(slot);
+                                  // Notices may have been missed while it was down: the catalog is
+                                  // read again, on this connection unless a read runs already (one
+                                  // at a time, so that reads end in the order they started).
+                                  slot.state = Slot::State::leased;
+                                  if (m_reads_running == 0) {
+                                    run_catalog_refresh(slot);
+                                    return;
+                                  }
+                                  m_refresh_wanted = true;
+                                  connection_ready(slot);
                                 });
                 });
 }
@@ -238,9 +361,10 @@ void Database::finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& con
 void Database::run_catalog_refresh(Slot& slot) {
   auto conn = slot.conn;
   m_refresh_wanted = false;
-  m_refresh_running = true;
-  conn->exec(k_catalog_sql, m_options.statement_timeout, [this, &slot, conn](std::expected<PgResults, DbError> result) {
-    m_refresh_running = false;
+  ++m_reads_running;
+  auto const read = ++m_reads_started;
+  conn->exec(k_catalog_sql, m_options.statement_timeout, [this, &slot, conn, read](std::expected<PgResults, DbError> result) {
+    --m_reads_running;
     if (slot.conn != conn || m_stopped) return;
     if (!result) {
       m_refresh_wanted = true;
@@ -252,31 +376,32 @@ void Database::run_catalog_refresh(Slot& slot) {
       return;
     }
     std::vector<SequenceInfo> sequences;
-    auto const& rows = result->front();
-    for (int row = 0; row < PQntuples(rows.get()); ++row) {
+    auto const* rows = result->front().get();
+    for (int row = 0; row < PQntuples(rows); ++row) {
       SequenceInfo info;
-      info.name = PQgetvalue(rows.get(), row, 0);
-      info.increment = int_value(rows, row, 1);
-      info.min = int_value(rows, row, 2);
-      info.max = int_value(rows, row, 3);
-      info.start = int_value(rows, row, 4);
-      info.cycle = std::string_view(PQgetvalue(rows.get(), row, 5)) == "t";
-      if (!PQgetisnull(rows.get(), row, 6)) info.block = std::string_view(PQgetvalue(rows.get(), row, 6)) == "block";
-      info.generation = int_value(rows, row, 7);
+      if (!read_info(rows, row, info)) {
+        m_refresh_wanted = true;
+        setup_failed(slot, conn, "cannot read the sequences of schema pez: row " + std::to_string(row) + " holds a value pezd cannot read");
+        return;
+      }
       sequences.push_back(std::move(info));
     }
-    m_catalog.replace(std::move(sequences), Clock::now());
-    slot.state = Slot::State::idle;
-    slot.backoff = Millis{0};
-    m_latest_attempt_failed = false;
-    if (!m_was_up) {
-      spdlog::info("database up: connected to {} ({} sequences in schema pez)", m_server, m_catalog.all().size());
-    }
-    m_was_up = true;
-    m_last_error.clear();
-    if (on_catalog) on_catalog();
-    became_free(slot);
+    m_catalog.replace(std::move(sequences), Clock::now(), read);
+    if (m_events) m_events->store_catalog();
+    connection_ready(slot);
   });
+}
+
+void Database::connection_ready(Slot& slot) {
+  slot.state = Slot::State::idle;
+  slot.backoff = Millis{0};
+  m_latest_attempt_failed = false;
+  if (!m_was_up && m_catalog.loaded()) {
+    spdlog::info("database up: connected to {} ({} sequences in schema pez)", m_server, m_catalog.all().size());
+    m_was_up = true;
+  }
+  m_last_error.clear();
+  became_free(slot);
 }
 
 void Database::setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message) {
@@ -299,7 +424,7 @@ void Database::note_failure(std::string const& message) {
   }
   m_was_up = false;
   m_last_error = message;
-  if (on_down) on_down(DbError{DbError::Kind::connection, {}, message});
+  if (m_events) m_events->store_down(message);
 }
 
 void Database::schedule_reconnect(Slot& slot) {
@@ -327,51 +452,191 @@ void Database::lost(Slot& slot, std::string const& message) {
   schedule_reconnect(slot);
 }
 
-std::shared_ptr<PgConnection> Database::lease() {
+bool Database::can_send() const {
+  return std::ranges::any_of(m_slots, [](auto const& slot) { return slot->state == Slot::State::idle; });
+}
+
+Database::Slot& Database::lease() {
   for (auto& slot : m_slots) {
     if (slot->state == Slot::State::idle) {
       slot->state = Slot::State::leased;
-      return slot->conn;
+      return *slot;
     }
   }
-  return nullptr;
+  throw std::logic_error("Database::lease: no free connection (ask can_send() first)");
 }
 
-void Database::give_back(std::shared_ptr<PgConnection> const& conn, DbError const* failure) {
-  Slot* slot = slot_of(conn);
-  if (slot == nullptr || slot->state != Slot::State::leased) return;
-  if (failure != nullptr && failure->kind != DbError::Kind::sql) {
-    m_metrics.db_error(failure->kind == DbError::Kind::timeout ? Metrics::DbError::timeout
-                                                               : Metrics::DbError::connection);
-    lost(*slot, failure->message);
-    return;
+void Database::finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbError const* failure,
+                      std::move_only_function<void()> answer) {
+  bool const current = slot.conn == conn && slot.state == Slot::State::leased && !m_stopped;
+  if (failure != nullptr) {
+    m_metrics.db_error(failure->kind == DbError::Kind::timeout      ? Metrics::DbError::timeout
+                       : failure->kind == DbError::Kind::connection ? Metrics::DbError::connection
+                                                                    : Metrics::DbError::sql);
   }
-  if (failure != nullptr) m_metrics.db_error(Metrics::DbError::sql);
-  slot->state = Slot::State::idle;
-  became_free(*slot);
+  bool const closing = current && failure != nullptr && closes_connection(*failure);
+  if (closing) lost(slot, failure->message);
+  answer();
+  if (current && !closing && slot.conn == conn && slot.state == Slot::State::leased) {
+    slot.state = Slot::State::idle;
+    became_free(slot);
+  }
+}
+
+void Database::take(std::string const& name, std::uint32_t count, TakeHandler handler) {
+  Slot& slot = lease();
+  auto conn = slot.conn;
+  std::string const sequence = qualified_sequence(name);
+  std::string const n = std::to_string(count);
+  char const* params[] = {sequence.c_str(), n.c_str()};
+  conn->exec_prepared(k_take_statement, params, m_options.statement_timeout,
+                      [this, &slot, conn, count, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
+                        if (!result) {
+                          auto const failure = result.error();
+                          finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
+                          return;
+                        }
+                        std::vector<char const*> values;
+                        if (auto const* rows = last_result(*result)) {
+                          for (int row = 0; row < PQntuples(rows); ++row) {
+                            values.push_back(PQnfields(rows) == 1 && !PQgetisnull(rows, row, 0) ? PQgetvalue(rows, row, 0) : nullptr);
+                          }
+                        }
+                        auto numbers = read_take(values, count);
+                        DbError const odd{DbError::Kind::sql, {}, numbers ? std::string() : numbers.error().message};
+                        finish(slot, conn, numbers ? nullptr : &odd, [&] { handler(std::move(numbers)); });
+                      });
+}
+
+void Database::reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) {
+  Slot& slot = lease();
+  auto conn = slot.conn;
+  std::string const sequence = qualified_sequence(name);
+  std::string const n = std::to_string(count);
+  char const* params[] = {sequence.c_str(), n.c_str()};
+  conn->exec_prepared(k_reserve_statement, params, m_options.statement_timeout,
+                      [this, &slot, conn, count, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
+                        if (!result) {
+                          auto const failure = result.error();
+                          finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
+                          return;
+                        }
+                        std::vector<char const*> row;
+                        auto const* rows = last_result(*result);
+                        if (rows != nullptr && PQntuples(rows) == 1) {
+                          for (int column = 0; column < PQnfields(rows); ++column) {
+                            row.push_back(PQgetisnull(rows, 0, column) ? nullptr : PQgetvalue(rows, 0, column));
+                          }
+                        }
+                        auto block = read_reserve(row, count);
+                        DbError const odd{DbError::Kind::sql, {}, block ? std::string() : block.error().message};
+                        finish(slot, conn, block ? nullptr : &odd, [&] { handler(std::move(block)); });
+                      });
+}
+
+void Database::change(Change const& change, ChangeHandler handler) {
+  Slot& slot = lease();
+  auto conn = slot.conn;
+  std::vector<std::optional<std::string>> values;
+  char const* sql = k_drop_sql;
+  if (change.op == Change::Op::create) {
+    auto const& spec = change.spec;
+    values = {spec.name, std::to_string(spec.start), std::to_string(spec.min), std::to_string(spec.max),
+              std::to_string(spec.increment), std::string(spec.cycle ? "true" : "false"), spec.mode, spec.description};
+    sql = k_create_sql;
+  } else if (change.op == Change::Op::reset) {
+    values = {change.name, change.to ? std::optional(std::to_string(*change.to)) : std::nullopt};
+    sql = k_reset_sql;
+  } else {
+    values = {change.name};
+  }
+  std::vector<char const*> params;
+  for (auto const& v : values) params.push_back(v ? v->c_str() : nullptr);
+  bool const drop = change.op == Change::Op::drop;
+  conn->exec_params(sql, params, m_options.statement_timeout,
+                    [this, &slot, conn, drop, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
+                      if (!result) {
+                        auto const failure = result.error();
+                        finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
+                        return;
+                      }
+                      if (drop) {
+                        finish(slot, conn, nullptr, [&] { handler(0); });
+                        return;
+                      }
+                      auto const* rows = last_result(*result);
+                      auto const generation = rows != nullptr && PQntuples(rows) == 1 && PQnfields(rows) == 1
+                                                  ? parse_int64(PQgetvalue(rows, 0, 0))
+                                                  : std::unexpected(ParseError::not_a_number);
+                      if (!generation) {
+                        DbError const odd{DbError::Kind::sql, {}, "the database answered a change with something pezd cannot read"};
+                        finish(slot, conn, &odd, [&] { handler(std::unexpected(StoreError{StoreError::Kind::internal, odd.message})); });
+                        return;
+                      }
+                      finish(slot, conn, nullptr, [&] { handler(*generation); });
+                    });
+}
+
+void Database::describe(std::string const& name, DescribeHandler handler) {
+  Slot& slot = lease();
+  auto conn = slot.conn;
+  char const* params[] = {name.empty() ? nullptr : name.c_str()};
+  conn->exec_params(k_list_sql, params, m_options.statement_timeout,
+                    [this, &slot, conn, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
+                      if (!result) {
+                        auto const failure = result.error();
+                        finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
+                        return;
+                      }
+                      std::vector<SequenceRow> out;
+                      auto const* rows = last_result(*result);
+                      int const n = rows == nullptr ? 0 : PQntuples(rows);
+                      for (int row = 0; row < n; ++row) {
+                        SequenceRow r;
+                        auto const last = PQnfields(rows) == 14 ? parse_int64(PQgetvalue(rows, row, 8))
+                                                                : std::unexpected(ParseError::not_a_number);
+                        auto const connections = last ? parse_int64(PQgetvalue(rows, row, 13)) : last;
+                        if (!read_info(rows, row, r.info) || !last || !connections) {
+                          DbError const odd{DbError::Kind::sql, {}, "the database described a sequence with a value pezd cannot read"};
+                          finish(slot, conn, &odd, [&] { handler(std::unexpected(StoreError{StoreError::Kind::internal, odd.message})); });
+                          return;
+                        }
+                        r.last_value = *last;
+                        r.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
+                        r.description = PQgetvalue(rows, row, 10);
+                        r.created_at = text_or_none(rows, row, 11);
+                        r.reset_at = text_or_none(rows, row, 12);
+                        r.pezd_connections = *connections;
+                        out.push_back(std::move(r));
+                      }
+                      finish(slot, conn, nullptr, [&] { handler(std::move(out)); });
+                    });
 }
 
 void Database::became_free(Slot& slot) {
-  // Whoever ran before this (such as on_catalog) may have leased the connection again.
+  // Whoever ran before this may have leased the connection again.
   if (slot.state != Slot::State::idle) return;
-  if (m_refresh_wanted && !m_refresh_running) {
+  if (m_refresh_wanted && m_reads_running == 0) {
     slot.state = Slot::State::leased;
     run_catalog_refresh(slot);
     return;
   }
-  if (on_available) on_available();
+  if (m_events) m_events->store_available();
 }
 
-void Database::refresh_catalog() {
+std::uint64_t Database::refresh_catalog() {
   m_refresh_wanted = true;
-  if (m_refresh_running) return;
+  // The next read to start: a running one started before this call.
+  auto const next = m_reads_started + 1;
+  if (m_reads_running > 0) return next;
   for (auto& slot : m_slots) {
     if (slot->state == Slot::State::idle) {
       slot->state = Slot::State::leased;
       run_catalog_refresh(*slot);
-      return;
+      return next;
     }
   }
+  return next;
 }
 
 }  // namespace pez::daemon

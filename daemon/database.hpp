@@ -1,6 +1,7 @@
-// The database side of pezd: a few PostgreSQL connections kept open (reconnecting with backoff),
-// each set up before use (durable commits, not a standby, schema migrated, statement prepared),
-// and the catalog of sequences read from them.
+// The database side of pezd, the real Store (store.hpp): a few PostgreSQL connections kept open
+// (reconnecting with backoff), each set up before use (durable commits, not a standby, schema
+// migrated, statements prepared), the catalog of sequences read from them, and every answer of
+// the database read, checked and classified here, once.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,7 @@
 
 #include "daemon/catalog.hpp"
 #include "daemon/pg_connection.hpp"
+#include "daemon/store.hpp"
 
 namespace pez::daemon {
 
@@ -36,7 +38,20 @@ inline std::string qualified_sequence(std::string_view name) {
   return "pez.\"" + std::string(name) + "\"";
 }
 
-class Database {
+// How a failed exchange counts (see StoreError).
+StoreError classify(DbError const& error);
+// Whether a connection that drew this failure must be closed: it broke, timed out, or is no
+// longer trusted (a standby, or an exchange that drew a warning).
+bool closes_connection(DbError const& error);
+
+// The numbers of a pez.take answer: exactly count values, each a whole number; anything else is
+// an internal error and hands out nothing.
+TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count);
+// The block of a pez.reserve answer (first_value, last_value, increment, generation): in the
+// direction of the step, and no more numbers than asked for.
+ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked);
+
+class Database final : public Store {
  public:
   using Clock = std::chrono::steady_clock;
   using Millis = std::chrono::milliseconds;
@@ -57,34 +72,31 @@ class Database {
   void start();
   void stop();
 
-  // A connection that is set up and free to run one statement, or null.
-  std::shared_ptr<PgConnection> lease();
-  // Returns a leased connection. A failure other than an SQL error closes it and reconnects.
-  void give_back(std::shared_ptr<PgConnection> const& conn, DbError const* failure);
+  // Store:
+  void set_events(StoreEvents* events) override { m_events = events; }
+  bool can_send() const override;
+  void take(std::string const& name, std::uint32_t count, TakeHandler handler) override;
+  void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) override;
+  void change(Change const& change, ChangeHandler handler) override;
+  void describe(std::string const& name, DescribeHandler handler) override;
+  Catalog const& catalog() const override { return m_catalog; }
+  std::uint64_t refresh_catalog() override;
+  bool catalog_stale() const override;
+  bool up() const override;    // some connection is set up
+  bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
+  std::string last_error() const override { return m_last_error; }
 
-  bool up() const;    // some connection is set up
-  bool down() const;  // none is, and the latest attempt failed: answer at once, do not wait
-  std::string const& last_error() const { return m_last_error; }
   std::string server() const { return m_server; }
   int connections_up() const;
 
-  Catalog const& catalog() const { return m_catalog; }
-  // Reads the catalog again on the next free connection.
-  void refresh_catalog();
-  // A read of the catalog is wanted or running: what it holds may be out of date.
-  bool catalog_stale() const;
-
-  // Called when a connection becomes free, when the catalog was read, and when the database
-  // went down (no connection, latest attempt failed).
-  std::function<void()> on_available;
-  std::function<void()> on_catalog;
-  std::function<void(DbError const&)> on_down;
-  // A sequence was created or reset (generation > 0) or dropped (generation 0), as announced
-  // by the database.
-  std::function<void(std::string const& name, std::int64_t generation)> on_change;
-
  private:
   struct Slot;
+  // The free connection a statement runs on (can_send() must be true).
+  Slot& lease();
+  // Ends a statement that ran on slot: the connection is closed if the failure says so, the
+  // handler runs (answer), then the connection is offered again if it is still up.
+  void finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbError const* failure,
+              std::move_only_function<void()> answer);
   void connect(Slot& slot);
   void setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   void read_version(Slot& slot, std::shared_ptr<PgConnection> const& conn);
@@ -95,18 +107,22 @@ class Database {
   void lost(Slot& slot, std::string const& message);
   void became_free(Slot& slot);
   void run_catalog_refresh(Slot& slot);
-  Slot* slot_of(std::shared_ptr<PgConnection> const& conn);
+  // A connection is set up (and the catalog read, when it ran on it): it is free for statements.
+  void connection_ready(Slot& slot);
   void note_failure(std::string const& message);
+  void notice(std::string_view channel, std::string_view payload);
 
   boost::asio::io_context& m_io;
   Options m_options;
   Metrics& m_metrics;
   std::vector<std::unique_ptr<Slot>> m_slots;
   Catalog m_catalog;
+  StoreEvents* m_events = nullptr;
+  std::uint64_t m_reads_started = 0;
   bool m_stopped = true;
   bool m_latest_attempt_failed = false;
   bool m_refresh_wanted = false;
-  bool m_refresh_running = false;
+  int m_reads_running = 0;
   bool m_was_up = false;
   int m_migrated_version = 0;
   std::string m_last_error = "not connected yet";

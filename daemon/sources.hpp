@@ -13,22 +13,38 @@
 
 #include "daemon/allocator.hpp"
 #include "daemon/catalog.hpp"
-#include "daemon/pg_connection.hpp"
+#include "daemon/log_throttle.hpp"
+#include "daemon/store.hpp"
 
 namespace pez::daemon {
 
-// The answer for a failed statement on sequence name (not found, run out, or internal).
-Error sequence_error(std::string const& name, DbError const& error);
+// The answer for a failed exchange on sequence name for a request of count numbers.
+Error sequence_error(std::string const& name, std::uint64_t count, StoreError const& error);
 
 // What a source needs from the daemon.
 struct SourceContext {
-  Database& db;
+  CoreClock& clock;
+  Store& store;
   Metrics& metrics;
   std::chrono::milliseconds timeout;
   std::function<void()> wake;  // a request now waits: keep the deadline sweep running
   // The database handed out value of sequence name (for the wrap warning); exhausted: the
-  // sequence does not cycle and has run out.
+  // sequence does not cycle and cannot give what was asked.
   std::function<void(std::string const& name, std::int64_t value, bool exhausted)> observed;
+};
+
+// When to try again after an exchange for a sequence failed (or brought nothing usable): after
+// 10 ms the first time, then after waits that double up to a second. A success resets it.
+class Retry {
+ public:
+  // Notes a failure now; the sequence waits until ready_at().
+  void failed(Clock::time_point now);
+  void succeeded() { m_delay = Clock::duration::zero(); m_at = {}; }
+  Clock::time_point ready_at() const { return m_at; }
+
+ private:
+  Clock::duration m_delay{};
+  Clock::time_point m_at{};
 };
 
 // Strict mode (DESIGN §1): every number is taken from the database after its request arrived
@@ -36,7 +52,7 @@ struct SourceContext {
 // the same time share one statement; each still gets its own numbers, in arrival order.
 class StrictSource final : public Source {
  public:
-  explicit StrictSource(SourceContext ctx) : m_ctx(std::move(ctx)) {}
+  StrictSource(SourceContext ctx, std::uint32_t batch_limit);
   void take(Request request) override;
   bool can_answer_now(std::string_view, std::uint32_t) const override { return false; }
   void pump() override;
@@ -50,16 +66,24 @@ class StrictSource final : public Source {
     std::string name;
     std::uint32_t total = 0;
     std::vector<Request> requests;
-    std::shared_ptr<PgConnection> conn;
   };
+  bool waits(std::string const& name, Clock::time_point now);
   void run(std::shared_ptr<Batch> const& batch);
-  void finish(std::shared_ptr<Batch> const& batch, std::expected<PgResults, DbError> result);
+  void finish(std::shared_ptr<Batch> const& batch, TakeResult result);
   void requeue(Batch& batch);
+  void arm_retry(Clock::time_point at);
 
   SourceContext m_ctx;
+  std::uint32_t m_batch_limit;
   std::deque<Request> m_queue;
   std::vector<std::shared_ptr<Batch>> m_in_flight;
-  std::vector<std::int64_t> m_numbers;
+  std::map<std::string, Retry, std::less<>> m_retry;
+  // Sequences (and their generation) near the end of a range without cycle: one request per
+  // statement, so that a request for more than is left fails alone and smaller ones get the rest.
+  std::map<std::string, std::int64_t, std::less<>> m_one_by_one;
+  std::unique_ptr<CoreTimer> m_retry_timer;
+  Clock::time_point m_retry_due{};
+  LogThrottle m_failure_log{5};
 };
 
 // Block mode (DESIGN §1): blocks of numbers are reserved ahead and served from memory, the next
@@ -68,7 +92,7 @@ class StrictSource final : public Source {
 // requests are served from what is reserved.
 class BlockSource final : public Source {
  public:
-  BlockSource(SourceContext ctx, BlockOptions options) : m_ctx(std::move(ctx)), m_options(options) {}
+  BlockSource(SourceContext ctx, BlockOptions options);
   void take(Request request) override;
   bool can_answer_now(std::string_view name, std::uint32_t count) const override;
   void pump() override;
@@ -85,11 +109,17 @@ class BlockSource final : public Source {
   // Numbers of name are in memory, or it has run out; otherwise a first block is asked for.
   bool warm_up(std::string const& name);
 
-  // Sequence name was created or reset at generation (0: it was dropped): numbers reserved
-  // before that are thrown away, so none from before the change is handed out after this.
+  // This daemon created or reset sequence name and the database answered generation: numbers
+  // reserved before are thrown away, so none from before the change is handed out after it.
   void invalidate(std::string const& name, std::int64_t generation);
-  // The catalog was read: the same for every sequence, and reserves of vanished ones go.
-  void sync(Catalog const& catalog);
+  // This daemon dropped sequence name: its reserve goes.
+  void dropped(std::string const& name);
+  // A change of name was announced: nothing of it is served from memory until catalog read
+  // `read` (or a later one) is done.
+  void announced(std::string const& name, std::uint64_t read);
+  // A catalog read is done: reserves of older generations, of vanished sequences and of those now
+  // served in strict mode go. Answers the requests that waited for the latter.
+  std::vector<Request> sync(Catalog const& catalog, std::function<bool(SequenceInfo const&)> const& in_block_mode);
 
  private:
   // first, first + step, ... last
@@ -98,20 +128,29 @@ class BlockSource final : public Source {
     std::int64_t last;
     std::int64_t step;
     std::int64_t generation;
+    // The sequence wrapped between the range before and this one: numbers from here on may
+    // repeat numbers before it, so no answer takes numbers from both sides.
+    bool new_pass = false;
   };
   struct Reserve {
     std::string name;
+    // This reserve's life in this daemon: a block asked for by an earlier reserve of the same
+    // name (before a drop) is never served by this one.
+    std::uint64_t epoch = 0;
     std::deque<Range> ranges;
     std::uint64_t available = 0;
+    std::size_t new_passes = 0;  // ranges in ranges with new_pass set
     std::deque<Request> waiters;
-    bool fetching = false;   // a reserve statement is running
-    bool queued = false;     // waiting for a free connection
+    bool fetching = false;  // a reserve statement is running
+    bool queued = false;    // waiting for a free connection (or for its retry time)
     std::uint64_t last_block = 0;
     double rate = 0;  // numbers per second, smoothed
     std::uint64_t served_since = 0;
-    Clock::time_point measured_at = Clock::now();
-    std::optional<Error> run_out;  // the sequence does not cycle and has no numbers left
-    std::int64_t generation = 0;    // ranges of older generations are stale
+    Clock::time_point measured_at{};
+    bool run_out = false;         // the sequence does not cycle and has no number left to reserve
+    std::int64_t generation = 0;  // ranges of older generations are stale
+    std::uint64_t fence = 0;      // serve nothing from memory before catalog read `fence` is done
+    Retry retry;
   };
   // An answer decided under the lock and given after it is released (handlers may take time or
   // call back in).
@@ -121,29 +160,44 @@ class BlockSource final : public Source {
     std::optional<Error> error;
   };
   using Deliveries = std::vector<Delivery>;
+  using Reserves = std::map<std::string, Reserve, std::less<>>;
 
   Reserve& reserve(std::string const& name);
-  static bool can_take(Reserve const& r, std::uint32_t count);
+  bool can_take(Reserve const& r, std::uint32_t count) const;
+  // Whether count numbers can come from one pass of what is held (see Range::new_pass).
+  static bool one_pass_holds(Reserve const& r, std::uint32_t count);
+  // Burns what is left of passes too short for count when a later one is held.
+  static void skip_short_passes(Reserve& r, std::uint32_t count);
   void take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out);
   void serve_waiters(Reserve& r, Deliveries& out);
   bool low(Reserve const& r) const;
   void want_block(Reserve& r);
   void pump_locked();
   std::uint64_t next_block_size(Reserve& r);
-  void fetch(Reserve& r, std::shared_ptr<PgConnection> conn);
-  void fetched(std::string const& name, std::uint64_t asked, std::shared_ptr<PgConnection> const& conn,
-               std::expected<PgResults, DbError> result);
+  void fetch(Reserve& r);
+  // generation: the reserve's when the block was asked for.
+  void fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
+               ReserveResult result);
   static void fail_waiters(Reserve& r, Error const& error, Deliveries& out);
-  // Drops ranges older than generation; true if the reserve was erased (dropped sequence).
-  bool invalidate_locked(std::map<std::string, Reserve, std::less<>>::iterator it, std::int64_t generation,
-                         Deliveries& out);
-  static void deliver(Deliveries& out);
+  // Drops ranges older than generation.
+  void invalidate_locked(Reserve& r, std::int64_t generation);
+  void erase_locked(Reserves::iterator it, Deliveries& out);
+  // What a catalog read or a change leaves to do: serve who can be, fetch for the rest.
+  void resume_locked(Reserve& r, Deliveries& out);
+  void deliver(Deliveries& out);
 
   SourceContext m_ctx;
   BlockOptions m_options;
   mutable std::mutex m_lock;  // guards everything below: worker threads take numbers too
-  std::map<std::string, Reserve, std::less<>> m_reserves;
+  Reserves m_reserves;
   std::deque<std::string> m_fetch_queue;
+  std::uint64_t m_read_done = 0;  // the latest catalog read applied
+  // Fences (see Reserve::fence) announced for sequences that had no reserve then.
+  std::map<std::string, std::uint64_t, std::less<>> m_fences;
+  std::uint64_t m_next_epoch = 1;
+  std::unique_ptr<CoreTimer> m_retry_timer;
+  Clock::time_point m_retry_due{};
+  LogThrottle m_failure_log{5};
 };
 
 }  // namespace pez::daemon

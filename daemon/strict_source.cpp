@@ -2,32 +2,59 @@
 
 #include <algorithm>
 
-#include "common/count.hpp"
+#include "common/sequence.hpp"
 #include "common/text.hpp"
-#include "daemon/database.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sources.hpp"
 
 namespace pez::daemon {
 namespace {
 
-// Most numbers one statement takes for several waiting requests.
-constexpr std::uint32_t k_max_batch = 20000;
+using namespace std::chrono_literals;
+
+constexpr auto k_first_retry = 10ms;
+constexpr auto k_longest_retry = 1000ms;
 
 }  // namespace
 
-Error sequence_error(std::string const& name, DbError const& error) {
-  if (error.sqlstate == "42P01" || error.sqlstate == "42809" || error.sqlstate == "3F000") {
-    return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)};
+void Retry::failed(Clock::time_point now) {
+  m_delay = m_delay == Clock::duration::zero() ? Clock::duration(k_first_retry)
+                                               : std::min<Clock::duration>(m_delay * 2, k_longest_retry);
+  m_at = now + m_delay;
+}
+
+Error sequence_error(std::string const& name, std::uint64_t count, StoreError const& error) {
+  using Kind = StoreError::Kind;
+  switch (error.kind) {
+    case Kind::not_found:
+      return not_found_error(name);
+    case Kind::exhausted:
+      if (count <= 1) {
+        return Error{Errc::exhausted, "sequence " + quote_untrusted(name) +
+                                          " has handed out its last number and does not cycle; reset it (pez "
+                                          "admin reset) to hand out numbers again"};
+      }
+      return Error{Errc::exhausted, "sequence " + quote_untrusted(name) + " has fewer than " + std::to_string(count) +
+                                        " numbers left and does not cycle; ask for fewer, or reset it (pez admin "
+                                        "reset) to hand out numbers again"};
+    case Kind::invalid:
+      return Error{Errc::bad_request, error.message};
+    case Kind::lost:
+    case Kind::timeout:
+      return unavailable_error(error.message);
+    case Kind::denied:
+      return Error{Errc::internal, "pezd's database role may not take numbers from " + quote_untrusted(name) + " (" +
+                                       error.message + "); grant it the rights listed in sql/001_init.sql"};
+    case Kind::exists:
+    case Kind::in_use:
+    case Kind::internal:
+      break;
   }
-  if (error.sqlstate == "2200H") {
-    return Error{Errc::exhausted, "sequence " + quote_untrusted(name) +
-                                      " has handed out its last number and does not cycle; reset it to hand out "
-                                      "numbers again"};
-  }
-  spdlog::error("taking numbers from {} failed: {} (SQLSTATE {})", name, error.message, error.sqlstate);
   return Error{Errc::internal, "the database refused to hand out numbers: " + error.message};
 }
+
+StrictSource::StrictSource(SourceContext ctx, std::uint32_t batch_limit)
+    : m_ctx(std::move(ctx)), m_batch_limit(batch_limit), m_retry_timer(m_ctx.clock.timer()) {}
 
 std::size_t StrictSource::pending() const {
   std::size_t n = m_queue.size();
@@ -43,22 +70,40 @@ void StrictSource::take(Request request) {
   m_ctx.wake();
 }
 
-void StrictSource::pump() {
+bool StrictSource::waits(std::string const& name, Clock::time_point now) {
   // One statement at a time per sequence: requests that arrive meanwhile wait and go together in
   // the next one, so a daemon hands out numbers in the order their requests arrived.
-  auto busy = [this](std::string const& name) {
-    return std::ranges::any_of(m_in_flight, [&](auto const& batch) { return batch->name == name; });
-  };
+  if (std::ranges::any_of(m_in_flight, [&](auto const& batch) { return batch->name == name; })) return true;
+  auto it = m_retry.find(name);
+  return it != m_retry.end() && it->second.ready_at() > now;
+}
+
+void StrictSource::pump() {
+  auto const now = m_ctx.clock.now();
+  std::optional<Clock::time_point> retry_at;
   for (;;) {
-    auto next = std::ranges::find_if(m_queue, [&](Request const& r) { return !busy(r.name); });
-    if (next == m_queue.end()) return;
-    auto conn = m_ctx.db.lease();
-    if (!conn) return;
+    if (!m_ctx.store.can_send()) return;
+    auto next = std::ranges::find_if(m_queue, [&](Request const& r) { return !waits(r.name, now); });
+    if (next == m_queue.end()) break;
     auto batch = std::make_shared<Batch>();
     batch->name = next->name;
-    batch->conn = std::move(conn);
+    auto const* info = m_ctx.store.catalog().find(batch->name);
+    bool one_by_one = false;
+    if (auto it = m_one_by_one.find(batch->name); it != m_one_by_one.end()) {
+      one_by_one = info != nullptr && info->generation == it->second;
+      if (!one_by_one) m_one_by_one.erase(it);
+    }
+    // A cycling sequence gives no more in one statement than one pass holds, or the numbers of
+    // one statement would repeat.
+    std::uint64_t limit = m_batch_limit;
+    if (info != nullptr && info->cycle) {
+      limit = std::min<std::uint64_t>(limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
+    }
+    // The first request goes whatever its count; the others join while the total stays within
+    // the limit.
     for (auto it = next; it != m_queue.end();) {
-      if (it->name == batch->name && batch->total + it->count <= k_max_batch) {
+      bool const first = batch->requests.empty();
+      if (it->name == batch->name && (first || (!one_by_one && batch->total + it->count <= limit))) {
         batch->total += it->count;
         batch->requests.push_back(std::move(*it));
         it = m_queue.erase(it);
@@ -68,85 +113,86 @@ void StrictSource::pump() {
     }
     run(batch);
   }
+  for (auto const& request : m_queue) {
+    auto it = m_retry.find(request.name);
+    if (it != m_retry.end() && it->second.ready_at() > now) {
+      retry_at = retry_at ? std::min(*retry_at, it->second.ready_at()) : it->second.ready_at();
+    }
+  }
+  if (retry_at) arm_retry(*retry_at);
+}
+
+void StrictSource::arm_retry(Clock::time_point at) {
+  if (m_retry_timer->armed() && m_retry_due <= at) return;
+  m_retry_due = at;
+  m_retry_timer->start(std::max<Clock::duration>(at - m_ctx.clock.now(), Clock::duration::zero()),
+                       [this] { pump(); });
 }
 
 void StrictSource::run(std::shared_ptr<Batch> const& batch) {
-  std::string const sequence = qualified_sequence(batch->name);
-  std::string const count = std::to_string(batch->total);
-  char const* params[] = {sequence.c_str(), count.c_str()};
   m_in_flight.push_back(batch);
   m_ctx.metrics.db_round_trip();
-  batch->conn->exec_prepared(k_take_statement, params, m_ctx.timeout,
-                             [this, batch](std::expected<PgResults, DbError> result) {
-                               finish(batch, std::move(result));
-                             });
+  m_ctx.store.take(batch->name, batch->total, [this, batch](TakeResult result) { finish(batch, std::move(result)); });
 }
 
-void StrictSource::finish(std::shared_ptr<Batch> const& batch, std::expected<PgResults, DbError> result) {
+void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result) {
   std::erase(m_in_flight, batch);
   auto answer_all = [&](Error const& error) {
     for (auto& request : batch->requests) {
       if (!request.answered()) request.answer(std::unexpected(error));
     }
   };
+  using Kind = StoreError::Kind;
+  if (result && result->size() != batch->total) {
+    result = std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->size()) +
+                                                            " numbers for " + std::to_string(batch->total)});
+  }
   if (!result) {
     auto const& error = result.error();
-    if (error.kind == DbError::Kind::connection) {
-      // Whatever this exchange took is burned; its requests try again on another connection.
-      m_ctx.db.give_back(batch->conn, &error);
+    if (error.kind == Kind::lost) {
+      // Whatever this exchange took is burned; its requests try again, after a pause if this
+      // keeps happening.
+      m_retry[batch->name].failed(m_ctx.clock.now());
+      if (m_failure_log.allow()) {
+        spdlog::warn("taking numbers from {} failed: {}; trying again{}", batch->name, error.message,
+                     m_failure_log.left_out_text());
+      }
       requeue(*batch);
-    } else if (error.kind == DbError::Kind::timeout) {
-      m_ctx.db.give_back(batch->conn, &error);
-      answer_all(unavailable_error(error.message));
-    } else if (error.sqlstate == "25006") {
-      DbError const standby{DbError::Kind::connection, error.sqlstate,
-                            "the server became read-only (a standby?): " + error.message};
-      m_ctx.db.give_back(batch->conn, &standby);
+    } else if ((error.kind == Kind::exhausted || error.kind == Kind::invalid) && batch->requests.size() > 1) {
+      // Nothing was taken: each request tries alone, so the numbers left go to those they
+      // suffice for (or, for a shape the catalog did not show yet, each is judged alone).
+      if (auto const* info = m_ctx.store.catalog().find(batch->name)) m_one_by_one[batch->name] = info->generation;
       requeue(*batch);
     } else {
-      m_ctx.db.give_back(batch->conn, &error);
-      if (error.sqlstate == "01000") {
-        requeue(*batch);  // a warning: the exchange is not trusted, its numbers are burned
-      } else {
-        auto const answer = sequence_error(batch->name, error);
-        if (answer.code == Errc::exhausted) m_ctx.observed(batch->name, 0, true);
-        if (answer.code == Errc::not_found) m_ctx.db.refresh_catalog();
-        answer_all(answer);
+      if (error.kind == Kind::internal || error.kind == Kind::denied || error.kind == Kind::timeout) {
+        m_retry[batch->name].failed(m_ctx.clock.now());
+        if (m_failure_log.allow()) {
+          spdlog::error("taking numbers from {} failed: {}{}", batch->name, error.message,
+                        m_failure_log.left_out_text());
+        }
       }
+      auto const answer = sequence_error(batch->name, batch->total, error);
+      if (answer.code == Errc::exhausted) m_ctx.observed(batch->name, 0, true);
+      if (answer.code == Errc::not_found) m_ctx.store.refresh_catalog();
+      answer_all(answer);
     }
-    if (m_ctx.db.down()) database_down(unavailable_error(m_ctx.db.last_error()));
+    if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
     pump();
     return;
   }
-
-  auto const* rows = result->empty() ? nullptr : result->back().get();
-  if (rows == nullptr || PQntuples(rows) != static_cast<int>(batch->total)) {
-    DbError const odd{DbError::Kind::sql, {}, "unexpected answer"};
-    m_ctx.db.give_back(batch->conn, &odd);
-    answer_all(Error{Errc::internal, "the database answered with the wrong number of rows"});
-    pump();
-    return;
+  m_retry.erase(batch->name);
+  auto const& numbers = *result;
+  if (!numbers.empty()) {
+    m_ctx.observed(batch->name, numbers.front(), false);
+    m_ctx.observed(batch->name, numbers.back(), false);
   }
-  m_ctx.db.give_back(batch->conn, nullptr);
-  if (batch->total > 0) {
-    std::int64_t first = 0;
-    std::int64_t last = 0;
-    parse_int64(PQgetvalue(rows, 0, 0), first);
-    parse_int64(PQgetvalue(rows, static_cast<int>(batch->total) - 1, 0), last);
-    m_ctx.observed(batch->name, first, false);
-    m_ctx.observed(batch->name, last, false);
-  }
-  int row = 0;
+  std::size_t at = 0;
   for (auto& request : batch->requests) {
-    m_numbers.clear();
-    for (std::uint32_t i = 0; i < request.count; ++i, ++row) {
-      std::int64_t value = 0;
-      parse_int64(PQgetvalue(rows, row, 0), value);
-      m_numbers.push_back(value);
-    }
+    NumbersView const mine(numbers.data() + at, request.count);
+    at += request.count;
     if (!request.answered()) {
       m_ctx.metrics.numbers(batch->name, request.count);
-      request.answer(NumbersView(m_numbers));
+      request.answer(mine);
     }
   }
   pump();

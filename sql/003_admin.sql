@@ -77,52 +77,61 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pez.create_sequence(seq_name text, start bigint DEFAULT NULL,
-                                               min_value bigint DEFAULT NULL, max_value bigint DEFAULT NULL,
-                                               increment bigint DEFAULT 1, cycle boolean DEFAULT true,
-                                               mode text DEFAULT NULL, description text DEFAULT '')
-    RETURNS bigint  -- the generation
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    lo bigint := coalesce(min_value, 1);
-    hi bigint := coalesce(max_value, 9223372036854775807);
-    first bigint;
-    gen bigint;
+-- (Version 5 replaces this function with one that also checks the increment against the range:
+-- once it is applied, running this file again leaves that one alone.)
+DO $migration$
 BEGIN
-    IF seq_name IS NULL OR seq_name !~ '^[a-z][a-z0-9_-]{0,47}$' THEN
-        RAISE EXCEPTION 'invalid sequence name "%": 1 to 48 of a-z 0-9 _ -, starting with a letter', seq_name
-            USING ERRCODE = 'invalid_parameter_value';
+    IF EXISTS (SELECT 1 FROM pez.schema_migrations WHERE version >= 5) THEN
+        RETURN;
     END IF;
-    IF increment IS NULL OR increment = 0 THEN
-        RAISE EXCEPTION 'increment must not be 0' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF lo >= hi THEN
-        RAISE EXCEPTION 'min (%) must be below max (%)', lo, hi USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    first := coalesce(start, CASE WHEN increment > 0 THEN lo ELSE hi END);
-    IF first < lo OR first > hi THEN
-        RAISE EXCEPTION 'start (%) must lie within min (%) and max (%)', first, lo, hi
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF mode IS NOT NULL AND mode NOT IN ('strict', 'block') THEN
-        RAISE EXCEPTION 'mode must be strict or block, not "%"', mode USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM pg_advisory_xact_lock(7365978);
-    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = 'pez' AND c.relname = seq_name) THEN
-        RAISE EXCEPTION 'sequence "%" exists already', seq_name USING ERRCODE = 'duplicate_table';
-    END IF;
-    EXECUTE format('CREATE SEQUENCE pez.%I AS bigint INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE 1 %s',
-                   seq_name, increment, lo, hi, first, CASE WHEN cycle THEN 'CYCLE' ELSE 'NO CYCLE' END);
-    DELETE FROM pez.sequences WHERE name = seq_name;
-    INSERT INTO pez.sequences (name, mode, description) VALUES (seq_name, mode, coalesce(description, ''))
-        RETURNING generation INTO gen;
-    PERFORM pg_notify('pez_sequences', seq_name || ' ' || gen);
-    RETURN gen;
+    CREATE OR REPLACE FUNCTION pez.create_sequence(seq_name text, start bigint DEFAULT NULL,
+                                                   min_value bigint DEFAULT NULL, max_value bigint DEFAULT NULL,
+                                                   increment bigint DEFAULT 1, cycle boolean DEFAULT true,
+                                                   mode text DEFAULT NULL, description text DEFAULT '')
+        RETURNS bigint  -- the generation
+        LANGUAGE plpgsql
+        SET search_path = pg_catalog, pg_temp
+        AS $create$
+    DECLARE
+        lo bigint := coalesce(min_value, 1);
+        hi bigint := coalesce(max_value, 9223372036854775807);
+        first bigint;
+        gen bigint;
+    BEGIN
+        IF seq_name IS NULL OR seq_name !~ '^[a-z][a-z0-9_-]{0,47}$' THEN
+            RAISE EXCEPTION 'invalid sequence name "%": 1 to 48 of a-z 0-9 _ -, starting with a letter', seq_name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF increment IS NULL OR increment = 0 THEN
+            RAISE EXCEPTION 'increment must not be 0' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF lo >= hi THEN
+            RAISE EXCEPTION 'min (%) must be below max (%)', lo, hi USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        first := coalesce(start, CASE WHEN increment > 0 THEN lo ELSE hi END);
+        IF first < lo OR first > hi THEN
+            RAISE EXCEPTION 'start (%) must lie within min (%) and max (%)', first, lo, hi
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF mode IS NOT NULL AND mode NOT IN ('strict', 'block') THEN
+            RAISE EXCEPTION 'mode must be strict or block, not "%"', mode USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM pg_advisory_xact_lock(7365978);
+        IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'pez' AND c.relname = seq_name) THEN
+            RAISE EXCEPTION 'sequence "%" exists already', seq_name USING ERRCODE = 'duplicate_table';
+        END IF;
+        EXECUTE format('CREATE SEQUENCE pez.%I AS bigint INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE 1 %s',
+                       seq_name, increment, lo, hi, first, CASE WHEN cycle THEN 'CYCLE' ELSE 'NO CYCLE' END);
+        DELETE FROM pez.sequences WHERE name = seq_name;
+        INSERT INTO pez.sequences (name, mode, description) VALUES (seq_name, mode, coalesce(description, ''))
+            RETURNING generation INTO gen;
+        PERFORM pg_notify('pez_sequences', seq_name || ' ' || gen);
+        RETURN gen;
+    END
+    $create$;
 END
-$$;
+$migration$;
 
 -- The next number handed out is to, or the sequence's start. Waits for takes and reserves of
 -- the sequence that are running (the lock of pez.take and pez.reserve), so none straddles it.

@@ -22,20 +22,29 @@ BEGIN;
 SELECT pg_advisory_xact_lock(7365978);
 
 -- n numbers from seq, in the sequence's order; durable once the calling transaction commits.
+-- (Version 5 replaces this function with one that takes all n numbers or none: once it is
+-- applied, running this file again leaves that one alone.)
 -- (No SET search_path: it costs a sixth of a take. The names are qualified instead, and the
 -- function runs with its caller's rights.)
-CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint
-    LANGUAGE plpgsql
-    AS $$
+DO $migration$
 BEGIN
-    IF n IS NULL OR n < 1 THEN
-        RAISE EXCEPTION 'pez.take: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
+    IF EXISTS (SELECT 1 FROM pez.schema_migrations WHERE version >= 5) THEN
+        RETURN;
     END IF;
-    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pez.lock_key(seq));
-    PERFORM pg_catalog.pg_logical_emit_message(true, 'pez', '');
-    RETURN QUERY SELECT pg_catalog.nextval(seq) FROM pg_catalog.generate_series(1, n);
+    CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint
+        LANGUAGE plpgsql
+        AS $take$
+    BEGIN
+        IF n IS NULL OR n < 1 THEN
+            RAISE EXCEPTION 'pez.take: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM pg_catalog.pg_advisory_xact_lock_shared(pez.lock_key(seq));
+        PERFORM pg_catalog.pg_logical_emit_message(true, 'pez', '');
+        RETURN QUERY SELECT pg_catalog.nextval(seq) FROM pg_catalog.generate_series(1, n);
+    END
+    $take$;
 END
-$$;
+$migration$;
 
 INSERT INTO pez.schema_migrations (version, name) VALUES (4, 'durable take') ON CONFLICT (version) DO NOTHING;
 

@@ -20,12 +20,13 @@ TEST_CASE("count: everything else is refused with the allowed range in the messa
 }
 
 TEST_CASE("parse_int64 covers the whole signed range") {
-  std::int64_t v = 0;
-  CHECK(pez::parse_int64("9223372036854775807", v));
-  CHECK(v == INT64_MAX);
-  CHECK(pez::parse_int64("-9223372036854775808", v));
-  CHECK(v == INT64_MIN);
-  CHECK_FALSE(pez::parse_int64("9223372036854775808", v));
-  CHECK_FALSE(pez::parse_int64("+1", v));
-  CHECK_FALSE(pez::parse_int64("1 ", v));
+  CHECK(pez::parse_int64("9223372036854775807") == INT64_MAX);
+  CHECK(pez::parse_int64("-9223372036854775808") == INT64_MIN);
+  CHECK(pez::parse_int64("9223372036854775808").error() == pez::ParseError::out_of_range);
+  CHECK(pez::parse_int64("-9223372036854775809").error() == pez::ParseError::out_of_range);
+  CHECK(pez::parse_int64("+1").error() == pez::ParseError::not_a_number);
+  CHECK(pez::parse_int64("1 ").error() == pez::ParseError::not_a_number);
+  CHECK(pez::parse_int64("").error() == pez::ParseError::not_a_number);
+  CHECK(pez::parse_int64("-").error() == pez::ParseError::not_a_number);
+  CHECK(pez::parse_int64("x1").error() == pez::ParseError::not_a_number);
 }

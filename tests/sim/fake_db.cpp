@@ -1,0 +1,252 @@
+#include "fake_db.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <regex>
+
+#include "common/sequence.hpp"
+
+namespace pez::sim {
+namespace {
+
+using Kind = StoreError::Kind;
+__extension__ using i128 = __int128;
+
+constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
+
+StoreError invalid(std::string message) { return StoreError{Kind::invalid, std::move(message)}; }
+
+i128 magnitude(std::int64_t step) { return step > 0 ? i128(step) : -i128(step); }
+
+SequenceShape shape_of(SequenceInfo const& info) {
+  return SequenceShape{info.increment, info.min, info.max, info.start, info.cycle};
+}
+
+bool valid_name(std::string const& name) {
+  static std::regex const pattern("^[a-z][a-z0-9_-]{0,47}$");
+  return std::regex_match(name, pattern);
+}
+
+}  // namespace
+
+FakeDb::FakeDb() {
+  create_by_hand("forward", 1, 1, k_max, 1, true);
+  create_by_hand("reverse", -1, 1, k_max, k_max, true);
+  for (auto const* name : {"forward", "reverse"}) {
+    auto& s = m_sequences.at(name);
+    s.has_row = true;
+    s.info.generation = ++m_generations;
+    m_origins[{s.life, s.info.generation}] = s.info.start;
+  }
+}
+
+void FakeDb::create_by_hand(std::string const& name, std::int64_t increment, std::int64_t min, std::int64_t max,
+                            std::int64_t start, bool cycle) {
+  Sequence s;
+  s.info = SequenceInfo{name, increment, min, max, start, cycle, std::nullopt, 0};
+  s.has_row = false;
+  s.last_value = start;
+  s.is_called = false;
+  s.life = ++m_lives;
+  m_origins[{s.life, 0}] = start;
+  m_sequences[name] = s;
+}
+
+SequenceInfo const* FakeDb::info(std::string const& name) const {
+  auto it = m_sequences.find(name);
+  return it == m_sequences.end() ? nullptr : &it->second.info;
+}
+
+std::uint64_t FakeDb::life_of(std::string const& name) const {
+  auto it = m_sequences.find(name);
+  return it == m_sequences.end() ? 0 : it->second.life;
+}
+
+std::int64_t FakeDb::origin_of(std::uint64_t life, std::int64_t generation) const {
+  auto it = m_origins.find({life, generation});
+  return it == m_origins.end() ? 0 : it->second;
+}
+
+std::optional<std::int64_t> FakeDb::next_value(Sequence const& s, bool& wraps) {
+  wraps = false;
+  if (!s.is_called) return s.last_value;
+  std::int64_t next = 0;
+  bool const overflow = __builtin_add_overflow(s.last_value, s.info.increment, &next);
+  if (overflow || next > s.info.max || next < s.info.min) {
+    if (!s.info.cycle) return std::nullopt;
+    wraps = true;
+    return s.info.increment > 0 ? s.info.min : s.info.max;
+  }
+  return next;
+}
+
+std::uint64_t FakeDb::left_from(Sequence const& s) {
+  // As pez.numbers_left: in numeric, so nothing overflows.
+  i128 next = s.last_value;
+  if (s.is_called) next += s.info.increment;
+  if (next > s.info.max || next < s.info.min) {
+    if (!s.info.cycle) return 0;
+    next = s.info.increment > 0 ? s.info.min : s.info.max;
+  }
+  i128 const span = s.info.increment > 0 ? i128(s.info.max) - next : next - i128(s.info.min);
+  i128 const left = span / magnitude(s.info.increment) + 1;
+  return left > i128(std::numeric_limits<std::uint64_t>::max()) ? std::numeric_limits<std::uint64_t>::max()
+                                                                : static_cast<std::uint64_t>(left);
+}
+
+std::expected<std::uint64_t, StoreError> FakeDb::numbers_left(std::string const& name) const {
+  ++m_ops;
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
+  return left_from(it->second);
+}
+
+std::expected<std::vector<std::int64_t>, StoreError> FakeDb::take(std::string const& name, std::int64_t n,
+                                                                   std::vector<Origin>* origins) {
+  ++m_ops;
+  if (n < 1) return std::unexpected(invalid("pez.take: n must be 1 or more, got " + std::to_string(n)));
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
+  Sequence& s = it->second;
+  if (s.info.cycle) {
+    auto const pass = numbers_per_pass(shape_of(s.info));
+    if (static_cast<std::uint64_t>(n) > pass) {
+      return std::unexpected(invalid("pez.take: pez." + name + " holds " + std::to_string(pass) +
+                                     " numbers before it starts over, fewer than the " + std::to_string(n) +
+                                     " asked for"));
+    }
+  } else if (left_from(s) < static_cast<std::uint64_t>(n)) {
+    return std::unexpected(StoreError{Kind::exhausted, "pez.take: pez." + name + " has " +
+                                                           std::to_string(left_from(s)) +
+                                                           " numbers left and does not cycle, fewer than the " +
+                                                           std::to_string(n) + " asked for"});
+  }
+  std::vector<std::int64_t> numbers;
+  for (std::int64_t i = 0; i < n; ++i) {
+    bool wraps = false;
+    auto const v = next_value(s, wraps);  // never empty: checked above
+    if (wraps) ++s.pass;
+    s.last_value = *v;
+    s.is_called = true;
+    numbers.push_back(*v);
+    if (origins) origins->push_back(Origin{s.life, s.info.generation, s.pass});
+  }
+  return numbers;
+}
+
+std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::int64_t n, Origin* origin) {
+  ++m_ops;
+  if (n < 1) return std::unexpected(invalid("pez.reserve: n must be 1 or more, got " + std::to_string(n)));
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
+  Sequence& s = it->second;
+  bool wraps = false;
+  auto const first = next_value(s, wraps);
+  if (!first) {
+    return std::unexpected(StoreError{Kind::exhausted, "nextval: reached " +
+                                                           std::string(s.info.increment > 0 ? "maximum" : "minimum") +
+                                                           " value of sequence \"pez." + name + "\""});
+  }
+  if (wraps) ++s.pass;
+  i128 const span = s.info.increment > 0 ? i128(s.info.max) - *first : i128(*first) - s.info.min;
+  i128 const room = span / magnitude(s.info.increment);
+  i128 const steps = std::min(i128(n - 1), room);
+  auto const last = static_cast<std::int64_t>(i128(*first) + steps * s.info.increment);
+  s.last_value = last;
+  s.is_called = true;
+  if (origin) *origin = Origin{s.life, s.info.generation, s.pass};
+  return Block{*first, last, s.info.increment, s.has_row ? s.info.generation : 0};
+}
+
+std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
+  ++m_ops;
+  if (!valid_name(spec.name)) {
+    return std::unexpected(invalid("invalid sequence name \"" + spec.name +
+                                   "\": 1 to 48 of a-z 0-9 _ -, starting with a letter"));
+  }
+  if (spec.increment == 0) return std::unexpected(invalid("increment must not be 0"));
+  if (spec.min >= spec.max) {
+    return std::unexpected(invalid("min (" + std::to_string(spec.min) + ") must be below max (" +
+                                   std::to_string(spec.max) + ")"));
+  }
+  if (magnitude(spec.increment) > i128(spec.max) - spec.min) {
+    return std::unexpected(invalid("increment must be at most max - min"));
+  }
+  if (spec.start < spec.min || spec.start > spec.max) {
+    return std::unexpected(invalid("start (" + std::to_string(spec.start) + ") must lie within min and max"));
+  }
+  if (spec.mode && *spec.mode != "strict" && *spec.mode != "block") {
+    return std::unexpected(invalid("mode must be strict or block"));
+  }
+  // Any relation of schema pez takes the name: the sequences, and the tables and their indexes.
+  for (auto const* taken : {"sequences", "sequences_pkey", "schema_migrations", "schema_migrations_pkey"}) {
+    if (spec.name == taken) return std::unexpected(StoreError{Kind::exists, "sequence \"" + spec.name + "\" exists already"});
+  }
+  if (m_sequences.contains(spec.name)) {
+    return std::unexpected(StoreError{Kind::exists, "sequence \"" + spec.name + "\" exists already"});
+  }
+  Sequence s;
+  s.info = SequenceInfo{spec.name, spec.increment, spec.min, spec.max, spec.start, spec.cycle, std::nullopt,
+                        ++m_generations};
+  if (spec.mode) s.info.block = *spec.mode == "block";
+  s.last_value = spec.start;
+  s.is_called = false;
+  s.life = ++m_lives;
+  m_origins[{s.life, s.info.generation}] = spec.start;
+  m_sequences[spec.name] = s;
+  if (on_change) on_change(spec.name);
+  return s.info.generation;
+}
+
+std::expected<std::int64_t, StoreError> FakeDb::reset(std::string const& name, std::optional<std::int64_t> to) {
+  ++m_ops;
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named \"" + name + "\""});
+  Sequence& s = it->second;
+  auto const target = to.value_or(s.info.start);
+  if (target < s.info.min || target > s.info.max) {
+    return std::unexpected(invalid("cannot reset \"" + name + "\" to " + std::to_string(target) +
+                                   ": it must lie within min and max"));
+  }
+  s.last_value = target;
+  s.is_called = false;
+  s.has_row = true;  // a reset gives a sequence made by hand its row
+  s.info.generation = ++m_generations;
+  s.pass = 0;
+  m_origins[{s.life, s.info.generation}] = target;
+  if (on_change) on_change(name);
+  return s.info.generation;
+}
+
+std::expected<void, StoreError> FakeDb::drop(std::string const& name) {
+  ++m_ops;
+  if (name == "forward" || name == "reverse") {
+    return std::unexpected(StoreError{Kind::in_use, "sequence \"" + name + "\" is built in and cannot be dropped (reset it instead)"});
+  }
+  if (m_sequences.erase(name) == 0) return std::unexpected(StoreError{Kind::not_found, "no sequence named \"" + name + "\""});
+  if (on_change) on_change(name);
+  return {};
+}
+
+std::vector<SequenceInfo> FakeDb::catalog() const {
+  ++m_ops;
+  std::vector<SequenceInfo> out;
+  for (auto const& [name, s] : m_sequences) out.push_back(s.info);
+  return out;
+}
+
+std::vector<SequenceRow> FakeDb::describe(std::string const& name) const {
+  ++m_ops;
+  std::vector<SequenceRow> out;
+  for (auto const& [n, s] : m_sequences) {
+    if (!name.empty() && n != name) continue;
+    SequenceRow row;
+    row.info = s.info;
+    row.last_value = s.last_value;
+    row.is_called = s.is_called;
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace pez::sim

@@ -1,0 +1,1326 @@
+#include "sim.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "common/admin.hpp"
+#include "common/sequence.hpp"
+#include "daemon/core.hpp"
+#include "daemon/metrics.hpp"
+#include "fake_db.hpp"
+
+namespace pez::sim {
+
+using namespace std::chrono_literals;
+using daemon::AllocateResult;
+using daemon::Catalog;
+using daemon::Change;
+using daemon::ChangeResult;
+using daemon::DescribeResult;
+using daemon::ReserveResult;
+using daemon::StoreEvents;
+using daemon::TakeResult;
+
+namespace {
+
+constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
+__extension__ using i128 = __int128;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Rng and Scheduler
+
+std::uint64_t Rng::next() {
+  std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::int64_t Rng::between(std::int64_t lo, std::int64_t hi) {
+  auto const span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+  auto const offset = span == std::numeric_limits<std::uint64_t>::max() ? next() : below(span + 1);
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + offset);
+}
+
+namespace {
+
+class SimTimer final : public daemon::CoreTimer {
+ public:
+  explicit SimTimer(Scheduler& scheduler) : m_scheduler(scheduler), m_state(std::make_shared<State>()) {}
+  ~SimTimer() override { ++m_state->epoch; }
+  void start(Clock::duration delay, std::function<void()> fn) override {
+    auto const epoch = ++m_state->epoch;
+    m_state->armed = true;
+    m_scheduler.after(delay, [state = m_state, epoch, fn = std::move(fn)] {
+      if (state->epoch != epoch) return;
+      state->armed = false;
+      fn();
+    });
+  }
+  void cancel() override {
+    ++m_state->epoch;
+    m_state->armed = false;
+  }
+  bool armed() const override { return m_state->armed; }
+
+ private:
+  struct State {
+    std::uint64_t epoch = 0;
+    bool armed = false;
+  };
+  Scheduler& m_scheduler;
+  std::shared_ptr<State> m_state;
+};
+
+}  // namespace
+
+Scheduler::Scheduler() : m_start(Clock::time_point{} + std::chrono::hours(1000)), m_now(m_start) {}
+
+std::unique_ptr<daemon::CoreTimer> Scheduler::timer() { return std::make_unique<SimTimer>(*this); }
+
+void Scheduler::at(Clock::time_point when, std::function<void()> fn) {
+  m_events.push(Event{std::max(when, m_now), m_order++, std::move(fn)});
+}
+
+bool Scheduler::step() {
+  if (m_events.empty()) return false;
+  Event event = m_events.top();
+  m_events.pop();
+  m_now = event.when;
+  event.fn();
+  return true;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The model: what every answer must satisfy.
+//
+// - Every number a daemon hands out was handed to that daemon by the database (an issue: a take
+//   or a reserve), for that sequence, and is used once: so no number is given twice within one
+//   life (create to drop), generation (create or reset) and pass (wrap) of a sequence.
+// - A take's numbers are used only by requests that arrived before the take ran (strict mode is
+//   linearizable), and only when its answer is delivered; what it took beyond them is burned.
+// - A request that arrived once its daemon knew of a change of the sequence (its own admin
+//   command answered, a notice heard, or a catalog read that saw it) gets no number the database
+//   handed out before that change.
+// - Every number lies within the bounds of its sequence and on its step (from the start or the
+//   reset value in the first pass, from min or max after a wrap); within one answer the numbers
+//   share a generation, follow the direction within a pass, and never repeat.
+// - 409 only when the database and the daemon's own reserve together hold fewer numbers than
+//   asked for; 404 only when the sequence was missing during the request, or its daemon did not
+//   know of its creation; 400 only when a cycling shape holds fewer numbers per pass than asked
+//   for; 503 only in a world with faults; nothing else.
+// - Every request is answered once, by its deadline (and the sweep that notices it).
+// - An admin create is refused (400) exactly when its shape is invalid.
+class Model {
+ public:
+  Model(FakeDb& db, Scheduler& clock) : m_db(db), m_clock(clock) {}
+
+  std::optional<std::string> violation;
+  SeedResult* stats = nullptr;
+  bool faults = false;
+
+  void fail(std::string what) {
+    if (!violation) violation = "at " + std::to_string(elapsed_us()) + "us: " + std::move(what);
+  }
+  std::int64_t elapsed_us() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(m_clock.now() - m_clock.start()).count();
+  }
+
+  // The database ran a change (after it committed).
+  void changed(std::string const& name) {
+    Change c;
+    c.op = m_db.ops();
+    c.exists = m_db.exists(name);
+    if (c.exists) {
+      c.life = m_db.life_of(name);
+      auto const* info = m_db.info(name);
+      c.info = *info;
+      m_lives[c.life] = *info;
+    }
+    m_changes[name].push_back(c);
+  }
+  // A sequence that exists from the start without a change (forward, reverse, or made by hand).
+  void exists_from_start(std::string const& name) {
+    m_lives[m_db.life_of(name)] = *m_db.info(name);
+    m_initial.insert(name);
+  }
+
+  // A daemon knows of every change of name committed up to op (inclusive).
+  void knows(int daemon, std::string const& name, std::uint64_t op) {
+    auto& k = m_known[{daemon, name}];
+    k = std::max(k, op);
+  }
+  void knows_all(int daemon, std::uint64_t op) {
+    auto& k = m_known_all[daemon];
+    k = std::max(k, op);
+  }
+
+  std::uint64_t issue(int daemon, std::string const& name, bool block, std::vector<std::int64_t> const& values,
+                      std::vector<Origin> const& origins) {
+    Issue is;
+    is.daemon = daemon;
+    is.name = name;
+    is.block = block;
+    is.op = m_db.ops();
+    is.values = values;
+    is.origins = origins;
+    is.used.assign(values.size(), false);
+    auto const id = m_issues.size();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      auto const& o = origins[i];
+      if (!m_issued.insert({o.life, o.generation, o.pass, values[i]}).second) {
+        fail("the fake database handed out " + std::to_string(values[i]) + " of " + name + " twice");
+      }
+      m_index[{daemon, name, values[i]}].push_back({id, i});
+    }
+    m_issues.push_back(std::move(is));
+    return id;
+  }
+  void delivered(std::uint64_t id) {
+    m_issues[id].delivered = true;
+    m_issues[id].delivered_at = m_clock.now();
+  }
+  void closed(std::uint64_t id) { m_issues[id].closed = true; }
+
+  struct Request {
+    int daemon = 0;
+    std::string name;
+    std::uint32_t count = 0;
+    Clock::time_point arrival;
+    Clock::time_point deadline;
+    std::uint64_t arrival_op = 0;
+    std::uint64_t known_change = 0;  // the latest change of name its daemon knew of on arrival
+    bool knew_all = false;           // its daemon knew of every change of name on arrival
+    bool strict = false;             // and the sequence is in strict mode there
+    bool answered = false;
+  };
+
+  std::size_t arrive(int daemon, std::string const& name, std::uint32_t count, Clock::duration timeout,
+                     bool block_default) {
+    Request r;
+    r.daemon = daemon;
+    r.name = name;
+    r.count = count;
+    r.arrival = m_clock.now();
+    r.deadline = r.arrival + timeout;
+    r.arrival_op = m_db.ops();
+    auto const known = known_op(daemon, name);
+    auto const& log = m_changes[name];
+    r.known_change = 0;
+    r.knew_all = true;
+    for (auto const& c : log) {
+      if (c.op <= known) {
+        r.known_change = c.op;
+      } else {
+        r.knew_all = false;
+      }
+    }
+    if (auto const* info = m_db.info(name); info != nullptr && r.knew_all) r.strict = !info->block.value_or(block_default);
+    m_requests.push_back(std::move(r));
+    ++stats->requests;
+    return m_requests.size() - 1;
+  }
+
+  // held: the daemon's own reserve of the sequence when it answered.
+  void answer(std::size_t id, AllocateResult const& result, std::uint64_t held) {
+    Request& r = m_requests[id];
+    std::string const who = "request " + std::to_string(id) + " (daemon " + std::to_string(r.daemon) + ", " +
+                            r.name + ", count " + std::to_string(r.count) + ")";
+    if (r.answered) {
+      fail(who + " was answered twice");
+      return;
+    }
+    r.answered = true;
+    // The sweep notices a late request within 50 ms; a request from another thread reaches the
+    // core up to 200 us after it came.
+    if (m_clock.now() > r.deadline + 50ms + 1ms) {
+      fail(who + " was answered " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.now() - r.deadline).count()) +
+           " ms after its deadline");
+    }
+    if (result) {
+      numbers(r, who, *result);
+      return;
+    }
+    auto const& error = result.error();
+    switch (error.code) {
+      case Errc::exhausted: {
+        auto const left = m_db.numbers_left(r.name);
+        bool const settled = r.knew_all && !changed_since(r.name, r.arrival_op);
+        if (settled && left && *left + held >= r.count) {
+          fail(who + " got 409 (" + error.message + ") though " + std::to_string(*left) +
+               " numbers are left in the database and " + std::to_string(held) + " in its reserve");
+        }
+        return;
+      }
+      case Errc::not_found: {
+        if (!missing_since(r.name, r.arrival_op) && r.knew_all) {
+          fail(who + " got 404 though the sequence existed all along and its daemon knew: " + error.message);
+        }
+        return;
+      }
+      case Errc::bad_request: {
+        bool ok = false;
+        for (auto const& [life, info] : m_lives) {
+          SequenceShape const shape{info.increment, info.min, info.max, info.start, info.cycle};
+          ok = ok || (info.name == r.name && info.cycle && numbers_per_pass(shape) < r.count);
+        }
+        if (!ok) fail(who + " got 400: " + error.message);
+        return;
+      }
+      case Errc::unavailable:
+        if (!faults) fail(who + " got 503 in a world without faults: " + error.message);
+        return;
+      default:
+        fail(who + " got " + std::string(errc_token(error.code)) + ": " + error.message);
+    }
+  }
+
+  void finish() {
+    for (std::size_t i = 0; i < m_requests.size(); ++i) {
+      if (!m_requests[i].answered) {
+        fail("request " + std::to_string(i) + " (daemon " + std::to_string(m_requests[i].daemon) + ", " +
+             m_requests[i].name + ") was never answered");
+      }
+    }
+  }
+
+  // An admin create through a daemon was answered.
+  void create_answered(CreateSpec const& spec, bool valid, daemon::AdminResult const& result) {
+    if (result && !valid) fail("admin create of " + spec.name + " with an invalid shape was accepted");
+    if (!result && valid && result.error().code == Errc::bad_request) {
+      fail("admin create of " + spec.name + " with a valid shape was refused: " + result.error().message);
+    }
+    if (!result && !valid && result.error().code != Errc::bad_request) {
+      fail("admin create of " + spec.name + " with an invalid shape got " + std::string(errc_token(result.error().code)));
+    }
+  }
+
+ private:
+  struct Change {
+    std::uint64_t op = 0;
+    bool exists = false;
+    std::uint64_t life = 0;
+    SequenceInfo info;
+  };
+  struct Issue {
+    int daemon = 0;
+    std::string name;
+    bool block = false;
+    std::uint64_t op = 0;
+    bool delivered = false;
+    Clock::time_point delivered_at{};
+    bool closed = false;
+    std::vector<std::int64_t> values;
+    std::vector<Origin> origins;
+    std::vector<bool> used;
+  };
+
+  std::uint64_t known_op(int daemon, std::string const& name) const {
+    std::uint64_t k = 0;
+    if (auto it = m_known.find({daemon, name}); it != m_known.end()) k = it->second;
+    if (auto it = m_known_all.find(daemon); it != m_known_all.end()) k = std::max(k, it->second);
+    return k;
+  }
+  bool changed_since(std::string const& name, std::uint64_t op) {
+    auto const& log = m_changes[name];
+    return std::ranges::any_of(log, [op](Change const& c) { return c.op > op; });
+  }
+  // Whether name was missing at some moment from operation since until now.
+  bool missing_since(std::string const& name, std::uint64_t since) {
+    bool existed = m_initial.contains(name);
+    for (auto const& c : m_changes[name]) {
+      if (c.op <= since) {
+        existed = c.exists;
+      } else if (!c.exists) {
+        return true;
+      }
+    }
+    return !existed || !m_db.exists(name);
+  }
+
+  using Candidate = std::pair<std::size_t, std::size_t>;  // issue, position in it
+
+  // Whether the numbers of one answer may come from these places: one life and generation, the
+  // passes in order, and the sequence's direction within a pass.
+  bool consistent(Origin const& a, std::int64_t x, Origin const& b, std::int64_t y) {
+    if (a.life != b.life || a.generation != b.generation || b.pass < a.pass) return false;
+    auto const step = m_lives[a.life].increment;
+    return a.pass != b.pass || (step > 0 ? y > x : y < x);
+  }
+
+  // Finds where each number of an answer came from: among the numbers the database handed to
+  // the daemon (several copies of a number may have been handed to it, in other passes or
+  // generations), an assignment consistent within the answer, trying the issue of the number
+  // before first, then a take that just arrived, then the oldest.
+  bool assign(std::vector<std::vector<Candidate>> const& candidates, daemon::NumbersView values, std::size_t i,
+              std::vector<Candidate>& chosen, int& budget) {
+    if (i == values.size()) return true;
+    if (--budget < 0) return false;
+    auto order = candidates[i];
+    std::ranges::stable_sort(order, [&](Candidate const& a, Candidate const& b) {
+      bool const a_same = i > 0 && a.first == chosen[i - 1].first;
+      bool const b_same = i > 0 && b.first == chosen[i - 1].first;
+      if (a_same != b_same) return a_same;
+      // A strict answer comes from the take that just arrived; block mode serves its oldest
+      // ranges first.
+      bool const a_now = !m_issues[a.first].block && m_issues[a.first].delivered_at == m_clock.now();
+      bool const b_now = !m_issues[b.first].block && m_issues[b.first].delivered_at == m_clock.now();
+      if (a_now != b_now) return a_now;
+      return m_issues[a.first].op < m_issues[b.first].op;
+    });
+    for (auto const& c : order) {
+      if (i > 0) {
+        auto const& p = chosen[i - 1];
+        if (!consistent(m_issues[p.first].origins[p.second], values[i - 1], m_issues[c.first].origins[c.second], values[i])) {
+          continue;
+        }
+      }
+      chosen.push_back(c);
+      if (assign(candidates, values, i + 1, chosen, budget)) return true;
+      chosen.pop_back();
+    }
+    return false;
+  }
+
+  void numbers(Request const& r, std::string const& who, daemon::NumbersView values) {
+    if (values.size() != r.count) {
+      fail(who + " got " + std::to_string(values.size()) + " numbers");
+      return;
+    }
+    std::set<std::int64_t> seen;
+    std::vector<std::vector<Candidate>> candidates(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      auto const x = values[i];
+      if (!seen.insert(x).second) fail(who + " got " + std::to_string(x) + " twice in one answer");
+      if (auto it = m_index.find({r.daemon, r.name, x}); it != m_index.end()) {
+        for (auto const& [issue_id, at] : it->second) {
+          Issue const& is = m_issues[issue_id];
+          if (!is.delivered || is.closed || is.used[at]) continue;
+          if (is.op <= r.known_change) continue;             // from before a change its daemon knew of
+          // A take, or any number in strict mode, is taken after the request came.
+          if ((!is.block || r.strict) && is.op <= r.arrival_op) continue;
+          candidates[i].emplace_back(issue_id, at);
+        }
+      }
+      if (candidates[i].empty()) {
+        fail(who + " got " + std::to_string(x) +
+             ", which the database did not hand to that daemon for it after the request came and after every "
+             "change its daemon knew of (or which it handed out before)");
+        return;
+      }
+    }
+    std::vector<Candidate> chosen;
+    int budget = 100000;
+    if (!assign(candidates, values, 0, chosen, budget)) {
+      std::string list;
+      for (auto const x : values) list += " " + std::to_string(x);
+      fail(who + " got numbers that cannot come from one life, generation and direction of the sequence:" + list);
+      return;
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      Issue& is = m_issues[chosen[i].first];
+      is.used[chosen[i].second] = true;
+      Origin const o = is.origins[chosen[i].second];
+      if (!m_served.insert({o.life, o.generation, o.pass, values[i]}).second) {
+        fail(who + " got " + std::to_string(values[i]) + ", handed out before in the same life, generation and pass");
+      }
+      check_place(who, values[i], o);
+      ++stats->numbers;
+    }
+    ++stats->answered_numbers;
+  }
+
+  void check_place(std::string const& who, std::int64_t x, Origin const& o) {
+    auto it = m_lives.find(o.life);
+    if (it == m_lives.end()) {
+      fail(who + ": unknown life");
+      return;
+    }
+    auto const& shape = it->second;
+    if (x < shape.min || x > shape.max) {
+      fail(who + " got " + std::to_string(x) + ", outside " + std::to_string(shape.min) + ".." + std::to_string(shape.max));
+    }
+    std::int64_t const origin = o.pass == 0 ? m_db.origin_of(o.life, o.generation)
+                                            : (shape.increment > 0 ? shape.min : shape.max);
+    i128 const step = shape.increment > 0 ? i128(shape.increment) : -i128(shape.increment);
+    if ((i128(x) - origin) % step != 0) {
+      fail(who + " got " + std::to_string(x) + ", off the step " + std::to_string(shape.increment) + " from " +
+           std::to_string(origin));
+    }
+  }
+
+  FakeDb& m_db;
+  Scheduler& m_clock;
+  std::map<std::string, std::vector<Change>> m_changes;
+  std::map<std::uint64_t, SequenceInfo> m_lives;
+  std::set<std::string> m_initial;
+  std::map<std::pair<int, std::string>, std::uint64_t> m_known;
+  std::map<int, std::uint64_t> m_known_all;
+  std::vector<Issue> m_issues;
+  std::map<std::tuple<int, std::string, std::int64_t>, std::vector<std::pair<std::size_t, std::size_t>>> m_index;
+  std::set<std::tuple<std::uint64_t, std::int64_t, std::uint64_t, std::int64_t>> m_issued;
+  std::set<std::tuple<std::uint64_t, std::int64_t, std::uint64_t, std::int64_t>> m_served;
+  std::vector<Request> m_requests;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The world of one seed.
+
+struct Settings {
+  bool faults = false;
+  int daemons = 1;
+  Clock::duration active = 1s;
+};
+
+class World;
+
+// One daemon's database: connections to the fake database, with latency, loss, timeouts and
+// cut-offs, behaving as Database does (database.cpp): a statement's handler runs before its
+// connection is offered again; a connection that breaks or times out is closed and reopened with
+// backoff; each new connection reads the catalog first; every connection listens for notices.
+class FakeStore final : public daemon::Store {
+ public:
+  FakeStore(World& world, int id, int connections, Clock::duration timeout)
+      : m_world(world), m_id(id), m_timeout(timeout), m_conns(static_cast<std::size_t>(connections)) {}
+
+  void set_events(StoreEvents* events) override { m_events = events; }
+  bool can_send() const override {
+    return std::ranges::any_of(m_conns, [](Conn const& c) { return c.state == State::idle; });
+  }
+  void take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) override;
+  void reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) override;
+  void change(Change const& change, daemon::ChangeHandler handler) override;
+  void describe(std::string const& name, daemon::DescribeHandler handler) override;
+  Catalog const& catalog() const override { return m_catalog; }
+  std::uint64_t refresh_catalog() override;
+  bool catalog_stale() const override { return m_refresh_wanted || m_reads_running > 0; }
+  bool up() const override {
+    return std::ranges::any_of(m_conns, [](Conn const& c) { return c.state == State::idle || c.state == State::busy; });
+  }
+  bool down() const override { return !up() && m_attempt_failed; }
+  std::string last_error() const override { return m_last_error; }
+
+  void start();
+  // A connection breaks (the server may or may not have run what it was sent).
+  void kill(std::size_t conn);
+  // The daemon cannot reach the database for a while: every connection breaks, and connecting fails.
+  void cut_off(Clock::duration span);
+  // A notice on the change channel arrives.
+  void notice(std::string const& name);
+  std::size_t connections() const { return m_conns.size(); }
+
+ private:
+  enum class State { down, connecting, idle, busy };
+  struct Exchange {
+    std::size_t conn = 0;
+    std::uint64_t epoch = 0;
+    bool executed = false;
+    bool cancelled = false;
+    bool done = false;
+    std::function<void()> execute;          // at the server
+    std::function<void()> reply;            // the answer arrives
+    std::function<void(StoreError)> fail;   // the exchange ends without its answer
+  };
+  struct Conn {
+    State state = State::down;
+    std::uint64_t epoch = 0;
+    std::shared_ptr<Exchange> current;
+    Clock::duration backoff{};
+  };
+
+  std::size_t lease();
+  void send(std::size_t conn, std::shared_ptr<Exchange> ex);
+  void release(std::size_t conn, std::uint64_t epoch);
+  void became_free(std::size_t conn);
+  void break_conn(std::size_t conn, std::string const& why);
+  void connect(std::size_t conn);
+  void connect_failed(std::size_t conn);
+  void reconnect_later(std::size_t conn);
+  void read_catalog(std::size_t conn);
+  bool cut() const;
+
+  World& m_world;
+  int m_id;
+  Clock::duration m_timeout;
+  std::vector<Conn> m_conns;
+  StoreEvents* m_events = nullptr;
+  Catalog m_catalog;
+  std::uint64_t m_reads_started = 0;
+  bool m_refresh_wanted = false;
+  int m_reads_running = 0;
+  bool m_attempt_failed = false;
+  std::string m_last_error = "not connected yet";
+  Clock::time_point m_cut_until{};
+};
+
+struct SimDaemon {
+  SimDaemon(World& world, int id, int connections, daemon::AllocatorOptions options, int workers_percent);
+  int id;
+  daemon::AllocatorOptions options;
+  int workers_percent;  // of requests that arrive on a thread other than the core's
+  daemon::Metrics metrics;
+  FakeStore store;
+  daemon::Core core;
+};
+
+class World {
+ public:
+  World(std::uint64_t seed, std::ostream* trace);
+  SeedResult run();
+
+  Scheduler clock;
+  Rng rng;
+  FakeDb db;
+  SeedResult outcome;
+  Model model{db, clock};
+  Settings settings;
+  std::vector<std::unique_ptr<SimDaemon>> daemons;
+  std::ostream* trace;
+
+  template <typename... Args>
+  void log(Args const&... args) {
+    if (trace == nullptr) return;
+    *trace << "[" << model.elapsed_us() << "us]";
+    ((*trace << ' ' << args), ...);
+    *trace << '\n';
+  }
+  Clock::duration latency() {
+    if (settings.faults && rng.percent(2)) return rng.micros(20'000, 1'500'000);
+    return rng.micros(100, settings.faults ? 6000 : 3000);
+  }
+
+ private:
+  void changed(std::string const& name);
+  void setup();
+  void schedule_requests();
+  void schedule_admin();
+  void schedule_faults();
+  void request();
+  void admin();
+  std::string pick_name(bool for_request);
+  CreateSpec random_shape(std::string const& name, bool& valid);
+  bool done() const;
+
+  std::vector<std::string> m_pool{"alpha", "beta", "c-d", "e_f", "g1", "h"};
+};
+
+// --- FakeStore ---
+
+void FakeStore::start() {
+  for (std::size_t i = 0; i < m_conns.size(); ++i) connect(i);
+}
+
+bool FakeStore::cut() const { return m_world.clock.now() < m_cut_until; }
+
+std::size_t FakeStore::lease() {
+  for (std::size_t i = 0; i < m_conns.size(); ++i) {
+    if (m_conns[i].state == State::idle) return i;
+  }
+  m_world.model.fail("the core sent a statement with no free connection (can_send() was false)");
+  return m_conns.size();
+}
+
+void FakeStore::send(std::size_t conn, std::shared_ptr<Exchange> ex) {
+  Conn& c = m_conns[conn];
+  c.state = State::busy;
+  ex->conn = conn;
+  ex->epoch = c.epoch;
+  c.current = ex;
+  auto const a = m_world.latency();
+  auto const b = m_world.latency();
+  m_world.clock.after(a, [ex] {
+    if (ex->cancelled) return;
+    ex->executed = true;
+    ex->execute();
+  });
+  m_world.clock.after(a + b, [this, ex] {
+    if (ex->done) return;
+    ex->done = true;
+    m_conns[ex->conn].current.reset();
+    ex->reply();
+    release(ex->conn, ex->epoch);
+  });
+  if (a + b > m_timeout) {
+    m_world.clock.after(m_timeout, [this, ex] {
+      if (ex->done) return;
+      ex->done = true;
+      m_world.log("daemon", m_id, "connection", ex->conn, "timed out");
+      break_conn(ex->conn, "timeout");
+      ex->fail(StoreError{StoreError::Kind::timeout, "the database did not answer in time"});
+    });
+  }
+}
+
+void FakeStore::release(std::size_t conn, std::uint64_t epoch) {
+  Conn& c = m_conns[conn];
+  if (c.epoch != epoch || c.state != State::busy) return;
+  c.state = State::idle;
+  became_free(conn);
+}
+
+void FakeStore::became_free(std::size_t conn) {
+  if (m_conns[conn].state != State::idle) return;
+  if (m_refresh_wanted && m_reads_running == 0) {
+    read_catalog(conn);
+    return;
+  }
+  if (m_events) m_events->store_available();
+}
+
+void FakeStore::break_conn(std::size_t conn, std::string const& why) {
+  Conn& c = m_conns[conn];
+  if (c.state == State::down) return;
+  ++c.epoch;
+  c.state = State::down;
+  c.backoff = Clock::duration::zero();
+  auto ex = std::move(c.current);
+  c.current.reset();
+  if (ex && !ex->done) {
+    ex->done = true;
+    // The server may have got the statement and run it; its answer is lost either way.
+    if (!ex->executed && m_world.rng.percent(50)) ex->cancelled = true;
+    ex->fail(StoreError{StoreError::Kind::lost, "the connection broke (" + why + ")"});
+  }
+  reconnect_later(conn);
+}
+
+void FakeStore::kill(std::size_t conn) {
+  if (conn >= m_conns.size() || m_conns[conn].state == State::down || m_conns[conn].state == State::connecting) return;
+  m_world.log("daemon", m_id, "connection", conn, "breaks");
+  break_conn(conn, "killed");
+}
+
+void FakeStore::cut_off(Clock::duration span) {
+  m_world.log("daemon", m_id, "cut off for", std::chrono::duration_cast<std::chrono::milliseconds>(span).count(), "ms");
+  m_cut_until = m_world.clock.now() + span;
+  for (std::size_t i = 0; i < m_conns.size(); ++i) break_conn(i, "cut off");
+}
+
+void FakeStore::reconnect_later(std::size_t conn) {
+  Conn& c = m_conns[conn];
+  auto const delay = c.backoff;
+  c.backoff = c.backoff == Clock::duration::zero() ? Clock::duration(100ms) : std::min<Clock::duration>(c.backoff * 2, 1s);
+  auto const epoch = c.epoch;
+  m_world.clock.after(delay, [this, conn, epoch] {
+    if (m_conns[conn].epoch != epoch || m_conns[conn].state != State::down) return;
+    connect(conn);
+  });
+}
+
+void FakeStore::connect(std::size_t conn) {
+  Conn& c = m_conns[conn];
+  c.state = State::connecting;
+  auto const epoch = c.epoch;
+  m_world.clock.after(m_world.latency(), [this, conn, epoch] {
+    Conn& k = m_conns[conn];
+    if (k.epoch != epoch || k.state != State::connecting) return;
+    if (cut()) {
+      connect_failed(conn);
+      return;
+    }
+    // Set up: a new connection reads the catalog, unless a read runs already; then one follows.
+    if (m_reads_running == 0) {
+      k.state = State::busy;
+      read_catalog(conn);
+      return;
+    }
+    m_refresh_wanted = true;
+    k.state = State::idle;
+    k.backoff = Clock::duration::zero();
+    m_attempt_failed = false;
+    m_last_error.clear();
+    became_free(conn);
+  });
+}
+
+void FakeStore::connect_failed(std::size_t conn) {
+  Conn& c = m_conns[conn];
+  c.state = State::down;
+  ++c.epoch;
+  m_attempt_failed = true;
+  if (!up()) {
+    m_last_error = "could not connect to the database";
+    if (m_events) m_events->store_down(m_last_error);
+  }
+  reconnect_later(conn);
+}
+
+void FakeStore::read_catalog(std::size_t conn) {
+  m_refresh_wanted = false;
+  ++m_reads_running;
+  auto const read = ++m_reads_started;
+  m_world.log("daemon", m_id, "starts catalog read", read, "on connection", conn);
+  auto ex = std::make_shared<Exchange>();
+  auto snapshot = std::make_shared<std::pair<std::vector<SequenceInfo>, std::uint64_t>>();
+  ex->execute = [this, snapshot] {
+    snapshot->first = m_world.db.catalog();
+    snapshot->second = m_world.db.ops();
+  };
+  ex->reply = [this, snapshot, read, conn] {
+    --m_reads_running;
+    m_attempt_failed = false;
+    m_conns[conn].backoff = Clock::duration::zero();
+    m_last_error.clear();
+    if (read <= m_catalog.read_number()) m_world.model.fail("catalog reads ended out of order");
+    m_catalog.replace(snapshot->first, m_world.clock.now(), read);
+    m_world.model.knows_all(m_id, snapshot->second);
+    m_world.log("daemon", m_id, "read the catalog (read", read, ")");
+    if (m_events) m_events->store_catalog();
+  };
+  ex->fail = [this, read](StoreError const&) {
+    --m_reads_running;
+    m_refresh_wanted = true;
+    m_world.log("daemon", m_id, "catalog read", read, "failed");
+  };
+  m_conns[conn].state = State::idle;  // send() marks it busy
+  send(conn, ex);
+}
+
+std::uint64_t FakeStore::refresh_catalog() {
+  m_refresh_wanted = true;
+  auto const next = m_reads_started + 1;
+  if (m_reads_running > 0) return next;
+  for (std::size_t i = 0; i < m_conns.size(); ++i) {
+    if (m_conns[i].state == State::idle) {
+      read_catalog(i);
+      break;
+    }
+  }
+  return next;
+}
+
+void FakeStore::notice(std::string const& name) {
+  if (!up()) return;  // nobody listens
+  m_world.log("daemon", m_id, "hears a notice for", name);
+  m_world.model.knows(m_id, name, m_world.db.ops());
+  if (m_events) m_events->store_notice(name);
+}
+
+void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::TakeHandler>(std::move(handler));
+  struct Outcome {
+    std::optional<TakeResult> result;
+    std::optional<std::uint64_t> issue;
+  };
+  auto out = std::make_shared<Outcome>();
+  ex->execute = [this, out, name, count] {
+    std::vector<Origin> origins;
+    auto r = m_world.db.take(name, count, &origins);
+    if (r) {
+      out->issue = m_world.model.issue(m_id, name, false, *r, origins);
+      m_world.log("database: daemon", m_id, "takes", r->size(), "of", name, "from", r->front(), "to", r->back(),
+                  "(issue", *out->issue, "op", m_world.db.ops(), ")");
+    } else {
+      m_world.log("database: daemon", m_id, "cannot take", count, "of", name, ":", r.error().message);
+    }
+    out->result = r ? TakeResult(std::move(*r)) : TakeResult(std::unexpected(r.error()));
+  };
+  ex->reply = [this, out, h] {
+    if (out->issue) m_world.model.delivered(*out->issue);
+    (*h)(std::move(*out->result));
+    if (out->issue) m_world.model.closed(*out->issue);  // what no request used is burned
+  };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
+void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::ReserveHandler>(std::move(handler));
+  struct Outcome {
+    std::optional<ReserveResult> result;
+    std::optional<std::uint64_t> issue;
+  };
+  auto out = std::make_shared<Outcome>();
+  ex->execute = [this, out, name, count] {
+    Origin origin;
+    auto r = m_world.db.reserve(name, static_cast<std::int64_t>(count), &origin);
+    if (r) {
+      std::vector<std::int64_t> values;
+      for (i128 v = r->first;; v += r->step) {
+        values.push_back(static_cast<std::int64_t>(v));
+        if (v == r->last) break;
+      }
+      out->issue = m_world.model.issue(m_id, name, true, values, std::vector<Origin>(values.size(), origin));
+      m_world.log("database: daemon", m_id, "reserves", name, "from", r->first, "to", r->last, "step", r->step,
+                  "generation", r->generation, "pass", origin.pass, "(issue", *out->issue, "op", m_world.db.ops(), ")");
+    } else {
+      m_world.log("database: daemon", m_id, "cannot reserve", count, "of", name, ":", r.error().message);
+    }
+    out->result = r ? ReserveResult(*r) : ReserveResult(std::unexpected(r.error()));
+  };
+  ex->reply = [this, out, h] {
+    if (out->issue) {
+      m_world.model.delivered(*out->issue);
+      m_world.log("daemon", m_id, "receives issue", *out->issue);
+    }
+    (*h)(std::move(*out->result));
+  };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
+void FakeStore::change(Change const& change, daemon::ChangeHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::ChangeHandler>(std::move(handler));
+  struct Outcome {
+    std::optional<ChangeResult> result;
+    std::uint64_t op = 0;
+  };
+  auto out = std::make_shared<Outcome>();
+  ex->execute = [this, out, change] {
+    if (change.op == Change::Op::create) {
+      auto r = m_world.db.create(change.spec);
+      out->result = r ? ChangeResult(*r) : ChangeResult(std::unexpected(r.error()));
+    } else if (change.op == Change::Op::reset) {
+      auto r = m_world.db.reset(change.name, change.to);
+      out->result = r ? ChangeResult(*r) : ChangeResult(std::unexpected(r.error()));
+    } else {
+      auto r = m_world.db.drop(change.name);
+      out->result = r ? ChangeResult(0) : ChangeResult(std::unexpected(r.error()));
+    }
+    out->op = m_world.db.ops();
+  };
+  ex->reply = [this, out, h, name = change.name] {
+    if (*out->result) m_world.model.knows(m_id, name, out->op);
+    (*h)(std::move(*out->result));
+  };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
+void FakeStore::describe(std::string const& name, daemon::DescribeHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::DescribeHandler>(std::move(handler));
+  auto rows = std::make_shared<std::vector<SequenceRow>>();
+  ex->execute = [this, rows, name] { *rows = m_world.db.describe(name); };
+  ex->reply = [h, rows] { (*h)(std::move(*rows)); };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
+// --- SimDaemon and World ---
+
+SimDaemon::SimDaemon(World& world, int i, int connections, daemon::AllocatorOptions o, int workers)
+    : id(i), options(o), workers_percent(workers), store(world, i, connections, o.timeout), core(world.clock, store, metrics, o) {}
+
+World::World(std::uint64_t seed, std::ostream* out) : rng(seed), trace(out) {
+  model.stats = &outcome;
+  db.on_change = [this](std::string const& name) { changed(name); };
+}
+
+void World::changed(std::string const& name) {
+  model.changed(name);
+  ++outcome.changes;
+  log("the database committed a change of", name, "(op", db.ops(), ")");
+  // The notice goes to every daemon listening now: late, and in a world with faults sometimes
+  // twice or never.
+  for (auto& d : daemons) {
+    int copies = 1;
+    if (settings.faults) copies = rng.percent(10) ? 0 : rng.percent(10) ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      clock.after(rng.micros(50, settings.faults ? 40'000 : 5'000), [this, &d = *d, name] { d.store.notice(name); });
+    }
+  }
+}
+
+CreateSpec World::random_shape(std::string const& name, bool& valid) {
+  CreateSpec spec;
+  spec.name = name;
+  switch (rng.below(5)) {
+    case 0:  // a small range
+    case 1:
+      spec.min = rng.between(1, 20);
+      spec.max = spec.min + rng.between(1, 40);
+      spec.increment = rng.percent(50) ? 1 : rng.between(1, spec.max - spec.min);
+      break;
+    case 2: {  // the whole range with a huge step
+      spec.min = 1;
+      spec.max = k_max;
+      std::int64_t const steps[] = {std::int64_t(1) << 62, k_max - 1, k_max / 3, (std::int64_t(1) << 61) + 7,
+                                    k_max / 2};
+      spec.increment = steps[rng.below(5)];
+      break;
+    }
+    case 3:  // near the top of int64
+      spec.max = k_max;
+      spec.min = k_max - rng.between(5, 1000);
+      spec.increment = rng.between(1, 7);
+      break;
+    default:  // a larger range
+      spec.min = rng.between(1, 1000);
+      spec.max = spec.min + rng.between(1000, 1'000'000'000'000);
+      spec.increment = rng.between(1, 1000);
+  }
+  if (rng.percent(8)) {  // a step of the range's size or more: must be refused
+    spec.increment = static_cast<std::int64_t>(std::min<i128>(i128(spec.max) - spec.min + rng.between(1, 1000), k_max));
+  }
+  valid = i128(spec.increment) <= i128(spec.max) - spec.min;
+  if (rng.percent(50)) spec.increment = -spec.increment;
+  std::int64_t const step = spec.increment > 0 ? spec.increment : -spec.increment;
+  auto const steps_in_range = static_cast<std::int64_t>((i128(spec.max) - spec.min) / step);
+  if (rng.percent(50)) {
+    spec.start = spec.increment > 0 ? spec.min : spec.max;
+  } else {
+    auto const k = rng.between(0, std::max<std::int64_t>(steps_in_range, 0));
+    spec.start = spec.increment > 0 ? static_cast<std::int64_t>(spec.min + i128(k) * step)
+                                    : static_cast<std::int64_t>(spec.max - i128(k) * step);
+  }
+  spec.cycle = rng.percent(50);
+  switch (rng.below(4)) {
+    case 0:
+      spec.mode = "strict";
+      break;
+    case 1:
+      spec.mode = "block";
+      break;
+    default:
+      break;
+  }
+  return spec;
+}
+
+std::string World::pick_name(bool for_request) {
+  auto const r = rng.below(100);
+  if (r < 15) return rng.percent(50) ? "forward" : "reverse";
+  if (for_request && r < 18) return "nothing-here";
+  return m_pool[rng.below(m_pool.size())];
+}
+
+void World::setup() {
+  model.exists_from_start("forward");
+  model.exists_from_start("reverse");
+  settings.faults = rng.percent(75);
+  settings.daemons = static_cast<int>(rng.between(1, 3));
+  settings.active = rng.micros(300'000, 1'200'000);
+  model.faults = settings.faults;
+  // Some sequences exist from the start, one perhaps made by hand (no row in pez.sequences).
+  for (auto const& name : m_pool) {
+    if (!rng.percent(60)) continue;
+    bool valid = false;
+    auto spec = random_shape(name, valid);
+    if (!valid) continue;
+    if (rng.percent(15)) {
+      db.create_by_hand(name, spec.increment, spec.min, spec.max, spec.start, spec.cycle);
+      model.exists_from_start(name);
+    } else {
+      db.create(spec);
+    }
+  }
+  for (int i = 0; i < settings.daemons; ++i) {
+    daemon::AllocatorOptions o;
+    o.timeout = settings.faults ? std::chrono::milliseconds(rng.between(300, 1000)) : std::chrono::milliseconds(5000);
+    o.mode = rng.percent(50) ? daemon::Mode::block : daemon::Mode::strict;
+    o.block.min = static_cast<std::uint64_t>(rng.between(1, 20));
+    o.block.max = o.block.min + static_cast<std::uint64_t>(rng.between(0, 300));
+    o.block.duration = std::chrono::milliseconds(rng.between(20, 2000));
+    o.wrap_warning = 0.9;
+    o.strict_batch = static_cast<std::uint32_t>(rng.between(2, 40));
+    auto const connections = static_cast<int>(rng.between(1, 3));
+    daemons.push_back(std::make_unique<SimDaemon>(*this, i, connections, o, static_cast<int>(rng.between(0, 60))));
+    log("daemon", i, o.mode == daemon::Mode::block ? "block" : "strict", "connections", connections, "timeout",
+        o.timeout.count(), "ms");
+  }
+  for (auto& d : daemons) d->store.start();
+}
+
+void World::request() {
+  auto& d = *daemons[rng.below(daemons.size())];
+  auto const name = pick_name(true);
+  std::uint32_t count = 1;
+  auto const r = rng.below(100);
+  if (r < 50) {
+    count = 1;
+  } else if (r < 85) {
+    count = static_cast<std::uint32_t>(rng.between(2, 8));
+  } else {
+    count = static_cast<std::uint32_t>(rng.between(9, std::max<std::int64_t>(60, 3 * d.options.strict_batch)));
+  }
+  auto const id = model.arrive(d.id, name, count, d.options.timeout, d.options.mode == daemon::Mode::block);
+  log("request", id, "to daemon", d.id, "for", count, "of", name, "(op", db.ops(), ")");
+  auto answer = [this, &d, id, name](AllocateResult result) {
+    if (trace) {
+      std::ostringstream text;
+      if (result) {
+        for (auto v : *result) text << v << ' ';
+      } else {
+        text << errc_token(result.error().code) << ": " << result.error().message;
+      }
+      log("answer", id, text.str());
+    }
+    model.answer(id, result, d.core.allocator().reserved(name));
+  };
+  if (rng.percent(static_cast<unsigned>(d.workers_percent))) {
+    // As on another event loop thread: numbers in memory at once, else through the core.
+    std::vector<std::int64_t> numbers;
+    bool refill = false;
+    if (d.core.allocator().try_take(name, count, numbers, refill)) {
+      answer(daemon::NumbersView(numbers));
+      if (refill) clock.after(rng.micros(1, 200), [&d, name] { d.core.allocator().refill(name); });
+      return;
+    }
+    clock.after(rng.micros(1, 200), [&d, name, count, answer = std::move(answer)]() mutable {
+      d.core.allocator().allocate(name, count, std::move(answer));
+    });
+    return;
+  }
+  d.core.allocator().allocate(name, count, std::move(answer));
+}
+
+void World::admin() {
+  auto const name = pick_name(false);
+  bool const through_daemon = rng.percent(70);
+  auto const kind = rng.below(100);
+  if (kind < 35) {  // create
+    bool valid = false;
+    auto spec = random_shape(name, valid);
+    if (!through_daemon) {
+      log("admin: the database creates", name, "behind the daemons' backs");
+      (void)db.create(spec);
+      return;
+    }
+    auto& d = *daemons[rng.below(daemons.size())];
+    nlohmann::json j;
+    j["name"] = spec.name;
+    j["start"] = spec.start;
+    j["min"] = spec.min;
+    j["max"] = spec.max;
+    j["increment"] = spec.increment > 0 ? spec.increment : -spec.increment;
+    j["descending"] = spec.increment < 0;
+    j["cycle"] = spec.cycle;
+    if (spec.mode) j["mode"] = *spec.mode;
+    log("admin: create", j.dump(), "through daemon", d.id);
+    d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
+                       [this, spec, valid](daemon::AdminResult result) {
+                         log("admin: create", spec.name, result ? "done" : result.error().message);
+                         model.create_answered(spec, valid, result);
+                       });
+  } else if (kind < 70) {  // reset
+    std::optional<std::int64_t> to;
+    if (auto const* info = db.info(name); info != nullptr && rng.percent(50)) {
+      to = rng.between(info->min, info->max);
+      std::int64_t const step = info->increment > 0 ? info->increment : -info->increment;
+      // On the grid of the start, mostly; anywhere in range sometimes.
+      if (rng.percent(80)) to = static_cast<std::int64_t>(info->start + (i128(*to) - info->start) / step * step);
+    }
+    if (!through_daemon) {
+      log("admin: the database resets", name);
+      (void)db.reset(name, to);
+      return;
+    }
+    auto& d = *daemons[rng.below(daemons.size())];
+    log("admin: reset", name, to ? std::to_string(*to) : "", "through daemon", d.id);
+    d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::reset, name, to, {}},
+                       [this, name](daemon::AdminResult result) {
+                         log("admin: reset", name, result ? "done" : result.error().message);
+                       });
+  } else if (kind < 92) {  // drop
+    if (!through_daemon) {
+      log("admin: the database drops", name);
+      (void)db.drop(name);
+      return;
+    }
+    auto& d = *daemons[rng.below(daemons.size())];
+    log("admin: drop", name, "through daemon", d.id);
+    d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::drop, name, {}, {}},
+                       [this, name](daemon::AdminResult result) {
+                         log("admin: drop", name, result ? "done" : result.error().message);
+                       });
+  } else {  // list or inspect
+    auto& d = *daemons[rng.below(daemons.size())];
+    bool const list = rng.percent(50);
+    d.core.admin().run(daemon::AdminCommand{list ? daemon::AdminCommand::Op::list : daemon::AdminCommand::Op::inspect,
+                                            list ? std::string() : name, {}, {}},
+                       [this](daemon::AdminResult result) {
+                         if (!result && (result.error().code == Errc::internal)) {
+                           model.fail("admin list or inspect failed: " + result.error().message);
+                         }
+                       });
+  }
+}
+
+void World::schedule_requests() {
+  auto const end = clock.start() + settings.active;
+  auto const gap_max = rng.between(500, 6000);
+  for (auto t = clock.start() + rng.micros(0, 20'000); t < end; t += rng.micros(50, gap_max)) {
+    clock.at(t, [this] { request(); });
+  }
+}
+
+void World::schedule_admin() {
+  auto const end = clock.start() + settings.active;
+  for (auto t = clock.start() + rng.micros(5'000, 80'000); t < end; t += rng.micros(10'000, 150'000)) {
+    clock.at(t, [this] { admin(); });
+  }
+}
+
+void World::schedule_faults() {
+  if (!settings.faults) return;
+  auto const end = clock.start() + settings.active;
+  for (auto t = clock.start() + rng.micros(0, 100'000); t < end; t += rng.micros(10'000, 200'000)) {
+    clock.at(t, [this] {
+      auto& d = *daemons[rng.below(daemons.size())];
+      d.store.kill(rng.below(d.store.connections()));
+      ++outcome.faults;
+    });
+  }
+  for (int i = static_cast<int>(rng.below(3)); i > 0; --i) {
+    clock.at(clock.start() + rng.micros(0, std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count()),
+             [this] {
+               auto& d = *daemons[rng.below(daemons.size())];
+               d.store.cut_off(rng.micros(50'000, 800'000));
+               ++outcome.faults;
+             });
+  }
+  // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
+  for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {
+    clock.at(t, [this] {
+      auto& d = *daemons[rng.below(daemons.size())];
+      std::string const nonsense[] = {"forward 999999999999", "Bad Name", "", std::string(300, 'x'), "nothing-here"};
+      auto const name = rng.percent(70) ? pick_name(false) : nonsense[rng.below(5)];
+      log("a stranger notifies", name);
+      d.store.notice(name);
+      ++outcome.faults;
+    });
+  }
+}
+
+SeedResult World::run() {
+  setup();
+  schedule_requests();
+  schedule_admin();
+  schedule_faults();
+  // After the active part nothing new starts; whatever waits is answered by its deadline.
+  auto const limit = clock.start() + settings.active + 30s;
+  while (!model.violation && clock.now() < limit && clock.step()) {
+  }
+  if (!model.violation) model.finish();
+  if (model.violation) {
+    outcome.ok = false;
+    outcome.violation = *model.violation;
+  }
+  return outcome;
+}
+
+}  // namespace
+
+SeedResult run_seed(std::uint64_t seed, std::ostream* trace) {
+  World world(seed, trace);
+  return world.run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripts for test_fake_db.py: one operation per line, one answer per line.
+//
+//   create NAME START MIN MAX INCREMENT CYCLE     ->  ok GENERATION | error KIND
+//   take NAME N                                   ->  ok V1 V2 ...   | error KIND
+//   reserve NAME N                                ->  ok FIRST LAST INCREMENT GENERATION | error KIND
+//   reset NAME [TO]                               ->  ok GENERATION | error KIND
+//   drop NAME                                     ->  ok | error KIND
+//   left NAME                                     ->  ok N | error KIND
+//   state NAME                                    ->  ok LAST_VALUE IS_CALLED | error KIND
+
+namespace {
+
+std::string kind_name(StoreError::Kind kind) {
+  switch (kind) {
+    case StoreError::Kind::not_found:
+      return "not_found";
+    case StoreError::Kind::exhausted:
+      return "exhausted";
+    case StoreError::Kind::invalid:
+      return "invalid";
+    case StoreError::Kind::exists:
+      return "exists";
+    case StoreError::Kind::in_use:
+      return "in_use";
+    default:
+      return "other";
+  }
+}
+
+}  // namespace
+
+int run_script(std::istream& in, std::ostream& out) {
+  FakeDb db;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string op;
+    std::string name;
+    words >> op >> name;
+    if (op.empty()) continue;
+    auto error = [&](StoreError const& e) { out << "error " << kind_name(e.kind) << '\n'; };
+    if (op == "create") {
+      CreateSpec spec;
+      spec.name = name;
+      int cycle = 0;
+      words >> spec.start >> spec.min >> spec.max >> spec.increment >> cycle;
+      spec.cycle = cycle != 0;
+      auto r = db.create(spec);
+      if (r) out << "ok " << *r << '\n'; else error(r.error());
+    } else if (op == "take") {
+      std::int64_t n = 0;
+      words >> n;
+      auto r = db.take(name, n);
+      if (!r) {
+        error(r.error());
+        continue;
+      }
+      out << "ok";
+      for (auto v : *r) out << ' ' << v;
+      out << '\n';
+    } else if (op == "reserve") {
+      std::int64_t n = 0;
+      words >> n;
+      auto r = db.reserve(name, n);
+      if (r) out << "ok " << r->first << ' ' << r->last << ' ' << r->step << ' ' << r->generation << '\n'; else error(r.error());
+    } else if (op == "reset") {
+      std::optional<std::int64_t> to;
+      std::int64_t v = 0;
+      if (words >> v) to = v;
+      auto r = db.reset(name, to);
+      if (r) out << "ok " << *r << '\n'; else error(r.error());
+    } else if (op == "drop") {
+      auto r = db.drop(name);
+      if (r) out << "ok\n"; else error(r.error());
+    } else if (op == "left") {
+      auto r = db.numbers_left(name);
+      if (r) out << "ok " << *r << '\n'; else error(r.error());
+    } else if (op == "state") {
+      auto rows = db.describe(name);
+      if (rows.empty()) {
+        out << "error not_found\n";
+      } else {
+        out << "ok " << rows.front().last_value << ' ' << (rows.front().is_called ? "t" : "f") << '\n';
+      }
+    } else {
+      out << "error unknown-operation\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace pez::sim
