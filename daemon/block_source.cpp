@@ -48,39 +48,50 @@ BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
 }
 
 bool BlockSource::can_take(Reserve const& r, std::uint32_t count) const {
-  return r.waiters.empty() && r.fence <= m_read_done && r.available >= count && one_pass_holds(r, count);
+  return r.waiters.empty() && r.fence <= m_read_done && start_for(r, count).has_value();
 }
 
-bool BlockSource::one_pass_holds(Reserve const& r, std::uint32_t count) {
-  if (r.new_passes == 0) return r.available >= count;
-  std::uint64_t in_pass = 0;
-  for (auto const& range : r.ranges) {
-    if (range.new_pass) {
-      if (in_pass >= count) return true;
-      in_pass = 0;
-    }
-    in_pass += numbers_in(range.next, range.last, range.step);
+std::optional<std::size_t> BlockSource::start_for(Reserve const& r, std::uint32_t count) {
+  if (r.available < count) return std::nullopt;
+  if (r.new_passes == 0) return 0;
+  // The passes held: where each starts, and how many numbers it holds.
+  struct Pass {
+    std::size_t first_range;
+    std::uint64_t numbers;
+  };
+  std::vector<Pass> passes;
+  for (std::size_t i = 0; i < r.ranges.size(); ++i) {
+    auto const& range = r.ranges[i];
+    if (i == 0 || range.new_pass) passes.push_back(Pass{i, 0});
+    passes.back().numbers += numbers_in(range.next, range.last, range.step);
   }
-  return in_pass >= count;
+  for (std::size_t p = 0; p < passes.size(); ++p) {
+    if (passes[p].numbers >= count) return passes[p].first_range;
+    if (p + 1 == passes.size() || passes[p].numbers + passes[p + 1].numbers < count) continue;
+    // Across one wrap: the numbers after it must stay short of the first before it, or one
+    // answer could hold a number twice.
+    std::uint64_t need = count - passes[p].numbers;
+    std::int64_t last = 0;
+    for (std::size_t i = passes[p + 1].first_range; need > 0; ++i) {
+      auto const& range = r.ranges[i];
+      auto const n = std::min(need, numbers_in(range.next, range.last, range.step));
+      last = static_cast<std::int64_t>(static_cast<std::uint64_t>(range.next) +
+                                       (n - 1) * static_cast<std::uint64_t>(range.step));
+      need -= n;
+    }
+    auto const first = r.ranges[passes[p].first_range].next;
+    if (r.ranges.front().step > 0 ? last < first : last > first) return passes[p].first_range;
+  }
+  return std::nullopt;
 }
 
-void BlockSource::skip_short_passes(Reserve& r, std::uint32_t count) {
-  while (r.new_passes > 0) {
-    std::uint64_t in_pass = 0;
-    std::size_t ranges = 0;
-    for (auto const& range : r.ranges) {
-      if (ranges > 0 && range.new_pass) break;
-      in_pass += numbers_in(range.next, range.last, range.step);
-      ++ranges;
-    }
-    if (in_pass >= count || ranges == r.ranges.size()) return;
-    // Gaps are allowed, a number twice in one answer is not.
-    r.available -= in_pass;
-    r.ranges.erase(r.ranges.begin(), r.ranges.begin() + static_cast<std::ptrdiff_t>(ranges));
-    if (r.ranges.front().new_pass) {
-      r.ranges.front().new_pass = false;
-      --r.new_passes;
-    }
+void BlockSource::skip_to(Reserve& r, std::size_t first_range) {
+  // Gaps are allowed, a number twice in one answer is not.
+  for (std::size_t i = 0; i < first_range; ++i) {
+    auto const& range = r.ranges.front();
+    r.available -= numbers_in(range.next, range.last, range.step);
+    if (range.new_pass) --r.new_passes;
+    r.ranges.pop_front();
   }
 }
 
@@ -105,12 +116,12 @@ std::size_t BlockSource::pending() const {
 
 void BlockSource::take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out) {
   out.clear();
-  skip_short_passes(r, count);
+  skip_to(r, *start_for(r, count));
   std::uint32_t left = count;
   while (left > 0) {
     Range& range = r.ranges.front();
     if (range.new_pass) {
-      range.new_pass = false;  // the first range of what is held; count fits in its pass
+      range.new_pass = false;  // the first range of what is held now
       --r.new_passes;
     }
     for (;;) {
@@ -189,7 +200,7 @@ void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
   while (!r.waiters.empty()) {
     Request& front = r.waiters.front();
     if (front.fence > m_read_done) break;
-    if (r.available >= front.count && one_pass_holds(r, front.count)) {
+    if (start_for(r, front.count)) {
       Delivery d{std::move(front), {}, {}};
       r.waiters.pop_front();
       take_numbers(r, d.request.count, d.numbers);

@@ -129,7 +129,8 @@ class BlockSource final : public Source {
     std::int64_t step;
     std::int64_t generation;
     // The sequence wrapped between the range before and this one: numbers from here on may
-    // repeat numbers before it, so no answer takes numbers from both sides.
+    // repeat numbers before it, so an answer takes numbers from both sides only when they
+    // cannot meet.
     bool new_pass = false;
   };
   struct Reserve {
@@ -164,10 +165,11 @@ class BlockSource final : public Source {
 
   Reserve& reserve(std::string const& name);
   bool can_take(Reserve const& r, std::uint32_t count) const;
-  // Whether count numbers can come from one pass of what is held (see Range::new_pass).
-  static bool one_pass_holds(Reserve const& r, std::uint32_t count);
-  // Burns what is left of passes too short for count when a later one is held.
-  static void skip_short_passes(Reserve& r, std::uint32_t count);
+  // Where in what is held count numbers can be taken without one answer holding a number twice
+  // (see Range::new_pass): the index of the first range to take from (the ranges before it are
+  // burned), or none.
+  static std::optional<std::size_t> start_for(Reserve const& r, std::uint32_t count);
+  static void skip_to(Reserve& r, std::size_t first_range);
   void take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out);
   void serve_waiters(Reserve& r, Deliveries& out);
   bool low(Reserve const& r) const;

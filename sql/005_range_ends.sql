@@ -36,7 +36,10 @@ DECLARE
     called boolean;
     next_value numeric;
 BEGIN
-    SELECT * INTO STRICT opts FROM pg_sequence WHERE seqrelid = seq;
+    SELECT * INTO opts FROM pg_sequence WHERE seqrelid = seq;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a sequence', seq USING ERRCODE = 'wrong_object_type';
+    END IF;
     EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO current_value, called;
     next_value := current_value;
     IF called THEN
@@ -109,7 +112,10 @@ BEGIN
         RAISE EXCEPTION 'pez.reserve: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM pg_advisory_xact_lock(pez.lock_key(seq));
-    SELECT * INTO STRICT opts FROM pg_sequence WHERE seqrelid = seq;
+    SELECT * INTO opts FROM pg_sequence WHERE seqrelid = seq;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a sequence', seq USING ERRCODE = 'wrong_object_type';
+    END IF;
     EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO current_value, called;
 
     next_value := current_value;

@@ -52,6 +52,13 @@ void FakeDb::create_by_hand(std::string const& name, std::int64_t increment, std
   m_sequences[name] = s;
 }
 
+bool FakeDb::relation(std::string const& name) const {
+  for (auto const* table : {"sequences", "sequences_pkey", "schema_migrations", "schema_migrations_pkey"}) {
+    if (name == table) return true;
+  }
+  return m_sequences.contains(name);
+}
+
 SequenceInfo const* FakeDb::info(std::string const& name) const {
   auto it = m_sequences.find(name);
   return it == m_sequences.end() ? nullptr : &it->second.info;
@@ -104,6 +111,8 @@ std::expected<std::uint64_t, StoreError> FakeDb::numbers_left(std::string const&
 std::expected<std::vector<std::int64_t>, StoreError> FakeDb::take(std::string const& name, std::int64_t n,
                                                                    std::vector<Origin>* origins) {
   ++m_ops;
+  // The name is cast to regclass before the function runs; n is checked first inside it.
+  if (!relation(name)) return std::unexpected(StoreError{Kind::not_found, "no relation named " + name});
   if (n < 1) return std::unexpected(invalid("pez.take: n must be 1 or more, got " + std::to_string(n)));
   auto it = m_sequences.find(name);
   if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
@@ -136,6 +145,7 @@ std::expected<std::vector<std::int64_t>, StoreError> FakeDb::take(std::string co
 
 std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::int64_t n, Origin* origin) {
   ++m_ops;
+  if (!relation(name)) return std::unexpected(StoreError{Kind::not_found, "no relation named " + name});
   if (n < 1) return std::unexpected(invalid("pez.reserve: n must be 1 or more, got " + std::to_string(n)));
   auto it = m_sequences.find(name);
   if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
@@ -179,10 +189,7 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
     return std::unexpected(invalid("mode must be strict or block"));
   }
   // Any relation of schema pez takes the name: the sequences, and the tables and their indexes.
-  for (auto const* taken : {"sequences", "sequences_pkey", "schema_migrations", "schema_migrations_pkey"}) {
-    if (spec.name == taken) return std::unexpected(StoreError{Kind::exists, "sequence \"" + spec.name + "\" exists already"});
-  }
-  if (m_sequences.contains(spec.name)) {
+  if (relation(spec.name)) {
     return std::unexpected(StoreError{Kind::exists, "sequence \"" + spec.name + "\" exists already"});
   }
   Sequence s;
@@ -210,8 +217,11 @@ std::expected<std::int64_t, StoreError> FakeDb::reset(std::string const& name, s
   }
   s.last_value = target;
   s.is_called = false;
-  s.has_row = true;  // a reset gives a sequence made by hand its row
-  s.info.generation = ++m_generations;
+  // The row's default draws a generation even when the row exists (INSERT ... ON CONFLICT DO
+  // UPDATE), and the update draws the next; a sequence made by hand gets its row here.
+  m_generations += s.has_row ? 2 : 1;
+  s.has_row = true;
+  s.info.generation = m_generations;
   s.pass = 0;
   m_origins[{s.life, s.info.generation}] = target;
   if (on_change) on_change(name);

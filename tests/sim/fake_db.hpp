@@ -82,6 +82,8 @@ class FakeDb {
   // nextval(): the next number, or none when it does not cycle and has run out.
   static std::optional<std::int64_t> next_value(Sequence const& s, bool& wraps);
   static std::uint64_t left_from(Sequence const& s);
+  // A relation of schema pez has this name: a sequence, or one of the tables and their indexes.
+  bool relation(std::string const& name) const;
 
   std::map<std::string, Sequence> m_sequences;
   std::map<std::pair<std::uint64_t, std::int64_t>, std::int64_t> m_origins;
