@@ -6,12 +6,13 @@ import grp
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 
 import pytest
 
-from harness import FORWARD_MAX, MODE, PEZD, assert_one_error_line, run_pez, wait_until
+from harness import FORWARD_MAX, MODE, PEZD, assert_one_error_line, raw_exchange, run_pez, wait_until
 
 TOKEN = "s3cret-token-0123456789abcdef"
 USER = "pez-test-peer"
@@ -272,6 +273,42 @@ def test_http_admin_routes(start_pezd, workdir):
         assert r.status == 400, (body, r)
     for name in ("a%27b", "..%2F..", "UPPER", "x" * 49):
         assert pezd.get(f"/admin/sequences/{name}", headers=auth()).status == 400
+
+
+def split_responses(text):
+    """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
+    out = []
+    while text:
+        head, rest = text.split("\r\n\r\n", 1)
+        status = int(head.split(" ", 2)[1])
+        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
+        out.append((status, rest[:length]))
+        text = rest[length:]
+    return out
+
+
+def test_http_admin_requests_run_alone_when_pipelined(start_pezd, workdir):
+    """A reset pipelined between two GETs on one connection: the GET before it gets numbers from
+    before the reset, the GET after it numbers from the reset value on (block mode holds a
+    reserve from before the reset, strict mode may run both at once)."""
+    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
+    r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=json.dumps({"name": "piped", "start": 5000}))
+    assert r.status == 201, r
+    assert pezd.numbers("piped", 1) == [5000]
+    for round_ in range(1, 31):
+        to = 9000 * round_
+        reset_body = json.dumps({"to": to})
+        requests = (b"GET /v2/piped?count=2 HTTP/1.1\r\nHost: t\r\n\r\n" +
+                    f"POST /admin/sequences/piped/reset HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(reset_body)}\r\n\r\n"
+                    f"{reset_body}".encode() +
+                    b"GET /v2/piped?count=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        answers = split_responses(raw_exchange(pezd.address, requests))
+        assert [a[0] for a in answers] == [200, 200, 200], answers
+        before = json.loads(answers[0][1])
+        assert all(n < to for n in before), (round_, answers)
+        assert json.loads(answers[1][1])["name"] == "piped"
+        assert json.loads(answers[2][1]) == [to, to + 1, to + 2], (round_, answers)
 
 
 def test_bad_token_file_stops_pezd(workdir):
