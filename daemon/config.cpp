@@ -212,8 +212,9 @@ std::vector<Spec> specs(Config& cfg) {
                           "Group that owns the socket file (mode 0660); default: the daemon's own group.",
                           cfg.socket_group));
   out.push_back(text_spec("admin_group", "", "GROUP",
-                          "Group whose members may administer sequences over the socket (pez admin), besides "
-                          "root and pezd's own user; default: none.",
+                          "Group whose processes may administer sequences over the socket (pez admin), besides "
+                          "root and pezd's own user: a client holding it among its groups when it connects; "
+                          "default: none.",
                           cfg.admin_group));
   out.push_back(text_spec("admin_token_file", "", "PATH",
                           "File holding the bearer token of the HTTP admin routes under /admin/; they exist only "

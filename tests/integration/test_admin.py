@@ -12,12 +12,16 @@ import subprocess
 
 import pytest
 
-from harness import FORWARD_MAX, MODE, PEZD, assert_one_error_line, raw_exchange, run_pez, wait_until
+from harness import FORWARD_MAX, MODE, PEZ, PEZD, assert_one_error_line, raw_exchange, run_pez, wait_until
 
 TOKEN = "s3cret-token-0123456789abcdef"
 USER = "pez-test-peer"
 GROUP = "pez-test-sock"
 ADMIN_GROUP = "pez-test-admin"
+# A group made for one test and removed after it.
+OWN_ADMIN_GROUP = "pez-test-own-admin"
+# A uid with no entry in the user database.
+NO_PASSWD_UID = 54321
 
 
 def ensure_group(name):
@@ -207,6 +211,59 @@ def test_members_of_admin_group_may_administer(start_pezd, peer_user):
         assert json.loads(r.stdout)["name"] == "theirs"
     finally:
         subprocess.run(["gpasswd", "-d", peer_user, ADMIN_GROUP], capture_output=True)
+
+
+@pytest.fixture
+def own_admin_group(peer_user):
+    """A group made for this test, with peer_user a member of it in /etc/group; removed afterwards
+    whatever happens."""
+    subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)  # left by a run that was killed
+    subprocess.run(["groupadd", "--system", OWN_ADMIN_GROUP], check=True)
+    try:
+        subprocess.run(["usermod", "-a", "-G", OWN_ADMIN_GROUP, peer_user], check=True)
+        yield OWN_ADMIN_GROUP
+    finally:
+        subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)
+
+
+def run_pez_with(credentials, socket_path, *args):
+    """pez run by setpriv with the given uid, gid and supplementary groups."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = socket_path
+    return subprocess.run(["setpriv", *credentials, PEZ, *args], capture_output=True, text=True, env=env,
+                          timeout=30, stdin=subprocess.DEVNULL)
+
+
+def test_admin_group_counts_the_peers_own_groups(start_pezd, peer_user, own_admin_group):
+    """What counts is the groups the connecting process has (SO_PEERGROUPS), not what the user
+    database says its user could have."""
+    with pytest.raises(KeyError):
+        pwd.getpwuid(NO_PASSWD_UID)
+    admin_gid = grp.getgrnam(own_admin_group).gr_gid
+    socket_gid = grp.getgrnam(GROUP).gr_gid
+    pezd = start_pezd(["--socket-group", GROUP, "--admin-group", own_admin_group])
+
+    # A uid the user database does not know, holding the admin group: admitted.
+    r = run_pez_with([f"--reuid={NO_PASSWD_UID}", f"--regid={socket_gid}", f"--groups={admin_gid}"], pezd.socket,
+                     "admin", "create", "by-group", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["name"] == "by-group"
+
+    # A member of the admin group in /etc/group whose process dropped it: refused.
+    r = run_pez_with([f"--reuid={peer_user}", f"--regid={socket_gid}", "--clear-groups"], pezd.socket,
+                     "admin", "list")
+    assert_one_error_line(r, 77, "permission denied")
+    # The same user with the groups /etc/group gives it: admitted.
+    r = run_pez_with([f"--reuid={peer_user}", f"--regid={socket_gid}", "--init-groups"], pezd.socket,
+                     "admin", "inspect", "by-group")
+    assert r.returncode == 0, r.stderr
+    # Without the admin group, that uid is refused too; numbers stay open to the socket's group.
+    r = run_pez_with([f"--reuid={NO_PASSWD_UID}", f"--regid={socket_gid}", "--clear-groups"], pezd.socket,
+                     "admin", "drop", "by-group")
+    assert_one_error_line(r, 77, "permission denied")
+    r = run_pez_with([f"--reuid={NO_PASSWD_UID}", f"--regid={socket_gid}", "--clear-groups"], pezd.socket,
+                     "next", "by-group")
+    assert r.returncode == 0 and r.stdout == "1\n", r.stderr
 
 
 def start_fails(workdir, args):
