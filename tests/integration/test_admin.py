@@ -372,9 +372,10 @@ def test_bad_token_file_stops_pezd(workdir):
     short = os.path.join(workdir, "short-token")
     with open(short, "w") as f:
         f.write("abc\n")
-    for path in (short, os.path.join(workdir, "missing")):
+    os.chmod(short, 0o600)
+    for path, words in ((short, "fewer than 16 characters"), (os.path.join(workdir, "missing"), "cannot read")):
         r = start_fails(workdir, ["--admin-token-file", path])
-        assert r.returncode == 78 and "admin_token_file" in r.stderr, r
+        assert r.returncode == 78 and "admin_token_file" in r.stderr and words in r.stderr, r
 
 
 # --- a second daemon hears of resets and drops ----------------------------------------------
