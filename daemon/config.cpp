@@ -1,9 +1,16 @@
 #include "daemon/config.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 #include <fstream>
 #include <sstream>
@@ -67,17 +74,105 @@ Spec integer_spec(std::string key, T& target, std::int64_t min, std::int64_t max
               }};
 }
 
-std::expected<std::string, std::string> read_secret_file(std::string const& path) {
-  std::ifstream in(path);
-  if (!in) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto text = buffer.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
+// "pez (uid 998)", or "uid 54321" for a uid without a name.
+std::string user_text(uid_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> scratch(16384);
+  if (getpwuid_r(uid, &pw, scratch.data(), scratch.size(), &found) == 0 && found != nullptr) {
+    return std::string(pw.pw_name) + " (uid " + std::to_string(uid) + ")";
+  }
+  return "uid " + std::to_string(uid);
 }
 
+std::string user_name_or_uid(uid_t uid) {
+  auto const text = user_text(uid);
+  return text.starts_with("uid ") ? std::to_string(uid) : text.substr(0, text.find(' '));
+}
+
+constexpr std::size_t k_most_secret_line = 65536;
+
 }  // namespace
+
+std::string secret_from_text(std::string_view text, SecretKind kind) {
+  auto line = text.substr(0, text.find('\n'));
+  if (kind == SecretKind::token) {
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.remove_suffix(1);
+  } else if (line.ends_with('\r')) {
+    line.remove_suffix(1);
+  }
+  return std::string(line);
+}
+
+std::expected<void, std::string> check_token_file(std::string const& path, mode_t mode, uid_t owner, uid_t self) {
+  if ((mode & 077) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+    return std::unexpected(path + " has mode " + octal +
+                           ", so users other than its owner may read or change the token; make it private to "
+                           "pezd's user: chmod 600 " + path);
+  }
+  if (owner != self && owner != 0) {
+    if (self == 0) {
+      return std::unexpected(path + " is owned by " + user_text(owner) +
+                             ", not by root, whom pezd runs as; give it to root: chown root " + path);
+    }
+    return std::unexpected(path + " is owned by " + user_text(owner) + ", not by pezd's user " + user_text(self) +
+                           " or root; give it to pezd's user: chown " + user_name_or_uid(self) + " " + path);
+  }
+  return {};
+}
+
+std::expected<std::string, std::string> read_secret_file(std::string const& path, SecretKind kind) {
+  bool const token = kind == SecretKind::token;
+  std::string const advice = token ? "; put a long random token on its first line, such as: openssl rand -hex 32"
+                                   : "; write the password on its first line";
+  int const fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int const err = errno;
+    std::string const what_to_do =
+        err == EACCES   ? "; pezd's user must be able to read it"
+        : err == ENOENT ? (token ? "; create it, with a long random token on its first line (such as: openssl rand "
+                                   "-hex 32), or correct the path"
+                                 : "; create it, with the password on its first line, or correct the path")
+                        : std::string();
+    return std::unexpected("cannot read " + path + ": " + std::strerror(err) + what_to_do);
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } const closer{fd};
+  if (token) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
+    if (auto ok = check_token_file(path, st.st_mode, st.st_uid, ::geteuid()); !ok) return std::unexpected(ok.error());
+  }
+  // Only the first line counts: read up to its end.
+  std::string text;
+  char chunk[4096];
+  while (text.find('\n') == std::string::npos) {
+    if (text.size() > k_most_secret_line) {
+      return std::unexpected("the first line of " + path + " is longer than " + std::to_string(k_most_secret_line) +
+                             " bytes" + advice);
+    }
+    auto const n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  auto secret = secret_from_text(text, kind);
+  if (secret.empty()) {
+    return std::unexpected(path + (token ? " holds no token (its first line is empty or white space)"
+                                         : " holds no password (its first line is empty)") +
+                           advice);
+  }
+  if (token && secret.size() < k_least_token_length) {
+    return std::unexpected(path + " holds a token of fewer than " + std::to_string(k_least_token_length) +
+                           " characters" + advice);
+  }
+  return secret;
+}
 
 std::string mask_conninfo(std::string_view conninfo) {
   static constexpr std::string_view k_mask = "********";
@@ -212,12 +307,15 @@ std::vector<Spec> specs(Config& cfg) {
                           "Group that owns the socket file (mode 0660); default: the daemon's own group.",
                           cfg.socket_group));
   out.push_back(text_spec("admin_group", "", "GROUP",
-                          "Group whose members may administer sequences over the socket (pez admin), besides "
-                          "root and pezd's own user; default: none.",
+                          "Group whose processes may administer sequences over the socket (pez admin), besides "
+                          "root and pezd's own user: a client holding it among its groups when it connects; "
+                          "default: none.",
                           cfg.admin_group));
   out.push_back(text_spec("admin_token_file", "", "PATH",
-                          "File holding the bearer token of the HTTP admin routes under /admin/; they exist only "
-                          "when this is set.",
+                          "File whose first line, without trailing white space, is the bearer token of the HTTP "
+                          "admin routes under /admin/ (at least 16 characters); they exist only when this is set. "
+                          "It must be owned by pezd's user or root, with no access for its group or others "
+                          "(chmod 600).",
                           cfg.admin_token_file));
   out.push_back(Spec{"wrap_warning", "0.9", "FRACTION",
                      "Log a warning when a sequence has used this fraction of its range (0 to 1; 1 warns only "
@@ -251,7 +349,7 @@ std::vector<Spec> specs(Config& cfg) {
     spec.secret = true;
     out.push_back(std::move(spec));
   }
-  out.push_back(text_spec("db_password_file", "", "PATH", "File whose first line is the database password.",
+  out.push_back(text_spec("db_password_file", "", "PATH", "File whose first line, without its line ending, is the database password.",
                           cfg.db_password_file));
   out.push_back(integer_spec("db_connections", cfg.db_connections, 1, 64,
                              "Database connections pezd keeps open to take numbers."));
@@ -408,7 +506,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   cfg.origins = std::move(*origins);
 
   if (!cfg.db_password_file.empty()) {
-    auto secret = read_secret_file(cfg.db_password_file);
+    auto secret = read_secret_file(cfg.db_password_file, SecretKind::password);
     if (!secret) {
       return std::unexpected("invalid value for setting db_password_file (from " +
                              cfg.origins.at("db_password_file").where + "): " + secret.error());
@@ -417,12 +515,10 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   }
   if (cfg.socket_path == "off") cfg.socket_path.clear();
   if (!cfg.admin_token_file.empty()) {
-    auto token = read_secret_file(cfg.admin_token_file);
-    if (token && token->size() < 16) token = std::unexpected(cfg.admin_token_file + " holds fewer than 16 characters");
+    auto token = read_secret_file(cfg.admin_token_file, SecretKind::token);
     if (!token) {
       return std::unexpected("invalid value for setting admin_token_file (from " +
-                             cfg.origins.at("admin_token_file").where + "): " + token.error() +
-                             "; put a long random token in it, such as: openssl rand -hex 32");
+                             cfg.origins.at("admin_token_file").where + "): " + token.error());
     }
     cfg.admin_token = *token;
   }

@@ -107,4 +107,23 @@ std::string endpoint_text(Endpoint const& endpoint);
 // A group by name or number.
 std::expected<gid_t, std::string> group_id(std::string const& name);
 
+// A file holding a secret (pezd.conf(5)): a database password or the HTTP admin token.
+enum class SecretKind { password, token };
+
+// The secret in a file's text: its first line without its line ending (LF or CR LF); a token
+// without any trailing white space either (spaces, tabs, CR). Empty when there is none.
+std::string secret_from_text(std::string_view text, SecretKind kind);
+
+// Whether a token file with this mode and owner may be used: none but its owner may have any
+// access to it (as ssh asks of a private key), and its owner is pezd's user (self) or root.
+// The error says what is wrong and what to do.
+std::expected<void, std::string> check_token_file(std::string const& path, mode_t mode, uid_t owner, uid_t self);
+
+// Reads a secret file (a token file's mode and owner checked first, on the file opened) and
+// returns the secret in it; errors name the file and say what to do.
+std::expected<std::string, std::string> read_secret_file(std::string const& path, SecretKind kind);
+
+// A token's least length.
+inline constexpr std::size_t k_least_token_length = 16;
+
 }  // namespace pez::daemon

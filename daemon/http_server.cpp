@@ -70,7 +70,20 @@ class HttpSession final : public ClientSession<tcp::socket> {
  private:
   auto self() { return self_as<HttpSession>(); }
 
-  void resume_reading() override { wait_for_request(); }
+  void resume_reading() override {
+    if (m_held) {
+      // Every answer before the held admin request is written: it runs now, alone.
+      Held held = std::move(*m_held);
+      m_held.reset();
+      m_barrier = true;
+      handle(std::move(held.route), held.keep_alive);
+      if (!held.keep_alive) {
+        peer_done();
+        return;
+      }
+    }
+    wait_for_request();
+  }
 
   // Waits for the first byte of the next request under the idle timeout; the request itself
   // then has header_timeout to arrive whole.
@@ -132,7 +145,17 @@ class HttpSession final : public ClientSession<tcp::socket> {
       return;
     }
     bool const keep_alive = m_parser->keep_alive();
-    handle(keep_alive);
+    Route route = route_http(m_request, m_ctx.config.max_count, m_ctx.config.admin_token);
+    if (std::holds_alternative<AdminCommand>(route.what) && !m_ctx.draining()) {
+      // Admin requests run alone: after every earlier answer is written, and no later request
+      // is read before the admin answer is (m_barrier), as on the socket.
+      m_barrier = true;
+      if (!m_slots.empty()) {
+        m_held.emplace(Held{std::move(route), keep_alive});
+        return;
+      }
+    }
+    handle(std::move(route), keep_alive);
     if (keep_alive) {
       wait_for_request();
     } else {
@@ -156,8 +179,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     return slot;
   }
 
-  void handle(bool keep_alive) {
-    Route route = route_http(m_request, m_ctx.config.max_count, m_ctx.config.admin_token);
+  void handle(Route route, bool keep_alive) {
     Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
     std::uint64_t const id = last_slot_id();
 
@@ -233,8 +255,16 @@ class HttpSession final : public ClientSession<tcp::socket> {
     slot_ready(slot, close_after);
   }
 
+  // An admin request read while earlier answers were not all written; m_request still holds it
+  // (nothing more is read until it has run).
+  struct Held {
+    Route route;
+    bool keep_alive = true;
+  };
+
   beast::flat_buffer m_buffer;
   RequestHead m_request;
+  std::optional<Held> m_held;
   std::optional<RequestParser> m_parser;
   Reply m_reply;  // reused for number answers
 };

@@ -1,7 +1,5 @@
 #include "daemon/unix_server.hpp"
 
-#include <grp.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,7 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <expected>
 #include <spdlog/spdlog.h>
+#include <vector>
 
 #include "common/count.hpp"
 #include "common/protocol.hpp"
@@ -35,6 +35,23 @@ namespace {
 constexpr std::size_t k_read_size = 4096;
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+// The supplementary groups of the process at the other end of a Unix socket, as they were when
+// it connected.
+std::expected<std::vector<gid_t>, std::string> peer_groups(int fd) {
+  std::vector<gid_t> groups(32);
+  // The kernel says how much room it needs; the list cannot grow, so the second try fits.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      return groups;
+    }
+    if (errno != ERANGE) return std::unexpected(errno_text(errno));
+    groups.resize(std::max<std::size_t>(len / sizeof(gid_t), groups.size() * 2));
+  }
+  return std::unexpected("the list of groups kept growing");
+}
 
 class UnixSession final : public ClientSession<stream::socket> {
  public:
@@ -203,7 +220,9 @@ class UnixSession final : public ClientSession<stream::socket> {
     finish(slot, std::nullopt, close_after);
   }
 
-  // Root, pezd's own user and members of admin_group may administer (pezd(8)).
+  // Root, pezd's own user and peers holding admin_group may administer (pezd(8)). The groups
+  // are the peer process's own, as the kernel recorded them when it connected: a process that
+  // dropped the group is not admin, and one holding it is, whatever the user database says.
   bool may_administer() {
     if (m_admin_checked) return m_admin;
     m_admin_checked = true;
@@ -212,28 +231,23 @@ class UnixSession final : public ClientSession<stream::socket> {
     auto const& gid = m_ctx.config.admin_gid;
     if (!gid) return m_admin = false;
     if (m_cred->gid == *gid) return m_admin = true;
-    passwd pw{};
-    passwd* found = nullptr;
-    std::vector<char> scratch(16384);
-    if (getpwuid_r(m_cred->uid, &pw, scratch.data(), scratch.size(), &found) != 0 || found == nullptr) {
+    auto groups = peer_groups(m_socket.native_handle());
+    if (!groups) {
+      spdlog::warn("socket {}: cannot read the peer's groups (SO_PEERGROUPS, Linux 4.13 or later): {}; only root "
+                   "and pezd's own user may administer",
+                   m_peer, groups.error());
       return m_admin = false;
     }
-    std::vector<gid_t> groups(64);
-    int n = static_cast<int>(groups.size());
-    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
-      groups.resize(static_cast<std::size_t>(n));
-      if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return m_admin = false;
-    }
-    groups.resize(static_cast<std::size_t>(n));
-    return m_admin = std::ranges::find(groups, *gid) != groups.end();
+    return m_admin = std::ranges::find(*groups, *gid) != groups->end();
   }
 
   void handle_admin(proto::Request const& request) {
     if (!may_administer()) {
       spdlog::warn("socket {}: refused an admin request: not root, not pezd's user, not in admin_group", m_peer);
       answer_error(Errc::denied,
-                   "permission denied: only root, pezd's own user and members of the admin group (setting "
-                   "admin_group) may administer sequences",
+                   "permission denied: only root, pezd's own user and processes in the admin group (setting "
+                   "admin_group) may administer sequences; a group you were just added to counts from your next "
+                   "login (or newgrp)",
                    false);
       return;
     }

@@ -6,17 +6,22 @@ import grp
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 
 import pytest
 
-from harness import FORWARD_MAX, MODE, PEZD, assert_one_error_line, run_pez, wait_until
+from harness import FORWARD_MAX, MODE, PEZ, PEZD, assert_one_error_line, raw_exchange, run_pez, wait_until
 
 TOKEN = "s3cret-token-0123456789abcdef"
 USER = "pez-test-peer"
 GROUP = "pez-test-sock"
 ADMIN_GROUP = "pez-test-admin"
+# A group made for one test and removed after it.
+OWN_ADMIN_GROUP = "pez-test-own-admin"
+# A uid with no entry in the user database.
+NO_PASSWD_UID = 54321
 
 
 def ensure_group(name):
@@ -208,6 +213,59 @@ def test_members_of_admin_group_may_administer(start_pezd, peer_user):
         subprocess.run(["gpasswd", "-d", peer_user, ADMIN_GROUP], capture_output=True)
 
 
+@pytest.fixture
+def own_admin_group(peer_user):
+    """A group made for this test, with peer_user a member of it in /etc/group; removed afterwards
+    whatever happens."""
+    subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)  # left by a run that was killed
+    subprocess.run(["groupadd", "--system", OWN_ADMIN_GROUP], check=True)
+    try:
+        subprocess.run(["usermod", "-a", "-G", OWN_ADMIN_GROUP, peer_user], check=True)
+        yield OWN_ADMIN_GROUP
+    finally:
+        subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)
+
+
+def run_pez_with(credentials, socket_path, *args):
+    """pez run by setpriv with the given uid, gid and supplementary groups."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = socket_path
+    return subprocess.run(["setpriv", *credentials, PEZ, *args], capture_output=True, text=True, env=env,
+                          timeout=30, stdin=subprocess.DEVNULL)
+
+
+def test_admin_group_counts_the_peers_own_groups(start_pezd, peer_user, own_admin_group):
+    """What counts is the groups the connecting process has (SO_PEERGROUPS), not what the user
+    database says its user could have."""
+    with pytest.raises(KeyError):
+        pwd.getpwuid(NO_PASSWD_UID)
+    admin_gid = grp.getgrnam(own_admin_group).gr_gid
+    socket_gid = grp.getgrnam(GROUP).gr_gid
+    pezd = start_pezd(["--socket-group", GROUP, "--admin-group", own_admin_group])
+
+    # A uid the user database does not know, holding the admin group: admitted.
+    r = run_pez_with([f"--reuid={NO_PASSWD_UID}", f"--regid={socket_gid}", f"--groups={admin_gid}"], pezd.socket,
+                     "admin", "create", "by-group", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["name"] == "by-group"
+
+    # A member of the admin group in /etc/group whose process dropped it: refused.
+    r = run_pez_with([f"--reuid={peer_user}", f"--regid={socket_gid}", "--clear-groups"], pezd.socket,
+                     "admin", "list")
+    assert_one_error_line(r, 77, "permission denied")
+    # The same user with the groups /etc/group gives it: admitted.
+    r = run_pez_with([f"--reuid={peer_user}", f"--regid={socket_gid}", "--init-groups"], pezd.socket,
+                     "admin", "inspect", "by-group")
+    assert r.returncode == 0, r.stderr
+    # Without the admin group, that uid is refused too; numbers stay open to the socket's group.
+    r = run_pez_with([f"--reuid={NO_PASSWD_UID}", f"--regid={socket_gid}", "--clear-groups"], pezd.socket,
+                     "admin", "drop", "by-group")
+    assert_one_error_line(r, 77, "permission denied")
+    r = run_pez_with([f"--reuid={NO_PASSWD_UID}", f"--regid={socket_gid}", "--clear-groups"], pezd.socket,
+                     "next", "by-group")
+    assert r.returncode == 0 and r.stdout == "1\n", r.stderr
+
+
 def start_fails(workdir, args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
     env["PEZ_CONFIG"] = ""
@@ -274,13 +332,50 @@ def test_http_admin_routes(start_pezd, workdir):
         assert pezd.get(f"/admin/sequences/{name}", headers=auth()).status == 400
 
 
+def split_responses(text):
+    """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
+    out = []
+    while text:
+        head, rest = text.split("\r\n\r\n", 1)
+        status = int(head.split(" ", 2)[1])
+        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
+        out.append((status, rest[:length]))
+        text = rest[length:]
+    return out
+
+
+def test_http_admin_requests_run_alone_when_pipelined(start_pezd, workdir):
+    """A reset pipelined between two GETs on one connection: the GET before it gets numbers from
+    before the reset, the GET after it numbers from the reset value on (block mode holds a
+    reserve from before the reset, strict mode may run both at once)."""
+    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
+    r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=json.dumps({"name": "piped", "start": 5000}))
+    assert r.status == 201, r
+    assert pezd.numbers("piped", 1) == [5000]
+    for round_ in range(1, 31):
+        to = 9000 * round_
+        reset_body = json.dumps({"to": to})
+        requests = (b"GET /v2/piped?count=2 HTTP/1.1\r\nHost: t\r\n\r\n" +
+                    f"POST /admin/sequences/piped/reset HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(reset_body)}\r\n\r\n"
+                    f"{reset_body}".encode() +
+                    b"GET /v2/piped?count=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        answers = split_responses(raw_exchange(pezd.address, requests))
+        assert [a[0] for a in answers] == [200, 200, 200], answers
+        before = json.loads(answers[0][1])
+        assert all(n < to for n in before), (round_, answers)
+        assert json.loads(answers[1][1])["name"] == "piped"
+        assert json.loads(answers[2][1]) == [to, to + 1, to + 2], (round_, answers)
+
+
 def test_bad_token_file_stops_pezd(workdir):
     short = os.path.join(workdir, "short-token")
     with open(short, "w") as f:
         f.write("abc\n")
-    for path in (short, os.path.join(workdir, "missing")):
+    os.chmod(short, 0o600)
+    for path, words in ((short, "fewer than 16 characters"), (os.path.join(workdir, "missing"), "cannot read")):
         r = start_fails(workdir, ["--admin-token-file", path])
-        assert r.returncode == 78 and "admin_token_file" in r.stderr, r
+        assert r.returncode == 78 and "admin_token_file" in r.stderr and words in r.stderr, r
 
 
 # --- a second daemon hears of resets and drops ----------------------------------------------

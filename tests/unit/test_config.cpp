@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -112,4 +115,125 @@ TEST_CASE("config: flags beat the environment, which beats the file") {
 TEST_CASE("config: the password has no flag") {
   auto inv = load({"--db-password", "x"});
   CHECK_FALSE(inv.has_value());
+}
+
+namespace {
+
+// A file in /tmp holding text with the given mode, removed when it goes.
+struct TempFile {
+  std::string path;
+  TempFile(std::string const& text, mode_t mode) {
+    char name[] = "/tmp/pez-secret-test-XXXXXX";
+    int fd = mkstemp(name);
+    REQUIRE(fd >= 0);
+    close(fd);
+    path = name;
+    std::ofstream(path, std::ios::binary) << text;
+    REQUIRE(chmod(path.c_str(), mode) == 0);
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("config: a secret is its file's first line; a token loses trailing white space") {
+  using pez::daemon::SecretKind;
+  using pez::daemon::secret_from_text;
+  CHECK(secret_from_text("hunter2", SecretKind::password) == "hunter2");
+  CHECK(secret_from_text("hunter2\n", SecretKind::password) == "hunter2");
+  CHECK(secret_from_text("hunter2\r\n", SecretKind::password) == "hunter2");
+  CHECK(secret_from_text("hunter2\nsecond line\n", SecretKind::password) == "hunter2");
+  CHECK(secret_from_text("pass word  \n", SecretKind::password) == "pass word  ");  // spaces belong to it
+  CHECK(secret_from_text("\nhunter2\n", SecretKind::password).empty());
+  CHECK(secret_from_text("", SecretKind::password).empty());
+
+  CHECK(secret_from_text("0123456789abcdef", SecretKind::token) == "0123456789abcdef");
+  CHECK(secret_from_text("0123456789abcdef \t\r\n  \n", SecretKind::token) == "0123456789abcdef");
+  CHECK(secret_from_text("0123456789abcdef\nother\n", SecretKind::token) == "0123456789abcdef");
+  CHECK(secret_from_text(" \t\r\n", SecretKind::token).empty());
+  CHECK(secret_from_text("\n0123456789abcdef\n", SecretKind::token).empty());
+}
+
+TEST_CASE("config: a token file is private to its owner, pezd's user or root") {
+  using pez::daemon::check_token_file;
+  uid_t const self = 998;
+  for (mode_t mode : {0600, 0400, 0200, 0700}) {
+    CAPTURE(mode);
+    CHECK(check_token_file("/etc/pez/token", S_IFREG | mode, self, self).has_value());
+    CHECK(check_token_file("/etc/pez/token", S_IFREG | mode, 0, self).has_value());
+  }
+  for (mode_t mode : {0640, 0644, 0604, 0620, 0602, 0610, 0601, 0660, 0666}) {
+    CAPTURE(mode);
+    auto refused = check_token_file("/etc/pez/token", S_IFREG | mode, self, self);
+    REQUIRE_FALSE(refused.has_value());
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+    CHECK(refused.error().find(std::string("/etc/pez/token has mode ") + octal) != std::string::npos);
+    CHECK(refused.error().find("chmod 600 /etc/pez/token") != std::string::npos);
+  }
+  auto stranger = check_token_file("/etc/pez/token", S_IFREG | 0600, 54321, self);
+  REQUIRE_FALSE(stranger.has_value());
+  CHECK(stranger.error().find("owned by uid 54321") != std::string::npos);
+  CHECK(stranger.error().find("chown ") != std::string::npos);
+  auto as_root = check_token_file("/etc/pez/token", S_IFREG | 0600, 54321, 0);
+  REQUIRE_FALSE(as_root.has_value());
+  CHECK(as_root.error().find("chown root /etc/pez/token") != std::string::npos);
+}
+
+TEST_CASE("config: reading secret files") {
+  using pez::daemon::read_secret_file;
+  using pez::daemon::SecretKind;
+  TempFile const token("0123456789abcdef  \r\n\nignored\n", 0600);
+  CHECK(read_secret_file(token.path, SecretKind::token) == "0123456789abcdef");
+
+  TempFile const shared("0123456789abcdef\n", 0640);
+  auto refused = read_secret_file(shared.path, SecretKind::token);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().find(shared.path + " has mode 0640") != std::string::npos);
+  // A password file may be shared with a group (root:pez 0640, as the packages suggest).
+  CHECK(read_secret_file(shared.path, SecretKind::password) == "0123456789abcdef");
+
+  TempFile const blank(" \t\n0123456789abcdef\n", 0600);
+  auto empty = read_secret_file(blank.path, SecretKind::token);
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.error().find("holds no token") != std::string::npos);
+  CHECK(empty.error().find("openssl rand -hex 32") != std::string::npos);
+
+  TempFile const short_token("0123456789abcde\n", 0600);
+  auto too_short = read_secret_file(short_token.path, SecretKind::token);
+  REQUIRE_FALSE(too_short.has_value());
+  CHECK(too_short.error().find("fewer than 16 characters") != std::string::npos);
+
+  TempFile const two_lines("first line\r\nsecond line\n", 0644);
+  CHECK(read_secret_file(two_lines.path, SecretKind::password) == "first line");
+  TempFile const no_password("\nsecond line\n", 0600);
+  auto none = read_secret_file(no_password.path, SecretKind::password);
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().find("holds no password") != std::string::npos);
+
+  auto missing = read_secret_file("/nonexistent/token", SecretKind::token);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().find("cannot read /nonexistent/token") != std::string::npos);
+}
+
+TEST_CASE("config: db_password_file gives libpq its first line") {
+  TempFile const file("s3cret\nnot the password\n", 0600);
+  auto inv = load({}, {{"PEZ_CONFIG", ""}, {"PEZ_DB_PASSWORD_FILE", file.path}});
+  REQUIRE(inv.has_value());
+  auto params = inv->config.conn_params();
+  std::map<std::string, std::string> map(params.begin(), params.end());
+  CHECK(map["password"] == "s3cret");
+}
+
+TEST_CASE("config: admin_token_file gives the token without trailing white space, and names the file") {
+  TempFile const file("0123456789abcdef0123 \t\n", 0600);
+  auto inv = load({"--admin-token-file", file.path});
+  REQUIRE(inv.has_value());
+  CHECK(inv->config.admin_token == "0123456789abcdef0123");
+
+  TempFile const open_file("0123456789abcdef0123\n", 0604);
+  auto refused = load({"--admin-token-file", open_file.path});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().find("admin_token_file") != std::string::npos);
+  CHECK(refused.error().find(open_file.path + " has mode 0604") != std::string::npos);
 }
