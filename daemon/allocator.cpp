@@ -110,9 +110,13 @@ void Allocator::announce(std::string const& name) {
 void Allocator::notice(std::string const& name) {
   // Anyone may send a notice on the channel: it makes this daemon read the catalog again, and
   // until that read is done it serves nothing of the sequence from memory. Nothing else.
+  thread_local LogThrottle ignored_log;
   thread_local LogThrottle log;
   if (!check_sequence_name(name)) {
-    if (log.allow()) spdlog::info("ignored a change notice for {}: not a sequence name{}", quote_untrusted(name), log.left_out_text());
+    if (ignored_log.allow()) {
+      spdlog::info("ignored a change notice for {}: not a sequence name{}", quote_untrusted(name),
+                   ignored_log.left_out_text());
+    }
     return;
   }
   if (log.allow()) spdlog::info("sequence {} was announced as changed: reading the catalog again{}", name, log.left_out_text());

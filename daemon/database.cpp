@@ -32,11 +32,16 @@ constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
 // Columns 0-7 are read by read_info, as are those of k_list_sql.
+// From the catalog tables, not the view pg_sequences: the view opens every sequence, and one
+// dropped meanwhile fails the whole read ("could not open relation with OID").
+#define PEZ_SEQUENCES_JOIN                                                                 \
+  " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace" \
+  " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                   \
+  " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
+#define PEZ_SEQUENCES_WHERE " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
 constexpr char const k_catalog_sql[] =
-    "SELECT s.sequencename::text, s.increment_by, s.min_value, s.max_value, s.start_value, s.cycle,"
-    " c.mode, coalesce(c.generation, 0)"
-    " FROM pg_catalog.pg_sequences s LEFT JOIN pez.sequences c ON c.name = s.sequencename::text"
-    " WHERE s.schemaname = 'pez' AND s.sequencename::text ~ '^[a-z][a-z0-9_-]{0,47}$' ORDER BY 1";
+    "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"
+    " c.mode, coalesce(c.generation, 0)" PEZ_SEQUENCES_JOIN PEZ_SEQUENCES_WHERE " ORDER BY 1";
 
 std::string value(PgResults const& results, std::size_t which, int row, int column) {
   if (which >= results.size()) return {};
@@ -46,19 +51,16 @@ std::string value(PgResults const& results, std::size_t which, int row, int colu
 }
 
 // Every sequence of schema pez ($1 NULL) or one, with its settings, state and catalog entry.
+// pez.sequence_state answers no state for a sequence dropped while the list is read (version 5).
 constexpr char const k_list_sql[] =
-    "SELECT s.sequencename::text, s.increment_by, s.min_value, s.max_value, s.start_value, s.cycle,"
+    "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"
     " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called, coalesce(c.description, ''),"
     " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " (SELECT count(*) FROM pg_catalog.pg_stat_activity"
-    "   WHERE datname = current_database() AND application_name = 'pezd')"
-    " FROM pg_catalog.pg_sequences s"
-    " LEFT JOIN pez.sequences c ON c.name = s.sequencename::text"
-    " CROSS JOIN LATERAL pez.sequence_state(s.sequencename::text) st"
-    " WHERE s.schemaname = 'pez' AND s.sequencename::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
-    "   AND ($1::text IS NULL OR s.sequencename::text = $1)"
-    " ORDER BY 1";
+    "   WHERE datname = current_database() AND application_name = 'pezd')" PEZ_SEQUENCES_JOIN
+    " CROSS JOIN LATERAL pez.sequence_state(r.relname::text) st" PEZ_SEQUENCES_WHERE
+    "   AND ($1::text IS NULL OR r.relname::text = $1) AND st.last_value IS NOT NULL ORDER BY 1";
 
 constexpr char const k_create_sql[] =
     "SELECT pez.create_sequence($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7, $8)";
@@ -119,6 +121,10 @@ StoreError classify(DbError const& error) {
   if (state == "01000") return StoreError{Kind::lost, message};  // a warning: not trusted
   if (state == "42P01" || state == "42809" || state == "3F000") return StoreError{Kind::not_found, message};
   if (state == "2200H") return StoreError{Kind::exhausted, message};
+  // A statement that found a sequence and then met it dropped (before version 5 took care).
+  if (state == "XX000" && message.find("could not open relation with OID") != std::string::npos) {
+    return StoreError{Kind::not_found, message};
+  }
   if (state == "22023") return StoreError{Kind::invalid, message};
   if (state == "42P07") return StoreError{Kind::exists, message};
   if (state == "55006") return StoreError{Kind::in_use, message};

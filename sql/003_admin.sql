@@ -68,14 +68,23 @@ $$;
 
 -- The state PostgreSQL keeps for a sequence: the last value it gave (or will give first, when not
 -- called yet, as after a reset).
-CREATE OR REPLACE FUNCTION pez.sequence_state(seq_name text, OUT last_value bigint, OUT is_called boolean)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
+-- (Version 5 replaces this function with one that answers no state for a sequence dropped
+-- meanwhile: once it is applied, running this file again leaves that one alone.)
+DO $migration$
 BEGIN
-    EXECUTE format('SELECT last_value, is_called FROM pez.%I', seq_name) INTO last_value, is_called;
+    IF EXISTS (SELECT 1 FROM pez.schema_migrations WHERE version >= 5) THEN
+        RETURN;
+    END IF;
+    CREATE OR REPLACE FUNCTION pez.sequence_state(seq_name text, OUT last_value bigint, OUT is_called boolean)
+        LANGUAGE plpgsql STABLE
+        SET search_path = pg_catalog, pg_temp
+        AS $state$
+    BEGIN
+        EXECUTE format('SELECT last_value, is_called FROM pez.%I', seq_name) INTO last_value, is_called;
+    END
+    $state$;
 END
-$$;
+$migration$;
 
 -- (Version 5 replaces this function with one that also checks the increment against the range:
 -- once it is applied, running this file again leaves that one alone.)

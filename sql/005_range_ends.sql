@@ -12,6 +12,8 @@
 --   count of numbers left and the take are one step.
 -- * pez.take of a sequence with CYCLE refuses to take more numbers than one pass over the range
 --   holds (invalid_parameter_value): one answer would hold a number twice.
+-- * A take, a reserve or pez.sequence_state that meets its sequence dropped meanwhile says so
+--   (undefined_table, wrong_object_type), instead of "could not open relation with OID".
 --
 --   SELECT pez.numbers_left('pez.tickets');   -- how many numbers the sequence can still hand
 --                                              -- out before it wraps (CYCLE) or runs out
@@ -80,6 +82,10 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         PERFORM pg_catalog.pg_advisory_xact_lock_shared(pez.lock_key(seq));
+        -- A drop that held the lock while this waited for it leaves nothing to take from.
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = seq) THEN
+            RAISE EXCEPTION 'sequence % was dropped', seq USING ERRCODE = 'undefined_table';
+        END IF;
     ELSE
         PERFORM pg_catalog.pg_advisory_xact_lock(pez.lock_key(seq));
         left_over := pez.numbers_left(seq);
@@ -195,6 +201,20 @@ BEGIN
         RETURNING generation INTO gen;
     PERFORM pg_notify('pez_sequences', seq_name || ' ' || gen);
     RETURN gen;
+END
+$$;
+
+-- As in version 3, and no state (NULL) for a sequence dropped while its caller (pez admin list)
+-- read the list, instead of failing the whole list.
+CREATE OR REPLACE FUNCTION pez.sequence_state(seq_name text, OUT last_value bigint, OUT is_called boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    EXECUTE format('SELECT last_value, is_called FROM pez.%I', seq_name) INTO last_value, is_called;
+EXCEPTION WHEN undefined_table THEN
+    last_value := NULL;
+    is_called := NULL;
 END
 $$;
 

@@ -1,0 +1,155 @@
+"""Never twice in every corner: odd sequence shapes, the end of a range without cycle, counts
+larger than a statement takes, and a stranger's notices; in the suite's mode (strict, then block)
+and, where the two differ, in both."""
+
+import json
+import threading
+
+import pytest
+
+from harness import FORWARD_MAX, assert_one_error_line, metric, wait_until
+
+MAX = FORWARD_MAX
+
+
+def create(pezd, *args):
+    r = pezd.pez("admin", "create", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def take(pezd, name, count):
+    r = pezd.get(f"/v2/{name}?count={count}")
+    assert r.status == 200, r
+    return r.json()
+
+
+# 1. An increment that leaves the range at every step ([1, 1, 1]) is refused as a usage error.
+def test_an_increment_as_large_as_the_range_is_refused(pezd):
+    for args in (["huge", "--increment", str(MAX)], ["small", "--max", "5", "--increment", "5"],
+                 ["down", "--min", "10", "--max", "20", "--increment", "11", "--descending"]):
+        assert_one_error_line(pezd.pez("admin", "create", *args), 64, "increment")
+    r = pezd.lines().ask('CREATE {"name": "huge", "increment": 9223372036854775807}')
+    assert r.startswith("ERR bad-request ") and "increment" in r, r
+    # The largest allowed step gives two numbers a pass, never the same twice in one answer.
+    create(pezd, "two", "--max", "5", "--increment", "4")
+    assert take(pezd, "two", 2) == [1, 5]
+    assert pezd.get("/v2/two?count=3").status == 400
+
+
+# 2. Large increments at the ends of the range, both directions: no 500, every number on its
+# step, wraps where the range ends.
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_large_increments_at_the_ends_of_the_range(start_pezd, mode):
+    pezd = start_pezd(["--mode", mode])
+    half = 2 ** 62
+    create(pezd, "up", "--increment", str(half))
+    assert [take(pezd, "up", 1)[0] for _ in range(5)] == [1, half + 1, 1, half + 1, 1]
+    create(pezd, "down", "--increment", str(half), "--descending")
+    assert [take(pezd, "down", 1)[0] for _ in range(5)] == [MAX, MAX - half, MAX, MAX - half, MAX]
+    create(pezd, "top", "--min", str(MAX - 20), "--increment", "7")
+    assert take(pezd, "top", 3) == [MAX - 20, MAX - 13, MAX - 6]
+    assert take(pezd, "top", 3) == [MAX - 20, MAX - 13, MAX - 6]
+    create(pezd, "third", "--increment", str(MAX // 3), "--no-cycle")
+    third = MAX // 3  # 1 + 3 * third is MAX: four numbers, then no more
+    assert take(pezd, "third", 3) == [1, 1 + third, 1 + 2 * third]
+    assert take(pezd, "third", 1) == [MAX]
+    r = pezd.get("/v1/third")
+    assert r.status == 409, r
+
+
+# 3. The end of a range without cycle: a request for more than is left takes nothing, smaller
+# ones get the rest; the same on the socket and for pez.
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_the_last_numbers_of_a_sequence_without_cycle_are_not_burned(start_pezd, mode):
+    pezd = start_pezd(["--mode", mode])
+    create(pezd, "five", "--max", "5", "--no-cycle")
+    assert take(pezd, "five", 3) == [1, 2, 3]
+    r = pezd.get("/v2/five?count=3")
+    assert r.status == 409 and "fewer than 3" in r.json()["error"], r
+    assert pezd.lines().ask("NEXT five 3").startswith("ERR exhausted ")
+    assert_one_error_line(pezd.pez("next", "five", "-n", "3"), 1, "fewer than 3")
+    assert take(pezd, "five", 2) == [4, 5]
+    r = pezd.get("/v1/five")
+    assert r.status == 409 and "last number" in r.json()["error"], r
+
+
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_concurrent_small_requests_get_every_last_number(start_pezd, mode):
+    pezd = start_pezd(["--mode", mode])
+    create(pezd, "twenty", "--max", "20", "--no-cycle")
+    got, refused, others = [], [], []
+
+    def client():
+        for _ in range(3):
+            r = pezd.get("/v1/twenty")
+            (got.append(int(r.body)) if r.status == 200 else
+             refused.append(r) if r.status == 409 else others.append(r))
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert others == []
+    assert sorted(got) == list(range(1, 21))  # one daemon holds them all: none is lost
+    assert len(refused) == 36 - 20
+
+
+# 4. Any count up to max_count is served in strict mode, and nothing spins.
+def test_counts_larger_than_one_statement_are_served(start_pezd):
+    pezd = start_pezd(["--mode", "strict", "--max-count", "100000"])
+    numbers = take(pezd, "forward", 30000)
+    assert numbers == list(range(numbers[0], numbers[0] + 30000))
+    assert pezd.log_text().count("taking numbers") == 0
+
+
+# 5. A NOTIFY anyone may send is only a reason to read the catalog: nothing is thrown away, no
+# block is fetched for it, and its payload is quoted in the log.
+def test_a_strangers_notices_burn_nothing(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "block", "--block-min", "1000", "--block-max", "1000"])
+    first = take(pezd, "forward", 1)[0]
+    trips = metric(pezd.get("/metrics").body, "pez_db_round_trips_total")
+    stop = threading.Event()
+
+    def stranger():
+        while not stop.is_set():
+            cluster.psql(pezd.database, "SELECT pg_notify('pez_sequences', 'forward 999999999999') "
+                                        "FROM generate_series(1, 50)")
+
+    t = threading.Thread(target=stranger)
+    t.start()
+    try:
+        seen = [take(pezd, "forward", 1)[0] for _ in range(200)]
+    finally:
+        stop.set()
+        t.join()
+    cluster.psql(pezd.database, "SELECT pg_notify('pez_sequences', E'evil\\nline')")
+    assert seen == list(range(first + 1, first + 201))  # from the same block, nothing burned
+    assert metric(pezd.get("/metrics").body, "pez_db_round_trips_total") - trips <= 2
+    last = int(cluster.psql(pezd.database, "SELECT last_value FROM pez.forward"))
+    assert last <= first + 2000  # at most the block in hand and the next
+    wait_until(lambda: '"evil\\nline"' in pezd.log_text(), 10, what="the quoted payload in the log")
+    assert "\nline" not in pezd.log_text()
+
+
+# 7. A sequence made by hand in schema pez (no row in pez.sequences) is served, and keeps its
+# reserve when the catalog is read again.
+def test_a_sequence_made_by_hand_is_served_and_keeps_its_reserve(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "block", "--block-min", "1000", "--block-max", "1000"])
+    cluster.psql(pezd.database, "CREATE SEQUENCE pez.legacy")
+    wait_until(lambda: pezd.get("/v1/legacy").status == 200, 10, what="the legacy sequence")
+    before = take(pezd, "legacy", 1)[0]
+    for i in range(5):  # each makes pezd read the catalog
+        cluster.psql(pezd.database, f"SELECT pg_notify('pez_sequences', 'other{i} 1')")
+        assert pezd.get(f"/v1/nothing-{i}").status == 404
+    after = take(pezd, "legacy", 1)[0]
+    assert after == before + 1
+    assert int(cluster.psql(pezd.database, "SELECT last_value FROM pez.legacy")) <= 1000
+    listed = {s["name"]: s for s in json.loads(pezd.pez("admin", "list", "--json").stdout)}
+    assert listed["legacy"]["generation"] == 0
+    # A reset through pez gives it a row, and a generation.
+    r = pezd.pez("admin", "reset", "legacy", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["generation"] > 0
+    assert take(pezd, "legacy", 1) == [1]

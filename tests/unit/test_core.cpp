@@ -1,0 +1,399 @@
+// The allocation core (daemon/core.hpp) in scenarios played by hand: a store whose statements
+// run on the fake database (tests/sim/fake_db.hpp) when they are sent and whose answers arrive
+// when the test says, in the order it says, on the simulation's clock.
+#include <doctest/doctest.h>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <memory>
+
+#include "daemon/core.hpp"
+#include "daemon/database.hpp"
+#include "daemon/metrics.hpp"
+#include "fake_db.hpp"
+#include "sim.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using pez::daemon::AllocateResult;
+using pez::daemon::AllocatorOptions;
+using pez::daemon::Catalog;
+using pez::daemon::Change;
+using pez::daemon::Core;
+using pez::daemon::Mode;
+using pez::daemon::StoreError;
+using pez::daemon::StoreEvents;
+using pez::sim::FakeDb;
+using pez::sim::Scheduler;
+
+class ManualStore final : public pez::daemon::Store {
+ public:
+  ManualStore(FakeDb& db, Scheduler& clock, int connections) : m_db(db), m_clock(clock), m_free(connections) {}
+
+  struct Pending {
+    std::string what;
+    std::function<void()> answer;
+    std::function<void(StoreError)> fail;
+  };
+  std::deque<Pending> pending;
+  int takes = 0;
+  int reserves = 0;
+  int catalog_reads = 0;
+  // Every take fails with this, when set.
+  std::optional<StoreError::Kind> takes_fail;
+
+  void set_events(StoreEvents* events) override { m_events = events; }
+  bool can_send() const override { return m_free > 0; }
+  void take(std::string const& name, std::uint32_t count, pez::daemon::TakeHandler handler) override {
+    --m_free;
+    ++takes;
+    auto h = std::make_shared<pez::daemon::TakeHandler>(std::move(handler));
+    auto r = std::make_shared<pez::daemon::TakeResult>(
+        takes_fail ? pez::daemon::TakeResult(std::unexpected(StoreError{*takes_fail, "refused"}))
+                   : to_result(m_db.take(name, count)));
+    push("take " + name, [this, h, r] { (*h)(std::move(*r)); }, h);
+  }
+  void reserve(std::string const& name, std::uint64_t count, pez::daemon::ReserveHandler handler) override {
+    --m_free;
+    ++reserves;
+    auto h = std::make_shared<pez::daemon::ReserveHandler>(std::move(handler));
+    auto r = m_db.reserve(name, static_cast<std::int64_t>(count));
+    auto result = std::make_shared<pez::daemon::ReserveResult>(r ? pez::daemon::ReserveResult(*r)
+                                                                  : pez::daemon::ReserveResult(std::unexpected(r.error())));
+    push("reserve " + name, [this, h, result] { (*h)(std::move(*result)); }, h);
+  }
+  void change(Change const& change, pez::daemon::ChangeHandler handler) override {
+    --m_free;
+    auto h = std::make_shared<pez::daemon::ChangeHandler>(std::move(handler));
+    pez::daemon::ChangeResult r = 0;
+    if (change.op == Change::Op::reset) {
+      auto g = m_db.reset(change.name, change.to);
+      r = g ? pez::daemon::ChangeResult(*g) : pez::daemon::ChangeResult(std::unexpected(g.error()));
+    } else if (change.op == Change::Op::drop) {
+      auto g = m_db.drop(change.name);
+      r = g ? pez::daemon::ChangeResult(0) : pez::daemon::ChangeResult(std::unexpected(g.error()));
+    } else {
+      auto g = m_db.create(change.spec);
+      r = g ? pez::daemon::ChangeResult(*g) : pez::daemon::ChangeResult(std::unexpected(g.error()));
+    }
+    push("change " + change.name, [this, h, r] { (*h)(r); }, h);
+  }
+  void describe(std::string const& name, pez::daemon::DescribeHandler handler) override {
+    --m_free;
+    auto h = std::make_shared<pez::daemon::DescribeHandler>(std::move(handler));
+    auto rows = m_db.describe(name);
+    push("describe", [this, h, rows] { (*h)(rows); }, h);
+  }
+  Catalog const& catalog() const override { return m_catalog; }
+  std::uint64_t refresh_catalog() override {
+    m_wanted = true;
+    auto const next = m_reads + 1;
+    if (!m_reading && m_free > 0) read();
+    return next;
+  }
+  bool catalog_stale() const override { return m_wanted || m_reading; }
+  bool up() const override { return true; }
+  bool down() const override { return false; }
+  std::string last_error() const override { return {}; }
+
+  // Answers the oldest statement; false when none waits.
+  bool answer_next() {
+    if (pending.empty()) return false;
+    auto p = std::move(pending.front());
+    pending.pop_front();
+    p.answer();
+    return true;
+  }
+  void answer_all() {
+    while (answer_next()) {
+    }
+  }
+  // Answers the statement at i (0: the oldest).
+  void answer(std::size_t i) {
+    auto p = std::move(pending[i]);
+    pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
+    p.answer();
+  }
+
+ private:
+  template <typename Handler>
+  void push(std::string what, std::function<void()> deliver, std::shared_ptr<Handler> h) {
+    pending.push_back(Pending{std::move(what), [this, deliver] {
+                                deliver();
+                                release();
+                              },
+                              [this, h](StoreError e) {
+                                (*h)(std::unexpected(std::move(e)));
+                                release();
+                              }});
+  }
+  static pez::daemon::TakeResult to_result(std::expected<std::vector<std::int64_t>, StoreError> r) {
+    return r ? pez::daemon::TakeResult(std::move(*r)) : pez::daemon::TakeResult(std::unexpected(r.error()));
+  }
+  void read() {
+    --m_free;
+    m_wanted = false;
+    m_reading = true;
+    ++catalog_reads;
+    auto const n = ++m_reads;
+    auto snapshot = m_db.catalog();
+    pending.push_back(Pending{"catalog", [this, n, snapshot] {
+                                m_catalog.replace(snapshot, m_clock.now(), n);
+                                m_reading = false;
+                                if (m_events) m_events->store_catalog();
+                                release();
+                              },
+                              [this](StoreError) {
+                                m_reading = false;
+                                m_wanted = true;
+                                release();
+                              }});
+  }
+  void release() {
+    ++m_free;
+    if (m_wanted && !m_reading) {
+      read();
+      return;
+    }
+    if (m_events) m_events->store_available();
+  }
+
+  FakeDb& m_db;
+  Scheduler& m_clock;
+  int m_free;
+  StoreEvents* m_events = nullptr;
+  Catalog m_catalog;
+  std::uint64_t m_reads = 0;
+  bool m_wanted = false;
+  bool m_reading = false;
+};
+
+// One daemon's core on a ManualStore, with the catalog read.
+struct Rig {
+  explicit Rig(Mode mode, int connections = 2, std::uint32_t strict_batch = 20000) : store(db, clock, connections) {
+    spdlog::set_level(spdlog::level::off);
+    AllocatorOptions options;
+    options.timeout = 5s;
+    options.mode = mode;
+    options.block.min = 10;
+    options.block.max = 10;
+    options.strict_batch = strict_batch;
+    core = std::make_unique<Core>(clock, store, metrics, options);
+    store.refresh_catalog();
+    store.answer_all();
+  }
+  // Asks for count numbers of name; the answer lands in the returned slot.
+  std::shared_ptr<std::optional<AllocateResult>> ask(std::string const& name, std::uint32_t count) {
+    auto slot = std::make_shared<std::optional<AllocateResult>>();
+    auto numbers = std::make_shared<std::vector<std::int64_t>>();
+    core->allocator().allocate(name, count, [slot, numbers](AllocateResult r) {
+      if (r) {
+        numbers->assign(r->begin(), r->end());
+        *slot = AllocateResult(pez::daemon::NumbersView(*numbers));
+      } else {
+        *slot = r;
+      }
+    });
+    keep.push_back(numbers);
+    return slot;
+  }
+  std::vector<std::int64_t> numbers(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
+    REQUIRE(slot->has_value());
+    REQUIRE((*slot)->has_value());
+    return {(**slot)->begin(), (**slot)->end()};
+  }
+  pez::Errc error(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
+    REQUIRE(slot->has_value());
+    REQUIRE_FALSE((*slot)->has_value());
+    return (**slot).error().code;
+  }
+  void create(std::string const& name, std::int64_t min, std::int64_t max, bool cycle, std::int64_t increment = 1) {
+    pez::CreateSpec spec;
+    spec.name = name;
+    spec.min = min;
+    spec.max = max;
+    spec.start = increment > 0 ? min : max;
+    spec.increment = increment;
+    spec.cycle = cycle;
+    REQUIRE(db.create(spec));
+  }
+  // Runs the clock until nothing is left to do (or the limit).
+  // A core that never lets the clock move stops it after 100000 statements (the test then fails).
+  void run_for(pez::daemon::Clock::duration span) {
+    auto const end = clock.now() + span;
+    int answers = 0;
+    while (clock.now() < end && answers < 100000) {
+      while (answers < 100000 && store.answer_next()) ++answers;
+      if (!clock.step()) break;
+    }
+  }
+  Scheduler clock;
+  FakeDb db;
+  pez::daemon::Metrics metrics;
+  ManualStore store;
+  std::unique_ptr<Core> core;
+  std::vector<std::shared_ptr<std::vector<std::int64_t>>> keep;
+};
+
+}  // namespace
+
+TEST_CASE("strict: a request larger than the batch limit is taken whole, in one statement") {
+  Rig rig(Mode::strict, 2, 100);
+  auto answer = rig.ask("forward", 250);
+  rig.store.answer_all();
+  CHECK(rig.numbers(answer).size() == 250);
+  CHECK(rig.store.takes == 1);
+}
+
+TEST_CASE("strict: a take that keeps failing is tried again after waits that grow, not at once") {
+  Rig rig(Mode::strict);
+  rig.store.takes_fail = StoreError::Kind::lost;
+  auto answer = rig.ask("forward", 1);
+  rig.run_for(6s);
+  // 10 ms, then doubling to a second: about ten tries in the request's five seconds.
+  CHECK(rig.store.takes <= 12);
+  CHECK(rig.store.takes >= 5);
+  CHECK(rig.error(answer) == pez::Errc::unavailable);
+}
+
+TEST_CASE("no cycle: a request for more than is left gets 409 and takes nothing; smaller ones get the rest") {
+  for (auto mode : {Mode::strict, Mode::block}) {
+    CAPTURE(mode == Mode::block);
+    Rig rig(mode);
+    rig.create("five", 1, 5, false);
+    rig.store.refresh_catalog();
+    rig.store.answer_all();
+    auto first = rig.ask("five", 3);
+    rig.store.answer_all();
+    CHECK(rig.numbers(first) == std::vector<std::int64_t>{1, 2, 3});
+    auto too_many = rig.ask("five", 3);
+    rig.store.answer_all();
+    CHECK(rig.error(too_many) == pez::Errc::exhausted);
+    auto rest = rig.ask("five", 2);
+    rig.store.answer_all();
+    CHECK(rig.numbers(rest) == std::vector<std::int64_t>{4, 5});
+    auto none = rig.ask("five", 1);
+    rig.store.answer_all();
+    CHECK(rig.error(none) == pez::Errc::exhausted);
+  }
+}
+
+TEST_CASE("strict: requests that wait together near the end are judged one by one") {
+  Rig rig(Mode::strict, 1);
+  rig.create("four", 1, 4, false);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto hold = rig.ask("forward", 1);  // keeps the only connection busy while the others queue
+  auto big = rig.ask("four", 3);
+  auto small = rig.ask("four", 2);
+  auto tiny = rig.ask("four", 1);
+  rig.run_for(1s);
+  CHECK(rig.numbers(hold).size() == 1);
+  CHECK(rig.numbers(big) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(rig.error(small) == pez::Errc::exhausted);
+  CHECK(rig.numbers(tiny) == std::vector<std::int64_t>{4});
+}
+
+TEST_CASE("a notice is only a reason to read the catalog: a forged one costs no reserved number") {
+  Rig rig(Mode::block);
+  auto first = rig.ask("forward", 1);
+  rig.store.answer_all();
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  int const reserves = rig.store.reserves;
+  for (int i = 0; i < 100; ++i) rig.core->store_notice("forward");
+  rig.core->store_notice("Not A Name\n");
+  auto next = rig.ask("forward", 1);  // waits for the catalog read the notices asked for
+  CHECK_FALSE(next->has_value());
+  rig.store.answer_all();
+  CHECK(rig.numbers(next) == std::vector<std::int64_t>{2});  // from the same block
+  CHECK(rig.store.reserves == reserves);
+  CHECK(rig.store.catalog_reads <= 3);
+}
+
+TEST_CASE("a block asked for before a drop is never served after the name is created again") {
+  Rig rig(Mode::block, 3);
+  rig.create("x", 1, 1000, true);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto before = rig.ask("x", 1);  // the first block (1..10) is asked for; its answer is held back
+  REQUIRE(rig.store.pending.size() == 1);
+  // Dropped through this daemon, then created again by someone else, from 500.
+  std::optional<pez::daemon::AdminResult> dropped;
+  rig.core->admin().run(pez::daemon::AdminCommand{pez::daemon::AdminCommand::Op::drop, "x", {}, {}},
+                        [&](pez::daemon::AdminResult r) { dropped = std::move(r); });
+  rig.store.answer(1);  // the drop
+  REQUIRE(dropped);
+  CHECK(dropped->has_value());
+  CHECK(rig.error(before) == pez::Errc::not_found);
+  while (rig.store.pending.size() > 1) rig.store.answer(1);  // the catalog read: x is gone
+  rig.create("x", 500, 1000, true);
+  rig.core->store_notice("x");
+  while (rig.store.pending.size() > 1) rig.store.answer(1);  // the catalog read: x is back
+  auto after = rig.ask("x", 3);                               // a new reserve asks for a block
+  REQUIRE(rig.store.pending.size() == 2);
+  rig.store.answer(0);  // now the block asked for before the drop arrives
+  rig.store.answer_all();
+  CHECK(rig.numbers(after) == std::vector<std::int64_t>{500, 501, 502});
+}
+
+TEST_CASE("a sequence made by hand (generation 0) keeps its reserve across catalog reads") {
+  Rig rig(Mode::block);
+  rig.db.create_by_hand("legacy", 1, 1, 1000000, 1, false);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto first = rig.ask("legacy", 1);
+  rig.store.answer_all();
+  for (int i = 0; i < 5; ++i) {
+    rig.store.refresh_catalog();
+    rig.store.answer_all();
+  }
+  auto second = rig.ask("legacy", 1);
+  rig.store.answer_all();
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  CHECK(rig.numbers(second) == std::vector<std::int64_t>{2});
+  CHECK(rig.store.reserves == 1);
+}
+
+TEST_CASE("a cycling sequence: an answer never holds more than one pass, so never a number twice") {
+  for (auto mode : {Mode::strict, Mode::block}) {
+    Rig rig(mode);
+    rig.create("tiny", 1, 5, true, 4);  // 1, 5, 1, 5, ...: two numbers a pass
+    rig.store.refresh_catalog();
+    rig.store.answer_all();
+    auto three = rig.ask("tiny", 3);
+    rig.store.answer_all();
+    CHECK(rig.error(three) == pez::Errc::bad_request);
+    auto two = rig.ask("tiny", 2);
+    rig.store.answer_all();
+    CHECK(rig.numbers(two) == std::vector<std::int64_t>{1, 5});
+  }
+}
+
+TEST_CASE("a pez.take answer pezd cannot read hands out nothing") {
+  using pez::daemon::read_reserve;
+  using pez::daemon::read_take;
+  char const* good[] = {"1", "2", "3"};
+  CHECK(read_take({good, good + 3}, 3).value() == std::vector<std::int64_t>{1, 2, 3});
+  char const* bad[] = {"1", "x2", "3"};
+  auto r = read_take({bad, bad + 3}, 3);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == StoreError::Kind::internal);
+  char const* null[] = {"1", nullptr};
+  CHECK_FALSE(read_take({null, null + 2}, 2));
+  CHECK_FALSE(read_take({good, good + 2}, 3));  // fewer rows than asked for
+  char const* big[] = {"9223372036854775808"};
+  CHECK_FALSE(read_take({big, big + 1}, 1));
+
+  char const* block[] = {"1", "10", "1", "5"};
+  auto b = read_reserve({block, block + 4}, 10);
+  REQUIRE(b);
+  CHECK(b->last == 10);
+  CHECK_FALSE(read_reserve({block, block + 4}, 9));  // more than asked for
+  char const* against[] = {"10", "1", "1", "5"};
+  CHECK_FALSE(read_reserve({against, against + 4}, 100));
+  char const* off[] = {"1", "10", "2", "5"};
+  CHECK_FALSE(read_reserve({off, off + 4}, 100));  // 10 is not on the step from 1
+  char const* text[] = {"1", "ten", "1", "5"};
+  CHECK_FALSE(read_reserve({text, text + 4}, 100));
+}
