@@ -91,8 +91,10 @@ void Allocator::sequence_changed(std::string const& name, std::int64_t generatio
 }
 
 void Allocator::sequence_dropped(std::string const& name) {
-  m_block->dropped(name);
+  auto waiting = m_block->dropped(name);
   announce(name);
+  // Answered from the catalog read announce asked for: 404, or the sequence created again.
+  for (auto& request : waiting) admit(std::move(request));
 }
 
 void Allocator::announce(std::string const& name) {

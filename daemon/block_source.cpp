@@ -417,15 +417,19 @@ void BlockSource::invalidate(std::string const& name, std::int64_t generation) {
   deliver(out);
 }
 
-void BlockSource::dropped(std::string const& name) {
+std::vector<Request> BlockSource::dropped(std::string const& name) {
   Deliveries out;
+  std::vector<Request> waiting;
   {
     std::lock_guard lock(m_lock);
     auto it = m_reserves.find(name);
-    if (it == m_reserves.end()) return;
+    if (it == m_reserves.end()) return waiting;
+    for (auto& request : it->second.waiters) waiting.push_back(std::move(request));
+    it->second.waiters.clear();
     erase_locked(it, out);
   }
   deliver(out);
+  return waiting;
 }
 
 void BlockSource::announced(std::string const& name, std::uint64_t read) {

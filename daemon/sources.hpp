@@ -112,8 +112,9 @@ class BlockSource final : public Source {
   // This daemon created or reset sequence name and the database answered generation: numbers
   // reserved before are thrown away, so none from before the change is handed out after it.
   void invalidate(std::string const& name, std::int64_t generation);
-  // This daemon dropped sequence name: its reserve goes.
-  void dropped(std::string const& name);
+  // This daemon dropped sequence name: its reserve goes. Answers the requests that waited for it
+  // (the name may exist again by the time the catalog is read).
+  std::vector<Request> dropped(std::string const& name);
   // A change of name was announced: nothing of it is served from memory until catalog read
   // `read` (or a later one) is done.
   void announced(std::string const& name, std::uint64_t read);
