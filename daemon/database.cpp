@@ -489,60 +489,106 @@ void Database::finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbE
   }
 }
 
+namespace {
+
+StoreError unreadable(std::string what) {
+  return StoreError{StoreError::Kind::internal, "the database answered " + std::move(what) + " with something pezd cannot read"};
+}
+
+std::expected<std::vector<std::int64_t>, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
+  std::vector<char const*> values;
+  if (auto const* rows = last_result(results)) {
+    for (int row = 0; row < PQntuples(rows); ++row) {
+      values.push_back(PQnfields(rows) == 1 && !PQgetisnull(rows, row, 0) ? PQgetvalue(rows, row, 0) : nullptr);
+    }
+  }
+  return read_take(values, count);
+}
+
+std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count) {
+  std::vector<char const*> row;
+  auto const* rows = last_result(results);
+  if (rows != nullptr && PQntuples(rows) == 1) {
+    for (int column = 0; column < PQnfields(rows); ++column) {
+      row.push_back(PQgetisnull(rows, 0, column) ? nullptr : PQgetvalue(rows, 0, column));
+    }
+  }
+  return read_reserve(row, count);
+}
+
+std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop) {
+  if (drop) return 0;
+  auto const* rows = last_result(results);
+  if (rows == nullptr || PQntuples(rows) != 1 || PQnfields(rows) != 1) return std::unexpected(unreadable("a change"));
+  auto const generation = parse_int64(PQgetvalue(rows, 0, 0));
+  if (!generation) return std::unexpected(unreadable("a change"));
+  return *generation;
+}
+
+std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results) {
+  std::vector<SequenceRow> out;
+  auto const* rows = last_result(results);
+  int const n = rows == nullptr ? 0 : PQntuples(rows);
+  for (int row = 0; row < n; ++row) {
+    SequenceRow r;
+    if (PQnfields(rows) != 14 || !read_info(rows, row, r.info)) return std::unexpected(unreadable("a description"));
+    auto const last = parse_int64(PQgetvalue(rows, row, 8));
+    auto const connections = parse_int64(PQgetvalue(rows, row, 13));
+    if (!last || !connections) return std::unexpected(unreadable("a description"));
+    r.last_value = *last;
+    r.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
+    r.description = PQgetvalue(rows, row, 10);
+    r.created_at = text_or_none(rows, row, 11);
+    r.reset_at = text_or_none(rows, row, 12);
+    r.pezd_connections = *connections;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+template <typename T, typename Read>
+PgConnection::ResultHandler Database::answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                                             std::move_only_function<void(std::expected<T, StoreError>)> handler,
+                                             Read read) {
+  return [this, &slot, conn, handler = std::move(handler), read = std::move(read)](
+             std::expected<PgResults, DbError> result) mutable {
+    if (!result) {
+      auto const failure = result.error();
+      finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
+      return;
+    }
+    std::expected<T, StoreError> answer = read(*result);
+    // An answer pezd cannot read hands out nothing; the connection stays.
+    DbError const odd{DbError::Kind::sql, {}, answer ? std::string() : answer.error().message};
+    finish(slot, conn, answer ? nullptr : &odd, [&] { handler(std::move(answer)); });
+  };
+}
+
 void Database::take(std::string const& name, std::uint32_t count, TakeHandler handler) {
   Slot& slot = lease();
-  auto conn = slot.conn;
   std::string const sequence = qualified_sequence(name);
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
-  conn->exec_prepared(k_take_statement, params, m_options.statement_timeout,
-                      [this, &slot, conn, count, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
-                        if (!result) {
-                          auto const failure = result.error();
-                          finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
-                          return;
-                        }
-                        std::vector<char const*> values;
-                        if (auto const* rows = last_result(*result)) {
-                          for (int row = 0; row < PQntuples(rows); ++row) {
-                            values.push_back(PQnfields(rows) == 1 && !PQgetisnull(rows, row, 0) ? PQgetvalue(rows, row, 0) : nullptr);
-                          }
-                        }
-                        auto numbers = read_take(values, count);
-                        DbError const odd{DbError::Kind::sql, {}, numbers ? std::string() : numbers.error().message};
-                        finish(slot, conn, numbers ? nullptr : &odd, [&] { handler(std::move(numbers)); });
-                      });
+  slot.conn->exec_prepared(k_take_statement, params, m_options.statement_timeout,
+                           answer<std::vector<std::int64_t>>(slot, slot.conn, std::move(handler), [count](PgResults const& r) {
+                             return take_answer(r, count);
+                           }));
 }
 
 void Database::reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) {
   Slot& slot = lease();
-  auto conn = slot.conn;
   std::string const sequence = qualified_sequence(name);
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
-  conn->exec_prepared(k_reserve_statement, params, m_options.statement_timeout,
-                      [this, &slot, conn, count, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
-                        if (!result) {
-                          auto const failure = result.error();
-                          finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
-                          return;
-                        }
-                        std::vector<char const*> row;
-                        auto const* rows = last_result(*result);
-                        if (rows != nullptr && PQntuples(rows) == 1) {
-                          for (int column = 0; column < PQnfields(rows); ++column) {
-                            row.push_back(PQgetisnull(rows, 0, column) ? nullptr : PQgetvalue(rows, 0, column));
-                          }
-                        }
-                        auto block = read_reserve(row, count);
-                        DbError const odd{DbError::Kind::sql, {}, block ? std::string() : block.error().message};
-                        finish(slot, conn, block ? nullptr : &odd, [&] { handler(std::move(block)); });
-                      });
+  slot.conn->exec_prepared(k_reserve_statement, params, m_options.statement_timeout,
+                           answer<Block>(slot, slot.conn, std::move(handler),
+                                         [count](PgResults const& r) { return reserve_answer(r, count); }));
 }
 
 void Database::change(Change const& change, ChangeHandler handler) {
   Slot& slot = lease();
-  auto conn = slot.conn;
   std::vector<std::optional<std::string>> values;
   char const* sql = k_drop_sql;
   if (change.op == Change::Op::create) {
@@ -559,64 +605,16 @@ void Database::change(Change const& change, ChangeHandler handler) {
   std::vector<char const*> params;
   for (auto const& v : values) params.push_back(v ? v->c_str() : nullptr);
   bool const drop = change.op == Change::Op::drop;
-  conn->exec_params(sql, params, m_options.statement_timeout,
-                    [this, &slot, conn, drop, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
-                      if (!result) {
-                        auto const failure = result.error();
-                        finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
-                        return;
-                      }
-                      if (drop) {
-                        finish(slot, conn, nullptr, [&] { handler(0); });
-                        return;
-                      }
-                      auto const* rows = last_result(*result);
-                      auto const generation = rows != nullptr && PQntuples(rows) == 1 && PQnfields(rows) == 1
-                                                  ? parse_int64(PQgetvalue(rows, 0, 0))
-                                                  : std::unexpected(ParseError::not_a_number);
-                      if (!generation) {
-                        DbError const odd{DbError::Kind::sql, {}, "the database answered a change with something pezd cannot read"};
-                        finish(slot, conn, &odd, [&] { handler(std::unexpected(StoreError{StoreError::Kind::internal, odd.message})); });
-                        return;
-                      }
-                      finish(slot, conn, nullptr, [&] { handler(*generation); });
-                    });
+  slot.conn->exec_params(sql, params, m_options.statement_timeout,
+                         answer<std::int64_t>(slot, slot.conn, std::move(handler),
+                                              [drop](PgResults const& r) { return change_answer(r, drop); }));
 }
 
 void Database::describe(std::string const& name, DescribeHandler handler) {
   Slot& slot = lease();
-  auto conn = slot.conn;
   char const* params[] = {name.empty() ? nullptr : name.c_str()};
-  conn->exec_params(k_list_sql, params, m_options.statement_timeout,
-                    [this, &slot, conn, handler = std::move(handler)](std::expected<PgResults, DbError> result) mutable {
-                      if (!result) {
-                        auto const failure = result.error();
-                        finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
-                        return;
-                      }
-                      std::vector<SequenceRow> out;
-                      auto const* rows = last_result(*result);
-                      int const n = rows == nullptr ? 0 : PQntuples(rows);
-                      for (int row = 0; row < n; ++row) {
-                        SequenceRow r;
-                        auto const last = PQnfields(rows) == 14 ? parse_int64(PQgetvalue(rows, row, 8))
-                                                                : std::unexpected(ParseError::not_a_number);
-                        auto const connections = last ? parse_int64(PQgetvalue(rows, row, 13)) : last;
-                        if (!read_info(rows, row, r.info) || !last || !connections) {
-                          DbError const odd{DbError::Kind::sql, {}, "the database described a sequence with a value pezd cannot read"};
-                          finish(slot, conn, &odd, [&] { handler(std::unexpected(StoreError{StoreError::Kind::internal, odd.message})); });
-                          return;
-                        }
-                        r.last_value = *last;
-                        r.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
-                        r.description = PQgetvalue(rows, row, 10);
-                        r.created_at = text_or_none(rows, row, 11);
-                        r.reset_at = text_or_none(rows, row, 12);
-                        r.pezd_connections = *connections;
-                        out.push_back(std::move(r));
-                      }
-                      finish(slot, conn, nullptr, [&] { handler(std::move(out)); });
-                    });
+  slot.conn->exec_params(k_list_sql, params, m_options.statement_timeout,
+                         answer<std::vector<SequenceRow>>(slot, slot.conn, std::move(handler), describe_answer));
 }
 
 void Database::became_free(Slot& slot) {

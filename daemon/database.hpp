@@ -97,6 +97,11 @@ class Database final : public Store {
   // handler runs (answer), then the connection is offered again if it is still up.
   void finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbError const* failure,
               std::move_only_function<void()> answer);
+  // The handler of a statement's exchange on slot: the answer is read with read (the results
+  // to a T or an error) and given to handler, then the connection goes back (finish).
+  template <typename T, typename Read>
+  PgConnection::ResultHandler answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                                     std::move_only_function<void(std::expected<T, StoreError>)> handler, Read read);
   void connect(Slot& slot);
   void setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   void read_version(Slot& slot, std::shared_ptr<PgConnection> const& conn);

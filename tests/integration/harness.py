@@ -202,6 +202,18 @@ def raw_exchange(address, data, read_until_close=True, timeout=10):
         return b"".join(chunks).decode()
 
 
+def split_responses(text):
+    """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
+    out = []
+    while text:
+        head, rest = text.split("\r\n\r\n", 1)
+        status = int(head.split(" ", 2)[1])
+        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
+        out.append((status, rest[:length]))
+        text = rest[length:]
+    return out
+
+
 def metric(text, name, labels=""):
     """The value of one sample of a Prometheus text page (0 when it is not there)."""
     pattern = re.escape(name + ("{" + labels + "}" if labels else "")) + r" ([-+0-9.eInf]+)$"

@@ -6,13 +6,13 @@ import grp
 import json
 import os
 import pwd
-import re
 import signal
 import subprocess
 
 import pytest
 
-from harness import FORWARD_MAX, MODE, PEZ, PEZD, assert_one_error_line, raw_exchange, run_pez, wait_until
+from harness import (FORWARD_MAX, MODE, PEZ, PEZD, assert_one_error_line, raw_exchange, run_pez, split_responses,
+                     wait_until)
 
 TOKEN = "s3cret-token-0123456789abcdef"
 USER = "pez-test-peer"
@@ -331,17 +331,6 @@ def test_http_admin_routes(start_pezd, workdir):
     for name in ("a%27b", "..%2F..", "UPPER", "x" * 49):
         assert pezd.get(f"/admin/sequences/{name}", headers=auth()).status == 400
 
-
-def split_responses(text):
-    """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
-    out = []
-    while text:
-        head, rest = text.split("\r\n\r\n", 1)
-        status = int(head.split(" ", 2)[1])
-        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
-        out.append((status, rest[:length]))
-        text = rest[length:]
-    return out
 
 
 def test_http_admin_requests_run_alone_when_pipelined(start_pezd, workdir):

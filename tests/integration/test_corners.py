@@ -39,6 +39,7 @@ def test_an_increment_as_large_as_the_range_is_refused(pezd):
 
 # 2. Large increments at the ends of the range, both directions: no 500, every number on its
 # step, wraps where the range ends.
+@pytest.mark.strict_only  # runs both modes itself
 @pytest.mark.parametrize("mode", ["strict", "block"])
 def test_large_increments_at_the_ends_of_the_range(start_pezd, mode):
     pezd = start_pezd(["--mode", mode])
@@ -60,6 +61,7 @@ def test_large_increments_at_the_ends_of_the_range(start_pezd, mode):
 
 # 3. The end of a range without cycle: a request for more than is left takes nothing, smaller
 # ones get the rest; the same on the socket and for pez.
+@pytest.mark.strict_only  # runs both modes itself
 @pytest.mark.parametrize("mode", ["strict", "block"])
 def test_the_last_numbers_of_a_sequence_without_cycle_are_not_burned(start_pezd, mode):
     pezd = start_pezd(["--mode", mode])
@@ -74,6 +76,7 @@ def test_the_last_numbers_of_a_sequence_without_cycle_are_not_burned(start_pezd,
     assert r.status == 409 and "last number" in r.json()["error"], r
 
 
+@pytest.mark.strict_only  # runs both modes itself
 @pytest.mark.parametrize("mode", ["strict", "block"])
 def test_concurrent_small_requests_get_every_last_number(start_pezd, mode):
     pezd = start_pezd(["--mode", mode])
@@ -97,6 +100,7 @@ def test_concurrent_small_requests_get_every_last_number(start_pezd, mode):
 
 
 # 4. Any count up to max_count is served in strict mode, and nothing spins.
+@pytest.mark.strict_only
 def test_counts_larger_than_one_statement_are_served(start_pezd):
     pezd = start_pezd(["--mode", "strict", "--max-count", "100000"])
     numbers = take(pezd, "forward", 30000)
@@ -106,6 +110,7 @@ def test_counts_larger_than_one_statement_are_served(start_pezd):
 
 # 5. A NOTIFY anyone may send is only a reason to read the catalog: nothing is thrown away, no
 # block is fetched for it, and its payload is quoted in the log.
+@pytest.mark.strict_only  # block mode, given
 def test_a_strangers_notices_burn_nothing(start_pezd, cluster):
     pezd = start_pezd(["--mode", "block", "--block-min", "1000", "--block-max", "1000"])
     first = take(pezd, "forward", 1)[0]
@@ -135,6 +140,7 @@ def test_a_strangers_notices_burn_nothing(start_pezd, cluster):
 
 # 7. A sequence made by hand in schema pez (no row in pez.sequences) is served, and keeps its
 # reserve when the catalog is read again.
+@pytest.mark.strict_only  # block mode, given
 def test_a_sequence_made_by_hand_is_served_and_keeps_its_reserve(start_pezd, cluster):
     pezd = start_pezd(["--mode", "block", "--block-min", "1000", "--block-max", "1000"])
     cluster.psql(pezd.database, "CREATE SEQUENCE pez.legacy")

@@ -8,6 +8,8 @@ import random
 import re
 import subprocess
 
+import pytest
+
 import harness
 
 PEZ_SIM = os.environ.get("PEZ_SIM", os.path.join(harness.BUILD, "tests", "pez-sim"))
@@ -111,6 +113,7 @@ def run_postgres(cluster, db, line):
     return "ok " + rows[0]
 
 
+@pytest.mark.strict_only  # no pezd: once is enough
 def test_the_fake_answers_as_postgresql_does(cluster):
     assert os.access(PEZ_SIM, os.X_OK), f"pez-sim is not built at {PEZ_SIM}: build first or set PEZ_SIM"
     kinds = set()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import FORWARD_MAX, metric, raw_exchange
+from harness import FORWARD_MAX, metric, raw_exchange, split_responses
 
 
 def test_v1_forward_is_a_bare_number_and_a_newline(pezd):
@@ -106,17 +106,6 @@ def test_head_answers_like_get_and_takes_no_number(pezd):
     assert pezd.get("/v1/nosuch", method="HEAD").status == 404
     assert pezd.get("/v2/forward?count=0", method="HEAD").status == 400
 
-
-def split_responses(text):
-    """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
-    out = []
-    while text:
-        head, rest = text.split("\r\n\r\n", 1)
-        status = int(head.split(" ", 2)[1])
-        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
-        out.append((status, rest[:length]))
-        text = rest[length:]
-    return out
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(pezd):
