@@ -365,10 +365,13 @@ class Model {
   // the daemon (several copies of a number may have been handed to it, in other passes or
   // generations), an assignment consistent within the answer, trying the issue of the number
   // before first, then a take that just arrived, then the oldest.
+  // failed: the places (number, candidate before it) from which no assignment of the rest
+  // exists, so that the search tries each once.
   bool assign(std::vector<std::vector<Candidate>> const& candidates, daemon::NumbersView values, std::size_t i,
-              std::vector<Candidate>& chosen, int& budget) {
+              std::vector<Candidate>& chosen, std::set<std::pair<std::size_t, Candidate>>& failed) {
     if (i == values.size()) return true;
-    if (--budget < 0) return false;
+    Candidate const before = i > 0 ? chosen[i - 1] : Candidate{};
+    if (failed.contains({i, before})) return false;
     auto order = candidates[i];
     std::ranges::stable_sort(order, [&](Candidate const& a, Candidate const& b) {
       bool const a_same = i > 0 && a.first == chosen[i - 1].first;
@@ -389,9 +392,10 @@ class Model {
         }
       }
       chosen.push_back(c);
-      if (assign(candidates, values, i + 1, chosen, budget)) return true;
+      if (assign(candidates, values, i + 1, chosen, failed)) return true;
       chosen.pop_back();
     }
+    failed.insert({i, before});
     return false;
   }
 
@@ -423,8 +427,8 @@ class Model {
       }
     }
     std::vector<Candidate> chosen;
-    int budget = 100000;
-    if (!assign(candidates, values, 0, chosen, budget)) {
+    std::set<std::pair<std::size_t, Candidate>> failed;
+    if (!assign(candidates, values, 0, chosen, failed)) {
       std::string list;
       for (auto const x : values) list += " " + std::to_string(x);
       fail(who + " got numbers that cannot come from one life, generation and direction of the sequence:" + list);
