@@ -203,8 +203,11 @@ void Allocator::admit(Request request) {
 }
 
 void Allocator::connection_free() {
+  // The two sources take turns at going first, so that a busy one cannot starve the other.
+  m_block_first = !m_block_first;
+  if (m_block_first) m_block->pump();
   m_strict->pump();
-  m_block->pump();
+  if (!m_block_first) m_block->pump();
 }
 
 void Allocator::catalog_read() {

@@ -148,6 +148,7 @@ class Allocator {
   // Sequences announced as changed, and the catalog read that shows it.
   std::map<std::string, std::uint64_t, std::less<>> m_announced;
   std::unique_ptr<CoreTimer> m_sweep;
+  bool m_block_first = false;
   std::map<std::string, Watch, std::less<>> m_watches;
 };
 
