@@ -99,7 +99,9 @@ class Cluster:
                                  check=check)
 
     def start(self):
-        self.pg_ctl("-w", "start")
+        # After a crash (immediate stop) PostgreSQL replays the WAL since its last checkpoint,
+        # which takes long on a busy machine: wait up to 5 minutes, not pg_ctl's 60 s.
+        self.pg_ctl("-w", "-t", "300", "start")
 
     def stop(self, mode="immediate"):
         self.pg_ctl("-w", "-m", mode, "stop", check=False)
