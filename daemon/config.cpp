@@ -338,6 +338,15 @@ std::vector<Spec> specs(Config& cfg) {
     spec.mask = mask_conninfo;
     out.push_back(std::move(spec));
   }
+  {
+    auto spec = text_spec("listen_database_url", "", "URL",
+                          "A direct connection to the database, for LISTEN and the catalog, when database_url goes "
+                          "through a connection pooler in transaction mode; db_username and the password apply to it "
+                          "too.",
+                          cfg.listen_database_url);
+    spec.mask = mask_conninfo;
+    out.push_back(std::move(spec));
+  }
   out.push_back(text_spec("db_host", "", "HOST", "Database host name or socket directory (libpq host).", cfg.db_host));
   out.push_back(text_spec("db_port", "", "PORT", "Database port (libpq port).", cfg.db_port));
   out.push_back(text_spec("db_name", "", "NAME", "Database name (libpq dbname).", cfg.db_name));
@@ -427,6 +436,16 @@ ConnParams Config::conn_params() const {
   if (!db_name.empty()) params.emplace_back("dbname", db_name);
   add("user", db_username);
   add("password", db_password);
+  params.emplace_back("fallback_application_name", "pezd");
+  return params;
+}
+
+ConnParams Config::listen_conn_params() const {
+  ConnParams params;
+  if (listen_database_url.empty()) return params;
+  params.emplace_back("dbname", listen_database_url);
+  if (!db_username.empty()) params.emplace_back("user", db_username);
+  if (!db_password.empty()) params.emplace_back("password", db_password);
   params.emplace_back("fallback_application_name", "pezd");
   return params;
 }

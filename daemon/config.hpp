@@ -43,6 +43,7 @@ struct Config {
   double wrap_warning = 0.9;     // warn when this fraction of a sequence's range is used
 
   std::string database_url;
+  std::string listen_database_url;
   std::string db_host;
   std::string db_port;
   std::string db_name;
@@ -74,6 +75,8 @@ struct Config {
 
   // The libpq connection parameters these settings describe.
   ConnParams conn_params() const;
+  // For listen_database_url: empty when it is not set.
+  ConnParams listen_conn_params() const;
 };
 
 // The declared settings, bound to the fields of cfg.

@@ -110,7 +110,8 @@ int run_daemon(Config config, int argc, char** argv) {
   asio::io_context io(1);
   Metrics metrics;
   Database db(io,
-              Database::Options{config.conn_params(), config.db_connections, config.connect_timeout,
+              Database::Options{config.conn_params(), config.listen_conn_params(), config.db_connections,
+                                config.connect_timeout,
                                 config.request_timeout, config.reconnect_max},
               metrics);
   AsioClock clock(io);

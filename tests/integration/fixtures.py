@@ -43,6 +43,14 @@ def cluster():
     c.destroy()
 
 
+@pytest.fixture(scope="session")
+def bouncer(cluster):
+    """PgBouncer in the pool mode of PEZ_TEST_PGBOUNCER, for the session (started only when asked for)."""
+    b = harness.PgBouncer(cluster, harness.PGBOUNCER or "session")
+    yield b
+    b.stop()
+
+
 @pytest.fixture
 def db(cluster):
     if not cluster.running():
@@ -64,6 +72,8 @@ def start_pezd(cluster, db, workdir, request):
     started = []
 
     def start(args=(), env=None, database=None, wait_ready=True, http=True, user="postgres", nofile=None):
+        if harness.PGBOUNCER:
+            env = {**request.getfixturevalue("bouncer").env(), **(env or {})}
         p = harness.Pezd(cluster, database or db, workdir, args=args, env=env, http=http, user=user, nofile=nofile)
         started.append(p)
         return p.start(wait_ready=wait_ready)

@@ -28,6 +28,9 @@ FORWARD_MAX = 9223372036854775807
 MODE = os.environ.get("PEZ_TEST_MODE", "strict")
 # Likewise the number of event loop threads (pezd's threads setting; its default when unset).
 THREADS = os.environ.get("PEZ_TEST_THREADS", "auto")
+# "session" or "transaction": the suite's pezd reach PostgreSQL through PgBouncer in that pool mode
+# (CTest's integration_pgbouncer); empty: directly.
+PGBOUNCER = os.environ.get("PEZ_TEST_PGBOUNCER", "")
 
 
 def short_tempdir(prefix="pez-"):
@@ -160,6 +163,85 @@ class Cluster:
     def destroy(self):
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgBouncer:
+    """Debian's PgBouncer in front of a cluster's Unix socket, on a loopback port, in a temp dir, as
+    the postgres user, in pool_mode session or transaction. Every database name maps to the
+    cluster's database of that name."""
+
+    def __init__(self, cluster, pool_mode, pool_size=4):
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError("PgBouncer is missing: install pgbouncer (scripts/setup-deps); the tests of pooled "
+                               "PostgreSQL need a real one")
+        self.dir = short_tempdir("pez-pgb-")
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "pgbouncer.log")
+        with open(os.path.join(self.dir, "users.txt"), "w") as f:
+            f.write('"postgres" ""\n')
+        config = os.path.join(self.dir, "pgbouncer.ini")
+        with open(config, "w") as f:
+            f.write(f"""[databases]
+* = host={cluster.dir}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir}/users.txt
+pool_mode = {pool_mode}
+default_pool_size = {pool_size}
+max_client_conn = 500
+server_login_retry = 1
+# Each test has a database of its own, so a pool of its own: let idle server connections go.
+server_idle_timeout = 2
+ignore_startup_parameters = extra_float_digits
+logfile = {self.log}
+""")
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres", "postgres")
+            for name in ("users.txt", "pgbouncer.ini"):
+                shutil.chown(os.path.join(self.dir, name), "postgres", "postgres")
+        self.proc = subprocess.Popen([binary, config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     user="postgres" if IS_ROOT else None, group="postgres" if IS_ROOT else None)
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"pgbouncer exited {self.proc.returncode}: {self.log_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+            return False
+
+        wait_until(listening, 15, what="PgBouncer to listen")
+
+    def env(self):
+        """What a pezd's environment needs to reach the database through it."""
+        return {"PGHOST": "127.0.0.1", "PGPORT": str(self.port)}
+
+    def log_text(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Response:
