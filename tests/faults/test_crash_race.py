@@ -159,7 +159,7 @@ def test_behind_a_transaction_pooler_on_a_server_with_synchronous_commit_off(asy
     database = cluster.create_database()
     bouncer = harness.PgBouncer(cluster, "transaction", pool_size=2)
     try:
-        race_pezd(cluster, database, mode, ["--listen-database-url", f"host={cluster.dir} port=5432 dbname={database}"],
+        race_pezd(cluster, database, mode, ["--listen-database-url", f"host={cluster.dir} port={cluster.port} dbname={database}"],
                   env=bouncer.env())
     finally:
         bouncer.stop()

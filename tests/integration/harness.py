@@ -72,6 +72,7 @@ class Cluster:
                     f"(scripts/setup-deps) or set PEZ_PG_BIN; the integration tests need a real server.")
         self.base = short_tempdir("pez-pg-")
         self.dir = self.base  # the socket directory
+        self.port = int((settings or {}).get("port", 5432))  # names the socket file too
         self.data = os.path.join(self.base, "data")
         self.log = os.path.join(self.base, "postgres.log")
         if IS_ROOT:
@@ -145,7 +146,8 @@ class Cluster:
 
     def psql(self, db, sql, user="postgres", check=True, timeout=120):
         try:
-            result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-U", user, "-d", db,
+            result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U", user,
+                                     "-d", db,
                                      "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True,
                                     timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -367,7 +369,7 @@ class Pezd:
         for key in list(self.env):
             if key.startswith("PEZ_") or key.startswith("PG"):
                 del self.env[key]
-        self.env.update(PEZ_CONFIG="", PGHOST=cluster.dir, PGUSER=user, PGDATABASE=database)
+        self.env.update(PEZ_CONFIG="", PGHOST=cluster.dir, PGPORT=str(cluster.port), PGUSER=user, PGDATABASE=database)
         if env:
             self.env.update(env)
         self.proc = None

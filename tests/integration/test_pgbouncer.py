@@ -21,7 +21,7 @@ def transaction_pooler(cluster):
 
 def direct(cluster, database):
     """A connection string straight to the cluster, bypassing the pooler."""
-    return f"host={cluster.dir} port=5432 dbname={database}"
+    return f"host={cluster.dir} port={cluster.port} dbname={database}"
 
 
 def test_strict_mode_works_and_block_mode_refuses_without_notices(start_pezd, transaction_pooler):
