@@ -123,6 +123,23 @@ std::expected<void, std::string> check_token_file(std::string const& path, mode_
   return {};
 }
 
+std::optional<std::expected<std::pair<std::string, std::string>, std::string>> credential_password(
+    settings::EnvLookup const& env) {
+  auto const dir = env("CREDENTIALS_DIRECTORY");
+  if (!dir || dir->empty()) return std::nullopt;
+  std::string const path = *dir + "/db-password";
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::nullopt;
+    return std::unexpected("cannot read the systemd credential db-password (" + path + "): " + std::strerror(errno));
+  }
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  // The packaged file is empty until a password is written into it: then there is none.
+  return std::pair{path, line};
+}
+
 std::expected<std::string, std::string> read_secret_file(std::string const& path, SecretKind kind) {
   bool const token = kind == SecretKind::token;
   std::string const advice = token ? "; put a long random token on its first line, such as: openssl rand -hex 32"
@@ -531,6 +548,12 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
                              cfg.origins.at("db_password_file").where + "): " + secret.error());
     }
     cfg.db_password = *secret;
+  } else if (auto credential = credential_password(env)) {
+    if (!*credential) return std::unexpected(credential->error());
+    if (!(*credential)->second.empty()) {
+      cfg.db_password = (*credential)->second;
+      cfg.origins["db_password"] = settings::Origin{settings::Source::credential, (*credential)->first, "********"};
+    }
   }
   if (cfg.socket_path == "off") cfg.socket_path.clear();
   if (!cfg.admin_token_file.empty()) {

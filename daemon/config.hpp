@@ -126,6 +126,12 @@ std::expected<void, std::string> check_token_file(std::string const& path, mode_
 // returns the secret in it; errors name the file and say what to do.
 std::expected<std::string, std::string> read_secret_file(std::string const& path, SecretKind kind);
 
+// The systemd credential db-password ($CREDENTIALS_DIRECTORY/db-password, LoadCredential= in the
+// unit): its path and first line (empty for none), an error when it cannot be read, or nothing
+// when there is no such credential.
+std::optional<std::expected<std::pair<std::string, std::string>, std::string>> credential_password(
+    settings::EnvLookup const& env);
+
 // A token's least length.
 inline constexpr std::size_t k_least_token_length = 16;
 
