@@ -487,6 +487,9 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
                "Print every setting's effective value and where it came from (flag, env, file or default), "
                "secrets masked, and exit");
   app.add_flag("--check-config", check, "Check the settings, say whether they are valid, and exit (0 when they are)");
+  auto* migrate = app.add_subcommand(
+      "migrate", "Apply the schema migrations of sql/ as the role pezd connects with, and exit (pezd migrate)");
+  migrate->fallthrough();
   std::map<std::string, std::string> flags;
   for (auto const& spec : table) {
     if (!spec.has_flag) continue;
@@ -579,6 +582,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   if (cfg.socket_path.empty() && !cfg.http) {
     return std::unexpected("both listeners are off (socket and http): set at least one of them");
   }
+  if (migrate->parsed()) invocation.action = Invocation::Action::migrate;
   if (print) invocation.action = Invocation::Action::print_config;
   if (check) invocation.action = Invocation::Action::check_config;
   return invocation;

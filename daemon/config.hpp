@@ -86,7 +86,7 @@ inline constexpr char const k_default_config_path[] = "/etc/pez/pezd.conf";
 
 // What the command line asked for besides settings.
 struct Invocation {
-  enum class Action { run, help, version, print_config, check_config } action = Action::run;
+  enum class Action { run, help, version, print_config, check_config, migrate } action = Action::run;
   std::string text;  // help text
   Config config;
 };

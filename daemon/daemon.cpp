@@ -22,6 +22,7 @@
 #include "daemon/core.hpp"
 #include "daemon/database.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/migrate.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/unix_server.hpp"
@@ -291,6 +292,8 @@ int daemon_main(int argc, char** argv) {
     case Invocation::Action::version:
       std::fputs(invocation->text.c_str(), stdout);
       return k_exit_ok;
+    case Invocation::Action::migrate:
+      return migrate_schema(invocation->config);
     case Invocation::Action::print_config:
       std::fputs(print_config(invocation->config).c_str(), stdout);
       return k_exit_ok;

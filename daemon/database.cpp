@@ -26,7 +26,16 @@ namespace {
 // another server connection. Durability is set in each taking transaction (sql/006).
 constexpr char const k_session_sql[] =
     "SELECT pg_is_in_recovery(), current_user, current_database(),"
-    " to_regclass('pez.schema_migrations') IS NOT NULL";
+    // to_regclass would fail, not answer, for a role that may not use the schema.
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    "   WHERE n.nspname = 'pez' AND c.relname = 'schema_migrations'),"
+    " (SELECT has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace WHERE nspname = 'pez')";
+
+// What to say when pezd's role lacks a right that sql/grants.sql gives.
+std::string missing_grant(std::string const& role, std::string const& what, std::string const& grant) {
+  return "pezd's database role " + role + " may not " + what + "; run " PEZ_SQL_DIR
+         "/grants.sql as the owner of schema pez (psql -v pezd=" + role + " -f FILE), which grants it " + grant;
+}
 
 // Only once the server is known not to be a standby: one in recovery refuses LISTEN.
 constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
@@ -313,6 +322,11 @@ void Database::setup(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
                  m_server = conn->server() + " as " + value(*result, 0, 0, 1) + " on " + value(*result, 0, 0, 2);
                }
                bool const has_schema = value(*result, 0, 0, 3) == "t";
+               if (value(*result, 0, 0, 4) == "f") {
+                 setup_failed(slot, conn, missing_grant(value(*result, 0, 0, 1), "use schema pez",
+                                                        "USAGE ON SCHEMA pez, among others"));
+                 return;
+               }
                auto schema = [this, &slot, conn, has_schema] {
                  if (slot.listener) {
                    finish_setup(slot, conn);  // the other connections migrate
@@ -414,7 +428,11 @@ void Database::read_version(Slot& slot, std::shared_ptr<PgConnection> const& con
              [this, &slot, conn](std::expected<PgResults, DbError> version) {
                if (slot.conn != conn || m_stopped) return;
                if (!version) {
-                 setup_failed(slot, conn, version.error().message);
+                 setup_failed(slot, conn,
+                              version.error().sqlstate == "42501"
+                                  ? missing_grant(conn->user(), "read pez.schema_migrations",
+                                                  "SELECT ON pez.schema_migrations, among others")
+                                  : version.error().message);
                  return;
                }
                auto const current = parse_int64(value(*version, 0, 0, 0));
@@ -441,11 +459,10 @@ void Database::migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, in
                  auto const& error = result.error();
                  std::string message = "cannot apply sql/" + std::string(migration.file) + ": " + error.message;
                  if (error.sqlstate == "42501") {
-                   message = "the pez schema is missing or older than this pezd, and the database role may "
-                             "not create it (" +
-                             error.message + "); run " PEZ_SQL_DIR "/" + std::string(migration.file) +
-                             " as the database owner (psql -v ON_ERROR_STOP=1 -f FILE) and grant pezd's role "
-                             "the rights listed at the top of that file";
+                   message = "the pez schema is missing or older than this pezd, and its database role " + conn->user() +
+                             " may not change it (" + error.message +
+                             "); run pezd migrate as the database owner, then " PEZ_SQL_DIR
+                             "/grants.sql (psql -v pezd=" + conn->user() + " -f FILE)";
                  }
                  setup_failed(slot, conn, message);
                  return;
@@ -485,7 +502,9 @@ void Database::run_catalog_refresh(Slot& slot) {
     if (slot.conn != conn || m_stopped) return;
     if (!result) {
       m_refresh_wanted = true;
-      if (result.error().kind == DbError::Kind::sql) {
+      if (result.error().kind == DbError::Kind::sql && result.error().sqlstate == "42501") {
+        setup_failed(slot, conn, missing_grant(conn->user(), "read pez.sequences", "SELECT ON pez.sequences, among others"));
+      } else if (result.error().kind == DbError::Kind::sql) {
         setup_failed(slot, conn, "cannot read the sequences of schema pez: " + result.error().message);
       } else {
         lost(slot, result.error().message);

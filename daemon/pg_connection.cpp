@@ -351,6 +351,11 @@ std::string PgConnection::server() const {
   return host + ":" + port;
 }
 
+std::string PgConnection::user() const {
+  char const* user = m_conn ? PQuser(m_conn) : nullptr;
+  return user ? user : "";
+}
+
 int PgConnection::server_version() const { return m_conn ? PQserverVersion(m_conn) : 0; }
 
 void PgConnection::notice_receiver(void* arg, PGresult const* result) {

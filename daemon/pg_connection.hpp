@@ -70,6 +70,8 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   bool busy() const { return static_cast<bool>(m_pending); }
   // "host:port" of the server, for logs.
   std::string server() const;
+  // The role it connected as.
+  std::string user() const;
   int server_version() const;
 
  private:

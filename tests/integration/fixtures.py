@@ -55,7 +55,7 @@ def bouncer(cluster):
 def db(cluster):
     if not cluster.running():
         cluster.start()
-    return cluster.create_database()
+    return cluster.create_split_database() if harness.ROLES == "split" else cluster.create_database()
 
 
 @pytest.fixture
@@ -71,7 +71,8 @@ def start_pezd(cluster, db, workdir, request):
     -> harness.Pezd"""
     started = []
 
-    def start(args=(), env=None, database=None, wait_ready=True, http=True, user="postgres", nofile=None):
+    def start(args=(), env=None, database=None, wait_ready=True, http=True, user=None, nofile=None):
+        user = user or (harness.APP_ROLE if harness.ROLES == "split" else "postgres")
         if harness.PGBOUNCER:
             env = {**request.getfixturevalue("bouncer").env(), **(env or {})}
         p = harness.Pezd(cluster, database or db, workdir, args=args, env=env, http=http, user=user, nofile=nofile)

@@ -31,6 +31,13 @@ THREADS = os.environ.get("PEZ_TEST_THREADS", "auto")
 # "session" or "transaction": the suite's pezd reach PostgreSQL through PgBouncer in that pool mode
 # (CTest's integration_pgbouncer); empty: directly.
 PGBOUNCER = os.environ.get("PEZ_TEST_PGBOUNCER", "")
+# "split": each test database belongs to a role that is no superuser (OWNER_ROLE), which runs
+# pezd migrate, and the suite's pezd connect as APP_ROLE with only the rights of sql/grants.sql
+# (CTest's integration_least_privilege); empty: pezd connects as the superuser postgres.
+ROLES = os.environ.get("PEZ_TEST_ROLES", "")
+OWNER_ROLE = "pez_owner"
+APP_ROLE = "pez_app"
+SQL_DIR = os.environ.get("PEZ_SQL_DIR", os.path.join(ROOT, "sql"))
 
 
 def short_tempdir(prefix="pez-"):
@@ -160,6 +167,23 @@ class Cluster:
         self.databases += 1
         name = f"t{os.getpid()}_{self.databases}"
         self.psql("postgres", f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        return name
+
+    def create_split_database(self):
+        """A database that OWNER_ROLE (no superuser) owns and migrated with pezd migrate, and
+        where APP_ROLE has just the rights of sql/grants.sql."""
+        for role, options in ((OWNER_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"), (APP_ROLE, "LOGIN NOSUPERUSER")):
+            self.psql("postgres", f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') "
+                                  f"THEN CREATE ROLE {role} {options}; END IF; END $$")
+        name = self.create_database(owner=OWNER_ROLE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_") and not k.startswith("PG")}
+        env.update(PEZ_CONFIG="", PGHOST=self.dir, PGPORT=str(self.port), PGUSER=OWNER_ROLE, PGDATABASE=name)
+        migrated = subprocess.run([PEZD, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+        assert migrated.returncode == 0, f"pezd migrate as {OWNER_ROLE} failed: {migrated.stderr}"
+        result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U", OWNER_ROLE,
+                                 "-d", name, "-v", "ON_ERROR_STOP=1", "-v", f"pezd={APP_ROLE}", "-q", "-f",
+                                 os.path.join(SQL_DIR, "grants.sql")], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"grants.sql failed: {result.stderr}"
         return name
 
     def destroy(self):
