@@ -14,6 +14,7 @@ std::string_view source_name(Source source) {
     case Source::file: return "file";
     case Source::env: return "env";
     case Source::flag: return "flag";
+    case Source::credential: return "systemd credential";
   }
   return "default";
 }

@@ -15,7 +15,7 @@
 
 namespace pez::settings {
 
-enum class Source { default_value, file, env, flag };
+enum class Source { default_value, file, env, flag, credential };
 std::string_view source_name(Source source);
 
 // Parses the text of a setting and stores it; the error says what is expected.

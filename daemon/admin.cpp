@@ -34,8 +34,8 @@ Error admin_error(AdminCommand const& command, StoreError const& error) {
       return Error{Errc::bad_request, error.message};
     case Kind::denied:
       return Error{Errc::denied, "pezd's database role may not do this (" + error.message +
-                                     "); a database owner can run it, or grant the rights listed in "
-                                     "sql/003_admin.sql"};
+                                     "); the owner of schema pez can run it, or grant pezd's role the "
+                                     "admin rights of sql/grants.sql"};
     case Kind::exhausted:
     case Kind::internal:
       break;

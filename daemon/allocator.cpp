@@ -131,7 +131,9 @@ std::size_t Allocator::pending() const {
 
 std::uint64_t Allocator::reserved(std::string_view name) const { return m_block->reserved(name); }
 
-bool Allocator::serving() const { return m_store.up(); }
+bool Allocator::serving() const {
+  return m_store.up() && !(m_options.mode == Mode::block && m_store.notices_problem());
+}
 
 bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
   // Only sequences served in block mode have numbers in memory.
@@ -202,7 +204,23 @@ void Allocator::admit(Request request) {
   source_for(request.name).take(std::move(request));
 }
 
+std::optional<std::string> Allocator::notices_problem() const { return m_store.notices_problem(); }
+
+void Allocator::check_notices() {
+  auto const problem = m_store.notices_problem();
+  if (problem.has_value() == m_block_refused) return;
+  m_block_refused = problem.has_value();
+  if (problem) {
+    spdlog::error("block mode refuses to hand out numbers: {}", *problem);
+  } else {
+    spdlog::info("change notices arrive again: block mode hands out numbers");
+  }
+  m_block->refuse(problem ? std::optional(unavailable_error("block mode cannot hand out numbers: " + *problem))
+                          : std::nullopt);
+}
+
 void Allocator::connection_free() {
+  check_notices();
   // The two sources take turns at going first, so that a busy one cannot starve the other.
   m_block_first = !m_block_first;
   if (m_block_first) m_block->pump();
@@ -211,6 +229,7 @@ void Allocator::connection_free() {
 }
 
 void Allocator::catalog_read() {
+  check_notices();
   auto const& catalog = m_store.catalog();
   std::erase_if(m_announced, [&](auto const& fence) { return fence.second <= catalog.read_number(); });
   auto moved = m_block->sync(catalog, [this](SequenceInfo const& info) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -96,8 +97,11 @@ class Allocator {
   std::size_t pending() const;
   std::uint64_t reserved(std::string_view name) const;
   Mode mode() const { return m_options.mode; }
-  // Whether numbers can be handed out now (for /readyz).
+  // Whether numbers can be handed out now (for /readyz): the database is up, and in block mode
+  // change notices arrive.
   bool serving() const;
+  // Why change notices cannot be heard (block-mode sequences are refused then), or nothing.
+  std::optional<std::string> notices_problem() const;
 
   // From any thread, block mode: takes numbers already in memory (see BlockSource::try_take).
   bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
@@ -132,6 +136,8 @@ class Allocator {
 
  private:
   void admit(Request request);
+  // Block mode is refused while change notices cannot be heard (Store::notices_problem).
+  void check_notices();
   // Sequence name changed: nothing of it is served before a catalog read shows the change.
   void announce(std::string const& name);
   Source& source_for(std::string_view name);
@@ -149,6 +155,7 @@ class Allocator {
   std::map<std::string, std::uint64_t, std::less<>> m_announced;
   std::unique_ptr<CoreTimer> m_sweep;
   bool m_block_first = false;
+  bool m_block_refused = false;
   std::map<std::string, Watch, std::less<>> m_watches;
 };
 

@@ -146,6 +146,7 @@ bool BlockSource::low(Reserve const& r) const {
 
 bool BlockSource::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
   std::lock_guard lock(m_lock);
+  if (m_refusing) return false;
   auto it = m_reserves.find(name);
   if (it == m_reserves.end() || !can_take(it->second, count)) return false;
   take_numbers(it->second, count, out);
@@ -161,6 +162,7 @@ void BlockSource::refill(std::string const& name) {
 
 bool BlockSource::warm_up(std::string const& name) {
   std::lock_guard lock(m_lock);
+  if (m_refusing) return true;  // nothing to wait for: refused until notices arrive
   Reserve& r = reserve(name);
   if (r.available > 0 || r.run_out) return true;
   want_block(r);
@@ -172,18 +174,22 @@ void BlockSource::take(Request request) {
   bool served = false;
   {
     std::lock_guard lock(m_lock);
-    Reserve& r = reserve(request.name);
-    if (can_take(r, request.count)) {
-      take_numbers(r, request.count, scratch());
-      if (low(r)) want_block(r);
-      served = true;
-    } else if (r.run_out && r.waiters.empty() && r.fence <= m_read_done) {
-      // Fewer are left than asked for: none is taken, smaller requests still get them.
-      refused = sequence_error(r.name, request.count, StoreError{StoreError::Kind::exhausted, {}});
+    if (m_refusing) {
+      refused = m_refusing;
     } else {
-      request.fence = r.fence;
-      r.waiters.push_back(std::move(request));
-      if (!r.run_out) want_block(r);
+      Reserve& r = reserve(request.name);
+      if (can_take(r, request.count)) {
+        take_numbers(r, request.count, scratch());
+        if (low(r)) want_block(r);
+        served = true;
+      } else if (r.run_out && r.waiters.empty() && r.fence <= m_read_done) {
+        // Fewer are left than asked for: none is taken, smaller requests still get them.
+        refused = sequence_error(r.name, request.count, StoreError{StoreError::Kind::exhausted, {}});
+      } else {
+        request.fence = r.fence;
+        r.waiters.push_back(std::move(request));
+        if (!r.run_out) want_block(r);
+      }
     }
   }
   if (served) {
@@ -194,6 +200,21 @@ void BlockSource::take(Request request) {
   } else {
     m_ctx.wake();
   }
+}
+
+void BlockSource::refuse(std::optional<Error> why) {
+  Deliveries out;
+  {
+    std::lock_guard lock(m_lock);
+    if (why.has_value() == m_refusing.has_value()) return;
+    m_refusing = std::move(why);
+    if (m_refusing) {
+      for (auto& [name, r] : m_reserves) fail_waiters(r, *m_refusing, out);
+      m_reserves.clear();
+      m_fetch_queue.clear();
+    }
+  }
+  deliver(out);
 }
 
 void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {

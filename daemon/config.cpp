@@ -123,6 +123,23 @@ std::expected<void, std::string> check_token_file(std::string const& path, mode_
   return {};
 }
 
+std::optional<std::expected<std::pair<std::string, std::string>, std::string>> credential_password(
+    settings::EnvLookup const& env) {
+  auto const dir = env("CREDENTIALS_DIRECTORY");
+  if (!dir || dir->empty()) return std::nullopt;
+  std::string const path = *dir + "/db-password";
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::nullopt;
+    return std::unexpected("cannot read the systemd credential db-password (" + path + "): " + std::strerror(errno));
+  }
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  // The packaged file is empty until a password is written into it: then there is none.
+  return std::pair{path, line};
+}
+
 std::expected<std::string, std::string> read_secret_file(std::string const& path, SecretKind kind) {
   bool const token = kind == SecretKind::token;
   std::string const advice = token ? "; put a long random token on its first line, such as: openssl rand -hex 32"
@@ -338,6 +355,15 @@ std::vector<Spec> specs(Config& cfg) {
     spec.mask = mask_conninfo;
     out.push_back(std::move(spec));
   }
+  {
+    auto spec = text_spec("listen_database_url", "", "URL",
+                          "A direct connection to the database, for LISTEN and the catalog, when database_url goes "
+                          "through a connection pooler in transaction mode; db_username and the password apply to it "
+                          "too.",
+                          cfg.listen_database_url);
+    spec.mask = mask_conninfo;
+    out.push_back(std::move(spec));
+  }
   out.push_back(text_spec("db_host", "", "HOST", "Database host name or socket directory (libpq host).", cfg.db_host));
   out.push_back(text_spec("db_port", "", "PORT", "Database port (libpq port).", cfg.db_port));
   out.push_back(text_spec("db_name", "", "NAME", "Database name (libpq dbname).", cfg.db_name));
@@ -431,6 +457,16 @@ ConnParams Config::conn_params() const {
   return params;
 }
 
+ConnParams Config::listen_conn_params() const {
+  ConnParams params;
+  if (listen_database_url.empty()) return params;
+  params.emplace_back("dbname", listen_database_url);
+  if (!db_username.empty()) params.emplace_back("user", db_username);
+  if (!db_password.empty()) params.emplace_back("password", db_password);
+  params.emplace_back("fallback_application_name", "pezd");
+  return params;
+}
+
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env) {
   Invocation invocation;
   Config& cfg = invocation.config;
@@ -451,6 +487,9 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
                "Print every setting's effective value and where it came from (flag, env, file or default), "
                "secrets masked, and exit");
   app.add_flag("--check-config", check, "Check the settings, say whether they are valid, and exit (0 when they are)");
+  auto* migrate = app.add_subcommand(
+      "migrate", "Apply the schema migrations of sql/ as the role pezd connects with, and exit (pezd migrate)");
+  migrate->fallthrough();
   std::map<std::string, std::string> flags;
   for (auto const& spec : table) {
     if (!spec.has_flag) continue;
@@ -512,6 +551,12 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
                              cfg.origins.at("db_password_file").where + "): " + secret.error());
     }
     cfg.db_password = *secret;
+  } else if (auto credential = credential_password(env)) {
+    if (!*credential) return std::unexpected(credential->error());
+    if (!(*credential)->second.empty()) {
+      cfg.db_password = (*credential)->second;
+      cfg.origins["db_password"] = settings::Origin{settings::Source::credential, (*credential)->first, "********"};
+    }
   }
   if (cfg.socket_path == "off") cfg.socket_path.clear();
   if (!cfg.admin_token_file.empty()) {
@@ -537,6 +582,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   if (cfg.socket_path.empty() && !cfg.http) {
     return std::unexpected("both listeners are off (socket and http): set at least one of them");
   }
+  if (migrate->parsed()) invocation.action = Invocation::Action::migrate;
   if (print) invocation.action = Invocation::Action::print_config;
   if (check) invocation.action = Invocation::Action::check_config;
   return invocation;

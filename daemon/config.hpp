@@ -43,6 +43,7 @@ struct Config {
   double wrap_warning = 0.9;     // warn when this fraction of a sequence's range is used
 
   std::string database_url;
+  std::string listen_database_url;
   std::string db_host;
   std::string db_port;
   std::string db_name;
@@ -74,6 +75,8 @@ struct Config {
 
   // The libpq connection parameters these settings describe.
   ConnParams conn_params() const;
+  // For listen_database_url: empty when it is not set.
+  ConnParams listen_conn_params() const;
 };
 
 // The declared settings, bound to the fields of cfg.
@@ -83,7 +86,7 @@ inline constexpr char const k_default_config_path[] = "/etc/pez/pezd.conf";
 
 // What the command line asked for besides settings.
 struct Invocation {
-  enum class Action { run, help, version, print_config, check_config } action = Action::run;
+  enum class Action { run, help, version, print_config, check_config, migrate } action = Action::run;
   std::string text;  // help text
   Config config;
 };
@@ -122,6 +125,12 @@ std::expected<void, std::string> check_token_file(std::string const& path, mode_
 // Reads a secret file (a token file's mode and owner checked first, on the file opened) and
 // returns the secret in it; errors name the file and say what to do.
 std::expected<std::string, std::string> read_secret_file(std::string const& path, SecretKind kind);
+
+// The systemd credential db-password ($CREDENTIALS_DIRECTORY/db-password, LoadCredential= in the
+// unit): its path and first line (empty for none), an error when it cannot be read, or nothing
+// when there is no such credential.
+std::optional<std::expected<std::pair<std::string, std::string>, std::string>> credential_password(
+    settings::EnvLookup const& env);
 
 // A token's least length.
 inline constexpr std::size_t k_least_token_length = 16;

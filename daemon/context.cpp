@@ -131,8 +131,11 @@ bool Shared::ready() const { return !draining.load() && allocator.serving(); }
 
 std::string Shared::not_ready_reason() const {
   if (draining.load()) return "pezd is shutting down";
-  if (db.up()) return {};
-  return "the database is unavailable: " + db.last_error();
+  if (!db.up()) return "the database is unavailable: " + db.last_error();
+  if (auto problem = allocator.notices_problem(); problem && allocator.mode() == Mode::block) {
+    return "block mode cannot hand out numbers: " + *problem;
+  }
+  return {};
 }
 
 namespace {
@@ -205,6 +208,8 @@ std::string Shared::status_json() const {
   out += ", \"connections\": " + std::to_string(db.connections_up());
   out += ", \"server\": " + json_string(db.server());
   out += ", \"error\": " + json_string(db.last_error());
+  auto const notices = allocator.notices_problem();
+  out += ", \"notices\": " + (notices ? json_string(*notices) : std::string("null"));
   out += "}, \"sequences\": " + std::to_string(db.catalog().all().size());
   out += ", \"requests\": " + std::to_string(total.requests_total());
   out += ", \"numbers\": " + std::to_string(total.numbers_total());

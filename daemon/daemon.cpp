@@ -22,6 +22,7 @@
 #include "daemon/core.hpp"
 #include "daemon/database.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/migrate.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/unix_server.hpp"
@@ -110,7 +111,8 @@ int run_daemon(Config config, int argc, char** argv) {
   asio::io_context io(1);
   Metrics metrics;
   Database db(io,
-              Database::Options{config.conn_params(), config.db_connections, config.connect_timeout,
+              Database::Options{config.conn_params(), config.listen_conn_params(), config.db_connections,
+                                config.connect_timeout,
                                 config.request_timeout, config.reconnect_max},
               metrics);
   AsioClock clock(io);
@@ -290,6 +292,8 @@ int daemon_main(int argc, char** argv) {
     case Invocation::Action::version:
       std::fputs(invocation->text.c_str(), stdout);
       return k_exit_ok;
+    case Invocation::Action::migrate:
+      return migrate_schema(invocation->config);
     case Invocation::Action::print_config:
       std::fputs(print_config(invocation->config).c_str(), stdout);
       return k_exit_ok;

@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <stdexcept>
+#include <utility>
 
 #include "common/count.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
+#include "daemon/log_throttle.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/migrations.hpp"
 
@@ -18,13 +22,20 @@
 namespace pez::daemon {
 namespace {
 
-// Commits must be durable (and reach a synchronous standby) before a number counts, whatever
-// the server or role default is; remote_apply is stronger still and is kept.
+// Nothing is set for the session: behind a transaction pooler the next statement may run on
+// another server connection. Durability is set in each taking transaction (sql/006).
 constexpr char const k_session_sql[] =
-    "SELECT set_config('synchronous_commit', 'on', false)"
-    " WHERE current_setting('synchronous_commit') NOT IN ('on', 'remote_apply');"
     "SELECT pg_is_in_recovery(), current_user, current_database(),"
-    " to_regclass('pez.schema_migrations') IS NOT NULL";
+    // to_regclass would fail, not answer, for a role that may not use the schema.
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    "   WHERE n.nspname = 'pez' AND c.relname = 'schema_migrations'),"
+    " (SELECT has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace WHERE nspname = 'pez')";
+
+// What to say when pezd's role lacks a right that sql/grants.sql gives.
+std::string missing_grant(std::string const& role, std::string const& what, std::string const& grant) {
+  return "pezd's database role " + role + " may not " + what + "; run " PEZ_SQL_DIR
+         "/grants.sql as the owner of schema pez (psql -v pezd=" + role + " -f FILE), which grants it " + grant;
+}
 
 // Only once the server is known not to be a standby: one in recovery refuses LISTEN.
 constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
@@ -176,18 +187,31 @@ ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t as
 }
 
 struct Database::Slot {
-  explicit Slot(boost::asio::io_context& io, int i) : retry(io), index(i) {}
+  explicit Slot(boost::asio::io_context& io, int i) : retry(io), probe_timer(io), index(i) {}
   enum class State { closed, connecting, setting_up, idle, leased, waiting };
   std::shared_ptr<PgConnection> conn;
   State state = State::closed;
   Millis backoff{0};
   boost::asio::steady_timer retry;
+  bool listener = false;  // LISTEN and the catalog only, on listen_params
+  // The notice probe of the connection: its channel while it runs, the second connection that
+  // sends it, and whether the connection heard it.
+  std::string probe_channel;
+  std::shared_ptr<PgConnection> prober;
+  boost::asio::steady_timer probe_timer;
+  std::function<void()> after_probe;
+  bool hears_notices = false;
   int index;
 };
 
 Database::Database(boost::asio::io_context& io, Options options, Metrics& metrics)
     : m_io(io), m_options(std::move(options)), m_metrics(metrics) {
   for (int i = 0; i < m_options.connections; ++i) m_slots.push_back(std::make_unique<Slot>(io, i));
+  if (!m_options.listen_params.empty()) {
+    m_slots.push_back(std::make_unique<Slot>(io, m_options.connections));
+    m_listener = m_slots.back().get();
+    m_listener->listener = true;
+  }
 }
 
 Database::~Database() { stop(); }
@@ -201,6 +225,9 @@ void Database::stop() {
   m_stopped = true;
   for (auto& slot : m_slots) {
     slot->retry.cancel();
+    slot->probe_timer.cancel();
+    if (slot->prober) slot->prober->close();
+    slot->prober.reset();
     if (slot->conn) slot->conn->close();
     slot->conn.reset();
     slot->state = Slot::State::closed;
@@ -215,8 +242,27 @@ bool Database::down() const { return !up() && m_latest_attempt_failed; }
 
 int Database::connections_up() const {
   return static_cast<int>(std::ranges::count_if(m_slots, [](auto const& s) {
-    return s->state == Slot::State::idle || s->state == Slot::State::leased;
+    return !s->listener && (s->state == Slot::State::idle || s->state == Slot::State::leased);
   }));
+}
+
+bool Database::listens(Slot const& slot) const { return slot.listener || m_listener == nullptr; }
+
+std::optional<std::string> Database::notices_problem() const {
+  auto up = [](Slot const& s) { return s.state == Slot::State::idle || s.state == Slot::State::leased; };
+  if (m_listener != nullptr) {
+    if (!up(*m_listener) || m_listener->hears_notices) return std::nullopt;
+    return "change notices do not arrive on the connection of listen_database_url either (is it a "
+           "transaction pooler too?); point listen_database_url straight at the database";
+  }
+  for (auto const& slot : m_slots) {
+    if (up(*slot) && !slot->hears_notices) {
+      return "change notices do not arrive on the database connections (a connection pooler in "
+             "transaction mode, such as PgBouncer?); set listen_database_url to a direct connection "
+             "to the database, or serve in strict mode";
+    }
+  }
+  return std::nullopt;
 }
 
 void Database::notice(std::string_view channel, std::string_view payload) {
@@ -232,12 +278,18 @@ void Database::connect(Slot& slot) {
   auto conn = PgConnection::create(m_io);
   slot.conn = conn;
   slot.state = Slot::State::connecting;
-  conn->on_notify([this](std::string_view channel, std::string_view payload) { notice(channel, payload); });
+  conn->on_notify([this, &slot, weak = std::weak_ptr(conn)](std::string_view channel, std::string_view payload) {
+    if (!slot.probe_channel.empty() && channel == slot.probe_channel) {
+      if (auto c = weak.lock(); c && slot.conn == c) probed(slot, c, {});
+      return;
+    }
+    notice(channel, payload);
+  });
   conn->on_lost([this, &slot, weak = std::weak_ptr(conn)](DbError const& error) {
     if (slot.conn != weak.lock()) return;
     lost(slot, error.message);
   });
-  conn->connect(m_options.params, m_options.connect_timeout,
+  conn->connect(slot.listener ? m_options.listen_params : m_options.params, m_options.connect_timeout,
                 [this, &slot, conn](std::expected<void, DbError> result) {
                   if (slot.conn != conn || m_stopped) return;
                   m_metrics.db_connect(result.has_value());
@@ -258,7 +310,7 @@ void Database::setup(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
                  setup_failed(slot, conn, result.error().message);
                  return;
                }
-               if (value(*result, 1, 0, 0) == "t") {
+               if (value(*result, 0, 0, 0) == "t") {
                  setup_failed(slot, conn,
                               "the server at " + conn->server() +
                                   " is in recovery (a standby) and cannot hand out numbers; point pezd at "
@@ -266,21 +318,108 @@ void Database::setup(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
                                   "to database_url");
                  return;
                }
-               m_server = conn->server() + " as " + value(*result, 1, 0, 1) + " on " + value(*result, 1, 0, 2);
-               bool const has_schema = value(*result, 1, 0, 3) == "t";
+               if (!slot.listener) {
+                 m_server = conn->server() + " as " + value(*result, 0, 0, 1) + " on " + value(*result, 0, 0, 2);
+               }
+               bool const has_schema = value(*result, 0, 0, 3) == "t";
+               if (value(*result, 0, 0, 4) == "f") {
+                 setup_failed(slot, conn, missing_grant(value(*result, 0, 0, 1), "use schema pez",
+                                                        "USAGE ON SCHEMA pez, among others"));
+                 return;
+               }
+               auto schema = [this, &slot, conn, has_schema] {
+                 if (slot.listener) {
+                   finish_setup(slot, conn);  // the other connections migrate
+                 } else if (has_schema) {
+                   read_version(slot, conn);
+                 } else {
+                   migrate(slot, conn, 0);
+                 }
+               };
+               if (!listens(slot)) {
+                 schema();
+                 return;
+               }
                conn->exec(k_listen_sql, m_options.statement_timeout,
-                          [this, &slot, conn, has_schema](std::expected<PgResults, DbError> listening) {
+                          [this, &slot, conn, schema](std::expected<PgResults, DbError> listening) {
                             if (slot.conn != conn || m_stopped) return;
                             if (!listening) {
                               setup_failed(slot, conn, listening.error().message);
                               return;
                             }
-                            if (has_schema) {
-                              read_version(slot, conn);
-                            } else {
-                              migrate(slot, conn, 0);
-                            }
+                            probe(slot, conn, schema);
                           });
+             });
+}
+
+void Database::probe(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::function<void()> next) {
+  slot.probe_channel = "pez_probe_" + std::to_string(::getpid()) + "_" + std::to_string(++m_probes);
+  slot.after_probe = std::move(next);
+  conn->exec("LISTEN " + slot.probe_channel, m_options.statement_timeout,
+             [this, &slot, conn](std::expected<PgResults, DbError> listening) {
+               if (slot.conn != conn || m_stopped || slot.probe_channel.empty()) return;
+               if (!listening) {
+                 slot.probe_channel.clear();
+                 setup_failed(slot, conn, listening.error().message);
+                 return;
+               }
+               slot.probe_timer.expires_after(std::chrono::seconds(1));
+               slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
+                 if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
+                 probed(slot, conn, "no notice arrived within a second");
+               });
+               auto prober = PgConnection::create(m_io);
+               slot.prober = prober;
+               prober->connect(slot.listener ? m_options.listen_params : m_options.params, m_options.connect_timeout,
+                               [this, &slot, conn, prober](std::expected<void, DbError> opened) {
+                                 if (slot.prober != prober || slot.probe_channel.empty()) return;
+                                 if (!opened) {
+                                   probed(slot, conn, "a second connection to send one failed: " + opened.error().message);
+                                   return;
+                                 }
+                                 prober->exec("NOTIFY " + slot.probe_channel, m_options.statement_timeout,
+                                              [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
+                                                if (slot.prober != prober || slot.probe_channel.empty()) return;
+                                                if (!sent) probed(slot, conn, "sending one failed: " + sent.error().message);
+                                              });
+                               });
+             });
+}
+
+void Database::probed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& failure) {
+  if (slot.probe_channel.empty()) return;
+  std::string const channel = std::exchange(slot.probe_channel, {});
+  slot.probe_timer.cancel();
+  if (slot.prober) slot.prober->close();
+  slot.prober.reset();
+  slot.hears_notices = failure.empty();
+  auto next = std::exchange(slot.after_probe, nullptr);
+  if (!failure.empty()) {
+    spdlog::warn("change notices do not reach the database connection to {} ({}){}", conn->server(), failure,
+                 slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
+                               : "; block mode needs them: set listen_database_url to a direct connection to the "
+                                 "database (a connection pooler in transaction mode passes no notices), or serve in "
+                                 "strict mode");
+    // Nothing is left listening on whatever server connection a pooler gave it.
+    conn->exec("UNLISTEN *", m_options.statement_timeout,
+               [this, &slot, conn, next = std::move(next)](std::expected<PgResults, DbError> result) mutable {
+                 if (slot.conn != conn || m_stopped) return;
+                 if (!result) {
+                   setup_failed(slot, conn, result.error().message);
+                   return;
+                 }
+                 next();
+               });
+    return;
+  }
+  conn->exec("UNLISTEN " + channel, m_options.statement_timeout,
+             [this, &slot, conn, next = std::move(next)](std::expected<PgResults, DbError> result) mutable {
+               if (slot.conn != conn || m_stopped) return;
+               if (!result) {
+                 setup_failed(slot, conn, result.error().message);
+                 return;
+               }
+               next();
              });
 }
 
@@ -289,7 +428,11 @@ void Database::read_version(Slot& slot, std::shared_ptr<PgConnection> const& con
              [this, &slot, conn](std::expected<PgResults, DbError> version) {
                if (slot.conn != conn || m_stopped) return;
                if (!version) {
-                 setup_failed(slot, conn, version.error().message);
+                 setup_failed(slot, conn,
+                              version.error().sqlstate == "42501"
+                                  ? missing_grant(conn->user(), "read pez.schema_migrations",
+                                                  "SELECT ON pez.schema_migrations, among others")
+                                  : version.error().message);
                  return;
                }
                auto const current = parse_int64(value(*version, 0, 0, 0));
@@ -316,11 +459,10 @@ void Database::migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, in
                  auto const& error = result.error();
                  std::string message = "cannot apply sql/" + std::string(migration.file) + ": " + error.message;
                  if (error.sqlstate == "42501") {
-                   message = "the pez schema is missing or older than this pezd, and the database role may "
-                             "not create it (" +
-                             error.message + "); run " PEZ_SQL_DIR "/" + std::string(migration.file) +
-                             " as the database owner (psql -v ON_ERROR_STOP=1 -f FILE) and grant pezd's role "
-                             "the rights listed at the top of that file";
+                   message = "the pez schema is missing or older than this pezd, and its database role " + conn->user() +
+                             " may not change it (" + error.message +
+                             "); run pezd migrate as the database owner, then " PEZ_SQL_DIR
+                             "/grants.sql (psql -v pezd=" + conn->user() + " -f FILE)";
                  }
                  setup_failed(slot, conn, message);
                  return;
@@ -336,32 +478,18 @@ void Database::migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, in
 }
 
 void Database::finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
-  conn->prepare(k_take_statement, k_take_sql, m_options.statement_timeout,
-                [this, &slot, conn](std::expected<PgResults, DbError> prepared) {
-                  if (slot.conn != conn || m_stopped) return;
-                  if (!prepared) {
-                    setup_failed(slot, conn, prepared.error().message);
-                    return;
-                  }
-                  conn->prepare(k_reserve_statement, k_reserve_sql, m_options.statement_timeout,
-                                [this, &slot, conn](std::expected<PgResults, DbError> reserve) {
-                                  if (slot.conn != conn || m_stopped) return;
-                                  if (!reserve) {
-                                    setup_failed(slot, conn, reserve.error().message);
-                                    return;
-                                  }
-                                  // Notices may have been missed while it was down: the catalog is
-                                  // read again, on this connection unless a read runs already (one
-                                  // at a time, so that reads end in the order they started).
-                                  slot.state = Slot::State::leased;
-                                  if (m_reads_running == 0) {
-                                    run_catalog_refresh(slot);
-                                    return;
-                                  }
-                                  m_refresh_wanted = true;
-                                  connection_ready(slot);
-                                });
-                });
+  (void)conn;
+  // Notices may have been missed while it was down: the catalog is read again, on the connection
+  // that reads it (the listener, or this one unless a read runs already: one at a time, so that
+  // reads end in the order they started).
+  slot.state = Slot::State::leased;
+  bool const reader = m_listener == nullptr || slot.listener;
+  if (reader && m_reads_running == 0) {
+    run_catalog_refresh(slot);
+    return;
+  }
+  if (m_listener == nullptr || slot.listener) m_refresh_wanted = true;
+  connection_ready(slot);
 }
 
 void Database::run_catalog_refresh(Slot& slot) {
@@ -374,7 +502,9 @@ void Database::run_catalog_refresh(Slot& slot) {
     if (slot.conn != conn || m_stopped) return;
     if (!result) {
       m_refresh_wanted = true;
-      if (result.error().kind == DbError::Kind::sql) {
+      if (result.error().kind == DbError::Kind::sql && result.error().sqlstate == "42501") {
+        setup_failed(slot, conn, missing_grant(conn->user(), "read pez.sequences", "SELECT ON pez.sequences, among others"));
+      } else if (result.error().kind == DbError::Kind::sql) {
         setup_failed(slot, conn, "cannot read the sequences of schema pez: " + result.error().message);
       } else {
         lost(slot, result.error().message);
@@ -410,10 +540,28 @@ void Database::connection_ready(Slot& slot) {
   became_free(slot);
 }
 
+void Database::forget_probe(Slot& slot) {
+  slot.probe_channel.clear();
+  slot.after_probe = nullptr;
+  slot.probe_timer.cancel();
+  if (slot.prober) slot.prober->close();
+  slot.prober.reset();
+  slot.hears_notices = false;
+}
+
 void Database::setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message) {
   conn->close();
+  forget_probe(slot);
   slot.state = Slot::State::closed;
-  note_failure(message);
+  if (slot.listener) {
+    // The others take numbers; without this one the catalog is not read and no notice is heard.
+    thread_local LogThrottle log;
+    if (log.allow()) {
+      spdlog::warn("the connection of listen_database_url failed: {}; retrying{}", message, log.left_out_text());
+    }
+  } else {
+    note_failure(message);
+  }
   schedule_reconnect(slot);
 }
 
@@ -448,6 +596,7 @@ void Database::schedule_reconnect(Slot& slot) {
 
 void Database::lost(Slot& slot, std::string const& message) {
   if (slot.conn) slot.conn->close();
+  forget_probe(slot);
   slot.state = Slot::State::closed;
   slot.backoff = Millis{0};
   if (up()) {
@@ -459,12 +608,12 @@ void Database::lost(Slot& slot, std::string const& message) {
 }
 
 bool Database::can_send() const {
-  return std::ranges::any_of(m_slots, [](auto const& slot) { return slot->state == Slot::State::idle; });
+  return std::ranges::any_of(m_slots, [](auto const& slot) { return !slot->listener && slot->state == Slot::State::idle; });
 }
 
 Database::Slot& Database::lease() {
   for (auto& slot : m_slots) {
-    if (slot->state == Slot::State::idle) {
+    if (!slot->listener && slot->state == Slot::State::idle) {
       slot->state = Slot::State::leased;
       return *slot;
     }
@@ -571,7 +720,7 @@ void Database::take(std::string const& name, std::uint32_t count, TakeHandler ha
   std::string const sequence = qualified_sequence(name);
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
-  slot.conn->exec_prepared(k_take_statement, params, m_options.statement_timeout,
+  slot.conn->exec_params(k_take_sql, params, m_options.statement_timeout,
                            answer<std::vector<std::int64_t>>(slot, slot.conn, std::move(handler), [count](PgResults const& r) {
                              return take_answer(r, count);
                            }));
@@ -582,7 +731,7 @@ void Database::reserve(std::string const& name, std::uint64_t count, ReserveHand
   std::string const sequence = qualified_sequence(name);
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
-  slot.conn->exec_prepared(k_reserve_statement, params, m_options.statement_timeout,
+  slot.conn->exec_params(k_reserve_sql, params, m_options.statement_timeout,
                            answer<Block>(slot, slot.conn, std::move(handler),
                                          [count](PgResults const& r) { return reserve_answer(r, count); }));
 }
@@ -620,12 +769,13 @@ void Database::describe(std::string const& name, DescribeHandler handler) {
 void Database::became_free(Slot& slot) {
   // Whoever ran before this may have leased the connection again.
   if (slot.state != Slot::State::idle) return;
-  if (m_refresh_wanted && m_reads_running == 0) {
+  bool const reader = m_listener == nullptr || slot.listener;
+  if (reader && m_refresh_wanted && m_reads_running == 0) {
     slot.state = Slot::State::leased;
     run_catalog_refresh(slot);
     return;
   }
-  if (m_events) m_events->store_available();
+  if (!slot.listener && m_events) m_events->store_available();
 }
 
 std::uint64_t Database::refresh_catalog() {
@@ -634,7 +784,7 @@ std::uint64_t Database::refresh_catalog() {
   auto const next = m_reads_started + 1;
   if (m_reads_running > 0) return next;
   for (auto& slot : m_slots) {
-    if (slot->state == Slot::State::idle) {
+    if (slot->state == Slot::State::idle && (m_listener == nullptr || slot->listener)) {
       slot->state = Slot::State::leased;
       run_catalog_refresh(*slot);
       return next;

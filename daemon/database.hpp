@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,13 +21,12 @@ namespace pez::daemon {
 
 class Metrics;
 
-// The statements that take numbers, from sql/004_durable_take.sql and sql/003_admin.sql: $1 is
-// the sequence (pez."name"), $2 how many. Each writes WAL in its transaction (a logical message,
-// setval), so that the commit is flushed, and on a synchronous standby, before the numbers are
-// answered (see 004 for why).
-inline constexpr char const k_take_statement[] = "pez_take";
+// The statements that take numbers, from sql/: $1 is the sequence (pez."name"), $2 how many.
+// Each writes WAL in its transaction (a logical message, setval) and turns synchronous_commit on
+// for it, so that the commit is flushed, and on a synchronous standby, before the numbers are
+// answered (see 004 and 006 for why). Sent as unnamed statements, which a transaction pooler
+// passes on whole.
 inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
-inline constexpr char const k_reserve_statement[] = "pez_reserve";
 inline constexpr char const k_reserve_sql[] =
     "SELECT first_value, last_value, increment, generation FROM pez.reserve($1::regclass, $2::bigint)";
 // The channel sql/003_admin.sql announces changes on: "NAME GENERATION" or "NAME dropped".
@@ -58,6 +58,9 @@ class Database final : public Store {
 
   struct Options {
     ConnParams params;
+    // A direct connection (not through a transaction pooler) for LISTEN and the catalog; empty
+    // for none: then every connection listens.
+    ConnParams listen_params;
     int connections = 2;
     Millis connect_timeout{5000};
     Millis statement_timeout{5000};
@@ -85,6 +88,7 @@ class Database final : public Store {
   bool up() const override;    // some connection is set up
   bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
   std::string last_error() const override { return m_last_error; }
+  std::optional<std::string> notices_problem() const override;
 
   std::string server() const { return m_server; }
   int connections_up() const;
@@ -116,11 +120,21 @@ class Database final : public Store {
   void connection_ready(Slot& slot);
   void note_failure(std::string const& message);
   void notice(std::string_view channel, std::string_view payload);
+  // Whether connections of slot listen for change notices (all of them, or the listener alone).
+  bool listens(Slot const& slot) const;
+  // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
+  // second connection (as through a pooler in transaction mode, where it would not arrive), and
+  // wait a second; then next. A connection that hears none still serves strict mode.
+  void probe(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::function<void()> next);
+  void probed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& failure);
+  void forget_probe(Slot& slot);
 
   boost::asio::io_context& m_io;
   Options m_options;
   Metrics& m_metrics;
   std::vector<std::unique_ptr<Slot>> m_slots;
+  Slot* m_listener = nullptr;  // the last of m_slots when listen_params are set
+  std::uint64_t m_probes = 0;
   Catalog m_catalog;
   StoreEvents* m_events = nullptr;
   std::uint64_t m_reads_started = 0;

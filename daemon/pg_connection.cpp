@@ -153,22 +153,6 @@ void PgConnection::exec_params(std::string const& sql, std::span<char const* con
       timeout, std::move(handler));
 }
 
-void PgConnection::prepare(std::string const& name, std::string const& sql, Duration timeout,
-                           ResultHandler handler) {
-  start([&](PGconn* conn) { return PQsendPrepare(conn, name.c_str(), sql.c_str(), 0, nullptr); }, timeout,
-        std::move(handler));
-}
-
-void PgConnection::exec_prepared(std::string const& name, std::span<char const* const> params, Duration timeout,
-                                 ResultHandler handler) {
-  start(
-      [&](PGconn* conn) {
-        return PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(params.size()), params.data(), nullptr,
-                                   nullptr, 0);
-      },
-      timeout, std::move(handler));
-}
-
 void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeout, ResultHandler handler) {
   if (!is_open() || busy()) {
     auto const message = is_open() ? "a statement is already running on this connection"
@@ -365,6 +349,11 @@ std::string PgConnection::server() const {
   std::string port = PQport(m_conn) ? PQport(m_conn) : "";
   if (!host.empty() && host.front() == '/') return host + "/.s.PGSQL." + port;
   return host + ":" + port;
+}
+
+std::string PgConnection::user() const {
+  char const* user = m_conn ? PQuser(m_conn) : nullptr;
+  return user ? user : "";
 }
 
 int PgConnection::server_version() const { return m_conn ? PQserverVersion(m_conn) : 0; }

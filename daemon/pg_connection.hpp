@@ -60,9 +60,6 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // Runs one statement with text parameters.
   void exec_params(std::string const& sql, std::span<char const* const> params, Duration timeout,
                    ResultHandler handler);
-  void prepare(std::string const& name, std::string const& sql, Duration timeout, ResultHandler handler);
-  void exec_prepared(std::string const& name, std::span<char const* const> params, Duration timeout,
-                     ResultHandler handler);
 
   // Called when the connection breaks while no statement is running.
   void on_lost(LostHandler handler) { m_on_lost = std::move(handler); }
@@ -73,6 +70,8 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   bool busy() const { return static_cast<bool>(m_pending); }
   // "host:port" of the server, for logs.
   std::string server() const;
+  // The role it connected as.
+  std::string user() const;
   int server_version() const;
 
  private:

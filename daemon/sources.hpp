@@ -118,6 +118,9 @@ class BlockSource final : public Source {
   // A change of name was announced: nothing of it is served from memory until catalog read
   // `read` (or a later one) is done.
   void announced(std::string const& name, std::uint64_t read);
+  // Block mode cannot be trusted (no change notices arrive): every reserve goes, and nothing is
+  // served until allowed again; or, with none, it is allowed again.
+  void refuse(std::optional<Error> why);
   // A catalog read is done: reserves of older generations, of vanished sequences and of those now
   // served in strict mode go. Answers the requests that waited for the latter.
   std::vector<Request> sync(Catalog const& catalog, std::function<bool(SequenceInfo const&)> const& in_block_mode);
@@ -198,6 +201,7 @@ class BlockSource final : public Source {
   // Fences (see Reserve::fence) announced for sequences that had no reserve then.
   std::map<std::string, std::uint64_t, std::less<>> m_fences;
   std::uint64_t m_next_epoch = 1;
+  std::optional<Error> m_refusing;  // see refuse()
   std::unique_ptr<CoreTimer> m_retry_timer;
   Clock::time_point m_retry_due{};
   LogThrottle m_failure_log{5};

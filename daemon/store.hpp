@@ -123,6 +123,8 @@ class Store {
   virtual bool up() const = 0;    // some connection is set up
   virtual bool down() const = 0;  // none is, and the latest attempt failed
   virtual std::string last_error() const = 0;
+  // Why change notices cannot be heard (block mode needs them), or nothing when they can.
+  virtual std::optional<std::string> notices_problem() const = 0;
 };
 
 // The clock and timers of the core: the event loop's, or the simulation's.

@@ -44,7 +44,7 @@ Error sequence_error(std::string const& name, std::uint64_t count, StoreError co
       return unavailable_error(error.message);
     case Kind::denied:
       return Error{Errc::internal, "pezd's database role may not take numbers from " + quote_untrusted(name) + " (" +
-                                       error.message + "); grant it the rights listed in sql/001_init.sql"};
+                                       error.message + "); run sql/grants.sql as the owner of schema pez"};
     case Kind::exists:
     case Kind::in_use:
     case Kind::internal:

@@ -103,14 +103,14 @@ def test_a_bare_nextval_hands_out_numbers_again_after_the_crash(race_cluster):
     assert again, f"the crash did not bring back numbers of a bare nextval (before {handed_out}, after {after})"
 
 
-@pytest.mark.parametrize("mode", ["strict", "block"])
-def test_pezd_never_hands_out_a_number_again_after_the_crash(race_cluster, mode):
-    database = race_cluster.create_database()
+def race_pezd(race_cluster, database, mode, args=(), env=None):
+    """pezd takes numbers from the range a held nextval logged ahead; then PostgreSQL crashes; no
+    number may come again."""
     workdir = harness.short_tempdir()
-    args = ["--mode", mode, "--request-timeout", "2s"]
+    args = ["--mode", mode, "--request-timeout", "2s"] + list(args)
     if mode == "block":
         args += ["--block-min", "1", "--block-max", "4"]  # a reserve every few numbers
-    pezd = harness.Pezd(race_cluster, database, workdir, args=args)
+    pezd = harness.Pezd(race_cluster, database, workdir, args=args, env=env)
     with harness.logs_on_failure(pezd):
         pezd.start()
         handed_out = pezd.numbers("forward", 3)
@@ -134,3 +134,32 @@ def test_pezd_never_hands_out_a_number_again_after_the_crash(race_cluster, mode)
         assert last >= max(handed_out)
         assert pezd.stop() == 0
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_pezd_never_hands_out_a_number_again_after_the_crash(race_cluster, mode):
+    race_pezd(race_cluster, race_cluster.create_database(), mode)
+
+
+@pytest.fixture(scope="module")
+def async_race_cluster_of_module():
+    c = harness.Cluster(settings={**RACE_SETTINGS, "synchronous_commit": "off"})
+    yield c
+    c.destroy()
+
+
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_behind_a_transaction_pooler_on_a_server_with_synchronous_commit_off(async_race_cluster_of_module, mode):
+    # Whatever the server's default and whichever server connection PgBouncer picks, each taking
+    # transaction turns synchronous_commit on for itself (sql/006). Block mode hears its notices on
+    # a direct connection (listen_database_url).
+    cluster = async_race_cluster_of_module
+    if not cluster.running():
+        cluster.start()
+    database = cluster.create_database()
+    bouncer = harness.PgBouncer(cluster, "transaction", pool_size=2)
+    try:
+        race_pezd(cluster, database, mode, ["--listen-database-url", f"host={cluster.dir} port={cluster.port} dbname={database}"],
+                  env=bouncer.env())
+    finally:
+        bouncer.stop()

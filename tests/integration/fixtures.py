@@ -43,11 +43,19 @@ def cluster():
     c.destroy()
 
 
+@pytest.fixture(scope="session")
+def bouncer(cluster):
+    """PgBouncer in the pool mode of PEZ_TEST_PGBOUNCER, for the session (started only when asked for)."""
+    b = harness.PgBouncer(cluster, harness.PGBOUNCER or "session")
+    yield b
+    b.stop()
+
+
 @pytest.fixture
 def db(cluster):
     if not cluster.running():
         cluster.start()
-    return cluster.create_database()
+    return cluster.create_split_database() if harness.ROLES == "split" else cluster.create_database()
 
 
 @pytest.fixture
@@ -63,7 +71,10 @@ def start_pezd(cluster, db, workdir, request):
     -> harness.Pezd"""
     started = []
 
-    def start(args=(), env=None, database=None, wait_ready=True, http=True, user="postgres", nofile=None):
+    def start(args=(), env=None, database=None, wait_ready=True, http=True, user=None, nofile=None):
+        user = user or (harness.APP_ROLE if harness.ROLES == "split" else "postgres")
+        if harness.PGBOUNCER:
+            env = {**request.getfixturevalue("bouncer").env(), **(env or {})}
         p = harness.Pezd(cluster, database or db, workdir, args=args, env=env, http=http, user=user, nofile=nofile)
         started.append(p)
         return p.start(wait_ready=wait_ready)

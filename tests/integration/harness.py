@@ -28,6 +28,16 @@ FORWARD_MAX = 9223372036854775807
 MODE = os.environ.get("PEZ_TEST_MODE", "strict")
 # Likewise the number of event loop threads (pezd's threads setting; its default when unset).
 THREADS = os.environ.get("PEZ_TEST_THREADS", "auto")
+# "session" or "transaction": the suite's pezd reach PostgreSQL through PgBouncer in that pool mode
+# (CTest's integration_pgbouncer); empty: directly.
+PGBOUNCER = os.environ.get("PEZ_TEST_PGBOUNCER", "")
+# "split": each test database belongs to a role that is no superuser (OWNER_ROLE), which runs
+# pezd migrate, and the suite's pezd connect as APP_ROLE with only the rights of sql/grants.sql
+# (CTest's integration_least_privilege); empty: pezd connects as the superuser postgres.
+ROLES = os.environ.get("PEZ_TEST_ROLES", "")
+OWNER_ROLE = "pez_owner"
+APP_ROLE = "pez_app"
+SQL_DIR = os.environ.get("PEZ_SQL_DIR", os.path.join(ROOT, "sql"))
 
 
 def short_tempdir(prefix="pez-"):
@@ -69,6 +79,7 @@ class Cluster:
                     f"(scripts/setup-deps) or set PEZ_PG_BIN; the integration tests need a real server.")
         self.base = short_tempdir("pez-pg-")
         self.dir = self.base  # the socket directory
+        self.port = int((settings or {}).get("port", 5432))  # names the socket file too
         self.data = os.path.join(self.base, "data")
         self.log = os.path.join(self.base, "postgres.log")
         if IS_ROOT:
@@ -144,7 +155,8 @@ class Cluster:
 
     def psql(self, db, sql, user="postgres", check=True, timeout=120):
         try:
-            result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-U", user, "-d", db,
+            result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U", user,
+                                     "-d", db,
                                      "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True,
                                     timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -159,9 +171,105 @@ class Cluster:
         self.psql("postgres", f'CREATE DATABASE "{name}" OWNER "{owner}"')
         return name
 
+    def create_split_database(self):
+        """A database that OWNER_ROLE (no superuser) owns and migrated with pezd migrate, and
+        where APP_ROLE has just the rights of sql/grants.sql."""
+        for role, options in ((OWNER_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"), (APP_ROLE, "LOGIN NOSUPERUSER")):
+            self.psql("postgres", f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') "
+                                  f"THEN CREATE ROLE {role} {options}; END IF; END $$")
+        name = self.create_database(owner=OWNER_ROLE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_") and not k.startswith("PG")}
+        env.update(PEZ_CONFIG="", PGHOST=self.dir, PGPORT=str(self.port), PGUSER=OWNER_ROLE, PGDATABASE=name)
+        migrated = subprocess.run([PEZD, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+        assert migrated.returncode == 0, f"pezd migrate as {OWNER_ROLE} failed: {migrated.stderr}"
+        result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U", OWNER_ROLE,
+                                 "-d", name, "-v", "ON_ERROR_STOP=1", "-v", f"pezd={APP_ROLE}", "-q", "-f",
+                                 os.path.join(SQL_DIR, "grants.sql")], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"grants.sql failed: {result.stderr}"
+        return name
+
     def destroy(self):
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgBouncer:
+    """Debian's PgBouncer in front of a cluster's Unix socket, on a loopback port, in a temp dir, as
+    the postgres user, in pool_mode session or transaction. Every database name maps to the
+    cluster's database of that name."""
+
+    def __init__(self, cluster, pool_mode, pool_size=4):
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError("PgBouncer is missing: install pgbouncer (scripts/setup-deps); the tests of pooled "
+                               "PostgreSQL need a real one")
+        self.dir = short_tempdir("pez-pgb-")
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "pgbouncer.log")
+        with open(os.path.join(self.dir, "users.txt"), "w") as f:
+            f.write('"postgres" ""\n')
+        config = os.path.join(self.dir, "pgbouncer.ini")
+        with open(config, "w") as f:
+            f.write(f"""[databases]
+* = host={cluster.dir}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir}/users.txt
+pool_mode = {pool_mode}
+default_pool_size = {pool_size}
+max_client_conn = 500
+server_login_retry = 1
+# Each test has a database of its own, so a pool of its own: let idle server connections go.
+server_idle_timeout = 2
+ignore_startup_parameters = extra_float_digits
+logfile = {self.log}
+""")
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres", "postgres")
+            for name in ("users.txt", "pgbouncer.ini"):
+                shutil.chown(os.path.join(self.dir, name), "postgres", "postgres")
+        self.proc = subprocess.Popen([binary, config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     user="postgres" if IS_ROOT else None, group="postgres" if IS_ROOT else None)
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"pgbouncer exited {self.proc.returncode}: {self.log_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+            return False
+
+        wait_until(listening, 15, what="PgBouncer to listen")
+
+    def env(self):
+        """What a pezd's environment needs to reach the database through it."""
+        return {"PGHOST": "127.0.0.1", "PGPORT": str(self.port)}
+
+    def log_text(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Response:
@@ -287,7 +395,7 @@ class Pezd:
         for key in list(self.env):
             if key.startswith("PEZ_") or key.startswith("PG"):
                 del self.env[key]
-        self.env.update(PEZ_CONFIG="", PGHOST=cluster.dir, PGUSER=user, PGDATABASE=database)
+        self.env.update(PEZ_CONFIG="", PGHOST=cluster.dir, PGPORT=str(cluster.port), PGUSER=user, PGDATABASE=database)
         if env:
             self.env.update(env)
         self.proc = None

@@ -2,6 +2,7 @@
 the first line without trailing white space, and db_password_file gives its first line."""
 
 import os
+import re
 
 import pytest
 
@@ -12,9 +13,9 @@ TOKEN = "s3cret-token-0123456789abcdef"
 STRANGER_UID = 54321
 
 
-def run_pezd(workdir, args, timeout=10):
+def run_pezd(workdir, args, timeout=10, env=None):
     import subprocess
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}, **(env or {})}
     env["PEZ_CONFIG"] = ""
     return subprocess.run([PEZD, "--socket", os.path.join(workdir, "x.sock")] + args, capture_output=True,
                           text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -70,8 +71,9 @@ def test_an_empty_token_stops_pezd(workdir, text):
 @pytest.fixture
 def password_role(cluster):
     """A role that must give its password (scram-sha-256 in pg_hba.conf) on a database of its own."""
-    role, password = "pez_pw_test", "first-line-Pa55"
-    cluster.psql("postgres", f"DROP ROLE IF EXISTS {role}")
+    # A role of its own each time: an earlier one still owns its database.
+    password_role.count = getattr(password_role, "count", 0) + 1
+    role, password = f"pez_pw_test{os.getpid()}_{password_role.count}", "first-line-Pa55"
     cluster.psql("postgres", f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     database = cluster.create_database(owner=role)
     hba = os.path.join(cluster.data, "pg_hba.conf")
@@ -110,3 +112,33 @@ def test_an_empty_first_line_of_db_password_file_stops_pezd(workdir, text):
     r = run_pezd(workdir, ["--db-password-file", path])
     assert r.returncode == 78, r
     assert "db_password_file" in r.stderr and path in r.stderr and "first line" in r.stderr, r.stderr
+
+
+def test_the_password_from_libpqs_passfile(start_pezd, workdir, password_role):
+    role, password, database = password_role
+    passfile = write_file(workdir, "pgpass", f"*:*:*:{role}:{password}\n")
+    pezd = start_pezd(env={"PGPASSFILE": passfile}, user=role, database=database, wait_ready=False)
+    pezd.wait_ready(timeout=10)
+    assert pezd.numbers("forward", 1) == [1]
+
+
+def test_the_password_from_the_systemd_credential(start_pezd, workdir, password_role):
+    role, password, database = password_role
+    credentials = os.path.join(workdir, "credentials")
+    os.mkdir(credentials)
+    write_file(credentials, "db-password", password + "\n")
+    env = {"CREDENTIALS_DIRECTORY": credentials}
+    pezd = start_pezd(env=env, user=role, database=database, wait_ready=False)
+    pezd.wait_ready(timeout=10)
+    assert pezd.numbers("forward", 1) == [1]
+    printed = run_pezd(workdir, ["--print-config"], env=env).stdout
+    assert re.search(r'^db_password = \*{8} +# systemd credential .*/credentials/db-password$', printed, re.M), printed
+    assert password not in printed
+
+
+def test_an_empty_credential_is_no_password(workdir):
+    credentials = os.path.join(workdir, "credentials")
+    os.mkdir(credentials)
+    write_file(credentials, "db-password", "")
+    printed = run_pezd(workdir, ["--print-config"], env={"CREDENTIALS_DIRECTORY": credentials}).stdout
+    assert re.search(r'^db_password = "" +# default$', printed, re.M), printed

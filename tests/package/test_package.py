@@ -78,13 +78,15 @@ def test_the_package_holds_what_it_should(deb):
                  "./usr/share/bash-completion/completions/pez", "./usr/share/zsh/vendor-completions/_pez",
                  "./usr/share/doc/pez/copyright", "./usr/share/doc/pez/changelog.Debian.gz"):
         assert re.search(rf" {re.escape(path)}$", listing, re.M), f"{path} missing from the package:\n{listing}"
+    # The database password for LoadCredential=: empty, and root's alone.
+    assert re.search(r"^-rw------- root/root +0 .* \./etc/pez/db-password$", listing, re.M), listing
     version = run(["dpkg-deb", "-f", deb, "Version"]).stdout.strip()
     with open(os.path.join(ROOT, "packaging", "debian", "changelog")) as f:
         assert f.readline().startswith(f"pez ({version})")
     control = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True, check=True).stdout
     conffiles = subprocess.run(["tar", "-xOf", "-", "./conffiles"], input=control, capture_output=True,
                                check=True).stdout.decode()
-    assert conffiles.split() == ["/etc/pez/pezd.conf", "/etc/default/pezd"], conffiles
+    assert conffiles.split() == ["/etc/pez/pezd.conf", "/etc/pez/db-password", "/etc/default/pezd"], conffiles
 
 
 def test_install_creates_user_and_runtime_directory(install):

@@ -516,6 +516,7 @@ class FakeStore final : public daemon::Store {
   }
   bool down() const override { return !up() && m_attempt_failed; }
   std::string last_error() const override { return m_last_error; }
+  std::optional<std::string> notices_problem() const override { return std::nullopt; }
 
   void start();
   // A connection breaks (the server may or may not have run what it was sent).

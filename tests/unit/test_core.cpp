@@ -96,6 +96,8 @@ class ManualStore final : public pez::daemon::Store {
   bool up() const override { return true; }
   bool down() const override { return false; }
   std::string last_error() const override { return {}; }
+  std::optional<std::string> notices_problem() const override { return notices; }
+  std::optional<std::string> notices;  // set by a test
 
   // Answers the oldest statement; false when none waits.
   bool answer_next() {

@@ -1,0 +1,73 @@
+"""pezd behind PgBouncer in transaction mode (Debian's pgbouncer, started here on a loopback port):
+only unnamed statements, durability set in each taking transaction, and change notices, which such
+a pooler does not pass, proven on every connection that listens. (The HTTP and socket basics run
+through PgBouncer in session mode too: CTest's integration_pgbouncer.)"""
+
+import json
+
+import pytest
+
+from harness import PgBouncer, wait_until
+
+pytestmark = pytest.mark.strict_only  # each test says its modes
+
+
+@pytest.fixture
+def transaction_pooler(cluster):
+    b = PgBouncer(cluster, "transaction", pool_size=3)
+    yield b
+    b.stop()
+
+
+def direct(cluster, database):
+    """A connection string straight to the cluster, bypassing the pooler."""
+    return f"host={cluster.dir} port={cluster.port} dbname={database}"
+
+
+def test_strict_mode_works_and_block_mode_refuses_without_notices(start_pezd, transaction_pooler):
+    strict = start_pezd(["--mode", "strict"], env=transaction_pooler.env())
+    assert strict.numbers("forward", 3) == [1, 2, 3]
+    assert strict.get("/readyz").status == 200
+    wait_until(lambda: "change notices do not reach" in strict.log_text(), 10, what="the log line")
+
+    block = start_pezd(["--mode", "block"], env=transaction_pooler.env(), wait_ready=False)
+    wait_until(lambda: "listen_database_url" in block.get("/readyz").body, 15,
+               what="block mode to say why it is not ready")
+    assert block.get("/readyz").status == 503
+    r = block.get("/v1/forward")
+    assert r.status == 503 and "change notices" in r.json()["error"], r
+    status = json.loads(block.pez("status", "--json").stdout)
+    assert "listen_database_url" in status["database"]["notices"]
+    # A sequence in strict mode is served by the same daemon.
+    r = block.pez("admin", "create", "tickets", "--mode", "strict")
+    assert r.returncode == 0, r.stderr
+    assert block.numbers("tickets", 2) == [1, 2]
+
+
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_a_reset_reaches_a_daemon_behind_the_pooler_through_listen_database_url(start_pezd, cluster, db,
+                                                                                   transaction_pooler, mode):
+    pooled = start_pezd(["--mode", mode, "--listen-database-url", direct(cluster, db)],
+                        env=transaction_pooler.env())
+    other = start_pezd(["--mode", mode])
+    assert pooled.get("/readyz").status == 200
+    first = pooled.numbers("forward", 2)
+    assert first == [1, 2]
+    r = other.pez("admin", "reset", "forward", "--to", "1000000000")
+    assert r.returncode == 0, r.stderr
+    # The notice reaches the pooled daemon on its direct connection: what it reserved goes.
+    wait_until(lambda: pooled.numbers("forward", 1)[0] >= 1000000000, 10, what="the reset to reach it")
+    assert "change notices do not reach" not in pooled.log_text()
+
+
+def test_durability_is_set_in_each_take_behind_the_pooler(start_pezd, cluster, db, transaction_pooler):
+    # A role whose default is synchronous_commit = off: a take still commits with it on.
+    cluster.psql(db, "ALTER ROLE postgres IN DATABASE \"%s\" SET synchronous_commit = off" % db)
+    try:
+        pezd = start_pezd(["--mode", "strict"], env=transaction_pooler.env())
+        assert pezd.numbers("forward", 1) == [1]
+        setting = cluster.psql(db, "BEGIN; SELECT pez.take('pez.forward', 1); "
+                                   "SELECT current_setting('synchronous_commit'); COMMIT;").splitlines()
+        assert setting[-1] == "on", setting
+    finally:
+        cluster.psql(db, "ALTER ROLE postgres IN DATABASE \"%s\" RESET synchronous_commit" % db)

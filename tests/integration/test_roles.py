@@ -1,0 +1,70 @@
+"""Least privilege: pezd migrate as a role that is no superuser and owns the database; pezd as a role
+with only the rights of sql/grants.sql (CTest's integration_least_privilege runs the basics so);
+and a role that lacks a right is told which one, not handed a raw SQL error."""
+
+import os
+import subprocess
+
+import pytest
+
+import harness
+from harness import wait_until
+
+pytestmark = pytest.mark.strict_only  # roles and schema, the same in both modes
+
+
+def migrate(cluster, database, role, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_") and not k.startswith("PG")}
+    env.update(PEZ_CONFIG="", PGHOST=cluster.dir, PGPORT=str(cluster.port), PGUSER=role, PGDATABASE=database)
+    return subprocess.Popen([harness.PEZD, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def roles(cluster, *names):
+    for name in names:
+        cluster.psql("postgres", f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') "
+                                 f"THEN CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; END IF; END $$")
+
+
+def test_pezd_migrate_as_an_owner_that_is_no_superuser_twice_and_at_once(cluster):
+    roles(cluster, harness.OWNER_ROLE)
+    database = cluster.create_database(owner=harness.OWNER_ROLE)
+    both = [migrate(cluster, database, harness.OWNER_ROLE) for _ in range(2)]
+    answers = [p.communicate(timeout=60) + (p.returncode,) for p in both]
+    for out, err, code in answers:
+        assert code == 0, (out, err)
+        assert "schema pez is at version" in out, out
+    again = migrate(cluster, database, harness.OWNER_ROLE)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0 and "already" in out, (out, err)
+    assert cluster.psql(database, "SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_namespace "
+                                  "WHERE nspname = 'pez'") == harness.OWNER_ROLE
+
+
+def test_pezd_migrate_as_a_role_that_may_not_is_told_so(cluster):
+    roles(cluster, "pez_nobody")
+    database = cluster.create_database()
+    p = migrate(cluster, database, "pez_nobody")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 77, (out, err)
+    assert err.startswith("pezd migrate: error: ") and "owner" in err, err
+
+
+def test_a_role_without_the_grants_is_told_which(start_pezd, cluster):
+    database = cluster.create_split_database()
+    roles(cluster, "pez_nogrant")
+    pezd = start_pezd(user="pez_nogrant", database=database, wait_ready=False)
+    wait_until(lambda: "grants.sql" in pezd.get("/readyz").body, 15, what="readyz to name the grants")
+    assert "USAGE ON SCHEMA pez" in pezd.get("/readyz").body
+    assert "grants.sql" in pezd.log_text()
+
+
+def test_a_role_that_may_not_take_numbers_is_told_which_grant(start_pezd, cluster):
+    database = cluster.create_split_database()
+    roles(cluster, "pez_reader")
+    # Everything but the right to take numbers.
+    cluster.psql(database, "GRANT USAGE ON SCHEMA pez TO pez_reader; "
+                           "GRANT SELECT ON pez.schema_migrations, pez.sequences TO pez_reader")
+    pezd = start_pezd(["--mode", "strict"], user="pez_reader", database=database)
+    r = pezd.get("/v1/forward")
+    assert r.status == 500 and "grants.sql" in r.json()["error"], r
