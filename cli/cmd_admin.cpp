@@ -138,12 +138,14 @@ std::string status_table(json const& s) {
       {"uptime:", duration_text(s["uptime_seconds"])},
       {"database:", db_up ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
                           : "DOWN: " + text_of(db["error"])},
-      {"notices:", db["notices"].is_string() ? "NOT HEARD: " + db["notices"].get<std::string>() + " (block mode refuses)"
-                                             : std::string("heard")},
       {"sequences:", text_of(s["sequences"])},
       {"requests:", text_of(s["requests"]) + " answered, " + text_of(s["pending"]) + " waiting"},
       {"numbers:", text_of(s["numbers"]) + " handed out"},
       {"clients:", text_of(s["connections"]) + " connections open"}};
+  if (db["notices"].is_string()) {
+    // Only when they do not arrive: block mode refuses then.
+    rows.insert(rows.begin() + 3, {"notices:", "NOT HEARD: " + db["notices"].get<std::string>()});
+  }
   return verdict + "\n" + table(rows);
 }
 
