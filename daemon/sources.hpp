@@ -66,6 +66,7 @@ class StrictSource final : public Source {
     std::string name;
     std::uint32_t total = 0;
     std::vector<Request> requests;
+    Clock::time_point sent;
   };
   bool waits(std::string const& name, Clock::time_point now);
   void run(std::shared_ptr<Batch> const& batch);

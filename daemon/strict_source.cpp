@@ -130,6 +130,7 @@ void StrictSource::arm_retry(Clock::time_point at) {
 }
 
 void StrictSource::run(std::shared_ptr<Batch> const& batch) {
+  batch->sent = m_ctx.clock.now();
   m_in_flight.push_back(batch);
   m_ctx.metrics.db_round_trip();
   m_ctx.store.take(batch->name, batch->total, [this, batch](TakeResult result) { finish(batch, std::move(result)); });
@@ -175,6 +176,22 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
       if (answer.code == Errc::exhausted) m_ctx.observed(batch->name, 0, true);
       if (answer.code == Errc::not_found) m_ctx.store.refresh_catalog();
       answer_all(answer);
+      if (answer.code == Errc::exhausted && batch->total == 1) {
+        // Not one number was left when the statement ran: the requests for it that were waiting
+        // already then get the same answer (none is taken), rather than a statement each.
+        std::vector<Request> none_left;
+        for (auto it = m_queue.begin(); it != m_queue.end();) {
+          if (it->name == batch->name && it->deadline - m_ctx.timeout <= batch->sent) {
+            none_left.push_back(std::move(*it));
+            it = m_queue.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        for (auto& request : none_left) {
+          request.answer(std::unexpected(sequence_error(request.name, request.count, error)));
+        }
+      }
     }
     if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
     pump();
