@@ -68,3 +68,18 @@ def test_a_role_that_may_not_take_numbers_is_told_which_grant(start_pezd, cluste
     pezd = start_pezd(["--mode", "strict"], user="pez_reader", database=database)
     r = pezd.get("/v1/forward")
     assert r.status == 500 and "grants.sql" in r.json()["error"], r
+
+
+def test_admin_through_a_role_with_the_admin_grants(start_pezd, cluster):
+    # The last part of grants.sql: create, reset and drop through pezd.
+    database = cluster.create_split_database()
+    pezd = start_pezd(user=harness.APP_ROLE, database=database)
+    assert pezd.pez("admin", "create", "tickets", "--start", "100").returncode == 0
+    assert pezd.numbers("tickets", 2) == [100, 101]
+    assert pezd.pez("admin", "reset", "tickets").returncode == 0
+    assert pezd.numbers("tickets", 1) == [100]
+    assert pezd.pez("admin", "reset", "forward", "--to", "50").returncode == 0  # the owner's sequence
+    assert pezd.numbers("forward", 1) == [50]
+    assert pezd.pez("admin", "drop", "tickets").returncode == 0
+    r = pezd.pez("admin", "drop", "forward")
+    assert r.returncode != 0 and "built in" in r.stderr, r.stderr
