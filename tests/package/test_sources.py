@@ -39,7 +39,10 @@ def test_the_rpm_spec_builds():
                  "/usr/share/bash-completion/completions/pez"):
         assert path in files, (path, files)
     config = run(["rpm", "-qcp", rpms[0]]).stdout.split()
-    assert sorted(config) == ["/etc/pez/pezd.conf", "/etc/sysconfig/pezd"], config
+    assert sorted(config) == ["/etc/pez/db-password", "/etc/pez/pezd.conf", "/etc/sysconfig/pezd"], config
+    # The password file is root's alone: systemd reads it for the unit's LoadCredential=.
+    modes = dict(reversed(line.split(None, 8)[::8]) for line in run(["rpm", "-qlvp", rpms[0]]).stdout.splitlines())
+    assert modes["/etc/pez/db-password"].startswith("-rw-------"), modes["/etc/pez/db-password"]
 
 
 def pez_help(*command):
