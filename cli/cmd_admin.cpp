@@ -132,7 +132,11 @@ std::string status_table(json const& s) {
   bool const ready = s.value("ready", false);
   bool const db_up = db.value("up", false);
   std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
-  if (!ready) verdict += db_up ? " (shutting down)" : " (database unavailable)";
+  if (!ready) {
+    verdict += !db_up                     ? " (database unavailable)"
+               : db["refused"].is_string() ? " (refused: no synchronous standby)"
+                                           : " (shutting down)";
+  }
   std::vector<std::vector<std::string>> rows{
       {"mode:", text_of(s["mode"]) + ", " + text_of(s["threads"]) + " threads"},
       {"uptime:", duration_text(s["uptime_seconds"])},
@@ -140,6 +144,8 @@ std::string status_table(json const& s) {
                           : "DOWN: " + text_of(db["error"])},
       {"notices:", db["notices"].is_string() ? "NOT HEARD: " + db["notices"].get<std::string>() + " (block mode refuses)"
                                              : std::string("heard")},
+      {"failover:", (db["failover"].is_string() ? db["failover"].get<std::string>() : std::string("not known yet")) +
+                        (db["refused"].is_string() ? " (numbers refused: require_synchronous_standby)" : "")},
       {"sequences:", text_of(s["sequences"])},
       {"requests:", text_of(s["requests"]) + " answered, " + text_of(s["pending"]) + " waiting"},
       {"numbers:", text_of(s["numbers"]) + " handed out"},
