@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import figures
 import harness
 import patroni
 from harness import wait_until
@@ -365,4 +366,4 @@ def test_switchover_failover_lost_dcs_and_frozen_leader_hand_out_no_number_twice
     if SUMMARY:
         with open(SUMMARY, "w") as f:
             json.dump(summary, f, indent=1)
-    print("\n" + patroni.summary_text(summary))
+    print("\n" + figures.summary_text(summary))
