@@ -132,12 +132,18 @@ std::string status_table(json const& s) {
   bool const ready = s.value("ready", false);
   bool const db_up = db.value("up", false);
   std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
-  if (!ready) verdict += db_up ? " (shutting down)" : " (database unavailable)";
+  if (!ready) {
+    verdict += !db_up                     ? " (database unavailable)"
+               : db["refused"].is_string() ? " (refused: no synchronous standby)"
+                                           : " (shutting down)";
+  }
   std::vector<std::vector<std::string>> rows{
       {"mode:", text_of(s["mode"]) + ", " + text_of(s["threads"]) + " threads"},
       {"uptime:", duration_text(s["uptime_seconds"])},
       {"database:", db_up ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
                           : "DOWN: " + text_of(db["error"])},
+      {"failover:", (db["failover"].is_string() ? db["failover"].get<std::string>() : std::string("not known yet")) +
+                        (db["refused"].is_string() ? " (numbers refused: require_synchronous_standby)" : "")},
       {"sequences:", text_of(s["sequences"])},
       {"requests:", text_of(s["requests"]) + " answered, " + text_of(s["pending"]) + " waiting"},
       {"numbers:", text_of(s["numbers"]) + " handed out"},

@@ -29,6 +29,10 @@ Error unavailable_error(std::string const& why) {
   return Error{Errc::unavailable, "the database is unavailable: " + why + "; try again later"};
 }
 
+Error refused_error(std::string const& why) {
+  return Error{Errc::unavailable, "pezd refuses to hand out numbers: " + why + "; try again later"};
+}
+
 Error not_found_error(std::string_view name) {
   return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)};
 }
@@ -132,7 +136,7 @@ std::size_t Allocator::pending() const {
 std::uint64_t Allocator::reserved(std::string_view name) const { return m_block->reserved(name); }
 
 bool Allocator::serving() const {
-  return m_store.up() && !(m_options.mode == Mode::block && m_store.notices_problem());
+  return m_store.up() && !m_store.safety_problem() && !(m_options.mode == Mode::block && m_store.notices_problem());
 }
 
 bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
@@ -151,6 +155,10 @@ bool Allocator::warm_up(std::string const& name) {
 
 void Allocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
   Request request{std::string(name), count, m_clock.now() + m_options.timeout, std::move(handler)};
+  if (auto const unsafe = m_store.safety_problem()) {
+    request.answer(std::unexpected(refused_error(*unsafe)));
+    return;
+  }
   if (m_store.down() && !source_for(name).can_answer_now(name, count)) {
     request.answer(std::unexpected(unavailable_error(m_store.last_error())));
     return;
@@ -207,16 +215,34 @@ void Allocator::admit(Request request) {
 std::optional<std::string> Allocator::notices_problem() const { return m_store.notices_problem(); }
 
 void Allocator::check_notices() {
+  auto const unsafe = m_store.safety_problem();
   auto const problem = m_store.notices_problem();
-  if (problem.has_value() == m_block_refused) return;
-  m_block_refused = problem.has_value();
-  if (problem) {
-    spdlog::error("block mode refuses to hand out numbers: {}", *problem);
-  } else {
-    spdlog::info("change notices arrive again: block mode hands out numbers");
+  if (unsafe.has_value() == m_unsafe_refused && problem.has_value() == m_block_refused) return;
+  if (unsafe.has_value() != m_unsafe_refused) {
+    m_unsafe_refused = unsafe.has_value();
+    if (unsafe) {
+      spdlog::error("refusing to hand out numbers: {}", *unsafe);
+      // Requests that wait for a connection are not sent.
+      m_strict->database_down(refused_error(*unsafe));
+    } else {
+      spdlog::info("handing out numbers again: the reason to refuse is gone");
+    }
   }
-  m_block->refuse(problem ? std::optional(unavailable_error("block mode cannot hand out numbers: " + *problem))
-                          : std::nullopt);
+  if (problem.has_value() != m_block_refused) {
+    m_block_refused = problem.has_value();
+    if (problem) {
+      spdlog::error("block mode refuses to hand out numbers: {}", *problem);
+    } else {
+      spdlog::info("change notices arrive again: block mode hands out numbers");
+    }
+  }
+  std::optional<Error> refusal;
+  if (unsafe) {
+    refusal = refused_error(*unsafe);
+  } else if (problem) {
+    refusal = unavailable_error("block mode cannot hand out numbers: " + *problem);
+  }
+  m_block->refuse(std::move(refusal));
 }
 
 void Allocator::connection_free() {

@@ -53,6 +53,8 @@ struct Request {
 };
 
 Error unavailable_error(std::string const& why);
+// Numbers are refused while Store::safety_problem gives a reason (answered as unavailable).
+Error refused_error(std::string const& why);
 Error not_found_error(std::string_view name);
 
 // A way of taking numbers: strict (one database exchange per request, shared by requests that
@@ -97,8 +99,8 @@ class Allocator {
   std::size_t pending() const;
   std::uint64_t reserved(std::string_view name) const;
   Mode mode() const { return m_options.mode; }
-  // Whether numbers can be handed out now (for /readyz): the database is up, and in block mode
-  // change notices arrive.
+  // Whether numbers can be handed out now (for /readyz): the database is up, it is not refused
+  // (Store::safety_problem), and in block mode change notices arrive.
   bool serving() const;
   // Why change notices cannot be heard (block-mode sequences are refused then), or nothing.
   std::optional<std::string> notices_problem() const;
@@ -136,7 +138,8 @@ class Allocator {
 
  private:
   void admit(Request request);
-  // Block mode is refused while change notices cannot be heard (Store::notices_problem).
+  // Block mode is refused while change notices cannot be heard (Store::notices_problem), and
+  // every mode while the store says no number may be taken (Store::safety_problem).
   void check_notices();
   // Sequence name changed: nothing of it is served before a catalog read shows the change.
   void announce(std::string const& name);
@@ -156,6 +159,7 @@ class Allocator {
   std::unique_ptr<CoreTimer> m_sweep;
   bool m_block_first = false;
   bool m_block_refused = false;
+  bool m_unsafe_refused = false;
   std::map<std::string, Watch, std::less<>> m_watches;
 };
 

@@ -18,6 +18,7 @@
 #include "common/count.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
+#include "daemon/tcp_settings.hpp"
 
 namespace pez::daemon {
 namespace {
@@ -272,6 +273,17 @@ std::string print_config(Config const& config) {
     if (origin.source != settings::Source::default_value) where += " " + origin.where;
     out += line + "  # " + where + "\n";
   }
+  for (auto const* url : {"database_url", "listen_database_url"}) {
+    auto const& text = std::string_view(url) == "database_url" ? config.database_url : config.listen_database_url;
+    if (text.empty() && std::string_view(url) == "listen_database_url") continue;
+    out += std::string("# libpq's TCP settings of the connections of ") + url +
+           " (a dead server is noticed within about request_timeout; the URL may set them):\n";
+    for (auto const& setting : tcp_settings(text, url, config.request_timeout)) {
+      std::string line = "#   " + setting.key + " = " + setting.value;
+      if (line.size() < 40) line.resize(40, ' ');
+      out += line + "  # " + setting.origin + "\n";
+    }
+  }
   return out;
 }
 
@@ -379,6 +391,16 @@ std::vector<Spec> specs(Config& cfg) {
                           cfg.db_password_file));
   out.push_back(integer_spec("db_connections", cfg.db_connections, 1, 64,
                              "Database connections pezd keeps open to take numbers."));
+  out.push_back(Spec{"require_synchronous_standby", "off", "on|off",
+                     "Refuse to hand out numbers (unavailable) while the primary has no synchronous standby "
+                     "configured (synchronous_standby_names empty), as a failover could then lose numbers already "
+                     "handed out.",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       auto value = settings::parse_choice(text, {"on", "off", "true", "false", "yes", "no"});
+                       if (!value) return std::unexpected(value.error());
+                       cfg.require_synchronous_standby = *value == "on" || *value == "true" || *value == "yes";
+                       return {};
+                     }});
   out.push_back(Spec{"threads", "auto", "N",
                      "Event loop threads serving HTTP, or auto for one per CPU; the database and the socket "
                      "stay on the first.",
@@ -442,8 +464,18 @@ std::vector<Spec> specs(Config& cfg) {
   return out;
 }
 
+namespace {
+
+// Before the connection string, which overrides them (PQconnectStartParams' order).
+void add_tcp_settings(ConnParams& params, std::string const& url, std::chrono::milliseconds request_timeout) {
+  for (auto& setting : tcp_settings(url, "", request_timeout)) params.emplace_back(setting.key, setting.value);
+}
+
+}  // namespace
+
 ConnParams Config::conn_params() const {
   ConnParams params;
+  add_tcp_settings(params, database_url, request_timeout);
   if (!database_url.empty()) params.emplace_back("dbname", database_url);
   auto add = [&params](char const* key, std::string const& value) {
     if (!value.empty()) params.emplace_back(key, value);
@@ -460,6 +492,7 @@ ConnParams Config::conn_params() const {
 ConnParams Config::listen_conn_params() const {
   ConnParams params;
   if (listen_database_url.empty()) return params;
+  add_tcp_settings(params, listen_database_url, request_timeout);
   params.emplace_back("dbname", listen_database_url);
   if (!db_username.empty()) params.emplace_back("user", db_username);
   if (!db_password.empty()) params.emplace_back("password", db_password);

@@ -51,6 +51,7 @@ struct Config {
   std::string db_password;
   std::string db_password_file;
   int db_connections = 2;
+  bool require_synchronous_standby = false;
   int threads = 1;
 
   std::uint32_t max_count = 100;

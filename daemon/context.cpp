@@ -132,6 +132,7 @@ bool Shared::ready() const { return !draining.load() && allocator.serving(); }
 std::string Shared::not_ready_reason() const {
   if (draining.load()) return "pezd is shutting down";
   if (!db.up()) return "the database is unavailable: " + db.last_error();
+  if (auto refused = db.safety_problem()) return "pezd refuses to hand out numbers: " + *refused;
   if (auto problem = allocator.notices_problem(); problem && allocator.mode() == Mode::block) {
     return "block mode cannot hand out numbers: " + *problem;
   }
@@ -165,6 +166,11 @@ Reply Shared::ops_page(OpsPage page) const {
       append_metric(out, "pez_db_up", "", db.up() ? 1 : 0);
       append_metric_header(out, "pez_db_connections", "gauge", "Database connections set up and usable.");
       append_metric(out, "pez_db_connections", "", db.connections_up());
+      append_metric_header(out, "pez_database_failover_safe", "gauge",
+                           "1 when the latest check of the primary found that a commit taking numbers waits for a "
+                           "synchronous standby, so a failover to it loses none; 0 otherwise (asynchronous "
+                           "standbys only, no standby, or not known).");
+      append_metric(out, "pez_database_failover_safe", "", db.failover() && db.failover()->safe() ? 1 : 0);
       append_metric_header(out, "pez_reserved_numbers", "gauge",
                            "Numbers reserved in memory and not handed out yet, by sequence (0 in strict mode).");
       for (auto const& [name, info] : db.catalog().all()) {
@@ -210,6 +216,12 @@ std::string Shared::status_json() const {
   out += ", \"error\": " + json_string(db.last_error());
   auto const notices = allocator.notices_problem();
   out += ", \"notices\": " + (notices ? json_string(*notices) : std::string("null"));
+  auto const& failover = db.failover();
+  out += ", \"failover_safe\": ";
+  out += failover ? (failover->safe() ? "true" : "false") : "null";
+  out += ", \"failover\": " + (failover ? json_string(failover->text()) : std::string("null"));
+  auto const refused = db.safety_problem();
+  out += ", \"refused\": " + (refused ? json_string(*refused) : std::string("null"));
   out += "}, \"sequences\": " + std::to_string(db.catalog().all().size());
   out += ", \"requests\": " + std::to_string(total.requests_total());
   out += ", \"numbers\": " + std::to_string(total.numbers_total());

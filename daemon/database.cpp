@@ -205,7 +205,7 @@ struct Database::Slot {
 };
 
 Database::Database(boost::asio::io_context& io, Options options, Metrics& metrics)
-    : m_io(io), m_options(std::move(options)), m_metrics(metrics) {
+    : m_io(io), m_options(std::move(options)), m_metrics(metrics), m_failover_timer(io) {
   for (int i = 0; i < m_options.connections; ++i) m_slots.push_back(std::make_unique<Slot>(io, i));
   if (!m_options.listen_params.empty()) {
     m_slots.push_back(std::make_unique<Slot>(io, m_options.connections));
@@ -219,10 +219,12 @@ Database::~Database() { stop(); }
 void Database::start() {
   m_stopped = false;
   for (auto& slot : m_slots) connect(*slot);
+  arm_failover_check();
 }
 
 void Database::stop() {
   m_stopped = true;
+  m_failover_timer.cancel();
   for (auto& slot : m_slots) {
     slot->retry.cancel();
     slot->probe_timer.cancel();
@@ -448,7 +450,7 @@ void Database::migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, in
   auto const all = migrations();
   auto next = std::ranges::find_if(all, [from_version](Migration const& m) { return m.version > from_version; });
   if (next == all.end()) {
-    finish_setup(slot, conn);
+    check_failover(slot, conn, true, [this, &slot, conn] { finish_setup(slot, conn); });
     return;
   }
   Migration const migration = *next;
@@ -775,6 +777,10 @@ void Database::became_free(Slot& slot) {
     run_catalog_refresh(slot);
     return;
   }
+  if (!slot.listener && m_failover_due) {
+    run_failover_check(slot);
+    return;
+  }
   if (!slot.listener && m_events) m_events->store_available();
 }
 
@@ -791,6 +797,105 @@ std::uint64_t Database::refresh_catalog() {
     }
   }
   return next;
+}
+
+namespace {
+
+constexpr auto k_failover_every = std::chrono::seconds(1);
+
+}  // namespace
+
+void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& conn, bool setting_up,
+                              std::function<void()> next) {
+  conn->exec(k_failover_sql, m_options.statement_timeout,
+             [this, &slot, conn, setting_up, next = std::move(next)](std::expected<PgResults, DbError> result) {
+               if (slot.conn != conn || m_stopped) return;
+               auto fail = [&](std::string const& message) {
+                 if (setting_up) {
+                   setup_failed(slot, conn, message);
+                 } else {
+                   lost(slot, message);
+                 }
+               };
+               if (!result) {
+                 if (setting_up || result.error().kind != DbError::Kind::sql) {
+                   fail(result.error().message);
+                   return;
+                 }
+                 // Nothing known now: not safe, and the next check tries again.
+                 thread_local LogThrottle log;
+                 if (log.allow()) {
+                   spdlog::warn("cannot read whether a failover is safe: {}{}", result.error().message,
+                                log.left_out_text());
+                 }
+                 m_failover.reset();
+                 next();
+                 return;
+               }
+               if (value(*result, 0, 0, 0) == "t") {
+                 fail("the server at " + conn->server() + " is in recovery now (a standby): a failover or a demotion");
+                 return;
+               }
+               FailoverSafety safety;
+               safety.server = conn->server();
+               safety.role = conn->user();
+               safety.synchronous_commit = taking_synchronous_commit(value(*result, 0, 0, 1));
+               safety.standby_names = value(*result, 0, 0, 2);
+               safety.standbys = parse_int64(value(*result, 0, 0, 3)).value_or(0);
+               safety.sync_standbys = parse_int64(value(*result, 0, 0, 4)).value_or(0);
+               safety.hidden = parse_int64(value(*result, 0, 0, 5)).value_or(0);
+               failover_read(std::move(safety));
+               next();
+             });
+}
+
+void Database::failover_read(FailoverSafety safety) {
+  auto const kind = safety.kind();
+  if (m_failover_logged != kind) {
+    m_failover_logged = kind;
+    if (kind == FailoverSafety::Kind::asynchronous) {
+      spdlog::warn("failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
+                   "true), or see pezd(8) on what to do after promoting an asynchronous one",
+                   safety.server, safety.text());
+    } else {
+      spdlog::info("failover: the primary at {}: {}", safety.server, safety.text());
+    }
+  }
+  m_failover = std::move(safety);
+}
+
+void Database::run_failover_check(Slot& slot) {
+  m_failover_due = false;
+  slot.state = Slot::State::leased;
+  auto conn = slot.conn;
+  check_failover(slot, conn, false, [this, &slot, conn] {
+    if (slot.conn != conn || slot.state != Slot::State::leased) return;
+    slot.state = Slot::State::idle;
+    became_free(slot);
+  });
+}
+
+void Database::arm_failover_check() {
+  m_failover_timer.expires_after(k_failover_every);
+  m_failover_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || m_stopped) return;
+    m_failover_due = true;
+    for (auto& slot : m_slots) {
+      if (!slot->listener && slot->state == Slot::State::idle) {
+        run_failover_check(*slot);
+        break;
+      }
+    }
+    arm_failover_check();
+  });
+}
+
+std::optional<std::string> Database::safety_problem() const {
+  if (!m_options.require_synchronous_standby) return std::nullopt;
+  if (!m_failover) {
+    return "require_synchronous_standby is on and whether the primary has a synchronous standby is not known";
+  }
+  return m_failover->refusal();
 }
 
 }  // namespace pez::daemon

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/catalog.hpp"
+#include "daemon/failover.hpp"
 #include "daemon/pg_connection.hpp"
 #include "daemon/store.hpp"
 
@@ -65,6 +66,8 @@ class Database final : public Store {
     Millis connect_timeout{5000};
     Millis statement_timeout{5000};
     Millis reconnect_max{1000};
+    // Refuse numbers (safety_problem) while the primary has no synchronous standby configured.
+    bool require_synchronous_standby = false;
   };
 
   Database(boost::asio::io_context& io, Options options, Metrics& metrics);
@@ -89,6 +92,10 @@ class Database final : public Store {
   bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
   std::string last_error() const override { return m_last_error; }
   std::optional<std::string> notices_problem() const override;
+  std::optional<std::string> safety_problem() const override;
+
+  // What the latest check of the primary found (FailoverSafety), or nothing before the first.
+  std::optional<FailoverSafety> const& failover() const { return m_failover; }
 
   std::string server() const { return m_server; }
   int connections_up() const;
@@ -111,6 +118,14 @@ class Database final : public Store {
   void read_version(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   void migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, int from_version);
   void finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
+  // Reads whether a failover can lose what a commit took (k_failover_sql) on a connection that
+  // takes numbers, then next; while it is set up (a failure fails the setup) or, every second, on
+  // a free connection (a failure drops only the connection; a server now in recovery is lost).
+  void check_failover(Slot& slot, std::shared_ptr<PgConnection> const& conn, bool setting_up,
+                      std::function<void()> next);
+  void run_failover_check(Slot& slot);
+  void arm_failover_check();
+  void failover_read(FailoverSafety safety);
   void setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message);
   void schedule_reconnect(Slot& slot);
   void lost(Slot& slot, std::string const& message);
@@ -146,6 +161,10 @@ class Database final : public Store {
   int m_migrated_version = 0;
   std::string m_last_error = "not connected yet";
   std::string m_server;
+  std::optional<FailoverSafety> m_failover;
+  std::optional<FailoverSafety::Kind> m_failover_logged;
+  bool m_failover_due = false;
+  boost::asio::steady_timer m_failover_timer;
 };
 
 }  // namespace pez::daemon

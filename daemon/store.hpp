@@ -125,6 +125,9 @@ class Store {
   virtual std::string last_error() const = 0;
   // Why change notices cannot be heard (block mode needs them), or nothing when they can.
   virtual std::optional<std::string> notices_problem() const = 0;
+  // Why no number may be taken at all (require_synchronous_standby without a synchronous
+  // standby), or nothing.
+  virtual std::optional<std::string> safety_problem() const { return std::nullopt; }
 };
 
 // The clock and timers of the core: the event loop's, or the simulation's.

@@ -65,7 +65,10 @@ def test_pez_status_reads_at_a_glance(pezd):
     lines = r.stdout.splitlines()
     assert re.fullmatch(r"pezd \S+: ready", lines[0]), r.stdout
     fields = dict(re.match(r"([a-z]+): +(.*)", line).groups() for line in lines[1:])
-    assert set(fields) == {"mode", "uptime", "database", "sequences", "requests", "numbers", "clients"}
+    assert set(fields) == {"mode", "uptime", "database", "failover", "sequences", "requests", "numbers",
+                           "clients"}
+    # A lone server: no standby to fail over to (tests/ha/ shows the others).
+    assert fields["failover"].startswith("no standby"), fields["failover"]
     assert fields["database"].startswith("up, ")
     assert re.fullmatch(r"\d+s|\d+m \d+s", fields["uptime"])
     assert re.fullmatch(r"\d+ handed out", fields["numbers"]) and int(fields["numbers"].split()[0]) >= 2

@@ -98,6 +98,12 @@ class ManualStore final : public pez::daemon::Store {
   std::string last_error() const override { return {}; }
   std::optional<std::string> notices_problem() const override { return notices; }
   std::optional<std::string> notices;  // set by a test
+  std::optional<std::string> safety_problem() const override { return safety; }
+  std::optional<std::string> safety;  // set by a test
+  // Tells the core a connection is free (as the store does after a check of the server).
+  void offer() {
+    if (m_events) m_events->store_available();
+  }
 
   // Answers the oldest statement; false when none waits.
   bool answer_next() {
@@ -398,4 +404,50 @@ TEST_CASE("a pez.take answer pezd cannot read hands out nothing") {
   CHECK_FALSE(read_reserve({off, off + 4}, 100));  // 10 is not on the step from 1
   char const* text[] = {"1", "ten", "1", "5"};
   CHECK_FALSE(read_reserve({text, text + 4}, 100));
+}
+
+TEST_CASE("no synchronous standby, and one is required: nothing is handed out in either mode, then again") {
+  for (auto mode : {Mode::strict, Mode::block}) {
+    CAPTURE(mode == Mode::block);
+    Rig rig(mode);
+    auto first = rig.ask("forward", 2);
+    rig.store.answer_all();
+    CHECK(rig.numbers(first).size() == 2);
+    CHECK(rig.core->allocator().serving());
+    rig.store.safety = "require_synchronous_standby is on and the primary has none";
+    rig.store.offer();
+    CHECK_FALSE(rig.core->allocator().serving());
+    // Not from the database, and in block mode not from the reserve either (it is dropped).
+    int const takes = rig.store.takes;
+    int const reserves = rig.store.reserves;
+    auto refused = rig.ask("forward", 1);
+    CHECK(rig.error(refused) == pez::Errc::unavailable);
+    CHECK((**refused).error().message.find("primary has none") != std::string::npos);
+    std::vector<std::int64_t> out;
+    bool refill = false;
+    CHECK_FALSE(rig.core->allocator().try_take("forward", 1, out, refill));
+    CHECK(rig.core->allocator().reserved("forward") == 0);
+    rig.store.answer_all();
+    CHECK(rig.store.takes == takes);
+    CHECK(rig.store.reserves == reserves);
+    // The standby is back: served again, after every number handed out before.
+    rig.store.safety.reset();
+    rig.store.offer();
+    CHECK(rig.core->allocator().serving());
+    auto again = rig.ask("forward", 1);
+    rig.store.answer_all();
+    CHECK(rig.numbers(again).front() > rig.numbers(first).back());
+  }
+}
+
+TEST_CASE("a strict request that waits for a connection when the refusal starts is not sent") {
+  Rig rig(Mode::strict, 1);
+  auto busy = rig.ask("forward", 1);  // holds the only connection
+  auto waiting = rig.ask("reverse", 1);
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.store.safety = "no synchronous standby";
+  rig.store.answer_all();  // the connection is free again: the core hears of it
+  CHECK(rig.numbers(busy).size() == 1);
+  CHECK(rig.error(waiting) == pez::Errc::unavailable);
+  CHECK(rig.store.takes == 1);
 }
