@@ -402,19 +402,10 @@ void Database::probed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std
                                : "; block mode needs them: set listen_database_url to a direct connection to the "
                                  "database (a connection pooler in transaction mode passes no notices), or serve in "
                                  "strict mode");
-    // Nothing is left listening on whatever server connection a pooler gave it.
-    conn->exec("UNLISTEN *", m_options.statement_timeout,
-               [this, &slot, conn, next = std::move(next)](std::expected<PgResults, DbError> result) mutable {
-                 if (slot.conn != conn || m_stopped) return;
-                 if (!result) {
-                   setup_failed(slot, conn, result.error().message);
-                   return;
-                 }
-                 next();
-               });
-    return;
   }
-  conn->exec("UNLISTEN " + channel, m_options.statement_timeout,
+  // The probe's channel is left; without notices, nothing is left listening on whatever server
+  // connection a pooler gave it.
+  conn->exec(failure.empty() ? "UNLISTEN " + channel : std::string("UNLISTEN *"), m_options.statement_timeout,
              [this, &slot, conn, next = std::move(next)](std::expected<PgResults, DbError> result) mutable {
                if (slot.conn != conn || m_stopped) return;
                if (!result) {

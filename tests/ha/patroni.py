@@ -21,7 +21,7 @@ import psycopg2
 import yaml
 
 import harness
-from harness import wait_until
+from harness import children, wait_until
 
 EXAMPLES = os.path.join(harness.ROOT, "packaging", "examples", "patroni")
 # Patroni's timing in the tests: short, so that the stage takes minutes, yet loop_wait + 2 *
@@ -53,21 +53,6 @@ def http_get(url, timeout=2.0):
         return e.code, e.read()
     except (OSError, ValueError):
         return None, b""
-
-
-def children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == pid:
-            out.append(int(entry))
-    return out
 
 
 def alive(pid):

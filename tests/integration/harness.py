@@ -67,6 +67,22 @@ def signal_all(pids, sig):
             pass
 
 
+def children(pid):
+    """The pids of the processes whose parent is pid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            out.append(int(entry))
+    return out
+
+
 class Cluster:
     """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root.
     With standby_of, a streaming standby of that cluster, copied from it with pg_basebackup."""
@@ -127,18 +143,7 @@ class Cluster:
     def pids(self):
         """The postmaster and every process it started."""
         postmaster = self.postmaster_pid()
-        pids = [postmaster]
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if parent == postmaster:
-                pids.append(int(entry))
-        return pids
+        return [postmaster, *children(postmaster)]
 
     def crash(self):
         """kill -9 of every PostgreSQL process at once: all are stopped first, so that none
