@@ -25,3 +25,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA pez GRANT USAGE, SELECT, UPDATE ON SEQUENCES 
 -- its own, so it may drop it; one the owner created stays the owner's to drop.
 GRANT CREATE ON SCHEMA pez TO :"pezd";
 GRANT INSERT, UPDATE, DELETE ON pez.sequences TO :"pezd";
+
+-- Not granted here, for only a role with ADMIN on pg_monitor (a superuser, or the managed
+-- service's administrator) may give it: GRANT pg_monitor TO the role of pezd lets pezd see in
+-- pg_stat_replication whether the standbys are synchronous (pezd(8), "Failover and standbys").
+-- Without it pezd still works, and says in its log and pez status that it cannot tell.
