@@ -5,11 +5,18 @@
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
+#include "common/stdio.hpp"
 #include "common/version.hpp"
 
 namespace pez::cli {
 
 int cli_main(int argc, char** argv) {
+  // Before anything opens a descriptor: a closed 0-2 would otherwise become pezd's socket.
+  auto const standard = ensure_standard_descriptors();
+  if (!standard.ok) {
+    std::fputs("pez: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
+    return k_exit_failure;
+  }
   CLI::App app{"pez takes unique numbers from pezd, the PEZ number dispenser.", "pez"};
   app.set_version_flag("--version", std::string("pez ") + k_version);
   app.require_subcommand(1);
@@ -19,6 +26,7 @@ int cli_main(int argc, char** argv) {
       "77 permission denied, 1 anything else. See pez(1).");
 
   Globals globals;
+  globals.stdout_closed = standard.was_closed[1];
   if (char const* env = std::getenv("PEZ_SOCKET"); env != nullptr && *env != '\0') {
     globals.socket = env;
   } else {

@@ -29,6 +29,11 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
   }
   auto timeout = settings::parse_duration(globals.timeout, std::chrono::milliseconds(1), std::chrono::hours(1));
   if (!timeout) return std::unexpected(Failure{k_exit_usage, "--timeout: " + timeout.error()});
+  if (globals.stdout_closed) {
+    return std::unexpected(Failure{k_exit_failure,
+                                   "standard output is closed, so the numbers would be lost; none were taken "
+                                   "(redirect it to a file, or to /dev/null to throw numbers away)"});
+  }
 
   Client client(globals.socket, *timeout);
   auto answers = client.exchange({proto::next_line(options.name, static_cast<std::uint32_t>(count))});

@@ -13,6 +13,7 @@ namespace pez::cli {
 struct Globals {
   std::string socket;
   std::string timeout = "30s";
+  bool stdout_closed = false;  // pez was started with descriptor 1 closed
 };
 
 using Action = std::function<Outcome()>;

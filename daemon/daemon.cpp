@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.hpp"
+#include "common/stdio.hpp"
 #include "common/version.hpp"
 #include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
@@ -277,6 +278,12 @@ int run_daemon(Config config, int argc, char** argv) {
 }
 
 int daemon_main(int argc, char** argv) {
+  // Before anything opens a descriptor: a closed 0-2 would otherwise become a listener or a
+  // database connection, and the log would be written into it.
+  if (!ensure_standard_descriptors().ok) {
+    std::fputs("pezd: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
+    return k_exit_failure;
+  }
   std::signal(SIGPIPE, SIG_IGN);
   auto invocation = load_config(argc, argv, settings::process_env());
   if (!invocation) {

@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -101,3 +102,24 @@ def test_database_down_exits_75(start_pezd, cluster):
     r = pezd.pez("forward")
     assert_one_error_line(r, 75, "database")
     cluster.start()
+
+
+def test_a_closed_standard_output_takes_no_number(pezd):
+    # pez forward >&- : the socket must not become descriptor 1, and no number is taken for an
+    # output that would lose it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = pezd.socket
+    r = subprocess.run(["bash", "-c", '"$0" forward >&-', PEZ], capture_output=True, text=True, env=env,
+                       timeout=30, stdin=subprocess.DEVNULL)
+    assert_one_error_line(r, 1, "standard output is closed")
+    assert "bad-request" not in pezd.log_text()
+    assert pezd.pez("forward").stdout == "1\n"  # nothing was taken
+
+
+def test_closed_standard_input_and_error_do_not_matter(pezd):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = pezd.socket
+    r = subprocess.run(["bash", "-c", '"$0" forward <&- 2>&-', PEZ], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert (r.returncode, r.stdout) == (0, "1\n")
+    assert "bad-request" not in pezd.log_text()

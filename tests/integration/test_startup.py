@@ -163,3 +163,21 @@ def test_a_second_pezd_on_the_same_socket_refuses_to_start(pezd, cluster):
     assert proc.wait(10) == 1
     assert "another pezd is already serving" in twin.log_text()
     assert pezd.pez("forward").returncode == 0  # the first one is untouched
+
+
+def test_pezd_started_with_closed_standard_descriptors_keeps_them_off_its_sockets(cluster, db, workdir):
+    # pezd 1>&- 2>&-: its listeners and database connections must not take descriptors 1 and 2
+    # (the log would be written into them); they are opened on /dev/null first.
+    p = Pezd(cluster, db, workdir, http=False)
+    proc = subprocess.Popen(["bash", "-c", 'exec "$@" >&- 2>&-', "bash"] + p.command(), env=p.env,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: proc.poll() is not None or os.path.exists(p.socket), 15, what="pezd's socket")
+        assert proc.poll() is None, proc.returncode
+        for fd in (0, 1, 2):
+            assert os.readlink(f"/proc/{proc.pid}/fd/{fd}") == "/dev/null", fd
+        r = p.pez("forward")
+        assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
