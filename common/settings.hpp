@@ -49,9 +49,14 @@ struct FileEntry {
   int line;
 };
 
-// Reads "key = value" lines; '#' starts a comment; values may be in double quotes.
+// Reads "key = value" lines. '#' starts a comment at the start of a line, at the start of a
+// value or after a space or tab; a value may be in double quotes (then \" is a quote and \\ a
+// backslash), and a comment may follow it.
 std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text,
                                                                      std::string_view path);
+// A value as a config file line writes it, so that parse_config_text reads it back unchanged:
+// bare when it can be, else in double quotes.
+std::string config_text_value(std::string_view value);
 
 using EnvLookup = std::function<std::optional<std::string>(std::string const& name)>;
 EnvLookup process_env();

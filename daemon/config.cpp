@@ -92,6 +92,9 @@ std::string user_name_or_uid(uid_t uid) {
 
 constexpr std::size_t k_most_secret_line = 65536;
 
+// What --print-config shows in place of a secret.
+constexpr std::string_view k_mask = "********";
+
 }  // namespace
 
 std::string secret_from_text(std::string_view text, SecretKind kind) {
@@ -175,7 +178,6 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
 }
 
 std::string mask_conninfo(std::string_view conninfo) {
-  static constexpr std::string_view k_mask = "********";
   std::string out(conninfo);
   if (out.starts_with("postgresql://") || out.starts_with("postgres://")) {
     // postgresql://user:PASSWORD@host/db?password=PASSWORD
@@ -243,16 +245,15 @@ std::string print_config(Config const& config) {
     auto const& origin = it->second;
     std::string value = origin.text;
     if (spec.secret && !value.empty()) {
-      value = "********";
+      value = k_mask;
     } else if (spec.mask && !value.empty()) {
       value = spec.mask(value);
     }
-    bool const quote = value.empty() || value.find('#') != std::string::npos || value != trim(value) ||
-                       value.front() == '"';
-    std::string line = spec.key + " = " + (quote ? "\"" + value + "\"" : value);
+    std::string line = spec.key + " = " + settings::config_text_value(value);
     if (line.size() < 40) line.resize(40, ' ');
     std::string where = std::string(settings::source_name(origin.source));
     if (origin.source != settings::Source::default_value) where += " " + origin.where;
+    if (value != origin.text) where += " (masked: put the secret back or delete the line)";
     out += line + "  # " + where + "\n";
   }
   return out;
@@ -505,6 +506,17 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   if (!origins) return std::unexpected(origins.error());
   cfg.origins = std::move(*origins);
 
+  // The output of --print-config read back with its masks in place would connect with
+  // "********" for a password.
+  auto const masked = [&](std::string const& key) {
+    return "invalid value for setting " + key + " (from " + cfg.origins.at(key).where +
+           "): it holds ********, the mask pezd --print-config writes in place of a password; put the "
+           "password back, or delete the setting";
+  };
+  if (cfg.db_password == k_mask) return std::unexpected(masked("db_password"));
+  if (cfg.database_url.find(k_mask) != std::string::npos && mask_conninfo(cfg.database_url) == cfg.database_url) {
+    return std::unexpected(masked("database_url"));
+  }
   if (!cfg.db_password_file.empty()) {
     auto secret = read_secret_file(cfg.db_password_file, SecretKind::password);
     if (!secret) {
