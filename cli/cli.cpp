@@ -1,10 +1,13 @@
 #include "cli/cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
+#include "cli/usage.hpp"
 #include "common/stdio.hpp"
 #include "common/version.hpp"
 
@@ -40,6 +43,20 @@ int cli_main(int argc, char** argv) {
   Action action;
   add_number_commands(app, globals, action);
   add_admin_commands(app, globals, action);
+  auto* help = app.add_subcommand("help", "Help for pez or for a command, such as: pez help admin reset");
+  auto words = std::make_shared<std::vector<std::string>>();
+  help->add_option("COMMAND", *words, "The command to explain");
+  help->fallthrough(false);  // "pez help forward" explains forward rather than running it
+  help->callback([&app, &action, words] {
+    action = [&app, words]() -> Outcome {
+      auto text = help_for(app, *words);
+      if (!text) return std::unexpected(Failure{k_exit_usage, text.error()});
+      if (std::fputs(text->c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+        return std::unexpected(Failure{k_exit_failure, "cannot write to standard output"});
+      }
+      return {};
+    };
+  });
 
   try {
     app.parse(argc, argv);
@@ -53,11 +70,13 @@ int cli_main(int argc, char** argv) {
     std::printf("pez %s\n", k_version);
     return k_exit_ok;
   } catch (CLI::ParseError const& e) {
-    std::fprintf(stderr, "pez: error: %s (pez --help lists the commands and options)\n", e.what());
+    std::vector<std::string> const args(argv + std::min(argc, 1), argv + argc);
+    std::fprintf(stderr, "pez: error: %s\n", usage_message(app, args, e.what()).c_str());
     return k_exit_usage;
   }
   if (!action) {
-    std::fputs("pez: error: no command given (pez --help lists them)\n", stderr);
+    std::vector<std::string> const args(argv + std::min(argc, 1), argv + argc);
+    std::fprintf(stderr, "pez: error: %s\n", usage_message(app, args, "no command given").c_str());
     return k_exit_usage;
   }
   auto outcome = action();

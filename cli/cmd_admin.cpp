@@ -194,7 +194,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
     sub->add_flag("--json", o->json, "Print pezd's JSON answer instead of a table");
   };
   auto name_arg = [o](CLI::App* sub) {
-    sub->add_option("NAME", o->name, "Sequence name (a-z 0-9 _ -, starting with a letter)")->required();
+    sub->add_option("NAME", o->name, "The sequence's name: a-z 0-9 _ -, starting with a letter")->required();
   };
 
   auto* list = admin->add_subcommand("list", "Every sequence with its state");

@@ -22,7 +22,7 @@ int hex_value(char c) {
 std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::uint32_t max_count) {
   std::uint32_t count = 1;
   bool seen = false;
-  auto const allowed = "count is a whole number from 1 to " + std::to_string(max_count);
+  auto const allowed = "the only parameter is count, a whole number from 1 to " + std::to_string(max_count);
   for (auto part : split(query, '&')) {
     if (part.empty()) continue;
     auto const eq = part.find('=');
@@ -37,14 +37,15 @@ std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::u
       value = key;  // "/v2/forward?99" means count=99, as the original service allowed
       key = "count";
     } else if (bare && key == "count") {
-      return error_reply(400, "count needs a value, as in count=5: " + allowed);
+      return error_reply(400, count_error("", std::to_string(max_count)) + ", as in count=5");
     } else if (bare) {
-      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; the only parameter is count: " + allowed);
+      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
     }
-    if (key != "count") {
-      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; the only parameter is count: " + allowed);
+    if (key != "count") return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
+    if (seen) {
+      return error_reply(400, "count is given more than once; give it once, a whole number from 1 to " +
+                                  std::to_string(max_count));
     }
-    if (seen) return error_reply(400, "count is given more than once; give it once: " + allowed);
     seen = true;
     auto parsed = parse_count(value, max_count);
     if (!parsed) return error_reply(400, parsed.error());

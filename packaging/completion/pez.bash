@@ -22,6 +22,7 @@ _pez()
         [next]="--help --count -n --json"
         [admin]="--help"
         [status]="--help --json"
+        [help]="--help"
         [admin_list]="--help --json"
         [admin_inspect]="--help --json"
         [admin_reset]="--help --to --json"
@@ -72,7 +73,14 @@ _pez()
     fi
     case $command in
         "")
-            COMPREPLY=($(compgen -W "forward reverse next admin status" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "forward reverse next admin status help" -- "$cur")) ;;
+        help)
+            # The command to explain, then its subcommand.
+            if [[ $prev == help ]]; then
+                COMPREPLY=($(compgen -W "forward reverse next admin status help" -- "$cur"))
+            elif [[ $prev == admin ]]; then
+                COMPREPLY=($(compgen -W "list inspect reset create drop" -- "$cur"))
+            fi ;;
         admin)
             COMPREPLY=($(compgen -W "list inspect reset create drop" -- "$cur")) ;;
         next | admin_inspect | admin_reset | admin_drop)

@@ -123,3 +123,47 @@ def test_closed_standard_input_and_error_do_not_matter(pezd):
                        timeout=30)
     assert (r.returncode, r.stdout) == (0, "1\n")
     assert "bad-request" not in pezd.log_text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["forwrad"], 'unknown command "forwrad"; did you mean "forward"?'),
+    (["admin", "lst"], 'unknown command "lst" for pez admin; did you mean "list"?'),
+    (["forward", "--cont", "3"], 'unknown option "--cont" for pez forward; did you mean "--count"?'),
+    (["--sokcet", "/x", "forward"], 'unknown option "--sokcet" for pez; did you mean "--socket"?'),
+    (["next"], "pez next needs NAME"),
+    (["admin", "reset"], "pez admin reset needs NAME"),
+    (["admin"], "pez admin needs a command: list, inspect, reset, create and drop"),
+    ([], "no command given; the commands are forward, reverse, next, admin, status and help"),
+    (["forward", "3"], 'unexpected argument "3" for pez forward; for 3 numbers, use -n 3'),
+    (["forward", "-n"], "option -n needs a value"),
+    (["forward", "--json=maybe"], "option --json takes no value"),
+    (["help", "frobnicate"], 'unknown command "frobnicate"'),
+])
+def test_usage_errors_say_what_is_wrong_in_pezs_words(args, message):
+    r = run_pez(args)
+    assert_one_error_line(r, 64, message)
+    for library_words in ("A subcommand is required", "not expected", "Could not convert", "is required"):
+        assert library_words not in r.stderr, r.stderr
+
+
+def test_every_count_error_has_one_wording(pezd):
+    wording = "count must be a whole number from 1 to "
+    for count in ("0", "abc", "-3", "101", "99999999999"):
+        assert_one_error_line(pezd.pez("forward", "-n", count), 64, wording)
+    c = pezd.lines()
+    assert c.ask("NEXT forward 0").startswith("ERR bad-request " + wording)
+    c.close()
+    for query in ("count=0", "count=abc", "count=", "count", "0"):
+        r = pezd.get(f"/v2/forward?{query}")
+        assert r.status == 400 and r.json()["error"].startswith(wording), (query, r)
+
+
+def test_help_command_explains_pez_and_each_command():
+    top = run_pez(["help"])
+    assert (top.returncode, top.stderr) == (0, "")
+    assert top.stdout == run_pez(["--help"]).stdout
+    for command in (["forward"], ["next"], ["admin"], ["admin", "reset"], ["status"], ["help"]):
+        r = run_pez(["help", *command])
+        assert (r.returncode, r.stderr) == (0, ""), command
+        assert r.stdout == run_pez([*command, "--help"]).stdout, command
+        assert "Usage: pez " + " ".join(command) in r.stdout
