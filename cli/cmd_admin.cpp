@@ -89,7 +89,7 @@ std::string describe(json const& seq) {
       {"mode_from", "mode set by"}, {"last_value", "last value"}, {"next", "next value"},
       {"left", "left before wrap"}, {"used", "range used"},       {"exhausted", "run out"},
       {"generation", "generation"}, {"created_at", "created"},     {"reset_at", "last reset"},
-      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "pezd connections"}};
+      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "database connections of all pezd"}};
   std::vector<std::vector<std::string>> rows;
   for (auto const& [key, label] : k_fields) {
     if (!seq.contains(key)) continue;
@@ -104,11 +104,28 @@ Outcome show(json const& value, bool as_json, std::string (*human)(json const&))
   return write_out(as_json ? value.dump() + "\n" : human(value));
 }
 
+// What create, reset and drop did, in one line on standard error; --json puts pezd's answer on
+// standard output as well.
+Outcome confirm(json const& answer, bool as_json, std::string const& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  if (as_json) return write_out(answer.dump() + "\n");
+  return {};
+}
+
+// "1002", or what stands in for the next number of a sequence that has run out.
+std::string next_text(json const& seq) {
+  if (seq.value("exhausted", false) || seq["next"].is_null()) return "the end of its range (run out)";
+  return text_of(seq["next"]);
+}
+
 std::string list_table(json const& list) {
-  std::vector<std::vector<std::string>> rows{{"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE"}};
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE", "DESCRIPTION"}};
   for (auto const& seq : list) {
+    auto const description = seq.value("description", std::string());
     rows.push_back({text_of(seq["name"]), text_of(seq["direction"]), text_of(seq["next"]), text_of(seq["left"]),
-                    text_of(seq["used"]), text_of(seq["cycle"]), text_of(seq["mode"])});
+                    text_of(seq["used"]), text_of(seq["cycle"]), text_of(seq["mode"]),
+                    description.empty() ? "-" : description});
   }
   return table(rows);
 }
@@ -181,7 +198,7 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
   if (!o.description.empty()) spec["description"] = o.description;
   auto answer = ask(globals, "CREATE " + spec.dump() + "\n");
   if (!answer) return std::unexpected(answer.error());
-  return show(*answer, o.json, describe);
+  return confirm(*answer, o.json, "created " + o.name + ", next " + next_text(*answer));
 }
 
 }  // namespace
@@ -191,7 +208,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   admin->require_subcommand(1);
   auto o = std::make_shared<AdminOptions>();
   auto json_flag = [o](CLI::App* sub) {
-    sub->add_flag("--json", o->json, "Print pezd's JSON answer instead of a table");
+    sub->add_flag("--json", o->json, "Print pezd's JSON answer on standard output");
   };
   auto name_arg = [o](CLI::App* sub) {
     sub->add_option("NAME", o->name, "The sequence's name: a-z 0-9 _ -, starting with a letter")->required();
@@ -232,9 +249,12 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
         if (!checked) return std::unexpected(checked.error());
         line += " " + std::to_string(*checked);
       }
+      // Where it was, to say what the reset skipped or hands out again.
+      auto before = ask(globals, "INSPECT " + o->name + "\n");
+      if (!before) return std::unexpected(before.error());
       auto answer = ask(globals, line + "\n");
       if (!answer) return std::unexpected(answer.error());
-      return show(*answer, o->json, describe);
+      return confirm(*answer, o->json, "reset " + o->name + ": was at " + next_text(*before) + ", next " + next_text(*answer));
     };
   });
 
@@ -254,12 +274,13 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
 
   auto* drop = admin->add_subcommand("drop", "Drop a named sequence (forward and reverse cannot be dropped)");
   name_arg(drop);
+  json_flag(drop);
   drop->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
       if (auto ok = check_name(o->name); !ok) return ok;
       auto answer = ask(globals, "DROP " + o->name + "\n");
       if (!answer) return std::unexpected(answer.error());
-      return {};
+      return confirm(*answer, o->json, "dropped " + o->name);
     };
   });
 
