@@ -32,10 +32,17 @@ int cli_main(int argc, char** argv) {
   globals.stdout_closed = standard.was_closed[1];
   if (char const* env = std::getenv("PEZ_SOCKET"); env != nullptr && *env != '\0') {
     globals.socket = env;
+    globals.socket_from = "PEZ_SOCKET";
   } else {
     globals.socket = k_default_socket;
   }
-  app.add_option("--socket", globals.socket, "pezd's Unix socket (env PEZ_SOCKET; default /run/pez/pezd.sock)")
+  app.add_option_function<std::string>(
+         "--socket",
+         [&globals](std::string const& path) {
+           globals.socket = path;
+           globals.socket_from = "--socket";
+         },
+         "pezd's Unix socket (env PEZ_SOCKET; default /run/pez/pezd.sock)")
       ->type_name("PATH");
   app.add_option("--timeout", globals.timeout, "Longest wait for pezd's answer, such as 10s (default 30s)")
       ->type_name("DURATION");

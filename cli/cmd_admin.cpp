@@ -143,23 +143,47 @@ std::string duration_text(json const& seconds) {
   return out;
 }
 
-// pez status: the verdict first, then one line per part of the daemon.
-std::string status_table(json const& s) {
+// "1 connection", "2 connections".
+std::string count_of(json const& n, std::string const& what) {
+  auto const text = text_of(n);
+  return text + " " + what + (text == "1" ? "" : "s");
+}
+
+// pez status: the verdict first, then one line per part of the daemon: where pez found it, and
+// what it is doing.
+std::string status_table(json const& s, std::string const& socket, std::string const& socket_from) {
   auto const& db = s["database"];
   bool const ready = s.value("ready", false);
   bool const db_up = db.value("up", false);
   std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
   if (!ready) verdict += db_up ? " (shutting down)" : " (database unavailable)";
   std::vector<std::vector<std::string>> rows{
-      {"mode:", text_of(s["mode"]) + ", " + text_of(s["threads"]) + " threads"},
+      {"socket:", socket + (socket_from == "default" ? " (the default)" : " (from " + socket_from + ")")},
+      {"pid:", text_of(s["pid"])},
+      {"mode:", text_of(s["mode"]) + ", " + count_of(s["threads"], "thread")},
       {"uptime:", duration_text(s["uptime_seconds"])},
-      {"database:", db_up ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
+      {"http:", s["http"].is_string() ? s["http"].get<std::string>() : "off"},
+      {"database:", db_up ? "up, " + count_of(db["connections"], "connection") + " to " + text_of(db["server"])
                           : "DOWN: " + text_of(db["error"])},
+      {"conninfo:", text_of(db["conninfo"])},
       {"sequences:", text_of(s["sequences"])},
       {"requests:", text_of(s["requests"]) + " answered, " + text_of(s["pending"]) + " waiting"},
       {"numbers:", text_of(s["numbers"]) + " handed out"},
-      {"clients:", text_of(s["connections"]) + " connections open"}};
+      {"clients:", count_of(s["connections"], "connection") + " open"}};
   return verdict + "\n" + table(rows);
+}
+
+// pez status exits as pez forward would now: 0 when pezd can hand out numbers.
+Outcome status_verdict(json const& s) {
+  if (s.value("ready", false)) return {};
+  auto const& why = s.contains("not_ready") ? s["not_ready"] : json();
+  std::string message = "pezd cannot hand out numbers now";
+  Errc code = Errc::unavailable;
+  if (why.is_object()) {
+    if (auto known = errc_from_token(why.value("code", ""))) code = *known;
+    message += ": " + why.value("message", std::string("no reason given"));
+  }
+  return std::unexpected(Failure{errc_exit_code(code), message});
 }
 
 std::expected<std::int64_t, Failure> number_flag(std::string const& flag, std::string const& text) {
@@ -290,7 +314,9 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
     action = [&globals, o]() -> Outcome {
       auto answer = ask(globals, "STATUS\n");
       if (!answer) return std::unexpected(answer.error());
-      return show(*answer, o->json, status_table);
+      auto shown = write_out(o->json ? answer->dump() + "\n" : status_table(*answer, globals.socket, globals.socket_from));
+      if (!shown) return shown;
+      return status_verdict(*answer);
     };
   });
 }

@@ -417,6 +417,20 @@ std::vector<Spec> specs(Config& cfg) {
   return out;
 }
 
+std::string database_text(Config const& config) {
+  std::string out;
+  for (auto const& [key, value] : config.conn_params()) {
+    if (key == "password" || key == "fallback_application_name") continue;
+    if (!out.empty()) out += ' ';
+    if (key == "dbname" && value == config.database_url) {
+      out += mask_conninfo(value);
+    } else {
+      out += key + "=" + value;
+    }
+  }
+  return out.empty() ? std::string("libpq's defaults (PG* variables)") : out;
+}
+
 ConnParams Config::conn_params() const {
   ConnParams params;
   if (!database_url.empty()) params.emplace_back("dbname", database_url);

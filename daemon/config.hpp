@@ -102,6 +102,10 @@ std::expected<void, std::string> check_config(Config const& config);
 // A libpq connection string or URI with its password hidden.
 std::string mask_conninfo(std::string_view conninfo);
 
+// The database the settings name, as libpq keywords (database_url's password hidden, the
+// db_password never shown), for pez status; "libpq's defaults" when they name none.
+std::string database_text(Config const& config);
+
 std::string endpoint_text(Endpoint const& endpoint);
 
 // A group by name or number.

@@ -1,5 +1,7 @@
 #include "daemon/context.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <vector>
 
@@ -129,10 +131,10 @@ void Context::ops_page(OpsPage page, std::move_only_function<void(Reply)> done) 
 
 bool Shared::ready() const { return !draining.load() && allocator.serving(); }
 
-std::string Shared::not_ready_reason() const {
-  if (draining.load()) return "pezd is shutting down";
-  if (db.up()) return {};
-  return "the database is unavailable: " + db.last_error();
+Error Shared::not_ready_error() const {
+  if (draining.load()) return Error{Errc::unavailable, "pezd is shutting down"};
+  if (db.up()) return Error{Errc::unavailable, {}};
+  return Error{Errc::unavailable, "the database is unavailable: " + db.last_error()};
 }
 
 namespace {
@@ -198,12 +200,25 @@ std::string Shared::status_json() const {
   out += ", \"mode\": ";
   out += allocator.mode() == Mode::block ? "\"block\"" : "\"strict\"";
   out += ", \"threads\": " + std::to_string(metrics.size());
+  out += ", \"pid\": " + std::to_string(::getpid());
+  out += ", \"http\": " + (http_address.empty() ? std::string("null") : json_string(http_address));
   out += ", \"ready\": ";
-  out += ready() ? "true" : "false";
+  bool const is_ready = ready();
+  out += is_ready ? "true" : "false";
+  // Why not, as the error a request would get: pez status exits as pez forward would.
+  out += ", \"not_ready\": ";
+  if (is_ready) {
+    out += "null";
+  } else {
+    auto const why = not_ready_error();
+    out += "{\"code\": " + json_string(errc_token(why.code)) + ", \"message\": " +
+           json_string(why.message.empty() ? "pezd cannot hand out numbers now" : why.message) + "}";
+  }
   out += ", \"database\": {\"up\": ";
   out += db.up() ? "true" : "false";
   out += ", \"connections\": " + std::to_string(db.connections_up());
   out += ", \"server\": " + json_string(db.server());
+  out += ", \"conninfo\": " + json_string(database_text(config));
   out += ", \"error\": " + json_string(db.last_error());
   out += "}, \"sequences\": " + std::to_string(db.catalog().all().size());
   out += ", \"requests\": " + std::to_string(total.requests_total());

@@ -171,7 +171,8 @@ int run_daemon(Config config, int argc, char** argv) {
   }
   if (config.http) {
     http_listener.start();
-    spdlog::info("http listening on {}", http_listener.local_address());
+    shared.http_address = http_listener.local_address();
+    spdlog::info("http listening on {}", shared.http_address);
   }
   std::atomic<bool> worker_failed{false};
   for (auto& worker : workers) {
