@@ -26,7 +26,8 @@ int cli_main(int argc, char** argv) {
   app.fallthrough();
   app.footer(
       "Exit codes: 0 success, 64 usage error, 69 pezd unreachable, 75 database unavailable (retry later), "
-      "77 permission denied, 1 anything else. See pez(1).");
+      "77 permission denied, 78 pezd's database settings are wrong (retrying will not help), 1 anything else. "
+      "See pez(1).");
 
   Globals globals;
   globals.stdout_closed = standard.was_closed[1];

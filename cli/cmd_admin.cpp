@@ -156,7 +156,11 @@ std::string status_table(json const& s, std::string const& socket, std::string c
   bool const ready = s.value("ready", false);
   bool const db_up = db.value("up", false);
   std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
-  if (!ready) verdict += db_up ? " (shutting down)" : " (database unavailable)";
+  if (!ready) {
+    auto const& why = s.contains("not_ready") ? s["not_ready"] : json();
+    if (why.is_object() && why.value("code", "") == "misconfigured") verdict += " (database settings wrong)";
+    else verdict += db_up ? " (shutting down)" : " (database unavailable)";
+  }
   std::vector<std::vector<std::string>> rows{
       {"socket:", socket + (socket_from == "default" ? " (the default)" : " (from " + socket_from + ")")},
       {"pid:", text_of(s["pid"])},

@@ -336,6 +336,20 @@ std::vector<Spec> specs(Config& cfg) {
     auto spec = text_spec("database_url", "", "URL",
                           "libpq connection string or URI, multi-host allowed; the db_* settings override its parts.",
                           cfg.database_url);
+    spec.apply = [&cfg](std::string_view text) -> std::expected<void, std::string> {
+      if (!text.empty()) {
+        char* error = nullptr;
+        PQconninfoOption* options = PQconninfoParse(std::string(text).c_str(), &error);
+        if (options == nullptr) {
+          std::string const why = error ? first_line(error) : "out of memory";
+          PQfreemem(error);
+          return std::unexpected("libpq cannot read it: " + why);
+        }
+        PQconninfoFree(options);
+      }
+      cfg.database_url = std::string(text);
+      return {};
+    };
     spec.mask = mask_conninfo;
     out.push_back(std::move(spec));
   }

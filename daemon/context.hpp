@@ -99,10 +99,16 @@ struct Shared {
 
   // On the core thread only:
   bool ready() const;
-  // Why pezd cannot hand out numbers now (empty when it can): the error a request would get,
-  // with libpq's text, for the log and the socket.
+  // Why pezd cannot hand out numbers now (empty when it can): the kind (unavailable, or
+  // misconfigured while its database settings keep the database away) and a sentence with
+  // libpq's text, for the log and the socket.
   Error not_ready_error() const;
   std::string not_ready_reason() const { return not_ready_error().message; }
+  // The same without libpq's text (socket paths, role names), for HTTP: /readyz.
+  std::string not_ready_public_reason() const;
+  // An error answer as clients get it: unavailable becomes misconfigured while pezd's database
+  // settings are what keeps the database away, so that retrying is known not to help.
+  Error classified(Error error) const;
   Reply ops_page(OpsPage page) const;
   // One line of JSON describing the daemon (socket STATUS, pez status).
   std::string status_json() const;

@@ -33,8 +33,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr int k_exit_config = 78;  // EX_CONFIG: a setting has a bad value
-
 void setup_logging(std::string const& level) {
   // Every event loop thread logs: the sink and the formatter's cached time need the lock.
   auto logger = spdlog::stderr_logger_mt("pezd");

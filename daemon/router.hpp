@@ -24,6 +24,7 @@ struct Reply {
   std::string_view allow;    // sent as Allow when not empty
   bool retry_after = false;  // 503s tell clients when to come back
   bool bearer_challenge = false;  // 401s say which credentials to send
+  std::string log_detail;  // what the log says of an error answer instead of its body's message
 };
 
 // GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2).

@@ -99,7 +99,7 @@ def test_pez_status_says_where_it_found_pezd_and_what_pezd_is(start_pezd):
 
 
 def test_pez_status_exits_like_pez_forward_when_pezd_cannot_hand_out_numbers(start_pezd, cluster):
-    # Usable like pg_isready: 0 ready, 75 database unavailable, 69 no pezd.
+    # Usable like pg_isready: 0 ready, 75 database unavailable, 78 settings wrong, 69 no pezd.
     pezd = start_pezd(["--request-timeout", "1s"])
     assert pezd.pez("status").returncode == 0
     cluster.stop("fast")  # a clean stop: no crash recovery to wait for at start
@@ -114,6 +114,11 @@ def test_pez_status_exits_like_pez_forward_when_pezd_cannot_hand_out_numbers(sta
         assert as_json.returncode == 75 and json.loads(as_json.stdout)["not_ready"]["code"] == "unavailable"
     finally:
         cluster.start()
+    wrong = start_pezd(["--request-timeout", "1s"], database="no_such_database", wait_ready=False)
+    wait_until(lambda: "database unavailable" in wrong.log_text(), 10, what="the first failed attempt")
+    r = wrong.pez("status")
+    assert r.returncode == 78 == wrong.pez("forward").returncode, r
+    assert "database settings wrong" in r.stdout.splitlines()[0]
     pezd.stop()
     assert pezd.pez("status").returncode == 69
 

@@ -25,6 +25,7 @@ def run_pezd(args, env, timeout=10):
     (["--mode", "fast"], {}, "--mode"),
     (["--request-timeout", "forever"], {}, "request_timeout"),
     ([], {"PEZ_LOG_LEVEL": "shouty"}, "log_level"),
+    ([], {"PEZ_DATABASE_URL": "host=db bogus=1"}, "database_url"),
 ])
 def test_a_bad_setting_stops_pezd_and_names_it(args, env, names, workdir):
     r = run_pezd(args + ["--socket", os.path.join(workdir, "s.sock")], env)
