@@ -36,7 +36,8 @@ namespace {
 void setup_logging(std::string const& level) {
   // Every event loop thread logs: the sink and the formatter's cached time need the lock.
   auto logger = spdlog::stderr_logger_mt("pezd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
+  // UTC with its zone, as the admin answers' times are: one clock for the journal and the API.
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l: %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
   spdlog::flush_on(spdlog::level::trace);

@@ -206,7 +206,19 @@ class HttpSession final : public ClientSession<tcp::socket> {
       fill(slot, error_reply(503, "pezd is shutting down; try again in a moment"));
       return;
     }
-    if (auto* reply = std::get_if<Reply>(&route.what)) {
+    if (auto* reply = std::get_if<Reply>(&route.what); reply != nullptr && !route.if_sequence.empty()) {
+      // Whether the sequence exists is the catalog's to say: a count of 0 asks it, takes nothing.
+      m_ctx.allocate(route.if_sequence, 0, [self = self(), id, answer = std::move(*reply)](AllocateResult result) {
+        Slot* later = self->slot_by_id(id);
+        if (later == nullptr) return;
+        if (!result) {
+          self->fill(*later, failure_reply(self->m_ctx.core ? self->m_ctx.shared.classified(result.error())
+                                                             : result.error()));
+          return;
+        }
+        self->fill(*later, answer);
+      });
+    } else if (reply != nullptr) {
       fill(slot, *reply);
     } else if (auto* command = std::get_if<AdminCommand>(&route.what)) {
       spdlog::info("http {}: admin {} {}", m_peer, m_request.method, m_request.target);

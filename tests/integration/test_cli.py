@@ -167,3 +167,19 @@ def test_help_command_explains_pez_and_each_command():
         assert (r.returncode, r.stderr) == (0, ""), command
         assert r.stdout == run_pez([*command, "--help"]).stdout, command
         assert "Usage: pez " + " ".join(command) in r.stdout
+
+
+def test_an_empty_socket_path_is_a_usage_error():
+    assert_one_error_line(run_pez(["--socket", "", "forward"]), 64, "socket path is empty")
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_a_socket_path_that_is_not_a_socket_says_so(workdir, kind):
+    path = os.path.join(workdir, "not-a-socket")
+    if kind == "directory":
+        os.mkdir(path)
+    else:
+        open(path, "w").close()
+    r = run_pez(["forward"], socket_path=path)
+    assert_one_error_line(r, 69, f"{path} is not a socket but a {'directory' if kind == 'directory' else 'regular file'}")
+    assert "refused" not in r.stderr

@@ -1,6 +1,7 @@
 """What operators see: /metrics families documented in pezd(8), error answers logged with the
 peer and a request id (and HTTP's X-Request-Id), and pez status."""
 
+import datetime
 import json
 import os
 import re
@@ -122,3 +123,12 @@ def test_pez_status_exits_like_pez_forward_when_pezd_cannot_hand_out_numbers(sta
     pezd.stop()
     assert pezd.pez("status").returncode == 69
 
+
+def test_log_times_are_utc_with_their_zone(start_pezd):
+    # As the admin answers' times are (created_at, reset_at): one clock, whatever TZ says.
+    pezd = start_pezd(env={"TZ": "JST-9"})
+    first = pezd.log_text().splitlines()[0]
+    stamp = re.match(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})Z ", first)
+    assert stamp, first
+    logged = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - logged).total_seconds()) < 120, first
