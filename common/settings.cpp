@@ -1,5 +1,7 @@
 #include "common/settings.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <set>
 
@@ -92,6 +94,49 @@ std::string config_text_value(std::string_view value) {
     out += c;
   }
   return out + "\"";
+}
+
+std::vector<std::string> process_env_names(std::string_view prefix) {
+  std::vector<std::string> names;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view const text = *entry;
+    auto const name = text.substr(0, text.find('='));
+    if (name.starts_with(prefix)) names.emplace_back(name);
+  }
+  return names;
+}
+
+std::string wrap_text(std::string_view text, std::size_t width, std::size_t indent, std::string first) {
+  std::string out;
+  std::string line = std::move(first);
+  if (line.size() < indent) line.resize(indent, ' ');
+  bool empty = true;
+  for (auto word : split(text, ' ')) {
+    if (word.empty()) continue;
+    if (!empty && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = std::string(indent, ' ');
+      empty = true;
+    }
+    if (!empty) line += ' ';
+    line += word;
+    empty = false;
+  }
+  return out + line + "\n";
+}
+
+std::string help_columns(std::vector<std::pair<std::string, std::string>> const& rows, std::size_t width) {
+  constexpr std::size_t column = 26;  // where descriptions start
+  std::string out;
+  for (auto const& [label, text] : rows) {
+    std::string first = "  " + label;
+    if (first.size() + 2 > column) {
+      out += first + "\n";  // a long label has its description on the next lines
+      first.clear();
+    }
+    out += wrap_text(text, width, column, std::move(first));
+  }
+  return out;
 }
 
 EnvLookup process_env() {

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/count.hpp"
+#include "common/suggest.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
 
@@ -91,6 +92,28 @@ std::string user_name_or_uid(uid_t uid) {
 }
 
 constexpr std::size_t k_most_secret_line = 65536;
+
+// The sections of pezd.conf(5), in its order; --help groups the flags as it does.
+constexpr std::string_view k_groups[] = {"Listeners", "Administration", "Database", "Numbers", "Clients", "Logging"};
+
+std::string group_of(std::string_view key) {
+  for (std::string_view k : {"http", "socket", "socket_group"}) {
+    if (key == k) return "Listeners";
+  }
+  for (std::string_view k : {"admin_group", "admin_token_file", "wrap_warning"}) {
+    if (key == k) return "Administration";
+  }
+  if (key == "database_url" || key.starts_with("db_") || key == "connect_timeout" || key == "reconnect_max") {
+    return "Database";
+  }
+  for (std::string_view k : {"max_count", "mode", "block_min", "block_max", "block_duration", "request_timeout"}) {
+    if (key == k) return "Numbers";
+  }
+  if (key == "log_level") return "Logging";
+  return "Clients";
+}
+
+constexpr std::size_t k_help_width = 100;
 
 // What --print-config shows in place of a secret.
 constexpr std::string_view k_mask = "********";
@@ -428,6 +451,7 @@ std::vector<Spec> specs(Config& cfg) {
                              "one is closed to make room (first those that never sent a request, the one idle the "
                              "longest first); when none is idle, the new one is answered 503 and closed. The default is lowered at start to what the open-file limit "
                              "allows; a value set explicitly is kept, with a warning when the limit is lower."));
+  for (auto& spec : out) spec.group = group_of(spec.key);
   return out;
 }
 
@@ -460,7 +484,40 @@ ConnParams Config::conn_params() const {
   return params;
 }
 
-std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env) {
+std::string help_text(std::vector<settings::Spec> const& table) {
+  std::string out =
+      "pezd hands out unique numbers from PostgreSQL sequences over a Unix socket and HTTP.\n\n"
+      "Usage: pezd [OPTIONS]\n"
+      "       pezd [OPTIONS] --print-config | --check-config\n\nOptions:\n";
+  out += settings::help_columns(
+      {{"-h, --help", "Print this help and exit."},
+       {"--version", "Print the version and exit."},
+       {"--config PATH", "Config file to read (default /etc/pez/pezd.conf; env PEZ_CONFIG, empty for none)."},
+       {"--print-config", "Print every setting's effective value and where it came from (flag, env, file or "
+                          "default), secrets masked, as a config file, and exit."},
+       {"--check-config", "Check the settings, say whether they are valid, and exit (0 when they are, 78 when "
+                          "not)."}},
+      k_help_width);
+  for (auto group : k_groups) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (auto const& spec : table) {
+      if (spec.group != group || !spec.has_flag) continue;
+      rows.emplace_back(spec.flag() + " " + spec.value_name,
+                        spec.doc + (spec.default_text.empty() ? "" : " Default: " + spec.default_text + "."));
+    }
+    if (rows.empty()) continue;
+    out += "\n" + std::string(group) + ":\n" + settings::help_columns(rows, k_help_width);
+  }
+  out += "\n" + settings::wrap_text("Every setting can also be set in the environment (PEZ_ and its name in capitals, "
+                                    "such as PEZ_MAX_COUNT) or in the config file (max_count = 250); a flag beats "
+                                    "the environment, which beats the file. db_password has no flag, so that it "
+                                    "never shows in ps(1). See pezd(8) and pezd.conf(5).",
+                                    k_help_width);
+  return out;
+}
+
+std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
+                                                  std::vector<std::string> const& env_names) {
   Invocation invocation;
   Config& cfg = invocation.config;
   auto table = specs(cfg);
@@ -493,7 +550,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
     app.parse(argc, argv);
   } catch (CLI::CallForHelp const&) {
     invocation.action = Invocation::Action::help;
-    invocation.text = app.help();
+    invocation.text = help_text(table);
     return invocation;
   } catch (CLI::CallForVersion const&) {
     invocation.action = Invocation::Action::version;
@@ -533,6 +590,15 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   auto origins = settings::resolve(table, flags, env, entries, path);
   if (!origins) return std::unexpected(origins.error());
   cfg.origins = std::move(*origins);
+
+  // A misspelt variable would otherwise be ignored without a word.
+  std::vector<std::string> known{"PEZ_CONFIG"};
+  for (auto const& spec : table) known.push_back(spec.env());
+  for (auto const& name : env_names) {
+    if (std::ranges::find(known, name) != known.end()) continue;
+    invocation.warnings.push_back("unknown environment variable " + name + did_you_mean(name, known) +
+                                  " (pezd.conf(5) lists the settings; it is ignored)");
+  }
 
   // The output of --print-config read back with its masks in place would connect with
   // "********" for a password.

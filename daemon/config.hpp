@@ -86,10 +86,16 @@ struct Invocation {
   enum class Action { run, help, version, print_config, check_config } action = Action::run;
   std::string text;  // help text
   Config config;
+  std::vector<std::string> warnings;  // such as an unknown PEZ_ variable: logged, and --check-config fails
 };
 
 // Reads flags, environment and config file. Errors name the setting and where its value came from.
-std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env);
+// env_names: the PEZ_ variables set, each of which must be a setting's (else a warning).
+std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
+                                                  std::vector<std::string> const& env_names = {});
+
+// pezd --help: the flags grouped as pezd.conf(5) groups the settings, within 100 columns.
+std::string help_text(std::vector<settings::Spec> const& table);
 
 // pezd --print-config: every setting's effective value and where it came from, as lines of a
 // config file, secrets masked.

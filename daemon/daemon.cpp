@@ -285,7 +285,7 @@ int daemon_main(int argc, char** argv) {
     return k_exit_failure;
   }
   std::signal(SIGPIPE, SIG_IGN);
-  auto invocation = load_config(argc, argv, settings::process_env());
+  auto invocation = load_config(argc, argv, settings::process_env(), settings::process_env_names("PEZ_"));
   if (!invocation) {
     std::fprintf(stderr, "pezd: error: %s\n", invocation.error().c_str());
     return invocation.error().find("pezd --help") != std::string::npos ? k_exit_usage : k_exit_config;
@@ -298,11 +298,16 @@ int daemon_main(int argc, char** argv) {
       std::fputs(invocation->text.c_str(), stdout);
       return k_exit_ok;
     case Invocation::Action::print_config:
+      for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: warning: %s\n", warning.c_str());
       std::fputs(print_config(invocation->config).c_str(), stdout);
       return k_exit_ok;
     case Invocation::Action::check_config: {
       if (auto ok = check_config(invocation->config); !ok) {
         std::fprintf(stderr, "pezd: error: %s\n", ok.error().c_str());
+        return k_exit_config;
+      }
+      if (!invocation->warnings.empty()) {
+        for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: error: %s\n", warning.c_str());
         return k_exit_config;
       }
       auto const& path = invocation->config.config_path;
@@ -311,6 +316,7 @@ int daemon_main(int argc, char** argv) {
     }
   }
   setup_logging(invocation->config.log_level);
+  for (auto const& warning : invocation->warnings) spdlog::warn("{}", warning);
   try {
     return run_daemon(std::move(invocation->config), argc, argv);
   } catch (std::exception const& e) {

@@ -1,13 +1,14 @@
 """Starting and stopping pezd: settings, the schema, signals and the socket file."""
 
 import os
+import re
 import signal
 import subprocess
 import time
 
 import pytest
 
-from harness import PEZD, Pezd, wait_until
+from harness import PEZD, ROOT, Pezd, wait_until
 
 
 def run_pezd(args, env, timeout=10):
@@ -182,3 +183,38 @@ def test_pezd_started_with_closed_standard_descriptors_keeps_them_off_its_socket
     finally:
         proc.terminate()
         assert proc.wait(15) == 0
+
+
+def test_help_is_grouped_as_pezd_conf_5_is_and_fits_100_columns():
+    r = run_pezd(["--help"], {})
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    with open(os.path.join(ROOT, "man", "pezd.conf.5")) as f:
+        manual = f.read()
+    # The manual's sections, in order, each with its settings.
+    sections = re.findall(r"^\.Ss (\w+)\n(.*?)(?=^\.Ss |^\.Sh )", manual, re.M | re.S)
+    headings = [line[:-1] for line in lines if re.fullmatch(r"[A-Z][a-z]+:", line)]
+    assert headings == ["Options"] + [title for title, _ in sections], headings
+    where = {}
+    current = None
+    for line in lines:
+        if re.fullmatch(r"[A-Z][a-z]+:", line):
+            current = line[:-1]
+        for flag in re.findall(r"^  (--[a-z-]+)", line):
+            where[flag] = current
+    for title, body in sections:
+        for key in re.findall(r"^\.It Cm ([a-z_]+)", body, re.M):
+            if key == "db_password":
+                continue  # no flag, so that it never shows in ps(1)
+            assert where.get("--" + key.replace("_", "-")) == title, key
+
+
+def test_an_unknown_pez_variable_is_warned_of_and_fails_check_config(start_pezd, workdir):
+    r = run_pezd(["--check-config"], {"PEZ_MAX_COUT": "3"})
+    assert r.returncode == 78, r
+    assert 'unknown environment variable PEZ_MAX_COUT; did you mean "PEZ_MAX_COUNT"?' in r.stderr
+    assert run_pezd(["--check-config"], {"PEZ_MAX_COUNT": "3"}).returncode == 0
+    pezd = start_pezd(env={"PEZ_MAX_COUT": "3"})
+    assert re.search(r"warning: unknown environment variable PEZ_MAX_COUT; did you mean", pezd.log_text())
+    assert pezd.get("/v2/forward?count=50").status == 200  # ignored: max_count is still 100
