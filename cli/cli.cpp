@@ -1,30 +1,49 @@
 #include "cli/cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
+#include "cli/usage.hpp"
+#include "common/stdio.hpp"
 #include "common/version.hpp"
 
 namespace pez::cli {
 
 int cli_main(int argc, char** argv) {
+  // Before anything opens a descriptor: a closed 0-2 would otherwise become pezd's socket.
+  auto const standard = ensure_standard_descriptors();
+  if (!standard.ok) {
+    std::fputs("pez: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
+    return k_exit_failure;
+  }
   CLI::App app{"pez takes unique numbers from pezd, the PEZ number dispenser.", "pez"};
   app.set_version_flag("--version", std::string("pez ") + k_version);
   app.require_subcommand(1);
   app.fallthrough();
   app.footer(
       "Exit codes: 0 success, 64 usage error, 69 pezd unreachable, 75 database unavailable (retry later), "
-      "77 permission denied, 1 anything else. See pez(1).");
+      "77 permission denied, 78 pezd's database settings are wrong (retrying will not help), 1 anything else. "
+      "See pez(1).");
 
   Globals globals;
+  globals.stdout_closed = standard.was_closed[1];
   if (char const* env = std::getenv("PEZ_SOCKET"); env != nullptr && *env != '\0') {
     globals.socket = env;
+    globals.socket_from = "PEZ_SOCKET";
   } else {
     globals.socket = k_default_socket;
   }
-  app.add_option("--socket", globals.socket, "pezd's Unix socket (env PEZ_SOCKET; default /run/pez/pezd.sock)")
+  app.add_option_function<std::string>(
+         "--socket",
+         [&globals](std::string const& path) {
+           globals.socket = path;
+           globals.socket_from = "--socket";
+         },
+         "pezd's Unix socket (env PEZ_SOCKET; default /run/pez/pezd.sock)")
       ->type_name("PATH");
   app.add_option("--timeout", globals.timeout, "Longest wait for pezd's answer, such as 10s (default 30s)")
       ->type_name("DURATION");
@@ -32,6 +51,20 @@ int cli_main(int argc, char** argv) {
   Action action;
   add_number_commands(app, globals, action);
   add_admin_commands(app, globals, action);
+  auto* help = app.add_subcommand("help", "Help for pez or for a command, such as: pez help admin reset");
+  auto words = std::make_shared<std::vector<std::string>>();
+  help->add_option("COMMAND", *words, "The command to explain");
+  help->fallthrough(false);  // "pez help forward" explains forward rather than running it
+  help->callback([&app, &action, words] {
+    action = [&app, words]() -> Outcome {
+      auto text = help_for(app, *words);
+      if (!text) return std::unexpected(Failure{k_exit_usage, text.error()});
+      if (std::fputs(text->c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+        return std::unexpected(Failure{k_exit_failure, "cannot write to standard output"});
+      }
+      return {};
+    };
+  });
 
   try {
     app.parse(argc, argv);
@@ -45,11 +78,13 @@ int cli_main(int argc, char** argv) {
     std::printf("pez %s\n", k_version);
     return k_exit_ok;
   } catch (CLI::ParseError const& e) {
-    std::fprintf(stderr, "pez: error: %s (pez --help lists the commands and options)\n", e.what());
+    std::vector<std::string> const args(argv + std::min(argc, 1), argv + argc);
+    std::fprintf(stderr, "pez: error: %s\n", usage_message(app, args, e.what()).c_str());
     return k_exit_usage;
   }
   if (!action) {
-    std::fputs("pez: error: no command given (pez --help lists them)\n", stderr);
+    std::vector<std::string> const args(argv + std::min(argc, 1), argv + argc);
+    std::fprintf(stderr, "pez: error: %s\n", usage_message(app, args, "no command given").c_str());
     return k_exit_usage;
   }
   auto outcome = action();

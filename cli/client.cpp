@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,6 +19,15 @@ std::string hint(std::string const& path) {
   return " (start pezd, or point --socket or PEZ_SOCKET at its socket; it is " + path + " now)";
 }
 
+// What a path that is there but not a socket is, for the message.
+char const* kind_of_file(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a named pipe";
+  return "a device";
+}
+
 }  // namespace
 
 Client::~Client() {
@@ -26,8 +36,13 @@ Client::~Client() {
 
 std::expected<void, Failure> Client::connect() {
   sockaddr_un addr{};
+  if (m_path.empty()) {
+    return std::unexpected(Failure{k_exit_usage, "the socket path is empty; give --socket the path of pezd's socket, "
+                                                 "such as /run/pez/pezd.sock"});
+  }
   if (m_path.size() >= sizeof addr.sun_path) {
-    return std::unexpected(Failure{k_exit_usage, "socket path " + m_path + " is too long"});
+    return std::unexpected(Failure{k_exit_usage, "socket path " + m_path + " is too long (at most " +
+                                                     std::to_string(sizeof addr.sun_path - 1) + " bytes)"});
   }
   m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (m_fd < 0) return std::unexpected(Failure{k_exit_failure, std::string("cannot make a socket: ") + std::strerror(errno)});
@@ -35,6 +50,13 @@ std::expected<void, Failure> Client::connect() {
   std::memcpy(addr.sun_path, m_path.c_str(), m_path.size() + 1);
   if (::connect(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return {};
   int const err = errno;
+  struct stat st {};
+  if (err != ENOENT && err != EACCES && err != EPERM && ::stat(m_path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+    std::string const what = kind_of_file(st.st_mode);
+    return std::unexpected(Failure{k_exit_no_daemon, m_path + " is not a socket but " + what +
+                                                         (S_ISDIR(st.st_mode) ? "; pezd's socket may be in it" : "") +
+                                                         "; point --socket or PEZ_SOCKET at pezd's socket"});
+  }
   switch (err) {
     case ENOENT:
       return std::unexpected(Failure{k_exit_no_daemon, "pezd is not running: there is no socket at " + m_path + hint(m_path)});

@@ -89,7 +89,7 @@ std::string describe(json const& seq) {
       {"mode_from", "mode set by"}, {"last_value", "last value"}, {"next", "next value"},
       {"left", "left before wrap"}, {"used", "range used"},       {"exhausted", "run out"},
       {"generation", "generation"}, {"created_at", "created"},     {"reset_at", "last reset"},
-      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "pezd connections"}};
+      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "database connections of all pezd"}};
   std::vector<std::vector<std::string>> rows;
   for (auto const& [key, label] : k_fields) {
     if (!seq.contains(key)) continue;
@@ -104,11 +104,28 @@ Outcome show(json const& value, bool as_json, std::string (*human)(json const&))
   return write_out(as_json ? value.dump() + "\n" : human(value));
 }
 
+// What create, reset and drop did, in one line on standard error; --json puts pezd's answer on
+// standard output as well.
+Outcome confirm(json const& answer, bool as_json, std::string const& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  if (as_json) return write_out(answer.dump() + "\n");
+  return {};
+}
+
+// "1002", or what stands in for the next number of a sequence that has run out.
+std::string next_text(json const& seq) {
+  if (seq.value("exhausted", false) || seq["next"].is_null()) return "the end of its range (run out)";
+  return text_of(seq["next"]);
+}
+
 std::string list_table(json const& list) {
-  std::vector<std::vector<std::string>> rows{{"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE"}};
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE", "DESCRIPTION"}};
   for (auto const& seq : list) {
+    auto const description = seq.value("description", std::string());
     rows.push_back({text_of(seq["name"]), text_of(seq["direction"]), text_of(seq["next"]), text_of(seq["left"]),
-                    text_of(seq["used"]), text_of(seq["cycle"]), text_of(seq["mode"])});
+                    text_of(seq["used"]), text_of(seq["cycle"]), text_of(seq["mode"]),
+                    description.empty() ? "-" : description});
   }
   return table(rows);
 }
@@ -126,33 +143,60 @@ std::string duration_text(json const& seconds) {
   return out;
 }
 
-// pez status: the verdict first, then one line per part of the daemon.
-std::string status_table(json const& s) {
+// "1 connection", "2 connections".
+std::string count_of(json const& n, std::string const& what) {
+  auto const text = text_of(n);
+  return text + " " + what + (text == "1" ? "" : "s");
+}
+
+// pez status: the verdict first, then one line per part of the daemon: where pez found it, and
+// what it is doing.
+std::string status_table(json const& s, std::string const& socket, std::string const& socket_from) {
   auto const& db = s["database"];
   bool const ready = s.value("ready", false);
   bool const db_up = db.value("up", false);
   std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
   if (!ready) {
-    verdict += !db_up                     ? " (database unavailable)"
-               : db["refused"].is_string() ? " (refused: no synchronous standby)"
-                                           : " (shutting down)";
+    auto const& why = s.contains("not_ready") ? s["not_ready"] : json();
+    if (why.is_object() && why.value("code", "") == "misconfigured") verdict += " (database settings wrong)";
+    else if (!db_up) verdict += " (database unavailable)";
+    else if (db["refused"].is_string()) verdict += " (refused: no synchronous standby)";
+    else verdict += " (shutting down)";
   }
   std::vector<std::vector<std::string>> rows{
-      {"mode:", text_of(s["mode"]) + ", " + text_of(s["threads"]) + " threads"},
+      {"socket:", socket + (socket_from == "default" ? " (the default)" : " (from " + socket_from + ")")},
+      {"pid:", text_of(s["pid"])},
+      {"mode:", text_of(s["mode"]) + ", " + count_of(s["threads"], "thread")},
       {"uptime:", duration_text(s["uptime_seconds"])},
-      {"database:", db_up ? "up, " + text_of(db["connections"]) + " connections to " + text_of(db["server"])
+      {"http:", s["http"].is_string() ? s["http"].get<std::string>() : "off"},
+      {"database:", db_up ? "up, " + count_of(db["connections"], "connection") + " to " + text_of(db["server"])
                           : "DOWN: " + text_of(db["error"])},
       {"failover:", (db["failover"].is_string() ? db["failover"].get<std::string>() : std::string("not known yet")) +
                         (db["refused"].is_string() ? " (numbers refused: require_synchronous_standby)" : "")},
+      {"conninfo:", text_of(db["conninfo"])},
       {"sequences:", text_of(s["sequences"])},
       {"requests:", text_of(s["requests"]) + " answered, " + text_of(s["pending"]) + " waiting"},
       {"numbers:", text_of(s["numbers"]) + " handed out"},
-      {"clients:", text_of(s["connections"]) + " connections open"}};
+      {"clients:", count_of(s["connections"], "connection") + " open"}};
   if (db["notices"].is_string()) {
-    // Only when they do not arrive: block mode refuses then.
-    rows.insert(rows.begin() + 3, {"notices:", "NOT HEARD: " + db["notices"].get<std::string>()});
+    // Only when they do not arrive (block mode refuses then): after the database line.
+    auto const database = std::find_if(rows.begin(), rows.end(), [](auto const& row) { return row[0] == "database:"; });
+    rows.insert(database + 1, {"notices:", "NOT HEARD: " + db["notices"].get<std::string>()});
   }
   return verdict + "\n" + table(rows);
+}
+
+// pez status exits as pez forward would now: 0 when pezd can hand out numbers.
+Outcome status_verdict(json const& s) {
+  if (s.value("ready", false)) return {};
+  auto const& why = s.contains("not_ready") ? s["not_ready"] : json();
+  std::string message = "pezd cannot hand out numbers now";
+  Errc code = Errc::unavailable;
+  if (why.is_object()) {
+    if (auto known = errc_from_token(why.value("code", ""))) code = *known;
+    message += ": " + why.value("message", std::string("no reason given"));
+  }
+  return std::unexpected(Failure{errc_exit_code(code), message});
 }
 
 std::expected<std::int64_t, Failure> number_flag(std::string const& flag, std::string const& text) {
@@ -191,7 +235,7 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
   if (!o.description.empty()) spec["description"] = o.description;
   auto answer = ask(globals, "CREATE " + spec.dump() + "\n");
   if (!answer) return std::unexpected(answer.error());
-  return show(*answer, o.json, describe);
+  return confirm(*answer, o.json, "created " + o.name + ", next " + next_text(*answer));
 }
 
 }  // namespace
@@ -201,10 +245,10 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   admin->require_subcommand(1);
   auto o = std::make_shared<AdminOptions>();
   auto json_flag = [o](CLI::App* sub) {
-    sub->add_flag("--json", o->json, "Print pezd's JSON answer instead of a table");
+    sub->add_flag("--json", o->json, "Print pezd's JSON answer on standard output");
   };
   auto name_arg = [o](CLI::App* sub) {
-    sub->add_option("NAME", o->name, "Sequence name (a-z 0-9 _ -, starting with a letter)")->required();
+    sub->add_option("NAME", o->name, "The sequence's name: a-z 0-9 _ -, starting with a letter")->required();
   };
 
   auto* list = admin->add_subcommand("list", "Every sequence with its state");
@@ -242,9 +286,12 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
         if (!checked) return std::unexpected(checked.error());
         line += " " + std::to_string(*checked);
       }
+      // Where it was, to say what the reset skipped or hands out again.
+      auto before = ask(globals, "INSPECT " + o->name + "\n");
+      if (!before) return std::unexpected(before.error());
       auto answer = ask(globals, line + "\n");
       if (!answer) return std::unexpected(answer.error());
-      return show(*answer, o->json, describe);
+      return confirm(*answer, o->json, "reset " + o->name + ": was at " + next_text(*before) + ", next " + next_text(*answer));
     };
   });
 
@@ -264,12 +311,13 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
 
   auto* drop = admin->add_subcommand("drop", "Drop a named sequence (forward and reverse cannot be dropped)");
   name_arg(drop);
+  json_flag(drop);
   drop->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
       if (auto ok = check_name(o->name); !ok) return ok;
       auto answer = ask(globals, "DROP " + o->name + "\n");
       if (!answer) return std::unexpected(answer.error());
-      return {};
+      return confirm(*answer, o->json, "dropped " + o->name);
     };
   });
 
@@ -279,7 +327,9 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
     action = [&globals, o]() -> Outcome {
       auto answer = ask(globals, "STATUS\n");
       if (!answer) return std::unexpected(answer.error());
-      return show(*answer, o->json, status_table);
+      auto shown = write_out(o->json ? answer->dump() + "\n" : status_table(*answer, globals.socket, globals.socket_from));
+      if (!shown) return shown;
+      return status_verdict(*answer);
     };
   });
 }

@@ -24,11 +24,15 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
   if (auto ok = check_sequence_name(options.name); !ok) return std::unexpected(Failure{k_exit_usage, ok.error()});
   std::uint64_t count = 0;
   if (!parse_decimal(options.count, count) || count < 1 || count > 0xffffffffULL) {
-    return std::unexpected(
-        Failure{k_exit_usage, "-n takes a whole number from 1 up to pezd's max_count, got " + quote_untrusted(options.count)});
+    return std::unexpected(Failure{k_exit_usage, count_error(options.count, "pezd's max_count")});
   }
   auto timeout = settings::parse_duration(globals.timeout, std::chrono::milliseconds(1), std::chrono::hours(1));
   if (!timeout) return std::unexpected(Failure{k_exit_usage, "--timeout: " + timeout.error()});
+  if (globals.stdout_closed) {
+    return std::unexpected(Failure{k_exit_failure,
+                                   "standard output is closed, so the numbers would be lost; none were taken "
+                                   "(redirect it to a file, or to /dev/null to throw numbers away)"});
+  }
 
   Client client(globals.socket, *timeout);
   auto answers = client.exchange({proto::next_line(options.name, static_cast<std::uint32_t>(count))});
@@ -52,7 +56,7 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
 }
 
 void add_number_options(CLI::App* sub, NumberOptions& options) {
-  sub->add_option("-n,--count", options.count, "How many numbers (1 up to pezd's max_count, default 1)")
+  sub->add_option("-n,--count", options.count, "How many numbers: 1 to pezd's max_count (100 unless configured); default 1")
       ->type_name("N");
   sub->add_flag("--json", options.json, "Print a JSON list, as /v2 does, instead of one number per line");
 }
@@ -74,7 +78,7 @@ void add_number_commands(CLI::App& app, Globals& globals, Action& action) {
   }
   auto options = std::make_shared<NumberOptions>();
   auto* next = app.add_subcommand("next", "Numbers from the named sequence NAME");
-  next->add_option("NAME", options->name, "Sequence name (a-z 0-9 _ -, starting with a letter)")->required();
+  next->add_option("NAME", options->name, "The sequence's name: a-z 0-9 _ -, starting with a letter")->required();
   add_number_options(next, *options);
   next->callback([&globals, &action, options] { action = [&globals, options] { return take_numbers(globals, *options); }; });
 }

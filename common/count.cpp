@@ -24,13 +24,14 @@ std::expected<std::int64_t, ParseError> parse_int64(std::string_view text) {
   return value;
 }
 
+std::string count_error(std::string_view got, std::string_view upper) {
+  return "count must be a whole number from 1 to " + std::string(upper) + ", got " + quote_untrusted(got);
+}
+
 std::expected<std::uint32_t, std::string> parse_count(std::string_view text, std::uint32_t max) {
   std::uint64_t value = 0;
   bool const number = parse_decimal(text, value);
-  if (!number || value < 1 || value > max) {
-    return std::unexpected("count must be a whole number from 1 to " + std::to_string(max) +
-                           ", got " + quote_untrusted(text));
-  }
+  if (!number || value < 1 || value > max) return std::unexpected(count_error(text, std::to_string(max)));
   return static_cast<std::uint32_t>(value);
 }
 

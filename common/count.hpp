@@ -10,6 +10,11 @@ namespace pez {
 
 inline constexpr std::uint32_t k_default_max_count = 100;
 
+// The one sentence for every count that is not allowed, wherever it was given (HTTP, the socket,
+// pez -n): "count must be a whole number from 1 to 100, got "0"". upper: the largest allowed, in
+// words when it is not known ("pezd's max_count").
+std::string count_error(std::string_view got, std::string_view upper);
+
 // Parses a decimal count of 1..max (digits only, no sign or spaces). The error names the
 // allowed range and quotes what was given.
 std::expected<std::uint32_t, std::string> parse_count(std::string_view text, std::uint32_t max);

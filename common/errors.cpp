@@ -12,7 +12,7 @@ struct ErrcRow {
   int exit_code;
 };
 
-constexpr std::array<ErrcRow, 10> k_rows{{
+constexpr std::array<ErrcRow, k_errc_count> k_rows{{
     {Errc::bad_request, "bad-request", 400, k_exit_usage},
     {Errc::not_found, "not-found", 404, k_exit_failure},
     {Errc::method_not_allowed, "method-not-allowed", 405, k_exit_usage},
@@ -22,6 +22,7 @@ constexpr std::array<ErrcRow, 10> k_rows{{
     {Errc::denied, "denied", 403, k_exit_denied},
     {Errc::too_large, "too-large", 413, k_exit_usage},
     {Errc::unsupported_version, "unsupported-version", 400, k_exit_failure},
+    {Errc::misconfigured, "misconfigured", 503, k_exit_config},
     {Errc::internal, "internal", 500, k_exit_failure},
 }};
 

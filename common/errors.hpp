@@ -19,6 +19,8 @@ enum class Errc {
   denied,              // the peer may not do this
   too_large,           // a line, header or body over its limit
   unsupported_version, // the client speaks a protocol version this pezd does not
+  misconfigured,       // pezd's database settings are wrong (no such database or role, authentication
+                       // or TLS verification failed): retrying will not help until they are fixed
   internal,            // anything else: a bug or an unexpected database answer
 };
 inline constexpr std::size_t k_errc_count = static_cast<std::size_t>(Errc::internal) + 1;
@@ -30,6 +32,7 @@ inline constexpr int k_exit_usage = 64;        // EX_USAGE
 inline constexpr int k_exit_no_daemon = 69;    // EX_UNAVAILABLE
 inline constexpr int k_exit_temporary = 75;    // EX_TEMPFAIL
 inline constexpr int k_exit_denied = 77;       // EX_NOPERM
+inline constexpr int k_exit_config = 78;       // EX_CONFIG: pezd's own configuration is wrong
 
 std::string_view errc_token(Errc code);
 std::optional<Errc> errc_from_token(std::string_view token);

@@ -1,5 +1,7 @@
 #include "common/settings.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <set>
 
@@ -31,6 +33,37 @@ std::string Spec::env() const {
   return out;
 }
 
+namespace {
+
+// The value after '=': "quoted" (with \" and \\ escapes) or bare, either followed by an optional
+// comment: a '#' at the start of the value or after a space or tab.
+std::expected<std::string, std::string> config_value(std::string_view text) {
+  text = trim(text);
+  if (!text.starts_with('"')) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
+        return std::string(trim(text.substr(0, i)));
+      }
+    }
+    return std::string(text);
+  }
+  std::string value;
+  std::size_t i = 1;
+  for (; i < text.size() && text[i] != '"'; ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && (text[i + 1] == '"' || text[i + 1] == '\\')) ++i;
+    value += text[i];
+  }
+  if (i == text.size()) return std::unexpected("the double quote before " + quote_untrusted(value) + " is not closed");
+  auto const rest = trim(text.substr(i + 1));
+  if (!rest.empty() && rest.front() != '#') {
+    return std::unexpected("unexpected " + quote_untrusted(rest) +
+                           " after the closing double quote; a comment starts with '#'");
+  }
+  return value;
+}
+
+}  // namespace
+
 std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text,
                                                                      std::string_view path) {
   std::vector<FileEntry> entries;
@@ -45,16 +78,66 @@ std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string
       return std::unexpected(where + ": expected \"key = value\", got " + quote_untrusted(line));
     }
     auto key = trim(line.substr(0, eq));
-    auto value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    } else if (auto hash = value.find(" #"); hash != std::string_view::npos) {
-      value = trim(value.substr(0, hash));
-    }
     if (key.empty()) return std::unexpected(where + ": a setting name is missing before '='");
-    entries.push_back(FileEntry{std::string(key), std::string(value), number});
+    auto value = config_value(line.substr(eq + 1));
+    if (!value) return std::unexpected(where + ": " + value.error());
+    entries.push_back(FileEntry{std::string(key), std::move(*value), number});
   }
   return entries;
+}
+
+std::string config_text_value(std::string_view value) {
+  bool const quote = value.empty() || value != trim(value) || value.find_first_of("\"#") != std::string_view::npos;
+  if (!quote) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::vector<std::string> process_env_names(std::string_view prefix) {
+  std::vector<std::string> names;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view const text = *entry;
+    auto const name = text.substr(0, text.find('='));
+    if (name.starts_with(prefix)) names.emplace_back(name);
+  }
+  return names;
+}
+
+std::string wrap_text(std::string_view text, std::size_t width, std::size_t indent, std::string first) {
+  std::string out;
+  std::string line = std::move(first);
+  if (line.size() < indent) line.resize(indent, ' ');
+  bool empty = true;
+  for (auto word : split(text, ' ')) {
+    if (word.empty()) continue;
+    if (!empty && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = std::string(indent, ' ');
+      empty = true;
+    }
+    if (!empty) line += ' ';
+    line += word;
+    empty = false;
+  }
+  return out + line + "\n";
+}
+
+std::string help_columns(std::vector<std::pair<std::string, std::string>> const& rows, std::size_t width) {
+  constexpr std::size_t column = 26;  // where descriptions start
+  std::string out;
+  for (auto const& [label, text] : rows) {
+    std::string first = "  " + label;
+    if (first.size() + 2 > column) {
+      out += first + "\n";  // a long label has its description on the next lines
+      first.clear();
+    }
+    out += wrap_text(text, width, column, std::move(first));
+  }
+  return out;
 }
 
 EnvLookup process_env() {

@@ -31,6 +31,7 @@ struct Spec {
   bool secret = false;   // masked when printed
   // How the value is shown by --print-config when it may hold a secret (database_url).
   std::function<std::string(std::string_view)> mask = nullptr;
+  std::string group = {};  // the section of pezd.conf(5) and --help it belongs to
 
   std::string flag() const;  // --max-count
   std::string env() const;   // PEZ_MAX_COUNT
@@ -49,12 +50,25 @@ struct FileEntry {
   int line;
 };
 
-// Reads "key = value" lines; '#' starts a comment; values may be in double quotes.
+// Reads "key = value" lines. '#' starts a comment at the start of a line, at the start of a
+// value or after a space or tab; a value may be in double quotes (then \" is a quote and \\ a
+// backslash), and a comment may follow it.
 std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text,
                                                                      std::string_view path);
+// A value as a config file line writes it, so that parse_config_text reads it back unchanged:
+// bare when it can be, else in double quotes.
+std::string config_text_value(std::string_view value);
 
 using EnvLookup = std::function<std::optional<std::string>(std::string const& name)>;
 EnvLookup process_env();
+// The names of this process's environment variables that start with prefix.
+std::vector<std::string> process_env_names(std::string_view prefix);
+
+// Text wrapped at spaces to lines of at most width columns (a longer word stands alone), every
+// line but the first indented: the first starts with first, padded to indent.
+std::string wrap_text(std::string_view text, std::size_t width, std::size_t indent = 0, std::string first = {});
+// Options and their descriptions, two columns, within width columns.
+std::string help_columns(std::vector<std::pair<std::string, std::string>> const& rows, std::size_t width);
 
 // Resolves every spec from flags (key -> text), the environment and the file entries, applying
 // each value in precedence order. An unknown key in the file or a bad value is an error naming

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/count.hpp"
+#include "common/suggest.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
 #include "daemon/tcp_settings.hpp"
@@ -92,6 +93,31 @@ std::string user_name_or_uid(uid_t uid) {
 }
 
 constexpr std::size_t k_most_secret_line = 65536;
+
+// The sections of pezd.conf(5), in its order; --help groups the flags as it does.
+constexpr std::string_view k_groups[] = {"Listeners", "Administration", "Database", "Numbers", "Clients", "Logging"};
+
+std::string group_of(std::string_view key) {
+  for (std::string_view k : {"http", "socket", "socket_group"}) {
+    if (key == k) return "Listeners";
+  }
+  for (std::string_view k : {"admin_group", "admin_token_file", "wrap_warning"}) {
+    if (key == k) return "Administration";
+  }
+  if (key == "database_url" || key.starts_with("db_") || key == "connect_timeout" || key == "reconnect_max") {
+    return "Database";
+  }
+  for (std::string_view k : {"max_count", "mode", "block_min", "block_max", "block_duration", "request_timeout"}) {
+    if (key == k) return "Numbers";
+  }
+  if (key == "log_level") return "Logging";
+  return "Clients";
+}
+
+constexpr std::size_t k_help_width = 100;
+
+// What --print-config shows in place of a secret.
+constexpr std::string_view k_mask = "********";
 
 }  // namespace
 
@@ -193,7 +219,6 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
 }
 
 std::string mask_conninfo(std::string_view conninfo) {
-  static constexpr std::string_view k_mask = "********";
   std::string out(conninfo);
   if (out.starts_with("postgresql://") || out.starts_with("postgres://")) {
     // postgresql://user:PASSWORD@host/db?password=PASSWORD
@@ -261,16 +286,15 @@ std::string print_config(Config const& config) {
     auto const& origin = it->second;
     std::string value = origin.text;
     if (spec.secret && !value.empty()) {
-      value = "********";
+      value = k_mask;
     } else if (spec.mask && !value.empty()) {
       value = spec.mask(value);
     }
-    bool const quote = value.empty() || value.find('#') != std::string::npos || value != trim(value) ||
-                       value.front() == '"';
-    std::string line = spec.key + " = " + (quote ? "\"" + value + "\"" : value);
+    std::string line = spec.key + " = " + settings::config_text_value(value);
     if (line.size() < 40) line.resize(40, ' ');
     std::string where = std::string(settings::source_name(origin.source));
     if (origin.source != settings::Source::default_value) where += " " + origin.where;
+    if (value != origin.text) where += " (masked: put the secret back or delete the line)";
     out += line + "  # " + where + "\n";
   }
   for (auto const* url : {"database_url", "listen_database_url"}) {
@@ -364,6 +388,20 @@ std::vector<Spec> specs(Config& cfg) {
     auto spec = text_spec("database_url", "", "URL",
                           "libpq connection string or URI, multi-host allowed; the db_* settings override its parts.",
                           cfg.database_url);
+    spec.apply = [&cfg](std::string_view text) -> std::expected<void, std::string> {
+      if (!text.empty()) {
+        char* error = nullptr;
+        PQconninfoOption* options = PQconninfoParse(std::string(text).c_str(), &error);
+        if (options == nullptr) {
+          std::string const why = error ? first_line(error) : "out of memory";
+          PQfreemem(error);
+          return std::unexpected("libpq cannot read it: " + why);
+        }
+        PQconninfoFree(options);
+      }
+      cfg.database_url = std::string(text);
+      return {};
+    };
     spec.mask = mask_conninfo;
     out.push_back(std::move(spec));
   }
@@ -461,6 +499,7 @@ std::vector<Spec> specs(Config& cfg) {
                              "one is closed to make room (first those that never sent a request, the one idle the "
                              "longest first); when none is idle, the new one is answered 503 and closed. The default is lowered at start to what the open-file limit "
                              "allows; a value set explicitly is kept, with a warning when the limit is lower."));
+  for (auto& spec : out) spec.group = group_of(spec.key);
   return out;
 }
 
@@ -472,6 +511,20 @@ void add_tcp_settings(ConnParams& params, std::string const& url, std::chrono::m
 }
 
 }  // namespace
+
+std::string database_text(Config const& config) {
+  std::string out;
+  for (auto const& [key, value] : config.conn_params()) {
+    if (key == "password" || key == "fallback_application_name") continue;
+    if (!out.empty()) out += ' ';
+    if (key == "dbname" && value == config.database_url) {
+      out += mask_conninfo(value);
+    } else {
+      out += key + "=" + value;
+    }
+  }
+  return out.empty() ? std::string("libpq's defaults (PG* variables)") : out;
+}
 
 ConnParams Config::conn_params() const {
   ConnParams params;
@@ -500,7 +553,40 @@ ConnParams Config::listen_conn_params() const {
   return params;
 }
 
-std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env) {
+std::string help_text(std::vector<settings::Spec> const& table) {
+  std::string out =
+      "pezd hands out unique numbers from PostgreSQL sequences over a Unix socket and HTTP.\n\n"
+      "Usage: pezd [OPTIONS]\n"
+      "       pezd [OPTIONS] --print-config | --check-config\n\nOptions:\n";
+  out += settings::help_columns(
+      {{"-h, --help", "Print this help and exit."},
+       {"--version", "Print the version and exit."},
+       {"--config PATH", "Config file to read (default /etc/pez/pezd.conf; env PEZ_CONFIG, empty for none)."},
+       {"--print-config", "Print every setting's effective value and where it came from (flag, env, file or "
+                          "default), secrets masked, as a config file, and exit."},
+       {"--check-config", "Check the settings, say whether they are valid, and exit (0 when they are, 78 when "
+                          "not)."}},
+      k_help_width);
+  for (auto group : k_groups) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (auto const& spec : table) {
+      if (spec.group != group || !spec.has_flag) continue;
+      rows.emplace_back(spec.flag() + " " + spec.value_name,
+                        spec.doc + (spec.default_text.empty() ? "" : " Default: " + spec.default_text + "."));
+    }
+    if (rows.empty()) continue;
+    out += "\n" + std::string(group) + ":\n" + settings::help_columns(rows, k_help_width);
+  }
+  out += "\n" + settings::wrap_text("Every setting can also be set in the environment (PEZ_ and its name in capitals, "
+                                    "such as PEZ_MAX_COUNT) or in the config file (max_count = 250); a flag beats "
+                                    "the environment, which beats the file. db_password has no flag, so that it "
+                                    "never shows in ps(1). See pezd(8) and pezd.conf(5).",
+                                    k_help_width);
+  return out;
+}
+
+std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
+                                                  std::vector<std::string> const& env_names) {
   Invocation invocation;
   Config& cfg = invocation.config;
   auto table = specs(cfg);
@@ -536,7 +622,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
     app.parse(argc, argv);
   } catch (CLI::CallForHelp const&) {
     invocation.action = Invocation::Action::help;
-    invocation.text = app.help();
+    invocation.text = help_text(table);
     return invocation;
   } catch (CLI::CallForVersion const&) {
     invocation.action = Invocation::Action::version;
@@ -577,6 +663,26 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   if (!origins) return std::unexpected(origins.error());
   cfg.origins = std::move(*origins);
 
+  // A misspelt variable would otherwise be ignored without a word.
+  std::vector<std::string> known{"PEZ_CONFIG"};
+  for (auto const& spec : table) known.push_back(spec.env());
+  for (auto const& name : env_names) {
+    if (std::ranges::find(known, name) != known.end()) continue;
+    invocation.warnings.push_back("unknown environment variable " + name + did_you_mean(name, known) +
+                                  " (pezd.conf(5) lists the settings; it is ignored)");
+  }
+
+  // The output of --print-config read back with its masks in place would connect with
+  // "********" for a password.
+  auto const masked = [&](std::string const& key) {
+    return "invalid value for setting " + key + " (from " + cfg.origins.at(key).where +
+           "): it holds ********, the mask pezd --print-config writes in place of a password; put the "
+           "password back, or delete the setting";
+  };
+  if (cfg.db_password == k_mask) return std::unexpected(masked("db_password"));
+  if (cfg.database_url.find(k_mask) != std::string::npos && mask_conninfo(cfg.database_url) == cfg.database_url) {
+    return std::unexpected(masked("database_url"));
+  }
   if (!cfg.db_password_file.empty()) {
     auto secret = read_secret_file(cfg.db_password_file, SecretKind::password);
     if (!secret) {

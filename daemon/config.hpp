@@ -90,10 +90,16 @@ struct Invocation {
   enum class Action { run, help, version, print_config, check_config, migrate } action = Action::run;
   std::string text;  // help text
   Config config;
+  std::vector<std::string> warnings;  // such as an unknown PEZ_ variable: logged, and --check-config fails
 };
 
 // Reads flags, environment and config file. Errors name the setting and where its value came from.
-std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env);
+// env_names: the PEZ_ variables set, each of which must be a setting's (else a warning).
+std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
+                                                  std::vector<std::string> const& env_names = {});
+
+// pezd --help: the flags grouped as pezd.conf(5) groups the settings, within 100 columns.
+std::string help_text(std::vector<settings::Spec> const& table);
 
 // pezd --print-config: every setting's effective value and where it came from, as lines of a
 // config file, secrets masked.
@@ -105,6 +111,10 @@ std::expected<void, std::string> check_config(Config const& config);
 
 // A libpq connection string or URI with its password hidden.
 std::string mask_conninfo(std::string_view conninfo);
+
+// The database the settings name, as libpq keywords (database_url's password hidden, the
+// db_password never shown), for pez status; "libpq's defaults" when they name none.
+std::string database_text(Config const& config);
 
 std::string endpoint_text(Endpoint const& endpoint);
 

@@ -1,5 +1,7 @@
 #include "daemon/context.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <vector>
 
@@ -92,9 +94,11 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
   }
   asio::post(shared.core, [&shared = shared, name = std::string(name), count, back = executor,
                            handler = std::move(handler)]() mutable {
-    shared.allocator.allocate(name, count, [back, handler = std::move(handler)](AllocateResult result) mutable {
+    shared.allocator.allocate(name, count, [&shared, back, handler = std::move(handler)](AllocateResult result) mutable {
       if (!result) {
-        asio::post(back, [h = std::move(handler), error = result.error()]() mutable { h(std::unexpected(error)); });
+        asio::post(back, [h = std::move(handler), error = shared.classified(result.error())]() mutable {
+          h(std::unexpected(error));
+        });
         return;
       }
       asio::post(back, [h = std::move(handler), copy = std::vector<std::int64_t>(result->begin(), result->end())]() mutable {
@@ -106,12 +110,16 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
 
 void Context::admin(AdminCommand command, AdminHandler done) {
   if (core) {
-    shared.admin->run(std::move(command), std::move(done));
+    shared.admin->run(std::move(command), [&shared = shared, done = std::move(done)](AdminResult result) mutable {
+      if (!result) result = std::unexpected(shared.classified(result.error()));
+      done(std::move(result));
+    });
     return;
   }
   asio::post(shared.core, [&shared = shared, command = std::move(command), back = executor,
                            done = std::move(done)]() mutable {
-    shared.admin->run(std::move(command), [back, done = std::move(done)](AdminResult result) mutable {
+    shared.admin->run(std::move(command), [&shared, back, done = std::move(done)](AdminResult result) mutable {
+      if (!result) result = std::unexpected(shared.classified(result.error()));
       asio::post(back, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
     });
   });
@@ -129,14 +137,42 @@ void Context::ops_page(OpsPage page, std::move_only_function<void(Reply)> done) 
 
 bool Shared::ready() const { return !draining.load() && allocator.serving(); }
 
-std::string Shared::not_ready_reason() const {
-  if (draining.load()) return "pezd is shutting down";
-  if (!db.up()) return "the database is unavailable: " + db.last_error();
-  if (auto refused = db.safety_problem()) return "pezd refuses to hand out numbers: " + *refused;
-  if (auto problem = allocator.notices_problem(); problem && allocator.mode() == Mode::block) {
-    return "block mode cannot hand out numbers: " + *problem;
+namespace {
+
+std::string misconfigured_text(std::string const& why) {
+  return "pezd's database settings are wrong: " + why +
+         "; retrying will not help until an operator corrects them (pezd's log has the details)";
+}
+
+}  // namespace
+
+Error Shared::not_ready_error() const {
+  if (draining.load()) return Error{Errc::unavailable, "pezd is shutting down"};
+  if (!db.up()) {
+    if (auto why = db.configuration_error()) return Error{Errc::misconfigured, misconfigured_text(*why)};
+    return Error{Errc::unavailable, "the database is unavailable: " + db.last_error()};
   }
-  return {};
+  if (auto refused = db.safety_problem()) {
+    return Error{Errc::unavailable, "pezd refuses to hand out numbers: " + *refused};
+  }
+  if (auto problem = allocator.notices_problem(); problem && allocator.mode() == Mode::block) {
+    return Error{Errc::unavailable, "block mode cannot hand out numbers: " + *problem};
+  }
+  return Error{Errc::unavailable, {}};
+}
+
+std::string Shared::not_ready_public_reason() const {
+  if (draining.load() || db.up()) return not_ready_reason();
+  if (auto why = db.configuration_error()) return misconfigured_text(*why);
+  // libpq's text names socket paths, hosts and roles; pezd's own (the schema to install) helps.
+  if (db.cannot_connect()) return "the database is unavailable: pezd cannot connect to it";
+  return not_ready_reason();
+}
+
+Error Shared::classified(Error error) const {
+  if (error.code != Errc::unavailable) return error;
+  if (auto why = db.configuration_error()) return Error{Errc::misconfigured, misconfigured_text(*why)};
+  return error;
 }
 
 namespace {
@@ -153,8 +189,9 @@ Reply Shared::ops_page(OpsPage page) const {
       return Reply{200, "{\"status\": \"alive\"}\n"};
     case OpsPage::readyz: {
       if (ready()) return Reply{200, "{\"status\": \"ready\"}\n"};
-      Reply reply{503, "{\"status\": \"not ready\", \"error\": " + json_string(not_ready_reason()) + "}\n"};
+      Reply reply{503, "{\"status\": \"not ready\", \"error\": " + json_string(not_ready_public_reason()) + "}\n"};
       reply.retry_after = true;
+      reply.log_detail = not_ready_reason();
       return reply;
     }
     case OpsPage::metrics: {
@@ -207,12 +244,25 @@ std::string Shared::status_json() const {
   out += ", \"mode\": ";
   out += allocator.mode() == Mode::block ? "\"block\"" : "\"strict\"";
   out += ", \"threads\": " + std::to_string(metrics.size());
+  out += ", \"pid\": " + std::to_string(::getpid());
+  out += ", \"http\": " + (http_address.empty() ? std::string("null") : json_string(http_address));
   out += ", \"ready\": ";
-  out += ready() ? "true" : "false";
+  bool const is_ready = ready();
+  out += is_ready ? "true" : "false";
+  // Why not, as the error a request would get: pez status exits as pez forward would.
+  out += ", \"not_ready\": ";
+  if (is_ready) {
+    out += "null";
+  } else {
+    auto const why = not_ready_error();
+    out += "{\"code\": " + json_string(errc_token(why.code)) + ", \"message\": " +
+           json_string(why.message.empty() ? "pezd cannot hand out numbers now" : why.message) + "}";
+  }
   out += ", \"database\": {\"up\": ";
   out += db.up() ? "true" : "false";
   out += ", \"connections\": " + std::to_string(db.connections_up());
   out += ", \"server\": " + json_string(db.server());
+  out += ", \"conninfo\": " + json_string(database_text(config));
   out += ", \"error\": " + json_string(db.last_error());
   auto const notices = allocator.notices_problem();
   out += ", \"notices\": " + (notices ? json_string(*notices) : std::string("null"));

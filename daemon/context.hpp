@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
 #include "daemon/router.hpp"
@@ -92,12 +93,22 @@ struct Shared {
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> open_sessions{0};
   std::size_t max_connections = 0;  // the setting, or less when the open-file limit is lower
+  std::string http_address;         // where the HTTP listener listens; empty when off
   std::vector<Metrics const*> metrics;  // every thread's, filled before the threads start
   std::function<void()> on_all_closed;  // runs on the core thread
 
   // On the core thread only:
   bool ready() const;
-  std::string not_ready_reason() const;
+  // Why pezd cannot hand out numbers now (empty when it can): the kind (unavailable, or
+  // misconfigured while its database settings keep the database away) and a sentence with
+  // libpq's text, for the log and the socket.
+  Error not_ready_error() const;
+  std::string not_ready_reason() const { return not_ready_error().message; }
+  // The same without libpq's text (socket paths, role names), for HTTP: /readyz.
+  std::string not_ready_public_reason() const;
+  // An error answer as clients get it: unavailable becomes misconfigured while pezd's database
+  // settings are what keeps the database away, so that retrying is known not to help.
+  Error classified(Error error) const;
   Reply ops_page(OpsPage page) const;
   // One line of JSON describing the daemon (socket STATUS, pez status).
   std::string status_json() const;

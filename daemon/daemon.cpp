@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.hpp"
+#include "common/stdio.hpp"
 #include "common/version.hpp"
 #include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
@@ -33,12 +34,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr int k_exit_config = 78;  // EX_CONFIG: a setting has a bad value
-
 void setup_logging(std::string const& level) {
   // Every event loop thread logs: the sink and the formatter's cached time need the lock.
   auto logger = spdlog::stderr_logger_mt("pezd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
+  // UTC with its zone, as the admin answers' times are: one clock for the journal and the API.
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l: %v", spdlog::pattern_time_type::utc);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
   spdlog::flush_on(spdlog::level::trace);
@@ -172,7 +172,8 @@ int run_daemon(Config config, int argc, char** argv) {
   }
   if (config.http) {
     http_listener.start();
-    spdlog::info("http listening on {}", http_listener.local_address());
+    shared.http_address = http_listener.local_address();
+    spdlog::info("http listening on {}", shared.http_address);
   }
   std::atomic<bool> worker_failed{false};
   for (auto& worker : workers) {
@@ -279,8 +280,14 @@ int run_daemon(Config config, int argc, char** argv) {
 }
 
 int daemon_main(int argc, char** argv) {
+  // Before anything opens a descriptor: a closed 0-2 would otherwise become a listener or a
+  // database connection, and the log would be written into it.
+  if (!ensure_standard_descriptors().ok) {
+    std::fputs("pezd: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
+    return k_exit_failure;
+  }
   std::signal(SIGPIPE, SIG_IGN);
-  auto invocation = load_config(argc, argv, settings::process_env());
+  auto invocation = load_config(argc, argv, settings::process_env(), settings::process_env_names("PEZ_"));
   if (!invocation) {
     std::fprintf(stderr, "pezd: error: %s\n", invocation.error().c_str());
     return invocation.error().find("pezd --help") != std::string::npos ? k_exit_usage : k_exit_config;
@@ -295,11 +302,16 @@ int daemon_main(int argc, char** argv) {
     case Invocation::Action::migrate:
       return migrate_schema(invocation->config);
     case Invocation::Action::print_config:
+      for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: warning: %s\n", warning.c_str());
       std::fputs(print_config(invocation->config).c_str(), stdout);
       return k_exit_ok;
     case Invocation::Action::check_config: {
       if (auto ok = check_config(invocation->config); !ok) {
         std::fprintf(stderr, "pezd: error: %s\n", ok.error().c_str());
+        return k_exit_config;
+      }
+      if (!invocation->warnings.empty()) {
+        for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: error: %s\n", warning.c_str());
         return k_exit_config;
       }
       auto const& path = invocation->config.config_path;
@@ -308,6 +320,7 @@ int daemon_main(int argc, char** argv) {
     }
   }
   setup_logging(invocation->config.log_level);
+  for (auto const& warning : invocation->warnings) spdlog::warn("{}", warning);
   try {
     return run_daemon(std::move(invocation->config), argc, argv);
   } catch (std::exception const& e) {

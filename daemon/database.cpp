@@ -295,6 +295,8 @@ void Database::connect(Slot& slot) {
                 [this, &slot, conn](std::expected<void, DbError> result) {
                   if (slot.conn != conn || m_stopped) return;
                   m_metrics.db_connect(result.has_value());
+                  m_cannot_connect = !result;
+                  m_misconfiguration = result ? std::nullopt : misconfiguration(result.error());
                   if (!result) {
                     setup_failed(slot, conn, result.error().message);
                     return;

@@ -98,6 +98,14 @@ class Database final : public Store {
   std::optional<FailoverSafety> const& failover() const { return m_failover; }
 
   std::string server() const { return m_server; }
+  // While no connection is up: why the latest attempt cannot succeed until the settings are
+  // changed (misconfiguration() of pg_connection.hpp), if that is why it failed.
+  std::optional<std::string> configuration_error() const {
+    return up() ? std::nullopt : m_misconfiguration;
+  }
+  // While no connection is up: the latest attempt failed to connect (rather than in pezd's
+  // set-up of a connection it made), so last_error() is libpq's text.
+  bool cannot_connect() const { return !up() && m_cannot_connect; }
   int connections_up() const;
 
  private:
@@ -160,6 +168,8 @@ class Database final : public Store {
   bool m_was_up = false;
   int m_migrated_version = 0;
   std::string m_last_error = "not connected yet";
+  std::optional<std::string> m_misconfiguration;
+  bool m_cannot_connect = false;
   std::string m_server;
   std::optional<FailoverSafety> m_failover;
   std::optional<FailoverSafety::Kind> m_failover_logged;

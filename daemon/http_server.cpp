@@ -47,6 +47,25 @@ std::string error_text(Reply const& reply) {
   return reply.body.substr(start, std::min(end, reply.body.size()) - start);
 }
 
+// The answer to a failed request. A database that is away is said in a few words, without
+// libpq's text (socket paths, hosts, roles): that goes to the log, under the request's id.
+Reply failure_reply(Error const& error) {
+  std::string text = error.message;
+  if (error.code == Errc::unavailable && text.starts_with("the database is unavailable")) {
+    text = "the database is unavailable; try again later";
+  }
+  Reply reply = error_reply(static_cast<unsigned>(errc_http_status(error.code)), text);
+  if (text != error.message) reply.log_detail = error.message;
+  return reply;
+}
+
+// {"error": "..."} becomes {"error": "...", "request_id": "h3-1"}: the id the log line has.
+void add_request_id(std::string& body, std::string_view id) {
+  auto const close = body.rfind('}');
+  if (close == std::string::npos || !body.starts_with('{')) return;
+  body.insert(close, ", \"request_id\": \"" + std::string(id) + "\"");
+}
+
 class HttpSession final : public ClientSession<tcp::socket> {
  public:
   HttpSession(tcp::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "http") {
@@ -187,7 +206,19 @@ class HttpSession final : public ClientSession<tcp::socket> {
       fill(slot, error_reply(503, "pezd is shutting down; try again in a moment"));
       return;
     }
-    if (auto* reply = std::get_if<Reply>(&route.what)) {
+    if (auto* reply = std::get_if<Reply>(&route.what); reply != nullptr && !route.if_sequence.empty()) {
+      // Whether the sequence exists is the catalog's to say: a count of 0 asks it, takes nothing.
+      m_ctx.allocate(route.if_sequence, 0, [self = self(), id, answer = std::move(*reply)](AllocateResult result) {
+        Slot* later = self->slot_by_id(id);
+        if (later == nullptr) return;
+        if (!result) {
+          self->fill(*later, failure_reply(self->m_ctx.core ? self->m_ctx.shared.classified(result.error())
+                                                             : result.error()));
+          return;
+        }
+        self->fill(*later, answer);
+      });
+    } else if (reply != nullptr) {
       fill(slot, *reply);
     } else if (auto* command = std::get_if<AdminCommand>(&route.what)) {
       spdlog::info("http {}: admin {} {}", m_peer, m_request.method, m_request.target);
@@ -196,8 +227,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
         if (later == nullptr) return;
         if (!result) {
           later->head = false;
-          self->fill(*later, error_reply(static_cast<unsigned>(errc_http_status(result.error().code)),
-                                         result.error().message));
+          self->fill(*later, failure_reply(result.error()));
           return;
         }
         self->fill(*later, Reply{result->http_status, result->json + "\n"});
@@ -219,7 +249,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
-      fill(*slot, error_reply(static_cast<unsigned>(errc_http_status(numbers.error().code)), numbers.error().message));
+      fill(*slot, failure_reply(m_ctx.core ? m_ctx.shared.classified(numbers.error()) : numbers.error()));
       return;
     }
     m_reply.status = 200;
@@ -242,15 +272,19 @@ class HttpSession final : public ClientSession<tcp::socket> {
     bool const close_after = !slot.keep_alive || (m_draining && &slot == &m_slots.back());
     // Error answers carry the request's id, which the log line about them carries too.
     std::string id;
+    Reply const* answer = &reply;
     if (reply.status >= 400) {
       id = request_id(slot);
       log_error(slot,
                 reply.status == 500   ? spdlog::level::err
                 : reply.status >= 500 ? spdlog::level::warn
                                       : spdlog::level::info,
-                std::to_string(reply.status) + " " + error_text(reply));
+                std::to_string(reply.status) + " " + (reply.log_detail.empty() ? error_text(reply) : reply.log_detail));
+      m_error_reply = reply;
+      add_request_id(m_error_reply.body, id);
+      answer = &m_error_reply;
     }
-    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length, id);
+    append_response(slot.text, slot.version, !close_after, slot.head, *answer, known_length, id);
     m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
     slot_ready(slot, close_after);
   }
@@ -266,7 +300,8 @@ class HttpSession final : public ClientSession<tcp::socket> {
   RequestHead m_request;
   std::optional<Held> m_held;
   std::optional<RequestParser> m_parser;
-  Reply m_reply;  // reused for number answers
+  Reply m_reply;        // reused for number answers
+  Reply m_error_reply;  // an error answer with its request id
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "daemon/pg_connection.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <cstring>
 #include <spdlog/spdlog.h>
@@ -10,6 +12,62 @@ namespace pez::daemon {
 
 namespace asio = boost::asio;
 using posix_descriptor = asio::posix::stream_descriptor;
+
+LibpqText libpq_text(char const* message) {
+  LibpqText out;
+  std::string_view rest = message ? message : "";
+  while (!rest.empty()) {
+    auto const end = rest.find('\n');
+    auto line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    bool const hint = line.starts_with('\t');
+    std::string text = first_line(std::string(line).c_str());
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos || text.starts_with("LOCATION:")) continue;
+    // Verbose: "FATAL:  3D000: database ..." holds the SQLSTATE, which the reader need not see.
+    for (std::string_view severity : {"FATAL: ", "ERROR: "}) {
+      auto const at = text.find(severity);
+      if (at == std::string::npos) continue;
+      auto const code = at + severity.size();
+      if (text.size() < code + 7 || text.compare(code + 5, 2, ": ") != 0) continue;
+      auto const state = text.substr(code, 5);
+      if (!std::ranges::all_of(state, [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); })) continue;
+      if (out.sqlstate.empty()) out.sqlstate = state;
+      text.erase(code, 7);
+    }
+    if (out.text.empty()) {
+      out.text = text;
+    } else if (hint) {
+      out.text += " (" + text + ")";
+    } else {
+      out.text += "; " + text;
+    }
+  }
+  if (out.text.empty()) out.text = "unknown error";
+  return out;
+}
+
+std::optional<std::string> misconfiguration(DbError const& error) {
+  if (error.kind != DbError::Kind::connection) return std::nullopt;
+  auto const& state = error.sqlstate;
+  auto const says = [&](std::string_view words) { return error.message.find(words) != std::string::npos; };
+  if (state == k_sqlstate_bad_conninfo) return "libpq cannot read the connection settings";
+  if (state == "3D000") return "the database it names does not exist";
+  if (state == "28P01") return "password authentication failed";
+  if (state == "28000") {
+    if (says("pg_hba.conf")) return "the server's pg_hba.conf has no entry that lets its role connect";
+    if (says("role")) return "the role it names does not exist or may not log in";
+    return "the server refused its role";
+  }
+  if (state == "42501") return "its role may not connect to the database";
+  // Refusals of the client itself (libpq's own words, in the C locale pezd runs in).
+  if (says("no password supplied") || says("password is required")) return "the server asks for a password and none is set";
+  if (says("certificate verify failed") || says("server certificate for") || says("root certificate file") ||
+      says("does not match host name")) {
+    return "TLS verification of the server failed";
+  }
+  if (says("server does not support SSL")) return "the server does not offer TLS, which the settings require";
+  return std::nullopt;
+}
 
 std::string first_line(char const* message) {
   // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
@@ -66,10 +124,18 @@ void PgConnection::connect(ConnParams const& params, Duration timeout, ConnectHa
     return;
   }
   if (PQstatus(m_conn) == CONNECTION_BAD) {
-    fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    // Settings libpq cannot read fail here, and so may a first host that refuses at once.
+    auto text = libpq_text(PQerrorMessage(m_conn)).text;
+    bool const unreadable = std::ranges::any_of(
+        std::initializer_list<std::string_view>{"invalid ", "missing \"=\"", "unterminated quoted string",
+                                                "extra key/value separator", "end of string reached"},
+        [&text](std::string_view start) { return text.starts_with(start); });
+    fail(DbError::Kind::connection, std::move(text), unreadable ? k_sqlstate_bad_conninfo : "");
     return;
   }
   PQsetNoticeReceiver(m_conn, &PgConnection::notice_receiver, this);
+  // Until the connection is up: a refusal then carries its SQLSTATE (libpq gives no other way).
+  PQsetErrorVerbosity(m_conn, PQERRORS_VERBOSE);
 
   m_deadline.expires_after(timeout);
   m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, timeout](boost::system::error_code ec) {
@@ -92,7 +158,7 @@ void PgConnection::wait_connect(PostgresPollingStatusType want) {
   reset_socket();
   int const fd = PQsocket(m_conn);
   if (fd < 0) {
-    fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
     return;
   }
   boost::system::error_code ec;
@@ -115,8 +181,9 @@ void PgConnection::wait_connect(PostgresPollingStatusType want) {
 void PgConnection::on_connect_ready() {
   switch (PQconnectPoll(m_conn)) {
     case PGRES_POLLING_OK: {
+      PQsetErrorVerbosity(m_conn, PQERRORS_DEFAULT);
       if (PQsetnonblocking(m_conn, 1) != 0) {
-        fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+        fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
         return;
       }
       m_connected = true;
@@ -133,9 +200,13 @@ void PgConnection::on_connect_ready() {
     case PGRES_POLLING_WRITING:
       wait_connect(PGRES_POLLING_WRITING);
       return;
-    default:
-      fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    default: {
+      // The server's SQLSTATE of a refusal (PQERRORS_VERBOSE), to tell wrong settings from an
+      // outage (misconfiguration()).
+      auto failure = libpq_text(PQerrorMessage(m_conn));
+      fail(DbError::Kind::connection, std::move(failure.text), std::move(failure.sqlstate));
       return;
+    }
   }
 }
 
@@ -167,7 +238,7 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeo
   m_error.reset();
   m_warning.clear();
   if (send(m_conn) == 0) {
-    fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
     return;
   }
   m_deadline.expires_after(timeout);
@@ -182,7 +253,7 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeo
 void PgConnection::flush() {
   int const rc = PQflush(m_conn);
   if (rc < 0) {
-    fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
     return;
   }
   if (rc == 0 || m_writing) return;
@@ -216,7 +287,7 @@ void PgConnection::wait_readable() {
 
 void PgConnection::on_readable() {
   if (PQconsumeInput(m_conn) == 0) {
-    fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
     return;
   }
   auto const epoch = m_epoch;
@@ -226,7 +297,7 @@ void PgConnection::on_readable() {
     // Results and notifications may come in one read: those parsed with the results too.
     if (epoch != m_epoch || !deliver_notifications()) return;
   } else if (PQstatus(m_conn) == CONNECTION_BAD) {
-    fail(DbError::Kind::connection, first_line(PQerrorMessage(m_conn)));
+    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
     return;
   }
   if (epoch != m_epoch || !is_open()) return;
@@ -280,7 +351,7 @@ void PgConnection::finish() {
   m_pending = nullptr;
   m_deadline.cancel();
   if (PQstatus(m_conn) == CONNECTION_BAD) {
-    auto message = m_error ? m_error->message : first_line(PQerrorMessage(m_conn));
+    auto message = m_error ? m_error->message : libpq_text(PQerrorMessage(m_conn)).text;
     m_pending = std::move(handler);
     fail(DbError::Kind::connection, std::move(message));
     return;
@@ -296,7 +367,7 @@ void PgConnection::finish() {
   }
 }
 
-void PgConnection::fail(DbError::Kind kind, std::string message) {
+void PgConnection::fail(DbError::Kind kind, std::string message, std::string sqlstate) {
   if (!m_fatal.empty()) message = m_fatal + " (" + message + ")";
   m_fatal.clear();
   auto connect_handler = std::move(m_connect_handler);
@@ -305,7 +376,7 @@ void PgConnection::fail(DbError::Kind kind, std::string message) {
   m_pending = nullptr;
   bool const was_connected = m_connected;
   close();
-  DbError error{kind, {}, std::move(message)};
+  DbError error{kind, std::move(sqlstate), std::move(message)};
   if (connect_handler) {
     asio::post(m_io, [h = std::move(connect_handler), error]() mutable { h(std::unexpected(error)); });
   } else if (pending) {

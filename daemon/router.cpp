@@ -7,6 +7,7 @@
 #include "common/format.hpp"
 #include "common/names.hpp"
 #include "common/text.hpp"
+#include "common/version.hpp"
 
 namespace pez::daemon {
 namespace {
@@ -22,7 +23,7 @@ int hex_value(char c) {
 std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::uint32_t max_count) {
   std::uint32_t count = 1;
   bool seen = false;
-  auto const allowed = "count is a whole number from 1 to " + std::to_string(max_count);
+  auto const allowed = "the only parameter is count, a whole number from 1 to " + std::to_string(max_count);
   for (auto part : split(query, '&')) {
     if (part.empty()) continue;
     auto const eq = part.find('=');
@@ -37,14 +38,15 @@ std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::u
       value = key;  // "/v2/forward?99" means count=99, as the original service allowed
       key = "count";
     } else if (bare && key == "count") {
-      return error_reply(400, "count needs a value, as in count=5: " + allowed);
+      return error_reply(400, count_error("", std::to_string(max_count)) + ", as in count=5");
     } else if (bare) {
-      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; the only parameter is count: " + allowed);
+      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
     }
-    if (key != "count") {
-      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; the only parameter is count: " + allowed);
+    if (key != "count") return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
+    if (seen) {
+      return error_reply(400, "count is given more than once; give it once, a whole number from 1 to " +
+                                  std::to_string(max_count));
     }
-    if (seen) return error_reply(400, "count is given more than once; give it once: " + allowed);
     seen = true;
     auto parsed = parse_count(value, max_count);
     if (!parsed) return error_reply(400, parsed.error());
@@ -59,6 +61,25 @@ Reply describe(std::string_view description, std::string_view parameters) {
                      "}}\n";
   Reply reply{200, std::move(body)};
   reply.allow = k_allowed_methods;
+  return reply;
+}
+
+// GET /: what a person or a client finds here, so that the root is not a bare 404.
+Reply index_reply(std::uint32_t max_count) {
+  std::string body = "{\"service\": \"pezd\", \"version\": " + json_string(k_version) + ", \"endpoints\": {";
+  bool first = true;
+  auto const endpoint = [&body, &first](std::string_view path, std::string_view what) {
+    body += (first ? "" : ", ") + json_string(path) + ": " + json_string(what);
+    first = false;
+  };
+  endpoint("/v1/NAME", "one number from sequence NAME (forward, reverse or a named one), as a bare number");
+  endpoint("/v2/NAME?count=N", "a JSON list of N numbers from sequence NAME, N from 1 to " + std::to_string(max_count));
+  endpoint("/healthz", "200 while pezd runs");
+  endpoint("/readyz", "200 when pezd can hand out numbers now, else 503 with the reason");
+  endpoint("/metrics", "counters in the Prometheus text format");
+  endpoint("/admin/sequences", "list, inspect, create, reset and drop sequences, with the admin token (when set)");
+  body += "}, \"documentation\": \"pezd(8)\"}\n";
+  Reply reply{200, std::move(body)};
   return reply;
 }
 
@@ -159,6 +180,15 @@ Route route(std::string_view method, std::string_view target, std::uint32_t max_
   auto const path = target.substr(0, qmark);
   auto const query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
 
+  if (path == "/") {
+    if (method == "OPTIONS") return {describe("The endpoints of pezd.", "")};
+    if (method != "GET" && method != "HEAD") {
+      return {error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use GET, HEAD or OPTIONS")};
+    }
+    if (!query.empty()) return {error_reply(400, "/ takes no parameters"), method == "HEAD"};
+    return {index_reply(max_count), method == "HEAD"};
+  }
+
   enum class Kind { numbers_v1, numbers_v2, ops } kind;
   std::string_view name;
   OpsPage page = OpsPage::healthz;
@@ -182,12 +212,14 @@ Route route(std::string_view method, std::string_view target, std::uint32_t max_
   bool const head = method == "HEAD";
   if (method == "OPTIONS") {
     if (kind == Kind::numbers_v1) {
-      return {describe("One number from sequence " + std::string(name) + ", as a bare number and a newline.", "")};
+      return {describe("One number from sequence " + std::string(name) + ", as a bare number and a newline.", ""),
+              false, std::string(name)};
     }
     if (kind == Kind::numbers_v2) {
       return {describe("A JSON list of numbers from sequence " + std::string(name) + ".",
                        "\"count\": \"how many numbers, 1 to " + std::to_string(max_count) +
-                           " (default 1); a bare number as the whole query also works\"")};
+                           " (default 1); a bare number as the whole query also works\""),
+              false, std::string(name)};
     }
     return {describe("pezd operations endpoint " + std::string(path) + ".", "")};
   }

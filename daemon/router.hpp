@@ -24,6 +24,7 @@ struct Reply {
   std::string_view allow;    // sent as Allow when not empty
   bool retry_after = false;  // 503s tell clients when to come back
   bool bearer_challenge = false;  // 401s say which credentials to send
+  std::string log_detail;  // what the log says of an error answer instead of its body's message
 };
 
 // GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2).
@@ -36,8 +37,15 @@ struct TakeNumbers {
 enum class OpsPage { healthz, readyz, metrics };
 
 struct Route {
-  std::variant<Reply, TakeNumbers, OpsPage, AdminCommand> what;
+  using What = std::variant<Reply, TakeNumbers, OpsPage, AdminCommand>;
+  Route(What w, bool is_head = false, std::string sequence = {})
+      : what(std::move(w)), head(is_head), if_sequence(std::move(sequence)) {}
+
+  What what;
   bool head = false;  // HEAD: the same status and headers as GET, no body, no numbers taken
+  // The Reply stands only if this sequence exists (OPTIONS of a number path): the session asks
+  // the catalog, as for HEAD, and answers 404 otherwise.
+  std::string if_sequence;
 };
 
 inline constexpr std::string_view k_allowed_methods = "GET, HEAD, OPTIONS";

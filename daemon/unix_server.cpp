@@ -283,8 +283,9 @@ class UnixSession final : public ClientSession<stream::socket> {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
-      proto::append_error(slot->text, numbers.error().code, numbers.error().message);
-      finish(*slot, numbers.error().code, false);
+      auto const error = m_ctx.shared.classified(numbers.error());  // the socket is the core's
+      proto::append_error(slot->text, error.code, error.message);
+      finish(*slot, error.code, false);
       return;
     }
     proto::append_ok_numbers(slot->text, *numbers);
@@ -297,9 +298,9 @@ class UnixSession final : public ClientSession<stream::socket> {
       auto answer = std::string_view(slot.text);
       while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.remove_suffix(1);
       log_error(slot,
-                *error == Errc::internal      ? spdlog::level::err
-                : *error == Errc::unavailable ? spdlog::level::warn
-                                              : spdlog::level::info,
+                *error == Errc::internal                                           ? spdlog::level::err
+                : *error == Errc::unavailable || *error == Errc::misconfigured ? spdlog::level::warn
+                                                                               : spdlog::level::info,
                 answer);
     }
     slot_ready(slot, close_after);

@@ -2,10 +2,12 @@
 
 # Sequence names: every sequence when pez admin list may be asked (admin rights), else the two
 # that always exist.
+# With --socket on the command line, that socket; else pez's own choice (PEZ_SOCKET, the default).
 _pez_sequences()
 {
-    local names
-    names=$(pez "${1:+--socket}" ${1:+"$1"} --timeout 2s admin list --json 2>/dev/null |
+    local names socket_args=()
+    [[ -n $1 ]] && socket_args=(--socket "$1")
+    names=$(pez "${socket_args[@]}" --timeout 2s admin list --json 2>/dev/null |
         grep -o '"name": *"[a-z][a-z0-9_-]*"' | sed 's/.*"\([^"]*\)"$/\1/')
     printf '%s\n' ${names:-forward reverse}
 }
@@ -15,38 +17,40 @@ _pez()
     local cur prev words cword
     _init_completion || return
 
-    local global_opts="--help --version --socket --timeout"
+    # As pez --help and pez help COMMAND list them (tests/integration/test_completion.py).
+    local global_opts="-h --help --version --socket --timeout"
     local -A opts=(
-        [forward]="--help --count -n --json"
-        [reverse]="--help --count -n --json"
-        [next]="--help --count -n --json"
-        [admin]="--help"
-        [status]="--help --json"
-        [admin_list]="--help --json"
-        [admin_inspect]="--help --json"
-        [admin_reset]="--help --to --json"
-        [admin_create]="--help --start --min --max --increment --descending --no-cycle --mode --description --json"
-        [admin_drop]="--help --json"
+        [forward]="-h --help --count -n --json"
+        [reverse]="-h --help --count -n --json"
+        [next]="-h --help --count -n --json"
+        [admin]="-h --help"
+        [status]="-h --help --json"
+        [help]="-h --help"
+        [admin_list]="-h --help --json"
+        [admin_inspect]="-h --help --json"
+        [admin_reset]="-h --help --to --json"
+        [admin_create]="-h --help --start --min --max --increment --descending --no-cycle --mode --description --json"
+        [admin_drop]="-h --help --json"
     )
 
-    # The command so far (pez admin reset), skipping options and their values.
-    local command="" socket="" i word
+    # The command so far (pez admin reset), skipping options and their values, and how many
+    # arguments follow it.
+    local command="" socket="" i word nargs=0
     for ((i = 1; i < cword; i++)); do
         word=${words[i]}
         case $word in
             --socket) socket=${words[i + 1]}; ((i++)); continue ;;
+            --socket=*) socket=${word#--socket=}; continue ;;
             --timeout | --count | -n | --to | --start | --min | --max | --increment | --mode | --description)
                 ((i++)); continue ;;
             -*) continue ;;
         esac
         if [[ -z $command ]]; then
             command=$word
-        elif [[ $command == admin && -z ${opts[admin_$word]+set} ]]; then
-            break
-        elif [[ $command == admin ]]; then
+        elif [[ $command == admin && -n ${opts[admin_$word]+set} ]]; then
             command=admin_$word
         else
-            break
+            ((nargs++))
         fi
     done
 
@@ -72,12 +76,19 @@ _pez()
     fi
     case $command in
         "")
-            COMPREPLY=($(compgen -W "forward reverse next admin status" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "forward reverse next admin status help" -- "$cur")) ;;
+        help)
+            # The command to explain, then its subcommand.
+            if ((nargs == 0)); then
+                COMPREPLY=($(compgen -W "forward reverse next admin status help" -- "$cur"))
+            elif ((nargs == 1)) && [[ $prev == admin ]]; then
+                COMPREPLY=($(compgen -W "list inspect reset create drop" -- "$cur"))
+            fi ;;
         admin)
             COMPREPLY=($(compgen -W "list inspect reset create drop" -- "$cur")) ;;
         next | admin_inspect | admin_reset | admin_drop)
-            # One name, right after the command.
-            if [[ $prev == "${command#admin_}" ]]; then
+            # One name.
+            if ((nargs == 0)); then
                 COMPREPLY=($(compgen -W "$(_pez_sequences "$socket")" -- "$cur"))
             fi ;;
     esac

@@ -6,6 +6,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 
@@ -445,3 +446,37 @@ def test_bad_wrap_warning_stops_pezd(workdir):
     for bad in ("0", "1.5", "lots", "-0.2"):
         r = start_fails(workdir, ["--wrap-warning", bad])
         assert r.returncode == 78 and "wrap_warning" in r.stderr, r
+
+
+def test_create_reset_and_drop_confirm_in_one_line_on_stderr(pezd):
+    r = pezd.pez("admin", "create", "tickets", "--start", "1000", "--description", "ticket numbers")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "created tickets, next 1000\n")
+    assert pezd.pez("next", "tickets", "-n", "2").stdout == "1000\n1001\n"
+    r = pezd.pez("admin", "reset", "tickets")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    # In block mode the daemon may have reserved past 1002: "was at" is what the database says.
+    assert re.fullmatch(r"reset tickets: was at (\d+), next 1000\n", r.stderr), r.stderr
+    if MODE == "strict":
+        assert r.stderr == "reset tickets: was at 1002, next 1000\n"
+    r = pezd.pez("admin", "drop", "tickets")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "dropped tickets\n")
+
+
+def test_every_admin_command_takes_json(pezd):
+    assert admin_json(pezd, "create", "jobs")["name"] == "jobs"
+    assert admin_json(pezd, "inspect", "jobs")["next"] == 1
+    assert admin_json(pezd, "reset", "jobs", "--to", "7")["next"] == 7
+    assert "jobs" in [s["name"] for s in admin_json(pezd, "list")]
+    assert admin_json(pezd, "drop", "jobs") == {"dropped": "jobs"}
+
+
+def test_list_shows_descriptions_and_inspect_says_what_it_counts(pezd):
+    admin_json(pezd, "create", "tickets", "--description", "ticket numbers")
+    lines = pezd.pez("admin", "list").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE", "DESCRIPTION"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert rows["tickets"].endswith("  ticket numbers")
+    forward = admin_json(pezd, "inspect", "forward")["description"]
+    assert rows["forward"].endswith("  " + (forward or "-"))
+    human = pezd.pez("admin", "inspect", "tickets").stdout
+    assert "database connections of all pezd:" in human

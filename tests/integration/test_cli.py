@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -101,3 +102,84 @@ def test_database_down_exits_75(start_pezd, cluster):
     r = pezd.pez("forward")
     assert_one_error_line(r, 75, "database")
     cluster.start()
+
+
+def test_a_closed_standard_output_takes_no_number(pezd):
+    # pez forward >&- : the socket must not become descriptor 1, and no number is taken for an
+    # output that would lose it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = pezd.socket
+    r = subprocess.run(["bash", "-c", '"$0" forward >&-', PEZ], capture_output=True, text=True, env=env,
+                       timeout=30, stdin=subprocess.DEVNULL)
+    assert_one_error_line(r, 1, "standard output is closed")
+    assert "bad-request" not in pezd.log_text()
+    assert pezd.pez("forward").stdout == "1\n"  # nothing was taken
+
+
+def test_closed_standard_input_and_error_do_not_matter(pezd):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = pezd.socket
+    r = subprocess.run(["bash", "-c", '"$0" forward <&- 2>&-', PEZ], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert (r.returncode, r.stdout) == (0, "1\n")
+    assert "bad-request" not in pezd.log_text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["forwrad"], 'unknown command "forwrad"; did you mean "forward"?'),
+    (["admin", "lst"], 'unknown command "lst" for pez admin; did you mean "list"?'),
+    (["forward", "--cont", "3"], 'unknown option "--cont" for pez forward; did you mean "--count"?'),
+    (["--sokcet", "/x", "forward"], 'unknown option "--sokcet" for pez; did you mean "--socket"?'),
+    (["next"], "pez next needs NAME"),
+    (["admin", "reset"], "pez admin reset needs NAME"),
+    (["admin"], "pez admin needs a command: list, inspect, reset, create and drop"),
+    ([], "no command given; the commands are forward, reverse, next, admin, status and help"),
+    (["forward", "3"], 'unexpected argument "3" for pez forward; for 3 numbers, use -n 3'),
+    (["forward", "-n"], "option -n needs a value"),
+    (["forward", "--json=maybe"], "option --json takes no value"),
+    (["help", "frobnicate"], 'unknown command "frobnicate"'),
+])
+def test_usage_errors_say_what_is_wrong_in_pezs_words(args, message):
+    r = run_pez(args)
+    assert_one_error_line(r, 64, message)
+    for library_words in ("A subcommand is required", "not expected", "Could not convert", "is required"):
+        assert library_words not in r.stderr, r.stderr
+
+
+def test_every_count_error_has_one_wording(pezd):
+    wording = "count must be a whole number from 1 to "
+    for count in ("0", "abc", "-3", "101", "99999999999"):
+        assert_one_error_line(pezd.pez("forward", "-n", count), 64, wording)
+    c = pezd.lines()
+    assert c.ask("NEXT forward 0").startswith("ERR bad-request " + wording)
+    c.close()
+    for query in ("count=0", "count=abc", "count=", "count", "0"):
+        r = pezd.get(f"/v2/forward?{query}")
+        assert r.status == 400 and r.json()["error"].startswith(wording), (query, r)
+
+
+def test_help_command_explains_pez_and_each_command():
+    top = run_pez(["help"])
+    assert (top.returncode, top.stderr) == (0, "")
+    assert top.stdout == run_pez(["--help"]).stdout
+    for command in (["forward"], ["next"], ["admin"], ["admin", "reset"], ["status"], ["help"]):
+        r = run_pez(["help", *command])
+        assert (r.returncode, r.stderr) == (0, ""), command
+        assert r.stdout == run_pez([*command, "--help"]).stdout, command
+        assert "Usage: pez " + " ".join(command) in r.stdout
+
+
+def test_an_empty_socket_path_is_a_usage_error():
+    assert_one_error_line(run_pez(["--socket", "", "forward"]), 64, "socket path is empty")
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_a_socket_path_that_is_not_a_socket_says_so(workdir, kind):
+    path = os.path.join(workdir, "not-a-socket")
+    if kind == "directory":
+        os.mkdir(path)
+    else:
+        open(path, "w").close()
+    r = run_pez(["forward"], socket_path=path)
+    assert_one_error_line(r, 69, f"{path} is not a socket but a {'directory' if kind == 'directory' else 'regular file'}")
+    assert "refused" not in r.stderr

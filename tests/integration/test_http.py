@@ -70,7 +70,7 @@ def test_bad_requests_take_no_numbers(pezd):
     assert pezd.get("/v1/forward").body == "1\n"
 
 
-@pytest.mark.parametrize("path", ["/", "/WRONG_BANANAS", "/v3/forward", "/v1/", "/v1/nosuch", "/v2/nosuch?count=2",
+@pytest.mark.parametrize("path", ["/WRONG_BANANAS", "/v3/forward", "/v1/", "/v1/nosuch", "/v2/nosuch?count=2",
                                   "/v1/Forward", "/v1/forward/", "/v1/../etc/passwd"])
 def test_unknown_paths_and_sequences_are_404(pezd, path):
     r = pezd.get(path)
@@ -226,3 +226,40 @@ def test_http_is_off_unless_configured(start_pezd):
     pezd = start_pezd(http=False)
     assert "http listening" not in pezd.log_text()
     assert pezd.pez("forward").stdout == "1\n"
+
+
+def test_the_root_is_a_short_index_of_the_endpoints(pezd):
+    r = pezd.get("/")
+    assert r.status == 200, r
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["service"] == "pezd"
+    assert {"/v1/NAME", "/v2/NAME?count=N", "/healthz", "/readyz", "/metrics"} <= set(body["endpoints"])
+    head = pezd.get("/", method="HEAD")
+    assert head.status == 200 and head.body == "" and head.headers["content-length"] == str(len(r.body))
+    assert pezd.get("/", method="OPTIONS").status == 200
+    assert pezd.get("/", method="POST").status == 405
+    assert pezd.get("/?x=1").status == 400
+
+
+def test_options_of_a_sequence_that_does_not_exist_is_404(pezd):
+    for path in ("/v1/nosuch", "/v2/nosuch", "/v2/nosuch?count=3"):
+        r = pezd.get(path, method="OPTIONS")
+        assert r.status == 404, (path, r)
+        assert "nosuch" in r.json()["error"]
+    assert pezd.get("/v1/forward", method="OPTIONS").status == 200
+    assert pezd.get("/v1/forward").body == "1\n"  # OPTIONS took nothing
+
+
+def test_head_answers_say_their_length_where_a_get_would_have_a_fixed_one(pezd):
+    # RFC 9110 8.6: a HEAD answer's Content-Length must be that of the GET answer. Every page but
+    # the numbers has one now; numbers differ from one GET to the next, so their HEAD has none.
+    for path in ("/healthz", "/"):
+        get = pezd.get(path)
+        head = pezd.get(path, method="HEAD")
+        assert (head.status, head.headers["content-length"]) == (get.status, str(len(get.body.encode()))), path
+    for path in ("/nosuch", "/v1/nosuch", "/v2/forward?count=0"):
+        head = pezd.get(path, method="HEAD")
+        assert head.status >= 400 and int(head.headers["content-length"]) > 0, (path, head)
+    numbers = pezd.get("/v1/forward", method="HEAD")
+    assert numbers.status == 200 and "content-length" not in numbers.headers, numbers

@@ -1,10 +1,12 @@
 """What operators see: /metrics families documented in pezd(8), error answers logged with the
 peer and a request id (and HTTP's X-Request-Id), and pez status."""
 
+import datetime
+import json
 import os
 import re
 
-from harness import ROOT, LineClient
+from harness import ROOT, LineClient, run_pez, wait_until
 
 
 def documented_metrics():
@@ -65,10 +67,70 @@ def test_pez_status_reads_at_a_glance(pezd):
     lines = r.stdout.splitlines()
     assert re.fullmatch(r"pezd \S+: ready", lines[0]), r.stdout
     fields = dict(re.match(r"([a-z]+): +(.*)", line).groups() for line in lines[1:])
-    assert set(fields) == {"mode", "uptime", "database", "failover", "sequences", "requests", "numbers",
-                           "clients"}
+    assert set(fields) == {"socket", "pid", "mode", "uptime", "http", "database", "failover", "conninfo", "sequences",
+                           "requests", "numbers", "clients"}
     # A lone server: no standby to fail over to (tests/ha/ shows the others).
     assert fields["failover"].startswith("no standby"), fields["failover"]
     assert fields["database"].startswith("up, ")
     assert re.fullmatch(r"\d+s|\d+m \d+s", fields["uptime"])
     assert re.fullmatch(r"\d+ handed out", fields["numbers"]) and int(fields["numbers"].split()[0]) >= 2
+
+
+def status_fields(r):
+    return dict(re.match(r"([a-z]+): +(.*)", line).groups() for line in r.stdout.splitlines()[1:])
+
+
+def test_pez_status_says_where_it_found_pezd_and_what_pezd_is(start_pezd):
+    pezd = start_pezd(["--threads", "1"], env={"PEZ_DB_PASSWORD": "hunter2-xyzzy"})
+    by_env = pezd.pez("status")  # the harness gives pez PEZ_SOCKET
+    assert by_env.returncode == 0, by_env
+    fields = status_fields(by_env)
+    assert fields["socket"] == f"{pezd.socket} (from PEZ_SOCKET)"
+    assert fields["pid"] == str(pezd.proc.pid)
+    assert fields["http"] == pezd.address
+    assert fields["mode"].endswith(", 1 thread")
+    assert re.fullmatch(r"up, \d+ connections? to .*", fields["database"])
+    assert "hunter2-xyzzy" not in by_env.stdout
+    by_flag = run_pez(["--socket", pezd.socket, "status"])
+    assert status_fields(by_flag)["socket"] == f"{pezd.socket} (from --socket)"
+    one = pezd.lines()
+    assert re.fullmatch(r"\d+ connections? open", status_fields(pezd.pez("status"))["clients"])
+    assert status_fields(pezd.pez("status"))["clients"] != "1 connections open"
+    one.close()
+    as_json = json.loads(pezd.pez("status", "--json").stdout)
+    assert as_json["pid"] == pezd.proc.pid and as_json["http"] == pezd.address and as_json["not_ready"] is None
+
+
+def test_pez_status_exits_like_pez_forward_when_pezd_cannot_hand_out_numbers(start_pezd, cluster):
+    # Usable like pg_isready: 0 ready, 75 database unavailable, 78 settings wrong, 69 no pezd.
+    pezd = start_pezd(["--request-timeout", "1s"])
+    assert pezd.pez("status").returncode == 0
+    cluster.stop("fast")  # a clean stop: no crash recovery to wait for at start
+    try:
+        wait_until(lambda: pezd.get("/readyz").status == 503, 10, what="pezd to notice")
+        r = pezd.pez("status")
+        assert r.returncode == 75 == pezd.pez("forward").returncode, r
+        assert r.stdout.startswith("pezd ") and "NOT READY" in r.stdout
+        assert r.stderr.startswith("pez: error: pezd cannot hand out numbers now: the database is unavailable")
+        assert len(r.stderr.splitlines()) == 1
+        as_json = pezd.pez("status", "--json")
+        assert as_json.returncode == 75 and json.loads(as_json.stdout)["not_ready"]["code"] == "unavailable"
+    finally:
+        cluster.start()
+    wrong = start_pezd(["--request-timeout", "1s"], database="no_such_database", wait_ready=False)
+    wait_until(lambda: "database unavailable" in wrong.log_text(), 10, what="the first failed attempt")
+    r = wrong.pez("status")
+    assert r.returncode == 78 == wrong.pez("forward").returncode, r
+    assert "database settings wrong" in r.stdout.splitlines()[0]
+    pezd.stop()
+    assert pezd.pez("status").returncode == 69
+
+
+def test_log_times_are_utc_with_their_zone(start_pezd):
+    # As the admin answers' times are (created_at, reset_at): one clock, whatever TZ says.
+    pezd = start_pezd(env={"TZ": "JST-9"})
+    first = pezd.log_text().splitlines()[0]
+    stamp = re.match(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})Z ", first)
+    assert stamp, first
+    logged = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - logged).total_seconds()) < 120, first

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import wait_until
+from harness import assert_one_error_line, wait_until
 
 
 @pytest.mark.strict_only
@@ -85,3 +85,59 @@ def test_pezd_starts_before_the_database(start_pezd, cluster):
     cluster.start()
     pezd.wait_ready()
     assert pezd.get("/v1/forward").body == "1\n"
+
+
+@pytest.mark.parametrize("setting,what", [
+    ({"database": "no_such_database"}, "the database it names does not exist"),
+    ({"user": "no_such_role"}, "the role it names does not exist"),
+])
+def test_wrong_database_settings_are_not_temporary(start_pezd, cluster, setting, what):
+    # A script that retries on 75 would loop forever: wrong settings are EX_CONFIG (78).
+    pezd = start_pezd(["--request-timeout", "1s"], wait_ready=False, **setting)
+    wait_until(lambda: "database unavailable" in pezd.log_text(), 10, what="the first failed attempt")
+    r = pezd.pez("forward")
+    assert_one_error_line(r, 78, "pezd's database settings are wrong: " + what)
+    assert "retrying will not help" in r.stderr
+    assert pezd.lines().ask("NEXT forward").startswith("ERR misconfigured pezd's database settings are wrong")
+    assert pezd.pez("admin", "list").returncode == 78
+
+    # HTTP still says 503, with a short reason and the request id, and none of libpq's text.
+    for path in ("/v1/forward", "/readyz"):
+        r = pezd.get(path)
+        assert r.status == 503 and r.headers["retry-after"], r
+        body = r.json()
+        assert what in body["error"], body
+        assert body["request_id"] == r.headers["x-request-id"], r
+        for leak in (cluster.dir, "no_such", "FATAL", "socket"):
+            assert leak not in r.body, (leak, r.body)
+        # The log has the answer under the same id, and libpq's own text.
+        wait_until(lambda: re.search(re.escape(body["request_id"]) + r": 503 ", pezd.log_text()), 5,
+                   what="the log line of the request")
+    assert re.search(r'database unavailable: connection to server on socket "[^"]*" failed: FATAL: .*no_such',
+                     pezd.log_text())
+
+
+def test_the_database_down_is_temporary_and_says_little_over_http(start_pezd, cluster):
+    pezd = start_pezd(["--request-timeout", "1s"])
+    cluster.stop("fast")  # a clean stop: no crash recovery to wait for at start
+    try:
+        assert_one_error_line(pezd.pez("forward"), 75, "the database is unavailable")
+        r = pezd.get("/v1/forward")
+        assert r.status == 503
+        assert r.json()["error"] == "the database is unavailable; try again later"
+        assert r.json()["request_id"] == r.headers["x-request-id"]
+        r = pezd.get("/readyz")
+        assert r.status == 503 and cluster.dir not in r.body, r
+    finally:
+        cluster.start()
+
+
+def test_libpq_lines_stay_apart_in_the_log(start_pezd, workdir):
+    # Two hosts, each failing with a hint: one line in the log, each host's failure apart.
+    hosts = f"{workdir}/none-a,{workdir}/none-b"
+    pezd = start_pezd(["--request-timeout", "1s"], env={"PEZ_DATABASE_URL": f"host={hosts} dbname=x"},
+                      wait_ready=False)
+    wait_until(lambda: "database unavailable" in pezd.log_text(), 10, what="the failed attempt")
+    line = next(line for line in pezd.log_text().splitlines() if "database unavailable" in line)
+    assert re.search(r'none-a/\.s\.PGSQL\.\d+" failed: No such file or directory \(Is the server running [^)]*\); '
+                     r'connection to server on socket "[^"]*none-b', line), line

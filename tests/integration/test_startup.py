@@ -1,13 +1,14 @@
 """Starting and stopping pezd: settings, the schema, signals and the socket file."""
 
 import os
+import re
 import signal
 import subprocess
 import time
 
 import pytest
 
-from harness import PEZD, Pezd, wait_until
+from harness import PEZD, ROOT, Pezd, wait_until
 
 
 def run_pezd(args, env, timeout=10):
@@ -25,6 +26,7 @@ def run_pezd(args, env, timeout=10):
     (["--mode", "fast"], {}, "--mode"),
     (["--request-timeout", "forever"], {}, "request_timeout"),
     ([], {"PEZ_LOG_LEVEL": "shouty"}, "log_level"),
+    ([], {"PEZ_DATABASE_URL": "host=db bogus=1"}, "database_url"),
 ])
 def test_a_bad_setting_stops_pezd_and_names_it(args, env, names, workdir):
     r = run_pezd(args + ["--socket", os.path.join(workdir, "s.sock")], env)
@@ -161,3 +163,56 @@ def test_a_second_pezd_on_the_same_socket_refuses_to_start(pezd, cluster):
     assert proc.wait(10) == 1
     assert "another pezd is already serving" in twin.log_text()
     assert pezd.pez("forward").returncode == 0  # the first one is untouched
+
+
+def test_pezd_started_with_closed_standard_descriptors_keeps_them_off_its_sockets(cluster, db, workdir):
+    # pezd 1>&- 2>&-: its listeners and database connections must not take descriptors 1 and 2
+    # (the log would be written into them); they are opened on /dev/null first.
+    p = Pezd(cluster, db, workdir, http=False)
+    proc = subprocess.Popen(["bash", "-c", 'exec "$@" >&- 2>&-', "bash"] + p.command(), env=p.env,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: proc.poll() is not None or os.path.exists(p.socket), 15, what="pezd's socket")
+        assert proc.poll() is None, proc.returncode
+        for fd in (0, 1, 2):
+            assert os.readlink(f"/proc/{proc.pid}/fd/{fd}") == "/dev/null", fd
+        r = p.pez("forward")
+        assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+
+
+def test_help_is_grouped_as_pezd_conf_5_is_and_fits_100_columns():
+    r = run_pezd(["--help"], {})
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    with open(os.path.join(ROOT, "man", "pezd.conf.5")) as f:
+        manual = f.read()
+    # The manual's sections, in order, each with its settings.
+    sections = re.findall(r"^\.Ss (\w+)\n(.*?)(?=^\.Ss |^\.Sh )", manual, re.M | re.S)
+    headings = [line[:-1] for line in lines if re.fullmatch(r"[A-Z][a-z]+:", line)]
+    assert headings == ["Options"] + [title for title, _ in sections], headings
+    where = {}
+    current = None
+    for line in lines:
+        if re.fullmatch(r"[A-Z][a-z]+:", line):
+            current = line[:-1]
+        for flag in re.findall(r"^  (--[a-z-]+)", line):
+            where[flag] = current
+    for title, body in sections:
+        for key in re.findall(r"^\.It Cm ([a-z_]+)", body, re.M):
+            if key == "db_password":
+                continue  # no flag, so that it never shows in ps(1)
+            assert where.get("--" + key.replace("_", "-")) == title, key
+
+
+def test_an_unknown_pez_variable_is_warned_of_and_fails_check_config(start_pezd, workdir):
+    r = run_pezd(["--check-config"], {"PEZ_MAX_COUT": "3"})
+    assert r.returncode == 78, r
+    assert 'unknown environment variable PEZ_MAX_COUT; did you mean "PEZ_MAX_COUNT"?' in r.stderr
+    assert run_pezd(["--check-config"], {"PEZ_MAX_COUNT": "3"}).returncode == 0
+    pezd = start_pezd(env={"PEZ_MAX_COUT": "3"})
+    assert re.search(r"warning: unknown environment variable PEZ_MAX_COUT; did you mean", pezd.log_text())
+    assert pezd.get("/v2/forward?count=50").status == 200  # ignored: max_count is still 100

@@ -214,6 +214,54 @@ def test_print_config_shows_values_origins_and_masks_secrets(workdir):
     assert flags <= {key.replace("_", "-") for key in lines}, flags - set(lines)
 
 
+def settings_of(print_config_output):
+    """key -> value of pezd --print-config's lines, without their comments."""
+    out = {}
+    for line in print_config_output.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split(" = ", 1)
+            out[key] = value.rsplit("  # ", 1)[0].strip()
+    return out
+
+
+def test_print_config_output_reads_back_as_a_config_file(workdir):
+    # pezd --print-config > x.conf; pezd --config x.conf --check-config
+    first = pezd_tool(["--print-config", "--http", "127.0.0.1:8014", "--max-count", "7"],
+                      {"PEZ_CONFIG": "", "PEZ_DB_NAME": "odd # name", "PEZ_DB_USERNAME": ' "quoted" '})
+    assert first.returncode == 0, first
+    conf = os.path.join(workdir, "x.conf")
+    with open(conf, "w") as f:
+        f.write(first.stdout)
+    check = pezd_tool(["--config", conf, "--check-config"])
+    assert check.returncode == 0, check
+    again = pezd_tool(["--config", conf, "--print-config"])
+    assert again.returncode == 0, again
+    assert settings_of(again.stdout) == settings_of(first.stdout)
+
+
+def test_quoted_values_with_a_comment_after_them(workdir):
+    conf = os.path.join(workdir, "q.conf")
+    with open(conf, "w") as f:
+        f.write('http = "127.0.0.1:8014" # where\nmax_count = 7 # most\n')
+    r = pezd_tool(["--config", conf, "--print-config"])
+    assert r.returncode == 0, r
+    values = settings_of(r.stdout)
+    assert (values["http"], values["max_count"]) == ("127.0.0.1:8014", "7")
+
+
+def test_a_masked_secret_read_back_is_refused(workdir):
+    conf = os.path.join(workdir, "pezd.conf")
+    with open(conf, "w") as f:
+        f.write("db_password = hunter2-xyzzy\n")
+    printed = pezd_tool(["--config", conf, "--print-config"]).stdout
+    assert "hunter2-xyzzy" not in printed
+    with open(conf, "w") as f:
+        f.write(printed)
+    r = pezd_tool(["--config", conf, "--check-config"])
+    assert r.returncode == 78, r
+    assert "db_password" in r.stderr and "--print-config" in r.stderr and "put the password back" in r.stderr
+
+
 def test_check_config_says_valid_or_names_the_problem(workdir):
     conf = os.path.join(workdir, "pezd.conf")
     with open(conf, "w") as f:

@@ -92,7 +92,8 @@ TEST_CASE("protocol: answers as written and read back (golden lines)") {
 
 TEST_CASE("every error code maps to a token, an HTTP status and an exit code, and back") {
   for (auto code : {Errc::bad_request, Errc::not_found, Errc::method_not_allowed, Errc::conflict, Errc::exhausted,
-                    Errc::unavailable, Errc::denied, Errc::too_large, Errc::unsupported_version, Errc::internal}) {
+                    Errc::unavailable, Errc::denied, Errc::too_large, Errc::unsupported_version, Errc::misconfigured,
+                    Errc::internal}) {
     CHECK(pez::errc_from_token(pez::errc_token(code)) == code);
   }
   CHECK(pez::errc_exit_code(Errc::bad_request) == 64);
@@ -100,4 +101,7 @@ TEST_CASE("every error code maps to a token, an HTTP status and an exit code, an
   CHECK(pez::errc_exit_code(Errc::denied) == 77);
   CHECK(pez::errc_http_status(Errc::exhausted) == 409);
   CHECK(pez::errc_http_status(Errc::unavailable) == 503);
+  // Wrong database settings: not temporary for pez (EX_CONFIG), still unavailable over HTTP.
+  CHECK(pez::errc_exit_code(Errc::misconfigured) == 78);
+  CHECK(pez::errc_http_status(Errc::misconfigured) == 503);
 }

@@ -55,7 +55,7 @@ TEST_CASE("router: count rules give 400 with a message that says what is allowed
 }
 
 TEST_CASE("router: unknown paths and names are 404") {
-  for (auto target : {"/", "/v3/forward", "/v1/", "/v1/Forward", "/v1/forward/", "/v1/../etc/passwd",
+  for (auto target : {"/v3/forward", "/v1/", "/v1/Forward", "/v1/forward/", "/v1/../etc/passwd",
                       "/WRONG_BANANAS", "/v1/a%20b", "/v2/;drop"}) {
     CAPTURE(target);
     CHECK(reply("GET", target).status == 404);
@@ -72,6 +72,22 @@ TEST_CASE("router: methods") {
   CHECK(options.allow == "GET, HEAD, OPTIONS");
   CHECK(options.body.find("\"description\"") != std::string::npos);
   CHECK(options.body.find("\"verbs\"") != std::string::npos);
+  // Whether the sequence exists is the catalog's to say: the session asks it before answering.
+  CHECK(route("OPTIONS", "/v2/nosuch", 100).if_sequence == "nosuch");
+  CHECK(route("OPTIONS", "/v1/forward", 100).if_sequence == "forward");
+  CHECK(route("OPTIONS", "/healthz", 100).if_sequence.empty());
+}
+
+TEST_CASE("router: the root is an index of the endpoints") {
+  auto index = reply("GET", "/");
+  CHECK(index.status == 200);
+  for (auto path : {"/v1/NAME", "/v2/NAME?count=N", "/healthz", "/readyz", "/metrics"}) {
+    CAPTURE(path);
+    CHECK(index.body.find(std::string("\"") + path + "\"") != std::string::npos);
+  }
+  CHECK(route("HEAD", "/", 100).head);
+  CHECK(reply("POST", "/").status == 405);
+  CHECK(reply("GET", "/?x").status == 400);
 }
 
 TEST_CASE("router: operations pages") {

@@ -107,3 +107,42 @@ TEST_CASE("settings: durations") {
   CHECK(settings::format_duration(250ms) == "250ms");
   CHECK(settings::format_duration(120000ms) == "2m");
 }
+
+TEST_CASE("settings: quoted values and trailing comments, as pezd.conf(5) promises") {
+  auto entries = settings::parse_config_text(
+                     "http = \"127.0.0.1:8014\" # where\n"
+                     "db_name = pez # the database\n"
+                     "db_username = \"a # b\"\n"
+                     "db_host = \"\"   # none\n"
+                     "socket = \"say \\\"hi\\\" \\\\ there\"\n"
+                     "db_port = a#b\n"
+                     "log_level = # nothing\n",
+                     "q.conf")
+                     .value();
+  REQUIRE(entries.size() == 7);
+  CHECK(entries[0].value == "127.0.0.1:8014");
+  CHECK(entries[1].value == "pez");
+  CHECK(entries[2].value == "a # b");
+  CHECK(entries[3].value == "");
+  CHECK(entries[4].value == "say \"hi\" \\ there");
+  CHECK(entries[5].value == "a#b");
+  CHECK(entries[6].value == "");
+
+  for (auto bad : {"http = \"127.0.0.1:8014\n", "http = \"127.0.0.1\" 8014\n"}) {
+    CAPTURE(bad);
+    auto result = settings::parse_config_text(bad, "b.conf");
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().find("b.conf:1") != std::string::npos);
+  }
+}
+
+TEST_CASE("settings: a value written by config_text_value reads back unchanged") {
+  for (std::string value : {"", "plain", "a # b", " padded ", "\"quoted\"", "back\\slash", "x#y", "#", "\\\""}) {
+    CAPTURE(value);
+    auto const line = "key = " + settings::config_text_value(value) + "   # a comment\n";
+    auto entries = settings::parse_config_text(line, "r.conf");
+    REQUIRE(entries.has_value());
+    REQUIRE(entries->size() == 1);
+    CHECK(entries->front().value == value);
+  }
+}

@@ -1,0 +1,70 @@
+// Failed database connections: libpq's text made one readable line, and the failures that only
+// an operator can end (wrong settings) told from those that pass.
+#include <doctest/doctest.h>
+
+#include "daemon/pg_connection.hpp"
+
+using pez::daemon::DbError;
+using pez::daemon::libpq_text;
+using pez::daemon::misconfiguration;
+
+namespace {
+
+DbError connect_failure(char const* libpq_message) {
+  auto text = libpq_text(libpq_message);
+  return DbError{DbError::Kind::connection, text.sqlstate, text.text};
+}
+
+}  // namespace
+
+TEST_CASE("db failure: libpq's lines stay apart, hints in parentheses, verbose parts out") {
+  auto two_hosts = libpq_text(
+      "connection to server on socket \"/a/.s.PGSQL.5432\" failed: No such file or directory\n"
+      "\tIs the server running locally and accepting connections on that socket?\n"
+      "connection to server on socket \"/b/.s.PGSQL.5432\" failed: Connection refused\n"
+      "\tIs the server running locally and accepting connections on that socket?\n");
+  CHECK(two_hosts.text ==
+        "connection to server on socket \"/a/.s.PGSQL.5432\" failed: No such file or directory (Is the server running "
+        "locally and accepting connections on that socket?); connection to server on socket \"/b/.s.PGSQL.5432\" "
+        "failed: Connection refused (Is the server running locally and accepting connections on that socket?)");
+  CHECK(two_hosts.sqlstate.empty());
+
+  auto verbose = libpq_text(
+      "connection to server on socket \"/a/.s.PGSQL.5432\" failed: FATAL:  3D000: database \"x\" does not exist\n"
+      "LOCATION:  InitPostgres, postinit.c:948\n");
+  CHECK(verbose.text == "connection to server on socket \"/a/.s.PGSQL.5432\" failed: FATAL: database \"x\" does not exist");
+  CHECK(verbose.sqlstate == "3D000");
+  CHECK(libpq_text("").text == "unknown error");
+}
+
+TEST_CASE("db failure: wrong settings are told from passing trouble") {
+  auto const reason = [](char const* message) { return misconfiguration(connect_failure(message)); };
+  CHECK(reason("connection to server on socket \"/a\" failed: FATAL:  3D000: database \"x\" does not exist") ==
+        "the database it names does not exist");
+  CHECK(reason("connection to server on socket \"/a\" failed: FATAL:  28000: role \"x\" does not exist") ==
+        "the role it names does not exist or may not log in");
+  CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL:  28P01: password authentication "
+               "failed for user \"pez\"") == "password authentication failed");
+  CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL:  28000: no pg_hba.conf entry for "
+               "host \"10.0.0.2\", user \"pez\", database \"pez\", no encryption")
+            .value()
+            .find("pg_hba.conf") != std::string::npos);
+  CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: fe_sendauth: no password supplied") ==
+        "the server asks for a password and none is set");
+  CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: SSL error: certificate verify failed") ==
+        "TLS verification of the server failed");
+  CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: server certificate for \"x\" does not "
+               "match host name \"db\"") == "TLS verification of the server failed");
+
+  // These pass, or may: not the settings' fault.
+  for (auto message : {"connection to server on socket \"/a\" failed: No such file or directory",
+                       "connection to server at \"db\" (10.0.0.1), port 5432 failed: Connection refused",
+                       "connection to server on socket \"/a\" failed: FATAL:  57P03: the database system is starting up",
+                       "connection to server on socket \"/a\" failed: FATAL:  53300: sorry, too many clients already",
+                       "could not translate host name \"db\" to address: Temporary failure in name resolution"}) {
+    CAPTURE(message);
+    CHECK_FALSE(reason(message).has_value());
+  }
+  // Only connections: a statement's error is another matter.
+  CHECK_FALSE(misconfiguration(DbError{DbError::Kind::sql, "3D000", "x"}).has_value());
+}
