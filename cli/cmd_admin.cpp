@@ -281,17 +281,22 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
     action = [&globals, o]() -> Outcome {
       if (auto ok = check_name(o->name); !ok) return ok;
       std::string line = "RESET " + o->name;
+      std::string to;
       if (!o->to.empty()) {
         auto checked = number_flag("--to", o->to);
         if (!checked) return std::unexpected(checked.error());
-        line += " " + std::to_string(*checked);
+        to = std::to_string(*checked);
+        line += " " + to;
       }
       // Where it was, to say what the reset skipped or hands out again.
       auto before = ask(globals, "INSPECT " + o->name + "\n");
       if (!before) return std::unexpected(before.error());
       auto answer = ask(globals, line + "\n");
       if (!answer) return std::unexpected(answer.error());
-      return confirm(*answer, o->json, "reset " + o->name + ": was at " + next_text(*before) + ", next " + next_text(*answer));
+      // Next is where the reset put it (--to, or the start): the sequence as read back may
+      // already be past it, by a block that pezd reserved from it at once.
+      if (to.empty()) to = text_of((*answer)["start"]);
+      return confirm(*answer, o->json, "reset " + o->name + ": was at " + next_text(*before) + ", next " + to);
     };
   });
 

@@ -240,7 +240,8 @@ void Allocator::check_notices() {
   if (unsafe) {
     refusal = refused_error(*unsafe);
   } else if (problem) {
-    refusal = unavailable_error("block mode cannot hand out numbers: " + *problem);
+    // pezd's own words, not libpq's: answered as they are (HTTP shortens a database's failure).
+    refusal = Error{Errc::unavailable, "block mode cannot hand out numbers: " + *problem + "; try again later"};
   }
   m_block->refuse(std::move(refusal));
 }

@@ -104,7 +104,8 @@ std::string group_of(std::string_view key) {
   for (std::string_view k : {"admin_group", "admin_token_file", "wrap_warning"}) {
     if (key == k) return "Administration";
   }
-  if (key == "database_url" || key.starts_with("db_") || key == "connect_timeout" || key == "reconnect_max") {
+  if (key.ends_with("database_url") || key.starts_with("db_") || key == "connect_timeout" || key == "reconnect_max" ||
+      key == "require_synchronous_standby") {
     return "Database";
   }
   for (std::string_view k : {"max_count", "mode", "block_min", "block_max", "block_duration", "request_timeout"}) {

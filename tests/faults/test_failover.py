@@ -150,7 +150,11 @@ def test_a_server_in_recovery_is_not_used_until_it_is_promoted(pair, workdir):
         wait_until(lambda: "is in recovery" in pezd.log_text(), 15, what="pezd to refuse the standby")
         assert "target_session_attrs=read-write" in pezd.log_text()  # the log says what to do
         r = pezd.get("/v1/forward")
-        assert r.status == 503 and "recovery" in r.json()["error"], r
+        # The answer says it in a few words; the log, under the request's id, says why.
+        assert r.status == 503 and r.json()["error"] == "the database is unavailable; try again later", r
+        request_id = r.json()["request_id"]
+        wait_until(lambda: any(request_id in line and "is in recovery" in line for line in pezd.log_text().splitlines()),
+                   5, what="the request's log line")
         assert pezd.get("/readyz").status == 503
         primary.stop()
         standby.promote()
