@@ -12,18 +12,28 @@ void append_decimal(std::string& out, std::int64_t value) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-void append_v1_body(std::string& out, std::int64_t value) {
+namespace {
+
+void append_number(std::string& out, std::int64_t value, NumberForm form) {
+  if (form == NumberForm::string) out += '"';
   append_decimal(out, value);
+  if (form == NumberForm::string) out += '"';
+}
+
+}  // namespace
+
+void append_v1_body(std::string& out, std::int64_t value, NumberForm form) {
+  append_number(out, value, form);
   out += '\n';
 }
 
-void append_v2_body(std::string& out, std::span<std::int64_t const> values) {
+void append_v2_body(std::string& out, std::span<std::int64_t const> values, NumberForm form) {
   out += '[';
   bool first = true;
   for (auto v : values) {
     if (!first) out += ", ";
     first = false;
-    append_decimal(out, v);
+    append_number(out, v, form);
   }
   out += "]\n";
 }

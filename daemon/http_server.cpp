@@ -239,13 +239,13 @@ class HttpSession final : public ClientSession<tcp::socket> {
     } else {
       auto& take = std::get<TakeNumbers>(route.what);
       auto const count = route.head ? 0 : take.count;
-      m_ctx.allocate(take.name, count, [self = self(), id, api = take.api](AllocateResult numbers) {
-        self->on_numbers(id, api, std::move(numbers));
+      m_ctx.allocate(take.name, count, [self = self(), id, api = take.api, form = take.form](AllocateResult numbers) {
+        self->on_numbers(id, api, form, std::move(numbers));
       });
     }
   }
 
-  void on_numbers(std::uint64_t id, int api, AllocateResult numbers) {
+  void on_numbers(std::uint64_t id, int api, NumberForm form, AllocateResult numbers) {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
     if (!numbers) {
@@ -256,9 +256,9 @@ class HttpSession final : public ClientSession<tcp::socket> {
     m_reply.body.clear();
     if (!slot->head) {
       if (api == 1) {
-        append_v1_body(m_reply.body, numbers->front());
+        append_v1_body(m_reply.body, numbers->front(), form);
       } else {
-        append_v2_body(m_reply.body, *numbers);
+        append_v2_body(m_reply.body, *numbers, form);
       }
     }
     // HEAD of a number path says only whether GET would work: no numbers are taken for it, so

@@ -19,11 +19,24 @@ int hex_value(char c) {
   return -1;
 }
 
-// The count of /v2: ?count=N, or a bare ?N as the whole query, or nothing for 1.
-std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::uint32_t max_count) {
+// What a number path's query asks for.
+struct NumberQuery {
   std::uint32_t count = 1;
-  bool seen = false;
-  auto const allowed = "the only parameter is count, a whole number from 1 to " + std::to_string(max_count);
+  NumberForm form = NumberForm::number;
+};
+
+constexpr std::string_view k_as_values = "the only value is as=string (the numbers as JSON strings)";
+
+// The query of /v1/NAME (as=string or nothing) or /v2/NAME (count=N, or a bare N, and as=string).
+std::variant<NumberQuery, Reply> parse_number_query(std::string_view query, bool v2, std::string_view name,
+                                                    std::uint32_t max_count) {
+  NumberQuery result;
+  bool count_seen = false;
+  bool as_seen = false;
+  auto const max = std::to_string(max_count);
+  auto const allowed = v2 ? "the parameters are count, a whole number from 1 to " + max + ", and as=string"
+                          : "/v1/" + std::string(name) + " takes only as=string; for several numbers use /v2/" +
+                                std::string(name) + "?count=N";
   for (auto part : split(query, '&')) {
     if (part.empty()) continue;
     auto const eq = part.find('=');
@@ -34,26 +47,40 @@ std::variant<std::uint32_t, Reply> parse_v2_query(std::string_view query, std::u
         (!bare && !percent_decode(part.substr(eq + 1), value))) {
       return error_reply(400, "malformed %-escape in query " + quote_untrusted(query));
     }
-    if (bare && part.size() == query.size() && !key.empty() && key[0] >= '0' && key[0] <= '9') {
-      value = key;  // "/v2/forward?99" means count=99, as the original service allowed
+    if (v2 && bare && !key.empty() && key[0] >= '0' && key[0] <= '9') {
+      value = key;  // "/v2/forward?99" means count=99, as the original service allowed; "?99&as=string" too
       key = "count";
-    } else if (bare && key == "count") {
-      return error_reply(400, count_error("", std::to_string(max_count)) + ", as in count=5");
+    } else if (v2 && bare && key == "count") {
+      return error_reply(400, count_error("", max) + ", as in count=5");
+    } else if (bare && key == "as") {
+      return error_reply(400, std::string("as needs a value; ") + std::string(k_as_values));
     } else if (bare) {
       return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
     }
-    if (key != "count") return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
-    if (seen) {
-      return error_reply(400, "count is given more than once; give it once, a whole number from 1 to " +
-                                  std::to_string(max_count));
+    if (key == "as") {
+      if (as_seen) return error_reply(400, "as is given more than once; give it once, as=string");
+      as_seen = true;
+      if (value.empty()) return error_reply(400, std::string("as needs a value; ") + std::string(k_as_values));
+      if (value != "string") {
+        return error_reply(400, "as=" + quote_untrusted(value) + " is not known; " + std::string(k_as_values));
+      }
+      result.form = NumberForm::string;
+      continue;
     }
-    seen = true;
+    if (!v2 || key != "count") return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
+    if (count_seen) {
+      return error_reply(400, "count is given more than once; give it once, a whole number from 1 to " + max);
+    }
+    count_seen = true;
     auto parsed = parse_count(value, max_count);
     if (!parsed) return error_reply(400, parsed.error());
-    count = *parsed;
+    result.count = *parsed;
   }
-  return count;
+  return result;
 }
+
+constexpr std::string_view k_as_description =
+    "\"as\": \"string: the numbers as JSON strings, safe for JavaScript (default: bare JSON numbers)\"";
 
 Reply describe(std::string_view description, std::string_view parameters) {
   std::string body = "{\"description\": " + json_string(description) +
@@ -72,8 +99,11 @@ Reply index_reply(std::uint32_t max_count) {
     body += (first ? "" : ", ") + json_string(path) + ": " + json_string(what);
     first = false;
   };
-  endpoint("/v1/NAME", "one number from sequence NAME (forward, reverse or a named one), as a bare number");
-  endpoint("/v2/NAME?count=N", "a JSON list of N numbers from sequence NAME, N from 1 to " + std::to_string(max_count));
+  endpoint("/v1/NAME",
+           "one number from sequence NAME (forward, reverse or a named one), as a bare number; "
+           "?as=string gives it as a JSON string");
+  endpoint("/v2/NAME?count=N", "a JSON list of N numbers from sequence NAME, N from 1 to " + std::to_string(max_count) +
+                                   "; &as=string gives them as JSON strings");
   endpoint("/healthz", "200 while pezd runs");
   endpoint("/readyz", "200 when pezd can hand out numbers now, else 503 with the reason");
   endpoint("/metrics", "counters in the Prometheus text format");
@@ -212,13 +242,14 @@ Route route(std::string_view method, std::string_view target, std::uint32_t max_
   bool const head = method == "HEAD";
   if (method == "OPTIONS") {
     if (kind == Kind::numbers_v1) {
-      return {describe("One number from sequence " + std::string(name) + ", as a bare number and a newline.", ""),
+      return {describe("One number from sequence " + std::string(name) + ", as a bare number and a newline.",
+                       k_as_description),
               false, std::string(name)};
     }
     if (kind == Kind::numbers_v2) {
       return {describe("A JSON list of numbers from sequence " + std::string(name) + ".",
                        "\"count\": \"how many numbers, 1 to " + std::to_string(max_count) +
-                           " (default 1); a bare number as the whole query also works\""),
+                           " (default 1); a bare number in the query also works\", " + std::string(k_as_description)),
               false, std::string(name)};
     }
     return {describe("pezd operations endpoint " + std::string(path) + ".", "")};
@@ -231,17 +262,10 @@ Route route(std::string_view method, std::string_view target, std::uint32_t max_
     if (!query.empty()) return {error_reply(400, std::string(path) + " takes no parameters"), head};
     return {page, head};
   }
-  if (kind == Kind::numbers_v1) {
-    if (!query.empty()) {
-      return {error_reply(400, "/v1/" + std::string(name) + " takes no parameters; for several numbers use /v2/" +
-                                   std::string(name) + "?count=N"),
-              head};
-    }
-    return {TakeNumbers{std::string(name), 1, 1}, head};
-  }
-  auto count = parse_v2_query(query, max_count);
-  if (auto* reply = std::get_if<Reply>(&count)) return {std::move(*reply), head};
-  return {TakeNumbers{std::string(name), std::get<std::uint32_t>(count), 2}, head};
+  auto parsed = parse_number_query(query, kind == Kind::numbers_v2, name, max_count);
+  if (auto* reply = std::get_if<Reply>(&parsed)) return {std::move(*reply), head};
+  auto const& numbers = std::get<NumberQuery>(parsed);
+  return {TakeNumbers{std::string(name), numbers.count, kind == Kind::numbers_v2 ? 2 : 1, numbers.form}, head};
 }
 
 }  // namespace pez::daemon

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <variant>
 
+#include "common/format.hpp"
 #include "daemon/admin_command.hpp"
 
 namespace pez::daemon {
@@ -27,11 +28,12 @@ struct Reply {
   std::string log_detail;  // what the log says of an error answer instead of its body's message
 };
 
-// GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2).
+// GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2), the numbers written as form says (?as=string).
 struct TakeNumbers {
   std::string name;
   std::uint32_t count = 1;
   int api = 1;
+  NumberForm form = NumberForm::number;
 };
 
 enum class OpsPage { healthz, readyz, metrics };

@@ -63,11 +63,23 @@ void check_route(Route const& route, unsigned version, std::uint32_t max_count) 
     std::vector<std::int64_t> numbers(take->count, 9223372036854775807);
     Reply answer;
     if (take->api == 1) {
-      pez::append_v1_body(answer.body, numbers.front());
+      pez::append_v1_body(answer.body, numbers.front(), take->form);
     } else {
-      pez::append_v2_body(answer.body, numbers);
+      pez::append_v2_body(answer.body, numbers, take->form);
     }
     check_answer(answer, version, route.head);
+    // The body is JSON: one number or string (v1), a list of count of them (v2), each of the form asked for.
+    auto const body = nlohmann::json::parse(answer.body, nullptr, false);
+    require(!body.is_discarded(), "a number answer that is not JSON", answer.body);
+    auto const is_form = [&](nlohmann::json const& v) {
+      return take->form == pez::NumberForm::string ? v.is_string() : v.is_number_integer();
+    };
+    if (take->api == 1) {
+      require(is_form(body), "a v1 answer that is not one number of the form asked for", answer.body);
+    } else {
+      require(body.is_array() && body.size() == take->count, "a v2 answer that is not a list of count", answer.body);
+      for (auto const& v : body) require(is_form(v), "a v2 element not of the form asked for", answer.body);
+    }
   }
 }
 

@@ -70,6 +70,44 @@ def test_bad_requests_take_no_numbers(pezd):
     assert pezd.get("/v1/forward").body == "1\n"
 
 
+def test_as_string_gives_the_numbers_as_json_strings(pezd):
+    r = pezd.get("/v1/reverse?as=string")
+    assert r.status == 200, r
+    assert r.headers["content-type"] == "application/json"
+    assert r.body == f'"{FORWARD_MAX}"\n'
+    assert r.json() == str(FORWARD_MAX)
+    r = pezd.get("/v2/forward?count=2&as=string")
+    assert r.status == 200, r
+    assert r.body == '["1", "2"]\n'
+    assert pezd.get("/v2/forward?as=string").body == '["3"]\n'
+    assert pezd.get("/v2/forward?3&as=string").json() == ["4", "5", "6"]
+    assert pezd.get("/v1/forward?as=string").body == '"7"\n'
+    # The default stays bare numbers, and named sequences answer the same way.
+    assert pezd.get("/v1/forward").body == "8\n"
+    assert pezd.get("/v2/forward?count=2").body == "[9, 10]\n"
+    assert pezd.pez("admin", "create", "tickets", "--start", "1000").returncode == 0
+    assert pezd.get("/v2/tickets?count=2&as=string").json() == ["1000", "1001"]
+    assert pezd.get("/v1/tickets?as=string").body == '"1002"\n'
+    options = pezd.get("/v2/forward", method="OPTIONS").json()
+    assert "as" in options["parameters"] and "count" in options["parameters"]
+    assert "as" in pezd.get("/v1/forward", method="OPTIONS").json()["parameters"]
+
+
+@pytest.mark.parametrize("target", ["/v1/forward?as=number", "/v1/forward?as=", "/v1/forward?as",
+                                    "/v1/forward?as=STRING", "/v1/forward?as=string&as=string",
+                                    "/v1/forward?as=string&count=2", "/v2/forward?as=int", "/v2/forward?count=2&as=",
+                                    "/v2/forward?as=string&as=number", "/v2/forward?5&as=json",
+                                    "/v2/forward?count=0&as=string", "/v2/forward?as=string&101"])
+def test_a_bad_as_is_400_and_takes_no_number(pezd, target):
+    for method in ("GET", "HEAD"):
+        r = pezd.get(target, method=method)
+        assert r.status == 400, (method, r)
+        assert r.headers["content-type"] == "application/json"
+    error = pezd.get(target).json()["error"]
+    assert ("1 to 100" if "count=0" in target or "101" in target else "as=string") in error, error
+    assert pezd.get("/v1/forward").body == "1\n"
+
+
 @pytest.mark.parametrize("path", ["/WRONG_BANANAS", "/v3/forward", "/v1/", "/v1/nosuch", "/v2/nosuch?count=2",
                                   "/v1/Forward", "/v1/forward/", "/v1/../etc/passwd"])
 def test_unknown_paths_and_sequences_are_404(pezd, path):

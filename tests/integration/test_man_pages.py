@@ -166,7 +166,8 @@ def test_pezd_http_examples_run_as_written(pezd):
             continue
         command = line.replace("localhost:8000", pezd.address)
         r = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0 and re.fullmatch(r"\[?\d+(, \d+)*\]?\n", r.stdout), (line, r)
+        number = r'"\d+"' if "as=string" in line else r"\d+"
+        assert r.returncode == 0 and re.fullmatch(rf"\[?{number}(, {number})*\]?\n", r.stdout), (line, r)
 
 
 def config_blocks():

@@ -25,6 +25,22 @@ TEST_CASE("v2 body: a JSON list with comma and space, as the original service wr
   CHECK(out == "[30016]\n");
 }
 
+TEST_CASE("as=string: the same bodies with each number a JSON string") {
+  std::string out;
+  pez::append_v1_body(out, 9223372036854775807LL, pez::NumberForm::string);
+  CHECK(out == "\"9223372036854775807\"\n");
+  out.clear();
+  pez::append_v1_body(out, -5, pez::NumberForm::string);
+  CHECK(out == "\"-5\"\n");
+  out.clear();
+  std::vector<std::int64_t> const values{1, 2};
+  pez::append_v2_body(out, values, pez::NumberForm::string);
+  CHECK(out == "[\"1\", \"2\"]\n");
+  out.clear();
+  pez::append_v2_body(out, values, pez::NumberForm::number);
+  CHECK(out == "[1, 2]\n");
+}
+
 TEST_CASE("error bodies are JSON objects with escaped messages") {
   CHECK(pez::error_body("count must be 1") == "{\"error\": \"count must be 1\"}\n");
   CHECK(pez::error_body("a \"b\"\n\\") == "{\"error\": \"a \\\"b\\\"\\n\\\\\"}\n");

@@ -38,6 +38,65 @@ TEST_CASE("router: v1 and v2 number paths") {
   CHECK(take("GET", "/v2/forward?count=%31%30").count == 10);
   CHECK(take("GET", "/v1/invoice-2024").name == "invoice-2024");
   CHECK(route("HEAD", "/v1/forward", 100).head);
+  CHECK(take("GET", "/v1/forward").form == pez::NumberForm::number);
+  CHECK(take("GET", "/v2/forward?count=3").form == pez::NumberForm::number);
+}
+
+TEST_CASE("router: as=string asks for the numbers as JSON strings, with count or a bare count") {
+  auto t = take("GET", "/v1/reverse?as=string");
+  CHECK(t.name == "reverse");
+  CHECK(t.count == 1);
+  CHECK(t.api == 1);
+  CHECK(t.form == pez::NumberForm::string);
+  t = take("GET", "/v2/forward?count=2&as=string");
+  CHECK(t.count == 2);
+  CHECK(t.api == 2);
+  CHECK(t.form == pez::NumberForm::string);
+  t = take("GET", "/v2/forward?as=string&count=7");
+  CHECK(t.count == 7);
+  CHECK(t.form == pez::NumberForm::string);
+  t = take("GET", "/v2/forward?as=string");
+  CHECK(t.count == 1);
+  CHECK(t.form == pez::NumberForm::string);
+  t = take("GET", "/v2/forward?99&as=string");
+  CHECK(t.count == 99);
+  CHECK(t.form == pez::NumberForm::string);
+  t = take("GET", "/v2/forward?as=string&5");
+  CHECK(t.count == 5);
+  CHECK(t.form == pez::NumberForm::string);
+  CHECK(take("GET", "/v2/forward?as=%73tring").form == pez::NumberForm::string);
+  CHECK(take("GET", "/v2/forward?&as=string&").form == pez::NumberForm::string);
+  auto const head = route("HEAD", "/v1/forward?as=string", 100);
+  CHECK(head.head);
+  CHECK(std::get<TakeNumbers>(head.what).form == pez::NumberForm::string);
+}
+
+TEST_CASE("router: a bad as is 400, says what is allowed and takes no number") {
+  for (auto target : {"/v1/forward?as=number", "/v1/forward?as=", "/v1/forward?as", "/v1/forward?as=STRING",
+                      "/v1/forward?as=string&as=string", "/v1/forward?as=strings", "/v1/forward?as=string%00",
+                      "/v2/forward?as=int", "/v2/forward?count=2&as=", "/v2/forward?as&count=2",
+                      "/v2/forward?as=string&as=number", "/v2/forward?5&as=json", "/v2/forward?as=%zz"}) {
+    CAPTURE(target);
+    auto r = route("GET", target, 100);
+    REQUIRE(std::holds_alternative<Reply>(r.what));
+    auto const& answer = std::get<Reply>(r.what);
+    CHECK(answer.status == 400);
+    CHECK(answer.body.starts_with("{\"error\": \""));
+    if (std::string_view(target).find("%zz") == std::string_view::npos) {
+      CHECK(answer.body.find("as=string") != std::string::npos);
+    }
+    CHECK(std::holds_alternative<Reply>(route("HEAD", target, 100).what));
+  }
+  CHECK(reply("GET", "/v1/forward?as=number").body.find("number") != std::string::npos);
+  // as does not lift the other rules: count is still checked, and /v1 still takes no count.
+  for (auto target : {"/v2/forward?count=0&as=string", "/v2/forward?as=string&101", "/v2/forward?5&count=5&as=string",
+                      "/v2/forward?5&6", "/v2/forward?as=string&size=3", "/v1/forward?as=string&count=2",
+                      "/v1/forward?5&as=string"}) {
+    CAPTURE(target);
+    CHECK(reply("GET", target).status == 400);
+  }
+  CHECK(reply("GET", "/v1/forward?as=string&count=2").body.find("/v2/forward?count=N") != std::string::npos);
+  CHECK(reply("GET", "/v2/forward?as=string&size=3").body.find("1 to 100") != std::string::npos);
 }
 
 TEST_CASE("router: count rules give 400 with a message that says what is allowed") {
@@ -72,6 +131,9 @@ TEST_CASE("router: methods") {
   CHECK(options.allow == "GET, HEAD, OPTIONS");
   CHECK(options.body.find("\"description\"") != std::string::npos);
   CHECK(options.body.find("\"verbs\"") != std::string::npos);
+  CHECK(options.body.find("\"count\"") != std::string::npos);
+  CHECK(options.body.find("\"as\"") != std::string::npos);
+  CHECK(reply("OPTIONS", "/v1/forward").body.find("\"as\"") != std::string::npos);
   // Whether the sequence exists is the catalog's to say: the session asks it before answering.
   CHECK(route("OPTIONS", "/v2/nosuch", 100).if_sequence == "nosuch");
   CHECK(route("OPTIONS", "/v1/forward", 100).if_sequence == "forward");

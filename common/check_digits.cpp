@@ -1,0 +1,157 @@
+#include "common/check_digits.hpp"
+
+#include <array>
+#include <cstdint>
+
+#include "common/text.hpp"
+
+namespace pez::check_digits {
+namespace {
+
+// Why digits cannot be used: something other than 0-9 in it, or fewer than at_least digits.
+std::expected<void, std::string> check_input(std::string_view digits, std::size_t at_least, std::string_view what) {
+  for (char const c : digits) {
+    if (c < '0' || c > '9') {
+      return std::unexpected(std::string(what) + " takes only the digits 0-9, got " + quote_untrusted(digits));
+    }
+  }
+  if (digits.size() < at_least) {
+    return std::unexpected(std::string(what) + " needs at least " + std::to_string(at_least) + " digit" +
+                           (at_least == 1 ? "" : "s") + ", got " + quote_untrusted(digits));
+  }
+  return {};
+}
+
+std::expected<void, std::string> check_payload(std::string_view digits) {
+  return check_input(digits, 1, "a check digit computation");
+}
+
+std::expected<void, std::string> check_whole(std::string_view digits_with_check, std::size_t check_size) {
+  return check_input(digits_with_check, check_size + 1, "a check digit validation");
+}
+
+int digit(char c) { return c - '0'; }
+
+// Luhn: from the right, every second digit doubled (its digits summed), the total a multiple of 10.
+// first_doubled: whether the rightmost digit of text is one of the doubled ones.
+int luhn_sum_mod10(std::string_view text, bool first_doubled) {
+  int sum = 0;
+  bool doubled = first_doubled;
+  for (auto it = text.rbegin(); it != text.rend(); ++it) {
+    int d = digit(*it);
+    if (doubled) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum = (sum + d) % 10;
+    doubled = !doubled;
+  }
+  return sum;
+}
+
+// Damm's totally anti-symmetric quasigroup of order 10 (his 2004 thesis): row the interim digit,
+// column the next digit. Its diagonal is all zeros, so a number followed by its check digit ends at 0.
+constexpr std::array<std::array<std::uint8_t, 10>, 10> k_damm{{
+    {0, 3, 1, 7, 5, 9, 8, 6, 4, 2},
+    {7, 0, 9, 2, 1, 5, 4, 8, 6, 3},
+    {4, 2, 0, 6, 8, 7, 1, 3, 5, 9},
+    {1, 7, 5, 0, 9, 8, 3, 4, 2, 6},
+    {6, 1, 2, 3, 0, 4, 5, 9, 7, 8},
+    {3, 6, 7, 4, 2, 0, 9, 5, 8, 1},
+    {5, 8, 6, 9, 7, 2, 0, 1, 3, 4},
+    {8, 9, 4, 5, 3, 6, 2, 0, 1, 7},
+    {9, 4, 3, 8, 6, 1, 7, 2, 0, 5},
+    {2, 5, 8, 1, 4, 3, 6, 7, 9, 0},
+}};
+
+int damm_interim(std::string_view text) {
+  int interim = 0;
+  for (char const c : text) interim = k_damm[static_cast<std::size_t>(interim)][static_cast<std::size_t>(digit(c))];
+  return interim;
+}
+
+// The decimal number text, modulo 97, one digit at a time (never more than 969 in between).
+int mod97_of(std::string_view text) {
+  int rest = 0;
+  for (char const c : text) rest = (rest * 10 + digit(c)) % 97;
+  return rest;
+}
+
+}  // namespace
+
+namespace luhn {
+
+std::expected<std::string, std::string> compute(std::string_view digits) {
+  if (auto ok = check_payload(digits); !ok) return std::unexpected(ok.error());
+  // The check digit will be the rightmost, so the payload's rightmost digit is doubled.
+  int const sum = luhn_sum_mod10(digits, true);
+  return std::string(1, static_cast<char>('0' + (10 - sum) % 10));
+}
+
+std::expected<bool, std::string> valid(std::string_view digits_with_check) {
+  if (auto ok = check_whole(digits_with_check, 1); !ok) return std::unexpected(ok.error());
+  return luhn_sum_mod10(digits_with_check, false) == 0;
+}
+
+}  // namespace luhn
+
+namespace damm {
+
+std::expected<std::string, std::string> compute(std::string_view digits) {
+  if (auto ok = check_payload(digits); !ok) return std::unexpected(ok.error());
+  return std::string(1, static_cast<char>('0' + damm_interim(digits)));
+}
+
+std::expected<bool, std::string> valid(std::string_view digits_with_check) {
+  if (auto ok = check_whole(digits_with_check, 1); !ok) return std::unexpected(ok.error());
+  return damm_interim(digits_with_check) == 0;
+}
+
+}  // namespace damm
+
+namespace mod97 {
+
+std::expected<std::string, std::string> compute(std::string_view digits) {
+  if (auto ok = check_payload(digits); !ok) return std::unexpected(ok.error());
+  // The check digits C make digits·100 + C ≡ 1 (mod 97): C = 98 − (digits·100 mod 97), 02 to 98.
+  int const check = 98 - (mod97_of(digits) * 100) % 97;
+  return std::string{static_cast<char>('0' + check / 10), static_cast<char>('0' + check % 10)};
+}
+
+std::expected<bool, std::string> valid(std::string_view digits_with_check) {
+  if (auto ok = check_whole(digits_with_check, 2); !ok) return std::unexpected(ok.error());
+  // The whole ≡ 1 (mod 97) is ISO 7064's test; it also holds for 99 where 02 is right (99 ≡ 2),
+  // and 00, 01 and 99 are never check digits, so the check digits must be the computed ones.
+  auto const check = digits_with_check.substr(digits_with_check.size() - 2);
+  return mod97_of(digits_with_check) == 1 && check >= "02" && check <= "98";
+}
+
+}  // namespace mod97
+
+std::size_t check_length(Algorithm algorithm) { return algorithm == Algorithm::mod97 ? 2 : 1; }
+
+std::expected<std::string, std::string> compute(Algorithm algorithm, std::string_view digits) {
+  switch (algorithm) {
+    case Algorithm::luhn:
+      return luhn::compute(digits);
+    case Algorithm::damm:
+      return damm::compute(digits);
+    case Algorithm::mod97:
+      return mod97::compute(digits);
+  }
+  return std::unexpected(std::string("unknown check digit algorithm"));
+}
+
+std::expected<bool, std::string> valid(Algorithm algorithm, std::string_view digits_with_check) {
+  switch (algorithm) {
+    case Algorithm::luhn:
+      return luhn::valid(digits_with_check);
+    case Algorithm::damm:
+      return damm::valid(digits_with_check);
+    case Algorithm::mod97:
+      return mod97::valid(digits_with_check);
+  }
+  return std::unexpected(std::string("unknown check digit algorithm"));
+}
+
+}  // namespace pez::check_digits

@@ -1,0 +1,51 @@
+// Check characters over a string of ASCII digits: Luhn and Damm (one digit each) and ISO 7064
+// MOD 97-10 (two digits, as in IBANs and RF creditor references). A pure library: no I/O, no
+// exceptions, no limit on the input's length (every sum is kept reduced, so 64 digits or 64000
+// are the same).
+//
+// Not used by pez or pezd yet: this is the groundwork for {check} in sequence formats (DESIGN §5),
+// which is not wired into the CLI, the socket or HTTP.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace pez::check_digits {
+
+enum class Algorithm {
+  luhn,   // one digit; catches every single-digit error and most adjacent transpositions (not 09 <-> 90)
+  damm,   // one digit; catches every single-digit error and every adjacent transposition
+  mod97,  // ISO 7064 MOD 97-10: two digits, 02 to 98
+};
+
+// How many check digits the algorithm appends: 1 or 2.
+std::size_t check_length(Algorithm algorithm);
+
+// The check digits to append to digits. The error says why there are none: digits is empty or
+// holds something other than 0-9.
+std::expected<std::string, std::string> compute(Algorithm algorithm, std::string_view digits);
+
+// Whether the last check_length() digits of digits_with_check are the check digits of those before
+// them. The error says why the question has no answer: the text holds something other than 0-9, or
+// is too short to hold at least one digit besides its check digits.
+std::expected<bool, std::string> valid(Algorithm algorithm, std::string_view digits_with_check);
+
+// The same for one algorithm each.
+namespace luhn {
+std::expected<std::string, std::string> compute(std::string_view digits);
+std::expected<bool, std::string> valid(std::string_view digits_with_check);
+}  // namespace luhn
+
+namespace damm {
+std::expected<std::string, std::string> compute(std::string_view digits);
+std::expected<bool, std::string> valid(std::string_view digits_with_check);
+}  // namespace damm
+
+namespace mod97 {
+std::expected<std::string, std::string> compute(std::string_view digits);
+std::expected<bool, std::string> valid(std::string_view digits_with_check);
+}  // namespace mod97
+
+}  // namespace pez::check_digits
