@@ -370,7 +370,7 @@ std::expected<NumberTemplate, std::string> parse(std::string_view text, Template
       auto part = field_named(inside);
       if (!part) {
         if (inside.substr(0, 2) == "n:") {
-          return std::unexpected("the padding {" + std::string(inside) + "}" + at(i) +
+          return std::unexpected("the padding " + quote_untrusted(text.substr(i, end - i + 1)) + at(i) +
                                  " is not understood; write {n:0W} with W from 1 to 19 (e.g. {n:06} pads to six "
                                  "digits)");
         }

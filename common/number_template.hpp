@@ -28,7 +28,8 @@
 //     without a period takes none: the fields show the period the number belongs to, so a number
 //     has exactly one rendering, the one pez check accepts.
 //   - {check} comes after every other field, so it covers all of them: a single mistyped digit
-//     anywhere is caught (a digit after {check} could be changed unnoticed).
+//     anywhere is caught (a field after {check} could be changed unnoticed). Only literals may
+//     follow it; they are not in the check, but a changed literal is no rendering at all.
 // One more rule is for readers, not for uniqueness (the length argument above already separates
 // {n}{YYYY}'s 1 of 2026, "12026", from 12 of 2026, "122026"): a number that can vary in width is
 // not followed directly by digits, a date field or a literal starting with a digit, since a reader
