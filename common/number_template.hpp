@@ -33,8 +33,9 @@
 // One more rule is for readers, not for uniqueness (the length argument above already separates
 // {n}{YYYY}'s 1 of 2026, "12026", from 12 of 2026, "122026"): a number that can vary in width is
 // not followed directly by digits, a date field or a literal starting with a digit, since a reader
-// could not tell where it ends. Padding to the range's widest number or a separator makes it
-// readable; {check} may follow it directly, as check digits usually do.
+// could not tell where it ends. Padding to the range's widest number (or a range whose numbers
+// all have one width) or a non-digit between them makes it readable; {check} may follow it
+// directly, as check digits usually do.
 #pragma once
 
 #include <cstddef>
