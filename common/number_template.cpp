@@ -1,0 +1,593 @@
+#include "common/number_template.hpp"
+
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/check_digits.hpp"
+#include "common/text.hpp"
+
+namespace pez::number_template {
+namespace {
+
+constexpr int k_max_padding = 19;  // the digits of 2^63-1
+constexpr std::string_view k_fields = "{n}, {n:0W} (W from 1 to 19), {YYYY}, {YY}, {MM}, {DD} and {check}";
+constexpr std::string_view k_literals = "printable ASCII without spaces, quotes (' and \"), backslashes or braces";
+
+// A broken precondition is a bug in the caller; rendering anyway could give a string twice.
+void require(bool ok, char const* what) {
+  if (ok) return;
+  std::fprintf(stderr, "pez: number template: broken precondition: %s\n", what);
+  std::abort();
+}
+
+bool literal_char(char c) { return c > ' ' && c < 0x7f && c != '\'' && c != '"' && c != '\\' && c != '{' && c != '}'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_date(Field field) {
+  return field == Field::year || field == Field::year2 || field == Field::month || field == Field::day;
+}
+
+int decimal_width(std::int64_t value) {
+  int width = 1;
+  while (value >= 10) {
+    value /= 10;
+    ++width;
+  }
+  return width;
+}
+
+std::string_view field_text(Field field) {
+  switch (field) {
+    case Field::literal:
+      return "a literal";
+    case Field::number:
+      return "{n}";
+    case Field::year:
+      return "{YYYY}";
+    case Field::year2:
+      return "{YY}";
+    case Field::month:
+      return "{MM}";
+    case Field::day:
+      return "{DD}";
+    case Field::check:
+      return "{check}";
+  }
+  return "?";
+}
+
+std::string_view check_field_name(Check check) {
+  switch (check) {
+    case Check::luhn:
+      return "Luhn";
+    case Check::damm:
+      return "Damm";
+    case Check::mod97:
+      return "MOD 97-10";
+    case Check::none:
+      break;
+  }
+  return "none";
+}
+
+check_digits::Algorithm algorithm(Check check) {
+  switch (check) {
+    case Check::luhn:
+      return check_digits::Algorithm::luhn;
+    case Check::damm:
+      return check_digits::Algorithm::damm;
+    case Check::mod97:
+      return check_digits::Algorithm::mod97;
+    case Check::none:
+      break;
+  }
+  require(false, "a check field without a check algorithm");
+  return check_digits::Algorithm::luhn;
+}
+
+// A field's text between its braces, or nullopt when it is no field.
+std::optional<Part> field_named(std::string_view inside) {
+  if (inside == "n") return Part{Field::number, {}, 0};
+  if (inside == "YYYY") return Part{Field::year, {}, 4};
+  if (inside == "YY") return Part{Field::year2, {}, 2};
+  if (inside == "MM") return Part{Field::month, {}, 2};
+  if (inside == "DD") return Part{Field::day, {}, 2};
+  if (inside == "check") return Part{Field::check, {}, 0};
+  // {n:0W}: a zero, then W from 1 to 19 without leading zeros.
+  if (inside.size() >= 4 && inside.size() <= 5 && inside.substr(0, 3) == "n:0" && inside[3] >= '1' &&
+      inside[3] <= '9') {
+    int width = 0;
+    for (char const c : inside.substr(3)) {
+      if (!is_digit(c)) return std::nullopt;
+      width = width * 10 + (c - '0');
+    }
+    if (width <= k_max_padding) return Part{Field::number, {}, width};
+  }
+  return std::nullopt;
+}
+
+std::string at(std::size_t position) { return " at position " + std::to_string(position + 1); }
+
+// The fields a period needs, and the finest one it allows.
+struct PeriodFields {
+  bool year, month, day;
+};
+PeriodFields needs(Period period) {
+  switch (period) {
+    case Period::none:
+      return {false, false, false};
+    case Period::yearly:
+      return {true, false, false};
+    case Period::monthly:
+      return {true, true, false};
+    case Period::daily:
+      return {true, true, true};
+  }
+  return {false, false, false};
+}
+
+std::string period_fields_text(Period period) {
+  switch (period) {
+    case Period::yearly:
+      return "{YYYY}";
+    case Period::monthly:
+      return "{YYYY} and {MM}";
+    case Period::daily:
+      return "{YYYY}, {MM} and {DD}";
+    case Period::none:
+      break;
+  }
+  return "";
+}
+
+std::string_view period_unit(Period period) {
+  switch (period) {
+    case Period::yearly:
+      return "years";
+    case Period::monthly:
+      return "months";
+    case Period::daily:
+      return "days";
+    case Period::none:
+      break;
+  }
+  return "";
+}
+
+std::expected<void, std::string> check_fields(std::vector<Part> const& parts, TemplateRules const& rules) {
+  std::array<int, 7> count{};
+  std::size_t check_at = parts.size();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    ++count[static_cast<std::size_t>(parts[i].field)];
+    if (parts[i].field == Field::check) check_at = i;
+  }
+  auto const has = [&](Field field) { return count[static_cast<std::size_t>(field)] > 0; };
+
+  if (!has(Field::number)) {
+    return std::unexpected(
+        std::string("the template has no {n}, so every number would render the same; put {n} or "
+                    "{n:0W} where the number goes"));
+  }
+  if (has(Field::check) && rules.check == Check::none) {
+    return std::unexpected(
+        std::string("the template has {check} but the sequence has no check algorithm; choose one (luhn, damm or "
+                    "mod97) or take {check} out"));
+  }
+  if (!has(Field::check) && rules.check != Check::none) {
+    return std::unexpected("the sequence's check algorithm is " + std::string(name(rules.check)) +
+                           " but the template has no {check}; put {check} where the check characters go (after "
+                           "every other field)");
+  }
+  // {check} covers everything before it: every other field must be there.
+  for (std::size_t i = check_at + 1; i < parts.size(); ++i) {
+    if (parts[i].field != Field::literal) {
+      return std::unexpected("{check} comes before " + std::string(field_text(parts[i].field)) +
+                             "; it must follow every other field, so that the check characters cover them all "
+                             "(only literals may come after it)");
+    }
+  }
+
+  // The period's fields: all it needs, none finer.
+  if (rules.period == Period::none) {
+    for (auto const& part : parts) {
+      if (is_date(part.field)) {
+        return std::unexpected(std::string(field_text(part.field)) +
+                               " shows the period a number belongs to, and this sequence has none; date fields need "
+                               "a periodic sequence (yearly, monthly or daily)");
+      }
+    }
+    return {};
+  }
+  auto const need = needs(rules.period);
+  std::string const what = "a " + std::string(name(rules.period)) + " sequence";
+  for (auto const& part : parts) {
+    bool const finer = (part.field == Field::month && !need.month) || (part.field == Field::day && !need.day);
+    if (finer) {
+      return std::unexpected(std::string(field_text(part.field)) + " is finer than the period of " + what +
+                             ": the same number would render differently within one period; its template may show " +
+                             period_fields_text(rules.period) + (need.day ? "" : " (and {YY} beside {YYYY})") +
+                             " and no finer date field");
+    }
+  }
+  if (!has(Field::year)) {
+    if (has(Field::year2)) {
+      return std::unexpected(what + " needs {YYYY}: {YY} alone repeats every hundred years (2026 and 2126 both show " +
+                             "26), so two periods would render alike; {YY} may only accompany {YYYY}");
+    }
+    return std::unexpected(what + " needs " + period_fields_text(rules.period) +
+                           " in its template (it has no {YYYY}), or the numbers of two " +
+                           std::string(period_unit(rules.period)) + " would render alike");
+  }
+  if ((need.month && !has(Field::month)) || (need.day && !has(Field::day))) {
+    return std::unexpected(what + " needs " + period_fields_text(rules.period) + " in its template (it has no " +
+                           (need.month && !has(Field::month) ? "{MM}" : "{DD}") + "), or the numbers of two " +
+                           std::string(period_unit(rules.period)) + " would render alike");
+  }
+  return {};
+}
+
+// A number that can vary in width must not run into digits (see the header).
+std::expected<void, std::string> check_readable(std::vector<Part> const& parts, TemplateRules const& rules) {
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].field != Field::number) continue;
+    int const padding = parts[i].width;
+    int const narrowest = std::max(padding, decimal_width(rules.min));
+    int const widest = std::max(padding, decimal_width(rules.max));
+    if (narrowest == widest) return {};
+    auto const& next = parts[i + 1];
+    bool const digits_follow = is_date(next.field) || (next.field == Field::literal && is_digit(next.literal[0]));
+    if (!digits_follow) return {};
+    std::string const follower = next.field == Field::literal
+                                     ? "the digit " + quote_untrusted(next.literal.substr(0, 1))
+                                     : std::string(field_text(next.field));
+    return std::unexpected("the number can be " + std::to_string(narrowest) + " to " + std::to_string(widest) +
+                           " digits wide (the range is " + std::to_string(rules.min) + " to " +
+                           std::to_string(rules.max) + ") and " + follower +
+                           " follows it directly, so a reader could not tell where it ends; pad it to the widest "
+                           "number ({n:0" +
+                           std::to_string(widest) + "}) or put a non-digit between them");
+  }
+  return {};
+}
+
+// The fixed width of every part but the number, and the number's widest width.
+std::size_t fixed_width(std::vector<Part> const& parts) {
+  std::size_t width = 0;
+  for (auto const& part : parts) {
+    if (part.field == Field::literal) {
+      width += part.literal.size();
+    } else if (part.field != Field::number) {
+      width += static_cast<std::size_t>(part.width);
+    }
+  }
+  return width;
+}
+
+void append_padded(std::string& out, std::uint64_t value, int width) {
+  std::array<char, 24> buffer{};
+  auto const [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  (void)ec;
+  auto const digits = static_cast<int>(end - buffer.data());
+  if (digits < width) out.append(static_cast<std::size_t>(width - digits), '0');
+  out.append(buffer.data(), end);
+}
+
+// Every digit of text, in order.
+std::string digits_of(std::string_view text) {
+  std::string digits;
+  for (char const c : text) {
+    if (is_digit(c)) digits += c;
+  }
+  return digits;
+}
+
+bool real_date(int year, int month, int day) {
+  return std::chrono::year_month_day{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                                     std::chrono::day{static_cast<unsigned>(day)}}
+      .ok();
+}
+
+struct Shown {
+  bool year = false, month = false, day = false;
+};
+Shown shown(NumberTemplate const& tmpl) {
+  auto const need = needs(tmpl.rules().period);
+  return {need.year, need.month, need.day};
+}
+
+}  // namespace
+
+std::string_view name(Period period) {
+  switch (period) {
+    case Period::none:
+      return "none";
+    case Period::yearly:
+      return "yearly";
+    case Period::monthly:
+      return "monthly";
+    case Period::daily:
+      return "daily";
+  }
+  return "none";
+}
+
+std::string_view name(Check check) {
+  switch (check) {
+    case Check::none:
+      return "none";
+    case Check::luhn:
+      return "luhn";
+    case Check::damm:
+      return "damm";
+    case Check::mod97:
+      return "mod97";
+  }
+  return "none";
+}
+
+std::optional<Period> period_named(std::string_view text) {
+  for (auto const period : {Period::none, Period::yearly, Period::monthly, Period::daily}) {
+    if (text == name(period)) return period;
+  }
+  return std::nullopt;
+}
+
+std::optional<Check> check_named(std::string_view text) {
+  for (auto const check : {Check::none, Check::luhn, Check::damm, Check::mod97}) {
+    if (text == name(check)) return check;
+  }
+  return std::nullopt;
+}
+
+std::expected<NumberTemplate, std::string> parse(std::string_view text, TemplateRules rules) {
+  if (rules.min < 0) {
+    return std::unexpected("a formatted sequence's numbers cannot be negative, and this range starts at " +
+                           std::to_string(rules.min) + "; its min must be 0 or more");
+  }
+  if (rules.min > rules.max) {
+    return std::unexpected("the range is empty (min " + std::to_string(rules.min) + " is above max " +
+                           std::to_string(rules.max) + ")");
+  }
+  if (text.empty()) {
+    return std::unexpected(std::string("the template is empty; it needs at least {n}, e.g. INV-{n:06}"));
+  }
+
+  std::vector<Part> parts;
+  std::array<std::size_t, 7> first_at{};
+  first_at.fill(std::string_view::npos);
+  for (std::size_t i = 0; i < text.size();) {
+    char const c = text[i];
+    if (c == '{') {
+      auto const end = text.find_first_of("{}", i + 1);
+      if (end == std::string_view::npos || text[end] == '{') {
+        return std::unexpected("the '{'" + at(i) +
+                               " is never closed; each field is written {name}, and the fields are " +
+                               std::string(k_fields));
+      }
+      auto const inside = text.substr(i + 1, end - i - 1);
+      auto part = field_named(inside);
+      if (!part) {
+        if (inside.substr(0, 2) == "n:") {
+          return std::unexpected("the padding " + quote_untrusted(text.substr(i, end - i + 1)) + at(i) +
+                                 " is not understood; write {n:0W} with W from 1 to 19 (e.g. {n:06} pads to six "
+                                 "digits)");
+        }
+        return std::unexpected("unknown field " + quote_untrusted(text.substr(i, end - i + 1)) + at(i) +
+                               "; the fields are " + std::string(k_fields));
+      }
+      auto& first = first_at[static_cast<std::size_t>(part->field)];
+      if (first != std::string_view::npos) {
+        return std::unexpected("the template has " + std::string(field_text(part->field)) + " twice (at positions " +
+                               std::to_string(first + 1) + " and " + std::to_string(i + 1) +
+                               "); each field may appear once, and {n} exactly once");
+      }
+      first = i;
+      parts.push_back(std::move(*part));
+      i = end + 1;
+      continue;
+    }
+    if (c == '}') {
+      return std::unexpected("the '}'" + at(i) + " closes no field; literals may not hold braces");
+    }
+    if (!literal_char(c)) {
+      return std::unexpected("the template holds " + quote_untrusted(text.substr(i, 1)) + at(i) + "; literals are " +
+                             std::string(k_literals));
+    }
+    if (parts.empty() || parts.back().field != Field::literal) parts.push_back(Part{Field::literal, {}, 0});
+    parts.back().literal += c;
+    parts.back().width = static_cast<int>(parts.back().literal.size());
+    ++i;
+  }
+  if (auto ok = check_fields(parts, rules); !ok) return std::unexpected(ok.error());
+  for (auto& part : parts) {
+    if (part.field == Field::check) part.width = static_cast<int>(check_digits::check_length(algorithm(rules.check)));
+  }
+  if (auto ok = check_readable(parts, rules); !ok) return std::unexpected(ok.error());
+
+  int padding = 0;
+  for (auto const& part : parts) {
+    if (part.field == Field::number) padding = part.width;
+  }
+  std::size_t const widest = static_cast<std::size_t>(std::max(padding, decimal_width(rules.max)));
+  std::size_t const longest = fixed_width(parts) + widest;
+  if (longest > k_max_rendered) {
+    return std::unexpected("the longest rendering would be " + std::to_string(longest) + " bytes (the number " +
+                           std::to_string(rules.max) + " takes " + std::to_string(widest) + " of them" +
+                           (static_cast<int>(widest) == padding ? ", padded" : "") +
+                           "); a rendering may have at most " + std::to_string(k_max_rendered) +
+                           ": shorten the literals or the padding, or lower max");
+  }
+
+  NumberTemplate tmpl;
+  tmpl.text_ = std::string(text);
+  tmpl.rules_ = rules;
+  tmpl.parts_ = std::move(parts);
+  tmpl.longest_ = longest;
+  return tmpl;
+}
+
+void render_to(std::string& out, NumberTemplate const& tmpl, std::int64_t n, Date period) {
+  auto const& rules = tmpl.rules();
+  require(n >= 0, "a negative number");
+  require(n >= rules.min && n <= rules.max, "a number outside the template's range");
+  auto const show = shown(tmpl);
+  if (show.year) require(period.year >= 1 && period.year <= 9999, "a year outside 1 to 9999");
+  if (show.month) require(period.month >= 1 && period.month <= 12, "a month outside 1 to 12");
+  if (show.day) require(real_date(period.year, period.month, period.day), "a day that does not exist");
+
+  std::size_t const start = out.size();
+  for (auto const& part : tmpl.parts()) {
+    switch (part.field) {
+      case Field::literal:
+        out += part.literal;
+        break;
+      case Field::number:
+        append_padded(out, static_cast<std::uint64_t>(n), part.width);
+        break;
+      case Field::year:
+        append_padded(out, static_cast<std::uint64_t>(period.year), 4);
+        break;
+      case Field::year2:
+        append_padded(out, static_cast<std::uint64_t>(period.year % 100), 2);
+        break;
+      case Field::month:
+        append_padded(out, static_cast<std::uint64_t>(period.month), 2);
+        break;
+      case Field::day:
+        append_padded(out, static_cast<std::uint64_t>(period.day), 2);
+        break;
+      case Field::check: {
+        auto const check =
+            check_digits::compute(algorithm(rules.check), digits_of(std::string_view(out).substr(start)));
+        require(check.has_value(), "no digits before {check}");
+        out += *check;
+        break;
+      }
+    }
+  }
+}
+
+std::string render(NumberTemplate const& tmpl, std::int64_t n, Date period) {
+  std::string out;
+  out.reserve(tmpl.longest());
+  render_to(out, tmpl, n, period);
+  return out;
+}
+
+std::string example(NumberTemplate const& tmpl) { return render(tmpl, tmpl.rules().min, Date{2026, 1, 1}); }
+
+std::expected<Reading, std::string> parse_rendered(NumberTemplate const& tmpl, std::string_view value) {
+  auto const& rules = tmpl.rules();
+  auto const& parts = tmpl.parts();
+  int padding = 0;
+  for (auto const& part : parts) {
+    if (part.field == Field::number) padding = part.width;
+  }
+  std::size_t const narrowest = static_cast<std::size_t>(std::max(padding, decimal_width(rules.min)));
+  std::size_t const widest = static_cast<std::size_t>(std::max(padding, decimal_width(rules.max)));
+  std::size_t const fixed = fixed_width(parts);
+  if (value.size() < fixed + narrowest || value.size() > fixed + widest) {
+    std::string const lengths = narrowest == widest ? std::to_string(fixed + widest) + " characters"
+                                                    : std::to_string(fixed + narrowest) + " to " +
+                                                          std::to_string(fixed + widest) + " characters";
+    return std::unexpected(quote_untrusted(value) + " has " + std::to_string(value.size()) +
+                           " characters; the renderings of " + quote_untrusted(tmpl.text()) + " have " + lengths);
+  }
+  std::size_t const number_width = value.size() - fixed;
+
+  Reading reading;
+  int year2 = -1;
+  std::size_t check_at = std::string_view::npos;
+  std::size_t pos = 0;
+  for (auto const& part : parts) {
+    std::size_t const width = part.field == Field::number ? number_width : static_cast<std::size_t>(part.width);
+    auto const piece = value.substr(pos, width);
+    if (part.field == Field::literal) {
+      if (piece != part.literal) {
+        return std::unexpected(quote_untrusted(value) + " has " + quote_untrusted(piece) + at(pos) + " where " +
+                               quote_untrusted(tmpl.text()) + " has " + quote_untrusted(part.literal));
+      }
+      pos += width;
+      continue;
+    }
+    std::uint64_t number = 0;
+    for (std::size_t i = 0; i < piece.size(); ++i) {
+      if (!is_digit(piece[i])) {
+        return std::unexpected(quote_untrusted(value) + " has " + quote_untrusted(piece.substr(i, 1)) + at(pos + i) +
+                               " where " + std::string(field_text(part.field)) + " has a digit");
+      }
+      number = number * 10 + static_cast<std::uint64_t>(piece[i] - '0');  // at most 19 digits: no overflow
+    }
+    switch (part.field) {
+      case Field::number: {
+        if (number < static_cast<std::uint64_t>(rules.min) || number > static_cast<std::uint64_t>(rules.max)) {
+          return std::unexpected("the number " + std::string(piece) + " is outside the sequence's range (" +
+                                 std::to_string(rules.min) + " to " + std::to_string(rules.max) + ")");
+        }
+        reading.n = static_cast<std::int64_t>(number);
+        std::string written;
+        append_padded(written, number, part.width);
+        if (written != piece) {
+          return std::unexpected("the number is written " + quote_untrusted(piece) + " where the template writes " +
+                                 quote_untrusted(written));
+        }
+        break;
+      }
+      case Field::year:
+        reading.period.year = static_cast<int>(number);
+        break;
+      case Field::year2:
+        year2 = static_cast<int>(number);
+        break;
+      case Field::month:
+        reading.period.month = static_cast<int>(number);
+        break;
+      case Field::day:
+        reading.period.day = static_cast<int>(number);
+        break;
+      case Field::check:
+        check_at = pos;
+        break;
+      case Field::literal:
+        break;
+    }
+    pos += width;
+  }
+
+  auto const show = shown(tmpl);
+  if (show.year && reading.period.year < 1) {
+    return std::unexpected(quote_untrusted(value) + " has the year 0000; years run from 0001 to 9999");
+  }
+  if (year2 >= 0 && year2 != reading.period.year % 100) {
+    return std::unexpected(quote_untrusted(value) + " has {YY} " + std::to_string(year2) +
+                           ", which disagrees with its {YYYY} " + std::to_string(reading.period.year));
+  }
+  if (show.month && (reading.period.month < 1 || reading.period.month > 12)) {
+    return std::unexpected(quote_untrusted(value) + " has the month " + std::to_string(reading.period.month) +
+                           "; months run from 01 to 12");
+  }
+  if (show.day && !real_date(reading.period.year, reading.period.month, reading.period.day)) {
+    return std::unexpected(quote_untrusted(value) + " has a day that does not exist (" +
+                           std::to_string(reading.period.year) + "-" + std::to_string(reading.period.month) + "-" +
+                           std::to_string(reading.period.day) + ")");
+  }
+  if (check_at != std::string_view::npos) {
+    auto const width = check_digits::check_length(algorithm(rules.check));
+    auto const expected = check_digits::compute(algorithm(rules.check), digits_of(value.substr(0, check_at)));
+    if (!expected || *expected != value.substr(check_at, width)) {
+      return std::unexpected(quote_untrusted(value) + " has the wrong check " + (width == 1 ? "digit" : "digits") +
+                             " (" + std::string(check_field_name(rules.check)) + "): a character is mistyped");
+    }
+  }
+  // Everything above makes value the rendering of what was read; this says so, should they ever part.
+  if (render(tmpl, reading.n, reading.period) != value) {
+    return std::unexpected(quote_untrusted(value) + " is not a rendering of " + quote_untrusted(tmpl.text()));
+  }
+  return reading;
+}
+
+bool valid(NumberTemplate const& tmpl, std::string_view value) { return parse_rendered(tmpl, value).has_value(); }
+
+}  // namespace pez::number_template
