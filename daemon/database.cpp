@@ -54,13 +54,6 @@ constexpr char const k_catalog_sql[] =
     "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"
     " c.mode, coalesce(c.generation, 0)" PEZ_SEQUENCES_JOIN PEZ_SEQUENCES_WHERE " ORDER BY 1";
 
-std::string value(PgResults const& results, std::size_t which, int row, int column) {
-  if (which >= results.size()) return {};
-  auto* r = results[which].get();
-  if (row >= PQntuples(r) || column >= PQnfields(r) || PQgetisnull(r, row, column)) return {};
-  return PQgetvalue(r, row, column);
-}
-
 // Every sequence of schema pez ($1 NULL) or one, with its settings, state and catalog entry.
 // pez.sequence_state answers no state for a sequence dropped while the list is read (version 5).
 constexpr char const k_list_sql[] =
@@ -78,113 +71,7 @@ constexpr char const k_create_sql[] =
 constexpr char const k_reset_sql[] = "SELECT pez.reset_sequence($1, $2::bigint)";
 constexpr char const k_drop_sql[] = "SELECT pez.drop_sequence($1)";
 
-// The server's sentence alone, without "ERROR:" before it and the PL/pgSQL context after it.
-std::string without_severity(std::string message) {
-  for (std::string_view prefix : {"ERROR:", "FATAL:"}) {
-    if (message.starts_with(prefix)) message.erase(0, prefix.size());
-  }
-  if (auto context = message.find("CONTEXT:"); context != std::string::npos) message.erase(context);
-  auto const first = message.find_first_not_of(' ');
-  auto const last = message.find_last_not_of(' ');
-  return first == std::string::npos ? message : message.substr(first, last - first + 1);
-}
-
-// Reads the catalog columns 0-7 of k_catalog_sql and k_list_sql; false if a value is unreadable.
-bool read_info(PGresult const* rows, int row, SequenceInfo& info) {
-  auto number = [&](int column, std::int64_t& out) {
-    auto const v = parse_int64(PQgetvalue(rows, row, column));
-    if (v) out = *v;
-    return v.has_value();
-  };
-  info.name = PQgetvalue(rows, row, 0);
-  info.cycle = std::string_view(PQgetvalue(rows, row, 5)) == "t";
-  info.block.reset();
-  if (!PQgetisnull(rows, row, 6)) info.block = std::string_view(PQgetvalue(rows, row, 6)) == "block";
-  return number(1, info.increment) && number(2, info.min) && number(3, info.max) && number(4, info.start) &&
-         number(7, info.generation) && info.increment != 0;
-}
-
-// The rows of the last statement of an exchange, or null.
-[[gnu::noinline]] PGresult const* last_result(PgResults const& results) {
-  return results.empty() ? nullptr : results.back().get();
-}
-
-std::optional<std::string> text_or_none(PGresult const* rows, int row, int column) {
-  if (PQgetisnull(rows, row, column)) return std::nullopt;
-  return std::string(PQgetvalue(rows, row, column));
-}
-
 }  // namespace
-
-StoreError classify(DbError const& error) {
-  using Kind = StoreError::Kind;
-  switch (error.kind) {
-    case DbError::Kind::connection:
-      return StoreError{Kind::lost, error.message};
-    case DbError::Kind::timeout:
-      return StoreError{Kind::timeout, error.message};
-    case DbError::Kind::sql:
-      break;
-  }
-  auto const message = without_severity(error.message);
-  auto const& state = error.sqlstate;
-  if (state == "25006") return StoreError{Kind::lost, "the server became read-only (a standby?): " + message};
-  if (state == "01000") return StoreError{Kind::lost, message};  // a warning: not trusted
-  if (state == "42P01" || state == "42809" || state == "3F000") return StoreError{Kind::not_found, message};
-  if (state == "2200H") return StoreError{Kind::exhausted, message};
-  // A statement that found a sequence and then met it dropped (before version 5 took care).
-  if (state == "XX000" && message.find("could not open relation with OID") != std::string::npos) {
-    return StoreError{Kind::not_found, message};
-  }
-  if (state == "22023") return StoreError{Kind::invalid, message};
-  if (state == "42P07") return StoreError{Kind::exists, message};
-  if (state == "55006") return StoreError{Kind::in_use, message};
-  if (state == "42501") return StoreError{Kind::denied, message};
-  return StoreError{Kind::internal, message + (state.empty() ? "" : " (SQLSTATE " + state + ")")};
-}
-
-bool closes_connection(DbError const& error) {
-  return error.kind != DbError::Kind::sql || error.sqlstate == "25006" || error.sqlstate == "01000";
-}
-
-TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count) {
-  auto bad = [](std::string what) {
-    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.take with " + what});
-  };
-  if (values.size() != count) {
-    return bad(std::to_string(values.size()) + " numbers for " + std::to_string(count));
-  }
-  std::vector<std::int64_t> numbers;
-  numbers.reserve(values.size());
-  for (char const* text : values) {
-    auto const v = parse_int64(text == nullptr ? "" : text);
-    if (!v) return bad("a value that is not a number: " + quote_untrusted(text == nullptr ? "NULL" : text));
-    numbers.push_back(*v);
-  }
-  return numbers;
-}
-
-ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked) {
-  auto bad = [](std::string what) {
-    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.reserve with " + what});
-  };
-  if (row.size() != 4) return bad("a row of " + std::to_string(row.size()) + " values");
-  std::int64_t v[4] = {};
-  for (std::size_t i = 0; i < 4; ++i) {
-    auto const parsed = parse_int64(row[i] == nullptr ? "" : row[i]);
-    if (!parsed) return bad("a value that is not a number: " + quote_untrusted(row[i] == nullptr ? "NULL" : row[i]));
-    v[i] = *parsed;
-  }
-  Block const block{v[0], v[1], v[2], v[3]};
-  if (block.step == 0 || (block.step > 0 && block.last < block.first) || (block.step < 0 && block.last > block.first)) {
-    return bad("a block against its own step");
-  }
-  auto const distance = block.step > 0 ? static_cast<std::uint64_t>(block.last) - static_cast<std::uint64_t>(block.first)
-                                       : static_cast<std::uint64_t>(block.first) - static_cast<std::uint64_t>(block.last);
-  auto const stride = block.step > 0 ? static_cast<std::uint64_t>(block.step) : 0 - static_cast<std::uint64_t>(block.step);
-  if (distance % stride != 0 || distance / stride >= asked) return bad("a block not of the size asked for");
-  return block;
-}
 
 struct Database::Slot {
   explicit Slot(boost::asio::io_context& io, int i) : retry(io), probe_timer(io), index(i) {}
@@ -632,65 +519,6 @@ void Database::finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbE
     became_free(slot);
   }
 }
-
-namespace {
-
-StoreError unreadable(std::string what) {
-  return StoreError{StoreError::Kind::internal, "the database answered " + std::move(what) + " with something pezd cannot read"};
-}
-
-std::expected<std::vector<std::int64_t>, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
-  std::vector<char const*> values;
-  if (auto const* rows = last_result(results)) {
-    for (int row = 0; row < PQntuples(rows); ++row) {
-      values.push_back(PQnfields(rows) == 1 && !PQgetisnull(rows, row, 0) ? PQgetvalue(rows, row, 0) : nullptr);
-    }
-  }
-  return read_take(values, count);
-}
-
-std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count) {
-  std::vector<char const*> row;
-  auto const* rows = last_result(results);
-  if (rows != nullptr && PQntuples(rows) == 1) {
-    for (int column = 0; column < PQnfields(rows); ++column) {
-      row.push_back(PQgetisnull(rows, 0, column) ? nullptr : PQgetvalue(rows, 0, column));
-    }
-  }
-  return read_reserve(row, count);
-}
-
-std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop) {
-  if (drop) return 0;
-  auto const* rows = last_result(results);
-  if (rows == nullptr || PQntuples(rows) != 1 || PQnfields(rows) != 1) return std::unexpected(unreadable("a change"));
-  auto const generation = parse_int64(PQgetvalue(rows, 0, 0));
-  if (!generation) return std::unexpected(unreadable("a change"));
-  return *generation;
-}
-
-std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results) {
-  std::vector<SequenceRow> out;
-  auto const* rows = last_result(results);
-  int const n = rows == nullptr ? 0 : PQntuples(rows);
-  for (int row = 0; row < n; ++row) {
-    SequenceRow r;
-    if (PQnfields(rows) != 14 || !read_info(rows, row, r.info)) return std::unexpected(unreadable("a description"));
-    auto const last = parse_int64(PQgetvalue(rows, row, 8));
-    auto const connections = parse_int64(PQgetvalue(rows, row, 13));
-    if (!last || !connections) return std::unexpected(unreadable("a description"));
-    r.last_value = *last;
-    r.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
-    r.description = PQgetvalue(rows, row, 10);
-    r.created_at = text_or_none(rows, row, 11);
-    r.reset_at = text_or_none(rows, row, 12);
-    r.pezd_connections = *connections;
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-}  // namespace
 
 template <typename T, typename Read>
 PgConnection::ResultHandler Database::answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,

@@ -1,7 +1,7 @@
 // The database side of pezd, the real Store (store.hpp): a few PostgreSQL connections kept open
 // (reconnecting with backoff), each set up before use (durable commits, not a standby, schema
 // migrated, statements prepared), the catalog of sequences read from them, and every answer of
-// the database read, checked and classified here, once.
+// the database read and checked in db_answers.hpp.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/catalog.hpp"
+#include "daemon/db_answers.hpp"
 #include "daemon/failover.hpp"
 #include "daemon/pg_connection.hpp"
 #include "daemon/store.hpp"
@@ -38,19 +39,6 @@ inline constexpr char const k_change_channel[] = "pez_sequences";
 inline std::string qualified_sequence(std::string_view name) {
   return "pez.\"" + std::string(name) + "\"";
 }
-
-// How a failed exchange counts (see StoreError).
-StoreError classify(DbError const& error);
-// Whether a connection that drew this failure must be closed: it broke, timed out, or is no
-// longer trusted (a standby, or an exchange that drew a warning).
-bool closes_connection(DbError const& error);
-
-// The numbers of a pez.take answer: exactly count values, each a whole number; anything else is
-// an internal error and hands out nothing.
-TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count);
-// The block of a pez.reserve answer (first_value, last_value, increment, generation): in the
-// direction of the step, and no more numbers than asked for.
-ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked);
 
 class Database final : public Store {
  public:

@@ -1,0 +1,45 @@
+// Every answer of the database read, checked and classified once: the failures of an exchange
+// (classify), the rows of pez.take, pez.reserve, a change and a description, and the catalog's
+// columns. Nothing here talks to a server; the unit tests feed it rows.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "daemon/catalog.hpp"
+#include "daemon/pg_connection.hpp"
+#include "daemon/store.hpp"
+
+namespace pez::daemon {
+
+// How a failed exchange counts (see StoreError).
+StoreError classify(DbError const& error);
+// Whether a connection that drew this failure must be closed: it broke, timed out, or is no
+// longer trusted (a standby, or an exchange that drew a warning).
+bool closes_connection(DbError const& error);
+
+// The numbers of a pez.take answer: exactly count values, each a whole number; anything else is
+// an internal error and hands out nothing.
+TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count);
+// The block of a pez.reserve answer (first_value, last_value, increment, generation): in the
+// direction of the step, and no more numbers than asked for.
+ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked);
+
+// One value of an exchange's results (statement which, row, column), or "" when it is absent.
+std::string value(PgResults const& results, std::size_t which, int row, int column);
+
+// Reads the catalog columns 0-7 of the catalog and list statements; false if a value is unreadable.
+bool read_info(PGresult const* rows, int row, SequenceInfo& info);
+
+// The answers of the statements, from the rows of their exchange (the last statement's).
+std::expected<std::vector<std::int64_t>, StoreError> take_answer(PgResults const& results, std::uint32_t count);
+std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count);
+// The generation a create or reset made (0 for a drop).
+std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);
+std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results);
+
+}  // namespace pez::daemon
