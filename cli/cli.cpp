@@ -89,7 +89,8 @@ int cli_main(int argc, char** argv) {
   }
   auto outcome = action();
   if (!outcome) {
-    std::fprintf(stderr, "pez: error: %s\n", outcome.error().message.c_str());
+    // An empty message: the exit status is the whole answer (pez check --quiet).
+    if (!outcome.error().message.empty()) std::fprintf(stderr, "pez: error: %s\n", outcome.error().message.c_str());
     return outcome.error().exit_code;
   }
   return k_exit_ok;

@@ -6,6 +6,7 @@
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
+#include "common/admin.hpp"
 #include "common/count.hpp"
 #include "common/names.hpp"
 #include "common/settings.hpp"
@@ -25,6 +26,10 @@ struct AdminOptions {
   std::string increment;
   std::string mode;
   std::string description;
+  std::string format;
+  std::string period;
+  std::string time_zone;
+  std::string check;
   bool descending = false;
   bool no_cycle = false;
   bool json = false;
@@ -89,10 +94,14 @@ std::string describe(json const& seq) {
       {"mode_from", "mode set by"}, {"last_value", "last value"}, {"next", "next value"},
       {"left", "left before wrap"}, {"used", "range used"},       {"exhausted", "run out"},
       {"generation", "generation"}, {"created_at", "created"},     {"reset_at", "last reset"},
-      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "database connections of all pezd"}};
+      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "database connections of all pezd"},
+      {"format", "format"}, {"example", "example"}, {"period", "period"}, {"time_zone", "time zone"},
+      {"check", "check"}, {"current_period", "current period"}, {"next_printed", "next printed"},
+      {"format_error", "format unusable"}};
   std::vector<std::vector<std::string>> rows;
   for (auto const& [key, label] : k_fields) {
     if (!seq.contains(key)) continue;
+    if (std::string_view(key) == "format" && seq[key].is_null()) continue;
     auto value = text_of(seq[key]);
     if (std::string_view(key) == "left" && !seq.value("cycle", true)) rows.push_back({"left before run out:", value});
     else rows.push_back({std::string(label) + ":", value});
@@ -233,9 +242,19 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
     spec["mode"] = o.mode;
   }
   if (!o.description.empty()) spec["description"] = o.description;
+  for (auto [key, text] : {std::pair{"format", &o.format}, std::pair{"period", &o.period},
+                           std::pair{"timezone", &o.time_zone}, std::pair{"check", &o.check}}) {
+    if (!text->empty()) spec[key] = *text;
+  }
+  // Checked here as pezd checks it, so that a mistake is a usage error before anything is sent.
+  if (auto checked = parse_create_spec(spec.dump()); !checked) {
+    return std::unexpected(Failure{k_exit_usage, checked.error()});
+  }
   auto answer = ask(globals, "CREATE " + spec.dump() + "\n");
   if (!answer) return std::unexpected(answer.error());
-  return confirm(*answer, o.json, "created " + o.name + ", next " + next_text(*answer));
+  // A formatted sequence's next number as it will be printed.
+  auto const next = answer->contains("next_printed") ? text_of((*answer)["next_printed"]) : next_text(*answer);
+  return confirm(*answer, o.json, "created " + o.name + ", next " + next);
 }
 
 }  // namespace
@@ -311,6 +330,14 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   create->add_option("--mode", o->mode, "Allocation mode of this sequence: strict or block (default: pezd's)")
       ->type_name("MODE");
   create->add_option("--description", o->description, "One line saying what the numbers are for")->type_name("TEXT");
+  create->add_option("--format", o->format,
+                     "Print each number through a template, as in INV-{YYYY}-{n:06}: {n}, {n:0W}, {YYYY} {YY} {MM} "
+                     "{DD}, {check} (pez(1))")
+      ->type_name("TEMPLATE");
+  create->add_option("--period", o->period, "Start again each period: yearly, monthly or daily (needs --format)")
+      ->type_name("PERIOD");
+  create->add_option("--timezone", o->time_zone, "The period's time zone, an IANA name (default UTC)")->type_name("TZ");
+  create->add_option("--check", o->check, "Check characters for {check}: luhn, damm or mod97")->type_name("ALGORITHM");
   json_flag(create);
   create->callback([&globals, &action, o] { action = [&globals, o] { return run_create(globals, *o); }; });
 

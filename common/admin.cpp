@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/names.hpp"
+#include "common/number_template.hpp"
 #include "common/text.hpp"
 
 namespace pez {
@@ -31,6 +32,68 @@ std::expected<std::int64_t, std::string> positive(json const& value, std::string
     return v;
   }
   return std::unexpected(allowed);
+}
+
+// A time zone's name as the database knows them: Europe/Berlin, America/Argentina/Buenos_Aires,
+// UTC, Etc/GMT+5. Whether the database knows it is for the database to say.
+bool zone_name(std::string_view text) {
+  if (text.empty() || text.size() > 64) return false;
+  for (char c : text) {
+    bool const ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+                    c == '_' || c == '-' || c == '+';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The format fields of a create: format, period, timezone, check; nullopt for another key.
+std::optional<std::expected<void, std::string>> format_field(CreateSpec& spec, std::string const& key, json const& value) {
+  namespace nt = number_template;
+  if (key != "format" && key != "period" && key != "timezone" && key != "check") return std::nullopt;
+  if (value.is_null()) return std::expected<void, std::string>{};
+  if (!value.is_string()) return std::unexpected(key + " must be a string");
+  auto const text = value.get<std::string>();
+  if (key == "format") {
+    if (text.size() > 200) return std::unexpected(std::string("format is longer than 200 bytes"));
+    spec.format = text;
+  } else if (key == "period") {
+    if (!nt::period_named(text) || text == "none") {
+      return std::unexpected("period must be \"yearly\", \"monthly\" or \"daily\", not " + quote_untrusted(text));
+    }
+    spec.period = text;
+  } else if (key == "timezone") {
+    if (!zone_name(text)) {
+      return std::unexpected("timezone must be an IANA time zone name such as Europe/Berlin or UTC, not " +
+                             quote_untrusted(text));
+    }
+    spec.time_zone = text;
+  } else {
+    if (!nt::check_named(text) || text == "none") {
+      return std::unexpected("check must be \"luhn\", \"damm\" or \"mod97\", not " + quote_untrusted(text));
+    }
+    spec.check = text;
+  }
+  return std::expected<void, std::string>{};
+}
+
+// A formatted sequence's template, against its range, period and check algorithm.
+std::expected<void, std::string> check_format(CreateSpec const& spec) {
+  namespace nt = number_template;
+  if (!spec.format) {
+    if (spec.period) return std::unexpected(std::string("a periodic sequence needs a format that shows its period, as in "
+                                                        "INV-{YYYY}-{n:06}: its numbers start again each period"));
+    if (spec.check) return std::unexpected(std::string("check characters need a format with {check}, as in INV-{n:06}-{check}"));
+    if (spec.time_zone) return std::unexpected(std::string("a time zone is for a periodic sequence; give a period too"));
+    return {};
+  }
+  if (spec.time_zone && !spec.period) {
+    return std::unexpected(std::string("a time zone is for a periodic sequence; give a period too"));
+  }
+  nt::TemplateRules const rules{spec.period ? *nt::period_named(*spec.period) : nt::Period::none,
+                                spec.check ? *nt::check_named(*spec.check) : nt::Check::none, spec.min, spec.max};
+  auto parsed = nt::parse(*spec.format, rules);
+  if (!parsed) return std::unexpected("format " + quote_untrusted(*spec.format) + ": " + parsed.error());
+  return {};
 }
 
 }  // namespace
@@ -76,10 +139,12 @@ std::expected<CreateSpec, std::string> parse_create_spec(std::string_view text) 
       for (unsigned char c : spec.description) {
         if (c < 0x20 || c == 0x7f) return std::unexpected("description must be one line of text");
       }
+    } else if (auto field = format_field(spec, key, value)) {
+      if (!*field) return std::unexpected(field->error());
     } else {
       return std::unexpected("unknown field " + quote_untrusted(key) +
-                             "; the fields are name, start, min, max, increment, descending, cycle, mode and "
-                             "description");
+                             "; the fields are name, start, min, max, increment, descending, cycle, mode, "
+                             "description, format, period, timezone and check");
     }
   }
   if (!has_name) return std::unexpected("name is required, as in {\"name\": \"tickets\"}");
@@ -100,6 +165,7 @@ std::expected<CreateSpec, std::string> parse_create_spec(std::string_view text) 
     return std::unexpected("start (" + std::to_string(spec.start) + ") must lie within min (" +
                            std::to_string(spec.min) + ") and max (" + std::to_string(spec.max) + ")");
   }
+  if (auto ok = check_format(spec); !ok) return std::unexpected(ok.error());
   return spec;
 }
 

@@ -23,11 +23,19 @@ struct CreateSpec {
   bool cycle = true;
   std::optional<std::string> mode;  // strict or block; none: the daemon's setting
   std::string description;
+  // A formatted sequence (DESIGN §5): its template, checked against the range, the period and the
+  // check algorithm here; the period (yearly, monthly, daily), its time zone (an IANA name, checked
+  // by the database; UTC when left out) and the check algorithm (luhn, damm, mod97).
+  std::optional<std::string> format;
+  std::optional<std::string> period;
+  std::optional<std::string> time_zone;
+  std::optional<std::string> check;
 };
 
 // {"name": "tickets", "start": 1000, "min": 1, "max": 99999, "increment": 1, "descending": false,
-//  "cycle": true, "mode": "block", "description": "..."}; only name is required. The error says
-// what is wrong and what is allowed.
+//  "cycle": true, "mode": "block", "description": "...", "format": "INV-{YYYY}-{n:06}",
+//  "period": "yearly", "timezone": "Europe/Berlin", "check": "luhn"}; only name is required. The
+// error says what is wrong and what is allowed.
 std::expected<CreateSpec, std::string> parse_create_spec(std::string_view json);
 
 // The body of a reset: empty, {} or {"to": V}.

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/number_template.hpp"
 #include "common/text.hpp"
 
 namespace pez {
@@ -34,6 +35,60 @@ void append_v2_body(std::string& out, std::span<std::int64_t const> values, Numb
     if (!first) out += ", ";
     first = false;
     append_number(out, v, form);
+  }
+  out += "]\n";
+}
+
+namespace {
+
+number_template::Date date_of(std::int32_t period) {
+  return number_template::Date{period / 10000, period / 100 % 100, period % 100};
+}
+
+bool real_date(std::int32_t period) {
+  auto const d = date_of(period);
+  if (d.year < 1 || d.year > 9999 || d.month < 1 || d.month > 12 || d.day < 1) return false;
+  static constexpr int k_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool const leap = (d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0;
+  return d.day <= (d.month == 2 && !leap ? 28 : k_days[d.month - 1]);
+}
+
+}  // namespace
+
+std::optional<std::string> printing_problem(Printing const& printing, std::span<std::int64_t const> values) {
+  if (!printing.format) return std::nullopt;
+  auto const& rules = printing.format->rules();
+  if (rules.period != number_template::Period::none && !real_date(printing.period)) {
+    return "the numbers came without the period they belong to (" + std::to_string(printing.period) + ")";
+  }
+  for (auto v : values) {
+    if (v < rules.min || v > rules.max) {
+      return "the number " + std::to_string(v) + " lies outside the range its format was checked for (" +
+             std::to_string(rules.min) + " to " + std::to_string(rules.max) + ")";
+    }
+  }
+  return std::nullopt;
+}
+
+void append_rendered(std::string& out, Printing const& printing, std::int64_t value) {
+  number_template::render_to(out, *printing.format, value, date_of(printing.period));
+}
+
+void append_v1_body(std::string& out, std::int64_t value, Printing const& printing) {
+  out += '"';
+  append_rendered(out, printing, value);
+  out += "\"\n";
+}
+
+void append_v2_body(std::string& out, std::span<std::int64_t const> values, Printing const& printing) {
+  out += '[';
+  bool first = true;
+  for (auto v : values) {
+    if (!first) out += ", ";
+    first = false;
+    out += '"';
+    append_rendered(out, printing, v);
+    out += '"';
   }
   out += "]\n";
 }

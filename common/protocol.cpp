@@ -10,7 +10,8 @@
 namespace pez::proto {
 namespace {
 
-constexpr std::string_view k_verbs = "HELLO, NEXT, STATUS, PING, QUIT, LIST, INSPECT, CREATE, RESET and DROP";
+constexpr std::string_view k_verbs =
+    "HELLO, NEXT, CHECK, STATUS, PING, QUIT, LIST, INSPECT, CREATE, RESET and DROP";
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
@@ -57,17 +58,26 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
   auto const verb = args[0];
 
   if (iequals(verb, "NEXT")) {
-    if (args.size() < 2 || args.size() > 3) {
-      return bad("NEXT takes a sequence name and an optional count, as in: NEXT forward 5");
+    bool const json = args.size() >= 3 && iequals(args.back(), "json");
+    auto const words = args.size() - (json ? 1 : 0);
+    if (words < 2 || words > 3) {
+      return bad("NEXT takes a sequence name, an optional count and an optional json, as in: NEXT forward 5");
     }
     if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
     std::uint32_t count = 1;
-    if (args.size() == 3) {
+    if (words == 3) {
       auto parsed = parse_count(args[2], max_count);
       if (!parsed) return bad(parsed.error());
       count = *parsed;
     }
-    return Next{std::string(args[1]), count};
+    return Next{std::string(args[1]), count, json};
+  }
+  if (iequals(verb, "CHECK")) {
+    if (args.size() != 3) {
+      return bad("CHECK takes a sequence name and the value to check, as in: CHECK invoices INV-2026-000042-7");
+    }
+    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+    return Check{std::string(args[1]), std::string(args[2])};
   }
   if (iequals(verb, "HELLO")) {
     std::uint64_t version = 0;
@@ -169,6 +179,15 @@ void append_ok_numbers(std::string& out, std::span<std::int64_t const> values) {
   out += '\n';
 }
 
+void append_ok_numbers(std::string& out, std::span<std::int64_t const> values, Printing const& printing) {
+  out += "OK";
+  for (auto v : values) {
+    out += ' ';
+    append_rendered(out, printing, v);
+  }
+  out += '\n';
+}
+
 void append_error(std::string& out, Errc code, std::string_view message) {
   out += "ERR ";
   out += errc_token(code);
@@ -179,14 +198,26 @@ void append_error(std::string& out, Errc code, std::string_view message) {
 
 std::string hello_line() { return "HELLO " + std::to_string(k_version) + "\n"; }
 
-std::string next_line(std::string_view name, std::uint32_t count) {
+std::string next_line(std::string_view name, std::uint32_t count, bool json) {
   std::string out = "NEXT ";
   out += name;
   out += ' ';
   out += std::to_string(count);
+  if (json) out += " json";
   out += '\n';
   return out;
 }
+
+std::string check_line(std::string_view name, std::string_view value) {
+  std::string out = "CHECK ";
+  out += name;
+  out += ' ';
+  out += value;
+  out += '\n';
+  return out;
+}
+
+std::vector<std::string_view> answer_words(std::string_view payload) { return tokens(payload); }
 
 std::expected<std::string_view, Error> parse_answer(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

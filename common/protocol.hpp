@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/format.hpp"
 
 namespace pez::proto {
 
@@ -29,6 +30,13 @@ struct Hello {
 struct Next {
   std::string name;
   std::uint32_t count;
+  bool json = false;  // NEXT NAME N json: the answer is the /v2 JSON list (strings for a formatted sequence)
+};
+// CHECK NAME VALUE: whether VALUE is a number NAME's format can print (its check characters
+// right). Answers OK valid, or OK invalid: REASON.
+struct Check {
+  std::string name;
+  std::string value;
 };
 struct Ping {};
 struct Status {};
@@ -49,7 +57,7 @@ struct Drop {
   std::string name;
 };
 
-using Request = std::variant<Hello, Next, Ping, Status, Quit, List, Inspect, Create, Reset, Drop>;
+using Request = std::variant<Hello, Next, Ping, Status, Quit, List, Inspect, Create, Reset, Drop, Check>;
 
 // Whether a request administers sequences (and needs an admin peer).
 bool is_admin(Request const& request);
@@ -64,16 +72,21 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
 // Answers, each ending in LF.
 void append_ok(std::string& out, std::string_view payload = {});
 void append_ok_numbers(std::string& out, std::span<std::int64_t const> values);
+// A formatted sequence's numbers as its template prints them (printing_problem found nothing).
+void append_ok_numbers(std::string& out, std::span<std::int64_t const> values, Printing const& printing);
 void append_error(std::string& out, Errc code, std::string_view message);
 
 // Requests, as a client writes them.
 std::string hello_line();
-std::string next_line(std::string_view name, std::uint32_t count);
+std::string next_line(std::string_view name, std::uint32_t count, bool json = false);
+std::string check_line(std::string_view name, std::string_view value);
 
 // Reads one answer line (without LF): the payload of an OK, or the error of an ERR.
 std::expected<std::string_view, Error> parse_answer(std::string_view line);
 
 // Reads the payload of an OK answer to NEXT.
 std::expected<std::vector<std::int64_t>, Error> parse_numbers(std::string_view payload);
+// The same as words: bare numbers, or a formatted sequence's strings.
+std::vector<std::string_view> answer_words(std::string_view payload);
 
 }  // namespace pez::proto

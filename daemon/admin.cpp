@@ -3,7 +3,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+
 #include "common/admin.hpp"
+#include "common/format.hpp"
+#include "common/number_template.hpp"
 #include "common/sequence.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
@@ -48,6 +52,40 @@ ordered_json text_or_null(std::optional<std::string> const& text) {
   return text ? ordered_json(*text) : ordered_json(nullptr);
 }
 
+// A formatted sequence's template, period, time zone and check, an example, and its next number
+// as it will be printed; "format": null for bare numbers.
+void describe_format(ordered_json& out, SequenceRow const& row, std::optional<std::int64_t> next) {
+  namespace nt = number_template;
+  auto const& info = row.info;
+  if (!info.format) {
+    out["format"] = nullptr;
+    if (!info.format_error.empty()) out["format_error"] = info.format_error;
+    return;
+  }
+  auto const& tmpl = *info.format;
+  out["format"] = tmpl.text();
+  out["example"] = nt::example(tmpl);
+  out["period"] = tmpl.rules().period == nt::Period::none ? ordered_json(nullptr) : ordered_json(nt::name(tmpl.rules().period));
+  out["time_zone"] = info.time_zone.empty() ? ordered_json(nullptr) : ordered_json(info.time_zone);
+  out["check"] = tmpl.rules().check == nt::Check::none ? ordered_json(nullptr) : ordered_json(nt::name(tmpl.rules().check));
+  if (tmpl.rules().period != nt::Period::none && row.current_period != 0) {
+    auto const p = row.current_period;
+    char date[16];
+    std::snprintf(date, sizeof date, "%04d-%02d-%02d", p / 10000, p / 100 % 100, p % 100);
+    out["current_period"] = date;
+  }
+  // The next number of the period entered last; a new period starts it again.
+  Printing const printing{info.format, row.current_period};
+  if (next) {
+    std::int64_t const value[] = {*next};
+    if (!printing_problem(printing, value)) {
+      std::string text;
+      append_rendered(text, printing, *next);
+      out["next_printed"] = text;
+    }
+  }
+}
+
 ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bool block_default) {
   auto const& info = row.info;
   SequenceShape const shape{info.increment, info.min, info.max, info.start, info.cycle};
@@ -75,6 +113,7 @@ ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bo
   out["reset_at"] = text_or_null(row.reset_at);
   out["reserved_here"] = allocator.reserved(info.name);
   out["pezd_connections"] = row.pezd_connections;
+  describe_format(out, row, view.next);
   return out;
 }
 

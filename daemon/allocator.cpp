@@ -139,9 +139,10 @@ bool Allocator::serving() const {
   return m_store.up() && !m_store.safety_problem() && !(m_options.mode == Mode::block && m_store.notices_problem());
 }
 
-bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
+bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, Printing& printing,
+                         bool& refill) {
   // Only sequences served in block mode have numbers in memory.
-  return m_block->try_take(name, count, out, refill);
+  return m_block->try_take(name, count, out, printing, refill);
 }
 
 void Allocator::refill(std::string const& name) { m_block->refill(name); }
@@ -189,8 +190,15 @@ void Allocator::admit(Request request) {
     arm_sweep();
     return;
   }
+  if (!info->format_error.empty()) {
+    request.answer(std::unexpected(Error{
+        Errc::internal, "sequence " + request.name + " cannot be served: " + info->format_error +
+                            "; drop it and create it again with pez admin create (which checks the format)"}));
+    return;
+  }
   if (request.count == 0) {
-    request.answer(NumbersView{});
+    // Only whether it exists, and how its numbers are printed (pez check).
+    request.answer(Numbers{NumbersView{}, Printing{info->format, 0}});
     return;
   }
   if (info->cycle && request.count > numbers_per_pass(shape_of(*info))) {

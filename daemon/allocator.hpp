@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/format.hpp"
 #include "daemon/config.hpp"
 #include "daemon/store.hpp"
 
@@ -31,7 +32,15 @@ class Metrics;
 
 // The numbers of one answer. They are valid only while the handler runs: copy what you keep.
 using NumbersView = std::span<std::int64_t const>;
-using AllocateResult = std::expected<NumbersView, Error>;
+// The numbers and what they are printed with (a formatted sequence's template and period).
+struct Numbers {
+  Numbers() = default;
+  Numbers(NumbersView v) : values(v) {}  // NOLINT(google-explicit-constructor): bare numbers
+  Numbers(NumbersView v, Printing p) : values(v), printing(std::move(p)) {}
+  NumbersView values;
+  Printing printing;
+};
+using AllocateResult = std::expected<Numbers, Error>;
 using AllocateHandler = std::move_only_function<void(AllocateResult)>;
 
 // One request waiting for numbers of a sequence that exists.
@@ -106,7 +115,8 @@ class Allocator {
   std::optional<std::string> notices_problem() const;
 
   // From any thread, block mode: takes numbers already in memory (see BlockSource::try_take).
-  bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
+  bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, Printing& printing,
+                bool& refill);
   // On the core thread, after try_take said the reserve runs low.
   void refill(std::string const& name);
   // Whether sequence name can be served at once: in block mode a first block is asked for

@@ -37,7 +37,10 @@ BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
     r.epoch = m_next_epoch++;
     r.measured_at = m_ctx.clock.now();
     // A block of an older generation than the catalog shows is stale from the start.
-    if (auto const* info = m_ctx.store.catalog().find(name)) r.generation = info->generation;
+    if (auto const* info = m_ctx.store.catalog().find(name)) {
+      r.generation = info->generation;
+      r.format = info->format;
+    }
     if (auto fence = m_fences.find(name); fence != m_fences.end()) {
       r.fence = fence->second;
       m_fences.erase(fence);
@@ -48,7 +51,26 @@ BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
 }
 
 bool BlockSource::can_take(Reserve const& r, std::uint32_t count) const {
-  return r.waiters.empty() && r.fence <= m_read_done && start_for(r, count).has_value();
+  return r.waiters.empty() && r.fence <= m_read_done && !period_over(r) && start_for(r, count).has_value();
+}
+
+bool BlockSource::period_over(Reserve const& r) const {
+  return r.period_ends && m_ctx.clock.now() >= *r.period_ends;
+}
+
+void BlockSource::end_period_locked(Reserve& r) {
+  if (r.run_out_until && m_ctx.clock.now() >= *r.run_out_until) {
+    r.run_out = false;
+    r.run_out_until.reset();
+  }
+  if (!period_over(r)) return;
+  if (r.available > 0) spdlog::info("dropped {} reserved numbers of {}: their period is over", r.available, r.name);
+  r.ranges.clear();
+  r.available = 0;
+  r.new_passes = 0;
+  r.period_ends.reset();
+  r.run_out = false;
+  r.run_out_until.reset();
 }
 
 std::optional<std::size_t> BlockSource::start_for(Reserve const& r, std::uint32_t count) {
@@ -144,12 +166,14 @@ bool BlockSource::low(Reserve const& r) const {
   return !r.fetching && !r.queued && !r.run_out && r.available <= std::max<std::uint64_t>(r.last_block / 2, 1);
 }
 
-bool BlockSource::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill) {
+bool BlockSource::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out,
+                           Printing& printing, bool& refill) {
   std::lock_guard lock(m_lock);
   if (m_refusing) return false;
   auto it = m_reserves.find(name);
   if (it == m_reserves.end() || !can_take(it->second, count)) return false;
   take_numbers(it->second, count, out);
+  printing = Printing{it->second.format, it->second.period};
   refill = low(it->second);
   return true;
 }
@@ -157,13 +181,16 @@ bool BlockSource::try_take(std::string_view name, std::uint32_t count, std::vect
 void BlockSource::refill(std::string const& name) {
   std::lock_guard lock(m_lock);
   auto it = m_reserves.find(name);
-  if (it != m_reserves.end() && low(it->second)) want_block(it->second);
+  if (it == m_reserves.end()) return;
+  end_period_locked(it->second);
+  if (low(it->second)) want_block(it->second);
 }
 
 bool BlockSource::warm_up(std::string const& name) {
   std::lock_guard lock(m_lock);
   if (m_refusing) return true;  // nothing to wait for: refused until notices arrive
   Reserve& r = reserve(name);
+  end_period_locked(r);
   if (r.available > 0 || r.run_out) return true;
   want_block(r);
   return false;
@@ -172,14 +199,17 @@ bool BlockSource::warm_up(std::string const& name) {
 void BlockSource::take(Request request) {
   std::optional<Error> refused;
   bool served = false;
+  Printing printing;
   {
     std::lock_guard lock(m_lock);
     if (m_refusing) {
       refused = m_refusing;
     } else {
       Reserve& r = reserve(request.name);
+      end_period_locked(r);
       if (can_take(r, request.count)) {
         take_numbers(r, request.count, scratch());
+        printing = Printing{r.format, r.period};
         if (low(r)) want_block(r);
         served = true;
       } else if (r.run_out && r.waiters.empty() && r.fence <= m_read_done) {
@@ -194,7 +224,7 @@ void BlockSource::take(Request request) {
   }
   if (served) {
     m_ctx.metrics.numbers(request.name, request.count);
-    request.answer(NumbersView(scratch()));
+    request.answer(Numbers{NumbersView(scratch()), std::move(printing)});
   } else if (refused) {
     request.answer(std::unexpected(*refused));
   } else {
@@ -222,13 +252,13 @@ void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
     Request& front = r.waiters.front();
     if (front.fence > m_read_done) break;
     if (start_for(r, front.count)) {
-      Delivery d{std::move(front), {}, {}};
+      Delivery d{std::move(front), {}, {}, Printing{r.format, r.period}};
       r.waiters.pop_front();
       take_numbers(r, d.request.count, d.numbers);
       out.push_back(std::move(d));
     } else if (r.run_out) {
       auto error = sequence_error(r.name, front.count, StoreError{StoreError::Kind::exhausted, {}});
-      out.push_back(Delivery{std::move(front), {}, std::move(error)});
+      out.push_back(Delivery{std::move(front), {}, std::move(error), {}});
       r.waiters.pop_front();
     } else {
       break;
@@ -237,12 +267,13 @@ void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
 }
 
 void BlockSource::resume_locked(Reserve& r, Deliveries& out) {
+  end_period_locked(r);
   serve_waiters(r, out);
   if ((!r.waiters.empty() && !r.run_out) || low(r)) want_block(r);
 }
 
 void BlockSource::fail_waiters(Reserve& r, Error const& error, Deliveries& out) {
-  for (auto& request : r.waiters) out.push_back(Delivery{std::move(request), {}, error});
+  for (auto& request : r.waiters) out.push_back(Delivery{std::move(request), {}, error, {}});
   r.waiters.clear();
 }
 
@@ -252,7 +283,7 @@ void BlockSource::deliver(Deliveries& out) {
       d.request.answer(std::unexpected(*d.error));
     } else {
       m_ctx.metrics.numbers(d.request.name, d.request.count);
-      d.request.answer(NumbersView(d.numbers));
+      d.request.answer(Numbers{NumbersView(d.numbers), std::move(d.printing)});
     }
   }
 }
@@ -319,12 +350,15 @@ void BlockSource::fetch(Reserve& r) {
   std::uint64_t const size = next_block_size(r);
   m_ctx.metrics.db_round_trip();
   spdlog::debug("reserving a block of {} numbers of {} ({} left, {:.0f}/s)", size, r.name, r.available, r.rate);
-  m_ctx.store.reserve(r.name, size, [this, name = r.name, epoch = r.epoch, generation = r.generation,
-                                      size](ReserveResult result) { fetched(name, epoch, generation, size, std::move(result)); });
+  m_ctx.store.reserve(r.name, size,
+                      [this, name = r.name, epoch = r.epoch, generation = r.generation, size,
+                       asked_at = m_ctx.clock.now()](ReserveResult result) {
+                        fetched(name, epoch, generation, size, asked_at, std::move(result));
+                      });
 }
 
 void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
-                          ReserveResult result) {
+                          Clock::time_point asked_at, ReserveResult result) {
   using Kind = StoreError::Kind;
   Deliveries out;
   bool refresh_catalog = false;
@@ -356,6 +390,11 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         m_fetch_queue.push_back(name);
       } else if (error.kind == Kind::exhausted) {
         r.run_out = true;
+        // A periodic sequence may hold numbers again in its next period, which the database's
+        // clock decides: asked again a second later.
+        if (r.format && r.format->rules().period != number_template::Period::none) {
+          r.run_out_until = m_ctx.clock.now() + std::chrono::seconds(1);
+        }
         observe.emplace_back(0, true);
         serve_waiters(r, out);
       } else if (error.kind == Kind::not_found) {
@@ -381,17 +420,13 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
       } else {
         // A newer generation than the ranges held: the sequence was reset meanwhile.
         if (block.generation > r.generation) invalidate_locked(r, block.generation);
-        auto const count = numbers_in(block.first, block.last, block.step);
-        bool const wrapped = !r.ranges.empty() && (block.step > 0 ? block.first <= r.ranges.back().last
-                                                                  : block.first >= r.ranges.back().last);
-        r.ranges.push_back(Range{block.first, block.last, block.step, block.generation, wrapped});
-        if (wrapped) ++r.new_passes;
-        r.available += count;
-        r.last_block = count;
-        r.retry.succeeded();
-        observe.emplace_back(block.first, false);
-        observe.emplace_back(block.last, false);
-        if (count < asked) spdlog::info("sequence {} reached the end of its range", name);
+        if (add_block_locked(r, block, asked_at)) {
+          auto const count = numbers_in(block.first, block.last, block.step);
+          r.retry.succeeded();
+          observe.emplace_back(block.first, false);
+          observe.emplace_back(block.last, false);
+          if (count < asked) spdlog::info("sequence {} reached the end of its range", name);
+        }
         resume_locked(r, out);
       }
     }
@@ -400,6 +435,43 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
   for (auto const& [value, exhausted] : observe) m_ctx.observed(name, value, exhausted);
   deliver(out);
   if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
+}
+
+bool BlockSource::add_block_locked(Reserve& r, Block const& block, Clock::time_point asked_at) {
+  end_period_locked(r);
+  if (block.period != 0 && block.valid_for) {
+    // Handed out only while its period lasts here.
+    auto const ends = asked_at + *block.valid_for - *block.valid_for / 1000;
+    if (block.period < r.period || ends <= m_ctx.clock.now()) {
+      spdlog::debug("dropping a block of {}: its period is over", r.name);
+      return false;
+    }
+    if (block.period > r.period) {
+      // What is held was reserved in the period before: none of it is handed out in this one.
+      if (r.available > 0) {
+        spdlog::info("dropped {} reserved numbers of {}: their period is over", r.available, r.name);
+      }
+      r.ranges.clear();
+      r.available = 0;
+      r.new_passes = 0;
+      r.period_ends.reset();
+    }
+    r.period = block.period;
+    r.period_ends = r.period_ends ? std::min(*r.period_ends, ends) : ends;
+    r.run_out = false;
+  } else if (r.period != 0) {
+    // Created again without period (its ranges went with its generation).
+    r.period = 0;
+    r.period_ends.reset();
+  }
+  auto const count = numbers_in(block.first, block.last, block.step);
+  bool const wrapped = !r.ranges.empty() && (block.step > 0 ? block.first <= r.ranges.back().last
+                                                            : block.first >= r.ranges.back().last);
+  r.ranges.push_back(Range{block.first, block.last, block.step, block.generation, wrapped});
+  if (wrapped) ++r.new_passes;
+  r.available += count;
+  r.last_block = count;
+  return true;
 }
 
 void BlockSource::invalidate_locked(Reserve& r, std::int64_t generation) {
@@ -483,6 +555,7 @@ std::vector<Request> BlockSource::sync(Catalog const& catalog, std::function<boo
         it->second.waiters.clear();
         erase_locked(it, out);
       } else {
+        it->second.format = info->format;
         invalidate_locked(it->second, info->generation);
         resume_locked(it->second, out);
       }
@@ -510,7 +583,7 @@ void BlockSource::expire(Clock::time_point now, Error const& late) {
     for (auto& [name, r] : m_reserves) {
       for (auto it = r.waiters.begin(); it != r.waiters.end();) {
         if (it->deadline <= now) {
-          out.push_back(Delivery{std::move(*it), {}, late});
+          out.push_back(Delivery{std::move(*it), {}, late, {}});
           it = r.waiters.erase(it);
         } else {
           ++it;

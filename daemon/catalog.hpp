@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/number_template.hpp"
 
 namespace pez::daemon {
 
@@ -22,6 +25,12 @@ struct SequenceInfo {
   // Changes when the sequence is created or reset (sql/003_admin.sql); 0 for a sequence made
   // outside pez admin (no row in pez.sequences) until a reset through pez gives it one.
   std::int64_t generation = 0;
+  // A formatted sequence's template (sql/007_formats.sql), with its period and check algorithm;
+  // null for bare numbers. A template the catalog holds but pezd cannot use (written by hand in
+  // pez.sequences) leaves format null and says why in format_error: its numbers are refused.
+  std::shared_ptr<number_template::NumberTemplate const> format;
+  std::string format_error;
+  std::string time_zone;  // a periodic sequence's (an IANA name)
 };
 
 class Catalog {

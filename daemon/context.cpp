@@ -84,12 +84,13 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
   }
   thread_local std::vector<std::int64_t> numbers;
   bool refill = false;
-  if (count > 0 && shared.allocator.try_take(name, count, numbers, refill)) {
+  Printing printing;
+  if (count > 0 && shared.allocator.try_take(name, count, numbers, printing, refill)) {
     if (refill) {
       asio::post(shared.core, [&allocator = shared.allocator, name = std::string(name)] { allocator.refill(name); });
     }
     metrics.numbers(name, count);
-    handler(NumbersView(numbers));
+    handler(Numbers{NumbersView(numbers), std::move(printing)});
     return;
   }
   asio::post(shared.core, [&shared = shared, name = std::string(name), count, back = executor,
@@ -101,9 +102,8 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
         });
         return;
       }
-      asio::post(back, [h = std::move(handler), copy = std::vector<std::int64_t>(result->begin(), result->end())]() mutable {
-        h(NumbersView(copy));
-      });
+      asio::post(back, [h = std::move(handler), copy = std::vector<std::int64_t>(result->values.begin(), result->values.end()),
+                        printing = std::move(result->printing)]() mutable { h(Numbers{NumbersView(copy), std::move(printing)}); });
     });
   });
 }

@@ -42,7 +42,8 @@ constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
 
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
-// Columns 0-7 are read by read_info, as are those of k_list_sql.
+// Columns 0-7 are read by read_info, as are those of k_list_sql; the format columns after them
+// (k_format_columns) by read_format.
 // From the catalog tables, not the view pg_sequences: the view opens every sequence, and one
 // dropped meanwhile fails the whole read ("could not open relation with OID").
 #define PEZ_SEQUENCES_JOIN                                                                 \
@@ -50,9 +51,10 @@ constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pe
   " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                   \
   " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
 #define PEZ_SEQUENCES_WHERE " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
+#define PEZ_FORMAT_COLUMNS " c.format, c.period, c.time_zone, c.check_digits, to_char(c.current_period, 'YYYYMMDD')"
 constexpr char const k_catalog_sql[] =
     "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"
-    " c.mode, coalesce(c.generation, 0)" PEZ_SEQUENCES_JOIN PEZ_SEQUENCES_WHERE " ORDER BY 1";
+    " c.mode, coalesce(c.generation, 0)," PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN PEZ_SEQUENCES_WHERE " ORDER BY 1";
 
 // Every sequence of schema pez ($1 NULL) or one, with its settings, state and catalog entry.
 // pez.sequence_state answers no state for a sequence dropped while the list is read (version 5).
@@ -62,12 +64,14 @@ constexpr char const k_list_sql[] =
     " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " (SELECT count(*) FROM pg_catalog.pg_stat_activity"
-    "   WHERE datname = current_database() AND application_name = 'pezd')" PEZ_SEQUENCES_JOIN
+    "   WHERE datname = current_database() AND application_name = 'pezd'),"
+    PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN
     " CROSS JOIN LATERAL pez.sequence_state(r.relname::text) st" PEZ_SEQUENCES_WHERE
     "   AND ($1::text IS NULL OR r.relname::text = $1) AND st.last_value IS NOT NULL ORDER BY 1";
 
 constexpr char const k_create_sql[] =
-    "SELECT pez.create_sequence($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7, $8)";
+    "SELECT pez.create_sequence($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7, $8, $9, $10,"
+    " $11, $12)";
 constexpr char const k_reset_sql[] = "SELECT pez.reset_sequence($1, $2::bigint)";
 constexpr char const k_drop_sql[] = "SELECT pez.drop_sequence($1)";
 
@@ -397,7 +401,7 @@ void Database::run_catalog_refresh(Slot& slot) {
     auto const* rows = result->front().get();
     for (int row = 0; row < PQntuples(rows); ++row) {
       SequenceInfo info;
-      if (!read_info(rows, row, info)) {
+      if (!read_info(rows, row, info) || !read_format(rows, row, k_catalog_format_column, info)) {
         m_refresh_wanted = true;
         setup_failed(slot, conn, "cannot read the sequences of schema pez: row " + std::to_string(row) + " holds a value pezd cannot read");
         return;
@@ -544,7 +548,7 @@ void Database::take(std::string const& name, std::uint32_t count, TakeHandler ha
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
   slot.conn->exec_params(k_take_sql, params, m_options.statement_timeout,
-                           answer<std::vector<std::int64_t>>(slot, slot.conn, std::move(handler), [count](PgResults const& r) {
+                           answer<Taken>(slot, slot.conn, std::move(handler), [count](PgResults const& r) {
                              return take_answer(r, count);
                            }));
 }
@@ -566,7 +570,8 @@ void Database::change(Change const& change, ChangeHandler handler) {
   if (change.op == Change::Op::create) {
     auto const& spec = change.spec;
     values = {spec.name, std::to_string(spec.start), std::to_string(spec.min), std::to_string(spec.max),
-              std::to_string(spec.increment), std::string(spec.cycle ? "true" : "false"), spec.mode, spec.description};
+              std::to_string(spec.increment), std::string(spec.cycle ? "true" : "false"), spec.mode, spec.description,
+              spec.format, spec.period, spec.time_zone, spec.check};
     sql = k_create_sql;
   } else if (change.op == Change::Op::reset) {
     values = {change.name, change.to ? std::optional(std::to_string(*change.to)) : std::nullopt};

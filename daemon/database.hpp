@@ -27,10 +27,13 @@ class Metrics;
 // Each writes WAL in its transaction (a logical message, setval) and turns synchronous_commit on
 // for it, so that the commit is flushed, and on a synchronous standby, before the numbers are
 // answered (see 004 and 006 for why). Sent as unnamed statements, which a transaction pooler
-// passes on whole.
-inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
+// passes on whole. Each also answers the period the numbers belong to (007), as yyyymmdd, whatever
+// the server's DateStyle; the reserve also the seconds that period has left.
+inline constexpr char const k_take_sql[] =
+    "SELECT to_char(period, 'YYYYMMDD'), numbers FROM pez.take_dated($1::regclass, $2::integer)";
 inline constexpr char const k_reserve_sql[] =
-    "SELECT first_value, last_value, increment, generation FROM pez.reserve($1::regclass, $2::bigint)";
+    "SELECT first_value, last_value, increment, generation, to_char(period, 'YYYYMMDD'), valid_for"
+    " FROM pez.reserve_dated($1::regclass, $2::bigint)";
 // The channel sql/003_admin.sql announces changes on: "NAME GENERATION" or "NAME dropped".
 inline constexpr char const k_change_channel[] = "pez_sequences";
 

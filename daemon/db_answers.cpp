@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <charconv>
+
 #include "common/count.hpp"
 #include "common/text.hpp"
 
@@ -31,6 +33,15 @@ std::optional<std::string> text_or_none(PGresult const* rows, int row, int colum
 }
 
 
+// A period as the statements write it: yyyymmdd, or NULL (0). False if it is something else.
+bool read_period(char const* text, std::int32_t& period) {
+  period = 0;
+  if (text == nullptr) return true;
+  std::string_view const t(text);
+  auto const [end, ec] = std::from_chars(t.data(), t.data() + t.size(), period);
+  return ec == std::errc{} && end == t.data() + t.size() && t.size() == 8 && period > 10000101;
+}
+
 StoreError unreadable(std::string what) {
   return StoreError{StoreError::Kind::internal, "the database answered " + std::move(what) + " with something pezd cannot read"};
 }
@@ -50,6 +61,38 @@ bool read_info(PGresult const* rows, int row, SequenceInfo& info) {
   if (!PQgetisnull(rows, row, 6)) info.block = std::string_view(PQgetvalue(rows, row, 6)) == "block";
   return number(1, info.increment) && number(2, info.min) && number(3, info.max) && number(4, info.start) &&
          number(7, info.generation) && info.increment != 0;
+}
+
+bool read_format(PGresult const* rows, int row, int first, SequenceInfo& info, std::int32_t* current_period) {
+  if (PQnfields(rows) < first + 5) return false;
+  auto const text = [&](int column) { return text_or_none(rows, row, first + column); };
+  auto const format = text(0);
+  auto const period_name = text(1);
+  auto const check_name = text(3);
+  info.format.reset();
+  info.format_error.clear();
+  info.time_zone = text(2).value_or("");
+  std::int32_t period = 0;
+  if (!read_period(PQgetisnull(rows, row, first + 4) ? nullptr : PQgetvalue(rows, row, first + 4), period)) return false;
+  if (current_period != nullptr) *current_period = period;
+  if (!format) {
+    if (period_name || check_name) info.format_error = "it has a period or check characters but no format";
+    return true;
+  }
+  namespace nt = number_template;
+  auto const p = period_name ? nt::period_named(*period_name) : std::optional(nt::Period::none);
+  auto const c = check_name ? nt::check_named(*check_name) : std::optional(nt::Check::none);
+  if (!p || !c) {
+    info.format_error = "its period or check algorithm is not one pezd knows";
+    return true;
+  }
+  auto parsed = nt::parse(*format, nt::TemplateRules{*p, *c, info.min, info.max});
+  if (!parsed) {
+    info.format_error = "its format " + quote_untrusted(*format) + " cannot be used: " + parsed.error();
+    return true;
+  }
+  info.format = std::make_shared<nt::NumberTemplate const>(std::move(*parsed));
+  return true;
 }
 
 std::string value(PgResults const& results, std::size_t which, int row, int column) {
@@ -97,28 +140,43 @@ TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count
   if (values.size() != count) {
     return bad(std::to_string(values.size()) + " numbers for " + std::to_string(count));
   }
-  std::vector<std::int64_t> numbers;
-  numbers.reserve(values.size());
+  Taken taken;
+  taken.numbers.reserve(values.size());
   for (char const* text : values) {
     auto const v = parse_int64(text == nullptr ? "" : text);
     if (!v) return bad("a value that is not a number: " + quote_untrusted(text == nullptr ? "NULL" : text));
-    numbers.push_back(*v);
+    taken.numbers.push_back(*v);
   }
-  return numbers;
+  return taken;
 }
 
 ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked) {
   auto bad = [](std::string what) {
     return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.reserve with " + what});
   };
-  if (row.size() != 4) return bad("a row of " + std::to_string(row.size()) + " values");
+  if (row.size() != 4 && row.size() != 6) return bad("a row of " + std::to_string(row.size()) + " values");
   std::int64_t v[4] = {};
   for (std::size_t i = 0; i < 4; ++i) {
     auto const parsed = parse_int64(row[i] == nullptr ? "" : row[i]);
     if (!parsed) return bad("a value that is not a number: " + quote_untrusted(row[i] == nullptr ? "NULL" : row[i]));
     v[i] = *parsed;
   }
-  Block const block{v[0], v[1], v[2], v[3]};
+  Block block{v[0], v[1], v[2], v[3], 0, std::nullopt};
+  if (row.size() == 6) {
+    // The period and the seconds it has left: both or neither.
+    if (!read_period(row[4], block.period) || (row[4] == nullptr) != (row[5] == nullptr)) {
+      return bad("a period pezd cannot read");
+    }
+    if (row[5] != nullptr) {
+      double seconds = 0;
+      std::string_view const t(row[5]);
+      auto const [end, ec] = std::from_chars(t.data(), t.data() + t.size(), seconds);
+      if (ec != std::errc{} || end != t.data() + t.size() || !(seconds >= 0) || seconds > 1e9) {
+        return bad("a period's length pezd cannot read: " + quote_untrusted(t));
+      }
+      block.valid_for = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    }
+  }
   if (block.step == 0 || (block.step > 0 && block.last < block.first) || (block.step < 0 && block.last > block.first)) {
     return bad("a block against its own step");
   }
@@ -129,14 +187,29 @@ ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t as
   return block;
 }
 
-std::expected<std::vector<std::int64_t>, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
-  std::vector<char const*> values;
-  if (auto const* rows = last_result(results)) {
-    for (int row = 0; row < PQntuples(rows); ++row) {
-      values.push_back(PQnfields(rows) == 1 && !PQgetisnull(rows, row, 0) ? PQgetvalue(rows, row, 0) : nullptr);
-    }
+std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
+  // One row: the period (or NULL) and the numbers as an array, {1,2,3}.
+  auto const* rows = last_result(results);
+  if (rows == nullptr || PQntuples(rows) != 1 || PQnfields(rows) != 2 || PQgetisnull(rows, 0, 1)) {
+    return std::unexpected(unreadable("pez.take_dated"));
   }
-  return read_take(values, count);
+  std::int32_t period = 0;
+  if (!read_period(PQgetisnull(rows, 0, 0) ? nullptr : PQgetvalue(rows, 0, 0), period)) {
+    return std::unexpected(unreadable("pez.take_dated"));
+  }
+  std::string_view array = PQgetvalue(rows, 0, 1);
+  if (array.size() < 2 || array.front() != '{' || array.back() != '}') return std::unexpected(unreadable("pez.take_dated"));
+  array = array.substr(1, array.size() - 2);
+  std::vector<std::string> texts;
+  if (!array.empty()) {
+    for (auto part : split(array, ',')) texts.emplace_back(part);
+  }
+  std::vector<char const*> values;
+  values.reserve(texts.size());
+  for (auto const& text : texts) values.push_back(text.c_str());
+  auto taken = read_take(values, count);
+  if (taken) taken->period = period;
+  return taken;
 }
 
 std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count) {
@@ -165,7 +238,10 @@ std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults co
   int const n = rows == nullptr ? 0 : PQntuples(rows);
   for (int row = 0; row < n; ++row) {
     SequenceRow r;
-    if (PQnfields(rows) != 14 || !read_info(rows, row, r.info)) return std::unexpected(unreadable("a description"));
+    if (PQnfields(rows) != k_list_format_column + 5 || !read_info(rows, row, r.info) ||
+        !read_format(rows, row, k_list_format_column, r.info, &r.current_period)) {
+      return std::unexpected(unreadable("a description"));
+    }
     auto const last = parse_int64(PQgetvalue(rows, row, 8));
     auto const connections = parse_int64(PQgetvalue(rows, row, 13));
     if (!last || !connections) return std::unexpected(unreadable("a description"));

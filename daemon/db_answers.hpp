@@ -34,9 +34,18 @@ std::string value(PgResults const& results, std::size_t which, int row, int colu
 
 // Reads the catalog columns 0-7 of the catalog and list statements; false if a value is unreadable.
 bool read_info(PGresult const* rows, int row, SequenceInfo& info);
+// Where the format columns (format, period, time zone, check, current period) start in the
+// catalog and list statements.
+inline constexpr int k_catalog_format_column = 8;
+inline constexpr int k_list_format_column = 14;
+// Reads the format columns from column first on into info (after read_info: the template is
+// checked against the range), and the current period (yyyymmdd, 0 for none) into current_period
+// when given; false if a value is unreadable. A template pezd cannot use is not unreadable: it
+// leaves info.format null and says why in info.format_error.
+bool read_format(PGresult const* rows, int row, int first, SequenceInfo& info, std::int32_t* current_period = nullptr);
 
 // The answers of the statements, from the rows of their exchange (the last statement's).
-std::expected<std::vector<std::int64_t>, StoreError> take_answer(PgResults const& results, std::uint32_t count);
+std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count);
 std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count);
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);

@@ -252,13 +252,23 @@ class HttpSession final : public ClientSession<tcp::socket> {
       fill(*slot, failure_reply(m_ctx.core ? m_ctx.shared.classified(numbers.error()) : numbers.error()));
       return;
     }
+    auto const& values = numbers->values;
+    auto const& printing = numbers->printing;
+    if (auto problem = printing_problem(printing, values)) {
+      fill(*slot, failure_reply(Error{Errc::internal, "the numbers taken cannot be printed: " + *problem}));
+      return;
+    }
     m_reply.status = 200;
     m_reply.body.clear();
     if (!slot->head) {
-      if (api == 1) {
-        append_v1_body(m_reply.body, numbers->front(), form);
+      if (printing.format && api == 1) {
+        append_v1_body(m_reply.body, values.front(), printing);
+      } else if (printing.format) {
+        append_v2_body(m_reply.body, values, printing);
+      } else if (api == 1) {
+        append_v1_body(m_reply.body, values.front(), form);
       } else {
-        append_v2_body(m_reply.body, *numbers, form);
+        append_v2_body(m_reply.body, values, form);
       }
     }
     // HEAD of a number path says only whether GET would work: no numbers are taken for it, so

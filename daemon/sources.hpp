@@ -105,7 +105,8 @@ class BlockSource final : public Source {
   // From any thread: takes count numbers into out if they are in memory and nobody waits before
   // this request. Sets refill when the reserve ran low; the caller then asks the database's
   // thread to call refill(name).
-  bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, bool& refill);
+  bool try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, Printing& printing,
+                bool& refill);
   void refill(std::string const& name);
   // Numbers of name are in memory, or it has run out; otherwise a first block is asked for.
   bool warm_up(std::string const& name);
@@ -157,6 +158,15 @@ class BlockSource final : public Source {
     std::int64_t generation = 0;  // ranges of older generations are stale
     std::uint64_t fence = 0;      // serve nothing from memory before catalog read `fence` is done
     Retry retry;
+    // A periodic sequence's: the period every range held belongs to (yyyymmdd), and when this
+    // daemon stops handing them out (the period's end as the database saw it, measured from when
+    // the block was asked for, less a thousandth for clocks that run apart); after it ran out
+    // (without cycle), when to ask again (the next period may hold numbers).
+    std::int32_t period = 0;
+    std::optional<Clock::time_point> period_ends;
+    std::optional<Clock::time_point> run_out_until;
+    // How the numbers are printed (the catalog's template), handed out with them.
+    std::shared_ptr<number_template::NumberTemplate const> format;
   };
   // An answer decided under the lock and given after it is released (handlers may take time or
   // call back in).
@@ -164,6 +174,7 @@ class BlockSource final : public Source {
     Request request;
     std::vector<std::int64_t> numbers;
     std::optional<Error> error;
+    Printing printing;
   };
   using Deliveries = std::vector<Delivery>;
   using Reserves = std::map<std::string, Reserve, std::less<>>;
@@ -175,6 +186,12 @@ class BlockSource final : public Source {
   // burned), or none.
   static std::optional<std::size_t> start_for(Reserve const& r, std::uint32_t count);
   static void skip_to(Reserve& r, std::size_t first_range);
+  // A periodic sequence's period is over here: what is held of it goes (and a sequence that ran
+  // out may hold numbers again).
+  void end_period_locked(Reserve& r);
+  bool period_over(Reserve const& r) const;
+  // Takes the block into r (fetched): false if it is of a period that is over.
+  bool add_block_locked(Reserve& r, Block const& block, Clock::time_point asked_at);
   void take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out);
   void serve_waiters(Reserve& r, Deliveries& out);
   bool low(Reserve const& r) const;
@@ -184,7 +201,7 @@ class BlockSource final : public Source {
   void fetch(Reserve& r);
   // generation: the reserve's when the block was asked for.
   void fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
-               ReserveResult result);
+               Clock::time_point asked_at, ReserveResult result);
   static void fail_waiters(Reserve& r, Error const& error, Deliveries& out);
   // Drops ranges older than generation.
   void invalidate_locked(Reserve& r, std::int64_t generation);

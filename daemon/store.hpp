@@ -47,6 +47,17 @@ struct Block {
   std::int64_t last = 0;
   std::int64_t step = 1;
   std::int64_t generation = 0;  // of the sequence when the block was reserved
+  // A periodic sequence's: the period the block belongs to (yyyymmdd of its first day) and how
+  // long that period lasted after the database took the block (its numbers are not handed out
+  // after that). 0 and none for a sequence without period.
+  std::int32_t period = 0;
+  std::optional<Clock::duration> valid_for;
+};
+
+// The numbers a take got, and the period they belong to (yyyymmdd; 0 without period).
+struct Taken {
+  std::vector<std::int64_t> numbers;
+  std::int32_t period = 0;
 };
 
 // A change an operator asks for (pez admin create, reset, drop).
@@ -67,9 +78,10 @@ struct SequenceRow {
   std::optional<std::string> created_at;  // ISO 8601, UTC
   std::optional<std::string> reset_at;
   std::int64_t pezd_connections = 0;  // connections to the database named pezd
+  std::int32_t current_period = 0;    // a periodic sequence's, yyyymmdd (0: none yet, or no period)
 };
 
-using TakeResult = std::expected<std::vector<std::int64_t>, StoreError>;
+using TakeResult = std::expected<Taken, StoreError>;
 using ReserveResult = std::expected<Block, StoreError>;
 using ChangeResult = std::expected<std::int64_t, StoreError>;  // the generation (0 for drop)
 using DescribeResult = std::expected<std::vector<SequenceRow>, StoreError>;

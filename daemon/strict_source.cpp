@@ -144,8 +144,8 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
     }
   };
   using Kind = StoreError::Kind;
-  if (result && result->size() != batch->total) {
-    result = std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->size()) +
+  if (result && result->numbers.size() != batch->total) {
+    result = std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->numbers.size()) +
                                                             " numbers for " + std::to_string(batch->total)});
   }
   if (!result) {
@@ -198,7 +198,10 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
     return;
   }
   m_retry.erase(batch->name);
-  auto const& numbers = *result;
+  auto const& numbers = result->numbers;
+  Printing printing;
+  printing.period = result->period;
+  if (auto const* info = m_ctx.store.catalog().find(batch->name)) printing.format = info->format;
   if (!numbers.empty()) {
     m_ctx.observed(batch->name, numbers.front(), false);
     m_ctx.observed(batch->name, numbers.back(), false);
@@ -209,7 +212,7 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
     at += request.count;
     if (!request.answered()) {
       m_ctx.metrics.numbers(batch->name, request.count);
-      request.answer(mine);
+      request.answer(Numbers{mine, printing});
     }
   }
   pump();

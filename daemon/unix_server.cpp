@@ -22,6 +22,7 @@
 #include "daemon/allocator.hpp"
 #include "daemon/client_session.hpp"
 #include "daemon/config.hpp"
+#include "daemon/check.hpp"
 #include "daemon/context.hpp"
 #include "daemon/metrics.hpp"
 
@@ -200,8 +201,17 @@ class UnixSession final : public ClientSession<stream::socket> {
     if (auto* next = std::get_if<proto::Next>(&*request)) {
       push_slot();
       std::uint64_t const id = last_slot_id();
-      m_ctx.allocate(next->name, next->count, [self = self(), id](AllocateResult numbers) {
-        self->on_numbers(id, std::move(numbers));
+      m_ctx.allocate(next->name, next->count, [self = self(), id, json = next->json](AllocateResult numbers) {
+        self->on_numbers(id, json, std::move(numbers));
+      });
+      return;
+    }
+    if (auto* check = std::get_if<proto::Check>(&*request)) {
+      push_slot();
+      std::uint64_t const id = last_slot_id();
+      // A count of 0 takes nothing: it says whether the sequence exists, and its format.
+      m_ctx.allocate(check->name, 0, [self = self(), id, name = check->name, value = check->value](AllocateResult found) {
+        self->on_check(id, name, value, std::move(found));
       });
       return;
     }
@@ -279,16 +289,49 @@ class UnixSession final : public ClientSession<stream::socket> {
     });
   }
 
-  void on_numbers(std::uint64_t id, AllocateResult numbers) {
+  void on_numbers(std::uint64_t id, bool json, AllocateResult numbers) {
     Slot* slot = slot_by_id(id);
     if (slot == nullptr) return;
+    if (numbers) {
+      if (auto problem = printing_problem(numbers->printing, numbers->values)) {
+        numbers = std::unexpected(Error{Errc::internal, "the numbers taken cannot be printed: " + *problem});
+      }
+    }
     if (!numbers) {
       auto const error = m_ctx.shared.classified(numbers.error());  // the socket is the core's
       proto::append_error(slot->text, error.code, error.message);
       finish(*slot, error.code, false);
       return;
     }
-    proto::append_ok_numbers(slot->text, *numbers);
+    auto const& printing = numbers->printing;
+    if (json) {
+      std::string body;
+      if (printing.format) {
+        append_v2_body(body, numbers->values, printing);
+      } else {
+        append_v2_body(body, numbers->values);
+      }
+      body.pop_back();  // its newline: the answer's line ends it
+      proto::append_ok(slot->text, body);
+    } else if (printing.format) {
+      proto::append_ok_numbers(slot->text, numbers->values, printing);
+    } else {
+      proto::append_ok_numbers(slot->text, numbers->values);
+    }
+    finish(*slot, std::nullopt, false);
+  }
+
+  void on_check(std::uint64_t id, std::string const& name, std::string const& value, AllocateResult found) {
+    Slot* slot = slot_by_id(id);
+    if (slot == nullptr) return;
+    auto verdict = found ? check_value(name, found->printing.format.get(), value)
+                         : std::unexpected(m_ctx.shared.classified(found.error()));
+    if (!verdict) {
+      proto::append_error(slot->text, verdict.error().code, verdict.error().message);
+      finish(*slot, verdict.error().code, false);
+      return;
+    }
+    proto::append_ok(slot->text, verdict->valid ? "valid" : "invalid: " + verdict->reason);
     finish(*slot, std::nullopt, false);
   }
 

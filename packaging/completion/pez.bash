@@ -23,13 +23,14 @@ _pez()
         [forward]="-h --help --count -n --json"
         [reverse]="-h --help --count -n --json"
         [next]="-h --help --count -n --json"
+        [check]="-h --help -q --quiet"
         [admin]="-h --help"
         [status]="-h --help --json"
         [help]="-h --help"
         [admin_list]="-h --help --json"
         [admin_inspect]="-h --help --json"
         [admin_reset]="-h --help --to --json"
-        [admin_create]="-h --help --start --min --max --increment --descending --no-cycle --mode --description --json"
+        [admin_create]="-h --help --start --min --max --increment --descending --no-cycle --mode --description --format --period --timezone --check --json"
         [admin_drop]="-h --help --json"
     )
 
@@ -41,7 +42,8 @@ _pez()
         case $word in
             --socket) socket=${words[i + 1]}; ((i++)); continue ;;
             --socket=*) socket=${word#--socket=}; continue ;;
-            --timeout | --count | -n | --to | --start | --min | --max | --increment | --mode | --description)
+            --timeout | --count | -n | --to | --start | --min | --max | --increment | --mode | --description | \
+                --format | --period | --timezone | --check)
                 ((i++)); continue ;;
             -*) continue ;;
         esac
@@ -61,7 +63,18 @@ _pez()
         --mode)
             COMPREPLY=($(compgen -W "strict block" -- "$cur"))
             return ;;
-        --timeout | --count | -n | --to | --start | --min | --max | --increment | --description)
+        --period)
+            COMPREPLY=($(compgen -W "yearly monthly daily" -- "$cur"))
+            return ;;
+        --check)
+            COMPREPLY=($(compgen -W "luhn damm mod97" -- "$cur"))
+            return ;;
+        --timezone)
+            local zones
+            zones=$(cd /usr/share/zoneinfo 2>/dev/null && find . -type f -name '[A-Z]*' ! -name '*.tab' 2>/dev/null | sed 's|^\./||')
+            COMPREPLY=($(compgen -W "$zones" -- "$cur"))
+            return ;;
+        --timeout | --count | -n | --to | --start | --min | --max | --increment | --description | --format)
             return ;;
     esac
 
@@ -76,17 +89,17 @@ _pez()
     fi
     case $command in
         "")
-            COMPREPLY=($(compgen -W "forward reverse next admin status help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "forward reverse next check admin status help" -- "$cur")) ;;
         help)
             # The command to explain, then its subcommand.
             if ((nargs == 0)); then
-                COMPREPLY=($(compgen -W "forward reverse next admin status help" -- "$cur"))
+                COMPREPLY=($(compgen -W "forward reverse next check admin status help" -- "$cur"))
             elif ((nargs == 1)) && [[ $prev == admin ]]; then
                 COMPREPLY=($(compgen -W "list inspect reset create drop" -- "$cur"))
             fi ;;
         admin)
             COMPREPLY=($(compgen -W "list inspect reset create drop" -- "$cur")) ;;
-        next | admin_inspect | admin_reset | admin_drop)
+        next | check | admin_inspect | admin_reset | admin_drop)
             # One name.
             if ((nargs == 0)); then
                 COMPREPLY=($(compgen -W "$(_pez_sequences "$socket")" -- "$cur"))

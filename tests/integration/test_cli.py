@@ -133,7 +133,7 @@ def test_closed_standard_input_and_error_do_not_matter(pezd):
     (["next"], "pez next needs NAME"),
     (["admin", "reset"], "pez admin reset needs NAME"),
     (["admin"], "pez admin needs a command: list, inspect, reset, create and drop"),
-    ([], "no command given; the commands are forward, reverse, next, admin, status and help"),
+    ([], "no command given; the commands are forward, reverse, next, check, admin, status and help"),
     (["forward", "3"], 'unexpected argument "3" for pez forward; for 3 numbers, use -n 3'),
     (["forward", "-n"], "option -n needs a value"),
     (["forward", "--json=maybe"], "option --json takes no value"),

@@ -43,7 +43,7 @@ FakeDb::FakeDb() {
 void FakeDb::create_by_hand(std::string const& name, std::int64_t increment, std::int64_t min, std::int64_t max,
                             std::int64_t start, bool cycle) {
   Sequence s;
-  s.info = SequenceInfo{name, increment, min, max, start, cycle, std::nullopt, 0};
+  s.info = SequenceInfo{name, increment, min, max, start, cycle, std::nullopt, 0, {}, {}, {}};
   s.has_row = false;
   s.last_value = start;
   s.is_called = false;
@@ -165,7 +165,7 @@ std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::i
   s.last_value = last;
   s.is_called = true;
   if (origin) *origin = Origin{s.life, s.info.generation, s.pass};
-  return Block{*first, last, s.info.increment, s.has_row ? s.info.generation : 0};
+  return Block{*first, last, s.info.increment, s.has_row ? s.info.generation : 0, 0, std::nullopt};
 }
 
 std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
@@ -193,8 +193,8 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
     return std::unexpected(StoreError{Kind::exists, "sequence \"" + spec.name + "\" exists already"});
   }
   Sequence s;
-  s.info = SequenceInfo{spec.name, spec.increment, spec.min, spec.max, spec.start, spec.cycle, std::nullopt,
-                        ++m_generations};
+  s.info = SequenceInfo{spec.name, spec.increment, spec.min,     spec.max, spec.start, spec.cycle, std::nullopt,
+                        ++m_generations, {},       {},          {}};
   if (spec.mode) s.info.block = *spec.mode == "block";
   s.last_value = spec.start;
   s.is_called = false;

@@ -251,7 +251,7 @@ class Model {
            " ms after its deadline");
     }
     if (result) {
-      numbers(r, who, *result);
+      numbers(r, who, result->values);
       return;
     }
     auto const& error = result.error();
@@ -834,7 +834,7 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
     } else {
       m_world.log("database: daemon", m_id, "cannot take", count, "of", name, ":", r.error().message);
     }
-    out->result = r ? TakeResult(std::move(*r)) : TakeResult(std::unexpected(r.error()));
+    out->result = r ? TakeResult(daemon::Taken{std::move(*r), 0}) : TakeResult(std::unexpected(r.error()));
   };
   ex->reply = [this, out, h] {
     if (out->issue) m_world.model.delivered(*out->issue);
@@ -1069,7 +1069,7 @@ void World::request() {
     if (trace) {
       std::ostringstream text;
       if (result) {
-        for (auto v : *result) text << v << ' ';
+        for (auto v : result->values) text << v << ' ';
       } else {
         text << errc_token(result.error().code) << ": " << result.error().message;
       }
@@ -1081,7 +1081,8 @@ void World::request() {
     // As on another event loop thread: numbers in memory at once, else through the core.
     std::vector<std::int64_t> numbers;
     bool refill = false;
-    if (d.core.allocator().try_take(name, count, numbers, refill)) {
+    Printing printing;
+    if (d.core.allocator().try_take(name, count, numbers, printing, refill)) {
       answer(daemon::NumbersView(numbers));
       if (refill) clock.after(rng.micros(1, 200), [&d, name] { d.core.allocator().refill(name); });
       return;

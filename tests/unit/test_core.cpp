@@ -137,7 +137,8 @@ class ManualStore final : public pez::daemon::Store {
                               }});
   }
   static pez::daemon::TakeResult to_result(std::expected<std::vector<std::int64_t>, StoreError> r) {
-    return r ? pez::daemon::TakeResult(std::move(*r)) : pez::daemon::TakeResult(std::unexpected(r.error()));
+    return r ? pez::daemon::TakeResult(pez::daemon::Taken{std::move(*r), 0})
+             : pez::daemon::TakeResult(std::unexpected(r.error()));
   }
   void read() {
     --m_free;
@@ -197,7 +198,7 @@ struct Rig {
     auto numbers = std::make_shared<std::vector<std::int64_t>>();
     core->allocator().allocate(name, count, [slot, numbers](AllocateResult r) {
       if (r) {
-        numbers->assign(r->begin(), r->end());
+        numbers->assign(r->values.begin(), r->values.end());
         *slot = AllocateResult(pez::daemon::NumbersView(*numbers));
       } else {
         *slot = r;
@@ -209,7 +210,7 @@ struct Rig {
   std::vector<std::int64_t> numbers(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
     REQUIRE(slot->has_value());
     REQUIRE((*slot)->has_value());
-    return {(**slot)->begin(), (**slot)->end()};
+    return {(**slot)->values.begin(), (**slot)->values.end()};
   }
   pez::Errc error(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
     REQUIRE(slot->has_value());
@@ -382,7 +383,7 @@ TEST_CASE("a pez.take answer pezd cannot read hands out nothing") {
   using pez::daemon::read_reserve;
   using pez::daemon::read_take;
   char const* good[] = {"1", "2", "3"};
-  CHECK(read_take({good, good + 3}, 3).value() == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(read_take({good, good + 3}, 3).value().numbers == std::vector<std::int64_t>{1, 2, 3});
   char const* bad[] = {"1", "x2", "3"};
   auto r = read_take({bad, bad + 3}, 3);
   REQUIRE_FALSE(r);
@@ -425,7 +426,8 @@ TEST_CASE("no synchronous standby, and one is required: nothing is handed out in
     CHECK((**refused).error().message.find("primary has none") != std::string::npos);
     std::vector<std::int64_t> out;
     bool refill = false;
-    CHECK_FALSE(rig.core->allocator().try_take("forward", 1, out, refill));
+    pez::Printing printing;
+    CHECK_FALSE(rig.core->allocator().try_take("forward", 1, out, printing, refill));
     CHECK(rig.core->allocator().reserved("forward") == 0);
     rig.store.answer_all();
     CHECK(rig.store.takes == takes);
