@@ -2,9 +2,6 @@
 // MOD 97-10 (two digits, as in IBANs and RF creditor references). A pure library: no I/O, no
 // exceptions, no limit on the input's length (every sum is kept reduced, so 64 digits or 64000
 // are the same).
-//
-// Not used by pez or pezd yet: this is the groundwork for {check} in sequence formats (DESIGN §5),
-// which is not wired into the CLI, the socket or HTTP.
 #pragma once
 
 #include <cstddef>

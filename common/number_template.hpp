@@ -2,10 +2,6 @@
 // 2026 into INV-2026-000042. A pure library: parsing a template, rendering a number through it,
 // and reading a rendering back (for pez check).
 //
-// Not used by pez or pezd yet: nothing is wired in. The database does not store templates, pezd
-// does not render its answers through them, and neither the socket, HTTP nor the CLI knows the
-// --format, --period and --check options. This is the groundwork for that.
-//
 // Fields: {n} the number; {n:0W} the number zero-padded to W digits (W 1 to 19; never truncated,
 // a longer number prints whole); {YYYY} {YY} {MM} {DD} the period the number belongs to; {check}
 // the check characters (Luhn, Damm or ISO 7064 MOD 97-10) of every digit rendered before it,

@@ -40,6 +40,7 @@ BlockSource::Reserve& BlockSource::reserve(std::string const& name) {
     if (auto const* info = m_ctx.store.catalog().find(name)) {
       r.generation = info->generation;
       r.format = info->format;
+      r.periodic = info->periodic;
     }
     if (auto fence = m_fences.find(name); fence != m_fences.end()) {
       r.fence = fence->second;
@@ -392,7 +393,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         r.run_out = true;
         // A periodic sequence may hold numbers again in its next period, which the database's
         // clock decides: asked again a second later.
-        if (r.format && r.format->rules().period != number_template::Period::none) {
+        if (r.periodic || r.period != 0) {
           r.run_out_until = m_ctx.clock.now() + std::chrono::seconds(1);
         }
         observe.emplace_back(0, true);
@@ -556,6 +557,7 @@ std::vector<Request> BlockSource::sync(Catalog const& catalog, std::function<boo
         erase_locked(it, out);
       } else {
         it->second.format = info->format;
+        it->second.periodic = info->periodic;
         invalidate_locked(it->second, info->generation);
         resume_locked(it->second, out);
       }

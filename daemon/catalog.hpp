@@ -31,6 +31,7 @@ struct SequenceInfo {
   std::shared_ptr<number_template::NumberTemplate const> format;
   std::string format_error;
   std::string time_zone;  // a periodic sequence's (an IANA name)
+  bool periodic = false;  // it starts again each period (pez.sequences.period is set)
 };
 
 class Catalog {

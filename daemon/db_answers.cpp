@@ -72,6 +72,7 @@ bool read_format(PGresult const* rows, int row, int first, SequenceInfo& info, s
   info.format.reset();
   info.format_error.clear();
   info.time_zone = text(2).value_or("");
+  info.periodic = period_name.has_value();
   std::int32_t period = 0;
   if (!read_period(PQgetisnull(rows, row, first + 4) ? nullptr : PQgetvalue(rows, row, first + 4), period)) return false;
   if (current_period != nullptr) *current_period = period;

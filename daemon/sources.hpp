@@ -167,6 +167,7 @@ class BlockSource final : public Source {
     std::optional<Clock::time_point> run_out_until;
     // How the numbers are printed (the catalog's template), handed out with them.
     std::shared_ptr<number_template::NumberTemplate const> format;
+    bool periodic = false;  // the catalog's
   };
   // An answer decided under the lock and given after it is released (handlers may take time or
   // call back in).

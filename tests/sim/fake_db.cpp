@@ -43,7 +43,7 @@ FakeDb::FakeDb() {
 void FakeDb::create_by_hand(std::string const& name, std::int64_t increment, std::int64_t min, std::int64_t max,
                             std::int64_t start, bool cycle) {
   Sequence s;
-  s.info = SequenceInfo{name, increment, min, max, start, cycle, std::nullopt, 0, {}, {}, {}};
+  s.info = SequenceInfo{name, increment, min, max, start, cycle, std::nullopt, 0, {}, {}, {}, false};
   s.has_row = false;
   s.last_value = start;
   s.is_called = false;
@@ -194,7 +194,7 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
   }
   Sequence s;
   s.info = SequenceInfo{spec.name, spec.increment, spec.min,     spec.max, spec.start, spec.cycle, std::nullopt,
-                        ++m_generations, {},       {},          {}};
+                        ++m_generations, {},       {},          {},         false};
   if (spec.mode) s.info.block = *spec.mode == "block";
   s.last_value = spec.start;
   s.is_called = false;
