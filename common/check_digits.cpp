@@ -1,5 +1,6 @@
 #include "common/check_digits.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -35,18 +36,19 @@ int digit(char c) { return c - '0'; }
 // Luhn: from the right, every second digit doubled (its digits summed), the total a multiple of 10.
 // first_doubled: whether the rightmost digit of text is one of the doubled ones.
 int luhn_sum_mod10(std::string_view text, bool first_doubled) {
-  int sum = 0;
+  // A doubled digit counts the sum of its digits: 0 2 4 6 8 1 3 5 7 9. The sum is reduced once per
+  // 64 digits, so any length is fine and the loop does no division.
+  static constexpr std::array<unsigned, 10> k_doubled{0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+  unsigned sum = 0;
   bool doubled = first_doubled;
-  for (auto it = text.rbegin(); it != text.rend(); ++it) {
-    int d = digit(*it);
-    if (doubled) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum = (sum + d) % 10;
+  std::size_t n = 0;
+  for (auto it = text.rbegin(); it != text.rend(); ++it, ++n) {
+    auto const d = static_cast<unsigned>(digit(*it));
+    sum += doubled ? k_doubled[d] : d;
     doubled = !doubled;
+    if (n % 64 == 63) sum %= 10;
   }
-  return sum;
+  return static_cast<int>(sum % 10);
 }
 
 // Damm's totally anti-symmetric quasigroup of order 10 (his 2004 thesis): row the interim digit,
@@ -72,9 +74,19 @@ int damm_interim(std::string_view text) {
 
 // The decimal number text, modulo 97, one digit at a time (never more than 969 in between).
 int mod97_of(std::string_view text) {
-  int rest = 0;
-  for (char const c : text) rest = (rest * 10 + digit(c)) % 97;
-  return rest;
+  // Eight digits at a time: rest (below 97) * 10^8 + 8 digits stays below 2^64.
+  std::uint64_t rest = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::uint64_t chunk = 0;
+    std::uint64_t scale = 1;
+    for (std::size_t end = std::min(text.size(), i + 8); i < end; ++i) {
+      chunk = chunk * 10 + static_cast<std::uint64_t>(digit(text[i]));
+      scale *= 10;
+    }
+    rest = (rest * scale + chunk) % 97;
+  }
+  return static_cast<int>(rest);
 }
 
 }  // namespace
@@ -128,6 +140,30 @@ std::expected<bool, std::string> valid(std::string_view digits_with_check) {
 
 }  // namespace mod97
 
+namespace partial {
+
+int luhn_sum(std::string_view digits, bool rightmost_doubled) { return luhn_sum_mod10(digits, rightmost_doubled); }
+
+char luhn_check(int sum) { return static_cast<char>('0' + (10 - sum % 10) % 10); }
+
+int damm_interim(int interim, std::string_view digits) {
+  for (char const c : digits) interim = k_damm[static_cast<std::size_t>(interim)][static_cast<std::size_t>(digit(c))];
+  return interim;
+}
+
+int mod97_rest(int rest, std::string_view digits) {
+  for (char const c : digits) rest = (rest * 10 + digit(c)) % 97;
+  return rest;
+}
+
+void mod97_check(int rest, char* out) {
+  int const check = 98 - (rest * 100) % 97;
+  out[0] = static_cast<char>('0' + check / 10);
+  out[1] = static_cast<char>('0' + check % 10);
+}
+
+}  // namespace partial
+
 std::size_t check_length(Algorithm algorithm) { return algorithm == Algorithm::mod97 ? 2 : 1; }
 
 std::expected<std::string, std::string> compute(Algorithm algorithm, std::string_view digits) {
@@ -140,6 +176,28 @@ std::expected<std::string, std::string> compute(Algorithm algorithm, std::string
       return mod97::compute(digits);
   }
   return std::unexpected(std::string("unknown check digit algorithm"));
+}
+
+std::size_t compute_to(Algorithm algorithm, std::string_view digits, char* out) {
+  if (digits.empty()) return 0;
+  for (char const c : digits) {
+    if (c < '0' || c > '9') return 0;
+  }
+  switch (algorithm) {
+    case Algorithm::luhn:
+      out[0] = static_cast<char>('0' + (10 - luhn_sum_mod10(digits, true)) % 10);
+      return 1;
+    case Algorithm::damm:
+      out[0] = static_cast<char>('0' + damm_interim(digits));
+      return 1;
+    case Algorithm::mod97: {
+      int const check = 98 - (mod97_of(digits) * 100) % 97;
+      out[0] = static_cast<char>('0' + check / 10);
+      out[1] = static_cast<char>('0' + check % 10);
+      return 2;
+    }
+  }
+  return 0;
 }
 
 std::expected<bool, std::string> valid(Algorithm algorithm, std::string_view digits_with_check) {

@@ -24,6 +24,25 @@ std::size_t check_length(Algorithm algorithm);
 // holds something other than 0-9.
 std::expected<std::string, std::string> compute(Algorithm algorithm, std::string_view digits);
 
+// The same without allocating, for printing many numbers: writes the check digits of digits to
+// out (room for 2) and answers how many; 0 when digits is empty or holds something other than 0-9.
+std::size_t compute_to(Algorithm algorithm, std::string_view digits, char* out);
+
+// Pieces of the computations, for a text whose digits are computed over in parts (pez prints many
+// numbers whose digits differ only in the middle). digits must hold only 0-9.
+namespace partial {
+// Luhn: the sum mod 10 of digits' contributions, their rightmost digit doubled or not.
+int luhn_sum(std::string_view digits, bool rightmost_doubled);
+// The Luhn check digit of a payload whose sum (rightmost digit doubled) is sum.
+char luhn_check(int sum);
+// Damm: the interim digit after digits, starting from interim (0 at the start).
+int damm_interim(int interim, std::string_view digits);
+// MOD 97-10: the remainder after digits, starting from rest (0 at the start).
+int mod97_rest(int rest, std::string_view digits);
+// The two check digits of a payload whose remainder is rest, written to out.
+void mod97_check(int rest, char* out);
+}  // namespace partial
+
 // Whether the last check_length() digits of digits_with_check are the check digits of those before
 // them. The error says why the question has no answer: the text holds something other than 0-9, or
 // is too short to hold at least one digit besides its check digits.

@@ -74,6 +74,14 @@ void append_rendered(std::string& out, Printing const& printing, std::int64_t va
   number_template::render_to(out, *printing.format, value, date_of(printing.period));
 }
 
+void append_rendered_words(std::string& out, Printing const& printing, std::span<std::int64_t const> values) {
+  number_template::Renderer const renderer(*printing.format, date_of(printing.period));
+  for (auto v : values) {
+    out += ' ';
+    renderer.append(out, v);
+  }
+}
+
 void append_v1_body(std::string& out, std::int64_t value, Printing const& printing) {
   out += '"';
   append_rendered(out, printing, value);
@@ -81,13 +89,15 @@ void append_v1_body(std::string& out, std::int64_t value, Printing const& printi
 }
 
 void append_v2_body(std::string& out, std::span<std::int64_t const> values, Printing const& printing) {
+  number_template::Renderer const renderer(*printing.format, date_of(printing.period));
+  out.reserve(out.size() + values.size() * (printing.format->longest() + 4) + 2);
   out += '[';
   bool first = true;
   for (auto v : values) {
     if (!first) out += ", ";
     first = false;
     out += '"';
-    append_rendered(out, printing, v);
+    renderer.append(out, v);
     out += '"';
   }
   out += "]\n";

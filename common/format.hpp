@@ -43,6 +43,8 @@ std::optional<std::string> printing_problem(Printing const& printing, std::span<
 
 // value rendered through printing's template (which it must have), without quotes.
 void append_rendered(std::string& out, Printing const& printing, std::int64_t value);
+// Each of values so rendered, each after a space (the socket's answer).
+void append_rendered_words(std::string& out, Printing const& printing, std::span<std::int64_t const> values);
 
 // The bodies of a formatted sequence's answer: always JSON strings, "INV-2026-000042"\n and
 // ["INV-2026-000042", "INV-2026-000043"]\n. printing_problem must have found nothing.

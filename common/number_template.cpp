@@ -1,5 +1,6 @@
 #include "common/number_template.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -467,6 +468,107 @@ void render_to(std::string& out, NumberTemplate const& tmpl, std::int64_t n, Dat
       }
     }
   }
+}
+
+Renderer::Renderer(NumberTemplate const& tmpl, Date period)
+    : m_min(tmpl.rules().min), m_max(tmpl.rules().max), m_algorithm(tmpl.rules().check) {
+  auto const show = shown(tmpl);
+  if (show.year) require(period.year >= 1 && period.year <= 9999, "a year outside 1 to 9999");
+  if (show.month) require(period.month >= 1 && period.month <= 12, "a month outside 1 to 12");
+  if (show.day) require(real_date(period.year, period.month, period.day), "a day that does not exist");
+  for (auto const& part : tmpl.parts()) {
+    auto& pieces = m_check ? m_after_check : m_pieces;
+    if (part.field == Field::check) {
+      m_check = true;
+      continue;
+    }
+    if (part.field == Field::number) {
+      pieces.push_back(Piece{true, {}, part.width});
+      continue;
+    }
+    std::string text;
+    switch (part.field) {
+      case Field::literal:
+        text = part.literal;
+        break;
+      case Field::year:
+        append_padded(text, static_cast<std::uint64_t>(period.year), 4);
+        break;
+      case Field::year2:
+        append_padded(text, static_cast<std::uint64_t>(period.year % 100), 2);
+        break;
+      case Field::month:
+        append_padded(text, static_cast<std::uint64_t>(period.month), 2);
+        break;
+      case Field::day:
+        append_padded(text, static_cast<std::uint64_t>(period.day), 2);
+        break;
+      case Field::number:
+      case Field::check:
+        break;
+    }
+    if (!m_check) {
+      bool const seen_number = std::ranges::any_of(m_pieces, [](Piece const& p) { return p.number; });
+      for (char const c : text) {
+        if (is_digit(c)) (seen_number ? m_digits_after : m_digits_before) += c;
+      }
+    }
+    if (!pieces.empty() && !pieces.back().number) {
+      pieces.back().text += text;
+    } else {
+      pieces.push_back(Piece{false, std::move(text), 0});
+    }
+  }
+  namespace partial = check_digits::partial;
+  m_luhn_before[0] = partial::luhn_sum(m_digits_before, false);
+  m_luhn_before[1] = partial::luhn_sum(m_digits_before, true);
+  m_luhn_after = partial::luhn_sum(m_digits_after, true);
+  m_state_before = m_algorithm == Check::damm ? partial::damm_interim(0, m_digits_before)
+                                              : partial::mod97_rest(0, m_digits_before);
+}
+
+void Renderer::append(std::string& out, std::int64_t n) const {
+  require(n >= 0 && n >= m_min && n <= m_max, "a number outside the template's range");
+  std::size_t number_at = 0;
+  std::size_t number_size = 0;
+  for (auto const& piece : m_pieces) {
+    if (piece.number) {
+      number_at = out.size();
+      append_padded(out, static_cast<std::uint64_t>(n), piece.width);
+      number_size = out.size() - number_at;
+    } else {
+      out += piece.text;
+    }
+  }
+  if (!m_check) return;
+  // The check over the digits before the number, the number's and those after it, in that order
+  // (the same as over every digit rendered before {check}).
+  namespace partial = check_digits::partial;
+  std::string_view const number(out.data() + number_at, number_size);
+  char check[2];
+  std::size_t width = 1;
+  switch (m_algorithm) {
+    case Check::luhn: {
+      // From the right, the payload's rightmost digit doubled.
+      bool const number_doubled = m_digits_after.size() % 2 == 0;
+      bool const before_doubled = (m_digits_after.size() + number.size()) % 2 == 0;
+      int const sum = m_luhn_after + partial::luhn_sum(number, number_doubled) + m_luhn_before[before_doubled ? 1 : 0];
+      check[0] = partial::luhn_check(sum);
+      break;
+    }
+    case Check::damm:
+      check[0] = static_cast<char>(
+          '0' + partial::damm_interim(partial::damm_interim(m_state_before, number), m_digits_after));
+      break;
+    case Check::mod97:
+      partial::mod97_check(partial::mod97_rest(partial::mod97_rest(m_state_before, number), m_digits_after), check);
+      width = 2;
+      break;
+    case Check::none:
+      require(false, "{check} without a check algorithm");
+  }
+  out.append(check, width);
+  for (auto const& piece : m_after_check) out += piece.text;
 }
 
 std::string render(NumberTemplate const& tmpl, std::int64_t n, Date period) {

@@ -114,6 +114,35 @@ std::expected<NumberTemplate, std::string> parse(std::string_view text, Template
 void render_to(std::string& out, NumberTemplate const& tmpl, std::int64_t n, Date period);
 std::string render(NumberTemplate const& tmpl, std::int64_t n, Date period);
 
+// Renders many numbers of one period, as render_to does, faster: what does not depend on the
+// number (literals, the date) is rendered once, and nothing is allocated per number beyond out's
+// growth. The preconditions of render_to hold for the period at construction and for each number.
+class Renderer {
+ public:
+  Renderer(NumberTemplate const& tmpl, Date period);
+  void append(std::string& out, std::int64_t n) const;
+
+ private:
+  struct Piece {
+    bool number = false;  // the number, padded to width; otherwise text
+    std::string text;
+    int width = 0;
+  };
+  std::vector<Piece> m_pieces;
+  std::vector<Piece> m_after_check;  // literals after {check}
+  std::int64_t m_min = 0;
+  std::int64_t m_max = 0;
+  bool m_check = false;
+  Check m_algorithm = Check::none;
+  // The check's state over the digits before the number and after it (up to {check}), computed
+  // once: only the number's digits are computed over for each number.
+  std::string m_digits_before;
+  std::string m_digits_after;
+  int m_luhn_before[2] = {0, 0};  // the digits before, their rightmost digit not doubled / doubled
+  int m_luhn_after = 0;
+  int m_state_before = 0;  // Damm's interim or MOD 97's remainder after the digits before
+};
+
 // The rendering pez admin inspect shows: the range's first number, on 2026-01-01.
 std::string example(NumberTemplate const& tmpl);
 

@@ -181,10 +181,7 @@ void append_ok_numbers(std::string& out, std::span<std::int64_t const> values) {
 
 void append_ok_numbers(std::string& out, std::span<std::int64_t const> values, Printing const& printing) {
   out += "OK";
-  for (auto v : values) {
-    out += ' ';
-    append_rendered(out, printing, v);
-  }
+  append_rendered_words(out, printing, values);
   out += '\n';
 }
 

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <initializer_list>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -227,4 +228,42 @@ TEST_CASE("check digits: empty input and anything but ASCII digits are refused w
     REQUIRE_FALSE(cd::valid(algorithm, only_check).has_value());
     CHECK(cd::valid(algorithm, only_check).error().find("at least") != std::string::npos);
   }
+}
+
+TEST_CASE("check digits: computed in parts and without allocating, the same as whole") {
+  namespace partial = pez::check_digits::partial;
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string digits;
+    for (auto n = 1 + rng() % 40; n > 0; --n) digits += static_cast<char>('0' + rng() % 10);
+    CAPTURE(digits);
+    auto const cut1 = rng() % (digits.size() + 1);
+    auto const cut2 = cut1 + rng() % (digits.size() - cut1 + 1);
+    std::string_view const a(digits.data(), cut1);
+    std::string_view const b(digits.data() + cut1, cut2 - cut1);
+    std::string_view const c(digits.data() + cut2, digits.size() - cut2);
+    char out[2];
+
+    auto const luhn = pez::check_digits::compute(Algorithm::luhn, digits).value();
+    CHECK(pez::check_digits::compute_to(Algorithm::luhn, digits, out) == 1);
+    CHECK(std::string(out, 1) == luhn);
+    int const sum = partial::luhn_sum(c, true) + partial::luhn_sum(b, c.size() % 2 == 0) +
+                    partial::luhn_sum(a, (b.size() + c.size()) % 2 == 0);
+    CHECK(std::string(1, partial::luhn_check(sum)) == luhn);
+
+    auto const damm = pez::check_digits::compute(Algorithm::damm, digits).value();
+    CHECK(pez::check_digits::compute_to(Algorithm::damm, digits, out) == 1);
+    CHECK(std::string(out, 1) == damm);
+    CHECK(std::string(1, static_cast<char>('0' + partial::damm_interim(partial::damm_interim(partial::damm_interim(0, a), b), c))) ==
+          damm);
+
+    auto const mod97 = pez::check_digits::compute(Algorithm::mod97, digits).value();
+    CHECK(pez::check_digits::compute_to(Algorithm::mod97, digits, out) == 2);
+    CHECK(std::string(out, 2) == mod97);
+    partial::mod97_check(partial::mod97_rest(partial::mod97_rest(partial::mod97_rest(0, a), b), c), out);
+    CHECK(std::string(out, 2) == mod97);
+  }
+  char out[2];
+  CHECK(pez::check_digits::compute_to(Algorithm::luhn, "", out) == 0);
+  CHECK(pez::check_digits::compute_to(Algorithm::mod97, "12a", out) == 0);
 }

@@ -572,6 +572,10 @@ TEST_CASE("number template: property: distinct numbers and periods render distin
       nt::Reading const reading{number(), date()};
       auto const rendered = nt::render(tmpl, reading.n, reading.period);
       CAPTURE(rendered);
+      // The renderer for many numbers of one period prints the same, after what out held.
+      std::string many = "[";
+      nt::Renderer(tmpl, reading.period).append(many, reading.n);
+      CHECK(many == "[" + rendered);
       CHECK(rendered.size() <= tmpl.longest());
       CHECK(rendered.size() <= nt::k_max_rendered);
       auto const [it, fresh] = seen.emplace(rendered, reading);
