@@ -23,8 +23,8 @@
 -- it is missing, so running the file again leaves a replaced one alone.
 --
 -- A pezd role that did not run this file itself needs nothing more than for version 6: the
--- period is moved on by pez.enter_period, which runs with its owner's rights. Running this file
--- again changes nothing.
+-- period is recorded by pez.advance_period, which runs with its owner's rights, and the counter
+-- started again with the taker's own. Running this file again changes nothing.
 
 BEGIN;
 
@@ -48,13 +48,13 @@ BEGIN
 END
 $migration$;
 
--- The period sequence seq is in now, entered if the clock says a new one began: then the
--- counter starts again at the sequence's start. Periods only move forward: a clock that went
--- back, or a taker whose transaction began before another one entered the new period, takes in
--- the period entered last. valid_for: seconds until the period ends. NULL and NULL for a
--- sequence without period. Holds the sequence's lock (as pez.reserve does) until the end of the
--- transaction.
-CREATE OR REPLACE FUNCTION pez.enter_period(seq regclass, OUT period date, OUT valid_for double precision)
+-- Moves the period sequence seq is in to the one the database's clock says, if that is later,
+-- and answers it: entered is true when it moved on from an earlier one (the counter must then
+-- start again), valid_for the seconds until it ends. NULLs for a sequence without period. Runs
+-- with its owner's rights, as the roles that take numbers may only read pez.sequences; it moves
+-- the period only to the one pez.now() says, never to one a caller names.
+CREATE OR REPLACE FUNCTION pez.advance_period(seq regclass, OUT entered boolean, OUT period date,
+                                              OUT valid_for double precision)
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -66,29 +66,48 @@ DECLARE
     p date;
     ends timestamptz;
 BEGIN
-    SELECT s.name, s.period, s.time_zone, s.current_period INTO entry
+    entered := false;
+    SELECT s.name, s.period, s.time_zone INTO entry
       FROM pez.sequences s JOIN pg_class c ON c.relname = s.name
      WHERE c.oid = seq AND c.relnamespace = 'pez'::regnamespace;
     IF NOT FOUND OR entry.period IS NULL THEN
+        entered := NULL;
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(pez.lock_key(seq));
-    -- Read again under the lock: another taker may have entered a period meanwhile.
-    SELECT s.current_period INTO entry.current_period FROM pez.sequences s WHERE s.name = entry.name;
+    -- Read under the lock: another taker may have entered a period meanwhile.
+    SELECT s.current_period INTO period FROM pez.sequences s WHERE s.name = entry.name;
     unit := CASE entry.period WHEN 'yearly' THEN 'year' WHEN 'monthly' THEN 'month' ELSE 'day' END;
     t := pez.now();
     p := date_trunc(unit, t AT TIME ZONE entry.time_zone)::date;
-    IF entry.current_period IS NULL OR p > entry.current_period THEN
-        IF entry.current_period IS NOT NULL THEN
-            PERFORM setval(seq, (SELECT seqstart FROM pg_sequence WHERE seqrelid = seq), false);
-        END IF;
+    IF period IS NULL OR p > period THEN
+        entered := period IS NOT NULL;
+        period := p;
         UPDATE pez.sequences SET current_period = p WHERE name = entry.name;
-    ELSE
-        p := entry.current_period;
     END IF;
-    period := p;
-    ends := (p::timestamp + ('1 ' || unit)::interval) AT TIME ZONE entry.time_zone;
+    ends := (period::timestamp + ('1 ' || unit)::interval) AT TIME ZONE entry.time_zone;
     valid_for := greatest(extract(epoch FROM ends - t), 0);
+END
+$$;
+
+-- The period sequence seq is in now, entered if the clock says a new one began: then the
+-- counter starts again at the sequence's start (setval, with the caller's rights on the
+-- sequence). Periods only move forward: a clock that went back, or a taker whose transaction
+-- began before another one entered the new period, takes in the period entered last.
+-- valid_for: seconds until the period ends. NULL and NULL for a sequence without period. Holds
+-- the sequence's lock (as pez.reserve does) until the end of the transaction.
+CREATE OR REPLACE FUNCTION pez.enter_period(seq regclass, OUT period date, OUT valid_for double precision)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    entered boolean;
+BEGIN
+    PERFORM pg_advisory_xact_lock(pez.lock_key(seq));
+    SELECT a.entered, a.period, a.valid_for INTO entered, period, valid_for FROM pez.advance_period(seq) a;
+    IF entered THEN
+        PERFORM setval(seq, (SELECT seqstart FROM pg_sequence WHERE seqrelid = seq), false);
+    END IF;
 END
 $$;
 
