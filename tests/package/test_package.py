@@ -8,6 +8,7 @@ import configparser
 import glob
 import gzip
 import os
+import tempfile
 import pwd
 import grp
 import re
@@ -66,6 +67,14 @@ def test_lintian_finds_no_error(deb):
     r = run(["lintian", "--fail-on", "error", deb], check=False)
     errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
     assert r.returncode == 0 and not errors, r.stdout + r.stderr
+
+
+def test_the_copyright_file_says_apache_2(deb):
+    with tempfile.TemporaryDirectory() as tmp:
+        run(["dpkg-deb", "-x", deb, tmp])
+        with open(os.path.join(tmp, "usr", "share", "doc", "pez", "copyright")) as f:
+            copyright = f.read()
+    assert "License: Apache-2.0" in copyright and "/usr/share/common-licenses/Apache-2.0" in copyright
 
 
 def test_the_package_holds_what_it_should(deb):

@@ -33,6 +33,9 @@ def test_the_rpm_spec_builds():
     rpms = glob.glob(os.path.join(top, "RPMS", "*", f"pez-{version}-*.rpm"))
     assert len(rpms) == 1, rpms
     files = run(["rpm", "-qlp", rpms[0]]).stdout.split()
+    # Released under the Apache License 2.0, as debian/copyright and LICENSE say.
+    assert run(["rpm", "-qp", "--queryformat", "%{LICENSE}", rpms[0]]).stdout == "Apache-2.0"
+    assert any(path.endswith("/LICENSE") for path in files), files
     for path in ("/usr/sbin/pezd", "/usr/bin/pez", "/usr/lib/systemd/system/pezd.service",
                  "/usr/lib/sysusers.d/pez.conf", "/etc/pez/pezd.conf", "/etc/sysconfig/pezd",
                  "/usr/share/man/man8/pezd.8.gz", "/usr/share/pez/sql/001_init.sql",
