@@ -318,7 +318,9 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
   return scheme_ok && diff == 0;
 }
 
-std::optional<Route> route_admin(std::string_view method, std::string_view target, std::string_view body, bool enabled,
+namespace {
+
+std::optional<Route> admin_route(std::string_view method, std::string_view target, std::string_view body, bool enabled,
                                  bool authorized) {
   auto const qmark = target.find('?');
   auto const path = target.substr(0, qmark);
@@ -355,26 +357,37 @@ std::optional<Route> route_admin(std::string_view method, std::string_view targe
   return Route{act(*op, std::move(std::get<std::string>(name)), std::move(parsed), body, 0)};
 }
 
+}  // namespace
+
+std::optional<Route> route_admin(std::string_view method, std::string_view target, std::string_view body, bool enabled,
+                                 bool authorized) {
+  auto answer = admin_route(method, target, body, enabled, authorized);
+  // The admin routes answer no HEAD, and the refusal of one carries no body either.
+  if (answer && method == "HEAD") answer->head = true;
+  return answer;
+}
+
 Route route(std::string_view method, std::string_view target, std::uint32_t max_count) {
   auto const qmark = target.find('?');
   auto const path = target.substr(0, qmark);
   auto const query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
 
+  bool const head = method == "HEAD";  // whatever the answer, it carries no body
   Captures captures{};
   RouteSpec const* spec = find_route(path, false, captures);
   if (spec == nullptr) {
     return {error_reply(404, "no such resource " + quote_untrusted(path) +
                                  "; numbers are at /v1/NAME and /v2/NAME?count=N, such as /v1/forward, and GET / "
-                                 "lists every endpoint")};
+                                 "lists every endpoint"),
+            head};
   }
   auto checked = path_name(*spec, captures[0]);
-  if (auto* reply = std::get_if<Reply>(&checked)) return {std::move(*reply)};
+  if (auto* reply = std::get_if<Reply>(&checked)) return {std::move(*reply), head};
   auto& name = std::get<std::string>(checked);
   // Whether the sequence exists is the catalog's to say: the session asks it before answering.
   if (method == "OPTIONS") return {describe(*spec, name, max_count), false, name};
   auto const* op = find_operation(*spec, method);
-  if (op == nullptr) return {not_allowed(*spec, method)};
-  bool const head = method == "HEAD";
+  if (op == nullptr) return {not_allowed(*spec, method), head};
   auto parsed = parse_query(*op, path, query, name, max_count);
   if (auto* reply = std::get_if<Reply>(&parsed)) return {std::move(*reply), head};
   return {act(*op, std::move(name), std::move(std::get<Parsed>(parsed)), {}, max_count), head};

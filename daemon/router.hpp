@@ -53,7 +53,9 @@ struct Route {
       : what(std::move(w)), head(is_head), if_sequence(std::move(sequence)) {}
 
   What what;
-  bool head = false;  // HEAD: the same status and headers as GET, no body, no numbers taken
+  // HEAD: the same status and headers as GET, no body, no numbers taken; an error answer to a
+  // HEAD has no body either.
+  bool head = false;
   // The Reply stands only if this sequence exists (OPTIONS of a number path): the session asks
   // the catalog, as for HEAD, and answers 404 otherwise.
   std::string if_sequence;

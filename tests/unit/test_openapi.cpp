@@ -192,6 +192,7 @@ TEST_CASE("openapi: the router answers every documented path and method as docum
       REQUIRE(std::holds_alternative<Reply>(answer.what));
       auto const& reply = std::get<Reply>(answer.what);
       CHECK(reply.status == 405);
+      CHECK(answer.head == (std::string_view(other) == "HEAD"));
       std::set<std::string> allowed;
       for (auto const& m : pez::split(reply.allow, ',')) allowed.insert(std::string(pez::trim(m)));
       CHECK(allowed == methods);
@@ -204,8 +205,11 @@ TEST_CASE("openapi: paths the document does not list are 404") {
                              "/openapi", "/openapi.json/x", "/index", "/admin", "/admin/x", "/admin/sequences/a/b",
                              "/admin/sequences/forward/reset/x", "*", "http://host/v1/forward"}) {
     CAPTURE(target);
-    for (auto const* method : {"GET", "POST", "OPTIONS"}) {
-      CHECK(status_of(ask(method, target)) == 404);
+    for (auto const* method : {"GET", "POST", "OPTIONS", "HEAD"}) {
+      CAPTURE(method);
+      auto const answer = ask(method, target);
+      CHECK(status_of(answer) == 404);
+      CHECK(answer.head == (std::string_view(method) == "HEAD"));  // a HEAD answer has no body
     }
   }
 }
