@@ -312,13 +312,14 @@ RouteSpec reset_route() {
           .operations = {std::move(reset)}};
 }
 
-// The methods each route answers, for Allow and 405 answers.
+// The methods each route answers, for Allow and 405 answers, and the literal start of its path.
 void fill_methods(RouteSpec& route) {
   for (auto const& op : route.operations) {
     route.methods.push_back(op.method);
     if (!route.admin && op.method == "GET") route.methods.push_back("HEAD");
   }
   if (!route.admin) route.methods.push_back("OPTIONS");
+  route.literal = route.path.substr(0, route.path.find('{'));
   for (auto const method : route.methods) route.allow += (route.allow.empty() ? "" : ", ") + std::string(method);
 }
 

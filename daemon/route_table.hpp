@@ -105,6 +105,8 @@ struct RouteSpec {
   // Filled in from the operations: the methods it answers, as Allow lists them, and one by one.
   std::string allow{};
   std::vector<std::string_view> methods{};
+  // Filled in from path: the part before the first {parameter} (the whole path if none).
+  std::string_view literal{};
 };
 
 // Every route, in the order GET / lists them.

@@ -24,8 +24,12 @@ int hex_value(char c) {
 // The raw text of a path's {parameter} segments, in order.
 using Captures = std::array<std::string_view, 2>;
 
-// Whether path has pattern's segments: literal ones equal, {parameter} ones anything but '/'.
-bool matches(std::string_view pattern, std::string_view path, Captures& captures) {
+// Whether path has the route's segments: literal ones equal, {parameter} ones anything but '/'.
+bool matches(RouteSpec const& route, std::string_view path, Captures& captures) {
+  // Most routes differ before their first parameter: a quick look first.
+  if (route.literal.size() == route.path.size()) return path == route.path;
+  if (!path.starts_with(route.literal)) return false;
+  std::string_view pattern = route.path;
   std::size_t n = 0;
   while (!pattern.empty() && !path.empty()) {
     if (pattern[0] != '/' || path[0] != '/') return false;
@@ -48,7 +52,7 @@ bool matches(std::string_view pattern, std::string_view path, Captures& captures
 RouteSpec const* find_route(std::string_view path, bool admin, Captures& captures) {
   for (auto const& route : route_table()) {
     if (route.admin != admin) continue;
-    if (matches(route.path, path, captures) || (!route.alias.empty() && path == route.alias)) return &route;
+    if (matches(route, path, captures) || (!route.alias.empty() && path == route.alias)) return &route;
   }
   return nullptr;
 }
