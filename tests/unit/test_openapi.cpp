@@ -5,9 +5,11 @@
 #include <doctest/doctest.h>
 
 #include <cctype>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "common/text.hpp"
@@ -316,4 +318,28 @@ TEST_CASE("openapi: GET /openapi.json serves the document, and HEAD its length")
   CHECK(json::parse(reply.body)["info"]["version"] == pez::k_version);
   CHECK(ask("HEAD", "/openapi.json").head);
   CHECK(status_of(ask("GET", "/openapi.json?x=1")) == 400);
+}
+
+TEST_CASE("openapi: pezd(8) names every route of the table, with each of its methods") {
+  std::ifstream in(std::string(PEZ_SOURCE_DIR) + "/man/pezd.8");
+  REQUIRE_MESSAGE(in.good(), "cannot read man/pezd.8");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto const page = text.str();
+  for (auto const& route : route_table()) {
+    // "/v1/{name}/check" is written ".Li GET /v1/ Ns Ar name Ns Li /check".
+    std::string path(route.path);
+    auto const open = path.find('{');
+    if (open != std::string::npos) {
+      auto const close = path.find('}', open);
+      auto const rest = path.substr(close + 1);
+      path = path.substr(0, open) + " Ns Ar " + path.substr(open + 1, close - open - 1) +
+             (rest.empty() ? "" : " Ns Li " + rest);
+    }
+    for (auto const& op : route.operations) {
+      auto const written = "Li " + std::string(op.method) + " " + path;
+      CAPTURE(written);
+      CHECK(page.find(written) != std::string::npos);
+    }
+  }
 }
