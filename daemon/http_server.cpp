@@ -19,6 +19,7 @@
 #include "common/format.hpp"
 #include "daemon/accept_loop.hpp"
 #include "daemon/allocator.hpp"
+#include "daemon/check_route.hpp"
 #include "daemon/client_session.hpp"
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
@@ -45,18 +46,6 @@ std::string error_text(Reply const& reply) {
   auto end = start;
   while (end < reply.body.size() && reply.body[end] != '"') end += reply.body[end] == '\\' ? 2 : 1;
   return reply.body.substr(start, std::min(end, reply.body.size()) - start);
-}
-
-// The answer to a failed request. A database that is away is said in a few words, without
-// libpq's text (socket paths, hosts, roles): that goes to the log, under the request's id.
-Reply failure_reply(Error const& error) {
-  std::string text = error.message;
-  if (error.code == Errc::unavailable && text.starts_with("the database is unavailable")) {
-    text = "the database is unavailable; try again later";
-  }
-  Reply reply = error_reply(static_cast<unsigned>(errc_http_status(error.code)), text);
-  if (text != error.message) reply.log_detail = error.message;
-  return reply;
 }
 
 // {"error": "..."} becomes {"error": "...", "request_id": "h3-1"}: the id the log line has.
@@ -231,6 +220,10 @@ class HttpSession final : public ClientSession<tcp::socket> {
           return;
         }
         self->fill(*later, Reply{result->http_status, result->json + "\n"});
+      });
+    } else if (auto* check = std::get_if<CheckValue>(&route.what)) {
+      answer_check(m_ctx, std::move(*check), [self = self(), id](Reply check_reply) {
+        if (Slot* later = self->slot_by_id(id)) self->fill(*later, check_reply);
       });
     } else if (auto* page = std::get_if<OpsPage>(&route.what)) {
       m_ctx.ops_page(*page, [self = self(), id](Reply page_reply) {

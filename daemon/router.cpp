@@ -1,6 +1,6 @@
 #include "daemon/router.hpp"
 
-#include <vector>
+#include <array>
 
 #include "common/admin.hpp"
 #include "common/count.hpp"
@@ -8,6 +8,8 @@
 #include "common/names.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
+#include "daemon/openapi.hpp"
+#include "daemon/route_table.hpp"
 
 namespace pez::daemon {
 namespace {
@@ -19,75 +21,74 @@ int hex_value(char c) {
   return -1;
 }
 
-// What a number path's query asks for.
-struct NumberQuery {
-  std::uint32_t count = 1;
-  NumberForm form = NumberForm::number;
-};
+// The raw text of a path's {parameter} segments, in order.
+using Captures = std::array<std::string_view, 2>;
 
-constexpr std::string_view k_as_values = "the only value is as=string (the numbers as JSON strings)";
-
-// The query of /v1/NAME (as=string or nothing) or /v2/NAME (count=N, or a bare N, and as=string).
-std::variant<NumberQuery, Reply> parse_number_query(std::string_view query, bool v2, std::string_view name,
-                                                    std::uint32_t max_count) {
-  NumberQuery result;
-  bool count_seen = false;
-  bool as_seen = false;
-  auto const max = std::to_string(max_count);
-  auto const allowed = v2 ? "the parameters are count, a whole number from 1 to " + max + ", and as=string"
-                          : "/v1/" + std::string(name) + " takes only as=string; for several numbers use /v2/" +
-                                std::string(name) + "?count=N";
-  for (auto part : split(query, '&')) {
-    if (part.empty()) continue;
-    auto const eq = part.find('=');
-    std::string key;
-    std::string value;
-    bool const bare = eq == std::string_view::npos;
-    if (!percent_decode(part.substr(0, bare ? part.size() : eq), key) ||
-        (!bare && !percent_decode(part.substr(eq + 1), value))) {
-      return error_reply(400, "malformed %-escape in query " + quote_untrusted(query));
+// Whether path has the route's segments: literal ones equal, {parameter} ones anything but '/'.
+bool matches(RouteSpec const& route, std::string_view path, Captures& captures) {
+  // Most routes differ before their first parameter: a quick look first.
+  if (route.literal.size() == route.path.size()) return path == route.path;
+  if (!path.starts_with(route.literal)) return false;
+  std::string_view pattern = route.path;
+  std::size_t n = 0;
+  while (!pattern.empty() && !path.empty()) {
+    if (pattern[0] != '/' || path[0] != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    auto const want = pattern.substr(0, pattern.find('/'));
+    auto const got = path.substr(0, path.find('/'));
+    if (want.starts_with('{')) {
+      if (n == captures.size()) return false;
+      captures[n++] = got;
+    } else if (want != got) {
+      return false;
     }
-    if (v2 && bare && !key.empty() && key[0] >= '0' && key[0] <= '9') {
-      value = key;  // "/v2/forward?99" means count=99, as the original service allowed; "?99&as=string" too
-      key = "count";
-    } else if (v2 && bare && key == "count") {
-      return error_reply(400, count_error("", max) + ", as in count=5");
-    } else if (bare && key == "as") {
-      return error_reply(400, std::string("as needs a value; ") + std::string(k_as_values));
-    } else if (bare) {
-      return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
-    }
-    if (key == "as") {
-      if (as_seen) return error_reply(400, "as is given more than once; give it once, as=string");
-      as_seen = true;
-      if (value.empty()) return error_reply(400, std::string("as needs a value; ") + std::string(k_as_values));
-      if (value != "string") {
-        return error_reply(400, "as=" + quote_untrusted(value) + " is not known; " + std::string(k_as_values));
-      }
-      result.form = NumberForm::string;
-      continue;
-    }
-    if (!v2 || key != "count") return error_reply(400, "unknown parameter " + quote_untrusted(key) + "; " + allowed);
-    if (count_seen) {
-      return error_reply(400, "count is given more than once; give it once, a whole number from 1 to " + max);
-    }
-    count_seen = true;
-    auto parsed = parse_count(value, max_count);
-    if (!parsed) return error_reply(400, parsed.error());
-    result.count = *parsed;
+    pattern.remove_prefix(want.size());
+    path.remove_prefix(got.size());
   }
-  return result;
+  return pattern.empty() && path.empty();
 }
 
-constexpr std::string_view k_as_description =
-    "\"as\": \"string: the numbers as JSON strings, safe for JavaScript (default: bare JSON numbers)\"";
+RouteSpec const* find_route(std::string_view path, bool admin, Captures& captures) {
+  for (auto const& route : route_table()) {
+    if (route.admin != admin) continue;
+    if (matches(route, path, captures) || (!route.alias.empty() && path == route.alias)) return &route;
+  }
+  return nullptr;
+}
 
-Reply describe(std::string_view description, std::string_view parameters) {
-  std::string body = "{\"description\": " + json_string(description) +
-                     ", \"verbs\": [\"GET\", \"HEAD\", \"OPTIONS\"], \"parameters\": {" + std::string(parameters) +
-                     "}}\n";
+// "GET, HEAD or OPTIONS"
+std::string in_words(std::vector<std::string_view> const& methods) {
+  std::string out;
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    if (i > 0) out += i + 1 == methods.size() ? " or " : ", ";
+    out += methods[i];
+  }
+  return out;
+}
+
+Reply not_allowed(RouteSpec const& route, std::string_view method) {
+  Reply reply =
+      error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use " + in_words(route.methods));
+  reply.allow = route.allow;
+  return reply;
+}
+
+// OPTIONS: what the resource is, its methods and the parameters of its GET.
+Reply describe(RouteSpec const& route, std::string_view name, std::uint32_t max_count) {
+  std::string body = "{\"description\": " + json_string(fill_in(route.summary, max_count, name)) + ", \"verbs\": [";
+  for (std::size_t i = 0; i < route.methods.size(); ++i) body += (i > 0 ? ", " : "") + json_string(route.methods[i]);
+  body += "], \"parameters\": {";
+  if (auto const* get = find_operation(route, "GET")) {
+    bool first = true;
+    for (auto const& param : get->query) {
+      body += (first ? "" : ", ") + json_string(param.name) + ": " + json_string(fill_in(param.description, max_count));
+      first = false;
+    }
+  }
+  body += "}}\n";
   Reply reply{200, std::move(body)};
-  reply.allow = k_allowed_methods;
+  reply.allow = route.allow;
   return reply;
 }
 
@@ -95,22 +96,176 @@ Reply describe(std::string_view description, std::string_view parameters) {
 Reply index_reply(std::uint32_t max_count) {
   std::string body = "{\"service\": \"pezd\", \"version\": " + json_string(k_version) + ", \"endpoints\": {";
   bool first = true;
-  auto const endpoint = [&body, &first](std::string_view path, std::string_view what) {
-    body += (first ? "" : ", ") + json_string(path) + ": " + json_string(what);
+  for (auto const& route : route_table()) {
+    if (route.index_key.empty()) continue;
+    body +=
+        (first ? "" : ", ") + json_string(route.index_key) + ": " + json_string(fill_in(route.index_text, max_count));
     first = false;
-  };
-  endpoint("/v1/NAME",
-           "one number from sequence NAME (forward, reverse or a named one), as a bare number; "
-           "?as=string gives it as a JSON string");
-  endpoint("/v2/NAME?count=N", "a JSON list of N numbers from sequence NAME, N from 1 to " + std::to_string(max_count) +
-                                   "; &as=string gives them as JSON strings");
-  endpoint("/healthz", "200 while pezd runs");
-  endpoint("/readyz", "200 when pezd can hand out numbers now, else 503 with the reason");
-  endpoint("/metrics", "counters in the Prometheus text format");
-  endpoint("/admin/sequences", "list, inspect, create, reset and drop sequences, with the admin token (when set)");
+  }
   body += "}, \"documentation\": \"pezd(8)\"}\n";
-  Reply reply{200, std::move(body)};
-  return reply;
+  return Reply{200, std::move(body)};
+}
+
+// What a request's parameters and body said, once checked.
+struct Parsed {
+  std::uint32_t count = 1;
+  NumberForm form = NumberForm::number;
+  std::string value;
+  std::optional<std::int64_t> to;
+};
+
+constexpr std::string_view k_as_values = "the only value is as=string (the numbers as JSON strings)";
+
+// The 400 for a parameter given without '=' and a value.
+std::string missing_value(Param const& param, std::uint32_t max_count) {
+  switch (param.rule) {
+    case Rule::count:
+      return count_error("", std::to_string(max_count)) + ", as in count=5";
+    case Rule::as_string:
+      return "as needs a value; " + std::string(k_as_values);
+    default:
+      return std::string(param.name) + " is given without a value; " + std::string(param.name) + " is " +
+             fill_in(param.description, max_count);
+  }
+}
+
+// What a parameter given twice is told to be.
+std::string once(Param const& param, std::uint32_t max_count) {
+  switch (param.rule) {
+    case Rule::count:
+      return "a whole number from 1 to " + std::to_string(max_count);
+    case Rule::as_string:
+      return "as=string";
+    default:
+      return "as " + std::string(param.name) + "=V";
+  }
+}
+
+// Checks one query parameter's value by its rule and keeps it; the 400's message otherwise.
+std::optional<std::string> read_value(Param const& param, std::string value, std::uint32_t max_count, Parsed& out) {
+  switch (param.rule) {
+    case Rule::count: {
+      auto parsed = parse_count(value, max_count);
+      if (!parsed) return parsed.error();
+      out.count = *parsed;
+      return std::nullopt;
+    }
+    case Rule::as_string:
+      if (value.empty()) return "as needs a value; " + std::string(k_as_values);
+      if (value != "string") return "as=" + quote_untrusted(value) + " is not known; " + std::string(k_as_values);
+      out.form = NumberForm::string;
+      return std::nullopt;
+    case Rule::check_value:
+      if (value.empty()) return "value is empty; give the number to check, such as value=INV-2026-000042-7";
+      if (value.size() > k_max_check_value) {
+        return "value is " + std::to_string(value.size()) + " bytes long; a number to check is at most " +
+               std::to_string(k_max_check_value) + " bytes, the longest a formatted number renders to";
+      }
+      out.value = std::move(value);
+      return std::nullopt;
+    case Rule::sequence_name:
+    case Rule::admin_sequence_name:
+      break;
+  }
+  return "parameter " + std::string(param.name) + " belongs in the path";
+}
+
+// The query of an operation, checked against its parameters in the table.
+std::variant<Parsed, Reply> parse_query(Operation const& op, std::string_view path, std::string_view query,
+                                        std::string_view name, std::uint32_t max_count) {
+  if (op.query.empty()) {
+    if (!query.empty()) return error_reply(400, std::string(path) + " takes no parameters");
+    return Parsed{};
+  }
+  Parsed out;
+  std::uint64_t seen = 0;  // a bit for each of op.query (a unit test holds the table to 64)
+  auto const unknown = [&](std::string_view key) {
+    return error_reply(400,
+                       "unknown parameter " + quote_untrusted(key) + "; " + fill_in(op.query_hint, max_count, name));
+  };
+  for (auto part : split(query, '&')) {
+    if (part.empty()) continue;
+    auto const eq = part.find('=');
+    bool const bare = eq == std::string_view::npos;
+    std::string key;
+    std::string value;
+    if (!percent_decode(part.substr(0, bare ? part.size() : eq), key) ||
+        (!bare && !percent_decode(part.substr(eq + 1), value))) {
+      return error_reply(400, "malformed %-escape in query " + quote_untrusted(query));
+    }
+    std::size_t i = 0;
+    while (i < op.query.size() && op.query[i].name != key) ++i;
+    if (bare && !key.empty() && key[0] >= '0' && key[0] <= '9') {
+      // "/v2/forward?99" means count=99, as the original service allowed; "?99&as=string" too.
+      i = 0;
+      while (i < op.query.size() && op.query[i].rule != Rule::count) ++i;
+      if (i == op.query.size()) return unknown(key);
+      value = std::move(key);
+      key = op.query[i].name;
+    } else if (bare) {
+      return i == op.query.size() ? unknown(key) : error_reply(400, missing_value(op.query[i], max_count));
+    }
+    if (i == op.query.size()) return unknown(key);
+    if ((seen >> i & 1) != 0) {
+      return error_reply(400, key + " is given more than once; give it once, " + once(op.query[i], max_count));
+    }
+    seen |= std::uint64_t{1} << i;
+    if (auto error = read_value(op.query[i], std::move(value), max_count, out)) return error_reply(400, *error);
+  }
+  for (std::size_t i = 0; i < op.query.size(); ++i) {
+    if (op.query[i].required && (seen >> i & 1) == 0) {
+      return error_reply(
+          400, std::string(op.query[i].name) + " is required: " + fill_in(op.query[i].description, max_count));
+    }
+  }
+  return out;
+}
+
+// The name in a route's path, checked by its rule: not a sequence name is 404 on the public
+// routes (no such resource) and 400 on the admin ones (a bad argument to a command).
+std::variant<std::string, Reply> path_name(RouteSpec const& route, std::string_view raw) {
+  if (route.path_params.empty()) return std::string();
+  if (route.path_params.front().rule == Rule::sequence_name) {
+    if (!is_sequence_name(raw)) return error_reply(404, "no sequence named " + quote_untrusted(raw));
+    return std::string(raw);
+  }
+  std::string name;
+  if (!percent_decode(raw, name)) return error_reply(400, "malformed %-escape in " + quote_untrusted(raw));
+  if (auto ok = check_sequence_name(name); !ok) return error_reply(400, ok.error());
+  return name;
+}
+
+Route::What act(Operation const& op, std::string name, Parsed parsed, std::string_view body, std::uint32_t max_count) {
+  using Op = AdminCommand::Op;
+  switch (op.action) {
+    case Action::index:
+      return index_reply(max_count);
+    case Action::numbers_v1:
+      return TakeNumbers{std::move(name), 1, 1, parsed.form};
+    case Action::numbers_v2:
+      return TakeNumbers{std::move(name), parsed.count, 2, parsed.form};
+    case Action::check:
+      return CheckValue{std::move(name), std::move(parsed.value)};
+    case Action::healthz:
+      return OpsPage::healthz;
+    case Action::readyz:
+      return OpsPage::readyz;
+    case Action::metrics:
+      return OpsPage::metrics;
+    case Action::openapi:
+      return Reply{200, openapi_document(max_count)};
+    case Action::admin_list:
+      return AdminCommand{Op::list, {}, {}, {}};
+    case Action::admin_create:
+      return AdminCommand{Op::create, {}, {}, std::string(body)};
+    case Action::admin_inspect:
+      return AdminCommand{Op::inspect, std::move(name), {}, {}};
+    case Action::admin_drop:
+      return AdminCommand{Op::drop, std::move(name), {}, {}};
+    case Action::admin_reset:
+      return AdminCommand{Op::reset, std::move(name), parsed.to, {}};
+  }
+  return error_reply(404, "no such resource");
 }
 
 }  // namespace
@@ -139,6 +294,16 @@ Reply error_reply(unsigned status, std::string_view message) {
   return reply;
 }
 
+Reply failure_reply(Error const& error) {
+  std::string text = error.message;
+  if (error.code == Errc::unavailable && text.starts_with("the database is unavailable")) {
+    text = "the database is unavailable; try again later";
+  }
+  Reply reply = error_reply(static_cast<unsigned>(errc_http_status(error.code)), text);
+  if (text != error.message) reply.log_detail = error.message;
+  return reply;
+}
+
 bool bearer_matches(std::string_view authorization, std::string_view token) {
   constexpr std::string_view scheme = "Bearer ";
   if (token.empty() || authorization.size() < scheme.size()) return false;
@@ -157,7 +322,9 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
   return scheme_ok && diff == 0;
 }
 
-std::optional<Route> route_admin(std::string_view method, std::string_view target, std::string_view body, bool enabled,
+namespace {
+
+std::optional<Route> admin_route(std::string_view method, std::string_view target, std::string_view body, bool enabled,
                                  bool authorized) {
   auto const qmark = target.find('?');
   auto const path = target.substr(0, qmark);
@@ -167,42 +334,41 @@ std::optional<Route> route_admin(std::string_view method, std::string_view targe
                                       "; the HTTP admin routes are off (setting admin_token_file turns them on)")};
   }
   if (!authorized) {
-    Reply reply = error_reply(401, "the admin routes need the header Authorization: Bearer TOKEN, with the token "
-                                   "of pezd's admin_token_file");
+    Reply reply = error_reply(401,
+                              "the admin routes need the header Authorization: Bearer TOKEN, with the token "
+                              "of pezd's admin_token_file");
     reply.bearer_challenge = true;
     return Route{std::move(reply)};
   }
   if (qmark != std::string_view::npos) return Route{error_reply(400, "the admin routes take no query parameters")};
-  auto const not_allowed = [&](std::string_view allow) {
-    Reply reply = error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use " + std::string(allow));
-    reply.allow = allow;
-    return Route{std::move(reply)};
-  };
-  constexpr std::string_view base = "/admin/sequences";
-  if (path == base || path == "/admin/sequences/") {
-    if (method == "GET") return Route{AdminCommand{AdminCommand::Op::list, {}, {}, {}}};
-    if (method == "POST") return Route{AdminCommand{AdminCommand::Op::create, {}, {}, std::string(body)}};
-    return not_allowed("GET, POST");
-  }
-  if (!path.starts_with("/admin/sequences/")) {
+  Captures captures{};
+  RouteSpec const* spec = find_route(path, true, captures);
+  if (spec == nullptr) {
     return Route{error_reply(404, "no such resource " + quote_untrusted(path) +
-                                      "; the admin routes are /admin/sequences and /admin/sequences/NAME")};
+                                      "; the admin routes are /admin/sequences, /admin/sequences/NAME and "
+                                      "/admin/sequences/NAME/reset")};
   }
-  auto rest = path.substr(base.size() + 1);
-  bool const reset = rest.ends_with("/reset");
-  if (reset) rest.remove_suffix(6);
-  std::string name;
-  if (!percent_decode(rest, name)) return Route{error_reply(400, "malformed %-escape in " + quote_untrusted(path))};
-  if (auto ok = check_sequence_name(name); !ok) return Route{error_reply(400, ok.error())};
-  if (reset) {
-    if (method != "POST") return not_allowed("POST");
+  auto name = path_name(*spec, captures[0]);
+  if (auto* reply = std::get_if<Reply>(&name)) return Route{std::move(*reply)};
+  auto const* op = find_operation(*spec, method);
+  if (op == nullptr) return Route{not_allowed(*spec, method)};
+  Parsed parsed;
+  if (op->request == Body::reset) {
     auto to = parse_reset_body(body);
     if (!to) return Route{error_reply(400, to.error())};
-    return Route{AdminCommand{AdminCommand::Op::reset, name, *to, {}}};
+    parsed.to = *to;
   }
-  if (method == "GET") return Route{AdminCommand{AdminCommand::Op::inspect, name, {}, {}}};
-  if (method == "DELETE") return Route{AdminCommand{AdminCommand::Op::drop, name, {}, {}}};
-  return not_allowed("GET, DELETE");
+  return Route{act(*op, std::move(std::get<std::string>(name)), std::move(parsed), body, 0)};
+}
+
+}  // namespace
+
+std::optional<Route> route_admin(std::string_view method, std::string_view target, std::string_view body, bool enabled,
+                                 bool authorized) {
+  auto answer = admin_route(method, target, body, enabled, authorized);
+  // The admin routes answer no HEAD, and the refusal of one carries no body either.
+  if (answer && method == "HEAD") answer->head = true;
+  return answer;
 }
 
 Route route(std::string_view method, std::string_view target, std::uint32_t max_count) {
@@ -210,62 +376,25 @@ Route route(std::string_view method, std::string_view target, std::uint32_t max_
   auto const path = target.substr(0, qmark);
   auto const query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
 
-  if (path == "/") {
-    if (method == "OPTIONS") return {describe("The endpoints of pezd.", "")};
-    if (method != "GET" && method != "HEAD") {
-      return {error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use GET, HEAD or OPTIONS")};
-    }
-    if (!query.empty()) return {error_reply(400, "/ takes no parameters"), method == "HEAD"};
-    return {index_reply(max_count), method == "HEAD"};
-  }
-
-  enum class Kind { numbers_v1, numbers_v2, ops } kind;
-  std::string_view name;
-  OpsPage page = OpsPage::healthz;
-  if (path.starts_with("/v1/")) {
-    kind = Kind::numbers_v1;
-    name = path.substr(4);
-  } else if (path.starts_with("/v2/")) {
-    kind = Kind::numbers_v2;
-    name = path.substr(4);
-  } else if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    kind = Kind::ops;
-    page = path == "/healthz" ? OpsPage::healthz : path == "/readyz" ? OpsPage::readyz : OpsPage::metrics;
-  } else {
+  bool const head = method == "HEAD";  // whatever the answer, it carries no body
+  Captures captures{};
+  RouteSpec const* spec = find_route(path, false, captures);
+  if (spec == nullptr) {
     return {error_reply(404, "no such resource " + quote_untrusted(path) +
-                                 "; numbers are at /v1/NAME and /v2/NAME?count=N, such as /v1/forward")};
+                                 "; numbers are at /v1/NAME and /v2/NAME?count=N, such as /v1/forward, and GET / "
+                                 "lists every endpoint"),
+            head};
   }
-  if (kind != Kind::ops && !is_sequence_name(name)) {
-    return {error_reply(404, "no sequence named " + quote_untrusted(name))};
-  }
-
-  bool const head = method == "HEAD";
-  if (method == "OPTIONS") {
-    if (kind == Kind::numbers_v1) {
-      return {describe("One number from sequence " + std::string(name) + ", as a bare number and a newline.",
-                       k_as_description),
-              false, std::string(name)};
-    }
-    if (kind == Kind::numbers_v2) {
-      return {describe("A JSON list of numbers from sequence " + std::string(name) + ".",
-                       "\"count\": \"how many numbers, 1 to " + std::to_string(max_count) +
-                           " (default 1); a bare number in the query also works\", " + std::string(k_as_description)),
-              false, std::string(name)};
-    }
-    return {describe("pezd operations endpoint " + std::string(path) + ".", "")};
-  }
-  if (method != "GET" && !head) {
-    return {error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use GET, HEAD or OPTIONS")};
-  }
-
-  if (kind == Kind::ops) {
-    if (!query.empty()) return {error_reply(400, std::string(path) + " takes no parameters"), head};
-    return {page, head};
-  }
-  auto parsed = parse_number_query(query, kind == Kind::numbers_v2, name, max_count);
+  auto checked = path_name(*spec, captures[0]);
+  if (auto* reply = std::get_if<Reply>(&checked)) return {std::move(*reply), head};
+  auto& name = std::get<std::string>(checked);
+  // Whether the sequence exists is the catalog's to say: the session asks it before answering.
+  if (method == "OPTIONS") return {describe(*spec, name, max_count), false, name};
+  auto const* op = find_operation(*spec, method);
+  if (op == nullptr) return {not_allowed(*spec, method), head};
+  auto parsed = parse_query(*op, path, query, name, max_count);
   if (auto* reply = std::get_if<Reply>(&parsed)) return {std::move(*reply), head};
-  auto const& numbers = std::get<NumberQuery>(parsed);
-  return {TakeNumbers{std::string(name), numbers.count, kind == Kind::numbers_v2 ? 2 : 1, numbers.form}, head};
+  return {act(*op, std::move(name), std::move(std::get<Parsed>(parsed)), {}, max_count), head};
 }
 
 }  // namespace pez::daemon

@@ -1,5 +1,7 @@
 // Turns an HTTP method and target into what to do, without any I/O: a finished reply, numbers to
-// take, or an operations page. Every rule of DESIGN §2 about paths, methods and count is here.
+// take, a value to check, or an operations page. Every rule of DESIGN §2 about paths, methods and
+// parameters is here, read off the route table (route_table.hpp) that the OpenAPI document is
+// written from.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <string_view>
 #include <variant>
 
+#include "common/errors.hpp"
 #include "common/format.hpp"
 #include "daemon/admin_command.hpp"
 
@@ -22,10 +25,10 @@ struct Reply {
   unsigned status = 200;
   std::string body;
   std::string_view content_type = "application/json";
-  std::string_view allow;    // sent as Allow when not empty
-  bool retry_after = false;  // 503s tell clients when to come back
+  std::string_view allow;         // sent as Allow when not empty
+  bool retry_after = false;       // 503s tell clients when to come back
   bool bearer_challenge = false;  // 401s say which credentials to send
-  std::string log_detail;  // what the log says of an error answer instead of its body's message
+  std::string log_detail;         // what the log says of an error answer instead of its body's message
 };
 
 // GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2), the numbers written as form says (?as=string).
@@ -36,15 +39,23 @@ struct TakeNumbers {
   NumberForm form = NumberForm::number;
 };
 
+// GET /v1/NAME/check?value=V: whether V's check characters are right for NAME's format.
+struct CheckValue {
+  std::string name;
+  std::string value;  // %-decoded, 1 to k_max_check_value bytes
+};
+
 enum class OpsPage { healthz, readyz, metrics };
 
 struct Route {
-  using What = std::variant<Reply, TakeNumbers, OpsPage, AdminCommand>;
+  using What = std::variant<Reply, TakeNumbers, OpsPage, AdminCommand, CheckValue>;
   Route(What w, bool is_head = false, std::string sequence = {})
       : what(std::move(w)), head(is_head), if_sequence(std::move(sequence)) {}
 
   What what;
-  bool head = false;  // HEAD: the same status and headers as GET, no body, no numbers taken
+  // HEAD: the same status and headers as GET, no body, no numbers taken; an error answer to a
+  // HEAD has no body either.
+  bool head = false;
   // The Reply stands only if this sequence exists (OPTIONS of a number path): the session asks
   // the catalog, as for HEAD, and answers 404 otherwise.
   std::string if_sequence;
@@ -66,5 +77,9 @@ bool bearer_matches(std::string_view authorization, std::string_view token);
 bool percent_decode(std::string_view in, std::string& out);
 
 Reply error_reply(unsigned status, std::string_view message);
+
+// The answer to a request that failed with error. A database that is away is said in a few words,
+// without libpq's text (socket paths, hosts, roles): that goes to the log, under the request's id.
+Reply failure_reply(Error const& error);
 
 }  // namespace pez::daemon

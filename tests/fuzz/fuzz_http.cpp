@@ -2,8 +2,8 @@
 // requests or garbage) go through Beast's parser with pezd's limits, the router and the answer
 // writer, as an HTTP session does (daemon/http_server.cpp). Besides crashes and sanitizer
 // reports, it stops on an answer that breaks DESIGN §2: a 500 for any input, an error body that
-// is not a JSON object with an "error" string, a header that a client could read as two, or
-// numbers asked for outside 1..max_count.
+// is not a JSON object with an "error" string, a header that a client could read as two,
+// numbers asked for outside 1..max_count, or a check value outside its bounds.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
@@ -18,6 +18,7 @@
 #include "common/format.hpp"
 #include "common/names.hpp"
 #include "daemon/http_request.hpp"
+#include "daemon/route_table.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 namespace {
@@ -55,6 +56,10 @@ void check_answer(Reply const& reply, unsigned version, bool head) {
 void check_route(Route const& route, unsigned version, std::uint32_t max_count) {
   if (auto const* reply = std::get_if<Reply>(&route.what)) {
     check_answer(*reply, version, route.head);
+  } else if (auto const* check = std::get_if<CheckValue>(&route.what)) {
+    require(pez::is_sequence_name(check->name), "a check of a name that is not a sequence name", check->name);
+    require(!check->value.empty() && check->value.size() <= k_max_check_value, "a check value outside 1..64 bytes",
+            check->value);
   } else if (auto const* take = std::get_if<TakeNumbers>(&route.what)) {
     require(pez::is_sequence_name(take->name), "numbers asked of a name that is not a sequence name", take->name);
     require(take->count >= 1 && take->count <= max_count, "a count outside 1..max_count", take->name);
