@@ -20,6 +20,10 @@ GRANT SELECT ON pez.sequences TO :"pezd";
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pez TO :"pezd";
 ALTER DEFAULT PRIVILEGES IN SCHEMA pez GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"pezd";
 
+-- The functions of schema pez (pez.take, pez.reserve, pez.usage for the rates and forecasts, ...)
+-- need nothing more: every role may call a function unless its owner revoked that. With SELECT
+-- on the sequences above, pez.usage reads where each of them stands.
+
 -- pez admin create, reset and drop through pezd (leave these out to keep them to the owner):
 -- creating sequences in the schema, recording them in pez.sequences. A sequence pezd created is
 -- its own, so it may drop it; one the owner created stays the owner's to drop.
