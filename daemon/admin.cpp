@@ -3,15 +3,18 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "common/admin.hpp"
+#include "common/forecast.hpp"
 #include "common/format.hpp"
 #include "common/number_template.hpp"
 #include "common/sequence.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
 #include "daemon/allocator.hpp"
+#include "daemon/usage.hpp"
 
 namespace pez::daemon {
 namespace {
@@ -86,7 +89,38 @@ void describe_format(ordered_json& out, SequenceRow const& row, std::optional<st
   }
 }
 
-ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bool block_default) {
+// The rates of every daemon together (Usage), and the whole seconds until it runs out or wraps at
+// the hour's rate from what is left now: null while the rate is not known, or is 0 (never).
+void add_forecast(ordered_json& out, Usage const* usage, std::string const& name, std::uint64_t left) {
+  auto const* track = usage != nullptr ? usage->find(name) : nullptr;
+  out["rate_1m"] = nullptr;
+  out["rate_1h"] = nullptr;
+  out["taken_1m"] = nullptr;
+  out["taken_1h"] = nullptr;
+  std::optional<double> hourly;
+  if (track != nullptr) {
+    if (auto const minute = track->minute()) {
+      out["rate_1m"] = minute->per_second();
+      out["taken_1m"] = minute->numbers;
+    }
+    if (auto const hour = track->hour()) {
+      hourly = hour->per_second();
+      out["rate_1h"] = *hourly;
+      out["taken_1h"] = hour->numbers;
+    }
+  }
+  auto const eta = eta_seconds(left, hourly);
+  if (!eta || std::isinf(*eta)) {
+    out["eta_seconds"] = nullptr;  // not known, or never at a rate of 0
+  } else if (*eta < 9e18) {
+    out["eta_seconds"] = static_cast<std::int64_t>(*eta);
+  } else {
+    out["eta_seconds"] = std::floor(*eta);
+  }
+}
+
+ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bool block_default,
+                          Usage const* usage) {
   auto const& info = row.info;
   SequenceShape const shape{info.increment, info.min, info.max, info.start, info.cycle};
   auto const view = outlook(shape, row.last_value, row.is_called);
@@ -108,6 +142,7 @@ ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bo
   out["left"] = view.left;
   out["used"] = static_cast<double>(static_cast<long long>(view.used * 1e6)) / 1e6;
   out["exhausted"] = !view.next.has_value();
+  add_forecast(out, usage, info.name, view.left);
   out["generation"] = info.generation;
   out["created_at"] = text_or_null(row.created_at);
   out["reset_at"] = text_or_null(row.reset_at);
@@ -254,7 +289,9 @@ void Admin::describe(Job job) {
     unsigned const status = job.read_back.value_or(200);
     if (all) {
       auto list = ordered_json::array();
-      for (auto const& row : *result) list.push_back(describe_row(row, m_allocator, m_block_default));
+      for (auto const& row : *result) {
+        list.push_back(describe_row(row, m_allocator, m_block_default, m_store.usage()));
+      }
       finish(job, AdminAnswer{status, list.dump()});
       return;
     }
@@ -262,7 +299,7 @@ void Admin::describe(Job job) {
       finish(job, std::unexpected(not_found_error(job.command.name)));
       return;
     }
-    finish(job, AdminAnswer{status, describe_row(result->front(), m_allocator, m_block_default).dump()});
+    finish(job, AdminAnswer{status, describe_row(result->front(), m_allocator, m_block_default, m_store.usage()).dump()});
   });
 }
 

@@ -101,7 +101,7 @@ std::string group_of(std::string_view key) {
   for (std::string_view k : {"http", "socket", "socket_group"}) {
     if (key == k) return "Listeners";
   }
-  for (std::string_view k : {"admin_group", "admin_token_file", "wrap_warning"}) {
+  for (std::string_view k : {"admin_group", "admin_token_file", "wrap_warning", "usage_interval"}) {
     if (key == k) return "Administration";
   }
   if (key.ends_with("database_url") || key.starts_with("db_") || key == "connect_timeout" || key == "reconnect_max" ||
@@ -383,6 +383,20 @@ std::vector<Spec> specs(Config& cfg) {
                          return std::unexpected("expected a fraction above 0 and at most 1, such as 0.9");
                        }
                        cfg.wrap_warning = value;
+                       return {};
+                     }});
+  out.push_back(Spec{"usage_interval", settings::format_duration(cfg.usage_interval), "DURATION",
+                     "How often to read where every sequence stands, for the rates (numbers a second, all "
+                     "daemons together) and exhaustion forecasts of pez admin list and /metrics: from 100ms "
+                     "to 1h, or off for none.",
+                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
+                       if (text == "off") {
+                         cfg.usage_interval = Millis{0};
+                         return {};
+                       }
+                       auto value = settings::parse_duration(text, Millis{100}, std::chrono::hours(1));
+                       if (!value) return std::unexpected(value.error() + ", or off");
+                       cfg.usage_interval = *value;
                        return {};
                      }});
   {

@@ -41,6 +41,7 @@ struct Config {
   std::string admin_token_file;  // HTTP admin under /admin/ is on when set
   std::string admin_token;       // its contents
   double wrap_warning = 0.9;     // warn when this fraction of a sequence's range is used
+  Millis usage_interval{10000};  // how often every sequence's position is read; 0: never
 
   std::string database_url;
   std::string listen_database_url;

@@ -208,6 +208,10 @@ Reply Shared::ops_page(OpsPage page) const {
                            "synchronous standby, so a failover to it loses none; 0 otherwise (asynchronous "
                            "standbys only, no standby, or not known).");
       append_metric(out, "pez_database_failover_safe", "", db.failover() && db.failover()->safe() ? 1 : 0);
+      append_metric_header(out, "pez_database_standbys", "gauge",
+                           "Standbys streaming from the primary, as the latest check found (0 before the first).");
+      append_metric(out, "pez_database_standbys", "",
+                    db.failover() ? static_cast<double>(db.failover()->standbys) : 0);
       append_metric_header(out, "pez_reserved_numbers", "gauge",
                            "Numbers reserved in memory and not handed out yet, by sequence (0 in strict mode).");
       for (auto const& [name, info] : db.catalog().all()) {
@@ -221,6 +225,10 @@ Reply Shared::ops_page(OpsPage page) const {
         if (db.catalog().find(name) == nullptr) continue;
         append_metric(out, "pez_sequence_used_ratio", "sequence=\"" + name + "\"", watch.used);
       }
+      append_usage_metrics(out, db.usage());
+      append_metric_header(out, "pez_ready", "gauge",
+                           "1 when pezd can hand out numbers now (GET /readyz answers 200), else 0.");
+      append_metric(out, "pez_ready", "", ready() ? 1 : 0);
       append_metric_header(out, "pez_pending_requests", "gauge", "Requests waiting for numbers.");
       append_metric(out, "pez_pending_requests", "", static_cast<double>(allocator.pending()));
       append_metric_header(out, "pez_open_connections", "gauge", "Client connections open now.");

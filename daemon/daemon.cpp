@@ -113,7 +113,8 @@ int run_daemon(Config config, int argc, char** argv) {
   Database db(io,
               Database::Options{config.conn_params(), config.listen_conn_params(), config.db_connections,
                                 config.connect_timeout,
-                                config.request_timeout, config.reconnect_max, config.require_synchronous_standby},
+                                config.request_timeout, config.reconnect_max, config.require_synchronous_standby,
+                                config.usage_interval},
               metrics);
   AsioClock clock(io);
   Core core_of_allocation(clock, db, metrics,

@@ -96,7 +96,7 @@ struct Database::Slot {
 };
 
 Database::Database(boost::asio::io_context& io, Options options, Metrics& metrics)
-    : m_io(io), m_options(std::move(options)), m_metrics(metrics), m_failover_timer(io) {
+    : m_io(io), m_options(std::move(options)), m_metrics(metrics), m_failover_timer(io), m_usage_timer(io) {
   for (int i = 0; i < m_options.connections; ++i) m_slots.push_back(std::make_unique<Slot>(io, i));
   if (!m_options.listen_params.empty()) {
     m_slots.push_back(std::make_unique<Slot>(io, m_options.connections));
@@ -111,11 +111,13 @@ void Database::start() {
   m_stopped = false;
   for (auto& slot : m_slots) connect(*slot);
   arm_failover_check();
+  arm_usage_read();
 }
 
 void Database::stop() {
   m_stopped = true;
   m_failover_timer.cancel();
+  m_usage_timer.cancel();
   for (auto& slot : m_slots) {
     slot->retry.cancel();
     slot->probe_timer.cancel();
@@ -607,6 +609,10 @@ void Database::became_free(Slot& slot) {
     run_failover_check(slot);
     return;
   }
+  if (!slot.listener && m_usage_due) {
+    run_usage_read(slot);
+    return;
+  }
   if (!slot.listener && m_events) m_events->store_available();
 }
 
@@ -628,6 +634,13 @@ std::uint64_t Database::refresh_catalog() {
 namespace {
 
 constexpr auto k_failover_every = std::chrono::seconds(1);
+
+// pez.usage() answers this many sequences a statement: each it reads stays locked until the
+// statement ends (sql/007_usage.sql).
+constexpr int k_usage_page = 500;
+constexpr char const k_usage_sql[] =
+    "SELECT name, identity, generation, increment, min_value, max_value, cycle, last_value, is_called"
+    " FROM pez.usage($1::text, $2::integer)";
 
 }  // namespace
 
@@ -694,11 +707,13 @@ void Database::run_failover_check(Slot& slot) {
   m_failover_due = false;
   slot.state = Slot::State::leased;
   auto conn = slot.conn;
-  check_failover(slot, conn, false, [this, &slot, conn] {
-    if (slot.conn != conn || slot.state != Slot::State::leased) return;
-    slot.state = Slot::State::idle;
-    became_free(slot);
-  });
+  check_failover(slot, conn, false, [this, &slot, conn] { release(slot, conn); });
+}
+
+void Database::release(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
+  if (slot.conn != conn || slot.state != Slot::State::leased) return;
+  slot.state = Slot::State::idle;
+  became_free(slot);
 }
 
 void Database::arm_failover_check() {
@@ -713,6 +728,73 @@ void Database::arm_failover_check() {
       }
     }
     arm_failover_check();
+  });
+}
+
+void Database::arm_usage_read() {
+  if (m_options.usage_interval.count() <= 0) return;
+  m_usage_timer.expires_after(m_options.usage_interval);
+  m_usage_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || m_stopped) return;
+    // A round that outlasts the interval is not joined by another: the next tick starts one.
+    if (m_usage_reads == 0) {
+      m_usage_due = true;
+      for (auto& slot : m_slots) {
+        if (!slot->listener && slot->state == Slot::State::idle) {
+          run_usage_read(*slot);
+          break;
+        }
+      }
+    }
+    arm_usage_read();
+  });
+}
+
+void Database::run_usage_read(Slot& slot) {
+  m_usage_due = false;
+  ++m_usage_reads;
+  slot.state = Slot::State::leased;
+  read_usage_page(slot, slot.conn, {}, m_usage.begin_round());
+}
+
+void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& after,
+                               std::uint64_t round) {
+  std::string const most = std::to_string(k_usage_page);
+  char const* params[] = {after.empty() ? nullptr : after.c_str(), most.c_str()};
+  conn->exec_params(k_usage_sql, params, m_options.statement_timeout,
+                    [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
+    if (m_stopped) return;
+    if (slot.conn != conn) {
+      --m_usage_reads;
+      return;
+    }
+    if (!result && closes_connection(result.error())) {
+      --m_usage_reads;
+      lost(slot, result.error().message);
+      return;
+    }
+    auto page = result ? usage_answer(*result) : std::unexpected(classify(result.error()));
+    if (!page) {
+      // The round ends here; the sequences it did not reach stay as they were read last.
+      --m_usage_reads;
+      thread_local LogThrottle log;
+      if (log.allow()) {
+        spdlog::warn("cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
+                     "/metrics (they stay as last read): {}; trying again in {}{}",
+                     page.error().message, settings::format_duration(m_options.usage_interval), log.left_out_text());
+      }
+      release(slot, conn);
+      return;
+    }
+    auto const at = std::chrono::duration_cast<Millis>(Clock::now().time_since_epoch()).count();
+    for (auto const& position : page->positions) m_usage.read(position, at, round);
+    if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
+      read_usage_page(slot, conn, page->last, round);
+      return;
+    }
+    --m_usage_reads;
+    m_usage.end_round(round);
+    release(slot, conn);
   });
 }
 

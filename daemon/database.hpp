@@ -18,6 +18,7 @@
 #include "daemon/failover.hpp"
 #include "daemon/pg_connection.hpp"
 #include "daemon/store.hpp"
+#include "daemon/usage.hpp"
 
 namespace pez::daemon {
 
@@ -59,6 +60,8 @@ class Database final : public Store {
     Millis reconnect_max{1000};
     // Refuse numbers (safety_problem) while the primary has no synchronous standby configured.
     bool require_synchronous_standby = false;
+    // How often every sequence's position is read for the rates and forecasts; 0: never.
+    Millis usage_interval{10000};
   };
 
   Database(boost::asio::io_context& io, Options options, Metrics& metrics);
@@ -84,6 +87,7 @@ class Database final : public Store {
   std::string last_error() const override { return m_last_error; }
   std::optional<std::string> notices_problem() const override;
   std::optional<std::string> safety_problem() const override;
+  Usage const* usage() const override { return &m_usage; }
 
   // What the latest check of the primary found (FailoverSafety), or nothing before the first.
   std::optional<FailoverSafety> const& failover() const { return m_failover; }
@@ -125,6 +129,14 @@ class Database final : public Store {
   void run_failover_check(Slot& slot);
   void arm_failover_check();
   void failover_read(FailoverSafety safety);
+  // Reads every sequence's position (pez.usage(), a page at a time) on a free connection, every
+  // usage_interval, into m_usage; a failure is logged and the next interval tries again.
+  void run_usage_read(Slot& slot);
+  void read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& after,
+                       std::uint64_t round);
+  void arm_usage_read();
+  // A periodic statement on slot is over: it is free again, if it is still up and leased.
+  void release(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   void setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message);
   void schedule_reconnect(Slot& slot);
   void lost(Slot& slot, std::string const& message);
@@ -166,6 +178,10 @@ class Database final : public Store {
   std::optional<FailoverSafety::Kind> m_failover_logged;
   bool m_failover_due = false;
   boost::asio::steady_timer m_failover_timer;
+  Usage m_usage;
+  bool m_usage_due = false;
+  int m_usage_reads = 0;  // rounds running: a new one starts only when none is
+  boost::asio::steady_timer m_usage_timer;
 };
 
 }  // namespace pez::daemon

@@ -257,4 +257,36 @@ std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults co
   return out;
 }
 
+std::expected<UsagePage, StoreError> usage_answer(PgResults const& results) {
+  UsagePage page;
+  auto const* rows = last_result(results);
+  if (rows == nullptr || PQnfields(rows) != 9) return std::unexpected(unreadable("pez.usage()"));
+  page.rows = static_cast<std::size_t>(PQntuples(rows));
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    page.last = PQgetvalue(rows, row, 0);
+    // No state: left out (dropped meanwhile, locked, not readable), or not a name pezd serves.
+    if (PQgetisnull(rows, row, 7) || PQgetisnull(rows, row, 8)) continue;
+    auto number = [&](int column) { return parse_int64(PQgetvalue(rows, row, column)); };
+    auto const identity = number(1);
+    auto const generation = number(2);
+    auto const increment = number(3);
+    auto const min = number(4);
+    auto const max = number(5);
+    auto const last = number(7);
+    if (!identity || !generation || !increment || !min || !max || !last || *identity < 0 || *identity > 0xffffffffLL ||
+        *increment == 0) {
+      return std::unexpected(unreadable("pez.usage()"));
+    }
+    Position p;
+    p.name = page.last;
+    p.identity = static_cast<std::uint32_t>(*identity);
+    p.generation = *generation;
+    p.shape = SequenceShape{*increment, *min, *max, 0, std::string_view(PQgetvalue(rows, row, 6)) == "t"};
+    p.last_value = *last;
+    p.is_called = std::string_view(PQgetvalue(rows, row, 8)) == "t";
+    page.positions.push_back(std::move(p));
+  }
+  return page;
+}
+
 }  // namespace pez::daemon

@@ -13,6 +13,7 @@
 #include "daemon/catalog.hpp"
 #include "daemon/pg_connection.hpp"
 #include "daemon/store.hpp"
+#include "daemon/usage.hpp"
 
 namespace pez::daemon {
 
@@ -50,5 +51,15 @@ std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::u
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);
 std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results);
+
+// A page of pez.usage() (sql/008_usage.sql): the positions it could read of sequences pezd serves,
+// how many rows it held (a page of fewer than asked for is the last) and the last name in it (the
+// next page starts after it).
+struct UsagePage {
+  std::vector<Position> positions;
+  std::size_t rows = 0;
+  std::string last;
+};
+std::expected<UsagePage, StoreError> usage_answer(PgResults const& results);
 
 }  // namespace pez::daemon

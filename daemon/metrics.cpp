@@ -4,6 +4,9 @@
 #include <cmath>
 #include <mutex>
 
+#include "common/forecast.hpp"
+#include "daemon/usage.hpp"
+
 namespace pez::daemon {
 namespace {
 
@@ -169,6 +172,41 @@ void Metrics::render(std::string& out) const {
   append_metric_header(out, "pez_db_connects_total", "counter", "Database connection attempts, by result.");
   append_metric(out, "pez_db_connects_total", "result=\"ok\"", static_cast<double>(read(m_db_connects)));
   append_metric(out, "pez_db_connects_total", "result=\"failed\"", static_cast<double>(read(m_db_connect_failures)));
+}
+
+void append_usage_metrics(std::string& out, Usage const* usage) {
+  static std::map<std::string, Usage::Entry, std::less<>> const k_none;
+  auto const& all = usage != nullptr ? usage->all() : k_none;
+  auto label = [](std::string const& name) { return "sequence=\"" + name + "\""; };
+  append_metric_header(out, "pez_sequence_remaining", "gauge",
+                       "Numbers a sequence can still hand out before it runs out (without cycle) or wraps (with "
+                       "cycle), as its latest reading found (every usage_interval).");
+  for (auto const& [name, entry] : all) append_metric(out, "pez_sequence_remaining", label(name), static_cast<double>(entry.track.left()));
+  append_metric_header(out, "pez_sequence_cycles", "gauge",
+                       "1 when a sequence starts over at the end of its range, 0 when it runs out there.");
+  for (auto const& [name, entry] : all) append_metric(out, "pez_sequence_cycles", label(name), entry.track.cycles() ? 1 : 0);
+  append_metric_header(out, "pez_sequence_rate", "gauge",
+                       "Numbers taken from a sequence per second by every daemon on the database together, over the "
+                       "last minute (window 1m) or hour (1h), from how far it moved; block mode counts a block when "
+                       "it is reserved.");
+  for (auto const& [name, entry] : all) {
+    if (auto const rate = entry.track.minute()) {
+      append_metric(out, "pez_sequence_rate", label(name) + ",window=\"1m\"", rate->per_second());
+    }
+    if (auto const rate = entry.track.hour()) {
+      append_metric(out, "pez_sequence_rate", label(name) + ",window=\"1h\"", rate->per_second());
+    }
+  }
+  append_metric_header(out, "pez_sequence_exhaustion_eta_seconds", "gauge",
+                       "Seconds until a sequence runs out (without cycle) or wraps (with cycle) at the last hour's "
+                       "rate: +Inf at a rate of 0, 0 once run out; absent until the rate is known.");
+  for (auto const& [name, entry] : all) {
+    std::optional<double> hourly;
+    if (auto const hour = entry.track.hour()) hourly = hour->per_second();
+    if (auto const eta = eta_seconds(entry.track.left(), hourly)) {
+      append_metric(out, "pez_sequence_exhaustion_eta_seconds", label(name), *eta);
+    }
+  }
 }
 
 }  // namespace pez::daemon

@@ -74,4 +74,10 @@ class Metrics {
 void append_metric_header(std::string& out, std::string_view name, std::string_view type, std::string_view help);
 void append_metric(std::string& out, std::string_view name, std::string_view labels, double value);
 
+class Usage;
+// The rates and forecasts of every sequence (pez_sequence_remaining, _cycles, _rate and
+// _exhaustion_eta_seconds): every family's header, and a sample of each sequence usage last read
+// (none when it reads none).
+void append_usage_metrics(std::string& out, Usage const* usage);
+
 }  // namespace pez::daemon

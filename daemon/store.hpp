@@ -21,6 +21,7 @@
 
 namespace pez::daemon {
 
+class Usage;
 using Clock = std::chrono::steady_clock;
 
 // A failed exchange with the database, classified once, where it was read (the store).
@@ -140,6 +141,9 @@ class Store {
   // Why no number may be taken at all (require_synchronous_standby without a synchronous
   // standby), or nothing.
   virtual std::optional<std::string> safety_problem() const { return std::nullopt; }
+  // How fast each sequence is used by every daemon together, as last read; nothing when this
+  // store does not read it.
+  virtual Usage const* usage() const { return nullptr; }
 };
 
 // The clock and timers of the core: the event loop's, or the simulation's.

@@ -2,8 +2,10 @@
 with only the rights of sql/grants.sql (CTest's integration_least_privilege runs the basics so);
 and a role that lacks a right is told which one, not handed a raw SQL error."""
 
+import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -83,3 +85,31 @@ def test_admin_through_a_role_with_the_admin_grants(start_pezd, cluster):
     assert pezd.pez("admin", "drop", "tickets").returncode == 0
     r = pezd.pez("admin", "drop", "forward")
     assert r.returncode != 0 and "built in" in r.stderr, r.stderr
+
+
+def test_rates_through_a_role_with_only_the_grants(start_pezd, cluster):
+    # pez.usage() (sql/008_usage.sql) reads where each sequence stands with the rights of
+    # grants.sql; a role that may not read a sequence gets no rate for it, and no error.
+    database = cluster.create_split_database()
+    pezd = start_pezd(["--usage-interval", "200ms"], user=harness.APP_ROLE, database=database)
+    pezd.numbers("forward", 5)
+
+    def forward():
+        return json.loads(pezd.pez("admin", "inspect", "forward", "--json").stdout)
+
+    wait_until(lambda: forward()["rate_1h"] is not None, 20, what="the rate of forward")
+    pezd.numbers("forward", 5)
+    wait_until(lambda: forward()["taken_1h"] >= 5, 20, what="the numbers taken to be counted")
+    assert 'pez_sequence_rate{sequence="forward",window="1h"}' in pezd.get("/metrics").body
+
+    roles(cluster, "pez_counter")
+    cluster.psql(database, "GRANT USAGE ON SCHEMA pez TO pez_counter; "
+                           "GRANT SELECT ON pez.schema_migrations, pez.sequences TO pez_counter; "
+                           "GRANT USAGE, UPDATE ON pez.forward TO pez_counter")
+    blind = start_pezd(["--usage-interval", "200ms", "--mode", "strict"], user="pez_counter", database=database)
+    assert len(blind.numbers("forward", 3)) == 3
+    wait_until(lambda: "database up" in blind.log_text(), 10, what="the connection")
+    time.sleep(1)  # five readings, each of which finds forward unreadable
+    body = blind.get("/metrics").body
+    assert 'pez_sequence_remaining{sequence="forward"}' not in body
+    assert "cannot read where the sequences stand" not in blind.log_text()

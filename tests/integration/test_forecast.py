@@ -1,0 +1,169 @@
+"""Rates and exhaustion forecasts (issue 14): every pezd reads where each sequence stands in the
+database, so each reports what all daemons take together, not its own share; what is left and
+when it runs out or wraps; a reset starts the window again; the same in /metrics. The readings
+come every 200 ms here (usage_interval); nothing below depends on how long anything takes."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from harness import MODE, PEZD, metric, wait_until
+
+FAST = ["--usage-interval", "200ms"]
+MAX = 10**15
+
+
+def inspect(pezd, name):
+    r = pezd.pez("admin", "inspect", name, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def moved(cluster, db, name, start=1):
+    """How far an ascending sequence has moved in the database since start: every number taken
+    or reserved by any daemon."""
+    last, called = cluster.psql(db, f'SELECT last_value, is_called FROM pez."{name}"').split("|")
+    return int(last) - start + 1 if called == "t" else 0
+
+
+def measured(pezd, name):
+    """Waits until pezd has read the sequence twice: its rates are known (0 while unused)."""
+    return wait_until(lambda: inspect(pezd, name)["rate_1h"] is not None, 20,
+                      what=f"{pezd.name} to measure {name}")
+
+
+def labels(name, window=None):
+    return f'sequence="{name}"' + (f',window="{window}"' if window else "")
+
+
+def test_every_daemon_reports_what_all_daemons_take_together(start_pezd, cluster, db):
+    a = start_pezd(FAST)
+    b = start_pezd(FAST)
+    # Room for the blocks block mode reserves at the rate it sees (it does not run out).
+    assert a.pez("admin", "create", "tickets", "--max", str(MAX), "--no-cycle").returncode == 0
+    # Both have read it twice before anything is taken: their windows hold every number taken.
+    for d in (a, b):
+        measured(d, "tickets")
+    took_at = time.monotonic()
+    for _ in range(3):
+        assert len(a.numbers("tickets", 100)) == 100
+        assert len(b.numbers("tickets", 100)) == 100
+
+    def settled():
+        total = moved(cluster, db, "tickets")
+        seen = [inspect(d, "tickets") for d in (a, b)]
+        return all(s["taken_1h"] == total and s["left"] == MAX - total for s in seen) and (total, seen)
+
+    total, seen = wait_until(settled, 30, what="both daemons to count every number either took")
+    # Strict mode takes exactly what was handed out; block mode moves the sequence by whole blocks.
+    assert total == 600 if MODE == "strict" else total >= 600
+    fresh = time.monotonic() - took_at < 40  # the minute's window still reaches back to the takes
+    for s in seen:
+        assert s["rate_1h"] > 0 and s["rate_1m"] is not None
+        assert s["taken_1m"] <= s["taken_1h"]
+        if fresh:
+            assert s["taken_1m"] == total and s["rate_1m"] > 0
+        assert s["cycle"] is False and s["exhausted"] is False
+        # When it runs out, at the hour's rate: what is left over the rate, in whole seconds.
+        assert s["eta_seconds"] == pytest.approx(s["left"] / s["rate_1h"], abs=1)
+    # Each handed out its own share; each reports the whole.
+    for d in (a, b):
+        body = d.get("/metrics").body
+        assert metric(body, "pez_numbers_total", labels("tickets")) == 300
+        assert metric(body, "pez_sequence_remaining", labels("tickets")) == MAX - total
+        assert metric(body, "pez_sequence_cycles", labels("tickets")) == 0
+        hourly = metric(body, "pez_sequence_rate", labels("tickets", "1h"))
+        assert hourly > 0 and f"pez_sequence_rate{{{labels('tickets', '1m')}}} " in body
+        eta = metric(body, "pez_sequence_exhaustion_eta_seconds", labels("tickets"))
+        assert eta == pytest.approx((MAX - total) / hourly, rel=1e-9)
+
+
+def test_a_wrap_counts_the_numbers_on_both_sides_of_it(start_pezd):
+    # A strict sequence (whatever the daemon's mode), so that exactly what is handed out moves it.
+    pezd = start_pezd(FAST)
+    assert pezd.pez("admin", "create", "wrap", "--max", "100", "--mode", "strict").returncode == 0
+    measured(pezd, "wrap")
+    assert pezd.numbers("wrap", 60) == list(range(1, 61))
+    wait_until(lambda: inspect(pezd, "wrap")["taken_1h"] == 60, 20, what="60 numbers to be read")
+    assert pezd.numbers("wrap", 60) == list(range(61, 101)) + list(range(1, 21))
+    seen = wait_until(lambda: (s := inspect(pezd, "wrap"))["taken_1h"] == 120 and s, 20,
+                      what="the wrap to be read")
+    assert seen["left"] == 80 and seen["cycle"] is True
+    assert seen["eta_seconds"] == pytest.approx(80 / seen["rate_1h"], abs=1)
+    body = pezd.get("/metrics").body
+    assert metric(body, "pez_sequence_cycles", labels("wrap")) == 1
+    assert metric(body, "pez_sequence_remaining", labels("wrap")) == 80
+
+
+def read_up_to_date(pezd, name):
+    """pez admin inspect's view of a sequence once pezd's latest reading is where the sequence
+    stands now: the numbers left that the reading found (pez_sequence_remaining) are those left
+    now (read when asked)."""
+    def current():
+        s = inspect(pezd, name)
+        body = pezd.get("/metrics").body
+        return (s["taken_1h"] is not None and metric(body, "pez_sequence_remaining", labels(name)) == s["left"]
+                and s == inspect(pezd, name) and s)
+    return wait_until(current, 20, what=f"{pezd.name} to read where {name} stands")
+
+
+def test_a_reset_starts_the_window_again(start_pezd):
+    pezd = start_pezd(FAST)
+    other = start_pezd(FAST)
+    # (A range whose counts a double holds exactly, as /metrics writes them.)
+    assert pezd.pez("admin", "create", "tickets", "--max", str(MAX)).returncode == 0
+    for d in (pezd, other):
+        measured(d, "tickets")
+    pezd.numbers("tickets", 50)
+    before = {d.name: read_up_to_date(d, "tickets") for d in (pezd, other)}
+    assert all(s["taken_1h"] >= 50 for s in before.values())
+    # Far ahead: a window that went on would count the half million numbers skipped.
+    assert pezd.pez("admin", "reset", "tickets", "--to", "500000").returncode == 0
+    for d in (pezd, other):
+        # Only what was taken since the reset (block mode may reserve at once, before a reading).
+        wait_until(lambda: (s := read_up_to_date(d, "tickets"))["generation"] > before[d.name]["generation"]
+                   and s["next"] >= 500000, 20, what=f"{d.name} to read the reset")
+        after = read_up_to_date(d, "tickets")
+        assert after["taken_1h"] <= after["next"] - 500000, after
+    # From then on each counts what any takes.
+    start = {d.name: read_up_to_date(d, "tickets") for d in (pezd, other)}
+    for _ in range(5):
+        other.numbers("tickets", 100)
+    for d in (pezd, other):
+        wait_until(lambda: (s := read_up_to_date(d, "tickets"))["left"] < start[d.name]["left"]
+                   and s["taken_1h"] - start[d.name]["taken_1h"] == start[d.name]["left"] - s["left"], 20,
+                   what=f"{d.name} to count the takes after the reset")
+
+
+def test_a_dropped_sequence_leaves_the_metrics(start_pezd):
+    pezd = start_pezd(FAST)
+    assert pezd.pez("admin", "create", "gone").returncode == 0
+    measured(pezd, "gone")
+    assert 'pez_sequence_remaining{sequence="gone"}' in pezd.get("/metrics").body
+    assert pezd.pez("admin", "drop", "gone").returncode == 0
+    wait_until(lambda: 'sequence="gone"' not in pezd.get("/metrics").body, 20, what="the dropped sequence to go")
+
+
+def test_usage_interval_off_reads_nothing(start_pezd):
+    pezd = start_pezd(["--usage-interval", "off"])
+    pezd.numbers("forward", 5)
+    seen = inspect(pezd, "forward")
+    assert seen["rate_1m"] is None and seen["rate_1h"] is None and seen["eta_seconds"] is None
+    assert seen["left"] > 0  # read when asked, as always
+    body = pezd.get("/metrics").body
+    # Every family is listed, without a sample.
+    for family in ("pez_sequence_remaining", "pez_sequence_cycles", "pez_sequence_rate",
+                   "pez_sequence_exhaustion_eta_seconds"):
+        assert f"# TYPE {family} gauge" in body and f"{family}{{" not in body
+
+
+@pytest.mark.parametrize("bad", ["0", "50ms", "2h", "often", ""])
+def test_a_bad_usage_interval_stops_pezd(workdir, bad):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_CONFIG"] = ""
+    r = subprocess.run([PEZD, "--socket", os.path.join(workdir, "x.sock"), "--usage-interval", bad],
+                       capture_output=True, text=True, env=env, timeout=10, stdin=subprocess.DEVNULL)
+    assert r.returncode == 78 and "usage_interval" in r.stderr and "off" in r.stderr, r
