@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "common/admin.hpp"
 #include "common/count.hpp"
+#include "common/forecast.hpp"
 #include "common/names.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
@@ -86,6 +87,17 @@ std::string table(std::vector<std::vector<std::string>> const& rows) {
   return out;
 }
 
+// Numbers a second in the unit that reads best ("12/s", "30/min"), or "-" while not measured.
+std::string rate_of(json const& v) { return v.is_number() ? rate_text(v.get<double>()) : "-"; }
+
+// When the sequence runs out or wraps at the last hour's rate ("3d 4h"; "now" once run out), or
+// "-" while the rate is not known or is 0.
+std::string eta_of(json const& seq) {
+  if (seq.value("exhausted", false)) return "now";
+  auto const& eta = seq.contains("eta_seconds") ? seq["eta_seconds"] : json();
+  return eta.is_number() ? eta_text(eta.get<double>()) : "-";
+}
+
 std::string describe(json const& seq) {
   static constexpr char const* k_fields[][2] = {
       {"name", "name"},           {"description", "description"}, {"direction", "direction"},
@@ -93,17 +105,21 @@ std::string describe(json const& seq) {
       {"max", "max"},             {"cycle", "cycle"},             {"mode", "mode"},
       {"mode_from", "mode set by"}, {"last_value", "last value"}, {"next", "next value"},
       {"left", "left before wrap"}, {"used", "range used"},       {"exhausted", "run out"},
+      {"rate_1m", "rate, last minute"}, {"rate_1h", "rate, last hour"}, {"eta_seconds", "wraps in"},
       {"generation", "generation"}, {"created_at", "created"},     {"reset_at", "last reset"},
       {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "database connections of all pezd"},
       {"format", "format"}, {"example", "example"}, {"period", "period"}, {"time_zone", "time zone"},
       {"check", "check"}, {"current_period", "current period"}, {"next_printed", "next printed"},
       {"format_error", "format unusable"}};
+  bool const cycles = seq.value("cycle", true);
   std::vector<std::vector<std::string>> rows;
   for (auto const& [key, label] : k_fields) {
     if (!seq.contains(key)) continue;
-    if (std::string_view(key) == "format" && seq[key].is_null()) continue;
-    auto value = text_of(seq[key]);
-    if (std::string_view(key) == "left" && !seq.value("cycle", true)) rows.push_back({"left before run out:", value});
+    std::string_view const k = key;
+    if (k == "format" && seq[key].is_null()) continue;
+    auto value = k.starts_with("rate_") ? rate_of(seq[key]) : k == "eta_seconds" ? eta_of(seq) : text_of(seq[key]);
+    if (k == "left" && !cycles) rows.push_back({"left before run out:", value});
+    else if (k == "eta_seconds" && !cycles) rows.push_back({"runs out in:", value});
     else rows.push_back({std::string(label) + ":", value});
   }
   return table(rows);
@@ -129,12 +145,12 @@ std::string next_text(json const& seq) {
 
 std::string list_table(json const& list) {
   std::vector<std::vector<std::string>> rows{
-      {"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE", "DESCRIPTION"}};
+      {"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "RATE", "ETA", "CYCLE", "MODE", "DESCRIPTION"}};
   for (auto const& seq : list) {
     auto const description = seq.value("description", std::string());
     rows.push_back({text_of(seq["name"]), text_of(seq["direction"]), text_of(seq["next"]), text_of(seq["left"]),
-                    text_of(seq["used"]), text_of(seq["cycle"]), text_of(seq["mode"]),
-                    description.empty() ? "-" : description});
+                    text_of(seq["used"]), rate_of(seq.contains("rate_1h") ? seq["rate_1h"] : json()), eta_of(seq),
+                    text_of(seq["cycle"]), text_of(seq["mode"]), description.empty() ? "-" : description});
   }
   return table(rows);
 }

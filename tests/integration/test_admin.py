@@ -473,7 +473,8 @@ def test_every_admin_command_takes_json(pezd):
 def test_list_shows_descriptions_and_inspect_says_what_it_counts(pezd):
     admin_json(pezd, "create", "tickets", "--description", "ticket numbers")
     lines = pezd.pez("admin", "list").stdout.splitlines()
-    assert lines[0].split() == ["NAME", "DIRECTION", "NEXT", "LEFT", "USED", "CYCLE", "MODE", "DESCRIPTION"]
+    assert lines[0].split() == ["NAME", "DIRECTION", "NEXT", "LEFT", "USED", "RATE", "ETA", "CYCLE", "MODE",
+                                "DESCRIPTION"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert rows["tickets"].endswith("  ticket numbers")
     forward = admin_json(pezd, "inspect", "forward")["description"]

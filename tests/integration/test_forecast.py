@@ -5,6 +5,7 @@ come every 200 ms here (usage_interval); nothing below depends on how long anyth
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -33,6 +34,18 @@ def measured(pezd, name):
     """Waits until pezd has read the sequence twice: its rates are known (0 while unused)."""
     return wait_until(lambda: inspect(pezd, name)["rate_1h"] is not None, 20,
                       what=f"{pezd.name} to measure {name}")
+
+
+def table(text):
+    """pez admin list's rows by name, each cell under its heading (a cell may hold a space)."""
+    lines = text.splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+", lines[0])]
+    names = lines[0].split()
+    rows = {}
+    for line in lines[1:]:
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line)])]
+        rows[cells[0]] = dict(zip(names, cells))
+    return rows
 
 
 def labels(name, window=None):
@@ -79,6 +92,29 @@ def test_every_daemon_reports_what_all_daemons_take_together(start_pezd, cluster
         assert hourly > 0 and f"pez_sequence_rate{{{labels('tickets', '1m')}}} " in body
         eta = metric(body, "pez_sequence_exhaustion_eta_seconds", labels("tickets"))
         assert eta == pytest.approx((MAX - total) / hourly, rel=1e-9)
+
+
+def test_pez_admin_list_and_inspect_show_rate_and_eta(start_pezd, cluster, db):
+    pezd = start_pezd(FAST)
+    # Strict, so that block mode's reserves do not run it out: what is shown is the same in both.
+    assert pezd.pez("admin", "create", "tickets", "--max", "1000000", "--no-cycle", "--mode", "strict").returncode == 0
+    assert pezd.pez("admin", "create", "small", "--max", "10", "--no-cycle", "--mode", "strict").returncode == 0
+    for name in ("tickets", "small"):
+        measured(pezd, name)
+    pezd.numbers("tickets", 50)
+    pezd.numbers("small", 10)
+    wait_until(lambda: inspect(pezd, "tickets")["taken_1h"] == moved(cluster, db, "tickets")
+               and inspect(pezd, "small")["left"] == 0, 20, what="the takes to be read")
+    rows = table(pezd.pez("admin", "list").stdout)
+    assert rows["tickets"]["RATE"].endswith(("/s", "/min", "/h")) and rows["tickets"]["RATE"] != "0/s"
+    assert re.fullmatch(r"\d+[ydhms]( \d+[dhms])?", rows["tickets"]["ETA"]), rows["tickets"]
+    assert rows["small"]["ETA"] == "now"  # run out
+    human = pezd.pez("admin", "inspect", "tickets").stdout
+    fields = dict(line.split(":", 1) for line in human.splitlines())
+    assert {"rate, last minute", "rate, last hour", "runs out in", "left before run out"} <= set(fields)
+    assert fields["runs out in"].strip()[0].isdigit(), human
+    forward = dict(line.split(":", 1) for line in pezd.pez("admin", "inspect", "forward").stdout.splitlines())
+    assert "wraps in" in forward and "runs out in" not in forward
 
 
 def test_a_wrap_counts_the_numbers_on_both_sides_of_it(start_pezd):
@@ -158,6 +194,8 @@ def test_usage_interval_off_reads_nothing(start_pezd):
     for family in ("pez_sequence_remaining", "pez_sequence_cycles", "pez_sequence_rate",
                    "pez_sequence_exhaustion_eta_seconds"):
         assert f"# TYPE {family} gauge" in body and f"{family}{{" not in body
+    row = table(pezd.pez("admin", "list").stdout)["forward"]
+    assert row["RATE"] == row["ETA"] == "-"
 
 
 @pytest.mark.parametrize("bad", ["0", "50ms", "2h", "often", ""])
