@@ -337,6 +337,20 @@ def split_responses(text):
     return out
 
 
+def documented_metrics():
+    """The metric families pezd(8) documents in its section Metrics, each with its labels."""
+    with open(os.path.join(ROOT, "man", "pezd.8")) as f:
+        page = f.read()
+    section = page.split(".Ss Metrics", 1)[1].split(".Ss ", 1)[0]
+    # ".It Li pez_numbers_total Brq Li sequence", ".It Li pez_requests_total Brq Li transport=..., code"
+    families = {}
+    for m in re.finditer(r"^\.It Li (pez_[a-z_]+)(?: Brq (.*))?$", section, re.M):
+        labels = {re.match(r"\s*(?:Li )?([a-z_]+)", part).group(1) for part in (m.group(2) or "").split(",")
+                  if part.strip()}
+        families.setdefault(m.group(1), set()).update(labels)
+    return families
+
+
 def metric(text, name, labels=""):
     """The value of one sample of a Prometheus text page (0 when it is not there)."""
     pattern = re.escape(name + ("{" + labels + "}" if labels else "")) + r" ([-+0-9.eInf]+)$"

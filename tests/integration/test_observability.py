@@ -6,20 +6,7 @@ import json
 import os
 import re
 
-from harness import ROOT, LineClient, run_pez, wait_until
-
-
-def documented_metrics():
-    with open(os.path.join(ROOT, "man", "pezd.8")) as f:
-        page = f.read()
-    section = page.split(".Ss Metrics", 1)[1].split(".Ss ", 1)[0]
-    # ".It Li pez_numbers_total Brq Li sequence", ".It Li pez_requests_total Brq Li transport=..., code"
-    families = {}
-    for m in re.finditer(r"^\.It Li (pez_[a-z_]+)(?: Brq (.*))?$", section, re.M):
-        labels = {re.match(r"\s*(?:Li )?([a-z_]+)", part).group(1) for part in (m.group(2) or "").split(",")
-                  if part.strip()}
-        families.setdefault(m.group(1), set()).update(labels)
-    return families
+from harness import LineClient, documented_metrics, run_pez, wait_until
 
 
 def test_every_metric_is_documented_with_its_labels(pezd):

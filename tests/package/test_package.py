@@ -85,6 +85,8 @@ def test_the_package_holds_what_it_should(deb):
                  "./usr/lib/sysusers.d/pez.conf", "./usr/lib/tmpfiles.d/pez.conf", "./etc/pez/pezd.conf",
                  "./etc/default/pezd", "./usr/share/pez/sql/001_init.sql", "./usr/share/pez/sql/003_admin.sql",
                  "./usr/share/bash-completion/completions/pez", "./usr/share/zsh/vendor-completions/_pez",
+                 "./usr/share/pez/prometheus/pez-alerts.yml", "./usr/share/pez/prometheus/pez-alerts.test.yml",
+                 "./usr/share/pez/grafana/pez-dashboard.json",
                  "./usr/share/doc/pez/copyright", "./usr/share/doc/pez/changelog.Debian.gz"):
         assert re.search(rf" {re.escape(path)}$", listing, re.M), f"{path} missing from the package:\n{listing}"
     # The database password for LoadCredential=: empty, and root's alone.

@@ -39,6 +39,7 @@ def test_the_rpm_spec_builds():
     for path in ("/usr/sbin/pezd", "/usr/bin/pez", "/usr/lib/systemd/system/pezd.service",
                  "/usr/lib/sysusers.d/pez.conf", "/etc/pez/pezd.conf", "/etc/sysconfig/pezd",
                  "/usr/share/man/man8/pezd.8.gz", "/usr/share/pez/sql/001_init.sql",
+                 "/usr/share/pez/prometheus/pez-alerts.yml", "/usr/share/pez/grafana/pez-dashboard.json",
                  "/usr/share/bash-completion/completions/pez"):
         assert path in files, (path, files)
     config = run(["rpm", "-qcp", rpms[0]]).stdout.split()
