@@ -6,7 +6,14 @@
 #include <cstdint>
 #include <limits>
 
+#include <libpq-fe.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "common/forecast.hpp"
+#include "daemon/db_answers.hpp"
 #include "daemon/usage.hpp"
 
 using pez::daemon::Position;
@@ -30,6 +37,28 @@ Position at(std::int64_t last, std::int64_t max = 1'000'000, bool cycle = false,
 }
 
 constexpr std::int64_t k_second = 1000;
+
+// An answer of pez.usage() as libpq would hold it: rows of nine values, NULL where none.
+pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows,
+                                  int columns = 9) {
+  PGresult* result = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
+  std::vector<PGresAttDesc> attributes(static_cast<std::size_t>(columns));
+  std::vector<std::string> names;
+  for (int i = 0; i < columns; ++i) names.push_back("c" + std::to_string(i));
+  for (int i = 0; i < columns; ++i) attributes[static_cast<std::size_t>(i)].name = names[static_cast<std::size_t>(i)].data();
+  REQUIRE(PQsetResultAttrs(result, columns, attributes.data()) != 0);
+  for (int row = 0; row < static_cast<int>(rows.size()); ++row) {
+    for (int column = 0; column < columns; ++column) {
+      auto const& value = rows[static_cast<std::size_t>(row)][static_cast<std::size_t>(column)];
+      // Length -1: NULL.
+      REQUIRE(PQsetvalue(result, row, column, value ? const_cast<char*>(value->c_str()) : nullptr,
+                         value ? static_cast<int>(value->size()) : -1) != 0);
+    }
+  }
+  pez::daemon::PgResults out;
+  out.emplace_back(result);
+  return out;
+}
 
 }  // namespace
 
@@ -224,6 +253,44 @@ TEST_CASE("usage: overlapping rounds forget only what neither read") {
   CHECK(usage.find("jobs") != nullptr);
   usage.end_round(second);
   CHECK(usage.find("jobs") == nullptr);
+}
+
+TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and where the next page starts") {
+  auto const page = pez::daemon::usage_answer(usage_rows({
+      {"_generations", "16390", "0", "1", "1", "9223372036854775807", "f", std::nullopt, std::nullopt},
+      {"forward", "16385", "1", "1", "1", "9223372036854775807", "t", "1000", "t"},
+      {"gone", "16400", "4", "1", "1", "100", "f", std::nullopt, std::nullopt},  // dropped meanwhile
+      {"reverse", "16386", "2", "-1", "1", "9223372036854775807", "t", "9223372036854775807", "f"},
+  }));
+  REQUIRE(page);
+  CHECK(page->rows == 4);
+  CHECK(page->last == "reverse");
+  REQUIRE(page->positions.size() == 2);
+  auto const& forward = page->positions[0];
+  CHECK(forward.name == "forward");
+  CHECK(forward.identity == 16385);
+  CHECK(forward.generation == 1);
+  CHECK(forward.shape.increment == 1);
+  CHECK(forward.shape.cycle);
+  CHECK(forward.last_value == 1000);
+  CHECK(forward.is_called);
+  auto const& reverse = page->positions[1];
+  CHECK(reverse.shape.increment == -1);
+  CHECK(reverse.shape.max == k_max);
+  CHECK(!reverse.is_called);
+
+  auto const empty = pez::daemon::usage_answer(usage_rows({}));
+  REQUIRE(empty);
+  CHECK(empty->rows == 0);
+  CHECK(empty->positions.empty());
+}
+
+TEST_CASE("usage: an answer pezd cannot read is an error, not a position") {
+  CHECK(!pez::daemon::usage_answer(usage_rows({}, 8)));
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "oid?", "1", "1", "1", "9", "t", "1", "t"}})));
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "0", "1", "9", "t", "1", "t"}})));  // step 0
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "-1", "1", "1", "1", "9", "t", "1", "t"}})));
+  CHECK(!pez::daemon::usage_answer(pez::daemon::PgResults{}));
 }
 
 TEST_CASE("forecast: the time left is what is left over the rate") {
