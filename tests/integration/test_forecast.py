@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import harness
 from harness import MODE, PEZD, metric, wait_until
 
 FAST = ["--usage-interval", "200ms"]
@@ -172,6 +173,22 @@ def test_a_reset_starts_the_window_again(start_pezd):
         wait_until(lambda: (s := read_up_to_date(d, "tickets"))["left"] < start[d.name]["left"]
                    and s["taken_1h"] - start[d.name]["taken_1h"] == start[d.name]["left"] - s["left"], 20,
                    what=f"{d.name} to count the takes after the reset")
+
+
+def test_every_page_of_many_sequences_is_read(start_pezd, cluster, db):
+    # pez.usage() answers 500 sequences a statement: 1200 more take three pages.
+    pezd = start_pezd(FAST)
+    owner = harness.OWNER_ROLE if harness.ROLES == "split" else "postgres"
+    cluster.psql(db, "DO $$ BEGIN FOR i IN 1..1200 LOOP "
+                     "EXECUTE format('CREATE SEQUENCE pez.%I', 'many-' || lpad(i::text, 4, '0')); END LOOP; END $$",
+                 user=owner)
+    assert pezd.pez("admin", "create", "zz-last", "--mode", "strict").returncode == 0
+    measured(pezd, "zz-last")
+    pezd.numbers("zz-last", 30)
+    wait_until(lambda: inspect(pezd, "zz-last")["taken_1h"] == 30, 20, what="the last page to be read")
+    body = pezd.get("/metrics").body
+    assert len(re.findall(r"^pez_sequence_remaining\{", body, re.M)) == 1200 + 3
+    assert inspect(pezd, "many-0777")["rate_1h"] == 0
 
 
 def test_a_dropped_sequence_leaves_the_metrics(start_pezd):
