@@ -191,6 +191,23 @@ def test_every_page_of_many_sequences_is_read(start_pezd, cluster, db):
     assert inspect(pezd, "many-0777")["rate_1h"] == 0
 
 
+def test_http_admin_answers_carry_the_forecast(start_pezd, workdir):
+    token = "forecast-token-0123456789abcdef"
+    path = os.path.join(workdir, "admin-token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    pezd = start_pezd(FAST + ["--admin-token-file", path])
+    measured(pezd, "forward")
+    auth = {"Authorization": f"Bearer {token}"}
+    one = pezd.get("/admin/sequences/forward", headers=auth)
+    assert one.status == 200, one
+    listed = {s["name"]: s for s in pezd.get("/admin/sequences", headers=auth).json()}
+    for seen in (one.json(), listed["forward"]):
+        assert seen["rate_1h"] is not None and seen["taken_1h"] is not None
+        assert {"rate_1m", "taken_1m", "eta_seconds"} <= set(seen)
+
+
 def test_a_dropped_sequence_leaves_the_metrics(start_pezd):
     pezd = start_pezd(FAST)
     assert pezd.pez("admin", "create", "gone").returncode == 0
