@@ -299,7 +299,8 @@ void Admin::describe(Job job) {
       finish(job, std::unexpected(not_found_error(job.command.name)));
       return;
     }
-    finish(job, AdminAnswer{status, describe_row(result->front(), m_allocator, m_block_default, m_store.usage()).dump()});
+    auto const one = describe_row(result->front(), m_allocator, m_block_default, m_store.usage());
+    finish(job, AdminAnswer{status, one.dump()});
   });
 }
 

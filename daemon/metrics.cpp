@@ -181,10 +181,14 @@ void append_usage_metrics(std::string& out, Usage const* usage) {
   append_metric_header(out, "pez_sequence_remaining", "gauge",
                        "Numbers a sequence can still hand out before it runs out (without cycle) or wraps (with "
                        "cycle), as its latest reading found (every usage_interval).");
-  for (auto const& [name, entry] : all) append_metric(out, "pez_sequence_remaining", label(name), static_cast<double>(entry.track.left()));
+  for (auto const& [name, entry] : all) {
+    append_metric(out, "pez_sequence_remaining", label(name), static_cast<double>(entry.track.left()));
+  }
   append_metric_header(out, "pez_sequence_cycles", "gauge",
                        "1 when a sequence starts over at the end of its range, 0 when it runs out there.");
-  for (auto const& [name, entry] : all) append_metric(out, "pez_sequence_cycles", label(name), entry.track.cycles() ? 1 : 0);
+  for (auto const& [name, entry] : all) {
+    append_metric(out, "pez_sequence_cycles", label(name), entry.track.cycles() ? 1 : 0);
+  }
   append_metric_header(out, "pez_sequence_rate", "gauge",
                        "Numbers taken from a sequence per second by every daemon on the database together, over the "
                        "last minute (window 1m) or hour (1h), from how far it moved; block mode counts a block when "

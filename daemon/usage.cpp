@@ -62,7 +62,9 @@ void UsageTrack::read(Position const& p, UsageMillis at) {
   } else if (p.shape.cycle) {
     // To the end of the range, then from its start to where it stands.
     std::uint64_t moved = 0;
-    if (__builtin_add_overflow(m_left, view.size - view.left, &moved)) moved = std::numeric_limits<std::uint64_t>::max();
+    if (__builtin_add_overflow(m_left, view.size - view.left, &moved)) {
+      moved = std::numeric_limits<std::uint64_t>::max();
+    }
     m_taken += moved;
   } else {
     restart();

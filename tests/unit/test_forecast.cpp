@@ -45,7 +45,7 @@ pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::str
   std::vector<PGresAttDesc> attributes(static_cast<std::size_t>(columns));
   std::vector<std::string> names;
   for (int i = 0; i < columns; ++i) names.push_back("c" + std::to_string(i));
-  for (int i = 0; i < columns; ++i) attributes[static_cast<std::size_t>(i)].name = names[static_cast<std::size_t>(i)].data();
+  for (std::size_t i = 0; i < attributes.size(); ++i) attributes[i].name = names[i].data();
   REQUIRE(PQsetResultAttrs(result, columns, attributes.data()) != 0);
   for (int row = 0; row < static_cast<int>(rows.size()); ++row) {
     for (int column = 0; column < columns; ++column) {
