@@ -11,6 +11,7 @@
 #include "common/settings.hpp"
 #include "daemon/database.hpp"
 #include "daemon/database_slot.hpp"
+#include "daemon/db_answers.hpp"
 #include "daemon/log_throttle.hpp"
 
 namespace pez::daemon {
@@ -163,9 +164,16 @@ void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& 
       --m_usage_reads;
       thread_local LogThrottle log;
       if (log.allow()) {
+        std::string const advice =
+            page.error().kind == StoreError::Kind::denied
+                ? "; pezd's role " + conn->user() + " needs EXECUTE on pez.usage(), which every role has unless it "
+                  "was revoked: GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO " + conn->user()
+                : std::string();
         spdlog::warn("cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
-                     "/metrics (they stay as last read): {}; trying again in {}{}",
-                     page.error().message, settings::format_duration(m_options.usage_interval), log.left_out_text());
+                     "/metrics (they stay as last read): {}{}; trying again in {} (setting usage_interval; off "
+                     "reads nothing){}",
+                     page.error().message, advice, settings::format_duration(m_options.usage_interval),
+                     log.left_out_text());
       }
       release(slot, conn);
       return;

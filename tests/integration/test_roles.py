@@ -113,3 +113,14 @@ def test_rates_through_a_role_with_only_the_grants(start_pezd, cluster):
     body = blind.get("/metrics").body
     assert 'pez_sequence_remaining{sequence="forward"}' not in body
     assert "cannot read where the sequences stand" not in blind.log_text()
+
+
+def test_a_role_that_may_not_call_pez_usage_is_told_which_grant(start_pezd, cluster):
+    database = cluster.create_split_database()
+    cluster.psql(database, "REVOKE EXECUTE ON FUNCTION pez.usage(text, integer) FROM PUBLIC",
+                 user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--usage-interval", "200ms"], user=harness.APP_ROLE, database=database)
+    assert len(pezd.numbers("forward", 2)) == 2  # numbers are handed out as ever
+    wait_until(lambda: "GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO pez_app" in pezd.log_text(), 10,
+               what="the warning naming the grant")
+    assert pezd.get("/readyz").status == 200
