@@ -24,8 +24,8 @@ constexpr auto k_failover_every = std::chrono::seconds(1);
 // statement ends (sql/008_usage.sql).
 constexpr int k_usage_page = 500;
 constexpr char const k_usage_sql[] =
-    "SELECT name, identity, generation, increment, min_value, max_value, cycle, last_value, is_called"
-    " FROM pez.usage($1::text, $2::integer)";
+    "SELECT name, identity, generation, increment, min_value, max_value, start_value, cycle, last_value, is_called,"
+    " period FROM pez.usage($1::text, $2::integer)";
 
 }  // namespace
 

@@ -260,30 +260,32 @@ std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults co
 std::expected<UsagePage, StoreError> usage_answer(PgResults const& results) {
   UsagePage page;
   auto const* rows = last_result(results);
-  if (rows == nullptr || PQnfields(rows) != 9) return std::unexpected(unreadable("pez.usage()"));
+  if (rows == nullptr || PQnfields(rows) != 11) return std::unexpected(unreadable("pez.usage()"));
   page.rows = static_cast<std::size_t>(PQntuples(rows));
   for (int row = 0; row < PQntuples(rows); ++row) {
     page.last = PQgetvalue(rows, row, 0);
     // No state: left out (dropped meanwhile, locked, not readable), or not a name pezd serves.
-    if (PQgetisnull(rows, row, 7) || PQgetisnull(rows, row, 8)) continue;
+    if (PQgetisnull(rows, row, 8) || PQgetisnull(rows, row, 9)) continue;
     auto number = [&](int column) { return parse_int64(PQgetvalue(rows, row, column)); };
     auto const identity = number(1);
     auto const generation = number(2);
     auto const increment = number(3);
     auto const min = number(4);
     auto const max = number(5);
-    auto const last = number(7);
-    if (!identity || !generation || !increment || !min || !max || !last || *identity < 0 || *identity > 0xffffffffLL ||
-        *increment == 0) {
+    auto const start = number(6);
+    auto const last = number(8);
+    Position p;
+    if (!identity || !generation || !increment || !min || !max || !start || !last || *identity < 0 ||
+        *identity > 0xffffffffLL || *increment == 0 ||
+        !read_period(PQgetisnull(rows, row, 10) ? nullptr : PQgetvalue(rows, row, 10), p.period)) {
       return std::unexpected(unreadable("pez.usage()"));
     }
-    Position p;
     p.name = page.last;
     p.identity = static_cast<std::uint32_t>(*identity);
     p.generation = *generation;
-    p.shape = SequenceShape{*increment, *min, *max, 0, std::string_view(PQgetvalue(rows, row, 6)) == "t"};
+    p.shape = SequenceShape{*increment, *min, *max, *start, std::string_view(PQgetvalue(rows, row, 7)) == "t"};
     p.last_value = *last;
-    p.is_called = std::string_view(PQgetvalue(rows, row, 8)) == "t";
+    p.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
     page.positions.push_back(std::move(p));
   }
   return page;

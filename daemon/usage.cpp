@@ -57,6 +57,10 @@ void UsageTrack::read(Position const& p, UsageMillis at) {
   auto const view = outlook(p.shape, p.last_value, p.is_called);
   if (!same_sequence(p)) {
     restart();
+  } else if (p.period != m_period) {
+    // Started again at its start in the new period.
+    auto const from_start = outlook(p.shape, p.shape.start, false).left;
+    m_taken += from_start >= view.left ? from_start - view.left : 0;
   } else if (view.left <= m_left) {
     m_taken += m_left - view.left;
   } else if (p.shape.cycle) {
@@ -75,6 +79,7 @@ void UsageTrack::read(Position const& p, UsageMillis at) {
   m_min = p.shape.min;
   m_max = p.shape.max;
   m_cycle = p.shape.cycle;
+  m_period = p.period;
   m_left = view.left;
   m_at = now;
   if (m_readings < std::numeric_limits<std::uint32_t>::max()) ++m_readings;

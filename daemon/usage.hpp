@@ -20,9 +20,10 @@ struct Position {
   std::string name;
   std::uint32_t identity = 0;  // its oid: another sequence under the same name has another
   std::int64_t generation = 0;
-  SequenceShape shape;  // increment, min, max and cycle (start is not read)
+  SequenceShape shape;
   std::int64_t last_value = 0;
   bool is_called = false;
+  std::int32_t period = 0;  // of a periodic sequence: the one its counter is in (yyyymmdd); 0: none
 };
 
 // The numbers a sequence moved by over a window, and how long the window was (up to its nominal
@@ -49,7 +50,8 @@ class UsageTrack {
   // reset (its generation changed), changed shape, or has more numbers left without cycling
   // (moved back by hand). More left in a sequence that cycles is a wrap: the numbers up to the
   // end of the range and those from its start count (once: two wraps between readings count as
-  // one).
+  // one). A periodic sequence in a new period counts the numbers from its start on (those of the
+  // old period after the previous reading are not known).
   void read(Position const& position, UsageMillis at);
 
   bool known() const { return m_readings > 0; }
@@ -87,6 +89,7 @@ class UsageTrack {
   std::uint32_t m_identity = 0;
   std::uint32_t m_at = 0;
   std::uint32_t m_readings = 0;
+  std::int32_t m_period = 0;
   bool m_cycle = false;
   Ring<6> m_minute;
   Ring<12> m_hour;

@@ -26,12 +26,14 @@ SELECT pg_advisory_xact_lock(7365978);
 
 -- One row per sequence of schema pez in the page: its name, its oid (a sequence dropped and
 -- created again under the same name has another), its generation (pez.sequences; 0 without a
--- row), its shape, and its state as SELECT last_value, is_called FROM seq answers it. The state
--- is NULL for a sequence left out (above) and for a name pezd does not serve, so that a page
--- always holds most rows unless it is the last.
+-- row), its shape, its state as SELECT last_value, is_called FROM seq answers it, and for a
+-- periodic sequence the period its counter is in (YYYYMMDD; a new period starts it again at its
+-- start, sql/007_formats.sql). The state is NULL for a sequence left out (above) and for a name
+-- pezd does not serve, so that a page always holds most rows unless it is the last.
 CREATE OR REPLACE FUNCTION pez.usage(after_name text DEFAULT NULL, most integer DEFAULT 500)
     RETURNS TABLE (name text, identity oid, generation bigint, increment bigint, min_value bigint,
-                   max_value bigint, cycle boolean, last_value bigint, is_called boolean)
+                   max_value bigint, start_value bigint, cycle boolean, last_value bigint, is_called boolean,
+                   period text)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     SET lock_timeout = '1s'
@@ -41,7 +43,8 @@ DECLARE
 BEGIN
     -- The page in the order of the index on pg_class's names (type name compares bytewise).
     FOR r IN SELECT c.oid, c.relname::text AS relname, coalesce(p.generation, 0) AS generation,
-                    s.seqincrement, s.seqmin, s.seqmax, s.seqcycle
+                    s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,
+                    to_char(p.current_period, 'YYYYMMDD') AS period
                FROM (SELECT k.oid, k.relname FROM pg_class k
                       WHERE k.relnamespace = 'pez'::regnamespace AND k.relkind = 'S'
                         AND (after_name IS NULL OR k.relname > after_name::name)
@@ -56,7 +59,9 @@ BEGIN
         increment := r.seqincrement;
         min_value := r.seqmin;
         max_value := r.seqmax;
+        start_value := r.seqstart;
         cycle := r.seqcycle;
+        period := r.period;
         last_value := NULL;
         is_called := NULL;
         IF r.relname ~ '^[a-z][a-z0-9_-]{0,47}$' AND coalesce(has_sequence_privilege(r.oid, 'SELECT'), false) THEN

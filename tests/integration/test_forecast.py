@@ -208,6 +208,28 @@ def test_http_admin_answers_carry_the_forecast(start_pezd, workdir):
         assert {"rate_1m", "taken_1m", "eta_seconds"} <= set(seen)
 
 
+def test_a_new_period_counts_the_numbers_from_its_start(start_pezd, cluster, db):
+    pezd = start_pezd(FAST)
+    # pez.now() moved by a shift the test sets (as in test_formats.py), as the schema's owner.
+    owner = harness.OWNER_ROLE if harness.ROLES == "split" else "postgres"
+    cluster.psql(db, "CREATE TABLE public.pez_test_clock (shift interval NOT NULL);"
+                     "GRANT SELECT ON public.pez_test_clock TO PUBLIC;"
+                     "INSERT INTO public.pez_test_clock VALUES ('0');"
+                     "CREATE OR REPLACE FUNCTION pez.now() RETURNS timestamptz LANGUAGE sql VOLATILE AS "
+                     "$$ SELECT pg_catalog.clock_timestamp() + (SELECT shift FROM public.pez_test_clock) $$;",
+                 user=owner)
+    assert pezd.pez("admin", "create", "tickets", "--format", "T-{YYYY}{MM}{DD}-{n}", "--period", "daily",
+                    "--max", "1000000", "--no-cycle", "--mode", "strict").returncode == 0
+    measured(pezd, "tickets")
+    assert len(pezd.numbers("tickets", 50)) == 50
+    wait_until(lambda: inspect(pezd, "tickets")["taken_1h"] == 50, 20, what="the day's numbers to be counted")
+    cluster.psql(db, "UPDATE public.pez_test_clock SET shift = interval '1 day'")
+    assert pezd.numbers("tickets", 20)[0].endswith("-1")  # the counter started again
+    seen = wait_until(lambda: (s := inspect(pezd, "tickets"))["taken_1h"] == 70 and s, 20,
+                      what="the new day's numbers to be counted besides")
+    assert seen["left"] == 1_000_000 - 20
+
+
 def test_a_dropped_sequence_leaves_the_metrics(start_pezd):
     pezd = start_pezd(FAST)
     assert pezd.pez("admin", "create", "gone").returncode == 0

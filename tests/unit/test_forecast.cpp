@@ -38,9 +38,9 @@ Position at(std::int64_t last, std::int64_t max = 1'000'000, bool cycle = false,
 
 constexpr std::int64_t k_second = 1000;
 
-// An answer of pez.usage() as libpq would hold it: rows of nine values, NULL where none.
+// An answer of pez.usage() as libpq would hold it: rows of eleven values, NULL where none.
 pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows,
-                                  int columns = 9) {
+                                  int columns = 11) {
   PGresult* result = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
   std::vector<PGresAttDesc> attributes(static_cast<std::size_t>(columns));
   std::vector<std::string> names;
@@ -196,6 +196,29 @@ TEST_CASE("usage: a reset, a new sequence under the name or a new shape start th
   CHECK(restarted(at(50)));  // moved back by hand (setval) without cycling
 }
 
+TEST_CASE("usage: a periodic sequence in a new period counts the numbers from its start") {
+  auto in = [](std::int64_t last, std::int32_t period) {
+    auto p = at(last, 999'999, false);
+    p.period = period;
+    return p;
+  };
+  UsageTrack t;
+  t.read(in(500, 20260101), 0);
+  t.read(in(700, 20260101), 10 * k_second);
+  CHECK(t.minute()->numbers == 200);
+  // The counter started again at 1 on the new day: 30 numbers so far (what came after 700 the
+  // day before is not known).
+  t.read(in(30, 20260102), 20 * k_second);
+  CHECK(t.minute()->numbers == 230);
+  CHECK(t.left() == 999'999 - 30);
+  CHECK(t.hour()->seconds == doctest::Approx(20));  // the window went on
+  // Not yet called in the new period: nothing of it taken.
+  auto fresh = in(1, 20260103);
+  fresh.is_called = false;
+  t.read(fresh, 30 * k_second);
+  CHECK(t.minute()->numbers == 230);
+}
+
 TEST_CASE("usage: a reading no later than the last is ignored") {
   UsageTrack t;
   t.read(at(100), 10 * k_second);
@@ -257,15 +280,18 @@ TEST_CASE("usage: overlapping rounds forget only what neither read") {
 
 TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and where the next page starts") {
   auto const page = pez::daemon::usage_answer(usage_rows({
-      {"_generations", "16390", "0", "1", "1", "9223372036854775807", "f", std::nullopt, std::nullopt},
-      {"forward", "16385", "1", "1", "1", "9223372036854775807", "t", "1000", "t"},
-      {"gone", "16400", "4", "1", "1", "100", "f", std::nullopt, std::nullopt},  // dropped meanwhile
-      {"reverse", "16386", "2", "-1", "1", "9223372036854775807", "t", "9223372036854775807", "f"},
+      {"_generations", "16390", "0", "1", "1", "9223372036854775807", "1", "f", std::nullopt, std::nullopt,
+       std::nullopt},
+      {"forward", "16385", "1", "1", "1", "9223372036854775807", "1", "t", "1000", "t", std::nullopt},
+      {"gone", "16400", "4", "1", "1", "100", "1", "f", std::nullopt, std::nullopt, std::nullopt},  // dropped
+      {"invoices", "16410", "9", "1", "1", "999999", "1", "f", "42", "t", "20260101"},
+      {"reverse", "16386", "2", "-1", "1", "9223372036854775807", "9223372036854775807", "t", "9223372036854775807",
+       "f", std::nullopt},
   }));
   REQUIRE(page);
-  CHECK(page->rows == 4);
+  CHECK(page->rows == 5);
   CHECK(page->last == "reverse");
-  REQUIRE(page->positions.size() == 2);
+  REQUIRE(page->positions.size() == 3);
   auto const& forward = page->positions[0];
   CHECK(forward.name == "forward");
   CHECK(forward.identity == 16385);
@@ -274,9 +300,13 @@ TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and w
   CHECK(forward.shape.cycle);
   CHECK(forward.last_value == 1000);
   CHECK(forward.is_called);
-  auto const& reverse = page->positions[1];
+  CHECK(forward.period == 0);
+  CHECK(page->positions[1].period == 20260101);
+  CHECK(page->positions[1].shape.max == 999999);
+  auto const& reverse = page->positions[2];
   CHECK(reverse.shape.increment == -1);
   CHECK(reverse.shape.max == k_max);
+  CHECK(reverse.shape.start == k_max);
   CHECK(!reverse.is_called);
 
   auto const empty = pez::daemon::usage_answer(usage_rows({}));
@@ -286,10 +316,11 @@ TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and w
 }
 
 TEST_CASE("usage: an answer pezd cannot read is an error, not a position") {
-  CHECK(!pez::daemon::usage_answer(usage_rows({}, 8)));
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "oid?", "1", "1", "1", "9", "t", "1", "t"}})));
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "0", "1", "9", "t", "1", "t"}})));  // step 0
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "-1", "1", "1", "1", "9", "t", "1", "t"}})));
+  CHECK(!pez::daemon::usage_answer(usage_rows({}, 9)));
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "oid?", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt}})));
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "0", "1", "9", "1", "t", "1", "t", std::nullopt}})));
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "-1", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt}})));
+  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "1", "1", "9", "1", "t", "1", "t", "2026-01-01"}})));
   CHECK(!pez::daemon::usage_answer(pez::daemon::PgResults{}));
 }
 
