@@ -68,6 +68,23 @@ json sequence_schema() {
                {"maximum", 1},
                {"description", "The fraction of its range used in this pass."}};
   p["exhausted"] = {{"type", "boolean"}, {"description", "It does not cycle and has no number left."}};
+  // Rates and forecasts (pezd(8)): what every pezd on the database takes together.
+  for (auto const* window : {"1m", "1h"}) {
+    std::string const over = std::string(window) == "1m" ? "minute" : "hour";
+    p[std::string("rate_") + window] = {
+        {"type", json::array({"number", "null"})},
+        {"minimum", 0},
+        {"description", "Numbers a second taken over the last " + over + "; null until measured."}};
+    p[std::string("taken_") + window] = {
+        {"type", json::array({"integer", "null"})},
+        {"minimum", 0},
+        {"description", "Numbers the sequence moved by over the last " + over + "; null until measured."}};
+  }
+  p["eta_seconds"] = {{"type", json::array({"number", "null"})},
+                      {"minimum", 0},
+                      {"description",
+                       "Whole seconds until it runs out (without cycle) or wraps (with cycle) at rate_1h; 0 once "
+                       "run out; null while the rate is not known or is 0."}};
   p["generation"] = {{"type", "integer"}, {"minimum", 0}, {"description", "Counts its creations and resets."}};
   p["created_at"] = nullable_text("When it was created (null for one made before that was recorded).");
   p["reset_at"] = nullable_text("When it was last reset; null if never.");

@@ -9,6 +9,7 @@ import re
 import subprocess
 import time
 
+import jsonschema
 import pytest
 
 import harness
@@ -203,9 +204,15 @@ def test_http_admin_answers_carry_the_forecast(start_pezd, workdir):
     one = pezd.get("/admin/sequences/forward", headers=auth)
     assert one.status == 200, one
     listed = {s["name"]: s for s in pezd.get("/admin/sequences", headers=auth).json()}
+    # As GET /openapi.json describes a sequence, measured as well as not yet.
+    schema = pezd.get("/openapi.json").json()["components"]["schemas"]["Sequence"]
     for seen in (one.json(), listed["forward"]):
         assert seen["rate_1h"] is not None and seen["taken_1h"] is not None
         assert {"rate_1m", "taken_1m", "eta_seconds"} <= set(seen)
+        jsonschema.validate(seen, schema)
+    assert pezd.pez("admin", "create", "fresh", "--max", "10", "--no-cycle").returncode == 0
+    pezd.numbers("fresh", 10)
+    jsonschema.validate(pezd.get("/admin/sequences/fresh", headers=auth).json(), schema)
 
 
 def test_a_new_period_counts_the_numbers_from_its_start(start_pezd, cluster, db):
