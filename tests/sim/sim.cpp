@@ -826,15 +826,15 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
   auto out = std::make_shared<Outcome>();
   ex->execute = [this, out, name, count] {
     std::vector<Origin> origins;
-    auto r = m_world.db.take(name, count, &origins);
+    auto r = m_world.db.take_dated(name, count, &origins);
     if (r) {
-      out->issue = m_world.model.issue(m_id, name, false, *r, origins);
-      m_world.log("database: daemon", m_id, "takes", r->size(), "of", name, "from", r->front(), "to", r->back(),
-                  "(issue", *out->issue, "op", m_world.db.ops(), ")");
+      out->issue = m_world.model.issue(m_id, name, false, r->numbers, origins);
+      m_world.log("database: daemon", m_id, "takes", r->numbers.size(), "of", name, "from", r->numbers.front(), "to",
+                  r->numbers.back(), "period", r->period, "(issue", *out->issue, "op", m_world.db.ops(), ")");
     } else {
       m_world.log("database: daemon", m_id, "cannot take", count, "of", name, ":", r.error().message);
     }
-    out->result = r ? TakeResult(daemon::Taken{std::move(*r), 0}) : TakeResult(std::unexpected(r.error()));
+    out->result = r ? TakeResult(std::move(*r)) : TakeResult(std::unexpected(r.error()));
   };
   ex->reply = [this, out, h] {
     if (out->issue) m_world.model.delivered(*out->issue);
@@ -1235,98 +1235,6 @@ SeedResult World::run() {
 SeedResult run_seed(std::uint64_t seed, std::ostream* trace) {
   World world(seed, trace);
   return world.run();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scripts for test_fake_db.py: one operation per line, one answer per line.
-//
-//   create NAME START MIN MAX INCREMENT CYCLE     ->  ok GENERATION | error KIND
-//   take NAME N                                   ->  ok V1 V2 ...   | error KIND
-//   reserve NAME N                                ->  ok FIRST LAST INCREMENT GENERATION | error KIND
-//   reset NAME [TO]                               ->  ok GENERATION | error KIND
-//   drop NAME                                     ->  ok | error KIND
-//   left NAME                                     ->  ok N | error KIND
-//   state NAME                                    ->  ok LAST_VALUE IS_CALLED | error KIND
-
-namespace {
-
-std::string kind_name(StoreError::Kind kind) {
-  switch (kind) {
-    case StoreError::Kind::not_found:
-      return "not_found";
-    case StoreError::Kind::exhausted:
-      return "exhausted";
-    case StoreError::Kind::invalid:
-      return "invalid";
-    case StoreError::Kind::exists:
-      return "exists";
-    case StoreError::Kind::in_use:
-      return "in_use";
-    default:
-      return "other";
-  }
-}
-
-}  // namespace
-
-int run_script(std::istream& in, std::ostream& out) {
-  FakeDb db;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string op;
-    std::string name;
-    words >> op >> name;
-    if (op.empty()) continue;
-    auto error = [&](StoreError const& e) { out << "error " << kind_name(e.kind) << '\n'; };
-    if (op == "create") {
-      CreateSpec spec;
-      spec.name = name;
-      int cycle = 0;
-      words >> spec.start >> spec.min >> spec.max >> spec.increment >> cycle;
-      spec.cycle = cycle != 0;
-      auto r = db.create(spec);
-      if (r) out << "ok " << *r << '\n'; else error(r.error());
-    } else if (op == "take") {
-      std::int64_t n = 0;
-      words >> n;
-      auto r = db.take(name, n);
-      if (!r) {
-        error(r.error());
-        continue;
-      }
-      out << "ok";
-      for (auto v : *r) out << ' ' << v;
-      out << '\n';
-    } else if (op == "reserve") {
-      std::int64_t n = 0;
-      words >> n;
-      auto r = db.reserve(name, n);
-      if (r) out << "ok " << r->first << ' ' << r->last << ' ' << r->step << ' ' << r->generation << '\n'; else error(r.error());
-    } else if (op == "reset") {
-      std::optional<std::int64_t> to;
-      std::int64_t v = 0;
-      if (words >> v) to = v;
-      auto r = db.reset(name, to);
-      if (r) out << "ok " << *r << '\n'; else error(r.error());
-    } else if (op == "drop") {
-      auto r = db.drop(name);
-      if (r) out << "ok\n"; else error(r.error());
-    } else if (op == "left") {
-      auto r = db.numbers_left(name);
-      if (r) out << "ok " << *r << '\n'; else error(r.error());
-    } else if (op == "state") {
-      auto rows = db.describe(name);
-      if (rows.empty()) {
-        out << "error not_found\n";
-      } else {
-        out << "ok " << rows.front().last_value << ' ' << (rows.front().is_called ? "t" : "f") << '\n';
-      }
-    } else {
-      out << "error unknown-operation\n";
-    }
-  }
-  return 0;
 }
 
 }  // namespace pez::sim

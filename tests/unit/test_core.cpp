@@ -51,7 +51,7 @@ class ManualStore final : public pez::daemon::Store {
     auto h = std::make_shared<pez::daemon::TakeHandler>(std::move(handler));
     auto r = std::make_shared<pez::daemon::TakeResult>(
         takes_fail ? pez::daemon::TakeResult(std::unexpected(StoreError{*takes_fail, "refused"}))
-                   : to_result(m_db.take(name, count)));
+                   : to_result(m_db.take_dated(name, count)));
     push("take " + name, [this, h, r] { (*h)(std::move(*r)); }, h);
   }
   void reserve(std::string const& name, std::uint64_t count, pez::daemon::ReserveHandler handler) override {
@@ -136,9 +136,8 @@ class ManualStore final : public pez::daemon::Store {
                                 release();
                               }});
   }
-  static pez::daemon::TakeResult to_result(std::expected<std::vector<std::int64_t>, StoreError> r) {
-    return r ? pez::daemon::TakeResult(pez::daemon::Taken{std::move(*r), 0})
-             : pez::daemon::TakeResult(std::unexpected(r.error()));
+  static pez::daemon::TakeResult to_result(std::expected<pez::daemon::Taken, StoreError> r) {
+    return r ? pez::daemon::TakeResult(std::move(*r)) : pez::daemon::TakeResult(std::unexpected(r.error()));
   }
   void read() {
     --m_free;
