@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <deque>
 #include <memory>
 
@@ -181,6 +182,9 @@ class ManualStore final : public pez::daemon::Store {
 struct Rig {
   explicit Rig(Mode mode, int connections = 2, std::uint32_t strict_batch = 20000) : store(db, clock, connections) {
     spdlog::set_level(spdlog::level::off);
+    // The database's clock runs with the core's, from 2030-01-01 00:00 UTC; its periods last 100 ms.
+    db.set_clock([this] { return clock.now(); });
+    db.set_period_lengths(std::array<pez::daemon::Clock::duration, 3>{100ms, 100ms, 100ms});
     AllocatorOptions options;
     options.timeout = 5s;
     options.mode = mode;
@@ -198,7 +202,7 @@ struct Rig {
     core->allocator().allocate(name, count, [slot, numbers](AllocateResult r) {
       if (r) {
         numbers->assign(r->values.begin(), r->values.end());
-        *slot = AllocateResult(pez::daemon::NumbersView(*numbers));
+        *slot = AllocateResult(pez::daemon::Numbers{pez::daemon::NumbersView(*numbers), r->printing});
       } else {
         *slot = r;
       }
@@ -210,6 +214,12 @@ struct Rig {
     REQUIRE(slot->has_value());
     REQUIRE((*slot)->has_value());
     return {(**slot)->values.begin(), (**slot)->values.end()};
+  }
+  // The period an answer is dated in (yyyymmdd; 0 for none).
+  std::int32_t period(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
+    REQUIRE(slot->has_value());
+    REQUIRE((*slot)->has_value());
+    return (**slot)->printing.period;
   }
   pez::Errc error(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
     REQUIRE(slot->has_value());
@@ -225,6 +235,27 @@ struct Rig {
     spec.increment = increment;
     spec.cycle = cycle;
     REQUIRE(db.create(spec));
+  }
+  // A daily sequence from min to max (its days last 100 ms here), in the catalog.
+  void create_daily(std::string const& name, std::int64_t min, std::int64_t max, bool cycle) {
+    pez::CreateSpec spec;
+    spec.name = name;
+    spec.min = min;
+    spec.max = max;
+    spec.start = min;
+    spec.cycle = cycle;
+    spec.format = "D{YYYY}{MM}{DD}-{n}";
+    spec.period = "daily";
+    REQUIRE(db.create(spec));
+    store.refresh_catalog();
+    store.answer_all();
+  }
+  // Moves the clock on by span, running the timers that fall due; no statement is answered.
+  void advance(pez::daemon::Clock::duration span) {
+    auto const end = clock.now() + span;
+    clock.at(end, [] {});
+    while (clock.now() < end && clock.step()) {
+    }
   }
   // Runs the clock until nothing is left to do (or the limit).
   // A core that never lets the clock move stops it after 100000 statements (the test then fails).
@@ -451,4 +482,25 @@ TEST_CASE("a strict request that waits for a connection when the refusal starts 
   CHECK(rig.numbers(busy).size() == 1);
   CHECK(rig.error(waiting) == pez::Errc::unavailable);
   CHECK(rig.store.takes == 1);
+}
+
+// --- periodic sequences in block mode (the database's clock runs with the core's; days of 100 ms)
+
+TEST_CASE("block: a waiter is not served from a block whose period ended when the next reserve finds none left") {
+  // pez-sim seed 462: the answer that said the sequence ran out served the requests behind the one
+  // it refused from the ranges held, whose period had ended meanwhile.
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 10, false);
+  auto first = rig.ask("p", 1);
+  rig.store.answer_all();  // the day's block, 1 to 10: all of it
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  auto const day = rig.period(first);
+  auto big = rig.ask("p", 12);  // more than is held: waits, and a block is asked for (none is left)
+  auto small = rig.ask("p", 2);  // waits behind it
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.advance(150ms);  // the day is over before the answer comes
+  rig.store.answer_all();
+  CHECK(rig.error(big) == pez::Errc::exhausted);
+  REQUIRE(small->has_value());
+  if ((*small)->has_value()) CHECK(rig.period(small) != day);  // refused, or from a day that is not over
 }
