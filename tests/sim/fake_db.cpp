@@ -183,24 +183,25 @@ std::expected<Taken, StoreError> FakeDb::take_dated(std::string const& name, std
   auto it = m_sequences.find(name);
   if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
   Sequence& s = it->second;
-  // A periodic sequence enters its period first. A refusal after it rolls back the period
-  // entered (an UPDATE), not the counter's new start (setval is not transactional).
-  auto const current = s.current;
-  auto const entered = enter_period(s);
-  auto refuse = [&](StoreError error) {
-    s.current = current;
-    return std::unexpected(std::move(error));
-  };
   if (s.info.cycle) {
+    // Refused before anything changes (before a periodic sequence enters its period).
     auto const pass = numbers_per_pass(shape_of(s.info));
     if (static_cast<std::uint64_t>(n) > pass) {
-      return refuse(invalid("pez.take: pez." + name + " holds " + std::to_string(pass) +
-                            " numbers before it starts over, fewer than the " + std::to_string(n) + " asked for"));
+      return std::unexpected(invalid("pez.take: pez." + name + " holds " + std::to_string(pass) +
+                                     " numbers before it starts over, fewer than the " + std::to_string(n) +
+                                     " asked for"));
     }
-  } else if (left_from(s) < static_cast<std::uint64_t>(n)) {
-    return refuse(StoreError{Kind::exhausted, "pez.take: pez." + name + " has " + std::to_string(left_from(s)) +
-                                                  " numbers left and does not cycle, fewer than the " +
-                                                  std::to_string(n) + " asked for"});
+  }
+  // A periodic sequence enters its period first; a refusal after it leaves the sequence as it
+  // was (the period entered rolls back, and the counter is put back).
+  Sequence const before = s;
+  auto const entered = enter_period(s);
+  if (!s.info.cycle && left_from(s) < static_cast<std::uint64_t>(n)) {
+    auto const left = left_from(s);
+    s = before;
+    return std::unexpected(StoreError{Kind::exhausted, "pez.take: pez." + name + " has " + std::to_string(left) +
+                                                           " numbers left and does not cycle, fewer than the " +
+                                                           std::to_string(n) + " asked for"});
   }
   Taken taken;
   taken.period = entered.period;
