@@ -112,9 +112,22 @@ Periods FakeDb::periods_of(std::uint64_t life) const {
   return it == m_periods.end() ? Periods{} : it->second;
 }
 
-std::uint64_t FakeDb::entered_op(std::string const& name) const {
+std::int32_t FakeDb::period_now(std::string const& name) const {
   auto it = m_sequences.find(name);
-  return it == m_sequences.end() ? 0 : it->second.entered_op;
+  if (it == m_sequences.end() || !it->second.periods) return 0;
+  auto const& s = it->second;
+  return s.periods.key(std::max(s.current, s.periods.index_at(now())));
+}
+
+std::optional<std::uint64_t> FakeDb::left_now(std::string const& name) const {
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end()) return std::nullopt;
+  Sequence s = it->second;
+  if (s.periods && s.periods.index_at(now()) > s.current) {
+    s.last_value = s.info.start;
+    s.is_called = false;
+  }
+  return left_from(s);
 }
 
 FakeDb::Entered FakeDb::enter_period(Sequence& s) {
@@ -127,7 +140,6 @@ FakeDb::Entered FakeDb::enter_period(Sequence& s) {
     s.is_called = false;
     s.pass = 0;
     s.current = p;
-    s.entered_op = m_ops;
     m_origins[{s.life, s.info.generation, s.periods.key(p)}] = s.info.start;
   }
   return Entered{s.periods.key(s.current), std::max(s.periods.end(s.current) - t, Clock::duration::zero())};

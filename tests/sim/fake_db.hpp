@@ -78,8 +78,10 @@ class FakeDb {
   void set_period_lengths(std::optional<std::array<Clock::duration, 3>> lengths) { m_lengths = lengths; }
   // The periods of a life of a sequence (none without period).
   Periods periods_of(std::uint64_t life) const;
-  // The operation that last made the sequence enter a new period (0: none).
-  std::uint64_t entered_op(std::string const& name) const;
+  // For the model, not operations of the database: the period a take of name would be in now
+  // (0 without period), and the numbers it would find left (a new period starts it again).
+  std::int32_t period_now(std::string const& name) const;
+  std::optional<std::uint64_t> left_now(std::string const& name) const;
 
   // The catalog read of pezd (k_catalog_sql) and pez admin list (k_list_sql).
   std::vector<SequenceInfo> catalog() const;
@@ -108,7 +110,6 @@ class FakeDb {
     // A periodic sequence's periods and the index of the one entered last (current_period).
     Periods periods;
     std::int64_t current = 0;
-    std::uint64_t entered_op = 0;
   };
   struct Entered {
     std::int32_t period = 0;
