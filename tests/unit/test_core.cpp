@@ -504,3 +504,108 @@ TEST_CASE("block: a waiter is not served from a block whose period ended when th
   REQUIRE(small->has_value());
   if ((*small)->has_value()) CHECK(rig.period(small) != day);  // refused, or from a day that is not over
 }
+
+TEST_CASE("block: a block's numbers are not handed out after its period ends") {
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 1000, false);
+  auto first = rig.ask("p", 1);
+  rig.store.answer_all();  // 1 to 10 of the first day
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  CHECK(rig.period(first) == 20300101);
+  CHECK(rig.core->allocator().reserved("p") == 9);
+  rig.advance(100ms);  // the first day is over: 2 to 10 are not handed out
+  std::vector<std::int64_t> out;
+  bool refill = false;
+  pez::Printing printing;
+  CHECK_FALSE(rig.core->allocator().try_take("p", 1, out, printing, refill));
+  auto next = rig.ask("p", 1);
+  CHECK_FALSE(next->has_value());  // waits for a block of the second day
+  rig.store.answer_all();
+  CHECK(rig.numbers(next) == std::vector<std::int64_t>{1});  // which starts again
+  CHECK(rig.period(next) == 20300102);
+  CHECK(rig.store.reserves == 2);
+}
+
+TEST_CASE("block: a block of a newer period replaces the numbers held") {
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 1000, false);
+  auto first = rig.ask("p", 4);
+  rig.store.answer_all();  // 1 to 10 of the first day: 5 to 10 are held
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1, 2, 3, 4});
+  rig.db.move_clock(100ms);       // the database's clock is in the second day already
+  auto second = rig.ask("p", 2);  // the first day's still, here; the next block is asked for
+  CHECK(rig.numbers(second) == std::vector<std::int64_t>{5, 6});
+  CHECK(rig.period(second) == 20300101);
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.store.answer_all();  // 1 to 10 of the second day: 7 to 10 of the first go
+  CHECK(rig.core->allocator().reserved("p") == 10);
+  auto third = rig.ask("p", 2);
+  CHECK(rig.numbers(third) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.period(third) == 20300102);
+}
+
+TEST_CASE("block: a block that arrives after its period ended is burned and asked for again") {
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 1000, false);
+  rig.advance(50ms);
+  auto first = rig.ask("p", 1);  // 1 to 10 of the first day, which has 50 ms left, are on their way...
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.advance(60ms);  // ... and arrive when it is over
+  rig.store.answer_next();
+  CHECK_FALSE(first->has_value());
+  CHECK(rig.core->allocator().reserved("p") == 0);
+  rig.run_for(1s);
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  CHECK(rig.period(first) == 20300102);
+  CHECK(rig.store.reserves == 2);
+}
+
+TEST_CASE("block: a periodic sequence that ran out serves again once its period moved on") {
+  Rig rig(Mode::block);
+  SUBCASE("it held a block of the period that ran out: asked again when that period ends") {
+    rig.create_daily("p", 1, 5, false);
+    auto all = rig.ask("p", 5);
+    rig.store.answer_all();
+    CHECK(rig.numbers(all) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+    auto none = rig.ask("p", 1);
+    rig.store.answer_all();  // the next reserve: none left today
+    CHECK(rig.error(none) == pez::Errc::exhausted);
+    rig.advance(100ms);
+    auto next = rig.ask("p", 2);
+    rig.store.answer_all();
+    CHECK(rig.numbers(next) == std::vector<std::int64_t>{1, 2});
+    CHECK(rig.period(next) == 20300102);
+  }
+  SUBCASE("it held none (another took them all): asked again a second later") {
+    rig.create_daily("p", 1, 3, false);
+    REQUIRE(rig.db.take("p", 3));
+    auto none = rig.ask("p", 1);
+    rig.store.answer_all();
+    CHECK(rig.error(none) == pez::Errc::exhausted);
+    int const reserves = rig.store.reserves;
+    rig.advance(150ms);  // a new day, which this daemon cannot see: not asked for yet
+    auto still = rig.ask("p", 1);
+    CHECK(rig.error(still) == pez::Errc::exhausted);
+    CHECK(rig.store.reserves == reserves);
+    rig.advance(1s);
+    auto next = rig.ask("p", 1);
+    rig.store.answer_all();
+    CHECK(rig.numbers(next) == std::vector<std::int64_t>{1});
+    CHECK(rig.period(next) > 20300102);
+    CHECK(rig.store.reserves == reserves + 1);
+  }
+}
+
+TEST_CASE("strict: an answer is dated in the period of its take, and a new period starts again") {
+  Rig rig(Mode::strict);
+  rig.create_daily("p", 1, 1000, false);
+  auto first = rig.ask("p", 2);
+  rig.store.answer_all();
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.period(first) == 20300101);
+  rig.advance(100ms);
+  auto second = rig.ask("p", 2);
+  rig.store.answer_all();
+  CHECK(rig.numbers(second) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.period(second) == 20300102);
+}
