@@ -390,6 +390,8 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         r.queued = true;
         m_fetch_queue.push_back(name);
       } else if (error.kind == Kind::exhausted) {
+        // The waiters are served from what is held: not from a period that is over.
+        end_period_locked(r);
         r.run_out = true;
         // A periodic sequence may hold numbers again in its next period, which the database's
         // clock decides: asked again a second later.

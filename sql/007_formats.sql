@@ -120,6 +120,8 @@ DECLARE
     opts record;
     left_over numeric;
     periodic boolean;
+    was_value bigint;
+    was_called boolean;
 BEGIN
     IF n IS NULL OR n < 1 THEN
         RAISE EXCEPTION 'pez.take: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
@@ -132,12 +134,14 @@ BEGIN
     END IF;
     periodic := EXISTS (SELECT 1 FROM pez.sequences s JOIN pg_catalog.pg_class c ON c.relname = s.name
                          WHERE c.oid = seq AND c.relnamespace = 'pez'::regnamespace AND s.period IS NOT NULL);
+    -- More than one pass of a cycling sequence: refused before anything changes (a periodic one
+    -- has not entered its period yet).
+    IF opts.seqcycle AND n > pg_catalog.div(opts.seqmax::numeric - opts.seqmin, abs(opts.seqincrement::numeric)) + 1 THEN
+        RAISE EXCEPTION 'pez.take: % holds % numbers before it starts over, fewer than the % asked for',
+            seq, pg_catalog.div(opts.seqmax::numeric - opts.seqmin, abs(opts.seqincrement::numeric)) + 1, n
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF opts.seqcycle AND NOT periodic THEN
-        IF n > pg_catalog.div(opts.seqmax::numeric - opts.seqmin, abs(opts.seqincrement::numeric)) + 1 THEN
-            RAISE EXCEPTION 'pez.take: % holds % numbers before it starts over, fewer than the % asked for',
-                seq, pg_catalog.div(opts.seqmax::numeric - opts.seqmin, abs(opts.seqincrement::numeric)) + 1, n
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
         PERFORM pg_catalog.pg_advisory_xact_lock_shared(pez.lock_key(seq));
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = seq) THEN
             RAISE EXCEPTION 'sequence % was dropped', seq USING ERRCODE = 'undefined_table';
@@ -147,17 +151,18 @@ BEGIN
         -- cycle checks what is left.
         PERFORM pg_catalog.pg_advisory_xact_lock(pez.lock_key(seq));
         IF periodic THEN
+            EXECUTE pg_catalog.format('SELECT last_value, is_called FROM %s', seq) INTO was_value, was_called;
             SELECT e.period INTO period FROM pez.enter_period(seq) e;
         END IF;
-        IF opts.seqcycle THEN
-            IF n > pg_catalog.div(opts.seqmax::numeric - opts.seqmin, abs(opts.seqincrement::numeric)) + 1 THEN
-                RAISE EXCEPTION 'pez.take: % holds % numbers before it starts over, fewer than the % asked for',
-                    seq, pg_catalog.div(opts.seqmax::numeric - opts.seqmin, abs(opts.seqincrement::numeric)) + 1, n
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-        ELSE
+        IF NOT opts.seqcycle THEN
             left_over := pez.numbers_left(seq);
             IF left_over < n THEN
+                IF periodic THEN
+                    -- The refusal rolls back the period entered, but not the counter's start
+                    -- again (setval is not transactional): the counter goes back too, or a clock
+                    -- that went back into the period entered before would give its numbers again.
+                    PERFORM pg_catalog.setval(seq, was_value, was_called);
+                END IF;
                 RAISE EXCEPTION 'pez.take: % has % numbers left and does not cycle, fewer than the % asked for',
                     seq, left_over, n USING ERRCODE = 'sequence_generator_limit_exceeded';
             END IF;

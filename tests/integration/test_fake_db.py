@@ -1,7 +1,9 @@
 """The simulation's fake database (tests/sim/fake_db.cpp) held to the real SQL functions: one
 random script of operations runs through the fake (pez-sim --script) and through PostgreSQL with
 the schema of sql/, and every answer must be the same: numbers, blocks, generations, what is
-left, the sequence's state, and the kind of every refusal."""
+left, the sequence's state, and the kind of every refusal. Periodic sequences too: the database's
+clock (pez.now()) is moved by the script, on both sides, and their periods, the seconds left of
+a period and the period entered must be the same."""
 
 import os
 import random
@@ -74,14 +76,35 @@ def script(seed, length=160):
     return lines
 
 
+# The formats the fake gives a periodic sequence of the script (tests/sim/script.cpp).
+FORMATS = {"yearly": "Y{YYYY}-{n}", "monthly": "M{YYYY}{MM}-{n}", "daily": "D{YYYY}{MM}{DD}-{n}"}
+# Time zones the fake knows: UTC and fixed offsets (Etc/GMT-14 is 14 hours ahead of UTC).
+ZONES = ["UTC", "Etc/GMT-14", "Etc/GMT+11", "Etc/GMT-5"]
+PERIOD = "coalesce(to_char({}, 'YYYYMMDD'), '0')"
+
+
 def sql_of(line):
     words = line.split()
     op, name = words[0], words[1]
     seq = f"'pez.\"{name}\"'"
     if op == "create":
-        start, lo, hi, step, cycle = words[2:]
+        start, lo, hi, step, cycle = words[2:7]
+        period = ""
+        if len(words) > 7:
+            period = f", format => '{FORMATS.get(words[7], FORMATS['daily'])}', period => '{words[7]}'"
+            period += f", time_zone => '{words[8]}'" if len(words) > 8 else ""
         return (f"SELECT pez.create_sequence('{name}', {start}, {lo}, {hi}, {step}, "
-                f"{'true' if cycle == '1' else 'false'})")
+                f"{'true' if cycle == '1' else 'false'}{period})")
+    if op == "clock":
+        return f"UPDATE public.pez_test_clock SET shift = interval '{name} seconds'"
+    if op == "take_dated":
+        return (f"SELECT {PERIOD.format('period')} || ' ' || array_to_string(numbers, ' ') "
+                f"FROM pez.take_dated({seq}, {words[2]})")
+    if op == "reserve_dated":
+        return (f"SELECT first_value, last_value, increment, generation, {PERIOD.format('period')}, "
+                f"coalesce(round(valid_for::numeric, 3)::text, '-') FROM pez.reserve_dated({seq}, {words[2]})")
+    if op == "period":
+        return f"SELECT {PERIOD.format('current_period')} FROM pez.sequences WHERE name = '{name}'"
     if op == "take":
         return f"SELECT pez.take({seq}, {words[2]})"
     if op == "reserve":
@@ -106,30 +129,164 @@ def run_postgres(cluster, db, line):
         assert match, f"{line}: psql failed without an SQLSTATE: {result.stderr}"
         return "error " + KINDS.get(match.group(1), "other")
     rows = [r for r in result.stdout.split("\n") if r != ""]
-    if op == "drop":
+    if op in ("drop", "clock"):
         return "ok"
+    if op == "period" and not rows:
+        return "error not_found"
     if op == "take":
         return " ".join(["ok"] + rows)
     return "ok " + rows[0]
 
 
+def fresh_database(cluster):
+    """A database with the migrations of sql/ (generations count from the same place as the
+    fake's) and pez.now() replaced by 2030-01-01 00:00 UTC moved by the shift in
+    public.pez_test_clock, which the script's clock operation sets."""
+    db = cluster.create_database()
+    for path in sorted(os.listdir(SQL_DIR)):
+        if re.fullmatch(r"\d{3}_.*\.sql", path):  # the migrations, not grants.sql
+            cluster.psql(db, open(os.path.join(SQL_DIR, path)).read())
+    cluster.psql(db, "CREATE TABLE public.pez_test_clock (shift interval NOT NULL);"
+                     "INSERT INTO public.pez_test_clock VALUES ('0');"
+                     "CREATE OR REPLACE FUNCTION pez.now() RETURNS timestamptz LANGUAGE sql VOLATILE AS "
+                     "$$ SELECT '2030-01-01 00:00:00+00'::timestamptz + (SELECT shift FROM public.pez_test_clock) $$;")
+    return db
+
+
+def run_both(cluster, lines, what):
+    """Runs the script through the fake and through PostgreSQL; answers the kinds of answer seen
+    (the refusals' kinds and the operations that succeeded) and the answers, alike on both sides."""
+    assert os.access(PEZ_SIM, os.X_OK), f"pez-sim is not built at {PEZ_SIM}: build first or set PEZ_SIM"
+    db = fresh_database(cluster)
+    fake = subprocess.run([PEZ_SIM, "--script", "-"], input="\n".join(lines) + "\n", capture_output=True,
+                          text=True, timeout=60, check=True).stdout.split("\n")
+    kinds = set()
+    for i, line in enumerate(lines):
+        real = run_postgres(cluster, db, line)
+        kinds.add(real.split()[1] if real.startswith("error") else line.split()[0])
+        assert fake[i] == real, (f"{what}, operation {i + 1}: {line}\n  PostgreSQL: {real}\n"
+                                 f"  fake:       {fake[i]}")
+    return kinds, fake[:len(lines)]
+
+
 @pytest.mark.strict_only  # no pezd: once is enough
 def test_the_fake_answers_as_postgresql_does(cluster):
-    assert os.access(PEZ_SIM, os.X_OK), f"pez-sim is not built at {PEZ_SIM}: build first or set PEZ_SIM"
     kinds = set()
     for seed in range(1, 7):
-        db = cluster.create_database()  # a fresh schema: generations count from the same place
-        for path in sorted(os.listdir(SQL_DIR)):
-            if re.fullmatch(r"\d{3}_.*\.sql", path):  # the migrations, not grants.sql
-                cluster.psql(db, open(os.path.join(SQL_DIR, path)).read())
-        lines = script(seed)
-        fake = subprocess.run([PEZ_SIM, "--script", "-"], input="\n".join(lines) + "\n", capture_output=True,
-                              text=True, timeout=60, check=True).stdout.split("\n")
-        for i, line in enumerate(lines):
-            real = run_postgres(cluster, db, line)
-            kinds.add(real.split()[1] if real.startswith("error") else line.split()[0])
-            assert fake[i] == real, (f"seed {seed}, operation {i + 1}: {line}\n  PostgreSQL: {real}\n"
-                                     f"  fake:       {fake[i]}")
+        kinds |= run_both(cluster, script(seed), f"seed {seed}")[0]
     # The scripts reached the corners they are for.
     assert {"exhausted", "invalid", "exists", "in_use", "not_found", "take", "reserve", "reset", "left",
             "state"} <= kinds, kinds
+
+
+# --- periodic sequences ----------------------------------------------------------------------
+
+DAY = 86400
+
+# A daily counter from 5 to 10 without cycle, through new days, a take a new day cannot serve,
+# its clock going back, and a reset: every answer as PostgreSQL gives it.
+PERIODIC_SCENARIO = [
+    "clock 0",
+    "create p 5 1 10 1 0 daily",
+    "period p",
+    "take_dated p 3",            # 20300101: 5 6 7
+    "reserve_dated p 2",         # 8 9, a whole day left
+    "clock 3600",
+    "reserve_dated p 5",         # 10 alone, 23 hours left
+    "take_dated p 1",            # ran out for the day
+    "left p",
+    f"clock {DAY + 60}",         # the next day: nobody has entered it yet
+    "period p",
+    "left p",
+    "take p 2",                  # enters 20300102: 5 6
+    "period p",
+    f"clock {2 * DAY + 10}",     # the third day: a take it cannot serve is refused, and changes nothing
+    "take_dated p 20",
+    "period p",
+    "state p",
+    f"clock {DAY + 7200}",       # the clock goes back into the second day, which goes on
+    "take_dated p 2",
+    "reserve_dated p 1",
+    "period p",
+    f"clock {2 * DAY + 20}",
+    "take_dated p 1",            # the third day, from 5
+    "reset p 2",                 # it goes on from 2
+    "take_dated p 1",
+    "state p",
+    f"clock {DAY}",              # back again: the third day stays, its time left grows
+    "reserve_dated p 2",
+    "take_dated p 7",
+    "state p",
+    # A cycling monthly counter 14 hours ahead of UTC, and a yearly one 11 hours behind.
+    "create m 1 1 3 1 1 monthly Etc/GMT-14",
+    "take_dated m 2",
+    "reserve_dated m 5",
+    "take_dated m 4",            # more than a pass: refused, the month is not entered
+    f"clock {31 * DAY - 14 * 3600}",
+    "take_dated m 4",
+    "period m",
+    "reserve_dated m 2",
+    "create y 100 1 1000 -7 0 yearly Etc/GMT+11",
+    "reserve_dated y 3",
+    f"clock {365 * DAY + 11 * 3600 - 1}",
+    "reserve_dated y 1",
+    f"clock {365 * DAY + 11 * 3600}",
+    "reserve_dated y 1",
+    "period y",
+    "create bad 1 1 10 1 0 weekly",
+    "create bad 1 1 10 1 0 daily Mars/Olympus",
+    "create bad 1 -1 10 1 0 daily",
+    "period nothing",
+]
+
+
+def periodic_script(seed, length=160):
+    rng = random.Random(seed)
+    lines = []
+    now = rng.randint(0, 400) * 3600
+    names = ["pa", "pa", "pb", "pb", "pc", "forward", "nothing"]
+    for _ in range(length):
+        name = rng.choice(names)
+        op = rng.choices(["create", "take", "take_dated", "reserve", "reserve_dated", "reset", "drop", "left", "state",
+                          "period", "clock"], [14, 8, 18, 6, 18, 6, 4, 4, 4, 6, 14])[0]
+        if op == "create":
+            start, lo, hi, step, cycle = shape(rng)
+            period = rng.choice(["daily", "daily", "monthly", "yearly"])
+            zone = rng.choice(["", ""] + ZONES)
+            lines.append(f"create {name} {start} {lo} {hi} {step} {cycle} {period} {zone}".rstrip())
+        elif op in ("take", "take_dated"):
+            lines.append(f"{op} {name} {rng.choice([1, 1, 2, 3, 5, 8, 13, 40])}")
+        elif op in ("reserve", "reserve_dated"):
+            lines.append(f"{op} {name} {rng.choice([1, 2, 7, 50, 10 ** 6])}")
+        elif op == "reset":
+            lines.append(f"reset {name} {rng.choice(['', '', str(rng.randint(-30, 40)), '1'])}".rstrip())
+        elif op == "clock":
+            now += rng.choice([1, 3600, 6 * 3600, DAY, DAY, 3 * DAY, 31 * DAY, 200 * DAY, 366 * DAY, -3600, -DAY,
+                               -40 * DAY])
+            lines.append(f"clock {now}")
+        else:
+            lines.append(f"{op} {name}")
+    return lines
+
+
+@pytest.mark.strict_only  # no pezd: once is enough
+def test_the_fake_keeps_periods_as_postgresql_does(cluster):
+    kinds, answers = run_both(cluster, PERIODIC_SCENARIO, "the scenario")
+    assert {"exhausted", "invalid", "take_dated", "reserve_dated", "reset", "period", "clock"} <= kinds, kinds
+
+    def after(line, k):
+        return answers[PERIODIC_SCENARIO.index(line) + k]
+    # A take refused in a new period leaves the counter and the period entered as they were
+    # (setval is not undone with the refusal: the function puts it back), so when the clock goes
+    # back into the second day, that day goes on and none of its numbers comes again.
+    assert after(f"clock {2 * DAY + 10}", 1) == "error exhausted"
+    assert after(f"clock {2 * DAY + 10}", 2) == "ok 20300102"
+    assert after(f"clock {2 * DAY + 10}", 3) == "ok 6 t"
+    assert after(f"clock {DAY + 7200}", 1) == "ok 20300102 7 8"
+    # More than a pass of a cycling monthly counter: refused, without entering the new month.
+    assert after("create m 1 1 3 1 1 monthly Etc/GMT-14", 5) == "error invalid"
+    assert after("create m 1 1 3 1 1 monthly Etc/GMT-14", 6) == "ok 20300101"
+    assert after("create m 1 1 3 1 1 monthly Etc/GMT-14", 7).startswith("ok 1 2 1 6 20300201 ")
+    for seed in range(1, 5):
+        kinds |= run_both(cluster, periodic_script(seed), f"periodic seed {seed}")[0]
+    assert {"exhausted", "invalid", "exists", "not_found", "take", "reserve", "state"} <= kinds, kinds

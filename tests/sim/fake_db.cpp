@@ -4,6 +4,7 @@
 #include <limits>
 #include <regex>
 
+#include "common/number_template.hpp"
 #include "common/sequence.hpp"
 
 namespace pez::sim {
@@ -22,6 +23,22 @@ SequenceShape shape_of(SequenceInfo const& info) {
   return SequenceShape{info.increment, info.min, info.max, info.start, info.cycle};
 }
 
+// What pezd makes of the format columns as the catalog read finds them (db_answers.cpp, read_format).
+void read_format(SequenceInfo& info, CreateSpec const& spec) {
+  namespace nt = number_template;
+  info.periodic = spec.period.has_value();
+  if (spec.period) info.time_zone = spec.time_zone.value_or("UTC");
+  if (!spec.format) return;
+  nt::TemplateRules const rules{spec.period ? *nt::period_named(*spec.period) : nt::Period::none,
+                                spec.check ? *nt::check_named(*spec.check) : nt::Check::none, spec.min, spec.max};
+  auto parsed = nt::parse(*spec.format, rules);
+  if (parsed) {
+    info.format = std::make_shared<nt::NumberTemplate const>(std::move(*parsed));
+  } else {
+    info.format_error = "its format cannot be used: " + parsed.error();
+  }
+}
+
 bool valid_name(std::string const& name) {
   static std::regex const pattern("^[a-z][a-z0-9_-]{0,47}$");
   return std::regex_match(name, pattern);
@@ -36,7 +53,7 @@ FakeDb::FakeDb() {
     auto& s = m_sequences.at(name);
     s.has_row = true;
     s.info.generation = ++m_generations;
-    m_origins[{s.life, s.info.generation}] = s.info.start;
+    m_origins[{s.life, s.info.generation, 0}] = s.info.start;
   }
 }
 
@@ -48,7 +65,7 @@ void FakeDb::create_by_hand(std::string const& name, std::int64_t increment, std
   s.last_value = start;
   s.is_called = false;
   s.life = ++m_lives;
-  m_origins[{s.life, 0}] = start;
+  m_origins[{s.life, 0, 0}] = start;
   m_sequences[name] = s;
 }
 
@@ -69,9 +86,63 @@ std::uint64_t FakeDb::life_of(std::string const& name) const {
   return it == m_sequences.end() ? 0 : it->second.life;
 }
 
-std::int64_t FakeDb::origin_of(std::uint64_t life, std::int64_t generation) const {
-  auto it = m_origins.find({life, generation});
+std::int64_t FakeDb::origin_of(std::uint64_t life, std::int64_t generation, std::int32_t period) const {
+  auto it = m_origins.find({life, generation, period});
   return it == m_origins.end() ? 0 : it->second;
+}
+
+void FakeDb::set_clock(std::function<Clock::time_point()> base) {
+  m_latest = latest();
+  m_offset = now();
+  m_base = std::move(base);
+  m_base_zero = m_base ? m_base() : Clock::time_point{};
+}
+
+void FakeDb::move_clock(Clock::duration by) {
+  m_latest = latest();
+  m_offset += by;
+}
+
+Clock::duration FakeDb::now() const { return (m_base ? m_base() - m_base_zero : Clock::duration::zero()) + m_offset; }
+
+Clock::duration FakeDb::latest() const { return std::max(m_latest, now()); }
+
+Periods FakeDb::periods_of(std::uint64_t life) const {
+  auto it = m_periods.find(life);
+  return it == m_periods.end() ? Periods{} : it->second;
+}
+
+std::int32_t FakeDb::period_now(std::string const& name) const {
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end() || !it->second.periods) return 0;
+  auto const& s = it->second;
+  return s.periods.key(std::max(s.current, s.periods.index_at(now())));
+}
+
+std::optional<std::uint64_t> FakeDb::left_now(std::string const& name) const {
+  auto it = m_sequences.find(name);
+  if (it == m_sequences.end()) return std::nullopt;
+  Sequence s = it->second;
+  if (s.periods && s.periods.index_at(now()) > s.current) {
+    s.last_value = s.info.start;
+    s.is_called = false;
+  }
+  return left_from(s);
+}
+
+FakeDb::Entered FakeDb::enter_period(Sequence& s) {
+  if (!s.periods) return {};
+  // Periods only move forward: a clock that went back takes in the period entered last.
+  auto const t = now();
+  auto const p = s.periods.index_at(t);
+  if (p > s.current) {
+    s.last_value = s.info.start;  // setval(seq, start, false)
+    s.is_called = false;
+    s.pass = 0;
+    s.current = p;
+    m_origins[{s.life, s.info.generation, s.periods.key(p)}] = s.info.start;
+  }
+  return Entered{s.periods.key(s.current), std::max(s.periods.end(s.current) - t, Clock::duration::zero())};
 }
 
 std::optional<std::int64_t> FakeDb::next_value(Sequence const& s, bool& wraps) {
@@ -109,7 +180,14 @@ std::expected<std::uint64_t, StoreError> FakeDb::numbers_left(std::string const&
 }
 
 std::expected<std::vector<std::int64_t>, StoreError> FakeDb::take(std::string const& name, std::int64_t n,
-                                                                   std::vector<Origin>* origins) {
+                                                                  std::vector<Origin>* origins) {
+  auto r = take_dated(name, n, origins);
+  if (!r) return std::unexpected(r.error());
+  return std::move(r->numbers);
+}
+
+std::expected<Taken, StoreError> FakeDb::take_dated(std::string const& name, std::int64_t n,
+                                                    std::vector<Origin>* origins) {
   ++m_ops;
   // The name is cast to regclass before the function runs; n is checked first inside it.
   if (!relation(name)) return std::unexpected(StoreError{Kind::not_found, "no relation named " + name});
@@ -118,29 +196,37 @@ std::expected<std::vector<std::int64_t>, StoreError> FakeDb::take(std::string co
   if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
   Sequence& s = it->second;
   if (s.info.cycle) {
+    // Refused before anything changes (before a periodic sequence enters its period).
     auto const pass = numbers_per_pass(shape_of(s.info));
     if (static_cast<std::uint64_t>(n) > pass) {
       return std::unexpected(invalid("pez.take: pez." + name + " holds " + std::to_string(pass) +
                                      " numbers before it starts over, fewer than the " + std::to_string(n) +
                                      " asked for"));
     }
-  } else if (left_from(s) < static_cast<std::uint64_t>(n)) {
-    return std::unexpected(StoreError{Kind::exhausted, "pez.take: pez." + name + " has " +
-                                                           std::to_string(left_from(s)) +
+  }
+  // A periodic sequence enters its period first; a refusal after it leaves the sequence as it
+  // was (the period entered rolls back, and the counter is put back).
+  Sequence const before = s;
+  auto const entered = enter_period(s);
+  if (!s.info.cycle && left_from(s) < static_cast<std::uint64_t>(n)) {
+    auto const left = left_from(s);
+    s = before;
+    return std::unexpected(StoreError{Kind::exhausted, "pez.take: pez." + name + " has " + std::to_string(left) +
                                                            " numbers left and does not cycle, fewer than the " +
                                                            std::to_string(n) + " asked for"});
   }
-  std::vector<std::int64_t> numbers;
+  Taken taken;
+  taken.period = entered.period;
   for (std::int64_t i = 0; i < n; ++i) {
     bool wraps = false;
     auto const v = next_value(s, wraps);  // never empty: checked above
     if (wraps) ++s.pass;
     s.last_value = *v;
     s.is_called = true;
-    numbers.push_back(*v);
-    if (origins) origins->push_back(Origin{s.life, s.info.generation, s.pass});
+    taken.numbers.push_back(*v);
+    if (origins) origins->push_back(Origin{s.life, s.info.generation, entered.period, s.pass});
   }
-  return numbers;
+  return taken;
 }
 
 std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::int64_t n, Origin* origin) {
@@ -150,9 +236,12 @@ std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::i
   auto it = m_sequences.find(name);
   if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named " + name});
   Sequence& s = it->second;
+  auto const current = s.current;
+  auto const entered = enter_period(s);
   bool wraps = false;
   auto const first = next_value(s, wraps);
   if (!first) {
+    s.current = current;
     return std::unexpected(StoreError{Kind::exhausted, "nextval: reached " +
                                                            std::string(s.info.increment > 0 ? "maximum" : "minimum") +
                                                            " value of sequence \"pez." + name + "\""});
@@ -164,12 +253,11 @@ std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::i
   auto const last = static_cast<std::int64_t>(i128(*first) + steps * s.info.increment);
   s.last_value = last;
   s.is_called = true;
-  if (origin) *origin = Origin{s.life, s.info.generation, s.pass};
-  return Block{*first, last, s.info.increment, s.has_row ? s.info.generation : 0, 0, std::nullopt};
+  if (origin) *origin = Origin{s.life, s.info.generation, entered.period, s.pass};
+  return Block{*first, last, s.info.increment, s.has_row ? s.info.generation : 0, entered.period, entered.valid_for};
 }
 
-std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
-  ++m_ops;
+std::expected<void, StoreError> FakeDb::check_create(CreateSpec const& spec) const {
   if (!valid_name(spec.name)) {
     return std::unexpected(invalid("invalid sequence name \"" + spec.name +
                                    "\": 1 to 48 of a-z 0-9 _ -, starting with a letter"));
@@ -188,10 +276,34 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
   if (spec.mode && *spec.mode != "strict" && *spec.mode != "block") {
     return std::unexpected(invalid("mode must be strict or block"));
   }
+  // The format columns (sql/007): what no template could make right; the template itself is pezd's.
+  if (spec.period && *spec.period != "yearly" && *spec.period != "monthly" && *spec.period != "daily") {
+    return std::unexpected(invalid("period must be yearly, monthly or daily"));
+  }
+  if (spec.check && *spec.check != "luhn" && *spec.check != "damm" && *spec.check != "mod97") {
+    return std::unexpected(invalid("check must be luhn, damm or mod97"));
+  }
+  if (!spec.format && (spec.period || spec.check)) {
+    return std::unexpected(invalid("a period or check characters need a format that shows them"));
+  }
+  if (spec.format && (spec.format->size() > 200 || spec.format->find("{n") == std::string::npos)) {
+    return std::unexpected(invalid("format must hold {n} and be at most 200 characters"));
+  }
+  if (spec.format && spec.min < 0) return std::unexpected(invalid("a formatted sequence's numbers must be 0 or more"));
+  if (spec.time_zone && !spec.period) return std::unexpected(invalid("a time zone is for a periodic sequence"));
+  if (spec.period && !Periods::make(*spec.period, spec.time_zone.value_or("UTC"), std::nullopt)) {
+    return std::unexpected(invalid("time zone \"" + spec.time_zone.value_or("") + "\" is not known to the database"));
+  }
   // Any relation of schema pez takes the name: the sequences, and the tables and their indexes.
   if (relation(spec.name)) {
     return std::unexpected(StoreError{Kind::exists, "sequence \"" + spec.name + "\" exists already"});
   }
+  return {};
+}
+
+std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
+  ++m_ops;
+  if (auto ok = check_create(spec); !ok) return std::unexpected(ok.error());
   Sequence s;
   s.info = SequenceInfo{spec.name, spec.increment, spec.min,     spec.max, spec.start, spec.cycle, std::nullopt,
                         ++m_generations, {},       {},          {},         false};
@@ -199,7 +311,18 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
   s.last_value = spec.start;
   s.is_called = false;
   s.life = ++m_lives;
-  m_origins[{s.life, s.info.generation}] = spec.start;
+  if (spec.period) {
+    static constexpr char const* k_kinds[] = {"yearly", "monthly", "daily"};
+    std::optional<Clock::duration> length;
+    for (std::size_t i = 0; i < 3 && m_lengths; ++i) {
+      if (*spec.period == k_kinds[i]) length = (*m_lengths)[i];
+    }
+    s.periods = *Periods::make(*spec.period, spec.time_zone.value_or("UTC"), length);
+    s.current = s.periods.index_at(now());
+    m_periods[s.life] = s.periods;
+  }
+  read_format(s.info, spec);
+  m_origins[{s.life, s.info.generation, s.periods.key(s.current)}] = spec.start;
   m_sequences[spec.name] = s;
   if (on_change) on_change(spec.name);
   return s.info.generation;
@@ -223,7 +346,8 @@ std::expected<std::int64_t, StoreError> FakeDb::reset(std::string const& name, s
   s.has_row = true;
   s.info.generation = m_generations;
   s.pass = 0;
-  m_origins[{s.life, s.info.generation}] = target;
+  // The period stays: the numbers of the current one start again at target.
+  m_origins[{s.life, s.info.generation, s.periods.key(s.current)}] = target;
   if (on_change) on_change(name);
   return s.info.generation;
 }
@@ -252,6 +376,7 @@ std::vector<SequenceRow> FakeDb::describe(std::string const& name) const {
     if (!name.empty() && n != name) continue;
     SequenceRow row;
     row.info = s.info;
+    row.current_period = s.periods.key(s.current);
     row.last_value = s.last_value;
     row.is_called = s.is_called;
     out.push_back(std::move(row));

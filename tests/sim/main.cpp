@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     auto r = pez::sim::run_seed(seed, trace ? &std::cout : nullptr);
     total.requests += r.requests;
     total.numbers += r.numbers;
+    total.dated += r.dated;
     total.changes += r.changes;
     total.faults += r.faults;
     if (!r.ok) {
@@ -77,10 +78,11 @@ int main(int argc, char** argv) {
     }
   }
   auto const seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("pez-sim: %llu seeds from %llu clean in %.1f s: %llu requests, %llu numbers handed out, %llu admin "
-              "changes, %llu faults\n",
+  std::printf("pez-sim: %llu seeds from %llu clean in %.1f s: %llu requests, %llu numbers handed out (%llu of "
+              "them dated), %llu admin changes, %llu faults\n",
               static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(first), seconds,
               static_cast<unsigned long long>(total.requests), static_cast<unsigned long long>(total.numbers),
-              static_cast<unsigned long long>(total.changes), static_cast<unsigned long long>(total.faults));
+              static_cast<unsigned long long>(total.dated), static_cast<unsigned long long>(total.changes),
+              static_cast<unsigned long long>(total.faults));
   return one && false ? 1 : 0;
 }

@@ -108,7 +108,12 @@ namespace {
 //
 // - Every number a daemon hands out was handed to that daemon by the database (an issue: a take
 //   or a reserve), for that sequence, and is used once: so no number is given twice within one
-//   life (create to drop), generation (create or reset) and pass (wrap) of a sequence.
+//   life (create to drop), generation (create or reset), period and pass (wrap) of a sequence.
+// - A periodic sequence's answer is dated (Printing::period) in the period of the issues its
+//   numbers come from, all one period: a take's (strict mode) or a block's. A block's numbers are
+//   handed out only before its period ends, by the database's clock as it ran when it reserved
+//   the block (a daemon cannot see that clock jump later); no answer is dated in a period the
+//   database's clock had not reached yet. An answer of a sequence without period is not dated.
 // - A take's numbers are used only by requests that arrived before the take ran (strict mode is
 //   linearizable), and only when its answer is delivered; what it took beyond them is burned.
 // - A request that arrived once its daemon knew of a change of the sequence (its own admin
@@ -118,9 +123,11 @@ namespace {
 //   reset value in the first pass, from min or max after a wrap); within one answer the numbers
 //   share a generation, follow the direction within a pass, and never repeat.
 // - 409 only when the database and the daemon's own reserve together hold fewer numbers than
-//   asked for; 404 only when the sequence was missing during the request, or its daemon did not
-//   know of its creation; 400 only when a cycling shape holds fewer numbers per pass than asked
-//   for; 503 only in a world with faults; nothing else.
+//   asked for (a periodic sequence's counted as a take would find them now: a new period starts
+//   it again), or up to a second after the database told the daemon it ran out in a period that
+//   has ended since; 404 only when the sequence was missing during the request, or its daemon
+//   did not know of its creation; 400 only when a cycling shape holds fewer numbers per pass than
+//   asked for; 503 only in a world with faults; nothing else.
 // - Every request is answered once, by its deadline (and the sweep that notices it).
 // - An admin create is refused (400) exactly when its shape is invalid.
 class Model {
@@ -168,8 +175,9 @@ class Model {
   }
 
   std::uint64_t issue(int daemon, std::string const& name, bool block, std::vector<std::int64_t> const& values,
-                      std::vector<Origin> const& origins) {
+                      std::vector<Origin> const& origins, std::optional<Clock::time_point> period_ends) {
     Issue is;
+    is.period_ends = period_ends;
     is.daemon = daemon;
     is.name = name;
     is.block = block;
@@ -180,8 +188,9 @@ class Model {
     auto const id = m_issues.size();
     for (std::size_t i = 0; i < values.size(); ++i) {
       auto const& o = origins[i];
-      if (!m_issued.insert({o.life, o.generation, o.pass, values[i]}).second) {
-        fail("the fake database handed out " + std::to_string(values[i]) + " of " + name + " twice");
+      if (!m_issued.insert({o.life, o.generation, o.period, o.pass, values[i]}).second) {
+        fail("the fake database handed out " + std::to_string(values[i]) + " of " + name + " twice (period " +
+             std::to_string(o.period) + ")");
       }
       m_index[{daemon, name, values[i]}].push_back({id, i});
     }
@@ -193,6 +202,13 @@ class Model {
     m_issues[id].delivered_at = m_clock.now();
   }
   void closed(std::uint64_t id) { m_issues[id].closed = true; }
+  // Daemon heard from the database that name had run out in period (a take or reserve refused as
+  // exhausted).
+  void ran_out(int daemon, std::string const& name, std::int32_t period) {
+    auto& heard = m_ran_out[{daemon, name}];
+    std::erase_if(heard, [this](auto const& h) { return h.first + 1s < m_clock.now(); });
+    heard.emplace_back(m_clock.now(), period);
+  }
 
   struct Request {
     int daemon = 0;
@@ -251,15 +267,15 @@ class Model {
            " ms after its deadline");
     }
     if (result) {
-      numbers(r, who, result->values);
+      numbers(r, who, *result);
       return;
     }
     auto const& error = result.error();
     switch (error.code) {
       case Errc::exhausted: {
-        auto const left = m_db.numbers_left(r.name);
+        auto const left = m_db.left_now(r.name);  // what a take would find now
         bool const settled = r.knew_all && !changed_since(r.name, r.arrival_op);
-        if (settled && left && *left + held >= r.count) {
+        if (settled && left && *left + held >= r.count && !ran_out_in_a_period_before(r)) {
           fail(who + " got 409 (" + error.message + ") though " + std::to_string(*left) +
                " numbers are left in the database and " + std::to_string(held) + " in its reserve");
         }
@@ -316,6 +332,7 @@ class Model {
     SequenceInfo info;
   };
   struct Issue {
+    std::optional<Clock::time_point> period_ends;  // a block of a periodic sequence's
     int daemon = 0;
     std::string name;
     bool block = false;
@@ -333,6 +350,16 @@ class Model {
     if (auto it = m_known.find({daemon, name}); it != m_known.end()) k = it->second;
     if (auto it = m_known_all.find(daemon); it != m_known_all.end()) k = std::max(k, it->second);
     return k;
+  }
+  // A periodic sequence's daemon may answer 409 for a second after it heard that it ran out
+  // (block mode asks again then): meanwhile a new period may have begun, with numbers again.
+  bool ran_out_in_a_period_before(Request const& r) const {
+    auto it = m_ran_out.find({r.daemon, r.name});
+    if (it == m_ran_out.end()) return false;
+    return std::ranges::any_of(it->second, [&](auto const& heard) {
+      auto const [at, period] = heard;
+      return period != 0 && period < m_db.period_now(r.name) && m_clock.now() <= at + 1s;
+    });
   }
   bool changed_since(std::string const& name, std::uint64_t op) {
     auto const& log = m_changes[name];
@@ -353,10 +380,10 @@ class Model {
 
   using Candidate = std::pair<std::size_t, std::size_t>;  // issue, position in it
 
-  // Whether the numbers of one answer may come from these places: one life and generation, the
-  // passes in order, and the sequence's direction within a pass.
+  // Whether the numbers of one answer may come from these places: one life, generation and
+  // period, the passes in order, and the sequence's direction within a pass.
   bool consistent(Origin const& a, std::int64_t x, Origin const& b, std::int64_t y) {
-    if (a.life != b.life || a.generation != b.generation || b.pass < a.pass) return false;
+    if (a.life != b.life || a.generation != b.generation || a.period != b.period || b.pass < a.pass) return false;
     auto const step = m_lives[a.life].increment;
     return a.pass != b.pass || (step > 0 ? y > x : y < x);
   }
@@ -399,7 +426,42 @@ class Model {
     return false;
   }
 
-  void numbers(Request const& r, std::string const& who, daemon::NumbersView values) {
+  // Where number x of an answer dated period may come from: the places the database handed it to
+  // the daemon, for the sequence, after the request came (strict mode) or after every change its
+  // daemon knew of, not used yet, in that period and, for a block, before that period ended.
+  // Empty, with why, when there is none.
+  std::vector<Candidate> candidates_for(Request const& r, std::int64_t x, std::int32_t period, std::string& why) {
+    std::vector<Candidate> out;
+    bool other_period = false;
+    bool over = false;
+    if (auto it = m_index.find({r.daemon, r.name, x}); it != m_index.end()) {
+      for (auto const& [issue_id, at] : it->second) {
+        Issue const& is = m_issues[issue_id];
+        if (!is.delivered || is.closed || is.used[at]) continue;
+        if (is.op <= r.known_change) continue;             // from before a change its daemon knew of
+        // A take, or any number in strict mode, is taken after the request came.
+        if ((!is.block || r.strict) && is.op <= r.arrival_op) continue;
+        if (is.origins[at].period != period) {
+          other_period = true;
+        } else if (is.period_ends && m_clock.now() >= *is.period_ends) {
+          over = true;
+        } else {
+          out.emplace_back(issue_id, at);
+        }
+      }
+    }
+    if (out.empty()) {
+      why = over           ? ", dated " + std::to_string(period) + ", a period that had ended (the database's clock)"
+            : other_period ? ", dated " + std::to_string(period) + ", but handed to it in another period"
+                           : ", which the database did not hand to that daemon for it after the request came and after "
+                             "every change its daemon knew of (or which it handed out before)";
+    }
+    return out;
+  }
+
+  void numbers(Request const& r, std::string const& who, daemon::Numbers const& answer) {
+    auto const values = answer.values;
+    auto const period = answer.printing.period;
     if (values.size() != r.count) {
       fail(who + " got " + std::to_string(values.size()) + " numbers");
       return;
@@ -409,20 +471,10 @@ class Model {
     for (std::size_t i = 0; i < values.size(); ++i) {
       auto const x = values[i];
       if (!seen.insert(x).second) fail(who + " got " + std::to_string(x) + " twice in one answer");
-      if (auto it = m_index.find({r.daemon, r.name, x}); it != m_index.end()) {
-        for (auto const& [issue_id, at] : it->second) {
-          Issue const& is = m_issues[issue_id];
-          if (!is.delivered || is.closed || is.used[at]) continue;
-          if (is.op <= r.known_change) continue;             // from before a change its daemon knew of
-          // A take, or any number in strict mode, is taken after the request came.
-          if ((!is.block || r.strict) && is.op <= r.arrival_op) continue;
-          candidates[i].emplace_back(issue_id, at);
-        }
-      }
+      std::string why;
+      candidates[i] = candidates_for(r, x, period, why);
       if (candidates[i].empty()) {
-        fail(who + " got " + std::to_string(x) +
-             ", which the database did not hand to that daemon for it after the request came and after every "
-             "change its daemon knew of (or which it handed out before)");
+        fail(who + " got " + std::to_string(x) + why);
         return;
       }
     }
@@ -431,20 +483,29 @@ class Model {
     if (!assign(candidates, values, 0, chosen, failed)) {
       std::string list;
       for (auto const x : values) list += " " + std::to_string(x);
-      fail(who + " got numbers that cannot come from one life, generation and direction of the sequence:" + list);
+      fail(who + " got numbers that cannot come from one life, generation, period and direction of the sequence:" +
+           list);
       return;
     }
     for (std::size_t i = 0; i < values.size(); ++i) {
       Issue& is = m_issues[chosen[i].first];
       is.used[chosen[i].second] = true;
       Origin const o = is.origins[chosen[i].second];
-      if (!m_served.insert({o.life, o.generation, o.pass, values[i]}).second) {
-        fail(who + " got " + std::to_string(values[i]) + ", handed out before in the same life, generation and pass");
+      if (!m_served.insert({o.life, o.generation, o.period, o.pass, values[i]}).second) {
+        fail(who + " got " + std::to_string(values[i]) + ", handed out before in the same life, generation, period " +
+             std::to_string(o.period) + " and pass");
       }
       check_place(who, values[i], o);
       ++stats->numbers;
     }
     ++stats->answered_numbers;
+    if (period != 0) {
+      stats->dated += values.size();
+      auto const periods = m_db.periods_of(m_issues[chosen.front().first].origins[chosen.front().second].life);
+      if (period > periods.key(periods.index_at(m_db.latest()))) {
+        fail(who + " is dated " + std::to_string(period) + ", a period the database's clock had not reached");
+      }
+    }
   }
 
   void check_place(std::string const& who, std::int64_t x, Origin const& o) {
@@ -457,7 +518,7 @@ class Model {
     if (x < shape.min || x > shape.max) {
       fail(who + " got " + std::to_string(x) + ", outside " + std::to_string(shape.min) + ".." + std::to_string(shape.max));
     }
-    std::int64_t const origin = o.pass == 0 ? m_db.origin_of(o.life, o.generation)
+    std::int64_t const origin = o.pass == 0 ? m_db.origin_of(o.life, o.generation, o.period)
                                             : (shape.increment > 0 ? shape.min : shape.max);
     i128 const step = shape.increment > 0 ? i128(shape.increment) : -i128(shape.increment);
     if ((i128(x) - origin) % step != 0) {
@@ -475,8 +536,12 @@ class Model {
   std::map<int, std::uint64_t> m_known_all;
   std::vector<Issue> m_issues;
   std::map<std::tuple<int, std::string, std::int64_t>, std::vector<std::pair<std::size_t, std::size_t>>> m_index;
-  std::set<std::tuple<std::uint64_t, std::int64_t, std::uint64_t, std::int64_t>> m_issued;
-  std::set<std::tuple<std::uint64_t, std::int64_t, std::uint64_t, std::int64_t>> m_served;
+  // life, generation, period, pass, number
+  using Place = std::tuple<std::uint64_t, std::int64_t, std::int32_t, std::uint64_t, std::int64_t>;
+  std::set<Place> m_issued;
+  std::set<Place> m_served;
+  // When the database told a daemon that a sequence ran out in the last second, and in which period.
+  std::map<std::pair<int, std::string>, std::vector<std::pair<Clock::time_point, std::int32_t>>> m_ran_out;
   std::vector<Request> m_requests;
 };
 
@@ -613,6 +678,7 @@ class World {
   void schedule_requests();
   void schedule_admin();
   void schedule_faults();
+  void schedule_clock();
   void request();
   void admin();
   std::string pick_name(bool for_request);
@@ -822,22 +888,27 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
   struct Outcome {
     std::optional<TakeResult> result;
     std::optional<std::uint64_t> issue;
+    std::int32_t period = 0;  // the database's when it said the sequence ran out
   };
   auto out = std::make_shared<Outcome>();
   ex->execute = [this, out, name, count] {
     std::vector<Origin> origins;
-    auto r = m_world.db.take(name, count, &origins);
+    auto r = m_world.db.take_dated(name, count, &origins);
     if (r) {
-      out->issue = m_world.model.issue(m_id, name, false, *r, origins);
-      m_world.log("database: daemon", m_id, "takes", r->size(), "of", name, "from", r->front(), "to", r->back(),
-                  "(issue", *out->issue, "op", m_world.db.ops(), ")");
+      out->issue = m_world.model.issue(m_id, name, false, r->numbers, origins, std::nullopt);
+      m_world.log("database: daemon", m_id, "takes", r->numbers.size(), "of", name, "from", r->numbers.front(), "to",
+                  r->numbers.back(), "period", r->period, "(issue", *out->issue, "op", m_world.db.ops(), ")");
     } else {
+      out->period = m_world.db.period_now(name);
       m_world.log("database: daemon", m_id, "cannot take", count, "of", name, ":", r.error().message);
     }
-    out->result = r ? TakeResult(daemon::Taken{std::move(*r), 0}) : TakeResult(std::unexpected(r.error()));
+    out->result = r ? TakeResult(std::move(*r)) : TakeResult(std::unexpected(r.error()));
   };
-  ex->reply = [this, out, h] {
+  ex->reply = [this, out, h, name] {
     if (out->issue) m_world.model.delivered(*out->issue);
+    if (!*out->result && out->result->error().kind == StoreError::Kind::exhausted) {
+      m_world.model.ran_out(m_id, name, out->period);
+    }
     (*h)(std::move(*out->result));
     if (out->issue) m_world.model.closed(*out->issue);  // what no request used is burned
   };
@@ -853,6 +924,7 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
   struct Outcome {
     std::optional<ReserveResult> result;
     std::optional<std::uint64_t> issue;
+    std::int32_t period = 0;  // the database's when it said the sequence ran out
   };
   auto out = std::make_shared<Outcome>();
   ex->execute = [this, out, name, count] {
@@ -864,18 +936,27 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
         values.push_back(static_cast<std::int64_t>(v));
         if (v == r->last) break;
       }
-      out->issue = m_world.model.issue(m_id, name, true, values, std::vector<Origin>(values.size(), origin));
+      // Its numbers are handed out only before its period ends, as the database's clock ran now.
+      std::optional<Clock::time_point> ends;
+      if (r->valid_for) ends = m_world.clock.now() + *r->valid_for;
+      out->issue = m_world.model.issue(m_id, name, true, values, std::vector<Origin>(values.size(), origin), ends);
       m_world.log("database: daemon", m_id, "reserves", name, "from", r->first, "to", r->last, "step", r->step,
-                  "generation", r->generation, "pass", origin.pass, "(issue", *out->issue, "op", m_world.db.ops(), ")");
+                  "generation", r->generation, "pass", origin.pass, "period", r->period, "valid for",
+                  r->valid_for ? std::chrono::duration_cast<std::chrono::microseconds>(*r->valid_for).count() : -1,
+                  "us (issue", *out->issue, "op", m_world.db.ops(), ")");
     } else {
+      out->period = m_world.db.period_now(name);
       m_world.log("database: daemon", m_id, "cannot reserve", count, "of", name, ":", r.error().message);
     }
     out->result = r ? ReserveResult(*r) : ReserveResult(std::unexpected(r.error()));
   };
-  ex->reply = [this, out, h] {
+  ex->reply = [this, out, h, name] {
     if (out->issue) {
       m_world.model.delivered(*out->issue);
       m_world.log("daemon", m_id, "receives issue", *out->issue);
+    }
+    if (!*out->result && out->result->error().kind == StoreError::Kind::exhausted) {
+      m_world.model.ran_out(m_id, name, out->period);
     }
     (*h)(std::move(*out->result));
   };
@@ -994,6 +1075,15 @@ CreateSpec World::random_shape(std::string const& name, bool& valid) {
                                     : static_cast<std::int64_t>(spec.max - i128(k) * step);
   }
   spec.cycle = rng.percent(50);
+  if (rng.percent(30)) {  // periodic: it starts again each period of the database's clock
+    static char const* const k_periods[] = {"yearly", "monthly", "daily"};
+    static char const* const k_formats[] = {"Y{YYYY}-{n}", "M{YYYY}{MM}-{n}", "D{YYYY}{MM}{DD}-{n}"};
+    static char const* const k_zones[] = {"UTC", "Etc/GMT-14", "Etc/GMT+5", "Etc/GMT-3"};
+    auto const kind = rng.below(3);
+    spec.period = k_periods[kind];
+    spec.format = k_formats[kind];
+    if (rng.percent(60)) spec.time_zone = k_zones[rng.below(4)];
+  }
   switch (rng.below(4)) {
     case 0:
       spec.mode = "strict";
@@ -1021,6 +1111,12 @@ void World::setup() {
   settings.daemons = static_cast<int>(rng.between(1, 3));
   settings.active = rng.micros(300'000, 1'200'000);
   model.faults = settings.faults;
+  // The database's clock: the simulation's, from a random moment, and periods of tens or hundreds
+  // of milliseconds, so that many begin and end in a run.
+  db.set_clock([this] { return clock.now(); });
+  db.move_clock(rng.micros(0, 2'000'000));
+  db.set_period_lengths(std::array<Clock::duration, 3>{rng.micros(300'000, 500'000), rng.micros(150'000, 300'000),
+                                                       rng.micros(50'000, 150'000)});
   // Some sequences exist from the start, one perhaps made by hand (no row in pez.sequences).
   for (auto const& name : m_pool) {
     if (!rng.percent(60)) continue;
@@ -1083,7 +1179,7 @@ void World::request() {
     bool refill = false;
     Printing printing;
     if (d.core.allocator().try_take(name, count, numbers, printing, refill)) {
-      answer(daemon::NumbersView(numbers));
+      answer(daemon::Numbers{daemon::NumbersView(numbers), std::move(printing)});
       if (refill) clock.after(rng.micros(1, 200), [&d, name] { d.core.allocator().refill(name); });
       return;
     }
@@ -1117,6 +1213,9 @@ void World::admin() {
     j["descending"] = spec.increment < 0;
     j["cycle"] = spec.cycle;
     if (spec.mode) j["mode"] = *spec.mode;
+    if (spec.format) j["format"] = *spec.format;
+    if (spec.period) j["period"] = *spec.period;
+    if (spec.time_zone) j["timezone"] = *spec.time_zone;
     log("admin: create", j.dump(), "through daemon", d.id);
     d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
                        [this, spec, valid](daemon::AdminResult result) {
@@ -1182,6 +1281,21 @@ void World::schedule_admin() {
   }
 }
 
+void World::schedule_clock() {
+  // The database's clock jumps ahead now and then (a daemon sees it only in what the database
+  // answers); in some worlds it goes back too, and the periods entered stay.
+  if (!rng.percent(50)) return;
+  bool const back = rng.percent(40);
+  auto const end = clock.start() + settings.active;
+  for (auto t = clock.start() + rng.micros(0, 200'000); t < end; t += rng.micros(30'000, 300'000)) {
+    clock.at(t, [this, back] {
+      auto const by = back && rng.percent(30) ? -rng.micros(1'000, 300'000) : rng.micros(1'000, 600'000);
+      log("the database's clock moves by", std::chrono::duration_cast<std::chrono::microseconds>(by).count(), "us");
+      db.move_clock(by);
+    });
+  }
+}
+
 void World::schedule_faults() {
   if (!settings.faults) return;
   auto const end = clock.start() + settings.active;
@@ -1218,6 +1332,7 @@ SeedResult World::run() {
   schedule_requests();
   schedule_admin();
   schedule_faults();
+  schedule_clock();
   // After the active part nothing new starts; whatever waits is answered by its deadline.
   auto const limit = clock.start() + settings.active + 30s;
   while (!model.violation && clock.now() < limit && clock.step()) {
@@ -1235,98 +1350,6 @@ SeedResult World::run() {
 SeedResult run_seed(std::uint64_t seed, std::ostream* trace) {
   World world(seed, trace);
   return world.run();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scripts for test_fake_db.py: one operation per line, one answer per line.
-//
-//   create NAME START MIN MAX INCREMENT CYCLE     ->  ok GENERATION | error KIND
-//   take NAME N                                   ->  ok V1 V2 ...   | error KIND
-//   reserve NAME N                                ->  ok FIRST LAST INCREMENT GENERATION | error KIND
-//   reset NAME [TO]                               ->  ok GENERATION | error KIND
-//   drop NAME                                     ->  ok | error KIND
-//   left NAME                                     ->  ok N | error KIND
-//   state NAME                                    ->  ok LAST_VALUE IS_CALLED | error KIND
-
-namespace {
-
-std::string kind_name(StoreError::Kind kind) {
-  switch (kind) {
-    case StoreError::Kind::not_found:
-      return "not_found";
-    case StoreError::Kind::exhausted:
-      return "exhausted";
-    case StoreError::Kind::invalid:
-      return "invalid";
-    case StoreError::Kind::exists:
-      return "exists";
-    case StoreError::Kind::in_use:
-      return "in_use";
-    default:
-      return "other";
-  }
-}
-
-}  // namespace
-
-int run_script(std::istream& in, std::ostream& out) {
-  FakeDb db;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string op;
-    std::string name;
-    words >> op >> name;
-    if (op.empty()) continue;
-    auto error = [&](StoreError const& e) { out << "error " << kind_name(e.kind) << '\n'; };
-    if (op == "create") {
-      CreateSpec spec;
-      spec.name = name;
-      int cycle = 0;
-      words >> spec.start >> spec.min >> spec.max >> spec.increment >> cycle;
-      spec.cycle = cycle != 0;
-      auto r = db.create(spec);
-      if (r) out << "ok " << *r << '\n'; else error(r.error());
-    } else if (op == "take") {
-      std::int64_t n = 0;
-      words >> n;
-      auto r = db.take(name, n);
-      if (!r) {
-        error(r.error());
-        continue;
-      }
-      out << "ok";
-      for (auto v : *r) out << ' ' << v;
-      out << '\n';
-    } else if (op == "reserve") {
-      std::int64_t n = 0;
-      words >> n;
-      auto r = db.reserve(name, n);
-      if (r) out << "ok " << r->first << ' ' << r->last << ' ' << r->step << ' ' << r->generation << '\n'; else error(r.error());
-    } else if (op == "reset") {
-      std::optional<std::int64_t> to;
-      std::int64_t v = 0;
-      if (words >> v) to = v;
-      auto r = db.reset(name, to);
-      if (r) out << "ok " << *r << '\n'; else error(r.error());
-    } else if (op == "drop") {
-      auto r = db.drop(name);
-      if (r) out << "ok\n"; else error(r.error());
-    } else if (op == "left") {
-      auto r = db.numbers_left(name);
-      if (r) out << "ok " << *r << '\n'; else error(r.error());
-    } else if (op == "state") {
-      auto rows = db.describe(name);
-      if (rows.empty()) {
-        out << "error not_found\n";
-      } else {
-        out << "ok " << rows.front().last_value << ' ' << (rows.front().is_called ? "t" : "f") << '\n';
-      }
-    } else {
-      out << "error unknown-operation\n";
-    }
-  }
-  return 0;
 }
 
 }  // namespace pez::sim

@@ -6,7 +6,9 @@
 // Then it plays random requests of random counts for random sequences, admin changes of random
 // shapes through the daemons and behind their backs, and faults: connections lost before or
 // after the server ran a statement, statements timing out, a daemon cut off from the database,
-// change notices late, twice, never, or forged by a stranger. Every answer is checked against a
+// change notices late, twice, never, or forged by a stranger. Some sequences are periodic: they
+// start again each period (of tens or hundreds of milliseconds here) of the database's clock,
+// which jumps ahead now and then and in some worlds back. Every answer is checked against a
 // model (see Model in sim.cpp); the first violation ends the run and names the seed, which
 // replays it exactly.
 #pragma once
@@ -80,6 +82,7 @@ struct SeedResult {
   std::uint64_t requests = 0;
   std::uint64_t answered_numbers = 0;
   std::uint64_t numbers = 0;
+  std::uint64_t dated = 0;  // of those, numbers of periodic sequences (dated in a period)
   std::uint64_t changes = 0;
   std::uint64_t faults = 0;
 };

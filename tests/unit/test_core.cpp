@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <deque>
 #include <memory>
 
@@ -51,7 +52,7 @@ class ManualStore final : public pez::daemon::Store {
     auto h = std::make_shared<pez::daemon::TakeHandler>(std::move(handler));
     auto r = std::make_shared<pez::daemon::TakeResult>(
         takes_fail ? pez::daemon::TakeResult(std::unexpected(StoreError{*takes_fail, "refused"}))
-                   : to_result(m_db.take(name, count)));
+                   : to_result(m_db.take_dated(name, count)));
     push("take " + name, [this, h, r] { (*h)(std::move(*r)); }, h);
   }
   void reserve(std::string const& name, std::uint64_t count, pez::daemon::ReserveHandler handler) override {
@@ -136,9 +137,8 @@ class ManualStore final : public pez::daemon::Store {
                                 release();
                               }});
   }
-  static pez::daemon::TakeResult to_result(std::expected<std::vector<std::int64_t>, StoreError> r) {
-    return r ? pez::daemon::TakeResult(pez::daemon::Taken{std::move(*r), 0})
-             : pez::daemon::TakeResult(std::unexpected(r.error()));
+  static pez::daemon::TakeResult to_result(std::expected<pez::daemon::Taken, StoreError> r) {
+    return r ? pez::daemon::TakeResult(std::move(*r)) : pez::daemon::TakeResult(std::unexpected(r.error()));
   }
   void read() {
     --m_free;
@@ -182,6 +182,9 @@ class ManualStore final : public pez::daemon::Store {
 struct Rig {
   explicit Rig(Mode mode, int connections = 2, std::uint32_t strict_batch = 20000) : store(db, clock, connections) {
     spdlog::set_level(spdlog::level::off);
+    // The database's clock runs with the core's, from 2030-01-01 00:00 UTC; its periods last 100 ms.
+    db.set_clock([this] { return clock.now(); });
+    db.set_period_lengths(std::array<pez::daemon::Clock::duration, 3>{100ms, 100ms, 100ms});
     AllocatorOptions options;
     options.timeout = 5s;
     options.mode = mode;
@@ -199,7 +202,7 @@ struct Rig {
     core->allocator().allocate(name, count, [slot, numbers](AllocateResult r) {
       if (r) {
         numbers->assign(r->values.begin(), r->values.end());
-        *slot = AllocateResult(pez::daemon::NumbersView(*numbers));
+        *slot = AllocateResult(pez::daemon::Numbers{pez::daemon::NumbersView(*numbers), r->printing});
       } else {
         *slot = r;
       }
@@ -211,6 +214,12 @@ struct Rig {
     REQUIRE(slot->has_value());
     REQUIRE((*slot)->has_value());
     return {(**slot)->values.begin(), (**slot)->values.end()};
+  }
+  // The period an answer is dated in (yyyymmdd; 0 for none).
+  std::int32_t period(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
+    REQUIRE(slot->has_value());
+    REQUIRE((*slot)->has_value());
+    return (**slot)->printing.period;
   }
   pez::Errc error(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
     REQUIRE(slot->has_value());
@@ -226,6 +235,27 @@ struct Rig {
     spec.increment = increment;
     spec.cycle = cycle;
     REQUIRE(db.create(spec));
+  }
+  // A daily sequence from min to max (its days last 100 ms here), in the catalog.
+  void create_daily(std::string const& name, std::int64_t min, std::int64_t max, bool cycle) {
+    pez::CreateSpec spec;
+    spec.name = name;
+    spec.min = min;
+    spec.max = max;
+    spec.start = min;
+    spec.cycle = cycle;
+    spec.format = "D{YYYY}{MM}{DD}-{n}";
+    spec.period = "daily";
+    REQUIRE(db.create(spec));
+    store.refresh_catalog();
+    store.answer_all();
+  }
+  // Moves the clock on by span, running the timers that fall due; no statement is answered.
+  void advance(pez::daemon::Clock::duration span) {
+    auto const end = clock.now() + span;
+    clock.at(end, [] {});
+    while (clock.now() < end && clock.step()) {
+    }
   }
   // Runs the clock until nothing is left to do (or the limit).
   // A core that never lets the clock move stops it after 100000 statements (the test then fails).
@@ -452,4 +482,130 @@ TEST_CASE("a strict request that waits for a connection when the refusal starts 
   CHECK(rig.numbers(busy).size() == 1);
   CHECK(rig.error(waiting) == pez::Errc::unavailable);
   CHECK(rig.store.takes == 1);
+}
+
+// --- periodic sequences in block mode (the database's clock runs with the core's; days of 100 ms)
+
+TEST_CASE("block: a waiter is not served from a block whose period ended when the next reserve finds none left") {
+  // pez-sim seed 462: the answer that said the sequence ran out served the requests behind the one
+  // it refused from the ranges held, whose period had ended meanwhile.
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 10, false);
+  auto first = rig.ask("p", 1);
+  rig.store.answer_all();  // the day's block, 1 to 10: all of it
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  auto const day = rig.period(first);
+  auto big = rig.ask("p", 12);  // more than is held: waits, and a block is asked for (none is left)
+  auto small = rig.ask("p", 2);  // waits behind it
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.advance(150ms);  // the day is over before the answer comes
+  rig.store.answer_all();
+  CHECK(rig.error(big) == pez::Errc::exhausted);
+  REQUIRE(small->has_value());
+  if ((*small)->has_value()) CHECK(rig.period(small) != day);  // refused, or from a day that is not over
+}
+
+TEST_CASE("block: a block's numbers are not handed out after its period ends") {
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 1000, false);
+  auto first = rig.ask("p", 1);
+  rig.store.answer_all();  // 1 to 10 of the first day
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  CHECK(rig.period(first) == 20300101);
+  CHECK(rig.core->allocator().reserved("p") == 9);
+  rig.advance(100ms);  // the first day is over: 2 to 10 are not handed out
+  std::vector<std::int64_t> out;
+  bool refill = false;
+  pez::Printing printing;
+  CHECK_FALSE(rig.core->allocator().try_take("p", 1, out, printing, refill));
+  auto next = rig.ask("p", 1);
+  CHECK_FALSE(next->has_value());  // waits for a block of the second day
+  rig.store.answer_all();
+  CHECK(rig.numbers(next) == std::vector<std::int64_t>{1});  // which starts again
+  CHECK(rig.period(next) == 20300102);
+  CHECK(rig.store.reserves == 2);
+}
+
+TEST_CASE("block: a block of a newer period replaces the numbers held") {
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 1000, false);
+  auto first = rig.ask("p", 4);
+  rig.store.answer_all();  // 1 to 10 of the first day: 5 to 10 are held
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1, 2, 3, 4});
+  rig.db.move_clock(100ms);       // the database's clock is in the second day already
+  auto second = rig.ask("p", 2);  // the first day's still, here; the next block is asked for
+  CHECK(rig.numbers(second) == std::vector<std::int64_t>{5, 6});
+  CHECK(rig.period(second) == 20300101);
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.store.answer_all();  // 1 to 10 of the second day: 7 to 10 of the first go
+  CHECK(rig.core->allocator().reserved("p") == 10);
+  auto third = rig.ask("p", 2);
+  CHECK(rig.numbers(third) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.period(third) == 20300102);
+}
+
+TEST_CASE("block: a block that arrives after its period ended is burned and asked for again") {
+  Rig rig(Mode::block);
+  rig.create_daily("p", 1, 1000, false);
+  rig.advance(50ms);
+  auto first = rig.ask("p", 1);  // 1 to 10 of the first day, which has 50 ms left, are on their way...
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.advance(60ms);  // ... and arrive when it is over
+  rig.store.answer_next();
+  CHECK_FALSE(first->has_value());
+  CHECK(rig.core->allocator().reserved("p") == 0);
+  rig.run_for(1s);
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  CHECK(rig.period(first) == 20300102);
+  CHECK(rig.store.reserves == 2);
+}
+
+TEST_CASE("block: a periodic sequence that ran out serves again once its period moved on") {
+  Rig rig(Mode::block);
+  SUBCASE("it held a block of the period that ran out: asked again when that period ends") {
+    rig.create_daily("p", 1, 5, false);
+    auto all = rig.ask("p", 5);
+    rig.store.answer_all();
+    CHECK(rig.numbers(all) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+    auto none = rig.ask("p", 1);
+    rig.store.answer_all();  // the next reserve: none left today
+    CHECK(rig.error(none) == pez::Errc::exhausted);
+    rig.advance(100ms);
+    auto next = rig.ask("p", 2);
+    rig.store.answer_all();
+    CHECK(rig.numbers(next) == std::vector<std::int64_t>{1, 2});
+    CHECK(rig.period(next) == 20300102);
+  }
+  SUBCASE("it held none (another took them all): asked again a second later") {
+    rig.create_daily("p", 1, 3, false);
+    REQUIRE(rig.db.take("p", 3));
+    auto none = rig.ask("p", 1);
+    rig.store.answer_all();
+    CHECK(rig.error(none) == pez::Errc::exhausted);
+    int const reserves = rig.store.reserves;
+    rig.advance(150ms);  // a new day, which this daemon cannot see: not asked for yet
+    auto still = rig.ask("p", 1);
+    CHECK(rig.error(still) == pez::Errc::exhausted);
+    CHECK(rig.store.reserves == reserves);
+    rig.advance(1s);
+    auto next = rig.ask("p", 1);
+    rig.store.answer_all();
+    CHECK(rig.numbers(next) == std::vector<std::int64_t>{1});
+    CHECK(rig.period(next) > 20300102);
+    CHECK(rig.store.reserves == reserves + 1);
+  }
+}
+
+TEST_CASE("strict: an answer is dated in the period of its take, and a new period starts again") {
+  Rig rig(Mode::strict);
+  rig.create_daily("p", 1, 1000, false);
+  auto first = rig.ask("p", 2);
+  rig.store.answer_all();
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.period(first) == 20300101);
+  rig.advance(100ms);
+  auto second = rig.ask("p", 2);
+  rig.store.answer_all();
+  CHECK(rig.numbers(second) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.period(second) == 20300102);
 }
