@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez as a whole: parse the command line, run the chosen command, map failures to exit codes.
 #pragma once
 

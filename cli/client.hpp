@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A connection to pezd's Unix socket: blocking, with a deadline for every answer.
 #pragma once
 

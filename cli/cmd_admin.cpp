@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez admin list | inspect | reset | create | drop, and pez status: JSON from pezd, shown as
 // tables for people or passed through with --json for scripts.
 #include <cstdio>

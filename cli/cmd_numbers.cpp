@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez forward | reverse | next NAME [-n N] [--json]: numbers on stdout, one per line.
 #include <algorithm>
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pez commands. Each adds its subcommand to the app and, when chosen, sets the action that
 // runs it; cli.cpp turns the outcome into output and an exit code.
 #pragma once

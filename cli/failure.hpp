@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a pez command fails: an exit code from the table in common/errors.hpp and one line for
 // the person at the terminal.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez: takes unique numbers from pezd. See pez(1).
 #include "cli/cli.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Usage errors and help in pez's own words. CLI11 says that something is wrong; this walks the
 // command line through the same commands and options to say what, for which command, with a
 // suggestion for a typo and where the help is.

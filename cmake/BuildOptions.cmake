@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Warnings, sanitizers and ccache for every PEZ target, carried by one INTERFACE target.
 
 option(PEZ_WERROR "Treat compiler warnings as errors (CI builds turn this on)" OFF)

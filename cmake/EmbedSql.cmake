@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Writes OUTPUT, a C++ file holding every sql/NNN_name.sql migration as text, so that pezd
 # applies exactly the files that are installed under share/pez/sql.
 # Usage: cmake -DSQL_DIR=... -DOUTPUT=... -P EmbedSql.cmake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What an operator asks of pez admin create and reset, as JSON: the body of POST /admin/sequences,
 // the argument of the socket's CREATE, and what pez admin create sends. Checked here, before
 // anything reaches the database.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Check characters over a string of ASCII digits: Luhn and Damm (one digit each) and ISO 7064
 // MOD 97-10 (two digits, as in IBANs and RF creditor references). A pure library: no I/O, no
 // exceptions, no limit on the input's length (every sum is kept reduced, so 64 digits or 64000

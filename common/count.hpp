@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How many numbers one request asks for: parsing and range rules shared by HTTP, socket and CLI.
 #pragma once
 

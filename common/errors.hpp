@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kinds of failure shared by pezd, the socket protocol and pez, and the one table that maps
 // each kind to its wire token, HTTP status and pez exit code.
 #pragma once

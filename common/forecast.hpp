@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exhaustion forecasts, as pezd computes them and pez shows them: how long the numbers left in a
 // sequence last at the rate it is used, and both in words a person reads at a glance.
 #pragma once

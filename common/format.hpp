@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The bodies that carry numbers: v1 (one bare number and a newline), v2 (a JSON list), and the
 // JSON error object. These are the original PEZ service's formats; clients depend on them.
 #pragma once

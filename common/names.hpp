@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sequence names: what a valid one looks like (DESIGN §5), checked before any name nears SQL.
 #pragma once
 

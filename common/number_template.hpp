@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The template of a formatted sequence (DESIGN §5): INV-{YYYY}-{n:06} turns the number 42 taken in
 // 2026 into INV-2026-000042. A pure library: parsing a template, rendering a number through it,
 // and reading a rendering back (for pez check).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pezd socket protocol, version 1: one request per line, one answer per line (pezd(8)).
 //
 //   request  = verb *( SP argument ) LF          verbs are case-insensitive

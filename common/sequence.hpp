@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a sequence's settings and state say about its future: the next number, how many are left
 // before it wraps or runs out, and how much of its range is used. pezd reports these (pez admin,
 // /metrics, the wrap warning) and pez shows them.

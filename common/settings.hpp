@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Settings declared once and read from three places: a command-line flag beats an environment
 // variable, which beats the config file, which beats the default (DESIGN §6). A setting's flag
 // and variable are derived from its key: max_count is --max-count and PEZ_MAX_COUNT.

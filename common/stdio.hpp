@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The standard descriptors 0, 1 and 2: a program started with one of them closed would hand that
 // number to the next file or socket it opens, and then write its output or log into it.
 #pragma once

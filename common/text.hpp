@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small text helpers: quoting untrusted input for messages, JSON strings, splitting, trimming.
 #pragma once
 

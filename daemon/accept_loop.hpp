@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Accepting client connections for ever, for both listeners. Running out of file descriptors
 // (or any other accept error) is counted, logged (one line per 10 seconds at most, however many
 // happen) and followed by a short pause, never a stop: connections already open keep working, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sequence administration (pez admin, the socket's LIST/INSPECT/CREATE/RESET/DROP, HTTP
 // /admin/): each command is one short exchange with the database on a free connection, on the
 // core thread, through the Store (store.hpp). Who may ask is checked by the listeners, before a

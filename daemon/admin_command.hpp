@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An administration request as the listeners hand it to Admin (daemon/admin.hpp), and its answer.
 #pragma once
 

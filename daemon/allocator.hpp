@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where numbers come from. A request names a sequence and a count and is answered once, with
 // numbers that no other request ever gets, or with an error.
 //

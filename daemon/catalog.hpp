@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What pezd knows of the sequences in the pez schema, as read from pg_sequences.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez check, CHECK on the socket and GET /v1/NAME/check: whether a value is one a formatted
 // sequence can hand out (its shape, its number within the range, a real date, its check
 // characters), decided from the template alone, without the database.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The answer to GET /v1/NAME/check?value=V (router.hpp's CheckValue), in one function that the
 // HTTP sessions call.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What an HTTP session and a socket session share: the queue of answers kept in request order
 // (pipelining), one write for every answer that is ready, a read and a write deadline served by
 // one timer, draining and closing. The derived session frames requests and fills the slots.

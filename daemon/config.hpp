@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pezd's settings: the one table that declares each of them (key, default, doc, parser), and
 // the loaded result. The man page pezd.conf(5) and packaging/pezd.conf follow this table.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the listeners and their sessions share. pezd runs one event loop per thread (setting
 // threads); the first, the core, owns the database, the allocator and the Unix socket. Shared
 // holds what every thread sees; each thread has a Context with its own metrics and sessions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The allocation core of one pezd: the Allocator and Admin on one Store and one clock, and the
 // store's events passed on to them. pezd builds it on the Database and the event loop's clock
 // (run_daemon); the simulation (tests/sim/) builds several on its fake and its own clock.

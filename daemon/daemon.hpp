@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pezd as a whole: builds the parts from the settings, runs the event loop, and turns signals
 // into their one meaning each (SIGTERM/SIGINT drain and exit, SIGHUP reloads the log level).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The database side of pezd, the real Store (store.hpp): a few PostgreSQL connections kept open
 // (reconnecting with backoff), each set up before use (durable commits, not a standby, schema
 // migrated, statements prepared), the catalog of sequences read from them, and every answer of

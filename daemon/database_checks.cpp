@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The statements Database runs by itself on a free connection, besides setting connections up:
 // whether a failover is safe (every second, failover.hpp) and where every sequence stands (every
 // usage_interval, usage.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A connection of Database (database.hpp) and what it is doing: shared by database.cpp, which
 // opens, sets up and leases connections, and database_checks.cpp, which runs the periodic
 // statements on them. Nothing else includes it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every answer of the database read, checked and classified once: the failures of an exchange
 // (classify), the rows of pez.take, pez.reserve, a change and a description, and the catalog's
 // columns. Nothing here talks to a server; the unit tests feed it rows.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error answers in the log: each with the peer and the request's id (as HTTP's X-Request-Id
 // gives it to the client), so that a client's report can be found in the journal. Internal
 // errors are errors, the database being unavailable a warning, the client's mistakes info. At

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether a failover can lose numbers already handed out: what a commit that took numbers waits
 // for, read from the primary at every connection and every second (Database), for the log,
 // /metrics, pez status and require_synchronous_standby.

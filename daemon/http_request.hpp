@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One HTTP request as pezd reads it and its answer as pezd writes it, apart from any socket: the
 // sessions of http_server.cpp use these, and so does the HTTP fuzzer (tests/fuzz/).
 #pragma once

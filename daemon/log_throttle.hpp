@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Keeps a message that a flood can cause (error answers, connections refused, accepts failing)
 // to a few log lines per period, and says how many were left out.
 #pragma once

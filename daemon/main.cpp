@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pezd: hands out unique numbers from PostgreSQL sequences. See pezd(8).
 #include "daemon/daemon.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counters and the request latency histogram behind /metrics (Prometheus text format 0.0.4).
 // Each event loop thread counts into its own Metrics; /metrics adds them up. Counters are
 // atomics, so the adding up may read them while their thread counts.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pezd migrate (DESIGN §6): the schema migrations of sql/, built into pezd, applied as the role
 // it connects with; then it exits. Idempotent, and safe when two run at once (each file takes an
 // advisory lock and creates only what is missing).

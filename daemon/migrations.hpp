@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The schema migrations of sql/, built into pezd: version, file name and text of each.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The OpenAPI 3.1 document of pezd's HTTP API (GET /openapi.json), written from the route table
 // (route_table.hpp) that the router reads: every path, method, parameter and answer there is in
 // it, with JSON Schemas of the bodies (openapi_schemas.cpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON Schemas (draft 2020-12, as OpenAPI 3.1 has them) of the parameters and bodies of the
 // route table. Each says what pezd writes or accepts; the contract test
 // (tests/integration/test_openapi.py) holds real answers to them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One PostgreSQL connection driven by libpq's asynchronous API on the event loop: the
 // connection's socket is watched by Asio, and no libpq call here ever waits for the server.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The table of pezd's HTTP routes: each path with its operations, their parameters and the rules
 // that check them, their answers (status and body shape) and the words that describe them. The
 // router (router.cpp) matches requests against it, GET / and OPTIONS describe from it, and

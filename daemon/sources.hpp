@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two ways of taking numbers behind the Allocator (see allocator.hpp).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seam between the allocation core (Allocator, StrictSource, BlockSource, Admin) and the
 // database: everything the core asks of PostgreSQL and hears from it, and the clock it reads.
 //

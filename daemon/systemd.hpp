@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pezd's side of the systemd service protocol: readiness, reload, stop and watchdog notices
 // (sd_notify) and the Unix socket pezd.socket passes (sd_listen_fds). Outside systemd, without
 // NOTIFY_SOCKET and LISTEN_FDS, every call here does nothing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/tcp_settings.hpp"
 
 #include <libpq-fe.h>

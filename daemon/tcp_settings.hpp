@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libpq's TCP settings that make pezd notice a dead database server (a lost leader, a cut
 // network) on a connection that waits for nothing, within about request_timeout, where the
 // kernel alone would take minutes or, on an idle connection, forever.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Unix socket listener: the socket file (mode 0660, its group a setting, a stale file from a
 // crash replaced) and one session per connection speaking the line protocol of common/protocol.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How fast each sequence is used by every daemon on the database together: every usage_interval
 // pezd reads where each sequence stands (pez.usage(), sql/008_usage.sql) and derives from how far
 // it moved the numbers taken per second over the last minute and the last hour. Pure: the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 1: the pez schema, the record of applied migrations, and the two
 -- sequences that always exist.
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 2: how numbers are taken, as functions a DBA can read, and call by hand.
 --
 --   SELECT pez.take('pez.forward', 5);                -- five numbers, as pezd's strict mode takes them

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 3: named sequences and their administration.
 --
 -- PostgreSQL already knows a sequence's direction, start, bounds, cycle and state (see the view

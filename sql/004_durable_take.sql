@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 4: pez.take's commit is durable, and replicated to a synchronous standby,
 -- before its numbers are answered.
 --

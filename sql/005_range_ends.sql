@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 5: the ends of a sequence's range.
 --
 -- * pez.create_sequence refuses a shape whose increment is as large as its range or larger

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 6: durability is a property of each taking transaction, not of a session.
 --
 -- A number counts only once the commit that took it is flushed, and on a synchronous standby

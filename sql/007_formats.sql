@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 7: formatted and periodic sequences.
 --
 -- A formatted sequence prints each number through a template (INV-{YYYY}-{n:06}); a periodic

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- PEZ schema version 8: where every sequence stands, read in few statements, for the rates and
 -- exhaustion forecasts of pezd(8) (pez admin list, /metrics).
 --

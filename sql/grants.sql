@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- The rights of pezd's database role when another role owns schema pez: the role that ran
 -- `pezd migrate` (the database's owner, or a role with CREATE on the database; no superuser is
 -- needed). Run it as that role, once after `pezd migrate`, naming pezd's role:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez-bench-pipe: numbers per second through ONE connection with requests pipelined, over the
 // Unix socket (NEXT lines) or HTTP (GET /v2/NAME?count=N). Used by tests/bench/run.
 //

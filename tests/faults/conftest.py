@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The fault tests use the integration tests' harness and fixtures (tests/integration/)."""
 
 import os

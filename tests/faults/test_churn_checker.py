@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The churn stage's checker (tests/faults/run, Churn.verify) on made-up histories: it must find
 each kind of violation it claims to, and must not fail histories a correct daemon can produce.
 No PostgreSQL or pezd: lives, generations and answers are built by hand."""

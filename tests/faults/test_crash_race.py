@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The concurrent crash race of DESIGN §1, reproduced.
 
 PostgreSQL logs a sequence ahead: a nextval() that has to write WAL writes a record for the next

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Failover to a synchronous standby (DESIGN §1): a primary and a streaming standby on this
 machine (pg_basebackup, synchronous replication), pezd given both hosts with
 target_session_attrs=read-write. The primary dies under load, the standby is promoted, and no

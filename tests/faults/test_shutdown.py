@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shutdown and restart (DESIGN §7): SIGTERM answers or refuses every request it has read, and a
 restart after SIGTERM or kill -9 never hands out again a number acknowledged before it. In both
 allocation modes."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes pezd's handling of HTTP requests: the bytes one client sends on a connection (pipelined
 // requests or garbage) go through Beast's parser with pezd's limits, the router and the answer
 // writer, as an HTTP session does (daemon/http_server.cpp). Besides crashes and sanitizer

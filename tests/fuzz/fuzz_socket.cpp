@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the socket protocol (common/protocol.hpp) from both ends: the bytes a client sends are
 // cut into lines under a line limit as a socket session does (daemon/unix_server.cpp) and parsed
 // as requests, the JSON of CREATE as pez admin create sends it, and the same lines read as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The entry point every fuzz target defines, as libFuzzer calls it (and tests/fuzz/replay.cpp).
 #pragma once
 

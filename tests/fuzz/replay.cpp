@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a fuzz target on files instead of under libFuzzer: each argument is a file or a folder of
 // files (such as a seed corpus), each file one input. The plain and sanitizer builds use this to
 // run the corpora as a regression test; the fuzz build (scripts/fuzz) links libFuzzer instead.

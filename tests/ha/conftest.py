@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HA tests use the integration tests' harness (tests/integration/) and a Patroni cluster
 (patroni.py)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The figures of a run of the HA tests (test_patroni.py), as the README's table; standard
 library only, so that tests/ha/summary runs on any python3."""
 

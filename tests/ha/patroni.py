@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real Patroni cluster on this machine, for the high-availability tests: one etcd, three
 Patroni nodes (each its own PostgreSQL 15 data dir, REST API port and replication slot) and one
 HAProxy that routes to the node whose REST API answers GET /primary with 200, all on loopback

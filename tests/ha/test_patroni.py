@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pezd on a real Patroni cluster (patroni.py: etcd, three Patroni nodes, HAProxy), DESIGN §1:
 no number is handed out twice across a switchover, a failover, a lost DCS and a partitioned
 leader; pezd knows whether a failover is safe (pez_database_failover_safe, pez status, one

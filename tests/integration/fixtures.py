@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures shared by the integration tests and the fault tests (each conftest.py imports them):
 one PostgreSQL cluster per test session, a fresh database per test, and pezd processes that are
 stopped (and must exit 0) at the end of each test; their logs are printed when a test fails."""

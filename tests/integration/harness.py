@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The integration test harness: a private PostgreSQL cluster, real pezd processes, and small
 clients for HTTP, the Unix socket and the pez command line. Nothing here is a mock."""
 

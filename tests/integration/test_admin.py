@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Sequence administration (DESIGN §3, §5, issue: named sequences): pez admin over the socket,
 HTTP /admin/ with a bearer token, who may do it, hostile names, countdowns that run out, and
 resets and drops reaching a second daemon."""

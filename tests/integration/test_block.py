@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Block mode (DESIGN §1): numbers served from blocks reserved ahead, through database outages,
 without ever handing a number out twice; and the reservation function itself."""
 

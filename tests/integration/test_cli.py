@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The pez command line of DESIGN §3: output for scripts, one error line, documented exit codes."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The bash completion of packaging/completion/pez.bash, driven as bash drives it (the function
 `complete -p pez` names, with COMP_WORDS and COMP_CWORD set) against the pez of this build and a
 real pezd: every command and option pez --help lists, and sequence names from pezd."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Never twice in every corner: odd sequence shapes, the end of a range without cycle, counts
 larger than a statement takes, and a stranger's notices; in the suite's mode (strict, then block)
 and, where the two differ, in both."""

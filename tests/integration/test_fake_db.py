@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The simulation's fake database (tests/sim/fake_db.cpp) held to the real SQL functions: one
 random script of operations runs through the fake (pez-sim --script) and through PostgreSQL with
 the schema of sql/, and every answer must be the same: numbers, blocks, generations, what is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Rates and exhaustion forecasts (issue 14): every pezd reads where each sequence stands in the
 database, so each reports what all daemons take together, not its own share; what is left and
 when it runs out or wraps; a reset starts the window again; the same in /metrics. The readings

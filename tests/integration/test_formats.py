@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Formatted and periodic sequences (DESIGN §2, §5): numbers printed through a template as strings
 over HTTP, the socket and pez; templates that could print two numbers alike refused; check
 characters checked by pez check and CHECK without the database; counters that start again each

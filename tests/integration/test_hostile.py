@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hostile and broken clients (DESIGN §2, §4): slow, partial, over-long and garbage requests,
 clients that never read, floods of idle connections and running out of file descriptors. Each
 test checks that the bad client is cut off with the documented answer and that everyone else is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP API of DESIGN §2, against a real pezd and PostgreSQL."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The man pages as a reader meets them: rendered by mandoc, their quotes balanced, their files
 and sections there, and their examples run as written against pez, pezd and a real database."""
 

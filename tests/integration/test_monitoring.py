@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The monitoring that ships with PEZ: the Prometheus alert rules (packaging/prometheus/, their own
 tests run by promtool in CTest's prometheus_rules) and the Grafana dashboard (packaging/grafana/).
 Every metric their queries use is documented in pezd(8) and served by a real pezd; the dashboard

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What operators see: /metrics families documented in pezd(8), error answers logged with the
 peer and a request id (and HTTP's X-Request-Id), and pez status."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GET /openapi.json (DESIGN §2) against a real pezd: the document is valid OpenAPI 3.1 (the
 validator scripts/setup-deps installs says so) and its schemas valid JSON Schema, and every
 route's answers, good and bad, have a status the document gives for that operation, the headers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The database goes away and comes back (DESIGN §1, §2): bounded 503s, serving again on its own,
 and no number handed out before the outage is handed out after it."""
 

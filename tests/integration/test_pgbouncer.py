@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pezd behind PgBouncer in transaction mode (Debian's pgbouncer, started here on a loopback port):
 only unnamed statements, durability set in each taking transaction, and change notices, which such
 a pooler does not pass, proven on every connection that listens. (The HTTP and socket basics run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Least privilege: pezd migrate as a role that is no superuser and owns the database; pezd as a role
 with only the rights of sql/grants.sql (CTest's integration_least_privilege runs the basics so);
 and a role that lacks a right is told which one, not handed a raw SQL error."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Secret files (pezd.conf(5)): the admin token file must be private to pezd's user, its token is
 the first line without trailing white space, and db_password_file gives its first line."""
 

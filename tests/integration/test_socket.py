@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Unix socket line protocol of DESIGN §4 and pezd(8)."""
 
 import os

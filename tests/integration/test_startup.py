@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Starting and stopping pezd: settings, the schema, signals and the socket file."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pezd under systemd: notices on NOTIFY_SOCKET (ready, status, watchdog, reload, stop), a socket
 passed by socket activation, and --print-config / --check-config. A datagram socket of this test
 stands in for systemd's notify socket."""

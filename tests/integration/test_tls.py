@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pezd to PostgreSQL over TLS, as to a managed database: a test CA, server and client certificates
 made here with openssl, PostgreSQL with ssl = on on a loopback TCP port, and pezd with
 sslmode=verify-full. A server certificate from another CA is refused with a message naming the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Never twice (DESIGN §1): two daemons on one database, concurrent clients over HTTP, the socket
 and the CLI; linearizable order across daemons in strict mode; wrap-around of both sequences."""
 

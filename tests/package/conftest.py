@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The package tests build the Debian package from the plain build directory and install it on
 this machine: they need root, a build configured with CMAKE_INSTALL_PREFIX=/usr, and the tools
 scripts/setup-deps installs. Anything missing fails the run with what to do."""

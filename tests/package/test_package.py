@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Debian package, built with cpack from the plain build: lintian finds no error; dpkg -i
 installs it; the installed pezd, started the way pezd.service starts it (its ExecStartPre and
 ExecStart, user and group, environment file, runtime directory, NOTIFY_SOCKET), serves the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Checks of the packaging sources that need no installation: the man pages are mandoc-lint
 clean, the RPM spec builds with rpmbuild, and the bash completion offers what pez --help does."""
 

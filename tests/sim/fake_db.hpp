@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The fake of the database seam: schema pez's functions (sql/), in process. It keeps each
 // sequence as PostgreSQL does (last_value, is_called) and answers pez.take(_dated),
 // pez.reserve(_dated), pez.create_sequence, pez.reset_sequence, pez.drop_sequence and the catalog

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pez-sim: the deterministic simulation of the allocation core (see sim.hpp).
 //
 //   pez-sim [--seeds N] [--first S]   run seeds S .. S+N-1 (default 10000 from 1); exit 1 on the first violation

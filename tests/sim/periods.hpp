@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The periods of the fake database (fake_db.hpp): when a periodic sequence's period begins and
 // ends by the database's clock, and the key it is known by (yyyymmdd of its first day, as pezd
 // reads sql/007's dates; keys grow with time and 0 means no period).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Scripts for test_fake_db.py: one operation per line, one answer per line.
 //
 //   create NAME START MIN MAX INCREMENT CYCLE [PERIOD [ZONE]]

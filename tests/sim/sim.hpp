@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The deterministic simulation of the allocation core (DESIGN §1 and §5, "never twice").
 //
 // From a seed it builds one world: a fake database (fake_db.hpp), one to three pezd cores

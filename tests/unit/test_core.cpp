@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The allocation core (daemon/core.hpp) in scenarios played by hand: a store whose statements
 // run on the fake database (tests/sim/fake_db.hpp) when they are sent and whose answers arrive
 // when the test says, in the order it says, on the simulation's clock.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Failed database connections: libpq's text made one readable line, and the failures that only
 // an operator can end (wrong settings) told from those that pass.
 #include <doctest/doctest.h>

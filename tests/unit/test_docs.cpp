@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The settings table is the one truth: pezd.conf(5) and the sample config packaging/pezd.conf
 // must document every setting it declares, with its default, and nothing it does not.
 #include <doctest/doctest.h>

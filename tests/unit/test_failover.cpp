@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What pezd learns of the primary (daemon/failover.hpp), the setting that makes it refuse, and
 // the TCP settings that make it notice a dead server (daemon/tcp_settings.hpp).
 #include <doctest/doctest.h>

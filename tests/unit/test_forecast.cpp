@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rates and exhaustion forecasts: the windows of daemon/usage.cpp fed readings by hand, and the
 // words of common/forecast.cpp.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LogThrottle: a few lines per period, and the count of those left out said once.
 #include <doctest/doctest.h>
 

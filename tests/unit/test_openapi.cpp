@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The OpenAPI document and the router are one table: every path and method the document lists is
 // answered by the router as the document says, and the router answers no other path. The table is
 // walked, and the router is asked real requests (tests/integration/test_openapi.py then holds a

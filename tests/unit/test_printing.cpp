@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Formatted sequences below the daemon: a create's format fields checked before anything is sent,
 // answers printed through a template (and refused when they cannot be), the socket's NEXT ... json
 // and CHECK, a reserve's period read back, and the verdict of a check.
