@@ -234,6 +234,13 @@ PERIODIC_SCENARIO = [
     f"clock {365 * DAY + 11 * 3600}",
     "reserve_dated y 1",
     "period y",
+    f"clock {-40 * DAY}",         # before 2030
+    "create q 1 1 10 1 0 monthly Etc/GMT+11",
+    "take_dated q 1",
+    "reserve_dated q 2",
+    f"clock {-DAY}",
+    "create r 1 1 10 1 0 yearly",
+    "reserve_dated r 2",
     "create bad 1 1 10 1 0 weekly",
     "create bad 1 1 10 1 0 daily Mars/Olympus",
     "create bad 1 -1 10 1 0 daily",
@@ -244,7 +251,7 @@ PERIODIC_SCENARIO = [
 def periodic_script(seed, length=160):
     rng = random.Random(seed)
     lines = []
-    now = rng.randint(0, 400) * 3600
+    now = rng.randint(-1000, 400) * 3600  # from late 2029 on
     names = ["pa", "pa", "pb", "pb", "pc", "forward", "nothing"]
     for _ in range(length):
         name = rng.choice(names)

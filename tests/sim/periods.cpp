@@ -66,7 +66,7 @@ std::int64_t Periods::index_at(Clock::duration t) const {
     case Unit::day:
       return day;
     case Unit::month:
-      return (static_cast<int>(d.year()) - 2030) * 12 + static_cast<unsigned>(d.month()) - 1;
+      return (static_cast<int>(d.year()) - 2030) * 12 + static_cast<int>(static_cast<unsigned>(d.month())) - 1;
     default:
       return static_cast<int>(d.year()) - 2030;
   }
