@@ -533,10 +533,12 @@ void Database::take(std::string const& name, std::uint32_t count, TakeHandler ha
   std::string const sequence = qualified_sequence(name);
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
-  slot.conn->exec_params(k_take_sql, params, m_options.statement_timeout,
-                           answer<Taken>(slot, slot.conn, std::move(handler), [count](PgResults const& r) {
-                             return take_answer(r, count);
-                           }));
+  auto const* info = m_catalog.find(name);
+  bool const dated = info != nullptr && info->periodic;
+  slot.conn->exec_params(dated ? k_take_dated_sql : k_take_sql, params, m_options.statement_timeout,
+                         answer<Taken>(slot, slot.conn, std::move(handler), [count, dated](PgResults const& r) {
+                           return dated ? take_answer(r, count) : take_rows_answer(r, count);
+                         }));
 }
 
 void Database::reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) {

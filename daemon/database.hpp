@@ -29,9 +29,14 @@ class Metrics;
 // Each writes WAL in its transaction (a logical message, setval) and turns synchronous_commit on
 // for it, so that the commit is flushed, and on a synchronous standby, before the numbers are
 // answered (see 004 and 006 for why). Sent as unnamed statements, which a transaction pooler
-// passes on whole. Each also answers the period the numbers belong to (007), as yyyymmdd, whatever
-// the server's DateStyle; the reserve also the seconds that period has left.
-inline constexpr char const k_take_sql[] =
+// passes on whole. A periodic sequence's take and every reserve also answer the period the
+// numbers belong to (007), as yyyymmdd, whatever the server's DateStyle; the reserve also the
+// seconds that period has left. A sequence the catalog shows without period is taken with
+// pez.take, which costs less (and enters the period of one that has become periodic meanwhile;
+// its numbers then come without their period and are refused, not printed, until the catalog
+// is read again).
+inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
+inline constexpr char const k_take_dated_sql[] =
     "SELECT to_char(period, 'YYYYMMDD'), numbers FROM pez.take_dated($1::regclass, $2::integer)";
 inline constexpr char const k_reserve_sql[] =
     "SELECT first_value, last_value, increment, generation, to_char(period, 'YYYYMMDD'), valid_for"

@@ -189,6 +189,16 @@ ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t as
   return block;
 }
 
+std::expected<Taken, StoreError> take_rows_answer(PgResults const& results, std::uint32_t count) {
+  std::vector<char const*> values;
+  if (auto const* rows = last_result(results)) {
+    for (int row = 0; row < PQntuples(rows); ++row) {
+      values.push_back(PQnfields(rows) == 1 && !PQgetisnull(rows, row, 0) ? PQgetvalue(rows, row, 0) : nullptr);
+    }
+  }
+  return read_take(values, count);
+}
+
 std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
   // One row: the period (or NULL) and the numbers as an array, {1,2,3}.
   auto const* rows = last_result(results);

@@ -47,7 +47,9 @@ inline constexpr int k_list_format_column = 14;
 bool read_format(PGresult const* rows, int row, int first, SequenceInfo& info, std::int32_t* current_period = nullptr);
 
 // The answers of the statements, from the rows of their exchange (the last statement's).
+// pez.take_dated's answer (the period and the numbers as an array), and pez.take's (a row a number).
 std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count);
+std::expected<Taken, StoreError> take_rows_answer(PgResults const& results, std::uint32_t count);
 std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count);
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);

@@ -203,6 +203,16 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
   Printing printing;
   printing.period = result->period;
   if (auto const* info = m_ctx.store.catalog().find(batch->name)) printing.format = info->format;
+  if (printing.format && printing.format->rules().period != number_template::Period::none && printing.period == 0) {
+    // Taken as a sequence without period while the catalog says it has one, or the other way
+    // round: the catalog is out of date (the sequence was created again). The numbers are
+    // burned; the requests try again once the catalog is read.
+    m_ctx.store.refresh_catalog();
+    m_retry[batch->name].failed(m_ctx.clock.now());
+    requeue(*batch);
+    pump();
+    return;
+  }
   if (!numbers.empty()) {
     m_ctx.observed(batch->name, numbers.front(), false);
     m_ctx.observed(batch->name, numbers.back(), false);
