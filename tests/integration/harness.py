@@ -140,7 +140,9 @@ class Cluster:
             raise AssertionError(f"PostgreSQL did not start: {r.stdout}{r.stderr}\n--- {self.log} ---\n{tail}")
 
     def stop(self, mode="immediate"):
-        self.pg_ctl("-w", "-m", mode, "stop", check=False)
+        # A clean stop writes a checkpoint first, which on a busy machine with many sequences
+        # (a file each) takes longer than pg_ctl's 60 s: wait as long as start does.
+        self.pg_ctl("-w", "-t", "300", "-m", mode, "stop", check=False)
 
     def promote(self):
         self.pg_ctl("-w", "promote")
