@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 // A name missing from a catalog read this recently is answered 404 without asking again.
 constexpr auto k_catalog_fresh = 1s;
 constexpr auto k_sweep_every = 50ms;
+// Names found missing kept at most (a client asking for ever new names costs a read each, of
+// those names alone, which requests waiting at the same time share).
+constexpr std::size_t k_absent_max = 10'000;
 
 SequenceShape shape_of(SequenceInfo const& info) {
   return SequenceShape{info.increment, info.min, info.max, info.start, info.cycle};
@@ -103,7 +106,8 @@ void Allocator::sequence_dropped(std::string const& name) {
 }
 
 void Allocator::announce(std::string const& name) {
-  auto const read = m_store.refresh_catalog();
+  m_absent.erase(name);
+  auto const read = m_store.refresh_entry(name);
   m_block->announced(name, read);
   // Requests that wait for the catalog, or come before that read is done, are answered from a
   // read that shows the change.
@@ -180,13 +184,18 @@ void Allocator::admit(Request request) {
   }
   auto const* info = catalog.find(request.name);
   if (info == nullptr) {
-    bool const fresh = m_clock.now() - catalog.refreshed_at() < k_catalog_fresh && !m_store.catalog_stale();
+    auto const now = m_clock.now();
+    bool fresh = now - catalog.refreshed_at() < k_catalog_fresh && !m_store.catalog_stale();
+    if (!fresh) {
+      auto const absent = m_absent.find(request.name);
+      fresh = absent != m_absent.end() && now - absent->second < k_catalog_fresh;
+    }
     if (request.fence <= catalog.read_number() && (fresh || m_store.down())) {
       request.answer(std::unexpected(not_found_error(request.name)));
       return;
     }
-    // Answered once a read that started after now is done.
-    request.fence = std::max(request.fence, m_store.refresh_catalog());
+    // Answered once a read of the name that started after now is done.
+    request.fence = std::max(request.fence, m_store.refresh_entry(request.name));
     m_waiting_for_catalog.push_back(std::move(request));
     arm_sweep();
     return;
@@ -264,9 +273,25 @@ void Allocator::connection_free() {
   if (!m_block_first) m_block->pump();
 }
 
+void Allocator::remember_absent(std::string const& name, Clock::time_point now) {
+  if (m_absent.size() >= k_absent_max) {
+    std::erase_if(m_absent, [now](auto const& entry) { return now - entry.second >= k_catalog_fresh; });
+    if (m_absent.size() >= k_absent_max) m_absent.clear();
+  }
+  m_absent.insert_or_assign(name, now);
+}
+
 void Allocator::catalog_read() {
   check_notices();
   auto const& catalog = m_store.catalog();
+  auto const now = m_clock.now();
+  if (catalog.last_read_whole()) {
+    m_absent.clear();
+  } else {
+    for (auto const& name : catalog.last_read_names()) {
+      if (catalog.find(name) == nullptr) remember_absent(name, now);
+    }
+  }
   std::erase_if(m_announced, [&](auto const& fence) { return fence.second <= catalog.read_number(); });
   auto moved = m_block->sync(catalog, [this](SequenceInfo const& info) {
     return info.block.value_or(m_options.mode == Mode::block);

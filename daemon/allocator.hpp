@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -167,6 +168,11 @@ class Allocator {
   std::deque<Request> m_waiting_for_catalog;
   // Sequences announced as changed, and the catalog read that shows it.
   std::map<std::string, std::uint64_t, std::less<>> m_announced;
+  // Names a read of their own found missing, and when: asked for again within a second, they
+  // are answered 404 without a read, unless a change of the name was announced meanwhile. At
+  // most k_absent_max are kept.
+  std::unordered_map<std::string, Clock::time_point> m_absent;
+  void remember_absent(std::string const& name, Clock::time_point now);
   std::unique_ptr<CoreTimer> m_sweep;
   bool m_block_first = false;
   bool m_block_refused = false;

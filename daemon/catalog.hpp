@@ -40,11 +40,19 @@ class Catalog {
   using Clock = std::chrono::steady_clock;
 
   SequenceInfo const* find(std::string_view name) const;
-  // read: the number of the read that found sequences (reads are numbered from 1 as they start).
+  // A read of every sequence. read: the number of the read that found sequences (reads are
+  // numbered from 1 as they start, whole or not).
   void replace(std::vector<SequenceInfo> sequences, Clock::time_point now, std::uint64_t read);
+  // A read of the named sequences only (those announced as changed, or asked for and not known):
+  // found holds those of them that exist.
+  void update(std::vector<std::string> names, std::vector<SequenceInfo> found, std::uint64_t read);
   bool loaded() const { return m_loaded; }
+  // When the latest whole read ended.
   Clock::time_point refreshed_at() const { return m_refreshed_at; }
   std::uint64_t read_number() const { return m_read; }
+  // What the latest read covered: every sequence, or the names it was asked for.
+  bool last_read_whole() const { return m_last_whole; }
+  std::vector<std::string> const& last_read_names() const { return m_last_names; }
   std::map<std::string, SequenceInfo, std::less<>> const& all() const { return m_sequences; }
 
  private:
@@ -52,6 +60,8 @@ class Catalog {
   bool m_loaded = false;
   Clock::time_point m_refreshed_at{};
   std::uint64_t m_read = 0;
+  bool m_last_whole = true;
+  std::vector<std::string> m_last_names;
 };
 
 }  // namespace pez::daemon

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,7 @@ class Database final : public Store {
   void describe(std::string const& name, DescribeHandler handler) override;
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override;
+  std::uint64_t refresh_entry(std::string const& name) override;
   bool catalog_stale() const override;
   bool up() const override;    // some connection is set up
   bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
@@ -148,6 +150,10 @@ class Database final : public Store {
   void lost(Slot& slot, std::string const& message);
   void became_free(Slot& slot);
   void run_catalog_refresh(Slot& slot);
+  bool catalog_read_wanted() const { return m_refresh_wanted || !m_entries_wanted.empty(); }
+  // Starts the read wanted on a free connection that reads the catalog, unless one runs; answers
+  // the number of the next read to start.
+  std::uint64_t start_catalog_read();
   // A connection is set up (and the catalog read, when it ran on it): it is free for statements.
   void connection_ready(Slot& slot);
   void note_failure(std::string const& message);
@@ -172,8 +178,10 @@ class Database final : public Store {
   std::uint64_t m_reads_started = 0;
   bool m_stopped = true;
   bool m_latest_attempt_failed = false;
-  bool m_refresh_wanted = false;
+  bool m_refresh_wanted = false;           // a whole read of the catalog
+  std::set<std::string> m_entries_wanted;  // a read of these names only (none while a whole one is wanted)
   int m_reads_running = 0;
+  bool m_whole_read_running = false;
   bool m_was_up = false;
   int m_migrated_version = 0;
   std::string m_last_error = "not connected yet";

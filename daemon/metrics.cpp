@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/metrics.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <mutex>
+#include <vector>
 
 #include "common/forecast.hpp"
 #include "daemon/usage.hpp"
@@ -87,6 +89,7 @@ void Metrics::add_to(Metrics& total) const {
   add(m_db_errors, total.m_db_errors);
   add(m_connections, total.m_connections);
   add(m_dropped, total.m_dropped);
+  add(m_catalog_reads, total.m_catalog_reads);
   bump(total.m_accept_failures, read(m_accept_failures));
   total.m_latency_sum.fetch_add(m_latency_sum.load(std::memory_order_relaxed), std::memory_order_relaxed);
   bump(total.m_latency_count, read(m_latency_count));
@@ -144,8 +147,13 @@ void Metrics::render(std::string& out) const {
 
   append_metric_header(out, "pez_numbers_total", "counter", "Numbers handed out, by sequence.");
   {
-    std::lock_guard lock(m_numbers_lock);
-    for (auto const& [name, value] : m_numbers) {
+    std::vector<std::pair<std::string, std::uint64_t>> sorted;
+    {
+      std::lock_guard lock(m_numbers_lock);
+      sorted.assign(m_numbers.begin(), m_numbers.end());
+    }
+    std::ranges::sort(sorted);
+    for (auto const& [name, value] : sorted) {
       append_metric(out, "pez_numbers_total", "sequence=\"" + name + "\"", static_cast<double>(value));
     }
   }
@@ -163,6 +171,11 @@ void Metrics::render(std::string& out) const {
   append_metric_header(out, "pez_db_round_trips_total", "counter",
                        "Statements sent to the database to take or reserve numbers.");
   append_metric(out, "pez_db_round_trips_total", "", static_cast<double>(read(m_db_round_trips)));
+  append_metric_header(out, "pez_catalog_reads_total", "counter",
+                       "Reads of the catalog of sequences: of all of them (whole: on connecting), or of the "
+                       "names announced as changed or asked for and not known (names).");
+  append_metric(out, "pez_catalog_reads_total", "kind=\"whole\"", static_cast<double>(read(m_catalog_reads[0])));
+  append_metric(out, "pez_catalog_reads_total", "kind=\"names\"", static_cast<double>(read(m_catalog_reads[1])));
   append_metric_header(out, "pez_db_errors_total", "counter",
                        "Failed database exchanges, by kind (connection, timeout, sql).");
   char const* kinds[] = {"connection", "timeout", "sql"};

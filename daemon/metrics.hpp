@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/errors.hpp"
+#include "common/names.hpp"
 
 namespace pez::daemon {
 
@@ -37,6 +38,8 @@ class Metrics {
   void client_connection(Transport transport) { bump(m_connections[transport == Transport::http ? 0 : 1]); }
   void connection_dropped(Dropped reason) { bump(m_dropped[reason == Dropped::evicted ? 0 : 1]); }
   void accept_failed() { bump(m_accept_failures); }
+  // A read of the catalog: of every sequence (whole), or of the names it was asked for.
+  void catalog_read(bool whole) { bump(m_catalog_reads[whole ? 0 : 1]); }
 
   // Adds these counters to total's.
   void add_to(Metrics& total) const;
@@ -58,7 +61,7 @@ class Metrics {
   std::array<Counter, 600> m_http{};                // by status code
   std::array<Counter, k_errc_count + 1> m_socket{};  // by Errc, and OK last
   mutable std::mutex m_numbers_lock;
-  std::map<std::string, std::uint64_t, std::less<>> m_numbers;
+  NameMap<std::uint64_t> m_numbers;
   std::array<Counter, k_buckets.size() + 1> m_latency{};
   std::atomic<double> m_latency_sum{0};
   Counter m_latency_count{0};
@@ -69,6 +72,7 @@ class Metrics {
   std::array<Counter, 2> m_connections{};
   std::array<Counter, 2> m_dropped{};
   Counter m_accept_failures{0};
+  std::array<Counter, 2> m_catalog_reads{};  // whole, names
 };
 
 // Prometheus text helpers for the daemon's gauges.

@@ -131,7 +131,16 @@ class Store {
   // another. Answers the number of a read that starts after this call: once catalog() holds a
   // read of that number or later, it shows every change committed before the call.
   virtual std::uint64_t refresh_catalog() = 0;
-  // A read of the catalog is wanted or running: what it holds may be out of date.
+  // Reads again what the catalog holds of sequence name alone (on the next free connection, as
+  // refresh_catalog; a whole read wanted meanwhile covers it, and names asked for meanwhile are
+  // read together). Answers the number of a read that starts after this call and covers name:
+  // once catalog() holds a read of that number or later, it shows every change of name committed
+  // before the call. A store that reads only whole catalogs reads the whole.
+  virtual std::uint64_t refresh_entry(std::string const& name) {
+    (void)name;
+    return refresh_catalog();
+  }
+  // A whole read of the catalog is wanted or running: what it holds may be out of date.
   virtual bool catalog_stale() const = 0;
 
   virtual bool up() const = 0;    // some connection is set up

@@ -175,7 +175,7 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
       }
       auto const answer = sequence_error(batch->name, batch->total, error);
       if (answer.code == Errc::exhausted) m_ctx.observed(batch->name, 0, true);
-      if (answer.code == Errc::not_found) m_ctx.store.refresh_catalog();
+      if (answer.code == Errc::not_found) m_ctx.store.refresh_entry(batch->name);
       answer_all(answer);
       if (answer.code == Errc::exhausted && batch->total == 1) {
         // Not one number was left when the statement ran: the requests for it that were waiting
@@ -207,7 +207,7 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
     // Taken as a sequence without period while the catalog says it has one, or the other way
     // round: the catalog is out of date (the sequence was created again). The numbers are
     // burned; the requests try again once the catalog is read.
-    m_ctx.store.refresh_catalog();
+    m_ctx.store.refresh_entry(batch->name);
     m_retry[batch->name].failed(m_ctx.clock.now());
     requeue(*batch);
     pump();

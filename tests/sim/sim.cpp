@@ -576,7 +576,8 @@ class FakeStore final : public daemon::Store {
   void describe(std::string const& name, daemon::DescribeHandler handler) override;
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override;
-  bool catalog_stale() const override { return m_refresh_wanted || m_reads_running > 0; }
+  std::uint64_t refresh_entry(std::string const& name) override;
+  bool catalog_stale() const override { return m_refresh_wanted || m_whole_read_running; }
   bool up() const override {
     return std::ranges::any_of(m_conns, [](Conn const& c) { return c.state == State::idle || c.state == State::busy; });
   }
@@ -631,7 +632,10 @@ class FakeStore final : public daemon::Store {
   Catalog m_catalog;
   std::uint64_t m_reads_started = 0;
   bool m_refresh_wanted = false;
+  std::set<std::string> m_entries_wanted;  // none while a whole read is wanted
   int m_reads_running = 0;
+  bool m_whole_read_running = false;
+  std::uint64_t start_read();
   bool m_attempt_failed = false;
   std::string m_last_error = "not connected yet";
   Clock::time_point m_cut_until{};
@@ -745,7 +749,7 @@ void FakeStore::release(std::size_t conn, std::uint64_t epoch) {
 
 void FakeStore::became_free(std::size_t conn) {
   if (m_conns[conn].state != State::idle) return;
-  if (m_refresh_wanted && m_reads_running == 0) {
+  if ((m_refresh_wanted || !m_entries_wanted.empty()) && m_reads_running == 0) {
     read_catalog(conn);
     return;
   }
@@ -804,6 +808,7 @@ void FakeStore::connect(std::size_t conn) {
       return;
     }
     // Set up: a new connection reads the catalog, unless a read runs already; then one follows.
+    m_refresh_wanted = true;
     if (m_reads_running == 0) {
       k.state = State::busy;
       read_catalog(conn);
@@ -831,30 +836,50 @@ void FakeStore::connect_failed(std::size_t conn) {
 }
 
 void FakeStore::read_catalog(std::size_t conn) {
+  // A whole read, or one of the names wanted (as Database does: sql k_entries_sql).
+  bool const whole = m_refresh_wanted;
+  auto names = std::make_shared<std::vector<std::string>>();
+  if (!whole) names->assign(m_entries_wanted.begin(), m_entries_wanted.end());
+  m_entries_wanted.clear();
   m_refresh_wanted = false;
   ++m_reads_running;
+  m_whole_read_running = whole;
   auto const read = ++m_reads_started;
-  m_world.log("daemon", m_id, "starts catalog read", read, "on connection", conn);
+  m_world.log("daemon", m_id, "starts catalog read", read, whole ? "(whole)" : "(some names)", "on connection", conn);
   auto ex = std::make_shared<Exchange>();
   auto snapshot = std::make_shared<std::pair<std::vector<SequenceInfo>, std::uint64_t>>();
-  ex->execute = [this, snapshot] {
+  ex->execute = [this, snapshot, whole, names] {
     snapshot->first = m_world.db.catalog();
+    if (!whole) {
+      std::erase_if(snapshot->first, [&](SequenceInfo const& info) { return std::ranges::find(*names, info.name) == names->end(); });
+    }
     snapshot->second = m_world.db.ops();
   };
-  ex->reply = [this, snapshot, read, conn] {
+  ex->reply = [this, snapshot, read, conn, whole, names] {
     --m_reads_running;
+    m_whole_read_running = false;
     m_attempt_failed = false;
     m_conns[conn].backoff = Clock::duration::zero();
     m_last_error.clear();
     if (read <= m_catalog.read_number()) m_world.model.fail("catalog reads ended out of order");
-    m_catalog.replace(snapshot->first, m_world.clock.now(), read);
-    m_world.model.knows_all(m_id, snapshot->second);
+    if (whole) {
+      m_catalog.replace(snapshot->first, m_world.clock.now(), read);
+      m_world.model.knows_all(m_id, snapshot->second);
+    } else {
+      m_catalog.update(*names, snapshot->first, read);
+      for (auto const& name : *names) m_world.model.knows(m_id, name, snapshot->second);
+    }
     m_world.log("daemon", m_id, "read the catalog (read", read, ")");
     if (m_events) m_events->store_catalog();
   };
-  ex->fail = [this, read](StoreError const&) {
+  ex->fail = [this, read, whole, names](StoreError const&) {
     --m_reads_running;
-    m_refresh_wanted = true;
+    m_whole_read_running = false;
+    if (whole) {
+      m_refresh_wanted = true;
+    } else if (!m_refresh_wanted) {
+      m_entries_wanted.insert(names->begin(), names->end());
+    }
     m_world.log("daemon", m_id, "catalog read", read, "failed");
   };
   m_conns[conn].state = State::idle;  // send() marks it busy
@@ -863,6 +888,16 @@ void FakeStore::read_catalog(std::size_t conn) {
 
 std::uint64_t FakeStore::refresh_catalog() {
   m_refresh_wanted = true;
+  m_entries_wanted.clear();
+  return start_read();
+}
+
+std::uint64_t FakeStore::refresh_entry(std::string const& name) {
+  if (!m_refresh_wanted) m_entries_wanted.insert(name);
+  return start_read();
+}
+
+std::uint64_t FakeStore::start_read() {
   auto const next = m_reads_started + 1;
   if (m_reads_running > 0) return next;
   for (std::size_t i = 0; i < m_conns.size(); ++i) {

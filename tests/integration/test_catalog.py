@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The catalog of sequences as it grows: after the read of every sequence on connecting, a
+change, a notice or a name nobody has costs a read of the names concerned alone; in the suite's
+mode."""
+
+import json
+import time
+
+import harness
+from harness import metric, wait_until
+
+# Who may create sequences in schema pez by hand (the least-privilege stage keeps pezd's role out).
+OWNER = harness.OWNER_ROLE if harness.ROLES == "split" else "postgres"
+
+
+def reads(pezd, kind):
+    return metric(pezd.get("/metrics").body, "pez_catalog_reads_total", f'kind="{kind}"')
+
+
+def create_many(pezd, names):
+    """Creates names over one socket connection, every request sent before the first answer."""
+    client = pezd.lines(timeout=60)
+    client.send("".join("CREATE " + json.dumps({"name": name}) + "\n" for name in names))
+    answers = [client.read_line() for _ in names]
+    assert all(a.startswith("OK ") for a in answers), [a for a in answers if not a.startswith("OK ")][:3]
+    return answers
+
+
+def test_a_change_reads_the_changed_name_alone(pezd, cluster):
+    wait_until(lambda: reads(pezd, "whole") >= 1, 10, what="the first catalog read")
+    whole = reads(pezd, "whole")
+    names = reads(pezd, "names")
+    create_many(pezd, [f"c{i:03d}" for i in range(60)])
+    # A notice sent by someone else, and a change made in SQL, name one sequence each.
+    cluster.psql(pezd.database, "SELECT pg_notify('pez_sequences', 'c007 1')")
+    cluster.psql(pezd.database, "SELECT pez.reset_sequence('c008', 5)", user=OWNER)
+    wait_until(lambda: pezd.get("/v1/c008").body.strip() == "5", 10, what="the reset to be seen")
+    for name in ("c000", "c059"):
+        assert pezd.get(f"/v1/{name}").status == 200
+    assert reads(pezd, "whole") == whole
+    # Each create is read back by its own daemon (and its notice heard): reads of names, shared
+    # by changes that come close together.
+    assert names < reads(pezd, "names")
+
+
+def test_an_unknown_name_costs_a_read_of_that_name_alone(pezd):
+    wait_until(lambda: reads(pezd, "whole") >= 1, 10, what="the first catalog read")
+    # A second after the whole read, a name it did not find is looked up again.
+    time.sleep(1.2)
+    whole = reads(pezd, "whole")
+    names = reads(pezd, "names")
+    for i in range(30):
+        assert pezd.get(f"/v1/nobody-{i}").status == 404
+    assert reads(pezd, "whole") == whole
+    assert 1 <= reads(pezd, "names") - names <= 30
+    # The same name again within a second is answered without a read: at most one read of it a
+    # second however often it is asked for.
+    names = reads(pezd, "names")
+    started = time.monotonic()
+    asked = 0
+    while asked < 200:
+        assert pezd.get("/v1/nobody-again").status == 404
+        asked += 1
+    seconds = time.monotonic() - started
+    assert reads(pezd, "names") - names <= 1 + int(seconds) + 1
+    assert reads(pezd, "whole") == whole
+
+
+def test_a_name_found_missing_is_served_once_created(pezd, cluster):
+    assert pezd.get("/v1/late").status == 404
+    # Through another way in than this daemon: the notice makes it known at once.
+    cluster.psql(pezd.database, "SELECT pez.create_sequence('late')", user=OWNER)
+    wait_until(lambda: pezd.get("/v1/late").status == 200, 10, what="the created sequence")
+    # Made by hand, announced to nobody: found by a read of the name a second later.
+    assert pezd.get("/v1/by-hand").status == 404
+    cluster.psql(pezd.database, "CREATE SEQUENCE pez.\"by-hand\"", user=OWNER)
+    wait_until(lambda: pezd.get("/v1/by-hand").status == 200, 10, what="the sequence made by hand")
