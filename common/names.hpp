@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <expected>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace pez {
 
@@ -19,5 +21,14 @@ inline constexpr std::string_view k_reverse = "reverse";
 std::expected<void, std::string> check_sequence_name(std::string_view name);
 
 inline bool is_sequence_name(std::string_view name) { return check_sequence_name(name).has_value(); }
+
+// A map from sequence names looked up by string_view without a copy: what a request touches per
+// sequence, found in one hash whether there are ten sequences or a hundred thousand.
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
+};
+template <typename T>
+using NameMap = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
 
 }  // namespace pez

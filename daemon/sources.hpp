@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/names.hpp"
 #include "daemon/allocator.hpp"
 #include "daemon/catalog.hpp"
 #include "daemon/log_throttle.hpp"
@@ -179,7 +180,7 @@ class BlockSource final : public Source {
     Printing printing;
   };
   using Deliveries = std::vector<Delivery>;
-  using Reserves = std::map<std::string, Reserve, std::less<>>;
+  using Reserves = NameMap<Reserve>;
 
   Reserve& reserve(std::string const& name);
   bool can_take(Reserve const& r, std::uint32_t count) const;
