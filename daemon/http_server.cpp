@@ -73,6 +73,14 @@ class HttpSession final : public ClientSession<tcp::socket> {
       refuse(full);
       return;
     }
+    // The read after a wait for input must not block (wait_for_request).
+    boost::system::error_code ec;
+    m_socket.non_blocking(true, ec);
+    if (ec) {
+      spdlog::debug("http {}: closing: {}", m_peer, ec.message());
+      close();
+      return;
+    }
     wait_for_request();
   }
 
@@ -106,26 +114,32 @@ class HttpSession final : public ClientSession<tcp::socket> {
       read_request();
       return;
     }
-    // A read, not a wait: Asio skips the read attempt it knows would find nothing, so an idle
-    // keep-alive connection costs no system call until its next request arrives.
+    // A wait, then a read of what arrived: an idle keep-alive connection holds no read buffer
+    // (with 10,000 of them, 40 MB less) and costs no system call until its next request arrives.
+    m_buffer.shrink_to_fit();
     set_read_deadline(m_ctx.config.idle_timeout);
     set_waiting(true);
-    m_socket.async_read_some(m_buffer.prepare(k_read_size),
-                             [self = self()](boost::system::error_code ec, std::size_t n) {
-                               self->set_waiting(false);
-                               if (self->m_closed) return;
-                               if (ec) {
-                                 if (ec != asio::error::eof) {
-                                   spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
-                                   self->close();
-                                 } else {
-                                   self->peer_done();
-                                 }
-                                 return;
-                               }
-                               self->m_buffer.commit(n);
-                               self->read_request();
-                             });
+    m_socket.async_wait(tcp::socket::wait_read, [self = self()](boost::system::error_code ec) {
+      self->set_waiting(false);
+      if (self->m_closed) return;
+      std::size_t n = 0;
+      if (!ec) n = self->m_socket.read_some(self->m_buffer.prepare(k_read_size), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        self->wait_for_request();  // woken for nothing
+        return;
+      }
+      if (ec) {
+        if (ec != asio::error::eof) {
+          spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
+          self->close();
+        } else {
+          self->peer_done();
+        }
+        return;
+      }
+      self->m_buffer.commit(n);
+      self->read_request();
+    });
   }
 
   void read_request() {
