@@ -190,6 +190,14 @@ void Allocator::admit(Request request) {
       auto const absent = m_absent.find(request.name);
       fresh = absent != m_absent.end() && now - absent->second < k_catalog_fresh;
     }
+    if (request.fence <= catalog.read_number() && !fresh && m_store.catalog_complete()) {
+      // Every sequence created through pez announces itself, and none was announced: a miss,
+      // answered at once. Only a sequence made by hand can still be missing: its name is read
+      // meanwhile, so that it is served from the next request on.
+      if (m_looking_up.insert(request.name).second) m_store.refresh_entry(request.name);
+      request.answer(std::unexpected(not_found_error(request.name)));
+      return;
+    }
     if (request.fence <= catalog.read_number() && (fresh || m_store.down())) {
       request.answer(std::unexpected(not_found_error(request.name)));
       return;
@@ -287,8 +295,10 @@ void Allocator::catalog_read() {
   auto const now = m_clock.now();
   if (catalog.last_read_whole()) {
     m_absent.clear();
+    m_looking_up.clear();
   } else {
     for (auto const& name : catalog.last_read_names()) {
+      m_looking_up.erase(name);
       if (catalog.find(name) == nullptr) remember_absent(name, now);
     }
   }

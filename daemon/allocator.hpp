@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <string_view>
 #include <vector>
 
@@ -173,6 +174,8 @@ class Allocator {
   // most k_absent_max are kept.
   std::unordered_map<std::string, Clock::time_point> m_absent;
   void remember_absent(std::string const& name, Clock::time_point now);
+  // Names answered 404 at once whose read has not ended yet (asked again, they are not read twice).
+  std::unordered_set<std::string> m_looking_up;
   std::unique_ptr<CoreTimer> m_sweep;
   bool m_block_first = false;
   bool m_block_refused = false;

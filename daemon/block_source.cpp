@@ -244,6 +244,7 @@ void BlockSource::refuse(std::optional<Error> why) {
       for (auto& [name, r] : m_reserves) fail_waiters(r, *m_refusing, out);
       m_reserves.clear();
       m_fetch_queue.clear();
+      m_fetch_urgent.clear();
     }
   }
   deliver(out);
@@ -291,10 +292,17 @@ void BlockSource::deliver(Deliveries& out) {
 }
 
 void BlockSource::want_block(Reserve& r) {
-  if (r.fetching || r.queued) return;
-  r.queued = true;
-  m_fetch_queue.push_back(r.name);
+  if (r.fetching || (r.queued && (r.urgent || r.waiters.empty()))) return;
+  enqueue_locked(r);
   pump_locked();
+}
+
+void BlockSource::enqueue_locked(Reserve& r) {
+  // A reserve already queued as low and now waited for is queued again, before the low ones:
+  // whichever entry comes first fetches it, and the other is skipped.
+  r.queued = true;
+  r.urgent = !r.waiters.empty();
+  (r.urgent ? m_fetch_urgent : m_fetch_queue).push_back(r.name);
 }
 
 std::uint64_t BlockSource::next_block_size(Reserve& r) {
@@ -322,23 +330,45 @@ void BlockSource::pump() {
 void BlockSource::pump_locked() {
   auto const now = m_ctx.clock.now();
   std::optional<Clock::time_point> retry_at;
-  std::deque<std::string> later;  // waiting for their retry time, in their order
-  while (!m_fetch_queue.empty()) {
-    auto it = m_reserves.find(m_fetch_queue.front());
-    if (it == m_reserves.end() || !it->second.queued) {
-      m_fetch_queue.pop_front();
-      continue;
+  std::size_t const limit = std::max<std::size_t>(1, m_ctx.store.reserve_batch());
+  // Waiting for their retry time, in their order.
+  std::deque<std::string> later_urgent;
+  std::deque<std::string> later;
+  while (m_ctx.store.can_send()) {
+    // As many as one statement may reserve, those waited for first; one asked alone goes alone.
+    std::vector<Reserve*> batch;
+    bool alone = false;
+    auto collect = [&](std::deque<std::string>& queue, std::deque<std::string>& wait) {
+      while (!queue.empty() && batch.size() < limit && !alone) {
+        auto it = m_reserves.find(queue.front());
+        if (it == m_reserves.end() || !it->second.queued) {
+          queue.pop_front();
+          continue;
+        }
+        Reserve& r = it->second;
+        if (auto const at = r.retry.ready_at(); at > now) {
+          retry_at = retry_at ? std::min(*retry_at, at) : at;
+          wait.push_back(std::move(queue.front()));
+          queue.pop_front();
+          continue;
+        }
+        if (r.alone && !batch.empty()) return;
+        alone = r.alone;
+        queue.pop_front();
+        r.queued = false;
+        batch.push_back(&r);
+      }
+    };
+    collect(m_fetch_urgent, later_urgent);
+    collect(m_fetch_queue, later);
+    if (batch.empty()) break;
+    if (batch.size() == 1) {
+      fetch(*batch.front());
+    } else {
+      fetch_many(std::move(batch));
     }
-    if (auto const at = it->second.retry.ready_at(); at > now) {
-      retry_at = retry_at ? std::min(*retry_at, at) : at;
-      later.push_back(std::move(m_fetch_queue.front()));
-      m_fetch_queue.pop_front();
-      continue;
-    }
-    if (!m_ctx.store.can_send()) break;
-    m_fetch_queue.pop_front();
-    fetch(it->second);
   }
+  m_fetch_urgent.insert(m_fetch_urgent.begin(), later_urgent.begin(), later_urgent.end());
   m_fetch_queue.insert(m_fetch_queue.begin(), later.begin(), later.end());
   if (retry_at && (!m_retry_timer->armed() || *retry_at < m_retry_due)) {
     m_retry_due = *retry_at;
@@ -346,8 +376,59 @@ void BlockSource::pump_locked() {
   }
 }
 
+void BlockSource::fetch_many(std::vector<Reserve*> batch) {
+  // In the order of their names: statements that lock sequences in one order cannot deadlock.
+  std::ranges::sort(batch, [](Reserve const* a, Reserve const* b) { return a->name < b->name; });
+  std::vector<ReserveAsk> asks;
+  std::vector<Asked> asked;
+  for (Reserve* r : batch) {
+    r->queued = false;
+    r->urgent = false;
+    r->fetching = true;
+    auto const size = next_block_size(*r);
+    asks.push_back(ReserveAsk{r->name, size});
+    asked.push_back(Asked{r->name, r->epoch, r->generation, size});
+  }
+  m_ctx.metrics.db_round_trip();
+  spdlog::debug("reserving blocks of {} sequences in one statement", asks.size());
+  m_ctx.store.reserve_many(asks, [this, asked = std::move(asked), asked_at = m_ctx.clock.now()](ReserveManyResult result) {
+    if (result) {
+      for (std::size_t i = 0; i < asked.size(); ++i) {
+        auto const& a = asked[i];
+        fetched(a.name, a.epoch, a.generation, a.size, asked_at, (*result)[i]);
+      }
+      return;
+    }
+    auto const kind = result.error().kind;
+    if (kind == StoreError::Kind::lost || kind == StoreError::Kind::timeout) {
+      for (auto const& a : asked) fetched(a.name, a.epoch, a.generation, a.size, asked_at, std::unexpected(result.error()));
+      return;
+    }
+    spdlog::debug("reserving blocks of {} sequences in one statement failed ({}): each is asked for alone",
+                  asked.size(), result.error().message);
+    ask_alone(asked);
+  });
+}
+
+void BlockSource::ask_alone(std::vector<Asked> const& asked) {
+  {
+    std::lock_guard lock(m_lock);
+    for (auto const& a : asked) {
+      auto it = m_reserves.find(a.name);
+      if (it == m_reserves.end() || it->second.epoch != a.epoch) continue;  // dropped meanwhile
+      Reserve& r = it->second;
+      r.fetching = false;
+      r.alone = true;
+      enqueue_locked(r);
+    }
+    pump_locked();
+  }
+}
+
 void BlockSource::fetch(Reserve& r) {
   r.queued = false;
+  r.urgent = false;
+  r.alone = false;
   r.fetching = true;
   std::uint64_t const size = next_block_size(r);
   m_ctx.metrics.db_round_trip();
@@ -384,12 +465,10 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
           spdlog::warn("reserving a block of {} failed: {}; trying again{}", name, error.message,
                        m_failure_log.left_out_text());
         }
-        r.queued = true;
-        m_fetch_queue.push_back(name);
+        enqueue_locked(r);
       } else if (error.kind == Kind::exhausted && r.generation != generation) {
         // The sequence was reset while this was on its way: it may hold numbers again.
-        r.queued = true;
-        m_fetch_queue.push_back(name);
+        enqueue_locked(r);
       } else if (error.kind == Kind::exhausted) {
         // The waiters are served from what is held: not from a period that is over.
         end_period_locked(r);

@@ -135,6 +135,13 @@ void Database::stop() {
 
 bool Database::catalog_stale() const { return m_refresh_wanted || m_whole_read_running; }
 
+bool Database::catalog_complete() const {
+  if (catalog_stale() || !m_catalog.loaded()) return false;
+  return std::ranges::any_of(m_catalog_hearing, [](auto const& heard) {
+    return heard.first->hears_notices && heard.first->hearing_since == heard.second;
+  });
+}
+
 bool Database::up() const { return connections_up() > 0; }
 
 bool Database::down() const { return !up() && m_latest_attempt_failed; }
@@ -294,6 +301,7 @@ void Database::probed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std
   if (slot.prober) slot.prober->close();
   slot.prober.reset();
   slot.hears_notices = failure.empty();
+  slot.hearing_since = failure.empty() ? ++m_hearing_serial : 0;
   auto next = std::exchange(slot.after_probe, nullptr);
   if (!failure.empty()) {
     spdlog::warn("change notices do not reach the database connection to {} ({}){}", conn->server(), failure,
@@ -376,8 +384,11 @@ void Database::finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& con
   // reads end in the order they started).
   slot.state = Slot::State::leased;
   bool const reader = m_listener == nullptr || slot.listener;
-  if (reader) m_refresh_wanted = true;
-  if (reader && m_reads_running == 0) {
+  // Unless another connection has heard every notice since the catalog was read whole (or
+  // heard them when the whole read that runs began).
+  bool const heard = catalog_complete() || (m_whole_read_running && !m_hearing_at_read.empty());
+  if (reader && !heard) m_refresh_wanted = true;
+  if (reader && m_reads_running == 0 && catalog_read_wanted()) {
     run_catalog_refresh(slot);
     return;
   }
@@ -394,6 +405,13 @@ void Database::run_catalog_refresh(Slot& slot) {
   m_refresh_wanted = false;
   ++m_reads_running;
   m_whole_read_running = whole;
+  if (whole) {
+    m_hearing_at_read.clear();
+    for (auto const& s : m_slots) {
+      bool const up = s->state == Slot::State::idle || s->state == Slot::State::leased;
+      if (up && s->hears_notices && (m_listener == nullptr || s->listener)) m_hearing_at_read.emplace_back(s.get(), s->hearing_since);
+    }
+  }
   auto const read = ++m_reads_started;
   auto done = [this, &slot, conn, read, whole, names](std::expected<PgResults, DbError> result) mutable {
     --m_reads_running;
@@ -428,6 +446,7 @@ void Database::run_catalog_refresh(Slot& slot) {
     }
     m_metrics.catalog_read(whole);
     if (whole) {
+      m_catalog_hearing = m_hearing_at_read;
       m_catalog.replace(std::move(sequences), Clock::now(), read);
     } else {
       m_catalog.update(std::move(names), std::move(sequences), read);
@@ -463,6 +482,7 @@ void Database::forget_probe(Slot& slot) {
   if (slot.prober) slot.prober->close();
   slot.prober.reset();
   slot.hears_notices = false;
+  slot.hearing_since = 0;
 }
 
 void Database::setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message) {
@@ -593,6 +613,25 @@ void Database::reserve(std::string const& name, std::uint64_t count, ReserveHand
   slot.conn->exec_params(k_reserve_sql, params, m_options.statement_timeout,
                            answer<Block>(slot, slot.conn, std::move(handler),
                                          [count](PgResults const& r) { return reserve_answer(r, count); }));
+}
+
+void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
+  Slot& slot = lease();
+  std::vector<std::string> names;
+  std::vector<std::uint64_t> counts;
+  std::string count_list = "{";
+  for (auto const& ask : asks) {
+    names.push_back(ask.name);
+    counts.push_back(ask.count);
+    if (count_list.size() > 1) count_list += ',';
+    count_list += std::to_string(ask.count);
+  }
+  count_list += '}';
+  auto const name_list = array_literal(names);
+  char const* params[] = {name_list.c_str(), count_list.c_str()};
+  slot.conn->exec_params(k_reserve_many_sql, params, m_options.statement_timeout,
+                         answer<std::vector<Block>>(slot, slot.conn, std::move(handler),
+                                                    [counts](PgResults const& r) { return reserve_many_answer(r, counts); }));
 }
 
 void Database::change(Change const& change, ChangeHandler handler) {

@@ -42,6 +42,13 @@ inline constexpr char const k_take_dated_sql[] =
 inline constexpr char const k_reserve_sql[] =
     "SELECT first_value, last_value, increment, generation, to_char(period, 'YYYYMMDD'), valid_for"
     " FROM pez.reserve_dated($1::regclass, $2::bigint)";
+// The same for several sequences ($1 their names, $2 the counts) in one statement, in the order
+// given (the caller sorts them by name: transactions that lock sequences in one order cannot
+// deadlock).
+inline constexpr char const k_reserve_many_sql[] =
+    "SELECT r.first_value, r.last_value, r.increment, r.generation, to_char(r.period, 'YYYYMMDD'), r.valid_for"
+    " FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(name, n, i)"
+    " CROSS JOIN LATERAL pez.reserve_dated(('pez.' || quote_ident(u.name))::regclass, u.n) r ORDER BY u.i";
 // The channel sql/003_admin.sql announces changes on: "NAME GENERATION" or "NAME dropped".
 inline constexpr char const k_change_channel[] = "pez_sequences";
 
@@ -84,12 +91,17 @@ class Database final : public Store {
   bool can_send() const override;
   void take(std::string const& name, std::uint32_t count, TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) override;
+  void reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) override;
+  // Each reserve holds its sequence's advisory lock to the commit: 32 of them a statement stay
+  // well within the lock table (max_locks_per_transaction) with many daemons at once.
+  std::size_t reserve_batch() const override { return 32; }
   void change(Change const& change, ChangeHandler handler) override;
   void describe(std::string const& name, DescribeHandler handler) override;
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override;
   std::uint64_t refresh_entry(std::string const& name) override;
   bool catalog_stale() const override;
+  bool catalog_complete() const override;
   bool up() const override;    // some connection is set up
   bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
   std::string last_error() const override { return m_last_error; }
@@ -182,6 +194,11 @@ class Database final : public Store {
   std::set<std::string> m_entries_wanted;  // a read of these names only (none while a whole one is wanted)
   int m_reads_running = 0;
   bool m_whole_read_running = false;
+  // The connections that heard change notices when the latest whole read started (and since
+  // when): the catalog misses no announced change while one of them still hears them.
+  std::vector<std::pair<Slot const*, std::uint64_t>> m_hearing_at_read;
+  std::vector<std::pair<Slot const*, std::uint64_t>> m_catalog_hearing;
+  std::uint64_t m_hearing_serial = 0;
   bool m_was_up = false;
   int m_migrated_version = 0;
   std::string m_last_error = "not connected yet";

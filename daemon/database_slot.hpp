@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@ struct Database::Slot {
   boost::asio::steady_timer probe_timer;
   std::function<void()> after_probe;
   bool hears_notices = false;
+  std::uint64_t hearing_since = 0;  // a number of Database's, new each time it starts hearing them
   int index;
 };
 

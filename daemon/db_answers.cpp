@@ -235,6 +235,28 @@ std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::u
   return read_reserve(row, count);
 }
 
+std::expected<std::vector<Block>, StoreError> reserve_many_answer(PgResults const& results,
+                                                                  std::vector<std::uint64_t> const& counts) {
+  auto const* rows = last_result(results);
+  if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size())) {
+    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered a reserve of " +
+                                                                     std::to_string(counts.size()) +
+                                                                     " sequences with another number of rows"});
+  }
+  std::vector<Block> blocks;
+  std::vector<char const*> row;
+  for (int i = 0; i < PQntuples(rows); ++i) {
+    row.clear();
+    for (int column = 0; column < PQnfields(rows); ++column) {
+      row.push_back(PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column));
+    }
+    auto block = read_reserve(row, counts[static_cast<std::size_t>(i)]);
+    if (!block) return std::unexpected(block.error());
+    blocks.push_back(*block);
+  }
+  return blocks;
+}
+
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop) {
   if (drop) return 0;
   auto const* rows = last_result(results);

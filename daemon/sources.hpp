@@ -152,6 +152,8 @@ class BlockSource final : public Source {
     std::deque<Request> waiters;
     bool fetching = false;  // a reserve statement is running
     bool queued = false;    // waiting for a free connection (or for its retry time)
+    bool urgent = false;    // queued while requests wait for it: asked for before those merely low
+    bool alone = false;     // a reserve of several sequences failed: asked for alone next
     std::uint64_t last_block = 0;
     double rate = 0;  // numbers per second, smoothed
     std::uint64_t served_since = 0;
@@ -199,9 +201,21 @@ class BlockSource final : public Source {
   void serve_waiters(Reserve& r, Deliveries& out);
   bool low(Reserve const& r) const;
   void want_block(Reserve& r);
+  // Puts r in the queue of reserves to fetch: before those merely low when requests wait for it.
+  void enqueue_locked(Reserve& r);
   void pump_locked();
   std::uint64_t next_block_size(Reserve& r);
   void fetch(Reserve& r);
+  // One statement reserves a block of each (Store::reserve_many).
+  void fetch_many(std::vector<Reserve*> batch);
+  struct Asked {
+    std::string name;
+    std::uint64_t epoch = 0;
+    std::int64_t generation = 0;
+    std::uint64_t size = 0;
+  };
+  // A reserve of several failed for one of them: each is asked for alone.
+  void ask_alone(std::vector<Asked> const& asked);
   // generation: the reserve's when the block was asked for.
   void fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
                Clock::time_point asked_at, ReserveResult result);
@@ -217,7 +231,8 @@ class BlockSource final : public Source {
   BlockOptions m_options;
   mutable std::mutex m_lock;  // guards everything below: worker threads take numbers too
   Reserves m_reserves;
-  std::deque<std::string> m_fetch_queue;
+  std::deque<std::string> m_fetch_queue;   // reserves that run low
+  std::deque<std::string> m_fetch_urgent;  // reserves that requests wait for
   std::uint64_t m_read_done = 0;  // the latest catalog read applied
   // Fences (see Reserve::fence) announced for sequences that had no reserve then.
   std::map<std::string, std::uint64_t, std::less<>> m_fences;

@@ -83,7 +83,16 @@ struct SequenceRow {
   std::int32_t current_period = 0;    // a periodic sequence's, yyyymmdd (0: none yet, or no period)
 };
 
+// One block asked for in a reserve of several sequences at once.
+struct ReserveAsk {
+  std::string name;
+  std::uint64_t count = 0;
+};
+
 using TakeResult = std::expected<Taken, StoreError>;
+// Every ask's block, in the order asked; or one error for all of them.
+using ReserveManyResult = std::expected<std::vector<Block>, StoreError>;
+using ReserveManyHandler = std::move_only_function<void(ReserveManyResult)>;
 using ReserveResult = std::expected<Block, StoreError>;
 using ChangeResult = std::expected<std::int64_t, StoreError>;  // the generation (0 for drop)
 using DescribeResult = std::expected<std::vector<SequenceRow>, StoreError>;
@@ -121,6 +130,17 @@ class Store {
   // Numbers are the handler's only when the whole exchange ended cleanly.
   virtual void take(std::string const& name, std::uint32_t count, TakeHandler handler) = 0;
   virtual void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) = 0;
+  // Reserves a block of each sequence asked for (by name, each name once, at most
+  // reserve_batch() of them) in one statement: one transaction, one commit, sequences locked in
+  // the order of their names. The statement stops at the first sequence that cannot give a block
+  // (run out, dropped, ...): then the answer is that error, and whatever the blocks before it
+  // took is burned; the caller asks for each alone to learn which it was.
+  virtual void reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
+    (void)asks;
+    handler(std::unexpected(StoreError{StoreError::Kind::internal, "this store reserves one sequence a statement"}));
+  }
+  // How many sequences one reserve_many may ask for; 1: the store does not reserve several at once.
+  virtual std::size_t reserve_batch() const { return 1; }
   virtual void change(Change const& change, ChangeHandler handler) = 0;
   // Every sequence (name empty) or one.
   virtual void describe(std::string const& name, DescribeHandler handler) = 0;
@@ -142,6 +162,10 @@ class Store {
   }
   // A whole read of the catalog is wanted or running: what it holds may be out of date.
   virtual bool catalog_stale() const = 0;
+  // The catalog holds every sequence but those whose change notice is on its way: it was read
+  // whole while a connection heard change notices, and that connection has heard them ever
+  // since. (A sequence made by hand, announced to nobody, may still be missing.)
+  virtual bool catalog_complete() const { return false; }
 
   virtual bool up() const = 0;    // some connection is set up
   virtual bool down() const = 0;  // none is, and the latest attempt failed

@@ -4,6 +4,7 @@ change, a notice or a name nobody has costs a read of the names concerned alone;
 mode."""
 
 import json
+import threading
 import time
 
 import harness
@@ -75,3 +76,23 @@ def test_a_name_found_missing_is_served_once_created(pezd, cluster):
     assert pezd.get("/v1/by-hand").status == 404
     cluster.psql(pezd.database, "CREATE SEQUENCE pez.\"by-hand\"", user=OWNER)
     wait_until(lambda: pezd.get("/v1/by-hand").status == 200, 10, what="the sequence made by hand")
+
+
+def test_an_unknown_name_is_answered_without_waiting_for_the_database(start_pezd, cluster):
+    # While pezd hears change notices its catalog misses only sequences made by hand: a name it
+    # does not hold is answered 404 at once, even while a read of the catalog could not end.
+    pezd = start_pezd(["--request-timeout", "1s"])
+    wait_until(lambda: reads(pezd, "whole") >= 1, 10, what="the first catalog read")
+    time.sleep(1.2)  # past the second in which the whole read answers for every name
+    holder = threading.Thread(target=cluster.psql, args=(
+        pezd.database, "BEGIN; LOCK TABLE pez.sequences IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT"),
+        kwargs={"user": OWNER})
+    holder.start()
+    try:
+        wait_until(lambda: cluster.psql(pezd.database, "SELECT count(*) FROM pg_locks WHERE granted AND mode = "
+                                        "'AccessExclusiveLock' AND relation = 'pez.sequences'::regclass") == "1",
+                   10, what="the lock")
+        assert pezd.get("/v1/nobody-here").status == 404
+        assert pezd.get("/v1/nobody-there").status == 404
+    finally:
+        holder.join()

@@ -572,12 +572,24 @@ class FakeStore final : public daemon::Store {
   }
   void take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) override;
+  void reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) override;
+  // Small, so that seeds meet statements of several sequences, and their failures, often.
+  std::size_t reserve_batch() const override { return 3; }
   void change(Change const& change, daemon::ChangeHandler handler) override;
   void describe(std::string const& name, daemon::DescribeHandler handler) override;
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override;
   std::uint64_t refresh_entry(std::string const& name) override;
   bool catalog_stale() const override { return m_refresh_wanted || m_whole_read_running; }
+  // As Database: read whole while a connection was up (every connection up hears every notice
+  // here), and that connection has not broken since.
+  bool catalog_complete() const override {
+    if (catalog_stale() || !m_catalog.loaded()) return false;
+    return std::ranges::any_of(m_catalog_hearing, [this](auto const& heard) {
+      auto const& c = m_conns[heard.first];
+      return c.epoch == heard.second && (c.state == State::idle || c.state == State::busy);
+    });
+  }
   bool up() const override {
     return std::ranges::any_of(m_conns, [](Conn const& c) { return c.state == State::idle || c.state == State::busy; });
   }
@@ -636,6 +648,10 @@ class FakeStore final : public daemon::Store {
   int m_reads_running = 0;
   bool m_whole_read_running = false;
   std::uint64_t start_read();
+  // The connections up (and their epochs) when the latest whole read started, and when the one
+  // the catalog holds did.
+  std::vector<std::pair<std::size_t, std::uint64_t>> m_hearing_at_read;
+  std::vector<std::pair<std::size_t, std::uint64_t>> m_catalog_hearing;
   bool m_attempt_failed = false;
   std::string m_last_error = "not connected yet";
   Clock::time_point m_cut_until{};
@@ -807,14 +823,16 @@ void FakeStore::connect(std::size_t conn) {
       connect_failed(conn);
       return;
     }
-    // Set up: a new connection reads the catalog, unless a read runs already; then one follows.
-    m_refresh_wanted = true;
-    if (m_reads_running == 0) {
+    // Set up: a new connection reads the catalog whole (unless a read runs already; then one
+    // follows), as Database does: unless another connection has been up since the catalog was
+    // read whole, or was up when the whole read that runs began.
+    bool const heard = catalog_complete() || (m_whole_read_running && !m_hearing_at_read.empty());
+    if (!heard) m_refresh_wanted = true;
+    if (m_reads_running == 0 && (m_refresh_wanted || !m_entries_wanted.empty())) {
       k.state = State::busy;
       read_catalog(conn);
       return;
     }
-    m_refresh_wanted = true;
     k.state = State::idle;
     k.backoff = Clock::duration::zero();
     m_attempt_failed = false;
@@ -863,6 +881,7 @@ void FakeStore::read_catalog(std::size_t conn) {
     m_last_error.clear();
     if (read <= m_catalog.read_number()) m_world.model.fail("catalog reads ended out of order");
     if (whole) {
+      m_catalog_hearing = m_hearing_at_read;
       m_catalog.replace(snapshot->first, m_world.clock.now(), read);
       m_world.model.knows_all(m_id, snapshot->second);
     } else {
@@ -883,6 +902,12 @@ void FakeStore::read_catalog(std::size_t conn) {
     m_world.log("daemon", m_id, "catalog read", read, "failed");
   };
   m_conns[conn].state = State::idle;  // send() marks it busy
+  if (whole) {
+    m_hearing_at_read.clear();
+    for (std::size_t i = 0; i < m_conns.size(); ++i) {
+      if (m_conns[i].state == State::idle || m_conns[i].state == State::busy) m_hearing_at_read.emplace_back(i, m_conns[i].epoch);
+    }
+  }
   send(conn, ex);
 }
 
@@ -993,6 +1018,59 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
     }
     if (!*out->result && out->result->error().kind == StoreError::Kind::exhausted) {
       m_world.model.ran_out(m_id, name, out->period);
+    }
+    (*h)(std::move(*out->result));
+  };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
+void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::ReserveManyHandler>(std::move(handler));
+  struct Outcome {
+    std::optional<daemon::ReserveManyResult> result;
+    std::vector<std::uint64_t> issues;
+  };
+  auto out = std::make_shared<Outcome>();
+  // As k_reserve_many_sql runs pez.reserve_dated for each in turn in one statement: the first
+  // that fails fails the statement, and what those before it reserved is burned (sequences are
+  // not rolled back).
+  ex->execute = [this, out, asks] {
+    std::vector<daemon::Block> blocks;
+    for (auto const& ask : asks) {
+      Origin origin;
+      auto r = m_world.db.reserve(ask.name, static_cast<std::int64_t>(ask.count), &origin);
+      if (!r) {
+        m_world.log("database: daemon", m_id, "cannot reserve", ask.count, "of", ask.name, "in a statement of",
+                    asks.size(), ":", r.error().message);
+        out->result = std::unexpected(r.error());
+        return;
+      }
+      std::vector<std::int64_t> values;
+      for (i128 v = r->first;; v += r->step) {
+        values.push_back(static_cast<std::int64_t>(v));
+        if (v == r->last) break;
+      }
+      std::optional<Clock::time_point> ends;
+      if (r->valid_for) ends = m_world.clock.now() + *r->valid_for;
+      out->issues.push_back(
+          m_world.model.issue(m_id, ask.name, true, values, std::vector<Origin>(values.size(), origin), ends));
+      m_world.log("database: daemon", m_id, "reserves", ask.name, "from", r->first, "to", r->last, "step", r->step,
+                  "generation", r->generation, "period", r->period, "in a statement of", asks.size(), "(issue",
+                  out->issues.back(), ")");
+      blocks.push_back(*r);
+    }
+    out->result = std::move(blocks);
+  };
+  ex->reply = [this, out, h] {
+    if (*out->result) {
+      for (auto issue : out->issues) {
+        m_world.model.delivered(issue);
+        m_world.log("daemon", m_id, "receives issue", issue);
+      }
     }
     (*h)(std::move(*out->result));
   };
