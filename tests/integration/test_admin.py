@@ -3,6 +3,7 @@
 HTTP /admin/ with a bearer token, who may do it, hostile names, countdowns that run out, and
 resets and drops reaching a second daemon."""
 
+import contextlib
 import grp
 import json
 import os
@@ -17,34 +18,58 @@ from harness import (FORWARD_MAX, MODE, PEZ, PEZD, assert_one_error_line, raw_ex
                      wait_until)
 
 TOKEN = "s3cret-token-0123456789abcdef"
-USER = "pez-test-peer"
-GROUP = "pez-test-sock"
-ADMIN_GROUP = "pez-test-admin"
+# OS users and groups of this run (named after its process, so that runs side by side do not
+# share them), removed at the end of the tests that use them whatever happens.
+RUN = os.getpid()
+USER = f"pez-test-peer-{RUN}"
+GROUP = f"pez-test-sock-{RUN}"
+ADMIN_GROUP = f"pez-test-admin-{RUN}"
 # A group made for one test and removed after it.
-OWN_ADMIN_GROUP = "pez-test-own-admin"
+OWN_ADMIN_GROUP = f"pez-test-own-admin-{RUN}"
 # A uid with no entry in the user database.
 NO_PASSWD_UID = 54321
 
 
-def ensure_group(name):
+@contextlib.contextmanager
+def os_group(name):
+    """A system group, removed on leaving the block."""
+    subprocess.run(["groupadd", "--system", name], check=True)
+    try:
+        yield name
+    finally:
+        remove_group(name)
+
+
+def remove_group(name):
     try:
         grp.getgrnam(name)
     except KeyError:
-        subprocess.run(["groupadd", "--system", name], check=True)
+        return
+    subprocess.run(["groupdel", name], check=True)
 
 
 @pytest.fixture(scope="module")
-def peer_user():
-    """A second OS user in the socket's group, not an admin."""
-    ensure_group(GROUP)
-    ensure_group(ADMIN_GROUP)
+def socket_group():
+    with os_group(GROUP) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def admin_group():
+    with os_group(ADMIN_GROUP) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def peer_user(socket_group, admin_group):
+    """A second OS user in the socket's group, not an admin; removed after the module's tests."""
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups",
+                    socket_group, USER], check=True)
     try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
-    subprocess.run(["usermod", "-a", "-G", GROUP, USER], check=True)
-    subprocess.run(["gpasswd", "-d", USER, ADMIN_GROUP], capture_output=True)
-    return USER
+        yield USER
+    finally:
+        subprocess.run(["userdel", USER], check=True)
+        remove_group(USER)  # the group of its own that useradd made, unless userdel removed it
 
 
 def admin_json(pezd, *args):
@@ -219,13 +244,9 @@ def test_members_of_admin_group_may_administer(start_pezd, peer_user):
 def own_admin_group(peer_user):
     """A group made for this test, with peer_user a member of it in /etc/group; removed afterwards
     whatever happens."""
-    subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)  # left by a run that was killed
-    subprocess.run(["groupadd", "--system", OWN_ADMIN_GROUP], check=True)
-    try:
-        subprocess.run(["usermod", "-a", "-G", OWN_ADMIN_GROUP, peer_user], check=True)
-        yield OWN_ADMIN_GROUP
-    finally:
-        subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)
+    with os_group(OWN_ADMIN_GROUP) as name:
+        subprocess.run(["usermod", "-a", "-G", name, peer_user], check=True)
+        yield name
 
 
 def run_pez_with(credentials, socket_path, *args):
