@@ -13,7 +13,6 @@ namespace pez {
 enum class Errc {
   bad_request,         // the request itself is wrong: bad count, bad name, unknown parameter
   not_found,           // no such sequence or resource
-  method_not_allowed,  // HTTP only
   conflict,            // the sequence exists already, or may not be changed that way
   exhausted,           // a sequence without CYCLE has handed out its last number
   unavailable,         // the database cannot be reached now: retry later

@@ -11,10 +11,6 @@ namespace pez {
 
 inline constexpr std::size_t k_max_name_length = 48;
 
-// The two sequences that always exist.
-inline constexpr std::string_view k_forward = "forward";
-inline constexpr std::string_view k_reverse = "reverse";
-
 // 1–48 characters of a-z 0-9 _ -, starting with a letter. The error says what is wrong.
 std::expected<void, std::string> check_sequence_name(std::string_view name);
 

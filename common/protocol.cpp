@@ -91,7 +91,7 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
                                        ", the client asked for " + std::to_string(version) +
                                        "; use a pez of the same release as pezd"});
     }
-    return Hello{static_cast<long>(version)};
+    return Hello{};
   }
   auto const no_args = [&](std::string_view name) -> std::expected<void, Error> {
     if (args.size() != 1) return bad(std::string(name) + " takes no arguments");

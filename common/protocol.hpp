@@ -25,9 +25,8 @@ namespace pez::proto {
 inline constexpr int k_version = 1;
 inline constexpr std::size_t k_default_line_limit = 1024;
 
-struct Hello {
-  long version;
-};
+// HELLO V: the client speaks this pezd's protocol version (another is refused when parsed).
+struct Hello {};
 struct Next {
   std::string name;
   std::uint32_t count;

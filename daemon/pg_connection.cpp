@@ -428,8 +428,6 @@ std::string PgConnection::user() const {
   return user ? user : "";
 }
 
-int PgConnection::server_version() const { return m_conn ? PQserverVersion(m_conn) : 0; }
-
 void PgConnection::notice_receiver(void* arg, PGresult const* result) {
   auto* self = static_cast<PgConnection*>(arg);
   char const* severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
