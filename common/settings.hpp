@@ -43,6 +43,8 @@ struct Origin {
   Source source;
   std::string where;  // "--max-count", "PEZ_MAX_COUNT", "/etc/pez/pezd.conf:12", "default"
   std::string text;
+
+  bool operator==(Origin const&) const = default;
 };
 
 struct FileEntry {

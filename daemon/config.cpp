@@ -341,6 +341,10 @@ std::expected<gid_t, std::string> group_id(std::string const& name) {
   return found->gr_gid;
 }
 
+int auto_threads() {
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, static_cast<unsigned>(k_max_threads)));
+}
+
 std::vector<Spec> specs(Config& cfg) {
   using namespace std::chrono_literals;
   std::vector<Spec> out;
@@ -460,10 +464,10 @@ std::vector<Spec> specs(Config& cfg) {
                      "stay on the first.",
                      [&cfg](std::string_view text) -> std::expected<void, std::string> {
                        if (text == "auto") {
-                         cfg.threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 64U));
+                         cfg.threads = auto_threads();
                          return {};
                        }
-                       auto value = settings::parse_integer(text, 1, 64);
+                       auto value = settings::parse_integer(text, 1, k_max_threads);
                        if (!value) return std::unexpected(value.error() + ", or auto");
                        cfg.threads = static_cast<int>(*value);
                        return {};

@@ -23,14 +23,23 @@ using Millis = std::chrono::milliseconds;
 struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
+
+  bool operator==(Endpoint const&) const = default;
 };
 
 enum class Mode { strict, block };
+
+// The most event loop threads (setting threads).
+inline constexpr int k_max_threads = 64;
+// What threads = auto (the default) means: one event loop thread per CPU, 1 to k_max_threads.
+int auto_threads();
 
 struct BlockOptions {
   std::uint64_t min = 100;
   std::uint64_t max = 10'000'000;
   Millis duration{30'000};
+
+  bool operator==(BlockOptions const&) const = default;
 };
 
 struct Config {
@@ -54,7 +63,7 @@ struct Config {
   std::string db_password_file;
   int db_connections = 2;
   bool require_synchronous_standby = false;
-  int threads = 1;
+  int threads = auto_threads();
 
   std::uint32_t max_count = 100;
   Mode mode = Mode::strict;
@@ -80,6 +89,8 @@ struct Config {
   ConnParams conn_params() const;
   // For listen_database_url: empty when it is not set.
   ConnParams listen_conn_params() const;
+
+  bool operator==(Config const&) const = default;
 };
 
 // The declared settings, bound to the fields of cfg.

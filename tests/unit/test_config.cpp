@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "daemon/config.hpp"
@@ -38,6 +40,28 @@ TEST_CASE("config: defaults") {
   CHECK_FALSE(inv->config.http.has_value());
   CHECK(inv->config.max_count == 100);
   CHECK(inv->config.request_timeout == std::chrono::seconds(5));
+}
+
+TEST_CASE("config: each default is declared once: the table's default text gives what Config{} holds") {
+  pez::daemon::Config probe;
+  auto const count = pez::daemon::specs(probe).size();
+  for (std::size_t i = 0; i < count; ++i) {
+    pez::daemon::Config const expected;
+    pez::daemon::Config applied;
+    auto const table = pez::daemon::specs(applied);
+    auto const& spec = table[i];
+    CAPTURE(spec.key);
+    CAPTURE(spec.default_text);
+    if (spec.default_text.empty()) continue;  // unset: nothing to apply
+    REQUIRE(spec.apply(spec.default_text));
+    CHECK(applied == expected);
+  }
+  // threads = auto: one per CPU, 1 to 64.
+  auto const cpus = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 64U));
+  CHECK(pez::daemon::Config{}.threads == cpus);
+  auto inv = load({});
+  REQUIRE(inv.has_value());
+  CHECK(inv->config.threads == cpus);
 }
 
 TEST_CASE("config: the original service's environment names work") {
