@@ -38,8 +38,9 @@ Client::~Client() {
 std::expected<void, Failure> Client::connect() {
   sockaddr_un addr{};
   if (m_path.empty()) {
-    return std::unexpected(Failure{k_exit_usage, "the socket path is empty; give --socket the path of pezd's socket, "
-                                                 "such as /run/pez/pezd.sock"});
+    return std::unexpected(Failure{k_exit_usage, std::string("the socket path is empty; give --socket the path of "
+                                                             "pezd's socket, such as ") +
+                                                     proto::k_default_socket_path});
   }
   if (m_path.size() >= sizeof addr.sun_path) {
     return std::unexpected(Failure{k_exit_usage, "socket path " + m_path + " is too long (at most " +

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/protocol.hpp"
 #include "common/settings.hpp"
 #include "daemon/pg_connection.hpp"
 
@@ -44,7 +45,7 @@ struct BlockOptions {
 
 struct Config {
   std::optional<Endpoint> http;
-  std::string socket_path = "/run/pez/pezd.sock";
+  std::string socket_path = proto::k_default_socket_path;
   std::string socket_group;
   std::string admin_group;       // besides root and pezd's own user, may administer over the socket
   std::optional<gid_t> admin_gid;  // admin_group, resolved at start
