@@ -220,60 +220,115 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
   return secret;
 }
 
-std::string mask_conninfo(std::string_view conninfo) {
-  std::string out(conninfo);
-  if (out.starts_with("postgresql://") || out.starts_with("postgres://")) {
-    // postgresql://user:PASSWORD@host/db?password=PASSWORD
-    auto const scheme_end = out.find("://") + 3;
-    auto const at = out.find('@', scheme_end);
-    auto const path = out.find_first_of("/?", scheme_end);
-    if (at != std::string::npos && (path == std::string::npos || at < path)) {
-      auto const colon = out.find(':', scheme_end);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, k_mask);
+namespace {
+
+bool secret_option(PQconninfoOption const& option) {
+  return option.dispchar != nullptr && option.dispchar[0] == '*';
+}
+
+// Whether libpq calls the option secret ("*" in its list of options: password, sslpassword).
+bool secret_keyword(std::string_view key) {
+  static std::vector<std::string> const secret = [] {
+    std::vector<std::string> out;
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse("", &error);
+    PQfreemem(error);
+    for (auto const* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+      if (secret_option(*o)) out.emplace_back(o->keyword);
     }
-    for (std::size_t from = out.find('?'); from != std::string::npos;) {
-      auto const key = from + 1;
-      auto const end = out.find('&', key);
-      auto const param = out.substr(key, end == std::string::npos ? std::string::npos : end - key);
-      if (param.starts_with("password=")) {
-        out.replace(key + 9, param.size() - 9, k_mask);
-      }
-      from = out.find('&', key);
-    }
+    PQconninfoFree(options);
     return out;
+  }();
+  return std::ranges::find(secret, key) != secret.end();
+}
+
+// The values libpq reads for the secret options of text; nothing when it cannot read text.
+std::optional<std::vector<std::string>> secrets_in(std::string const& text) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto const* o = options; o->keyword != nullptr; ++o) {
+    if (secret_option(*o) && o->val != nullptr && *o->val != '\0') out.emplace_back(o->val);
   }
-  // key=value pairs; a value may be 'quoted' with \' and \\ escapes.
-  std::string masked;
+  PQconninfoFree(options);
+  return out;
+}
+
+// Whether libpq reads text and finds no secret in it but the mask.
+bool libpq_sees_no_secret(std::string const& text) {
+  auto secrets = secrets_in(text);
+  return secrets && std::ranges::all_of(*secrets, [](std::string const& s) { return s == k_mask; });
+}
+
+// Whether libpq reads the mask of --print-config as a secret of text.
+bool holds_the_mask(std::string const& text) {
+  auto secrets = secrets_in(text);
+  return secrets && std::ranges::find(*secrets, k_mask) != secrets->end();
+}
+
+bool is_uri(std::string_view text) { return text.starts_with("postgresql://") || text.starts_with("postgres://"); }
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// postgresql://user:PASSWORD@host/db?password=PASSWORD&sslpassword=PASSWORD
+std::string mask_uri(std::string out) {
+  auto const scheme_end = out.find("://") + 3;
+  // As libpq reads it, the user part ends at the first @ before any /.
+  auto const at = out.find_first_of("@/", scheme_end);
+  if (at != std::string::npos && out[at] == '@') {
+    auto const colon = out.find(':', scheme_end);
+    if (colon < at) out.replace(colon + 1, at - colon - 1, k_mask);
+  }
+  for (auto from = out.find('?'); from != std::string::npos; from = out.find('&', from + 1)) {
+    auto const key = from + 1;
+    auto const end = std::min(out.find('&', key), out.size());
+    auto const eq = out.find('=', key);
+    if (eq < end && secret_keyword(std::string_view(out).substr(key, eq - key))) {
+      out.replace(eq + 1, end - eq - 1, k_mask);
+    }
+  }
+  return out;
+}
+
+// key=value pairs; a value is 'quoted', or bare up to white space, with \ escapes in both.
+std::string mask_pairs(std::string_view in) {
+  std::string out;
   std::size_t i = 0;
-  while (i < out.size()) {
-    auto const key_start = out.find_first_not_of(" \t\n", i);
-    if (key_start == std::string::npos) break;
-    masked.append(out, i, key_start - i);
-    auto const eq = out.find('=', key_start);
-    if (eq == std::string::npos) {
-      masked.append(out, key_start, std::string::npos);
+  while (i < in.size()) {
+    if (is_space(in[i])) {
+      out += in[i++];
+      continue;
+    }
+    auto const eq = in.find('=', i);
+    if (eq == std::string_view::npos) {
+      out.append(in.substr(i));
       break;
     }
-    auto const key = trim(std::string_view(out).substr(key_start, eq - key_start));
-    std::size_t value_start = out.find_first_not_of(" \t", eq + 1);
-    if (value_start == std::string::npos) value_start = out.size();
-    std::size_t value_end = value_start;
-    if (value_end < out.size() && out[value_end] == '\'') {
-      ++value_end;
-      while (value_end < out.size() && out[value_end] != '\'') value_end += out[value_end] == '\\' ? 2 : 1;
-      value_end = std::min(value_end + 1, out.size());
-    } else {
-      while (value_end < out.size() && out[value_end] != ' ' && out[value_end] != '\t') ++value_end;
-    }
-    masked.append(out, key_start, value_start - key_start);
-    if (key == "password") {
-      masked += k_mask;
-    } else {
-      masked.append(out, value_start, value_end - value_start);
-    }
-    i = value_end;
+    auto value = eq + 1;
+    while (value < in.size() && is_space(in[value])) ++value;
+    auto end = value;
+    bool const quoted = end < in.size() && in[end] == '\'';
+    if (quoted) ++end;
+    while (end < in.size() && (quoted ? in[end] != '\'' : !is_space(in[end]))) end += in[end] == '\\' ? 2 : 1;
+    end = std::min(end + (quoted ? 1 : 0), in.size());
+    out.append(in.substr(i, value - i));
+    out.append(secret_keyword(trim(in.substr(i, eq - i))) ? k_mask : in.substr(value, end - value));
+    i = end;
   }
-  return masked;
+  return out;
+}
+
+}  // namespace
+
+std::string mask_conninfo(std::string_view conninfo) {
+  // Neither a URI nor key=value: libpq takes it for a database name.
+  if (!is_uri(conninfo) && conninfo.find('=') == std::string_view::npos) return std::string(conninfo);
+  auto masked = is_uri(conninfo) ? mask_uri(std::string(conninfo)) : mask_pairs(conninfo);
+  // libpq has the last word: a string it cannot read, or in which it still reads a secret, is
+  // hidden whole, as where its password ends cannot be told.
+  return libpq_sees_no_secret(masked) ? masked : std::string(k_mask);
 }
 
 std::string print_config(Config const& config) {
@@ -700,7 +755,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
            "password back, or delete the setting";
   };
   if (cfg.db_password == k_mask) return std::unexpected(masked("db_password"));
-  if (cfg.database_url.find(k_mask) != std::string::npos && mask_conninfo(cfg.database_url) == cfg.database_url) {
+  if (holds_the_mask(cfg.database_url)) {
     return std::unexpected(masked("database_url"));
   }
   if (!cfg.db_password_file.empty()) {

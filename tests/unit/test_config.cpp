@@ -142,6 +142,20 @@ TEST_CASE("config: the password has no flag") {
   CHECK_FALSE(inv.has_value());
 }
 
+TEST_CASE("config: a database_url with the mask of --print-config in place of a secret is refused") {
+  for (std::string const url : {"postgresql://u:********@h/db", "postgresql://h/db?sslpassword=********",
+                                "host=h password=******** dbname=db", "host=h sslpassword=********"}) {
+    CAPTURE(url);
+    auto inv = load({"--database-url", url});
+    REQUIRE_FALSE(inv.has_value());
+    CHECK(inv.error().find("database_url") != std::string::npos);
+    CHECK(inv.error().find("the mask pezd --print-config writes") != std::string::npos);
+  }
+  // A real password, or the mask's characters in another setting of the URL, are not.
+  CHECK(load({"--database-url", "postgresql://u:secret@h/db"}).has_value());
+  CHECK(load({"--database-url", "postgresql://u@h/db?application_name=********"}).has_value());
+}
+
 namespace {
 
 // A file in /tmp holding text with the given mode, removed when it goes.

@@ -57,7 +57,6 @@ TEST_CASE("conninfo mask: a URL without a password is left as it is") {
       {"postgresql://db1:5432,db2:5433/pez?target_session_attrs=read-write",
        "postgresql://db1:5432,db2:5433/pez?target_session_attrs=read-write"},
       {"postgresql:///pez?host=/tmp", "postgresql:///pez?host=/tmp"},
-      {"postgresql://h/db?passwordless=1", "postgresql://h/db?passwordless=1"},
       {"postgresql://h/db?application_name=a%40b", "postgresql://h/db?application_name=a%40b"},
   });
 }
@@ -86,7 +85,37 @@ TEST_CASE("conninfo mask: key=value pairs without a password are left as they ar
       {"dbname=pez", "dbname=pez"},
       {"host=/run/postgresql dbname=pez user=pez", "host=/run/postgresql dbname=pez user=pez"},
       {"host=db application_name='a password=b'", "host=db application_name='a password=b'"},
-      {"host=db passwordx=1", "host=db passwordx=1"},
+      // Not a connection string (no = and no postgresql://): libpq takes it for a database name.
       {"pez", "pez"},
+      {"my database", "my database"},
+  });
+}
+
+TEST_CASE("conninfo mask: every option libpq calls secret, as libpq reads it") {
+  check_all({
+      // sslpassword, the passphrase of the client key, was shown in clear.
+      {"host=db sslpassword=s3cret sslkey=/k.pem", "host=db sslpassword=******** sslkey=/k.pem"},
+      {"postgresql://h/db?sslkey=/k.pem&sslpassword=s3cret", "postgresql://h/db?sslkey=/k.pem&sslpassword=********"},
+      {"password=a sslpassword=b", "password=******** sslpassword=********"},
+      // libpq's user part ends at the first @ before any /: a ? or # in the password was shown.
+      {"postgresql://u:pa?ss@h/db", "postgresql://u:********@h/db"},
+      {"postgresql://u:pa#ss@h/db?sslmode=require", "postgresql://u:********@h/db?sslmode=require"},
+      {"postgresql://h/db?application_name=x@y", "postgresql://h/db?application_name=x@y"},
+      // A bare value runs on over a \-escaped space: the rest of the password was shown.
+      {"password=a\\ b host=x", "password=******** host=x"},
+      {"host=x password=a\\ b\\ c", "host=x password=********"},
+  });
+}
+
+TEST_CASE("conninfo mask: a connection string libpq cannot read, or reads otherwise, is hidden whole") {
+  check_all({
+      // Where the password ends cannot be told, so nothing of it is shown.
+      {"host=x password=a b", "********"},
+      {"PASSWORD=x", "********"},
+      {"host=db passwordx=1", "********"},
+      {"postgresql://h/db?passwordless=1", "********"},
+      {"postgresql://h/db?pass%77ord=x", "********"},
+      {"postgresql://h/db?%70assword=x&sslmode=require", "********"},
+      {"host=x password", "********"},
   });
 }
