@@ -43,7 +43,7 @@ json nullable_text(std::string_view description) {
 
 json sequence_name_schema() {
   return {{"type", "string"},
-          {"pattern", "^[a-z][a-z0-9_-]{0," + std::to_string(k_max_name_length - 1) + "}$"},
+          {"pattern", k_sequence_name_pattern},
           {"minLength", 1},
           {"maxLength", k_max_name_length}};
 }
