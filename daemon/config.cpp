@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <thread>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/count.hpp"
 #include "common/suggest.hpp"
@@ -139,7 +139,8 @@ std::expected<void, std::string> check_token_file(std::string const& path, mode_
     std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
     return std::unexpected(path + " has mode " + octal +
                            ", so users other than its owner may read or change the token; make it private to "
-                           "pezd's user: chmod 600 " + path);
+                           "pezd's user: chmod 600 " +
+                           path);
   }
   if (owner != self && owner != 0) {
     if (self == 0) {
@@ -209,8 +210,9 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
   }
   auto secret = secret_from_text(text, kind);
   if (secret.empty()) {
-    return std::unexpected(path + (token ? " holds no token (its first line is empty or white space)"
-                                         : " holds no password (its first line is empty)") +
+    return std::unexpected(path +
+                           (token ? " holds no token (its first line is empty or white space)"
+                                  : " holds no password (its first line is empty)") +
                            advice);
   }
   if (token && secret.size() < k_least_token_length) {
@@ -222,9 +224,7 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
 
 namespace {
 
-bool secret_option(PQconninfoOption const& option) {
-  return option.dispchar != nullptr && option.dispchar[0] == '*';
-}
+bool secret_option(PQconninfoOption const& option) { return option.dispchar != nullptr && option.dispchar[0] == '*'; }
 
 // Whether libpq calls the option secret ("*" in its list of options: password, sslpassword).
 bool secret_keyword(std::string_view key) {
@@ -371,8 +371,8 @@ std::string print_config(Config const& config) {
 std::expected<void, std::string> check_config(Config const& config) {
   if (!config.socket_group.empty()) {
     if (auto gid = group_id(config.socket_group); !gid) {
-      return std::unexpected("invalid value for setting socket_group (from " +
-                             config.origins.at("socket_group").where + "): " + gid.error());
+      return std::unexpected("invalid value for setting socket_group (from " + config.origins.at("socket_group").where +
+                             "): " + gid.error());
     }
   }
   return {};
@@ -391,7 +391,8 @@ std::expected<gid_t, std::string> group_id(std::string const& name) {
   std::vector<char> scratch(16384);
   int const rc = getgrnam_r(name.c_str(), &buf, scratch.data(), scratch.size(), &found);
   if (rc != 0 || found == nullptr) {
-    return std::unexpected("no group named " + name + (rc != 0 ? " (" + std::string(std::strerror(rc)) + ")" : std::string()));
+    return std::unexpected("no group named " + name +
+                           (rc != 0 ? " (" + std::string(std::strerror(rc)) + ")" : std::string()));
   }
   return found->gr_gid;
 }
@@ -415,8 +416,8 @@ std::vector<Spec> specs(Config& cfg) {
                        cfg.http = *endpoint;
                        return {};
                      }});
-  out.push_back(text_spec("socket", cfg.socket_path, "PATH",
-                          "Path of the Unix socket that pez talks to; off for none.", cfg.socket_path));
+  out.push_back(text_spec("socket", cfg.socket_path, "PATH", "Path of the Unix socket that pez talks to; off for none.",
+                          cfg.socket_path));
   out.push_back(text_spec("socket_group", "", "GROUP",
                           "Group that owns the socket file (mode 0660); default: the daemon's own group.",
                           cfg.socket_group));
@@ -500,7 +501,8 @@ std::vector<Spec> specs(Config& cfg) {
     spec.secret = true;
     out.push_back(std::move(spec));
   }
-  out.push_back(text_spec("db_password_file", "", "PATH", "File whose first line, without its line ending, is the database password.",
+  out.push_back(text_spec("db_password_file", "", "PATH",
+                          "File whose first line, without its line ending, is the database password.",
                           cfg.db_password_file));
   out.push_back(integer_spec("db_connections", cfg.db_connections, 1, 64,
                              "Database connections pezd keeps open to take numbers."));
@@ -538,20 +540,20 @@ std::vector<Spec> specs(Config& cfg) {
                        cfg.mode = *value == "block" ? Mode::block : Mode::strict;
                        return {};
                      }});
-  out.push_back(integer_spec("block_min", cfg.block.min, 1, 1'000'000'000,
-                             "Fewest numbers block mode reserves at once."));
-  out.push_back(integer_spec("block_max", cfg.block.max, 1, 1'000'000'000'000,
-                             "Most numbers block mode reserves at once."));
+  out.push_back(
+      integer_spec("block_min", cfg.block.min, 1, 1'000'000'000, "Fewest numbers block mode reserves at once."));
+  out.push_back(
+      integer_spec("block_max", cfg.block.max, 1, 1'000'000'000'000, "Most numbers block mode reserves at once."));
   out.push_back(duration_spec("block_duration", cfg.block.duration, 1s, 24h,
                               "How long a block should last at the rate its sequence is used."));
-  out.push_back(Spec{"log_level", cfg.log_level, "LEVEL", "Least severe log messages written to stderr.",
-                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
-                       auto value = settings::parse_choice(
-                           text, {"trace", "debug", "info", "warning", "error", "critical", "off"});
-                       if (!value) return std::unexpected(value.error());
-                       cfg.log_level = *value;
-                       return {};
-                     }});
+  out.push_back(Spec{
+      "log_level", cfg.log_level, "LEVEL", "Least severe log messages written to stderr.",
+      [&cfg](std::string_view text) -> std::expected<void, std::string> {
+        auto value = settings::parse_choice(text, {"trace", "debug", "info", "warning", "error", "critical", "off"});
+        if (!value) return std::unexpected(value.error());
+        cfg.log_level = *value;
+        return {};
+      }});
   out.push_back(duration_spec("request_timeout", cfg.request_timeout, 100ms, 10min,
                               "Longest a request waits for the database before it is answered 503."));
   out.push_back(duration_spec("connect_timeout", cfg.connect_timeout, 100ms, 10min,
@@ -564,7 +566,8 @@ std::vector<Spec> specs(Config& cfg) {
                               "Longest an open connection may sit idle between requests."));
   out.push_back(integer_spec("header_limit", cfg.header_limit, 1024, 1024 * 1024,
                              "Largest HTTP request line and headers, in bytes."));
-  out.push_back(integer_spec("body_limit", cfg.body_limit, 0, 16 * 1024 * 1024, "Largest HTTP request body, in bytes."));
+  out.push_back(
+      integer_spec("body_limit", cfg.body_limit, 0, 16 * 1024 * 1024, "Largest HTTP request body, in bytes."));
   out.push_back(integer_spec("line_limit", cfg.line_limit, 64, 1024 * 1024,
                              "Largest request line on the Unix socket, in bytes."));
   out.push_back(integer_spec("pipeline_limit", cfg.pipeline_limit, 1, 4096,
@@ -572,7 +575,8 @@ std::vector<Spec> specs(Config& cfg) {
   out.push_back(integer_spec("max_connections", cfg.max_connections, 1, 1'000'000,
                              "Most client connections (HTTP and socket together) open at once. At the limit an idle "
                              "one is closed to make room (first those that never sent a request, the one idle the "
-                             "longest first); when none is idle, the new one is answered 503 and closed. The default is lowered at start to what the open-file limit "
+                             "longest first); when none is idle, the new one is answered 503 and closed. The default "
+                             "is lowered at start to what the open-file limit "
                              "allows; a value set explicitly is kept, with a warning when the limit is lower."));
   for (auto& spec : out) spec.group = group_of(spec.key);
   return out;
@@ -637,10 +641,12 @@ std::string help_text(std::vector<settings::Spec> const& table) {
       {{"-h, --help", "Print this help and exit."},
        {"--version", "Print the version and exit."},
        {"--config PATH", "Config file to read (default /etc/pez/pezd.conf; env PEZ_CONFIG, empty for none)."},
-       {"--print-config", "Print every setting's effective value and where it came from (flag, env, file or "
-                          "default), secrets masked, as a config file, and exit."},
-       {"--check-config", "Check the settings, say whether they are valid, and exit (0 when they are, 78 when "
-                          "not)."}},
+       {"--print-config",
+        "Print every setting's effective value and where it came from (flag, env, file or "
+        "default), secrets masked, as a config file, and exit."},
+       {"--check-config",
+        "Check the settings, say whether they are valid, and exit (0 when they are, 78 when "
+        "not)."}},
       k_help_width);
   for (auto group : k_groups) {
     std::vector<std::pair<std::string, std::string>> rows;
@@ -652,16 +658,17 @@ std::string help_text(std::vector<settings::Spec> const& table) {
     if (rows.empty()) continue;
     out += "\n" + std::string(group) + ":\n" + settings::help_columns(rows, k_help_width);
   }
-  out += "\n" + settings::wrap_text("Every setting can also be set in the environment (PEZ_ and its name in capitals, "
-                                    "such as PEZ_MAX_COUNT) or in the config file (max_count = 250); a flag beats "
-                                    "the environment, which beats the file. db_password has no flag, so that it "
-                                    "never shows in ps(1). See pezd(8) and pezd.conf(5).",
-                                    k_help_width);
+  out += "\n" + settings::wrap_text(
+                    "Every setting can also be set in the environment (PEZ_ and its name in capitals, "
+                    "such as PEZ_MAX_COUNT) or in the config file (max_count = 250); a flag beats "
+                    "the environment, which beats the file. db_password has no flag, so that it "
+                    "never shows in ps(1). See pezd(8) and pezd.conf(5).",
+                    k_help_width);
   return out;
 }
 
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
-                                                  std::vector<std::string> const& env_names) {
+                                                   std::vector<std::string> const& env_names) {
   Invocation invocation;
   Config& cfg = invocation.config;
   auto table = specs(cfg);

@@ -47,12 +47,12 @@ struct Config {
   std::optional<Endpoint> http;
   std::string socket_path = proto::k_default_socket_path;
   std::string socket_group;
-  std::string admin_group;       // besides root and pezd's own user, may administer over the socket
+  std::string admin_group;         // besides root and pezd's own user, may administer over the socket
   std::optional<gid_t> admin_gid;  // admin_group, resolved at start
-  std::string admin_token_file;  // HTTP admin under /admin/ is on when set
-  std::string admin_token;       // its contents
-  double wrap_warning = 0.9;     // warn when this fraction of a sequence's range is used
-  Millis usage_interval{10000};  // how often every sequence's position is read; 0: never
+  std::string admin_token_file;    // HTTP admin under /admin/ is on when set
+  std::string admin_token;         // its contents
+  double wrap_warning = 0.9;       // warn when this fraction of a sequence's range is used
+  Millis usage_interval{10000};    // how often every sequence's position is read; 0: never
 
   std::string database_url;
   std::string listen_database_url;
@@ -110,7 +110,7 @@ struct Invocation {
 // Reads flags, environment and config file. Errors name the setting and where its value came from.
 // env_names: the PEZ_ variables set, each of which must be a setting's (else a warning).
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
-                                                  std::vector<std::string> const& env_names = {});
+                                                   std::vector<std::string> const& env_names = {});
 
 // pezd --help: the flags grouped as pezd.conf(5) groups the settings, within 100 columns.
 std::string help_text(std::vector<settings::Spec> const& table);

@@ -6,10 +6,10 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <spdlog/spdlog.h>
 
 #include "common/protocol.hpp"
 

@@ -117,9 +117,7 @@ TEST_CASE("config: flags beat the environment, which beats the file") {
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
   close(fd);
-  {
-    std::ofstream(path) << "# test\nmax_count = 10\nhttp = 127.0.0.1:9000\n";
-  }
+  { std::ofstream(path) << "# test\nmax_count = 10\nhttp = 127.0.0.1:9000\n"; }
   auto inv = load({}, {{"PEZ_CONFIG", path}});
   REQUIRE(inv.has_value());
   CHECK(inv->config.max_count == 10);
@@ -176,8 +174,8 @@ struct TempFile {
 }  // namespace
 
 TEST_CASE("config: a secret is its file's first line; a token loses trailing white space") {
-  using pez::daemon::SecretKind;
   using pez::daemon::secret_from_text;
+  using pez::daemon::SecretKind;
   CHECK(secret_from_text("hunter2", SecretKind::password) == "hunter2");
   CHECK(secret_from_text("hunter2\n", SecretKind::password) == "hunter2");
   CHECK(secret_from_text("hunter2\r\n", SecretKind::password) == "hunter2");

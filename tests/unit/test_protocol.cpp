@@ -34,16 +34,14 @@ TEST_CASE("protocol: bad requests are errors with a code and a message that says
     Errc code;
     char const* says;
   };
-  for (auto c : {Case{"", Errc::bad_request, "NEXT"}, Case{"FROB", Errc::bad_request, "NEXT"},
-                 Case{"NEXT", Errc::bad_request, "NEXT forward 5"},
-                 Case{"NEXT forward 0", Errc::bad_request, "1 to 100"},
-                 Case{"NEXT forward 101", Errc::bad_request, "1 to 100"},
-                 Case{"NEXT forward abc", Errc::bad_request, "1 to 100"},
-                 Case{"NEXT forward 1 2", Errc::bad_request, "NEXT forward 5"},
-                 Case{"NEXT Bad", Errc::bad_request, "a-z"}, Case{"NEXT a;b", Errc::bad_request, "a-z"},
-                 Case{"HELLO", Errc::bad_request, "HELLO 1"},
-                 Case{"HELLO 2", Errc::unsupported_version, "version 1"},
-                 Case{"PING now", Errc::bad_request, "no arguments"}}) {
+  for (auto c :
+       {Case{"", Errc::bad_request, "NEXT"}, Case{"FROB", Errc::bad_request, "NEXT"},
+        Case{"NEXT", Errc::bad_request, "NEXT forward 5"}, Case{"NEXT forward 0", Errc::bad_request, "1 to 100"},
+        Case{"NEXT forward 101", Errc::bad_request, "1 to 100"},
+        Case{"NEXT forward abc", Errc::bad_request, "1 to 100"},
+        Case{"NEXT forward 1 2", Errc::bad_request, "NEXT forward 5"}, Case{"NEXT Bad", Errc::bad_request, "a-z"},
+        Case{"NEXT a;b", Errc::bad_request, "a-z"}, Case{"HELLO", Errc::bad_request, "HELLO 1"},
+        Case{"HELLO 2", Errc::unsupported_version, "version 1"}, Case{"PING now", Errc::bad_request, "no arguments"}}) {
     CAPTURE(c.line);
     auto r = proto::parse_request(c.line, 100);
     REQUIRE_FALSE(r.has_value());
