@@ -9,6 +9,7 @@
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
 #include "cli/usage.hpp"
+#include "common/protocol.hpp"
 #include "common/stdio.hpp"
 #include "common/version.hpp"
 
@@ -36,7 +37,7 @@ int cli_main(int argc, char** argv) {
     globals.socket = env;
     globals.socket_from = "PEZ_SOCKET";
   } else {
-    globals.socket = k_default_socket;
+    globals.socket = proto::k_default_socket_path;
   }
   app.add_option_function<std::string>(
          "--socket",

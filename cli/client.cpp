@@ -38,15 +38,17 @@ Client::~Client() {
 std::expected<void, Failure> Client::connect() {
   sockaddr_un addr{};
   if (m_path.empty()) {
-    return std::unexpected(Failure{k_exit_usage, "the socket path is empty; give --socket the path of pezd's socket, "
-                                                 "such as /run/pez/pezd.sock"});
+    return std::unexpected(Failure{k_exit_usage, std::string("the socket path is empty; give --socket the path of "
+                                                             "pezd's socket, such as ") +
+                                                     proto::k_default_socket_path});
   }
   if (m_path.size() >= sizeof addr.sun_path) {
     return std::unexpected(Failure{k_exit_usage, "socket path " + m_path + " is too long (at most " +
                                                      std::to_string(sizeof addr.sun_path - 1) + " bytes)"});
   }
   m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (m_fd < 0) return std::unexpected(Failure{k_exit_failure, std::string("cannot make a socket: ") + std::strerror(errno)});
+  if (m_fd < 0)
+    return std::unexpected(Failure{k_exit_failure, std::string("cannot make a socket: ") + std::strerror(errno)});
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, m_path.c_str(), m_path.size() + 1);
   if (::connect(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return {};
@@ -60,16 +62,20 @@ std::expected<void, Failure> Client::connect() {
   }
   switch (err) {
     case ENOENT:
-      return std::unexpected(Failure{k_exit_no_daemon, "pezd is not running: there is no socket at " + m_path + hint(m_path)});
+      return std::unexpected(
+          Failure{k_exit_no_daemon, "pezd is not running: there is no socket at " + m_path + hint(m_path)});
     case ECONNREFUSED:
-      return std::unexpected(Failure{k_exit_no_daemon, "pezd is not answering at " + m_path + ": connection refused" + hint(m_path)});
+      return std::unexpected(
+          Failure{k_exit_no_daemon, "pezd is not answering at " + m_path + ": connection refused" + hint(m_path)});
     case EACCES:
     case EPERM:
       return std::unexpected(Failure{k_exit_denied, "permission denied connecting to " + m_path +
                                                         ": ask an administrator to add you to the socket's group "
-                                                        "(ls -l " + m_path + " shows it)"});
+                                                        "(ls -l " +
+                                                        m_path + " shows it)"});
     default:
-      return std::unexpected(Failure{k_exit_no_daemon, "cannot connect to pezd at " + m_path + ": " + std::strerror(err)});
+      return std::unexpected(
+          Failure{k_exit_no_daemon, "cannot connect to pezd at " + m_path + ": " + std::strerror(err)});
   }
 }
 
@@ -79,7 +85,8 @@ std::expected<void, Failure> Client::send_all(std::string const& data) {
     auto const n = ::send(m_fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(Failure{k_exit_no_daemon, std::string("pezd closed the connection: ") + std::strerror(errno)});
+      return std::unexpected(
+          Failure{k_exit_no_daemon, std::string("pezd closed the connection: ") + std::strerror(errno)});
     }
     sent += static_cast<std::size_t>(n);
   }
@@ -94,11 +101,12 @@ std::expected<std::string, Failure> Client::read_line() {
       m_buffer.erase(0, nl + 1);
       return line;
     }
-    auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto const left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return std::unexpected(Failure{k_exit_temporary, "pezd did not answer within " +
-                                                           settings::format_duration(m_timeout) +
-                                                           "; try again, or raise --timeout"});
+      return std::unexpected(Failure{
+          k_exit_temporary,
+          "pezd did not answer within " + settings::format_duration(m_timeout) + "; try again, or raise --timeout"});
     }
     pollfd pfd{m_fd, POLLIN, 0};
     int const ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
@@ -110,10 +118,12 @@ std::expected<std::string, Failure> Client::read_line() {
     auto const n = ::recv(m_fd, chunk, sizeof chunk, 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      return std::unexpected(Failure{k_exit_no_daemon, std::string("reading from pezd failed: ") + std::strerror(errno)});
+      return std::unexpected(
+          Failure{k_exit_no_daemon, std::string("reading from pezd failed: ") + std::strerror(errno)});
     }
     if (n == 0) {
-      return std::unexpected(Failure{k_exit_no_daemon, "pezd closed the connection without answering (is it shutting down?)"});
+      return std::unexpected(
+          Failure{k_exit_no_daemon, "pezd closed the connection without answering (is it shutting down?)"});
     }
     m_buffer.append(chunk, static_cast<std::size_t>(n));
   }

@@ -11,8 +11,6 @@
 
 namespace pez::cli {
 
-inline constexpr char const k_default_socket[] = "/run/pez/pezd.sock";
-
 class Client {
  public:
   Client(std::string path, std::chrono::milliseconds timeout) : m_path(std::move(path)), m_timeout(timeout) {}

@@ -100,18 +100,37 @@ std::string eta_of(json const& seq) {
 }
 
 std::string describe(json const& seq) {
-  static constexpr char const* k_fields[][2] = {
-      {"name", "name"},           {"description", "description"}, {"direction", "direction"},
-      {"increment", "increment"}, {"start", "start"},             {"min", "min"},
-      {"max", "max"},             {"cycle", "cycle"},             {"mode", "mode"},
-      {"mode_from", "mode set by"}, {"last_value", "last value"}, {"next", "next value"},
-      {"left", "left before wrap"}, {"used", "range used"},       {"exhausted", "run out"},
-      {"rate_1m", "rate, last minute"}, {"rate_1h", "rate, last hour"}, {"eta_seconds", "wraps in"},
-      {"generation", "generation"}, {"created_at", "created"},     {"reset_at", "last reset"},
-      {"reserved_here", "reserved by this pezd"}, {"pezd_connections", "database connections of all pezd"},
-      {"format", "format"}, {"example", "example"}, {"period", "period"}, {"time_zone", "time zone"},
-      {"check", "check"}, {"current_period", "current period"}, {"next_printed", "next printed"},
-      {"format_error", "format unusable"}};
+  static constexpr char const* k_fields[][2] = {{"name", "name"},
+                                                {"description", "description"},
+                                                {"direction", "direction"},
+                                                {"increment", "increment"},
+                                                {"start", "start"},
+                                                {"min", "min"},
+                                                {"max", "max"},
+                                                {"cycle", "cycle"},
+                                                {"mode", "mode"},
+                                                {"mode_from", "mode set by"},
+                                                {"last_value", "last value"},
+                                                {"next", "next value"},
+                                                {"left", "left before wrap"},
+                                                {"used", "range used"},
+                                                {"exhausted", "run out"},
+                                                {"rate_1m", "rate, last minute"},
+                                                {"rate_1h", "rate, last hour"},
+                                                {"eta_seconds", "wraps in"},
+                                                {"generation", "generation"},
+                                                {"created_at", "created"},
+                                                {"reset_at", "last reset"},
+                                                {"reserved_here", "reserved by this pezd"},
+                                                {"pezd_connections", "database connections of all pezd"},
+                                                {"format", "format"},
+                                                {"example", "example"},
+                                                {"period", "period"},
+                                                {"time_zone", "time zone"},
+                                                {"check", "check"},
+                                                {"current_period", "current period"},
+                                                {"next_printed", "next printed"},
+                                                {"format_error", "format unusable"}};
   bool const cycles = seq.value("cycle", true);
   std::vector<std::vector<std::string>> rows;
   for (auto const& [key, label] : k_fields) {
@@ -119,9 +138,12 @@ std::string describe(json const& seq) {
     std::string_view const k = key;
     if (k == "format" && seq[key].is_null()) continue;
     auto value = k.starts_with("rate_") ? rate_of(seq[key]) : k == "eta_seconds" ? eta_of(seq) : text_of(seq[key]);
-    if (k == "left" && !cycles) rows.push_back({"left before run out:", value});
-    else if (k == "eta_seconds" && !cycles) rows.push_back({"runs out in:", value});
-    else rows.push_back({std::string(label) + ":", value});
+    if (k == "left" && !cycles)
+      rows.push_back({"left before run out:", value});
+    else if (k == "eta_seconds" && !cycles)
+      rows.push_back({"runs out in:", value});
+    else
+      rows.push_back({std::string(label) + ":", value});
   }
   return table(rows);
 }
@@ -184,10 +206,14 @@ std::string status_table(json const& s, std::string const& socket, std::string c
   std::string verdict = "pezd " + text_of(s["version"]) + ": " + (ready ? "ready" : "NOT READY");
   if (!ready) {
     auto const& why = s.contains("not_ready") ? s["not_ready"] : json();
-    if (why.is_object() && why.value("code", "") == "misconfigured") verdict += " (database settings wrong)";
-    else if (!db_up) verdict += " (database unavailable)";
-    else if (db["refused"].is_string()) verdict += " (refused: no synchronous standby)";
-    else verdict += " (shutting down)";
+    if (why.is_object() && why.value("code", "") == "misconfigured")
+      verdict += " (database settings wrong)";
+    else if (!db_up)
+      verdict += " (database unavailable)";
+    else if (db["refused"].is_string())
+      verdict += " (refused: no synchronous standby)";
+    else
+      verdict += " (shutting down)";
   }
   std::vector<std::vector<std::string>> rows{
       {"socket:", socket + (socket_from == "default" ? " (the default)" : " (from " + socket_from + ")")},
@@ -228,8 +254,8 @@ Outcome status_verdict(json const& s) {
 std::expected<std::int64_t, Failure> number_flag(std::string const& flag, std::string const& text) {
   auto const v = parse_int64(text);
   if (!v || *v < 1) {
-    return std::unexpected(Failure{k_exit_usage, flag + " takes a whole number from 1 to 9223372036854775807, got " +
-                                                     quote_untrusted(text)});
+    return std::unexpected(Failure{
+        k_exit_usage, flag + " takes a whole number from 1 to 9223372036854775807, got " + quote_untrusted(text)});
   }
   return *v;
 }
@@ -243,8 +269,9 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
   if (auto ok = check_name(o.name); !ok) return ok;
   json spec;
   spec["name"] = o.name;
-  for (auto [flag, key, text] : {std::tuple{"--start", "start", &o.start}, std::tuple{"--min", "min", &o.min},
-                                 std::tuple{"--max", "max", &o.max}, std::tuple{"--increment", "increment", &o.increment}}) {
+  for (auto [flag, key, text] :
+       {std::tuple{"--start", "start", &o.start}, std::tuple{"--min", "min", &o.min},
+        std::tuple{"--max", "max", &o.max}, std::tuple{"--increment", "increment", &o.increment}}) {
     if (text->empty()) continue;
     auto checked = number_flag(flag, *text);
     if (!checked) return std::unexpected(checked.error());
@@ -347,9 +374,10 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   create->add_option("--mode", o->mode, "Allocation mode of this sequence: strict or block (default: pezd's)")
       ->type_name("MODE");
   create->add_option("--description", o->description, "One line saying what the numbers are for")->type_name("TEXT");
-  create->add_option("--format", o->format,
-                     "Print each number through a template, as in INV-{YYYY}-{n:06}: {n}, {n:0W}, {YYYY} {YY} {MM} "
-                     "{DD}, {check} (pez(1))")
+  create
+      ->add_option("--format", o->format,
+                   "Print each number through a template, as in INV-{YYYY}-{n:06}: {n}, {n:0W}, {YYYY} {YY} {MM} "
+                   "{DD}, {check} (pez(1))")
       ->type_name("TEMPLATE");
   create->add_option("--period", o->period, "Start again each period: yearly, monthly or daily (needs --format)")
       ->type_name("PERIOD");
@@ -376,7 +404,8 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
     action = [&globals, o]() -> Outcome {
       auto answer = ask(globals, "STATUS\n");
       if (!answer) return std::unexpected(answer.error());
-      auto shown = write_out(o->json ? answer->dump() + "\n" : status_table(*answer, globals.socket, globals.socket_from));
+      auto shown =
+          write_out(o->json ? answer->dump() + "\n" : status_table(*answer, globals.socket, globals.socket_from));
       if (!shown) return shown;
       return status_verdict(*answer);
     };

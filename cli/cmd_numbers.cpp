@@ -46,7 +46,8 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
   auto const words = proto::answer_words(payload);
   bool const readable = options.json ? payload.starts_with('[') && payload.ends_with(']') : words.size() == count;
   if (!readable) {
-    return std::unexpected(Failure{k_exit_failure, "pezd sent an answer this pez cannot read: " + quote_untrusted(payload)});
+    return std::unexpected(
+        Failure{k_exit_failure, "pezd sent an answer this pez cannot read: " + quote_untrusted(payload)});
   }
   std::string out;
   if (options.json) {
@@ -64,7 +65,8 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
 }
 
 void add_number_options(CLI::App* sub, NumberOptions& options) {
-  sub->add_option("-n,--count", options.count, "How many numbers: 1 to pezd's max_count (100 unless configured); default 1")
+  sub->add_option("-n,--count", options.count,
+                  "How many numbers: 1 to pezd's max_count (100 unless configured); default 1")
       ->type_name("N");
   sub->add_flag("--json", options.json, "Print a JSON list, as /v2 does, instead of one number per line");
 }
@@ -95,7 +97,8 @@ Outcome check_number(Globals const& globals, CheckOptions const& options) {
   }
   if (verdict == "valid") return {};
   if (!verdict.starts_with("invalid")) {
-    return std::unexpected(Failure{k_exit_failure, "pezd sent an answer this pez cannot read: " + quote_untrusted(verdict)});
+    return std::unexpected(
+        Failure{k_exit_failure, "pezd sent an answer this pez cannot read: " + quote_untrusted(verdict)});
   }
   auto const reason = verdict.size() > 9 ? verdict.substr(9) : std::string("no reason given");
   return std::unexpected(
@@ -115,16 +118,19 @@ void add_number_commands(CLI::App& app, Globals& globals, Action& action) {
     options->name = fixed.name;
     auto* sub = app.add_subcommand(fixed.name, fixed.help);
     add_number_options(sub, *options);
-    sub->callback([&globals, &action, options] { action = [&globals, options] { return take_numbers(globals, *options); }; });
+    sub->callback(
+        [&globals, &action, options] { action = [&globals, options] { return take_numbers(globals, *options); }; });
   }
   auto options = std::make_shared<NumberOptions>();
   auto* next = app.add_subcommand("next", "Numbers from the named sequence NAME");
   next->add_option("NAME", options->name, "The sequence's name: a-z 0-9 _ -, starting with a letter")->required();
   add_number_options(next, *options);
-  next->callback([&globals, &action, options] { action = [&globals, options] { return take_numbers(globals, *options); }; });
+  next->callback(
+      [&globals, &action, options] { action = [&globals, options] { return take_numbers(globals, *options); }; });
 
   auto check = std::make_shared<CheckOptions>();
-  auto* sub = app.add_subcommand("check", "Whether VALUE is a number of the formatted sequence NAME (exit 0) or not (exit 1)");
+  auto* sub =
+      app.add_subcommand("check", "Whether VALUE is a number of the formatted sequence NAME (exit 0) or not (exit 1)");
   sub->add_option("NAME", check->name, "The formatted sequence's name")->required();
   sub->add_option("VALUE", check->value, "The number as printed, such as INV-2026-000042-7")->required();
   sub->add_flag("-q,--quiet", check->quiet, "Say nothing; only the exit status tells");

@@ -114,8 +114,8 @@ std::string usage_message(CLI::App const& app, std::vector<std::string> const& a
       bool const value_attached = long_form ? eq != std::string::npos : arg.size() > 2;
       auto const* option = find_option(chain, name);
       if (option == nullptr) {
-        return "unknown option " + quote_untrusted(name) + " for " + path_of(chain) + did_you_mean(name, option_names(chain)) +
-               " (" + help_hint(chain) + " lists the options)";
+        return "unknown option " + quote_untrusted(name) + " for " + path_of(chain) +
+               did_you_mean(name, option_names(chain)) + " (" + help_hint(chain) + " lists the options)";
       }
       bool const takes_value = option->get_expected_max() > 0;
       if (takes_value && !value_attached) {
@@ -149,7 +149,8 @@ std::string usage_message(CLI::App const& app, std::vector<std::string> const& a
     }
     std::string hint;
     std::uint64_t number = 0;
-    if (find_option(chain, "-n") != nullptr && parse_decimal(arg, number)) hint = "; for " + arg + " numbers, use -n " + arg;
+    if (find_option(chain, "-n") != nullptr && parse_decimal(arg, number))
+      hint = "; for " + arg + " numbers, use -n " + arg;
     return "unexpected argument " + quote_untrusted(arg) + " for " + path_of(chain) + hint + " (" + help_hint(chain) +
            " shows how to use it)";
   }

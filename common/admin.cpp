@@ -48,7 +48,8 @@ bool zone_name(std::string_view text) {
 }
 
 // The format fields of a create: format, period, timezone, check; nullopt for another key.
-std::optional<std::expected<void, std::string>> format_field(CreateSpec& spec, std::string const& key, json const& value) {
+std::optional<std::expected<void, std::string>> format_field(CreateSpec& spec, std::string const& key,
+                                                             json const& value) {
   namespace nt = number_template;
   if (key != "format" && key != "period" && key != "timezone" && key != "check") return std::nullopt;
   if (value.is_null()) return std::expected<void, std::string>{};
@@ -81,10 +82,14 @@ std::optional<std::expected<void, std::string>> format_field(CreateSpec& spec, s
 std::expected<void, std::string> check_format(CreateSpec const& spec) {
   namespace nt = number_template;
   if (!spec.format) {
-    if (spec.period) return std::unexpected(std::string("a periodic sequence needs a format that shows its period, as in "
-                                                        "INV-{YYYY}-{n:06}: its numbers start again each period"));
-    if (spec.check) return std::unexpected(std::string("check characters need a format with {check}, as in INV-{n:06}-{check}"));
-    if (spec.time_zone) return std::unexpected(std::string("a time zone is for a periodic sequence; give a period too"));
+    if (spec.period)
+      return std::unexpected(
+          std::string("a periodic sequence needs a format that shows its period, as in "
+                      "INV-{YYYY}-{n:06}: its numbers start again each period"));
+    if (spec.check)
+      return std::unexpected(std::string("check characters need a format with {check}, as in INV-{n:06}-{check}"));
+    if (spec.time_zone)
+      return std::unexpected(std::string("a time zone is for a periodic sequence; give a period too"));
     return {};
   }
   if (spec.time_zone && !spec.period) {
@@ -152,7 +157,8 @@ std::expected<CreateSpec, std::string> parse_create_spec(std::string_view text) 
   spec.min = min.value_or(1);
   spec.max = max.value_or(k_largest);
   if (spec.min >= spec.max) {
-    return std::unexpected("min (" + std::to_string(spec.min) + ") must be below max (" + std::to_string(spec.max) + ")");
+    return std::unexpected("min (" + std::to_string(spec.min) + ") must be below max (" + std::to_string(spec.max) +
+                           ")");
   }
   // Both are positive, so the difference fits.
   if (step > spec.max - spec.min) {

@@ -9,8 +9,6 @@
 
 namespace pez {
 
-inline constexpr std::uint32_t k_default_max_count = 100;
-
 // The one sentence for every count that is not allowed, wherever it was given (HTTP, the socket,
 // pez -n): "count must be a whole number from 1 to 100, got "0"". upper: the largest allowed, in
 // words when it is not known ("pezd's max_count").

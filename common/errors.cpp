@@ -16,7 +16,6 @@ struct ErrcRow {
 constexpr std::array<ErrcRow, k_errc_count> k_rows{{
     {Errc::bad_request, "bad-request", 400, k_exit_usage},
     {Errc::not_found, "not-found", 404, k_exit_failure},
-    {Errc::method_not_allowed, "method-not-allowed", 405, k_exit_usage},
     {Errc::conflict, "conflict", 409, k_exit_failure},
     {Errc::exhausted, "exhausted", 409, k_exit_failure},
     {Errc::unavailable, "unavailable", 503, k_exit_temporary},

@@ -11,29 +11,28 @@
 namespace pez {
 
 enum class Errc {
-  bad_request,         // the request itself is wrong: bad count, bad name, unknown parameter
-  not_found,           // no such sequence or resource
-  method_not_allowed,  // HTTP only
-  conflict,            // the sequence exists already, or may not be changed that way
-  exhausted,           // a sequence without CYCLE has handed out its last number
-  unavailable,         // the database cannot be reached now: retry later
-  denied,              // the peer may not do this
-  too_large,           // a line, header or body over its limit
-  unsupported_version, // the client speaks a protocol version this pezd does not
-  misconfigured,       // pezd's database settings are wrong (no such database or role, authentication
-                       // or TLS verification failed): retrying will not help until they are fixed
-  internal,            // anything else: a bug or an unexpected database answer
+  bad_request,          // the request itself is wrong: bad count, bad name, unknown parameter
+  not_found,            // no such sequence or resource
+  conflict,             // the sequence exists already, or may not be changed that way
+  exhausted,            // a sequence without CYCLE has handed out its last number
+  unavailable,          // the database cannot be reached now: retry later
+  denied,               // the peer may not do this
+  too_large,            // a line, header or body over its limit
+  unsupported_version,  // the client speaks a protocol version this pezd does not
+  misconfigured,        // pezd's database settings are wrong (no such database or role, authentication
+                        // or TLS verification failed): retrying will not help until they are fixed
+  internal,             // anything else: a bug or an unexpected database answer
 };
 inline constexpr std::size_t k_errc_count = static_cast<std::size_t>(Errc::internal) + 1;
 
 // The exit codes of pez (sysexits.h values where one fits).
 inline constexpr int k_exit_ok = 0;
 inline constexpr int k_exit_failure = 1;
-inline constexpr int k_exit_usage = 64;        // EX_USAGE
-inline constexpr int k_exit_no_daemon = 69;    // EX_UNAVAILABLE
-inline constexpr int k_exit_temporary = 75;    // EX_TEMPFAIL
-inline constexpr int k_exit_denied = 77;       // EX_NOPERM
-inline constexpr int k_exit_config = 78;       // EX_CONFIG: pezd's own configuration is wrong
+inline constexpr int k_exit_usage = 64;      // EX_USAGE
+inline constexpr int k_exit_no_daemon = 69;  // EX_UNAVAILABLE
+inline constexpr int k_exit_temporary = 75;  // EX_TEMPFAIL
+inline constexpr int k_exit_denied = 77;     // EX_NOPERM
+inline constexpr int k_exit_config = 78;     // EX_CONFIG: pezd's own configuration is wrong
 
 std::string_view errc_token(Errc code);
 std::optional<Errc> errc_from_token(std::string_view token);

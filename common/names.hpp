@@ -13,11 +13,15 @@ namespace pez {
 
 inline constexpr std::size_t k_max_name_length = 48;
 
-// The two sequences that always exist.
-inline constexpr std::string_view k_forward = "forward";
-inline constexpr std::string_view k_reverse = "reverse";
+// The rule of sequence names: in words (messages, --help, the API's documentation), and as the
+// regular expression that PostgreSQL's ~, JSON Schema and std::regex read alike (the schema's
+// SQL and the OpenAPI document). Unit tests hold both, and the SQL's copies, to
+// check_sequence_name.
+inline constexpr std::string_view k_sequence_name_rule =
+    "1 to 48 characters of a-z, 0-9, _ and -, starting with a letter";
+inline constexpr std::string_view k_sequence_name_pattern = "^[a-z][a-z0-9_-]{0,47}$";
 
-// 1–48 characters of a-z 0-9 _ -, starting with a letter. The error says what is wrong.
+// Whether name follows k_sequence_name_rule. The error says what is wrong.
 std::expected<void, std::string> check_sequence_name(std::string_view name);
 
 inline bool is_sequence_name(std::string_view name) { return check_sequence_name(name).has_value(); }

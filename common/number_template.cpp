@@ -524,8 +524,8 @@ Renderer::Renderer(NumberTemplate const& tmpl, Date period)
   m_luhn_before[0] = partial::luhn_sum(m_digits_before, false);
   m_luhn_before[1] = partial::luhn_sum(m_digits_before, true);
   m_luhn_after = partial::luhn_sum(m_digits_after, true);
-  m_state_before = m_algorithm == Check::damm ? partial::damm_interim(0, m_digits_before)
-                                              : partial::mod97_rest(0, m_digits_before);
+  m_state_before =
+      m_algorithm == Check::damm ? partial::damm_interim(0, m_digits_before) : partial::mod97_rest(0, m_digits_before);
 }
 
 void Renderer::append(std::string& out, std::int64_t n) const {
@@ -558,8 +558,8 @@ void Renderer::append(std::string& out, std::int64_t n) const {
       break;
     }
     case Check::damm:
-      check[0] = static_cast<char>(
-          '0' + partial::damm_interim(partial::damm_interim(m_state_before, number), m_digits_after));
+      check[0] =
+          static_cast<char>('0' + partial::damm_interim(partial::damm_interim(m_state_before, number), m_digits_after));
       break;
     case Check::mod97:
       partial::mod97_check(partial::mod97_rest(partial::mod97_rest(m_state_before, number), m_digits_after), check);

@@ -11,8 +11,7 @@
 namespace pez::proto {
 namespace {
 
-constexpr std::string_view k_verbs =
-    "HELLO, NEXT, CHECK, STATUS, PING, QUIT, LIST, INSPECT, CREATE, RESET and DROP";
+constexpr std::string_view k_verbs = "HELLO, NEXT, CHECK, STATUS, PING, QUIT, LIST, INSPECT, CREATE, RESET and DROP";
 
 bool iequals(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
@@ -86,12 +85,12 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
       return bad("HELLO takes the protocol version the client speaks, as in: HELLO 1");
     }
     if (version != static_cast<std::uint64_t>(k_version)) {
-      return std::unexpected(Error{Errc::unsupported_version,
-                                   "this pezd speaks protocol version " + std::to_string(k_version) +
-                                       ", the client asked for " + std::to_string(version) +
-                                       "; use a pez of the same release as pezd"});
+      return std::unexpected(Error{Errc::unsupported_version, "this pezd speaks protocol version " +
+                                                                  std::to_string(k_version) +
+                                                                  ", the client asked for " + std::to_string(version) +
+                                                                  "; use a pez of the same release as pezd"});
     }
-    return Hello{static_cast<long>(version)};
+    return Hello{};
   }
   auto const no_args = [&](std::string_view name) -> std::expected<void, Error> {
     if (args.size() != 1) return bad(std::string(name) + " takes no arguments");
@@ -145,7 +144,8 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
     while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
     if (!rest.starts_with('{') || !rest.ends_with('}')) {
-      return bad(R"(CREATE takes a JSON object describing the sequence, as in: CREATE {"name": "tickets", "start": 1000})");
+      return bad(
+          R"(CREATE takes a JSON object describing the sequence, as in: CREATE {"name": "tickets", "start": 1000})");
     }
     return Create{std::string(rest)};
   }
@@ -227,8 +227,8 @@ std::expected<std::string_view, Error> parse_answer(std::string_view line) {
     auto const token = rest.substr(0, space);
     auto const message = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
     if (auto code = errc_from_token(token)) return std::unexpected(Error{*code, std::string(message)});
-    return std::unexpected(Error{Errc::internal, "pezd answered an unknown error " + quote_untrusted(token) + ": " +
-                                                     std::string(message)});
+    return std::unexpected(Error{
+        Errc::internal, "pezd answered an unknown error " + quote_untrusted(token) + ": " + std::string(message)});
   }
   return std::unexpected(Error{Errc::internal, "pezd sent an answer this pez cannot read: " + quote_untrusted(line)});
 }
@@ -238,7 +238,8 @@ std::expected<std::vector<std::int64_t>, Error> parse_numbers(std::string_view p
   for (auto token : tokens(payload)) {
     auto const v = parse_int64(token);
     if (!v) {
-      return std::unexpected(Error{Errc::internal, "pezd sent a number this pez cannot read: " + quote_untrusted(token)});
+      return std::unexpected(
+          Error{Errc::internal, "pezd sent a number this pez cannot read: " + quote_untrusted(token)});
     }
     values.push_back(*v);
   }

@@ -23,11 +23,12 @@
 namespace pez::proto {
 
 inline constexpr int k_version = 1;
+// Where pezd listens and pez connects unless told otherwise (setting socket, pez --socket).
+inline constexpr char const k_default_socket_path[] = "/run/pez/pezd.sock";
 inline constexpr std::size_t k_default_line_limit = 1024;
 
-struct Hello {
-  long version;
-};
+// HELLO V: the client speaks this pezd's protocol version (another is refused when parsed).
+struct Hello {};
 struct Next {
   std::string name;
   std::uint32_t count;

@@ -11,8 +11,9 @@ std::uint64_t magnitude(std::int64_t step) {
 }
 
 // Unsigned distance from a to b, a <= b: always fits.
-std::uint64_t distance(std::int64_t a, std::int64_t b) { return static_cast<std::uint64_t>(b) - static_cast<std::uint64_t>(a); }
-
+std::uint64_t distance(std::int64_t a, std::int64_t b) {
+  return static_cast<std::uint64_t>(b) - static_cast<std::uint64_t>(a);
+}
 
 // Numbers from value on, value included, before the end of the range in the sequence's direction.
 std::uint64_t left_from(SequenceShape const& shape, std::int64_t value) {

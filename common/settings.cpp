@@ -13,11 +13,16 @@ namespace pez::settings {
 
 std::string_view source_name(Source source) {
   switch (source) {
-    case Source::default_value: return "default";
-    case Source::file: return "file";
-    case Source::env: return "env";
-    case Source::flag: return "flag";
-    case Source::credential: return "systemd credential";
+    case Source::default_value:
+      return "default";
+    case Source::file:
+      return "file";
+    case Source::env:
+      return "env";
+    case Source::flag:
+      return "flag";
+    case Source::credential:
+      return "systemd credential";
   }
   return "default";
 }
@@ -65,8 +70,7 @@ std::expected<std::string, std::string> config_value(std::string_view text) {
 
 }  // namespace
 
-std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text,
-                                                                     std::string_view path) {
+std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text, std::string_view path) {
   std::vector<FileEntry> entries;
   int number = 0;
   for (auto raw : split(text, '\n')) {
@@ -148,17 +152,18 @@ EnvLookup process_env() {
   };
 }
 
-std::expected<std::map<std::string, Origin>, std::string> resolve(
-    std::vector<Spec> const& specs, std::map<std::string, std::string> const& flags,
-    EnvLookup const& env, std::vector<FileEntry> const& file, std::string_view file_path) {
+std::expected<std::map<std::string, Origin>, std::string> resolve(std::vector<Spec> const& specs,
+                                                                  std::map<std::string, std::string> const& flags,
+                                                                  EnvLookup const& env,
+                                                                  std::vector<FileEntry> const& file,
+                                                                  std::string_view file_path) {
   std::set<std::string> known;
   for (auto const& spec : specs) known.insert(spec.key);
   std::map<std::string, FileEntry const*> from_file;
   for (auto const& entry : file) {
     if (!known.contains(entry.key)) {
-      return std::unexpected(std::string(file_path) + ":" + std::to_string(entry.line) +
-                             ": unknown setting " + quote_untrusted(entry.key) +
-                             "; pezd.conf(5) lists the settings");
+      return std::unexpected(std::string(file_path) + ":" + std::to_string(entry.line) + ": unknown setting " +
+                             quote_untrusted(entry.key) + "; pezd.conf(5) lists the settings");
     }
     from_file[entry.key] = &entry;  // a later line wins, as in most config files
   }
@@ -167,8 +172,7 @@ std::expected<std::map<std::string, Origin>, std::string> resolve(
   for (auto const& spec : specs) {
     Origin origin{Source::default_value, "default", spec.default_text};
     if (auto it = from_file.find(spec.key); it != from_file.end()) {
-      origin = {Source::file, std::string(file_path) + ":" + std::to_string(it->second->line),
-                it->second->value};
+      origin = {Source::file, std::string(file_path) + ":" + std::to_string(it->second->line), it->second->value};
     }
     if (auto value = env(spec.env())) origin = {Source::env, spec.env(), *value};
     if (auto it = flags.find(spec.key); it != flags.end()) origin = {Source::flag, spec.flag(), it->second};
@@ -176,8 +180,8 @@ std::expected<std::map<std::string, Origin>, std::string> resolve(
     if (origin.source != Source::default_value || !origin.text.empty()) {
       if (auto ok = spec.apply(origin.text); !ok) {
         auto const shown = spec.secret ? std::string("(hidden)") : quote_untrusted(origin.text);
-        return std::unexpected("invalid value " + shown + " for setting " + spec.key + " (from " +
-                               origin.where + "): " + ok.error());
+        return std::unexpected("invalid value " + shown + " for setting " + spec.key + " (from " + origin.where +
+                               "): " + ok.error());
       }
     }
     origins.emplace(spec.key, std::move(origin));
@@ -185,12 +189,10 @@ std::expected<std::map<std::string, Origin>, std::string> resolve(
   return origins;
 }
 
-std::expected<std::int64_t, std::string> parse_integer(std::string_view text, std::int64_t min,
-                                                       std::int64_t max) {
+std::expected<std::int64_t, std::string> parse_integer(std::string_view text, std::int64_t min, std::int64_t max) {
   auto const value = parse_int64(trim(text));
   if (!value || *value < min || *value > max) {
-    return std::unexpected("expected a whole number from " + std::to_string(min) + " to " +
-                           std::to_string(max));
+    return std::unexpected("expected a whole number from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return *value;
 }
@@ -206,11 +208,16 @@ std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string
   auto const number = text.substr(0, digits);
   auto const unit = text.substr(digits);
   double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m" || unit == "min") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
-  else return std::unexpected(expected);
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m" || unit == "min")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else
+    return std::unexpected(expected);
   if (number.empty() || number.find('.') != number.rfind('.') || number == ".") return std::unexpected(expected);
   char* end = nullptr;
   std::string const copy(number);

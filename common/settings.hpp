@@ -43,6 +43,8 @@ struct Origin {
   Source source;
   std::string where;  // "--max-count", "PEZ_MAX_COUNT", "/etc/pez/pezd.conf:12", "default"
   std::string text;
+
+  bool operator==(Origin const&) const = default;
 };
 
 struct FileEntry {
@@ -54,8 +56,7 @@ struct FileEntry {
 // Reads "key = value" lines. '#' starts a comment at the start of a line, at the start of a
 // value or after a space or tab; a value may be in double quotes (then \" is a quote and \\ a
 // backslash), and a comment may follow it.
-std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text,
-                                                                     std::string_view path);
+std::expected<std::vector<FileEntry>, std::string> parse_config_text(std::string_view text, std::string_view path);
 // A value as a config file line writes it, so that parse_config_text reads it back unchanged:
 // bare when it can be, else in double quotes.
 std::string config_text_value(std::string_view value);
@@ -74,13 +75,14 @@ std::string help_columns(std::vector<std::pair<std::string, std::string>> const&
 // Resolves every spec from flags (key -> text), the environment and the file entries, applying
 // each value in precedence order. An unknown key in the file or a bad value is an error naming
 // the setting and where the value came from.
-std::expected<std::map<std::string, Origin>, std::string> resolve(
-    std::vector<Spec> const& specs, std::map<std::string, std::string> const& flags,
-    EnvLookup const& env, std::vector<FileEntry> const& file, std::string_view file_path);
+std::expected<std::map<std::string, Origin>, std::string> resolve(std::vector<Spec> const& specs,
+                                                                  std::map<std::string, std::string> const& flags,
+                                                                  EnvLookup const& env,
+                                                                  std::vector<FileEntry> const& file,
+                                                                  std::string_view file_path);
 
 // Value parsers for Spec::apply.
-std::expected<std::int64_t, std::string> parse_integer(std::string_view text, std::int64_t min,
-                                                       std::int64_t max);
+std::expected<std::int64_t, std::string> parse_integer(std::string_view text, std::int64_t min, std::int64_t max);
 // "5s", "250ms", "2m", "1h" or a plain number of seconds ("0.5").
 std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text,
                                                                      std::chrono::milliseconds min,

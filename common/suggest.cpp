@@ -16,7 +16,8 @@ std::size_t distance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t const cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.size()][b.size()];
@@ -37,7 +38,8 @@ std::optional<std::string> closest(std::string_view word, std::vector<std::strin
   bool tie = false;
   for (auto const& candidate : candidates) {
     auto d = distance(word, candidate);
-    if (core(word) >= 2 && candidate.size() > word.size() && candidate.starts_with(word)) d = std::min<std::size_t>(d, 1);
+    if (core(word) >= 2 && candidate.size() > word.size() && candidate.starts_with(word))
+      d = std::min<std::size_t>(d, 1);
     if (d == 0 || d >= core(word) || d > allowed) continue;
     if (d < best_distance) {
       best = candidate;

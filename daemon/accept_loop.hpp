@@ -7,10 +7,10 @@
 // burst cannot hold more descriptors than max_connections leaves room for.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
-#include <spdlog/spdlog.h>
 
 #include "daemon/log_throttle.hpp"
 #include "daemon/metrics.hpp"
@@ -27,33 +27,33 @@ struct AcceptState {
 
 template <typename Acceptor, typename OnSocket>
 void accept_loop(Acceptor& acceptor, AcceptState& state, OnSocket on_socket) {
-  acceptor.async_accept([&acceptor, &state, on_socket](boost::system::error_code ec,
-                                                       typename Acceptor::protocol_type::socket socket) {
-    if (ec == boost::asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (ec) {
-      state.metrics.accept_failed();
-      if (state.throttle.allow()) {
-        bool const out_of_files = ec == boost::asio::error::no_descriptors || ec.value() == ENFILE;
-        spdlog::error("{}: cannot accept a connection: {}{}; pausing accepts for 100ms{}", state.what, ec.message(),
-                      out_of_files ? " (raise the open-file limit, LimitNOFILE=, or lower max_connections)" : "",
-                      state.throttle.left_out_text());
-      }
-      state.pause.expires_after(std::chrono::milliseconds(100));
-      state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {
-        if (!wait_ec) accept_loop(acceptor, state, on_socket);
+  acceptor.async_accept(
+      [&acceptor, &state, on_socket](boost::system::error_code ec, typename Acceptor::protocol_type::socket socket) {
+        if (ec == boost::asio::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+          state.metrics.accept_failed();
+          if (state.throttle.allow()) {
+            bool const out_of_files = ec == boost::asio::error::no_descriptors || ec.value() == ENFILE;
+            spdlog::error("{}: cannot accept a connection: {}{}; pausing accepts for 100ms{}", state.what, ec.message(),
+                          out_of_files ? " (raise the open-file limit, LimitNOFILE=, or lower max_connections)" : "",
+                          state.throttle.left_out_text());
+          }
+          state.pause.expires_after(std::chrono::milliseconds(100));
+          state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {
+            if (!wait_ec) accept_loop(acceptor, state, on_socket);
+          });
+          return;
+        }
+        on_socket(std::move(socket));
+        if (state.busy && state.busy()) {
+          state.pause.expires_after(std::chrono::milliseconds(1));
+          state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {
+            if (!wait_ec) accept_loop(acceptor, state, on_socket);
+          });
+          return;
+        }
+        accept_loop(acceptor, state, on_socket);
       });
-      return;
-    }
-    on_socket(std::move(socket));
-    if (state.busy && state.busy()) {
-      state.pause.expires_after(std::chrono::milliseconds(1));
-      state.pause.async_wait([&acceptor, &state, on_socket](boost::system::error_code wait_ec) {
-        if (!wait_ec) accept_loop(acceptor, state, on_socket);
-      });
-      return;
-    }
-    accept_loop(acceptor, state, on_socket);
-  });
 }
 
 }  // namespace pez::daemon

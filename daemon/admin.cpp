@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/admin.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -69,9 +69,11 @@ void describe_format(ordered_json& out, SequenceRow const& row, std::optional<st
   auto const& tmpl = *info.format;
   out["format"] = tmpl.text();
   out["example"] = nt::example(tmpl);
-  out["period"] = tmpl.rules().period == nt::Period::none ? ordered_json(nullptr) : ordered_json(nt::name(tmpl.rules().period));
+  out["period"] =
+      tmpl.rules().period == nt::Period::none ? ordered_json(nullptr) : ordered_json(nt::name(tmpl.rules().period));
   out["time_zone"] = info.time_zone.empty() ? ordered_json(nullptr) : ordered_json(info.time_zone);
-  out["check"] = tmpl.rules().check == nt::Check::none ? ordered_json(nullptr) : ordered_json(nt::name(tmpl.rules().check));
+  out["check"] =
+      tmpl.rules().check == nt::Check::none ? ordered_json(nullptr) : ordered_json(nt::name(tmpl.rules().check));
   if (tmpl.rules().period != nt::Period::none && row.current_period != 0) {
     auto const p = row.current_period;
     char date[16];
@@ -120,8 +122,7 @@ void add_forecast(ordered_json& out, Usage const* usage, std::string const& name
   }
 }
 
-ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bool block_default,
-                          Usage const* usage) {
+ordered_json describe_row(SequenceRow const& row, Allocator const& allocator, bool block_default, Usage const* usage) {
   auto const& info = row.info;
   SequenceShape const shape{info.increment, info.min, info.max, info.start, info.cycle};
   auto const view = outlook(shape, row.last_value, row.is_called);

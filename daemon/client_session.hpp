@@ -4,14 +4,14 @@
 // one timer, draining and closing. The derived session frames requests and fills the slots.
 #pragma once
 
+#include <spdlog/spdlog.h>
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
@@ -94,10 +94,11 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     if (room == Sessions::Room::made) {
       m_ctx.metrics.connection_dropped(Metrics::Dropped::evicted);
       if (evicted_log.allow()) {
-        spdlog::warn("{}: {} connections are open (setting max_connections is {}): closed an idle one to make "
-                     "room for {}{}",
-                     m_transport, m_ctx.shared.open_sessions.load() + 1, m_ctx.shared.max_connections, m_peer,
-                     evicted_log.left_out_text());
+        spdlog::warn(
+            "{}: {} connections are open (setting max_connections is {}): closed an idle one to make "
+            "room for {}{}",
+            m_transport, m_ctx.shared.open_sessions.load() + 1, m_ctx.shared.max_connections, m_peer,
+            evicted_log.left_out_text());
       }
     }
     return true;
@@ -197,10 +198,9 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     update_idle();
     m_write_deadline = Clock::now() + m_ctx.config.header_timeout;
     arm_timer();
-    boost::asio::async_write(m_socket, boost::asio::buffer(m_out),
-                             [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                               self->on_written(ec);
-                             });
+    boost::asio::async_write(
+        m_socket, boost::asio::buffer(m_out),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
   }
 
   void on_written(boost::system::error_code ec) {
@@ -266,9 +266,9 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     if (m_closed) return;
     auto const now = Clock::now();
     if (m_read_deadline <= now || m_write_deadline <= now) {
-      spdlog::debug("{} {}: closing: {}", m_transport, m_peer,
-                    m_write_deadline <= now ? "the client did not read its answers in time"
-                                            : "no complete request in time");
+      spdlog::debug(
+          "{} {}: closing: {}", m_transport, m_peer,
+          m_write_deadline <= now ? "the client did not read its answers in time" : "no complete request in time");
       close();
       return;
     }

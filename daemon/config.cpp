@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <thread>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/count.hpp"
 #include "common/suggest.hpp"
@@ -139,7 +139,8 @@ std::expected<void, std::string> check_token_file(std::string const& path, mode_
     std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
     return std::unexpected(path + " has mode " + octal +
                            ", so users other than its owner may read or change the token; make it private to "
-                           "pezd's user: chmod 600 " + path);
+                           "pezd's user: chmod 600 " +
+                           path);
   }
   if (owner != self && owner != 0) {
     if (self == 0) {
@@ -209,8 +210,9 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
   }
   auto secret = secret_from_text(text, kind);
   if (secret.empty()) {
-    return std::unexpected(path + (token ? " holds no token (its first line is empty or white space)"
-                                         : " holds no password (its first line is empty)") +
+    return std::unexpected(path +
+                           (token ? " holds no token (its first line is empty or white space)"
+                                  : " holds no password (its first line is empty)") +
                            advice);
   }
   if (token && secret.size() < k_least_token_length) {
@@ -220,60 +222,113 @@ std::expected<std::string, std::string> read_secret_file(std::string const& path
   return secret;
 }
 
-std::string mask_conninfo(std::string_view conninfo) {
-  std::string out(conninfo);
-  if (out.starts_with("postgresql://") || out.starts_with("postgres://")) {
-    // postgresql://user:PASSWORD@host/db?password=PASSWORD
-    auto const scheme_end = out.find("://") + 3;
-    auto const at = out.find('@', scheme_end);
-    auto const path = out.find_first_of("/?", scheme_end);
-    if (at != std::string::npos && (path == std::string::npos || at < path)) {
-      auto const colon = out.find(':', scheme_end);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, k_mask);
+namespace {
+
+bool secret_option(PQconninfoOption const& option) { return option.dispchar != nullptr && option.dispchar[0] == '*'; }
+
+// Whether libpq calls the option secret ("*" in its list of options: password, sslpassword).
+bool secret_keyword(std::string_view key) {
+  static std::vector<std::string> const secret = [] {
+    std::vector<std::string> out;
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse("", &error);
+    PQfreemem(error);
+    for (auto const* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+      if (secret_option(*o)) out.emplace_back(o->keyword);
     }
-    for (std::size_t from = out.find('?'); from != std::string::npos;) {
-      auto const key = from + 1;
-      auto const end = out.find('&', key);
-      auto const param = out.substr(key, end == std::string::npos ? std::string::npos : end - key);
-      if (param.starts_with("password=")) {
-        out.replace(key + 9, param.size() - 9, k_mask);
-      }
-      from = out.find('&', key);
-    }
+    PQconninfoFree(options);
     return out;
+  }();
+  return std::ranges::find(secret, key) != secret.end();
+}
+
+// The values libpq reads for the secret options of text; nothing when it cannot read text.
+std::optional<std::vector<std::string>> secrets_in(std::string const& text) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto const* o = options; o->keyword != nullptr; ++o) {
+    if (secret_option(*o) && o->val != nullptr && *o->val != '\0') out.emplace_back(o->val);
   }
-  // key=value pairs; a value may be 'quoted' with \' and \\ escapes.
-  std::string masked;
+  PQconninfoFree(options);
+  return out;
+}
+
+// Whether libpq reads text and finds no secret in it but the mask.
+bool libpq_sees_no_secret(std::string const& text) {
+  auto secrets = secrets_in(text);
+  return secrets && std::ranges::all_of(*secrets, [](std::string const& s) { return s == k_mask; });
+}
+
+// Whether libpq reads the mask of --print-config as a secret of text.
+bool holds_the_mask(std::string const& text) {
+  auto secrets = secrets_in(text);
+  return secrets && std::ranges::find(*secrets, k_mask) != secrets->end();
+}
+
+bool is_uri(std::string_view text) { return text.starts_with("postgresql://") || text.starts_with("postgres://"); }
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// postgresql://user:PASSWORD@host/db?password=PASSWORD&sslpassword=PASSWORD
+std::string mask_uri(std::string out) {
+  auto const scheme_end = out.find("://") + 3;
+  // As libpq reads it, the user part ends at the first @ before any /.
+  auto const at = out.find_first_of("@/", scheme_end);
+  if (at != std::string::npos && out[at] == '@') {
+    auto const colon = out.find(':', scheme_end);
+    if (colon < at) out.replace(colon + 1, at - colon - 1, k_mask);
+  }
+  for (auto from = out.find('?'); from != std::string::npos; from = out.find('&', from + 1)) {
+    auto const key = from + 1;
+    auto const end = std::min(out.find('&', key), out.size());
+    auto const eq = out.find('=', key);
+    if (eq < end && secret_keyword(std::string_view(out).substr(key, eq - key))) {
+      out.replace(eq + 1, end - eq - 1, k_mask);
+    }
+  }
+  return out;
+}
+
+// key=value pairs; a value is 'quoted', or bare up to white space, with \ escapes in both.
+std::string mask_pairs(std::string_view in) {
+  std::string out;
   std::size_t i = 0;
-  while (i < out.size()) {
-    auto const key_start = out.find_first_not_of(" \t\n", i);
-    if (key_start == std::string::npos) break;
-    masked.append(out, i, key_start - i);
-    auto const eq = out.find('=', key_start);
-    if (eq == std::string::npos) {
-      masked.append(out, key_start, std::string::npos);
+  while (i < in.size()) {
+    if (is_space(in[i])) {
+      out += in[i++];
+      continue;
+    }
+    auto const eq = in.find('=', i);
+    if (eq == std::string_view::npos) {
+      out.append(in.substr(i));
       break;
     }
-    auto const key = trim(std::string_view(out).substr(key_start, eq - key_start));
-    std::size_t value_start = out.find_first_not_of(" \t", eq + 1);
-    if (value_start == std::string::npos) value_start = out.size();
-    std::size_t value_end = value_start;
-    if (value_end < out.size() && out[value_end] == '\'') {
-      ++value_end;
-      while (value_end < out.size() && out[value_end] != '\'') value_end += out[value_end] == '\\' ? 2 : 1;
-      value_end = std::min(value_end + 1, out.size());
-    } else {
-      while (value_end < out.size() && out[value_end] != ' ' && out[value_end] != '\t') ++value_end;
-    }
-    masked.append(out, key_start, value_start - key_start);
-    if (key == "password") {
-      masked += k_mask;
-    } else {
-      masked.append(out, value_start, value_end - value_start);
-    }
-    i = value_end;
+    auto value = eq + 1;
+    while (value < in.size() && is_space(in[value])) ++value;
+    auto end = value;
+    bool const quoted = end < in.size() && in[end] == '\'';
+    if (quoted) ++end;
+    while (end < in.size() && (quoted ? in[end] != '\'' : !is_space(in[end]))) end += in[end] == '\\' ? 2 : 1;
+    end = std::min(end + (quoted ? 1 : 0), in.size());
+    out.append(in.substr(i, value - i));
+    out.append(secret_keyword(trim(in.substr(i, eq - i))) ? k_mask : in.substr(value, end - value));
+    i = end;
   }
-  return masked;
+  return out;
+}
+
+}  // namespace
+
+std::string mask_conninfo(std::string_view conninfo) {
+  // Neither a URI nor key=value: libpq takes it for a database name.
+  if (!is_uri(conninfo) && conninfo.find('=') == std::string_view::npos) return std::string(conninfo);
+  auto masked = is_uri(conninfo) ? mask_uri(std::string(conninfo)) : mask_pairs(conninfo);
+  // libpq has the last word: a string it cannot read, or in which it still reads a secret, is
+  // hidden whole, as where its password ends cannot be told.
+  return libpq_sees_no_secret(masked) ? masked : std::string(k_mask);
 }
 
 std::string print_config(Config const& config) {
@@ -316,8 +371,8 @@ std::string print_config(Config const& config) {
 std::expected<void, std::string> check_config(Config const& config) {
   if (!config.socket_group.empty()) {
     if (auto gid = group_id(config.socket_group); !gid) {
-      return std::unexpected("invalid value for setting socket_group (from " +
-                             config.origins.at("socket_group").where + "): " + gid.error());
+      return std::unexpected("invalid value for setting socket_group (from " + config.origins.at("socket_group").where +
+                             "): " + gid.error());
     }
   }
   return {};
@@ -336,9 +391,14 @@ std::expected<gid_t, std::string> group_id(std::string const& name) {
   std::vector<char> scratch(16384);
   int const rc = getgrnam_r(name.c_str(), &buf, scratch.data(), scratch.size(), &found);
   if (rc != 0 || found == nullptr) {
-    return std::unexpected("no group named " + name + (rc != 0 ? " (" + std::string(std::strerror(rc)) + ")" : std::string()));
+    return std::unexpected("no group named " + name +
+                           (rc != 0 ? " (" + std::string(std::strerror(rc)) + ")" : std::string()));
   }
   return found->gr_gid;
+}
+
+int auto_threads() {
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, static_cast<unsigned>(k_max_threads)));
 }
 
 std::vector<Spec> specs(Config& cfg) {
@@ -356,8 +416,8 @@ std::vector<Spec> specs(Config& cfg) {
                        cfg.http = *endpoint;
                        return {};
                      }});
-  out.push_back(text_spec("socket", cfg.socket_path, "PATH",
-                          "Path of the Unix socket that pez talks to; off for none.", cfg.socket_path));
+  out.push_back(text_spec("socket", cfg.socket_path, "PATH", "Path of the Unix socket that pez talks to; off for none.",
+                          cfg.socket_path));
   out.push_back(text_spec("socket_group", "", "GROUP",
                           "Group that owns the socket file (mode 0660); default: the daemon's own group.",
                           cfg.socket_group));
@@ -441,7 +501,8 @@ std::vector<Spec> specs(Config& cfg) {
     spec.secret = true;
     out.push_back(std::move(spec));
   }
-  out.push_back(text_spec("db_password_file", "", "PATH", "File whose first line, without its line ending, is the database password.",
+  out.push_back(text_spec("db_password_file", "", "PATH",
+                          "File whose first line, without its line ending, is the database password.",
                           cfg.db_password_file));
   out.push_back(integer_spec("db_connections", cfg.db_connections, 1, 64,
                              "Database connections pezd keeps open to take numbers."));
@@ -460,10 +521,10 @@ std::vector<Spec> specs(Config& cfg) {
                      "stay on the first.",
                      [&cfg](std::string_view text) -> std::expected<void, std::string> {
                        if (text == "auto") {
-                         cfg.threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 64U));
+                         cfg.threads = auto_threads();
                          return {};
                        }
-                       auto value = settings::parse_integer(text, 1, 64);
+                       auto value = settings::parse_integer(text, 1, k_max_threads);
                        if (!value) return std::unexpected(value.error() + ", or auto");
                        cfg.threads = static_cast<int>(*value);
                        return {};
@@ -479,20 +540,20 @@ std::vector<Spec> specs(Config& cfg) {
                        cfg.mode = *value == "block" ? Mode::block : Mode::strict;
                        return {};
                      }});
-  out.push_back(integer_spec("block_min", cfg.block.min, 1, 1'000'000'000,
-                             "Fewest numbers block mode reserves at once."));
-  out.push_back(integer_spec("block_max", cfg.block.max, 1, 1'000'000'000'000,
-                             "Most numbers block mode reserves at once."));
+  out.push_back(
+      integer_spec("block_min", cfg.block.min, 1, 1'000'000'000, "Fewest numbers block mode reserves at once."));
+  out.push_back(
+      integer_spec("block_max", cfg.block.max, 1, 1'000'000'000'000, "Most numbers block mode reserves at once."));
   out.push_back(duration_spec("block_duration", cfg.block.duration, 1s, 24h,
                               "How long a block should last at the rate its sequence is used."));
-  out.push_back(Spec{"log_level", cfg.log_level, "LEVEL", "Least severe log messages written to stderr.",
-                     [&cfg](std::string_view text) -> std::expected<void, std::string> {
-                       auto value = settings::parse_choice(
-                           text, {"trace", "debug", "info", "warning", "error", "critical", "off"});
-                       if (!value) return std::unexpected(value.error());
-                       cfg.log_level = *value;
-                       return {};
-                     }});
+  out.push_back(Spec{
+      "log_level", cfg.log_level, "LEVEL", "Least severe log messages written to stderr.",
+      [&cfg](std::string_view text) -> std::expected<void, std::string> {
+        auto value = settings::parse_choice(text, {"trace", "debug", "info", "warning", "error", "critical", "off"});
+        if (!value) return std::unexpected(value.error());
+        cfg.log_level = *value;
+        return {};
+      }});
   out.push_back(duration_spec("request_timeout", cfg.request_timeout, 100ms, 10min,
                               "Longest a request waits for the database before it is answered 503."));
   out.push_back(duration_spec("connect_timeout", cfg.connect_timeout, 100ms, 10min,
@@ -505,7 +566,8 @@ std::vector<Spec> specs(Config& cfg) {
                               "Longest an open connection may sit idle between requests."));
   out.push_back(integer_spec("header_limit", cfg.header_limit, 1024, 1024 * 1024,
                              "Largest HTTP request line and headers, in bytes."));
-  out.push_back(integer_spec("body_limit", cfg.body_limit, 0, 16 * 1024 * 1024, "Largest HTTP request body, in bytes."));
+  out.push_back(
+      integer_spec("body_limit", cfg.body_limit, 0, 16 * 1024 * 1024, "Largest HTTP request body, in bytes."));
   out.push_back(integer_spec("line_limit", cfg.line_limit, 64, 1024 * 1024,
                              "Largest request line on the Unix socket, in bytes."));
   out.push_back(integer_spec("pipeline_limit", cfg.pipeline_limit, 1, 4096,
@@ -513,7 +575,8 @@ std::vector<Spec> specs(Config& cfg) {
   out.push_back(integer_spec("max_connections", cfg.max_connections, 1, 1'000'000,
                              "Most client connections (HTTP and socket together) open at once. At the limit an idle "
                              "one is closed to make room (first those that never sent a request, the one idle the "
-                             "longest first); when none is idle, the new one is answered 503 and closed. The default is lowered at start to what the open-file limit "
+                             "longest first); when none is idle, the new one is answered 503 and closed. The default "
+                             "is lowered at start to what the open-file limit "
                              "allows; a value set explicitly is kept, with a warning when the limit is lower."));
   for (auto& spec : out) spec.group = group_of(spec.key);
   return out;
@@ -578,10 +641,12 @@ std::string help_text(std::vector<settings::Spec> const& table) {
       {{"-h, --help", "Print this help and exit."},
        {"--version", "Print the version and exit."},
        {"--config PATH", "Config file to read (default /etc/pez/pezd.conf; env PEZ_CONFIG, empty for none)."},
-       {"--print-config", "Print every setting's effective value and where it came from (flag, env, file or "
-                          "default), secrets masked, as a config file, and exit."},
-       {"--check-config", "Check the settings, say whether they are valid, and exit (0 when they are, 78 when "
-                          "not)."}},
+       {"--print-config",
+        "Print every setting's effective value and where it came from (flag, env, file or "
+        "default), secrets masked, as a config file, and exit."},
+       {"--check-config",
+        "Check the settings, say whether they are valid, and exit (0 when they are, 78 when "
+        "not)."}},
       k_help_width);
   for (auto group : k_groups) {
     std::vector<std::pair<std::string, std::string>> rows;
@@ -593,16 +658,17 @@ std::string help_text(std::vector<settings::Spec> const& table) {
     if (rows.empty()) continue;
     out += "\n" + std::string(group) + ":\n" + settings::help_columns(rows, k_help_width);
   }
-  out += "\n" + settings::wrap_text("Every setting can also be set in the environment (PEZ_ and its name in capitals, "
-                                    "such as PEZ_MAX_COUNT) or in the config file (max_count = 250); a flag beats "
-                                    "the environment, which beats the file. db_password has no flag, so that it "
-                                    "never shows in ps(1). See pezd(8) and pezd.conf(5).",
-                                    k_help_width);
+  out += "\n" + settings::wrap_text(
+                    "Every setting can also be set in the environment (PEZ_ and its name in capitals, "
+                    "such as PEZ_MAX_COUNT) or in the config file (max_count = 250); a flag beats "
+                    "the environment, which beats the file. db_password has no flag, so that it "
+                    "never shows in ps(1). See pezd(8) and pezd.conf(5).",
+                    k_help_width);
   return out;
 }
 
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
-                                                  std::vector<std::string> const& env_names) {
+                                                   std::vector<std::string> const& env_names) {
   Invocation invocation;
   Config& cfg = invocation.config;
   auto table = specs(cfg);
@@ -696,7 +762,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
            "password back, or delete the setting";
   };
   if (cfg.db_password == k_mask) return std::unexpected(masked("db_password"));
-  if (cfg.database_url.find(k_mask) != std::string::npos && mask_conninfo(cfg.database_url) == cfg.database_url) {
+  if (holds_the_mask(cfg.database_url)) {
     return std::unexpected(masked("database_url"));
   }
   if (!cfg.db_password_file.empty()) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/protocol.hpp"
 #include "common/settings.hpp"
 #include "daemon/pg_connection.hpp"
 
@@ -23,26 +24,35 @@ using Millis = std::chrono::milliseconds;
 struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
+
+  bool operator==(Endpoint const&) const = default;
 };
 
 enum class Mode { strict, block };
+
+// The most event loop threads (setting threads).
+inline constexpr int k_max_threads = 64;
+// What threads = auto (the default) means: one event loop thread per CPU, 1 to k_max_threads.
+int auto_threads();
 
 struct BlockOptions {
   std::uint64_t min = 100;
   std::uint64_t max = 10'000'000;
   Millis duration{30'000};
+
+  bool operator==(BlockOptions const&) const = default;
 };
 
 struct Config {
   std::optional<Endpoint> http;
-  std::string socket_path = "/run/pez/pezd.sock";
+  std::string socket_path = proto::k_default_socket_path;
   std::string socket_group;
-  std::string admin_group;       // besides root and pezd's own user, may administer over the socket
+  std::string admin_group;         // besides root and pezd's own user, may administer over the socket
   std::optional<gid_t> admin_gid;  // admin_group, resolved at start
-  std::string admin_token_file;  // HTTP admin under /admin/ is on when set
-  std::string admin_token;       // its contents
-  double wrap_warning = 0.9;     // warn when this fraction of a sequence's range is used
-  Millis usage_interval{10000};  // how often every sequence's position is read; 0: never
+  std::string admin_token_file;    // HTTP admin under /admin/ is on when set
+  std::string admin_token;         // its contents
+  double wrap_warning = 0.9;       // warn when this fraction of a sequence's range is used
+  Millis usage_interval{10000};    // how often every sequence's position is read; 0: never
 
   std::string database_url;
   std::string listen_database_url;
@@ -54,7 +64,7 @@ struct Config {
   std::string db_password_file;
   int db_connections = 2;
   bool require_synchronous_standby = false;
-  int threads = 1;
+  int threads = auto_threads();
 
   std::uint32_t max_count = 100;
   Mode mode = Mode::strict;
@@ -80,6 +90,8 @@ struct Config {
   ConnParams conn_params() const;
   // For listen_database_url: empty when it is not set.
   ConnParams listen_conn_params() const;
+
+  bool operator==(Config const&) const = default;
 };
 
 // The declared settings, bound to the fields of cfg.
@@ -98,7 +110,7 @@ struct Invocation {
 // Reads flags, environment and config file. Errors name the setting and where its value came from.
 // env_names: the PEZ_ variables set, each of which must be a setting's (else a warning).
 std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
-                                                  std::vector<std::string> const& env_names = {});
+                                                   std::vector<std::string> const& env_names = {});
 
 // pezd --help: the flags grouped as pezd.conf(5) groups the settings, within 100 columns.
 std::string help_text(std::vector<settings::Spec> const& table);

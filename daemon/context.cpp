@@ -96,16 +96,20 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
   }
   asio::post(shared.core, [&shared = shared, name = std::string(name), count, back = executor,
                            handler = std::move(handler)]() mutable {
-    shared.allocator.allocate(name, count, [&shared, back, handler = std::move(handler)](AllocateResult result) mutable {
-      if (!result) {
-        asio::post(back, [h = std::move(handler), error = shared.classified(result.error())]() mutable {
-          h(std::unexpected(error));
+    shared.allocator.allocate(
+        name, count, [&shared, back, handler = std::move(handler)](AllocateResult result) mutable {
+          if (!result) {
+            asio::post(back, [h = std::move(handler), error = shared.classified(result.error())]() mutable {
+              h(std::unexpected(error));
+            });
+            return;
+          }
+          asio::post(back, [h = std::move(handler),
+                            copy = std::vector<std::int64_t>(result->values.begin(), result->values.end()),
+                            printing = std::move(result->printing)]() mutable {
+            h(Numbers{NumbersView(copy), std::move(printing)});
+          });
         });
-        return;
-      }
-      asio::post(back, [h = std::move(handler), copy = std::vector<std::int64_t>(result->values.begin(), result->values.end()),
-                        printing = std::move(result->printing)]() mutable { h(Numbers{NumbersView(copy), std::move(printing)}); });
-    });
   });
 }
 
@@ -117,13 +121,13 @@ void Context::admin(AdminCommand command, AdminHandler done) {
     });
     return;
   }
-  asio::post(shared.core, [&shared = shared, command = std::move(command), back = executor,
-                           done = std::move(done)]() mutable {
-    shared.admin->run(std::move(command), [&shared, back, done = std::move(done)](AdminResult result) mutable {
-      if (!result) result = std::unexpected(shared.classified(result.error()));
-      asio::post(back, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
-    });
-  });
+  asio::post(
+      shared.core, [&shared = shared, command = std::move(command), back = executor, done = std::move(done)]() mutable {
+        shared.admin->run(std::move(command), [&shared, back, done = std::move(done)](AdminResult result) mutable {
+          if (!result) result = std::unexpected(shared.classified(result.error()));
+          asio::post(back, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+        });
+      });
 }
 
 void Context::ops_page(OpsPage page, std::move_only_function<void(Reply)> done) {
@@ -211,8 +215,7 @@ Reply Shared::ops_page(OpsPage page) const {
       append_metric(out, "pez_database_failover_safe", "", db.failover() && db.failover()->safe() ? 1 : 0);
       append_metric_header(out, "pez_database_standbys", "gauge",
                            "Standbys streaming from the primary, as the latest check found (0 before the first).");
-      append_metric(out, "pez_database_standbys", "",
-                    db.failover() ? static_cast<double>(db.failover()->standbys) : 0);
+      append_metric(out, "pez_database_standbys", "", db.failover() ? static_cast<double>(db.failover()->standbys) : 0);
       append_metric_header(out, "pez_reserved_numbers", "gauge",
                            "Numbers reserved in memory and not handed out yet, by sequence (0 in strict mode).");
       for (auto const& [name, info] : db.catalog().all()) {
@@ -264,8 +267,9 @@ std::string Shared::status_json() const {
     out += "null";
   } else {
     auto const why = not_ready_error();
-    out += "{\"code\": " + json_string(errc_token(why.code)) + ", \"message\": " +
-           json_string(why.message.empty() ? "pezd cannot hand out numbers now" : why.message) + "}";
+    out += "{\"code\": " + json_string(errc_token(why.code)) +
+           ", \"message\": " + json_string(why.message.empty() ? "pezd cannot hand out numbers now" : why.message) +
+           "}";
   }
   out += ", \"database\": {\"up\": ";
   out += db.up() ? "true" : "false";

@@ -4,8 +4,8 @@
 // holds what every thread sees; each thread has a Context with its own metrics and sessions.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -93,8 +93,8 @@ struct Shared {
   Clock::time_point started = Clock::now();
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> open_sessions{0};
-  std::size_t max_connections = 0;  // the setting, or less when the open-file limit is lower
-  std::string http_address;         // where the HTTP listener listens; empty when off
+  std::size_t max_connections = 0;      // the setting, or less when the open-file limit is lower
+  std::string http_address;             // where the HTTP listener listens; empty when off
   std::vector<Metrics const*> metrics;  // every thread's, filled before the threads start
   std::function<void()> on_all_closed;  // runs on the core thread
 

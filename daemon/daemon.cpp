@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/daemon.hpp"
 
+#include <sys/resource.h>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <sys/resource.h>
 
-#include <atomic>
-#include <csignal>
-#include <thread>
-#include <cstdio>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "common/stdio.hpp"
@@ -24,8 +24,8 @@
 #include "daemon/core.hpp"
 #include "daemon/database.hpp"
 #include "daemon/http_server.hpp"
-#include "daemon/migrate.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/migrate.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/unix_server.hpp"
 
@@ -70,15 +70,17 @@ std::size_t connection_limit(Config const& config) {
   bool const explicit_value = config.origins.contains("max_connections") &&
                               config.origins.at("max_connections").source != settings::Source::default_value;
   if (explicit_value) {
-    spdlog::warn("max_connections is {}, but the open-file limit ({}) leaves room for about {} connections: beyond "
-                 "that, accepting fails until some close; raise the limit (LimitNOFILE= in the unit, ulimit -n) "
-                 "or lower max_connections",
-                 config.max_connections, static_cast<std::uint64_t>(limit.rlim_cur), fit);
+    spdlog::warn(
+        "max_connections is {}, but the open-file limit ({}) leaves room for about {} connections: beyond "
+        "that, accepting fails until some close; raise the limit (LimitNOFILE= in the unit, ulimit -n) "
+        "or lower max_connections",
+        config.max_connections, static_cast<std::uint64_t>(limit.rlim_cur), fit);
     return config.max_connections;
   }
-  spdlog::info("max_connections lowered from {} to {} to fit the open-file limit ({}); raise the limit "
-               "(LimitNOFILE= in the unit, ulimit -n) to allow more",
-               config.max_connections, fit, static_cast<std::uint64_t>(limit.rlim_cur));
+  spdlog::info(
+      "max_connections lowered from {} to {} to fit the open-file limit ({}); raise the limit "
+      "(LimitNOFILE= in the unit, ulimit -n) to allow more",
+      config.max_connections, fit, static_cast<std::uint64_t>(limit.rlim_cur));
   return fit;
 }
 
@@ -113,9 +115,8 @@ int run_daemon(Config config, int argc, char** argv) {
   Metrics metrics;
   Database db(io,
               Database::Options{config.conn_params(), config.listen_conn_params(), config.db_connections,
-                                config.connect_timeout,
-                                config.request_timeout, config.reconnect_max, config.require_synchronous_standby,
-                                config.usage_interval},
+                                config.connect_timeout, config.request_timeout, config.reconnect_max,
+                                config.require_synchronous_standby, config.usage_interval},
               metrics);
   AsioClock clock(io);
   Core core_of_allocation(clock, db, metrics,
@@ -190,8 +191,8 @@ int run_daemon(Config config, int argc, char** argv) {
       }
     });
   }
-  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})",
-               k_version, config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
+  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})", k_version,
+               config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
                settings::format_duration(config.request_timeout), shared.max_connections);
 
   // systemd hears that pezd is ready once the database is set up and, for sequences served in
@@ -221,7 +222,8 @@ int run_daemon(Config config, int argc, char** argv) {
     for (auto& worker : workers) worker->io.stop();
   };
   auto finish = [&] {
-    if (!stopping || stopped || shared.open_sessions.load() > 0 || allocator.pending() > 0 || admin.pending() > 0) return;
+    if (!stopping || stopped || shared.open_sessions.load() > 0 || allocator.pending() > 0 || admin.pending() > 0)
+      return;
     stopped = true;
     spdlog::info("pezd stopped");
     stop_all();

@@ -54,9 +54,7 @@ inline constexpr char const k_change_channel[] = "pez_sequences";
 
 // The sequence of a name as a regclass literal. Names are checked (a-z 0-9 _ -) before they get
 // here; the quotes keep '-' part of the identifier.
-inline std::string qualified_sequence(std::string_view name) {
-  return "pez.\"" + std::string(name) + "\"";
-}
+inline std::string qualified_sequence(std::string_view name) { return "pez.\"" + std::string(name) + "\""; }
 
 class Database final : public Store {
  public:
@@ -115,9 +113,7 @@ class Database final : public Store {
   std::string server() const { return m_server; }
   // While no connection is up: why the latest attempt cannot succeed until the settings are
   // changed (misconfiguration() of pg_connection.hpp), if that is why it failed.
-  std::optional<std::string> configuration_error() const {
-    return up() ? std::nullopt : m_misconfiguration;
-  }
+  std::optional<std::string> configuration_error() const { return up() ? std::nullopt : m_misconfiguration; }
   // While no connection is up: the latest attempt failed to connect (rather than in pezd's
   // set-up of a connection it made), so last_error() is libpq's text.
   bool cannot_connect() const { return !up() && m_cannot_connect; }

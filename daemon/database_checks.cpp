@@ -79,9 +79,10 @@ void Database::failover_read(FailoverSafety safety) {
   if (m_failover_logged != kind) {
     m_failover_logged = kind;
     if (kind == FailoverSafety::Kind::asynchronous) {
-      spdlog::warn("failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
-                   "true), or see pezd(8) on what to do after promoting an asynchronous one",
-                   safety.server, safety.text());
+      spdlog::warn(
+          "failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
+          "true), or see pezd(8) on what to do after promoting an asynchronous one",
+          safety.server, safety.text());
     } else {
       spdlog::info("failover: the primary at {}: {}", safety.server, safety.text());
     }
@@ -147,48 +148,50 @@ void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& 
                                std::uint64_t round) {
   std::string const most = std::to_string(k_usage_page);
   char const* params[] = {after.empty() ? nullptr : after.c_str(), most.c_str()};
-  conn->exec_params(k_usage_sql, params, m_options.statement_timeout,
-                    [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
-    if (m_stopped) return;
-    if (slot.conn != conn) {
-      --m_usage_reads;
-      return;
-    }
-    if (!result && closes_connection(result.error())) {
-      --m_usage_reads;
-      lost(slot, result.error().message);
-      return;
-    }
-    auto page = result ? usage_answer(*result) : std::unexpected(classify(result.error()));
-    if (!page) {
-      // The round ends here; the sequences it did not reach stay as they were read last.
-      --m_usage_reads;
-      thread_local LogThrottle log;
-      if (log.allow()) {
-        std::string const advice =
-            page.error().kind == StoreError::Kind::denied
-                ? "; pezd's role " + conn->user() + " needs EXECUTE on pez.usage(), which every role has unless it "
-                  "was revoked: GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO " + conn->user()
-                : std::string();
-        spdlog::warn("cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
-                     "/metrics (they stay as last read): {}{}; trying again in {} (setting usage_interval; off "
-                     "reads nothing){}",
-                     page.error().message, advice, settings::format_duration(m_options.usage_interval),
-                     log.left_out_text());
-      }
-      release(slot, conn);
-      return;
-    }
-    auto const at = std::chrono::duration_cast<Millis>(Clock::now().time_since_epoch()).count();
-    for (auto const& position : page->positions) m_usage.read(position, at, round);
-    if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
-      read_usage_page(slot, conn, page->last, round);
-      return;
-    }
-    --m_usage_reads;
-    m_usage.end_round(round);
-    release(slot, conn);
-  });
+  conn->exec_params(
+      k_usage_sql, params, m_options.statement_timeout,
+      [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
+        if (m_stopped) return;
+        if (slot.conn != conn) {
+          --m_usage_reads;
+          return;
+        }
+        if (!result && closes_connection(result.error())) {
+          --m_usage_reads;
+          lost(slot, result.error().message);
+          return;
+        }
+        auto page = result ? usage_answer(*result) : std::unexpected(classify(result.error()));
+        if (!page) {
+          // The round ends here; the sequences it did not reach stay as they were read last.
+          --m_usage_reads;
+          thread_local LogThrottle log;
+          if (log.allow()) {
+            std::string const advice = page.error().kind == StoreError::Kind::denied
+                                           ? "; pezd's role " + conn->user() +
+                                                 " needs EXECUTE on pez.usage(), which every role has unless it "
+                                                 "was revoked: GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO " +
+                                                 conn->user()
+                                           : std::string();
+            spdlog::warn(
+                "cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
+                "/metrics (they stay as last read): {}{}; trying again in {} (setting usage_interval; off "
+                "reads nothing){}",
+                page.error().message, advice, settings::format_duration(m_options.usage_interval), log.left_out_text());
+          }
+          release(slot, conn);
+          return;
+        }
+        auto const at = std::chrono::duration_cast<Millis>(Clock::now().time_since_epoch()).count();
+        for (auto const& position : page->positions) m_usage.read(position, at, round);
+        if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
+          read_usage_page(slot, conn, page->last, round);
+          return;
+        }
+        --m_usage_reads;
+        m_usage.end_round(round);
+        release(slot, conn);
+      });
 }
 
 std::optional<std::string> Database::safety_problem() const {

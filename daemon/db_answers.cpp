@@ -33,7 +33,6 @@ std::optional<std::string> text_or_none(PGresult const* rows, int row, int colum
   return std::string(PQgetvalue(rows, row, column));
 }
 
-
 // A period as the statements write it: yyyymmdd, or NULL (0). False if it is something else.
 bool read_period(char const* text, std::int32_t& period) {
   period = 0;
@@ -44,7 +43,8 @@ bool read_period(char const* text, std::int32_t& period) {
 }
 
 StoreError unreadable(std::string what) {
-  return StoreError{StoreError::Kind::internal, "the database answered " + std::move(what) + " with something pezd cannot read"};
+  return StoreError{StoreError::Kind::internal,
+                    "the database answered " + std::move(what) + " with something pezd cannot read"};
 }
 
 }  // namespace
@@ -75,7 +75,8 @@ bool read_format(PGresult const* rows, int row, int first, SequenceInfo& info, s
   info.time_zone = text(2).value_or("");
   info.periodic = period_name.has_value();
   std::int32_t period = 0;
-  if (!read_period(PQgetisnull(rows, row, first + 4) ? nullptr : PQgetvalue(rows, row, first + 4), period)) return false;
+  if (!read_period(PQgetisnull(rows, row, first + 4) ? nullptr : PQgetvalue(rows, row, first + 4), period))
+    return false;
   if (current_period != nullptr) *current_period = period;
   if (!format) {
     if (period_name || check_name) info.format_error = "it has a period or check characters but no format";
@@ -182,9 +183,11 @@ ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t as
   if (block.step == 0 || (block.step > 0 && block.last < block.first) || (block.step < 0 && block.last > block.first)) {
     return bad("a block against its own step");
   }
-  auto const distance = block.step > 0 ? static_cast<std::uint64_t>(block.last) - static_cast<std::uint64_t>(block.first)
-                                       : static_cast<std::uint64_t>(block.first) - static_cast<std::uint64_t>(block.last);
-  auto const stride = block.step > 0 ? static_cast<std::uint64_t>(block.step) : 0 - static_cast<std::uint64_t>(block.step);
+  auto const distance = block.step > 0
+                            ? static_cast<std::uint64_t>(block.last) - static_cast<std::uint64_t>(block.first)
+                            : static_cast<std::uint64_t>(block.first) - static_cast<std::uint64_t>(block.last);
+  auto const stride =
+      block.step > 0 ? static_cast<std::uint64_t>(block.step) : 0 - static_cast<std::uint64_t>(block.step);
   if (distance % stride != 0 || distance / stride >= asked) return bad("a block not of the size asked for");
   return block;
 }
@@ -210,7 +213,8 @@ std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint
     return std::unexpected(unreadable("pez.take_dated"));
   }
   std::string_view array = PQgetvalue(rows, 0, 1);
-  if (array.size() < 2 || array.front() != '{' || array.back() != '}') return std::unexpected(unreadable("pez.take_dated"));
+  if (array.size() < 2 || array.front() != '{' || array.back() != '}')
+    return std::unexpected(unreadable("pez.take_dated"));
   array = array.substr(1, array.size() - 2);
   std::vector<std::string> texts;
   if (!array.empty()) {

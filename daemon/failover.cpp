@@ -12,8 +12,8 @@ std::string taking_synchronous_commit(std::string_view session) {
 
 FailoverSafety::Kind FailoverSafety::kind() const {
   // remote_write waits for the standby too, only not for its flush; pez.durable() never leaves it.
-  bool const waits = synchronous_commit == "on" || synchronous_commit == "remote_apply" ||
-                     synchronous_commit == "remote_write";
+  bool const waits =
+      synchronous_commit == "on" || synchronous_commit == "remote_apply" || synchronous_commit == "remote_write";
   if (waits && !trim(standby_names).empty()) return Kind::synchronous;
   return standbys > 0 ? Kind::asynchronous : Kind::alone;
 }

@@ -100,8 +100,8 @@ std::optional<Reply> unreadable_reply(boost::system::error_code const& ec, std::
                                 " bytes (setting header_limit)");
   }
   if (ec == http::error::body_limit) {
-    return error_reply(413, "the request body is larger than " + std::to_string(body_limit) +
-                                " bytes (setting body_limit)");
+    return error_reply(413,
+                       "the request body is larger than " + std::to_string(body_limit) + " bytes (setting body_limit)");
   }
   bool const not_http = ec.category() == http::make_error_code(http::error::bad_version).category();
   if (not_http && ec != http::error::partial_message && ec != http::error::end_of_stream) {

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -14,7 +15,6 @@
 #include <ctime>
 #include <deque>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 #include "common/errors.hpp"
 #include "common/format.hpp"
@@ -216,8 +216,8 @@ class HttpSession final : public ClientSession<tcp::socket> {
         Slot* later = self->slot_by_id(id);
         if (later == nullptr) return;
         if (!result) {
-          self->fill(*later, failure_reply(self->m_ctx.core ? self->m_ctx.shared.classified(result.error())
-                                                             : result.error()));
+          self->fill(*later,
+                     failure_reply(self->m_ctx.core ? self->m_ctx.shared.classified(result.error()) : result.error()));
           return;
         }
         self->fill(*later, answer);
@@ -325,7 +325,11 @@ class HttpSession final : public ClientSession<tcp::socket> {
 }  // namespace
 
 HttpListener::HttpListener(asio::io_context& io, std::vector<Context*> threads)
-    : m_io(io), m_threads(std::move(threads)), m_acceptor(io), m_pause(io), m_accept{m_pause, "http", m_threads.front()->metrics} {}
+    : m_io(io),
+      m_threads(std::move(threads)),
+      m_acceptor(io),
+      m_pause(io),
+      m_accept{m_pause, "http", m_threads.front()->metrics} {}
 
 std::expected<void, std::string> HttpListener::open(Endpoint const& endpoint) {
   boost::system::error_code ec;

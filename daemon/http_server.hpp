@@ -4,10 +4,10 @@
 // them to the router; answers go out in request order.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <atomic>
 #include <expected>
 #include <memory>
 #include <string>

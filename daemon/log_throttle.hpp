@@ -5,21 +5,25 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 
 namespace pez::daemon {
 
 class LogThrottle {
  public:
   using Clock = std::chrono::steady_clock;
+  // Where the time comes from: the steady clock, or a clock a test moves by hand.
+  using Now = std::function<Clock::time_point()>;
 
-  explicit LogThrottle(int lines = 1, Clock::duration period = std::chrono::seconds(10))
-      : m_lines(lines), m_period(period) {}
+  explicit LogThrottle(int lines = 1, Clock::duration period = std::chrono::seconds(10), Now now = Clock::now)
+      : m_lines(lines), m_period(period), m_now(std::move(now)) {}
 
   // True when this occurrence should be logged. The first one logged in a new period may say
   // how many were not, with left_out().
   bool allow() {
-    auto const now = Clock::now();
+    auto const now = m_now();
     if (now >= m_period_end) {
       m_period_end = now + m_period;
       m_left_out = m_pending;
@@ -48,6 +52,7 @@ class LogThrottle {
  private:
   int m_lines;
   Clock::duration m_period;
+  Now m_now;
   Clock::time_point m_period_end{};
   int m_logged = 0;
   std::uint64_t m_pending = 0;

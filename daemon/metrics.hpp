@@ -58,7 +58,7 @@ class Metrics {
   static std::uint64_t read(Counter const& c) { return c.load(std::memory_order_relaxed); }
   void latency(Clock::duration took);
 
-  std::array<Counter, 600> m_http{};                // by status code
+  std::array<Counter, 600> m_http{};                 // by status code
   std::array<Counter, k_errc_count + 1> m_socket{};  // by Errc, and OK last
   mutable std::mutex m_numbers_lock;
   NameMap<std::uint64_t> m_numbers;

@@ -69,23 +69,26 @@ int migrate_schema(Config const& config) {
   values.push_back(nullptr);
   Conn conn(PQconnectdbParams(keys.data(), values.data(), 1));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
-    return fail(k_exit_no_daemon, "cannot connect to the database: " +
-                                      first_line(conn ? PQerrorMessage(conn.get()) : "out of memory") +
-                                      "; check database_url and the db_* settings (pezd --print-config)");
+    return fail(k_exit_no_daemon,
+                "cannot connect to the database: " + first_line(conn ? PQerrorMessage(conn.get()) : "out of memory") +
+                    "; check database_url and the db_* settings (pezd --print-config)");
   }
-  PQsetNoticeProcessor(conn.get(), [](void*, char const*) {}, nullptr);  // NOTICE: ... exists, skipping
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, char const*) {}, nullptr);  // NOTICE: ... exists, skipping
   auto const where = ask(conn.get(), "SELECT current_user || ' on ' || current_database()").value;
   if (ask(conn.get(), "SELECT pg_is_in_recovery()").value == "t") {
     return fail(k_exit_failure, "the server is in recovery (a standby): run pezd migrate against the primary");
   }
-  auto const usable = ask(conn.get(), "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace "
-                                      "WHERE nspname = 'pez'");
+  auto const usable = ask(conn.get(),
+                          "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace "
+                          "WHERE nspname = 'pez'");
   if (usable.value == "f") {
-    return fail(k_exit_denied, "schema pez exists, and " + where +
-                                   " may not use it: run pezd migrate as the role that owns it");
+    return fail(k_exit_denied,
+                "schema pez exists, and " + where + " may not use it: run pezd migrate as the role that owns it");
   }
-  auto const exists = ask(conn.get(), "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-                                      " ON n.oid = c.relnamespace WHERE n.nspname = 'pez' AND c.relname = 'schema_migrations')");
+  auto const exists = ask(conn.get(),
+                          "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                          " ON n.oid = c.relnamespace WHERE n.nspname = 'pez' AND c.relname = 'schema_migrations')");
   int version = 0;
   if (exists.value == "t") {
     auto const current = ask(conn.get(), "SELECT coalesce(max(version), 0) FROM pez.schema_migrations");
@@ -106,7 +109,8 @@ int migrate_schema(Config const& config) {
                                        "; run pezd migrate as a role that may create schema pez in this database "
                                        "(its owner, or one granted CREATE on it)");
       }
-      return fail(k_exit_failure, "cannot apply sql/" + std::string(migration.file) + " as " + where + ": " + done.error);
+      return fail(k_exit_failure,
+                  "cannot apply sql/" + std::string(migration.file) + " as " + where + ": " + done.error);
     }
     version = migration.version;
     applied += (applied.empty() ? "" : ", ") + std::string(migration.file);
@@ -114,7 +118,8 @@ int migrate_schema(Config const& config) {
   if (applied.empty()) {
     std::printf("pezd migrate: schema pez is at version %d already (%s)\n", version, where.c_str());
   } else {
-    std::printf("pezd migrate: schema pez is at version %d (%s): applied %s\n", version, where.c_str(), applied.c_str());
+    std::printf("pezd migrate: schema pez is at version %d (%s): applied %s\n", version, where.c_str(),
+                applied.c_str());
   }
   return k_exit_ok;
 }

@@ -42,10 +42,7 @@ json nullable_text(std::string_view description) {
 }
 
 json sequence_name_schema() {
-  return {{"type", "string"},
-          {"pattern", "^[a-z][a-z0-9_-]{0," + std::to_string(k_max_name_length - 1) + "}$"},
-          {"minLength", 1},
-          {"maxLength", k_max_name_length}};
+  return {{"type", "string"}, {"pattern", k_sequence_name_pattern}, {"minLength", 1}, {"maxLength", k_max_name_length}};
 }
 
 json sequence_schema() {
@@ -120,9 +117,10 @@ json create_schema() {
                {"description", "Its own allocation mode (default: the daemon's)."}};
   p["description"] = {
       {"type", "string"}, {"maxLength", k_max_description}, {"description", "One line on what it counts."}};
-  p["format"] = {{"type", json::array({"string", "null"})},
-                 {"maxLength", 200},
-                 {"description", "Print each number through this template: {n}, {n:0W}, {YYYY} {YY} {MM} {DD}, {check}."}};
+  p["format"] = {
+      {"type", json::array({"string", "null"})},
+      {"maxLength", 200},
+      {"description", "Print each number through this template: {n}, {n:0W}, {YYYY} {YY} {MM} {DD}, {check}."}};
   p["period"] = {{"enum", {"yearly", "monthly", "daily", nullptr}},
                  {"description", "Start again each period (needs a format showing it)."}};
   p["timezone"] = nullable_text("The period's time zone, an IANA name (default UTC).");
@@ -207,7 +205,8 @@ json body_schemas(std::uint32_t max_count) {
                       {"error"});
   s["Number"] = number_schema();
   s["Numbers"] = {{"type", "array"}, {"items", ref(Body::number)}, {"minItems", 1}, {"maxItems", max_count}};
-  s["CheckAnswer"] = object({{"valid", {{"type", "boolean"}}}, {"reason", text("Why the value is not valid.")}}, {"valid"});
+  s["CheckAnswer"] =
+      object({{"valid", {{"type", "boolean"}}}, {"reason", text("Why the value is not valid.")}}, {"valid"});
   s["Description"] = object({{"description", text("What the resource is.")},
                              {"verbs", {{"type", "array"}, {"items", {{"enum", {"GET", "HEAD", "OPTIONS"}}}}}},
                              {"parameters", {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}},

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <cstring>
-#include <spdlog/spdlog.h>
 
 #include "common/settings.hpp"
 
@@ -31,7 +31,8 @@ LibpqText libpq_text(char const* message) {
       auto const code = at + severity.size();
       if (text.size() < code + 7 || text.compare(code + 5, 2, ": ") != 0) continue;
       auto const state = text.substr(code, 5);
-      if (!std::ranges::all_of(state, [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); })) continue;
+      if (!std::ranges::all_of(state, [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }))
+        continue;
       if (out.sqlstate.empty()) out.sqlstate = state;
       text.erase(code, 7);
     }
@@ -61,7 +62,8 @@ std::optional<std::string> misconfiguration(DbError const& error) {
   }
   if (state == "42501") return "its role may not connect to the database";
   // Refusals of the client itself (libpq's own words, in the C locale pezd runs in).
-  if (says("no password supplied") || says("password is required")) return "the server asks for a password and none is set";
+  if (says("no password supplied") || says("password is required"))
+    return "the server asks for a password and none is set";
   if (says("certificate verify failed") || says("server certificate for") || says("root certificate file") ||
       says("does not match host name")) {
     return "TLS verification of the server failed";
@@ -219,16 +221,16 @@ void PgConnection::exec_params(std::string const& sql, std::span<char const* con
                                ResultHandler handler) {
   start(
       [&](PGconn* conn) {
-        return PQsendQueryParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(),
-                                 nullptr, nullptr, 0);
+        return PQsendQueryParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr,
+                                 nullptr, 0);
       },
       timeout, std::move(handler));
 }
 
 void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeout, ResultHandler handler) {
   if (!is_open() || busy()) {
-    auto const message = is_open() ? "a statement is already running on this connection"
-                                   : "the database connection is not open";
+    auto const message =
+        is_open() ? "a statement is already running on this connection" : "the database connection is not open";
     asio::post(m_io, [h = std::move(handler), message]() mutable {
       h(std::unexpected(DbError{DbError::Kind::connection, {}, message}));
     });
@@ -259,31 +261,31 @@ void PgConnection::flush() {
   }
   if (rc == 0 || m_writing) return;
   m_writing = true;
-  m_socket.async_wait(posix_descriptor::wait_write, [self = shared_from_this(), epoch = m_epoch](
-                                                        boost::system::error_code ec) {
-    if (epoch != self->m_epoch) return;
-    self->m_writing = false;
-    if (ec) {
-      self->fail(DbError::Kind::connection, "writing to the database failed: " + ec.message());
-      return;
-    }
-    self->flush();
-  });
+  m_socket.async_wait(posix_descriptor::wait_write,
+                      [self = shared_from_this(), epoch = m_epoch](boost::system::error_code ec) {
+                        if (epoch != self->m_epoch) return;
+                        self->m_writing = false;
+                        if (ec) {
+                          self->fail(DbError::Kind::connection, "writing to the database failed: " + ec.message());
+                          return;
+                        }
+                        self->flush();
+                      });
 }
 
 void PgConnection::wait_readable() {
   if (m_reading) return;
   m_reading = true;
-  m_socket.async_wait(posix_descriptor::wait_read, [self = shared_from_this(), epoch = m_epoch](
-                                                       boost::system::error_code ec) {
-    if (epoch != self->m_epoch) return;
-    self->m_reading = false;
-    if (ec) {
-      self->fail(DbError::Kind::connection, "reading from the database failed: " + ec.message());
-      return;
-    }
-    self->on_readable();
-  });
+  m_socket.async_wait(posix_descriptor::wait_read,
+                      [self = shared_from_this(), epoch = m_epoch](boost::system::error_code ec) {
+                        if (epoch != self->m_epoch) return;
+                        self->m_reading = false;
+                        if (ec) {
+                          self->fail(DbError::Kind::connection, "reading from the database failed: " + ec.message());
+                          return;
+                        }
+                        self->on_readable();
+                      });
 }
 
 void PgConnection::on_readable() {
@@ -427,8 +429,6 @@ std::string PgConnection::user() const {
   char const* user = m_conn ? PQuser(m_conn) : nullptr;
   return user ? user : "";
 }
-
-int PgConnection::server_version() const { return m_conn ? PQserverVersion(m_conn) : 0; }
 
 void PgConnection::notice_receiver(void* arg, PGresult const* result) {
   auto* self = static_cast<PgConnection*>(arg);

@@ -73,7 +73,6 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   std::string server() const;
   // The role it connected as.
   std::string user() const;
-  int server_version() const;
 
  private:
   explicit PgConnection(boost::asio::io_context& io);

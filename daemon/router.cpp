@@ -2,6 +2,7 @@
 #include "daemon/router.hpp"
 
 #include <array>
+#include <boost/beast/core/string.hpp>
 
 #include "common/admin.hpp"
 #include "common/count.hpp"
@@ -308,11 +309,7 @@ Reply failure_reply(Error const& error) {
 bool bearer_matches(std::string_view authorization, std::string_view token) {
   constexpr std::string_view scheme = "Bearer ";
   if (token.empty() || authorization.size() < scheme.size()) return false;
-  bool scheme_ok = true;
-  for (std::size_t i = 0; i < scheme.size(); ++i) {
-    auto const lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    scheme_ok = scheme_ok && lower(authorization[i]) == lower(scheme[i]);
-  }
+  bool const scheme_ok = boost::beast::iequals(authorization.substr(0, scheme.size()), scheme);
   auto const given = authorization.substr(scheme.size());
   // Every byte of the token is looked at whatever the given one holds.
   unsigned char diff = given.size() == token.size() ? 0 : 1;

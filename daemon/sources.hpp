@@ -41,7 +41,10 @@ class Retry {
  public:
   // Notes a failure now; the sequence waits until ready_at().
   void failed(Clock::time_point now);
-  void succeeded() { m_delay = Clock::duration::zero(); m_at = {}; }
+  void succeeded() {
+    m_delay = Clock::duration::zero();
+    m_at = {};
+  }
   Clock::time_point ready_at() const { return m_at; }
 
  private:

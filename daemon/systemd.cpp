@@ -6,10 +6,12 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <spdlog/spdlog.h>
+
+#include "common/protocol.hpp"
 
 namespace pez::daemon::systemd {
 
@@ -52,9 +54,9 @@ std::expected<std::optional<int>, std::string> passed_unix_socket() {
   }
   int const fd = SD_LISTEN_FDS_START;
   if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
-    return std::unexpected(
-        "the socket systemd passed is not a listening Unix stream socket; ListenStream= in pezd.socket must be "
-        "a path such as /run/pez/pezd.sock");
+    return std::unexpected(std::string("the socket systemd passed is not a listening Unix stream socket; "
+                                       "ListenStream= in pezd.socket must be a path such as ") +
+                           proto::k_default_socket_path);
   }
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return std::optional<int>{fd};

@@ -12,7 +12,7 @@
 namespace pez::daemon {
 
 struct TcpSetting {
-  std::string key;     // libpq keyword
+  std::string key;  // libpq keyword
   std::string value;
   std::string origin;  // "database_url", or how pezd chose it
 };

@@ -6,14 +6,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <expected>
-#include <spdlog/spdlog.h>
 #include <vector>
 
 #include "common/count.hpp"
@@ -21,9 +21,9 @@
 #include "common/version.hpp"
 #include "daemon/accept_loop.hpp"
 #include "daemon/allocator.hpp"
+#include "daemon/check.hpp"
 #include "daemon/client_session.hpp"
 #include "daemon/config.hpp"
-#include "daemon/check.hpp"
 #include "daemon/context.hpp"
 #include "daemon/metrics.hpp"
 
@@ -211,9 +211,10 @@ class UnixSession final : public ClientSession<stream::socket> {
       push_slot();
       std::uint64_t const id = last_slot_id();
       // A count of 0 takes nothing: it says whether the sequence exists, and its format.
-      m_ctx.allocate(check->name, 0, [self = self(), id, name = check->name, value = check->value](AllocateResult found) {
-        self->on_check(id, name, value, std::move(found));
-      });
+      m_ctx.allocate(check->name, 0,
+                     [self = self(), id, name = check->name, value = check->value](AllocateResult found) {
+                       self->on_check(id, name, value, std::move(found));
+                     });
       return;
     }
     Slot& slot = push_slot();
@@ -244,9 +245,10 @@ class UnixSession final : public ClientSession<stream::socket> {
     if (m_cred->gid == *gid) return m_admin = true;
     auto groups = peer_groups(m_socket.native_handle());
     if (!groups) {
-      spdlog::warn("socket {}: cannot read the peer's groups (SO_PEERGROUPS, Linux 4.13 or later): {}; only root "
-                   "and pezd's own user may administer",
-                   m_peer, groups.error());
+      spdlog::warn(
+          "socket {}: cannot read the peer's groups (SO_PEERGROUPS, Linux 4.13 or later): {}; only root "
+          "and pezd's own user may administer",
+          m_peer, groups.error());
       return m_admin = false;
     }
     return m_admin = std::ranges::find(*groups, *gid) != groups->end();
@@ -342,7 +344,7 @@ class UnixSession final : public ClientSession<stream::socket> {
       auto answer = std::string_view(slot.text);
       while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.remove_suffix(1);
       log_error(slot,
-                *error == Errc::internal                                           ? spdlog::level::err
+                *error == Errc::internal                                       ? spdlog::level::err
                 : *error == Errc::unavailable || *error == Errc::misconfigured ? spdlog::level::warn
                                                                                : spdlog::level::info,
                 answer);
@@ -370,7 +372,8 @@ bool someone_listens(std::string const& path) {
 
 }  // namespace
 
-UnixListener::UnixListener(asio::io_context& io, Context& ctx) : m_io(io), m_ctx(ctx), m_acceptor(io), m_pause(io), m_accept{m_pause, "socket", ctx.metrics} {}
+UnixListener::UnixListener(asio::io_context& io, Context& ctx)
+    : m_io(io), m_ctx(ctx), m_acceptor(io), m_pause(io), m_accept{m_pause, "socket", ctx.metrics} {}
 
 UnixListener::~UnixListener() { stop(); }
 
@@ -450,9 +453,8 @@ void UnixListener::stop() {
 }
 
 void UnixListener::accept() {
-  accept_loop(m_acceptor, m_accept, [this](stream::socket socket) {
-    std::make_shared<UnixSession>(std::move(socket), m_ctx)->start();
-  });
+  accept_loop(m_acceptor, m_accept,
+              [this](stream::socket socket) { std::make_shared<UnixSession>(std::move(socket), m_ctx)->start(); });
 }
 
 }  // namespace pez::daemon

@@ -3,12 +3,12 @@
 // crash replaced) and one session per connection speaking the line protocol of common/protocol.
 #pragma once
 
+#include <sys/types.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <expected>
 #include <string>
-#include <sys/types.h>
 
 #include "daemon/accept_loop.hpp"
 

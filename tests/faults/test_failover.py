@@ -7,7 +7,6 @@ Also what pezd does meanwhile: it will not take numbers from a server in recover
 again on its own once one of its hosts accepts writes."""
 
 import concurrent.futures
-import http.client
 import json
 import signal
 import threading
@@ -48,23 +47,14 @@ def start_pezd(hosts_of, database, mode, workdir, extra=()):
 
 
 def load(pezd, stop, got, problems):
-    host, port = pezd.address.rsplit(":", 1)
-    conn = None
-    while not stop.is_set():
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection(host, int(port), timeout=10)
-            conn.request("GET", "/v2/forward?count=5")
-            r = conn.getresponse()
-            body = r.read()
-        except (OSError, http.client.HTTPException) as e:
-            problems.append(f"{pezd.name}: {e!r}")
-            conn = None
-            continue
+    """Numbers over keep-alive HTTP until stop: each answer is numbers (into got) or 503."""
+    def answered(r, body, start, end):
         if r.status == 200:
             got.extend(json.loads(body))
         elif r.status != 503:
             problems.append(f"{pezd.name}: {r.status} {body!r}")
+
+    harness.keep_alive_load(pezd.address, stop, answered, lambda e: problems.append(f"{pezd.name}: {e!r}"))
 
 
 @pytest.mark.parametrize("mode", ["strict", "block"])

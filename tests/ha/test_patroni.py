@@ -6,7 +6,6 @@ warning in the log) and, with require_synchronous_standby, refuses numbers while
 
 The run's figures go to PEZ_HA_SUMMARY (JSON) when it is set; tests/ha/summary prints them."""
 
-import http.client
 import json
 import os
 import re
@@ -192,29 +191,16 @@ class Record:
 
 
 def http_client(d, stop, record):
-    host, port = d.address.rsplit(":", 1)
-    conn = None
-    while not stop.is_set():
-        start = time.monotonic()
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection(host, int(port), timeout=BOUND + 10)
-            conn.request("GET", "/v2/forward?count=5")
-            r = conn.getresponse()
-            body = r.read()
-        except (OSError, http.client.HTTPException) as e:
-            record.problem(f"{d.name} http: {e!r}")
-            conn = None
-            time.sleep(0.1)
-            continue
-        end = time.monotonic()
+    def answered(r, body, start, end):
         if r.status == 200:
             record.answered(d, "http", start, end, json.loads(body))
         elif r.status == 503 and r.getheader("Retry-After"):
             record.answered(d, "http", start, end, None)
         else:
             record.problem(f"{d.name} http: {r.status} {body!r}")
-        time.sleep(0.01)
+
+    harness.keep_alive_load(d.address, stop, answered, lambda e: record.problem(f"{d.name} http: {e!r}"),
+                            timeout=BOUND + 10, pause=0.01, retry_pause=0.1)
 
 
 def socket_client(d, stop, record):

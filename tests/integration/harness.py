@@ -41,6 +41,10 @@ APP_ROLE = "pez_app"
 SQL_DIR = os.environ.get("PEZ_SQL_DIR", os.path.join(ROOT, "sql"))
 
 
+# The admin token of the tests that use HTTP /admin/ (admin_token_file, bearer).
+ADMIN_TOKEN = "s3cret-token-0123456789abcdef"
+
+
 def short_tempdir(prefix="pez-"):
     """A temp dir with a short path (socket paths are limited to 107 bytes) others may enter."""
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
@@ -313,6 +317,38 @@ def http_request(address, method, path, headers=None, body=None, timeout=15):
         conn.close()
 
 
+def keep_alive_load(address, stop, answered, problem, target="/v2/forward?count=5", timeout=10, pause=0.0,
+                    retry_pause=0.0):
+    """Asks pezd at address for target again and again over one keep-alive HTTP connection until
+    stop (a threading.Event) is set; a connection that fails is replaced by a new one.
+    answered(response, body, start, end) hears each answer (the times from time.monotonic());
+    problem(error) each failure to get one, after which the loop waits retry_pause. It waits
+    pause after each answer."""
+    host, port = address.rsplit(":", 1)
+    conn = None
+    try:
+        while not stop.is_set():
+            start = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+                conn.request("GET", target)
+                r = conn.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException) as e:
+                problem(e)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(retry_pause)
+                continue
+            answered(r, body, start, time.monotonic())
+            time.sleep(pause)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
 def raw_exchange(address, data, read_until_close=True, timeout=10):
     """Sends raw bytes over HTTP's TCP port and returns what comes back until pezd closes."""
     host, port = address.rsplit(":", 1)
@@ -401,6 +437,47 @@ class LineClient:
             return False
         except ConnectionResetError:
             return True
+
+    def close(self):
+        self.sock.close()
+
+
+class NotifySocket:
+    """Stands in for systemd's notify socket: collects what pezd sends to NOTIFY_SOCKET, one
+    datagram per notice, each a dict of its KEY=value lines."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self.sock.settimeout(0.1)
+        self.notices = []
+
+    def poll(self):
+        """Reads what has arrived; returns every notice so far."""
+        try:
+            while True:
+                data = self.sock.recv(4096).decode()
+                self.notices.append(dict(line.split("=", 1) for line in data.splitlines() if "=" in line))
+        except (socket.timeout, BlockingIOError):
+            pass
+        return self.notices
+
+    def wait_for(self, key, timeout=20, after=0):
+        """Waits for a notice with key among those from index after on; returns its index + 1 (so
+        that after=wait_for(...) waits for a later one)."""
+        def found():
+            self.poll()
+            for i, notice in enumerate(self.notices[after:], start=after):
+                if key in notice:
+                    return i + 1
+            return None
+        return wait_until(found, timeout, what=f"{key} on NOTIFY_SOCKET (got {self.notices})")
+
+    def keys(self, start=0):
+        self.poll()
+        return [key for notice in self.notices[start:] for key in notice]
 
     def close(self):
         self.sock.close()
@@ -539,6 +616,20 @@ def logs_on_failure(*daemons):
         for d in daemons:
             if d.proc is not None and d.proc.poll() is None:
                 d.proc.kill()
+
+
+def admin_token_file(workdir, token=ADMIN_TOKEN):
+    """A token file for pezd's admin_token_file, as an administrator writes one (mode 600)."""
+    path = os.path.join(workdir, "admin-token")
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def bearer(token=ADMIN_TOKEN):
+    """The header that authorises an HTTP /admin/ request with token."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def run_pez(args, socket_path=None, env=None, timeout=30, binary=None, user=None):

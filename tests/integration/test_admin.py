@@ -3,6 +3,7 @@
 HTTP /admin/ with a bearer token, who may do it, hostile names, countdowns that run out, and
 resets and drops reaching a second daemon."""
 
+import contextlib
 import grp
 import json
 import os
@@ -13,56 +14,67 @@ import subprocess
 
 import pytest
 
-from harness import (FORWARD_MAX, MODE, PEZ, PEZD, assert_one_error_line, raw_exchange, run_pez, split_responses,
-                     wait_until)
+from harness import (ADMIN_TOKEN, FORWARD_MAX, MODE, PEZ, PEZD, admin_token_file, assert_one_error_line, bearer,
+                     raw_exchange, run_pez, split_responses, wait_until)
 
-TOKEN = "s3cret-token-0123456789abcdef"
-USER = "pez-test-peer"
-GROUP = "pez-test-sock"
-ADMIN_GROUP = "pez-test-admin"
+# OS users and groups of this run (named after its process, so that runs side by side do not
+# share them), removed at the end of the tests that use them whatever happens.
+RUN = os.getpid()
+USER = f"pez-test-peer-{RUN}"
+GROUP = f"pez-test-sock-{RUN}"
+ADMIN_GROUP = f"pez-test-admin-{RUN}"
 # A group made for one test and removed after it.
-OWN_ADMIN_GROUP = "pez-test-own-admin"
+OWN_ADMIN_GROUP = f"pez-test-own-admin-{RUN}"
 # A uid with no entry in the user database.
 NO_PASSWD_UID = 54321
 
 
-def ensure_group(name):
+@contextlib.contextmanager
+def os_group(name):
+    """A system group, removed on leaving the block."""
+    subprocess.run(["groupadd", "--system", name], check=True)
+    try:
+        yield name
+    finally:
+        remove_group(name)
+
+
+def remove_group(name):
     try:
         grp.getgrnam(name)
     except KeyError:
-        subprocess.run(["groupadd", "--system", name], check=True)
+        return
+    subprocess.run(["groupdel", name], check=True)
 
 
 @pytest.fixture(scope="module")
-def peer_user():
-    """A second OS user in the socket's group, not an admin."""
-    ensure_group(GROUP)
-    ensure_group(ADMIN_GROUP)
+def socket_group():
+    with os_group(GROUP) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def admin_group():
+    with os_group(ADMIN_GROUP) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def peer_user(socket_group, admin_group):
+    """A second OS user in the socket's group, not an admin; removed after the module's tests."""
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups",
+                    socket_group, USER], check=True)
     try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
-    subprocess.run(["usermod", "-a", "-G", GROUP, USER], check=True)
-    subprocess.run(["gpasswd", "-d", USER, ADMIN_GROUP], capture_output=True)
-    return USER
+        yield USER
+    finally:
+        subprocess.run(["userdel", USER], check=True)
+        remove_group(USER)  # the group of its own that useradd made, unless userdel removed it
 
 
 def admin_json(pezd, *args):
     r = pezd.pez("admin", *args, "--json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
-
-
-def token_file(workdir):
-    path = os.path.join(workdir, "admin-token")
-    with open(path, "w") as f:
-        f.write(TOKEN + "\n")
-    os.chmod(path, 0o600)
-    return path
-
-
-def auth():
-    return {"Authorization": f"Bearer {TOKEN}"}
 
 
 # --- the CLI over the socket ---------------------------------------------------------------
@@ -219,13 +231,9 @@ def test_members_of_admin_group_may_administer(start_pezd, peer_user):
 def own_admin_group(peer_user):
     """A group made for this test, with peer_user a member of it in /etc/group; removed afterwards
     whatever happens."""
-    subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)  # left by a run that was killed
-    subprocess.run(["groupadd", "--system", OWN_ADMIN_GROUP], check=True)
-    try:
-        subprocess.run(["usermod", "-a", "-G", OWN_ADMIN_GROUP, peer_user], check=True)
-        yield OWN_ADMIN_GROUP
-    finally:
-        subprocess.run(["groupdel", OWN_ADMIN_GROUP], capture_output=True)
+    with os_group(OWN_ADMIN_GROUP) as name:
+        subprocess.run(["usermod", "-a", "-G", name, peer_user], check=True)
+        yield name
 
 
 def run_pez_with(credentials, socket_path, *args):
@@ -283,14 +291,14 @@ def test_unknown_admin_group_stops_pezd(workdir):
 # --- HTTP /admin/ ----------------------------------------------------------------------------
 
 def test_http_admin_is_off_without_a_token_file(pezd):
-    r = pezd.get("/admin/sequences", headers=auth())
+    r = pezd.get("/admin/sequences", headers=bearer())
     assert r.status == 404 and "admin_token_file" in r.json()["error"]
 
 
 def test_http_admin_needs_the_bearer_token(start_pezd, workdir):
-    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
-    for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                    {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": f"Basic {TOKEN}"}):
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir)])
+    for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN},
+                    {"Authorization": f"Bearer {ADMIN_TOKEN}x"}, {"Authorization": f"Basic {ADMIN_TOKEN}"}):
         r = pezd.get("/admin/sequences", headers=headers)
         assert r.status == 401, (headers, r)
         assert r.headers.get("www-authenticate", "").startswith("Bearer")
@@ -302,36 +310,36 @@ def test_http_admin_needs_the_bearer_token(start_pezd, workdir):
 
 
 def test_http_admin_routes(start_pezd, workdir):
-    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
-    r = pezd.get("/admin/sequences", headers=auth())
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir)])
+    r = pezd.get("/admin/sequences", headers=bearer())
     assert r.status == 200 and {"forward", "reverse"} <= {s["name"] for s in r.json()}
-    r = pezd.get("/admin/sequences", method="POST", headers=auth(),
+    r = pezd.get("/admin/sequences", method="POST", headers=bearer(),
                  body=json.dumps({"name": "web", "start": 10, "max": 12, "cycle": False}))
     assert r.status == 201, r
     assert r.json()["next"] == 10
     assert pezd.numbers("web", 3) == [10, 11, 12]
     assert pezd.get("/v1/web").status == 409
-    r = pezd.get("/admin/sequences/web", headers=auth())
+    r = pezd.get("/admin/sequences/web", headers=bearer())
     assert r.status == 200 and r.json()["exhausted"] is True
-    r = pezd.get("/admin/sequences/web/reset", method="POST", headers=auth(), body=json.dumps({"to": 11}))
+    r = pezd.get("/admin/sequences/web/reset", method="POST", headers=bearer(), body=json.dumps({"to": 11}))
     assert r.status == 200 and r.json()["name"] == "web"
     assert pezd.get("/v1/web").body == "11\n"
-    r = pezd.get("/admin/sequences/web/reset", method="POST", headers=auth())
+    r = pezd.get("/admin/sequences/web/reset", method="POST", headers=bearer())
     assert r.status == 200
     assert pezd.get("/v1/web").body == "10\n"
-    r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=json.dumps({"name": "web"}))
+    r = pezd.get("/admin/sequences", method="POST", headers=bearer(), body=json.dumps({"name": "web"}))
     assert r.status == 409
-    r = pezd.get("/admin/sequences/web", method="DELETE", headers=auth())
+    r = pezd.get("/admin/sequences/web", method="DELETE", headers=bearer())
     assert r.status == 200 and r.json() == {"dropped": "web"}
-    assert pezd.get("/admin/sequences/web", headers=auth()).status == 404
-    assert pezd.get("/admin/sequences/forward", method="DELETE", headers=auth()).status == 409
-    assert pezd.get("/admin/sequences/forward", method="PUT", headers=auth()).status == 405
+    assert pezd.get("/admin/sequences/web", headers=bearer()).status == 404
+    assert pezd.get("/admin/sequences/forward", method="DELETE", headers=bearer()).status == 409
+    assert pezd.get("/admin/sequences/forward", method="PUT", headers=bearer()).status == 405
     for body in ("not json", "[1]", json.dumps({"name": "x", "colour": "red"}), json.dumps({"name": "Bad"}),
                  json.dumps({"name": "x", "min": 9, "max": 3}), json.dumps({"start": 5})):
-        r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=body)
+        r = pezd.get("/admin/sequences", method="POST", headers=bearer(), body=body)
         assert r.status == 400, (body, r)
     for name in ("a%27b", "..%2F..", "UPPER", "x" * 49):
-        assert pezd.get(f"/admin/sequences/{name}", headers=auth()).status == 400
+        assert pezd.get(f"/admin/sequences/{name}", headers=bearer()).status == 400
 
 
 
@@ -339,15 +347,15 @@ def test_http_admin_requests_run_alone_when_pipelined(start_pezd, workdir):
     """A reset pipelined between two GETs on one connection: the GET before it gets numbers from
     before the reset, the GET after it numbers from the reset value on (block mode holds a
     reserve from before the reset, strict mode may run both at once)."""
-    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
-    r = pezd.get("/admin/sequences", method="POST", headers=auth(), body=json.dumps({"name": "piped", "start": 5000}))
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir)])
+    r = pezd.get("/admin/sequences", method="POST", headers=bearer(), body=json.dumps({"name": "piped", "start": 5000}))
     assert r.status == 201, r
     assert pezd.numbers("piped", 1) == [5000]
     for round_ in range(1, 31):
         to = 9000 * round_
         reset_body = json.dumps({"to": to})
         requests = (b"GET /v2/piped?count=2 HTTP/1.1\r\nHost: t\r\n\r\n" +
-                    f"POST /admin/sequences/piped/reset HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n"
+                    f"POST /admin/sequences/piped/reset HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(reset_body)}\r\n\r\n"
                     f"{reset_body}".encode() +
                     b"GET /v2/piped?count=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")

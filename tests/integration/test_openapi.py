@@ -12,24 +12,11 @@ import subprocess
 import jsonschema
 import pytest
 
-from harness import ROOT, raw_exchange
+from harness import ADMIN_TOKEN, ROOT, admin_token_file, bearer, raw_exchange
 
-TOKEN = "contract-token-0123456789abcdef"
 TOOLS = os.environ.get("PEZ_TOOLS_DIR", os.path.join(ROOT, ".tools"))
 VALIDATOR = os.path.join(TOOLS, "openapi", "node_modules", ".bin", "validate-api")
 METHODS = ("get", "head", "options", "post", "put", "delete", "patch")
-
-
-def token_file(workdir):
-    path = os.path.join(workdir, "admin-token")
-    with open(path, "w") as f:
-        f.write(TOKEN + "\n")
-    os.chmod(path, 0o600)
-    return path
-
-
-def auth():
-    return {"Authorization": f"Bearer {TOKEN}"}
 
 
 class Contract:
@@ -98,7 +85,7 @@ class Contract:
 
 @pytest.fixture
 def contract(start_pezd, workdir):
-    return Contract(start_pezd(["--admin-token-file", token_file(workdir)]))
+    return Contract(start_pezd(["--admin-token-file", admin_token_file(workdir)]))
 
 
 def test_the_document_is_valid_openapi_3_1(pezd, workdir):
@@ -180,7 +167,7 @@ def formatted(c):
     # A formatted, yearly sequence with a check digit: strings everywhere, the check's verdict.
     body = json.dumps({"name": "inv", "max": 999999, "cycle": False, "format": "INV-{YYYY}-{n:06}-{check}",
                        "period": "yearly", "timezone": "Europe/Berlin", "check": "luhn"})
-    created = c.ask("POST", "/admin/sequences", 201, auth(), body).json()
+    created = c.ask("POST", "/admin/sequences", 201, bearer(), body).json()
     assert created["format"] == "INV-{YYYY}-{n:06}-{check}" and created["period"] == "yearly"
     one = c.ask("GET", "/v1/inv", 200).json()
     two = c.ask("GET", "/v2/inv?count=2&as=string", 200).json()
@@ -189,17 +176,17 @@ def formatted(c):
     wrong = one[:-1] + str((int(one[-1]) + 1) % 10)
     verdict = c.ask("GET", "/v1/inv/check?value=" + wrong, 200).json()
     assert verdict["valid"] is False and "check digit" in verdict["reason"]
-    assert c.ask("GET", "/admin/sequences/inv", 200, auth()).json()["next_printed"].startswith("INV-")
-    c.ask("POST", "/admin/sequences", 400, auth(), json.dumps({"name": "bad", "format": "INV"}))
+    assert c.ask("GET", "/admin/sequences/inv", 200, bearer()).json()["next_printed"].startswith("INV-")
+    c.ask("POST", "/admin/sequences", 400, bearer(), json.dumps({"name": "bad", "format": "INV"}))
 
 
 def running_out(c):
-    r = c.ask("POST", "/admin/sequences", 201, auth(), json.dumps({"name": "tiny", "max": 2, "cycle": False}))
+    r = c.ask("POST", "/admin/sequences", 201, bearer(), json.dumps({"name": "tiny", "max": 2, "cycle": False}))
     assert r.json()["name"] == "tiny"
     c.ask("GET", "/v2/tiny?count=3", 409)
     c.ask("GET", "/v2/tiny?count=2", 200)
     c.ask("GET", "/v1/tiny", 409)
-    c.ask("POST", "/admin/sequences", 201, auth(), json.dumps({"name": "small", "max": 5}))
+    c.ask("POST", "/admin/sequences", 201, bearer(), json.dumps({"name": "small", "max": 5}))
     c.ask("GET", "/v2/small?count=6", 400)  # more than one pass holds
 
 
@@ -209,32 +196,32 @@ def admin_routes(c):
                            ("POST", "/admin/sequences/forward/reset")):
         c.ask(method, target, 401)
         c.ask(method, target, 401, {"Authorization": "Bearer wrong"})
-    c.ask("GET", "/admin/sequences", 200, auth())
+    c.ask("GET", "/admin/sequences", 200, bearer())
     body = json.dumps({"name": "web", "start": 10, "max": 12, "cycle": False, "description": "web numbers"})
-    assert c.ask("POST", "/admin/sequences", 201, auth(), body).json()["next"] == 10
-    c.ask("POST", "/admin/sequences", 409, auth(), body)
+    assert c.ask("POST", "/admin/sequences", 201, bearer(), body).json()["next"] == 10
+    c.ask("POST", "/admin/sequences", 409, bearer(), body)
     for bad in ("not json", "[1]", json.dumps({"name": "x", "colour": "red"}), json.dumps({"name": "Bad"}),
                 json.dumps({"name": "x", "min": 9, "max": 3}), json.dumps({"start": 5}), ""):
-        c.ask("POST", "/admin/sequences", 400, auth(), bad)
-    c.ask("GET", "/admin/sequences/web", 200, auth())
-    c.ask("GET", "/admin/sequences/nosuch", 404, auth())
-    c.ask("GET", "/admin/sequences/UPPER", 400, auth())
-    c.ask("GET", "/admin/sequences/..%2F..", 400, auth())
-    c.ask("POST", "/admin/sequences/web/reset", 200, auth(), json.dumps({"to": 11}))
-    c.ask("POST", "/admin/sequences/web/reset", 200, auth())
-    c.ask("POST", "/admin/sequences/web/reset", 400, auth(), json.dumps({"to": 0}))
-    c.ask("POST", "/admin/sequences/web/reset", 400, auth(), json.dumps({"from": 3}))
-    c.ask("POST", "/admin/sequences/nosuch/reset", 404, auth())
-    c.ask("DELETE", "/admin/sequences/web", 200, auth())
-    c.ask("DELETE", "/admin/sequences/web", 404, auth())
-    c.ask("DELETE", "/admin/sequences/forward", 409, auth())
+        c.ask("POST", "/admin/sequences", 400, bearer(), bad)
+    c.ask("GET", "/admin/sequences/web", 200, bearer())
+    c.ask("GET", "/admin/sequences/nosuch", 404, bearer())
+    c.ask("GET", "/admin/sequences/UPPER", 400, bearer())
+    c.ask("GET", "/admin/sequences/..%2F..", 400, bearer())
+    c.ask("POST", "/admin/sequences/web/reset", 200, bearer(), json.dumps({"to": 11}))
+    c.ask("POST", "/admin/sequences/web/reset", 200, bearer())
+    c.ask("POST", "/admin/sequences/web/reset", 400, bearer(), json.dumps({"to": 0}))
+    c.ask("POST", "/admin/sequences/web/reset", 400, bearer(), json.dumps({"from": 3}))
+    c.ask("POST", "/admin/sequences/nosuch/reset", 404, bearer())
+    c.ask("DELETE", "/admin/sequences/web", 200, bearer())
+    c.ask("DELETE", "/admin/sequences/web", 404, bearer())
+    c.ask("DELETE", "/admin/sequences/forward", 409, bearer())
     for method, target in (("PUT", "/admin/sequences/forward"), ("HEAD", "/admin/sequences"),
                            ("OPTIONS", "/admin/sequences"), ("GET", "/admin/sequences/forward/reset"),
                            ("DELETE", "/admin/sequences")):
-        c.ask(method, target, 405, auth())
-    c.ask("GET", "/admin/sequences?x=1", 400, auth())
-    c.ask("GET", "/admin/nosuch", 404, auth())
-    c.ask("GET", "/admin/sequences/a/b", 404, auth())
+        c.ask(method, target, 405, bearer())
+    c.ask("GET", "/admin/sequences?x=1", 400, bearer())
+    c.ask("GET", "/admin/nosuch", 404, bearer())
+    c.ask("GET", "/admin/sequences/a/b", 404, bearer())
 
 
 def test_every_route_answers_as_its_document_says(contract):
@@ -249,8 +236,8 @@ def test_every_route_answers_as_its_document_says(contract):
 
 def test_an_answer_to_head_has_no_body_whatever_its_status(start_pezd, workdir):
     """A body after a HEAD answer would be read as the next answer on a kept-alive connection."""
-    pezd = start_pezd(["--admin-token-file", token_file(workdir)])
-    for target, headers in (("/nosuch", ""), ("/v1/Bad", ""), ("/admin/sequences", f"Authorization: Bearer {TOKEN}\r\n"),
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir)])
+    for target, headers in (("/nosuch", ""), ("/v1/Bad", ""), ("/admin/sequences", f"Authorization: Bearer {ADMIN_TOKEN}\r\n"),
                             ("/admin/sequences", ""), ("/v2/forward?count=0", "")):
         text = raw_exchange(pezd.address, f"HEAD {target} HTTP/1.1\r\nHost: t\r\n{headers}\r\n"
                                           f"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
@@ -260,9 +247,9 @@ def test_an_answer_to_head_has_no_body_whatever_its_status(start_pezd, workdir):
 
 
 def test_a_body_over_the_limit_is_413_as_documented(start_pezd, workdir):
-    c = Contract(start_pezd(["--admin-token-file", token_file(workdir), "--body-limit", "128"]))
-    c.ask("POST", "/admin/sequences", 413, auth(), json.dumps({"name": "big", "description": "x" * 150}))
-    c.ask("POST", "/admin/sequences/forward/reset", 413, auth(), " " * 200)
+    c = Contract(start_pezd(["--admin-token-file", admin_token_file(workdir), "--body-limit", "128"]))
+    c.ask("POST", "/admin/sequences", 413, bearer(), json.dumps({"name": "big", "description": "x" * 150}))
+    c.ask("POST", "/admin/sequences/forward/reset", 413, bearer(), " " * 200)
 
 
 def test_admin_routes_that_are_off_answer_as_documented(pezd):
@@ -270,12 +257,12 @@ def test_admin_routes_that_are_off_answer_as_documented(pezd):
     for method, target in (("GET", "/admin/sequences"), ("POST", "/admin/sequences"),
                            ("GET", "/admin/sequences/forward"), ("DELETE", "/admin/sequences/forward"),
                            ("POST", "/admin/sequences/forward/reset")):
-        r = c.ask(method, target, 404, auth())
+        r = c.ask(method, target, 404, bearer())
         assert "admin_token_file" in r.json()["error"]
 
 
 def test_answers_while_the_database_is_down_are_documented(start_pezd, workdir, cluster):
-    c = Contract(start_pezd(["--admin-token-file", token_file(workdir), "--request-timeout", "2s"]))
+    c = Contract(start_pezd(["--admin-token-file", admin_token_file(workdir), "--request-timeout", "2s"]))
     cluster.stop()
     try:
         c.ask("GET", "/readyz", 503)
@@ -287,7 +274,7 @@ def test_answers_while_the_database_is_down_are_documented(start_pezd, workdir, 
         for target in ("/v1/forward", "/v2/forward?count=100", "/v1/forward/check?value=1"):
             c.ask("GET", target)
         c.ask("OPTIONS", "/v1/forward")
-        c.ask("GET", "/admin/sequences", 503, auth())
-        c.ask("POST", "/admin/sequences", 503, auth(), json.dumps({"name": "later"}))
+        c.ask("GET", "/admin/sequences", 503, bearer())
+        c.ask("POST", "/admin/sequences", 503, bearer(), json.dumps({"name": "later"}))
     finally:
         cluster.start()

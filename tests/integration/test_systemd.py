@@ -12,44 +12,7 @@ import time
 
 import pytest
 
-from harness import MODE, PEZD, LineClient, run_pez, wait_until
-
-
-class NotifySocket:
-    """Collects what pezd sends to NOTIFY_SOCKET, one datagram per notice."""
-
-    def __init__(self, workdir):
-        self.path = os.path.join(workdir, "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        os.chmod(self.path, 0o666)
-        self.sock.settimeout(0.1)
-        self.notices = []
-
-    def poll(self):
-        try:
-            while True:
-                data = self.sock.recv(4096).decode()
-                self.notices.append(dict(line.split("=", 1) for line in data.splitlines() if "=" in line))
-        except (socket.timeout, BlockingIOError):
-            pass
-        return self.notices
-
-    def wait_for(self, key, timeout=20, after=0):
-        def found():
-            self.poll()
-            for i, notice in enumerate(self.notices[after:], start=after):
-                if key in notice:
-                    return i + 1
-            return None
-        return wait_until(found, timeout, what=f"{key} on NOTIFY_SOCKET (got {self.notices})")
-
-    def keys(self, start=0):
-        self.poll()
-        return [key for notice in self.notices[start:] for key in notice]
-
-    def close(self):
-        self.sock.close()
+from harness import MODE, PEZD, LineClient, NotifySocket, run_pez, wait_until
 
 
 @pytest.fixture

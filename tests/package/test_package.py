@@ -16,10 +16,8 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
-import time
 
 import pytest
 
@@ -143,28 +141,6 @@ def test_unit_exposure_is_at_most_2(install):
     assert float(match.group(1)) <= 2.0, r.stdout
 
 
-class NotifySocket:
-    def __init__(self, directory):
-        self.path = os.path.join(directory, "notify.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        os.chmod(self.path, 0o666)
-        self.sock.settimeout(0.2)
-        self.seen = []
-
-    def wait_for(self, key, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                data = self.sock.recv(4096).decode()
-            except socket.timeout:
-                continue
-            self.seen.append(data)
-            if any(line.startswith(key + "=") for line in data.splitlines()):
-                return data
-        raise AssertionError(f"no {key} from pezd within {timeout}s; got {self.seen}")
-
-
 def environment_file(path):
     """KEY=value lines as systemd's EnvironmentFile= reads them."""
     env = {}
@@ -205,7 +181,7 @@ def test_installed_pezd_runs_the_way_the_unit_starts_it(install):
         os.makedirs(runtime, exist_ok=True)
         os.chown(runtime, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
         os.chmod(runtime, int(service["RuntimeDirectoryMode"], 8))
-        notify = NotifySocket(workdir)
+        notify = harness.NotifySocket(workdir)
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"}
         env.update(environment_file(env_path))
@@ -221,9 +197,9 @@ def test_installed_pezd_runs_the_way_the_unit_starts_it(install):
         with open(log_path, "w") as log:
             proc = subprocess.Popen(shlex.split(service["ExecStart"]), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, **as_pez)
-        ready = notify.wait_for("READY")
-        assert "STATUS=serving" in ready, ready
-        notify.wait_for("WATCHDOG", timeout=5)
+        ready = notify.wait_for("READY", timeout=30)
+        assert notify.notices[ready - 1].get("STATUS", "").startswith("serving"), notify.notices
+        notify.wait_for("WATCHDOG", timeout=5, after=ready)
 
         sock = "/run/pez/pezd.sock"
         st = os.stat(sock)
@@ -244,10 +220,10 @@ def test_installed_pezd_runs_the_way_the_unit_starts_it(install):
         assert r.status == 200 and re.fullmatch(r"\d+\n", r.body), r
 
         proc.send_signal(signal.SIGHUP)
-        notify.wait_for("RELOADING", timeout=5)
-        notify.wait_for("READY", timeout=5)
+        reloading = notify.wait_for("RELOADING", timeout=5, after=ready)
+        ready = notify.wait_for("READY", timeout=5, after=reloading)
         proc.send_signal(signal.SIGTERM)
-        notify.wait_for("STOPPING", timeout=5)
+        notify.wait_for("STOPPING", timeout=5, after=ready)
         assert proc.wait(30) == 0, open(log_path).read()
         assert not os.path.exists(sock)
     except BaseException:

@@ -255,7 +255,8 @@ TEST_CASE("check digits: computed in parts and without allocating, the same as w
     auto const damm = pez::check_digits::compute(Algorithm::damm, digits).value();
     CHECK(pez::check_digits::compute_to(Algorithm::damm, digits, out) == 1);
     CHECK(std::string(out, 1) == damm);
-    CHECK(std::string(1, static_cast<char>('0' + partial::damm_interim(partial::damm_interim(partial::damm_interim(0, a), b), c))) ==
+    CHECK(std::string(1, static_cast<char>(
+                             '0' + partial::damm_interim(partial::damm_interim(partial::damm_interim(0, a), b), c))) ==
           damm);
 
     auto const mod97 = pez::check_digits::compute(Algorithm::mod97, digits).value();

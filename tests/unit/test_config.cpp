@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "daemon/config.hpp"
@@ -38,6 +40,28 @@ TEST_CASE("config: defaults") {
   CHECK_FALSE(inv->config.http.has_value());
   CHECK(inv->config.max_count == 100);
   CHECK(inv->config.request_timeout == std::chrono::seconds(5));
+}
+
+TEST_CASE("config: each default is declared once: the table's default text gives what Config{} holds") {
+  pez::daemon::Config probe;
+  auto const count = pez::daemon::specs(probe).size();
+  for (std::size_t i = 0; i < count; ++i) {
+    pez::daemon::Config const expected;
+    pez::daemon::Config applied;
+    auto const table = pez::daemon::specs(applied);
+    auto const& spec = table[i];
+    CAPTURE(spec.key);
+    CAPTURE(spec.default_text);
+    if (spec.default_text.empty()) continue;  // unset: nothing to apply
+    REQUIRE(spec.apply(spec.default_text));
+    CHECK(applied == expected);
+  }
+  // threads = auto: one per CPU, 1 to 64.
+  auto const cpus = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 64U));
+  CHECK(pez::daemon::Config{}.threads == cpus);
+  auto inv = load({});
+  REQUIRE(inv.has_value());
+  CHECK(inv->config.threads == cpus);
 }
 
 TEST_CASE("config: the original service's environment names work") {
@@ -93,9 +117,7 @@ TEST_CASE("config: flags beat the environment, which beats the file") {
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
   close(fd);
-  {
-    std::ofstream(path) << "# test\nmax_count = 10\nhttp = 127.0.0.1:9000\n";
-  }
+  { std::ofstream(path) << "# test\nmax_count = 10\nhttp = 127.0.0.1:9000\n"; }
   auto inv = load({}, {{"PEZ_CONFIG", path}});
   REQUIRE(inv.has_value());
   CHECK(inv->config.max_count == 10);
@@ -118,6 +140,20 @@ TEST_CASE("config: the password has no flag") {
   CHECK_FALSE(inv.has_value());
 }
 
+TEST_CASE("config: a database_url with the mask of --print-config in place of a secret is refused") {
+  for (std::string const url : {"postgresql://u:********@h/db", "postgresql://h/db?sslpassword=********",
+                                "host=h password=******** dbname=db", "host=h sslpassword=********"}) {
+    CAPTURE(url);
+    auto inv = load({"--database-url", url});
+    REQUIRE_FALSE(inv.has_value());
+    CHECK(inv.error().find("database_url") != std::string::npos);
+    CHECK(inv.error().find("the mask pezd --print-config writes") != std::string::npos);
+  }
+  // A real password, or the mask's characters in another setting of the URL, are not.
+  CHECK(load({"--database-url", "postgresql://u:secret@h/db"}).has_value());
+  CHECK(load({"--database-url", "postgresql://u@h/db?application_name=********"}).has_value());
+}
+
 namespace {
 
 // A file in /tmp holding text with the given mode, removed when it goes.
@@ -138,8 +174,8 @@ struct TempFile {
 }  // namespace
 
 TEST_CASE("config: a secret is its file's first line; a token loses trailing white space") {
-  using pez::daemon::SecretKind;
   using pez::daemon::secret_from_text;
+  using pez::daemon::SecretKind;
   CHECK(secret_from_text("hunter2", SecretKind::password) == "hunter2");
   CHECK(secret_from_text("hunter2\n", SecretKind::password) == "hunter2");
   CHECK(secret_from_text("hunter2\r\n", SecretKind::password) == "hunter2");

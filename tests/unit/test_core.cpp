@@ -54,16 +54,18 @@ class ManualStore final : public pez::daemon::Store {
     auto r = std::make_shared<pez::daemon::TakeResult>(
         takes_fail ? pez::daemon::TakeResult(std::unexpected(StoreError{*takes_fail, "refused"}))
                    : to_result(m_db.take_dated(name, count)));
-    push("take " + name, [this, h, r] { (*h)(std::move(*r)); }, h);
+    push(
+        "take " + name, [this, h, r] { (*h)(std::move(*r)); }, h);
   }
   void reserve(std::string const& name, std::uint64_t count, pez::daemon::ReserveHandler handler) override {
     --m_free;
     ++reserves;
     auto h = std::make_shared<pez::daemon::ReserveHandler>(std::move(handler));
     auto r = m_db.reserve(name, static_cast<std::int64_t>(count));
-    auto result = std::make_shared<pez::daemon::ReserveResult>(r ? pez::daemon::ReserveResult(*r)
-                                                                  : pez::daemon::ReserveResult(std::unexpected(r.error())));
-    push("reserve " + name, [this, h, result] { (*h)(std::move(*result)); }, h);
+    auto result = std::make_shared<pez::daemon::ReserveResult>(
+        r ? pez::daemon::ReserveResult(*r) : pez::daemon::ReserveResult(std::unexpected(r.error())));
+    push(
+        "reserve " + name, [this, h, result] { (*h)(std::move(*result)); }, h);
   }
   void change(Change const& change, pez::daemon::ChangeHandler handler) override {
     --m_free;
@@ -79,13 +81,15 @@ class ManualStore final : public pez::daemon::Store {
       auto g = m_db.create(change.spec);
       r = g ? pez::daemon::ChangeResult(*g) : pez::daemon::ChangeResult(std::unexpected(g.error()));
     }
-    push("change " + change.name, [this, h, r] { (*h)(r); }, h);
+    push(
+        "change " + change.name, [this, h, r] { (*h)(r); }, h);
   }
   void describe(std::string const& name, pez::daemon::DescribeHandler handler) override {
     --m_free;
     auto h = std::make_shared<pez::daemon::DescribeHandler>(std::move(handler));
     auto rows = m_db.describe(name);
-    push("describe", [this, h, rows] { (*h)(rows); }, h);
+    push(
+        "describe", [this, h, rows] { (*h)(rows); }, h);
   }
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override {
@@ -129,7 +133,8 @@ class ManualStore final : public pez::daemon::Store {
  private:
   template <typename Handler>
   void push(std::string what, std::function<void()> deliver, std::shared_ptr<Handler> h) {
-    pending.push_back(Pending{std::move(what), [this, deliver] {
+    pending.push_back(Pending{std::move(what),
+                              [this, deliver] {
                                 deliver();
                                 release();
                               },
@@ -148,7 +153,8 @@ class ManualStore final : public pez::daemon::Store {
     ++catalog_reads;
     auto const n = ++m_reads;
     auto snapshot = m_db.catalog();
-    pending.push_back(Pending{"catalog", [this, n, snapshot] {
+    pending.push_back(Pending{"catalog",
+                              [this, n, snapshot] {
                                 m_catalog.replace(snapshot, m_clock.now(), n);
                                 m_reading = false;
                                 if (m_events) m_events->store_catalog();
@@ -370,7 +376,7 @@ TEST_CASE("a block asked for before a drop is never served after the name is cre
   rig.create("x", 500, 1000, true);
   rig.core->store_notice("x");
   while (rig.store.pending.size() > 1) rig.store.answer(1);  // the catalog read: x is back
-  auto after = rig.ask("x", 3);                               // a new reserve asks for a block
+  auto after = rig.ask("x", 3);                              // a new reserve asks for a block
   REQUIRE(rig.store.pending.size() == 2);
   rig.store.answer(0);  // now the block asked for before the drop arrives
   rig.store.answer_all();
@@ -496,7 +502,7 @@ TEST_CASE("block: a waiter is not served from a block whose period ended when th
   rig.store.answer_all();  // the day's block, 1 to 10: all of it
   CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
   auto const day = rig.period(first);
-  auto big = rig.ask("p", 12);  // more than is held: waits, and a block is asked for (none is left)
+  auto big = rig.ask("p", 12);   // more than is held: waits, and a block is asked for (none is left)
   auto small = rig.ask("p", 2);  // waits behind it
   REQUIRE(rig.store.pending.size() == 1);
   rig.advance(150ms);  // the day is over before the answer comes

@@ -33,7 +33,8 @@ TEST_CASE("db failure: libpq's lines stay apart, hints in parentheses, verbose p
   auto verbose = libpq_text(
       "connection to server on socket \"/a/.s.PGSQL.5432\" failed: FATAL:  3D000: database \"x\" does not exist\n"
       "LOCATION:  InitPostgres, postinit.c:948\n");
-  CHECK(verbose.text == "connection to server on socket \"/a/.s.PGSQL.5432\" failed: FATAL: database \"x\" does not exist");
+  CHECK(verbose.text ==
+        "connection to server on socket \"/a/.s.PGSQL.5432\" failed: FATAL: database \"x\" does not exist");
   CHECK(verbose.sqlstate == "3D000");
   CHECK(libpq_text("").text == "unknown error");
 }
@@ -58,11 +59,12 @@ TEST_CASE("db failure: wrong settings are told from passing trouble") {
                "match host name \"db\"") == "TLS verification of the server failed");
 
   // These pass, or may: not the settings' fault.
-  for (auto message : {"connection to server on socket \"/a\" failed: No such file or directory",
-                       "connection to server at \"db\" (10.0.0.1), port 5432 failed: Connection refused",
-                       "connection to server on socket \"/a\" failed: FATAL:  57P03: the database system is starting up",
-                       "connection to server on socket \"/a\" failed: FATAL:  53300: sorry, too many clients already",
-                       "could not translate host name \"db\" to address: Temporary failure in name resolution"}) {
+  for (auto message :
+       {"connection to server on socket \"/a\" failed: No such file or directory",
+        "connection to server at \"db\" (10.0.0.1), port 5432 failed: Connection refused",
+        "connection to server on socket \"/a\" failed: FATAL:  57P03: the database system is starting up",
+        "connection to server on socket \"/a\" failed: FATAL:  53300: sorry, too many clients already",
+        "could not translate host name \"db\" to address: Temporary failure in name resolution"}) {
     CAPTURE(message);
     CHECK_FALSE(reason(message).has_value());
   }

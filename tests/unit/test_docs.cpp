@@ -41,7 +41,8 @@ TEST_CASE("docs: pezd.conf(5) describes every setting, with its default, and no 
   pez::daemon::Config config;
   for (auto const& spec : pez::daemon::specs(config)) {
     CAPTURE(spec.key);
-    REQUIRE_MESSAGE(documented.contains(spec.key), "man/pezd.conf.5 has no \".It Cm " << spec.key << " Pq default: ...\"");
+    REQUIRE_MESSAGE(documented.contains(spec.key),
+                    "man/pezd.conf.5 has no \".It Cm " << spec.key << " Pq default: ...\"");
     // Settings without a default say in words what happens (none, libpq's, the daemon's group).
     if (!spec.default_text.empty()) CHECK(documented[spec.key] == spec.default_text);
   }

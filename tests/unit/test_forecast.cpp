@@ -40,8 +40,7 @@ Position at(std::int64_t last, std::int64_t max = 1'000'000, bool cycle = false,
 constexpr std::int64_t k_second = 1000;
 
 // An answer of pez.usage() as libpq would hold it: rows of eleven values, NULL where none.
-pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows,
-                                  int columns = 11) {
+pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows, int columns = 11) {
   PGresult* result = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
   std::vector<PGresAttDesc> attributes(static_cast<std::size_t>(columns));
   std::vector<std::string> names;
@@ -240,9 +239,7 @@ TEST_CASE("usage: a run-out sequence has nothing left and stays so") {
   CHECK(t.minute()->numbers == 10);
 }
 
-TEST_CASE("usage: a track stays small, for there may be 10,000 sequences") {
-  CHECK(sizeof(UsageTrack) <= 320);
-}
+TEST_CASE("usage: a track stays small, for there may be 10,000 sequences") { CHECK(sizeof(UsageTrack) <= 320); }
 
 TEST_CASE("usage: a round forgets the sequences it did not meet") {
   Usage usage;

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
 #include <string>
+#include <vector>
 
 #include "common/names.hpp"
 
 using pez::check_sequence_name;
 
 TEST_CASE("names: valid ones") {
-  for (std::string good : {std::string("forward"), std::string("reverse"), std::string("a"),
-                           std::string("invoice-2024"), std::string("job_numbers"), std::string("z9"),
-                           std::string(48, 'a')}) {
+  for (std::string good :
+       {std::string("forward"), std::string("reverse"), std::string("a"), std::string("invoice-2024"),
+        std::string("job_numbers"), std::string("z9"), std::string(48, 'a')}) {
     CAPTURE(good);
     CHECK(check_sequence_name(good).has_value());
   }
@@ -18,13 +23,59 @@ TEST_CASE("names: valid ones") {
 
 TEST_CASE("names: hostile and malformed ones are refused, and the message is one safe line") {
   for (std::string bad : {std::string(""), std::string("Forward"), std::string("9lives"), std::string("-x"),
-                          std::string("_x"), std::string("a b"), std::string("a;drop table x"),
-                          std::string("a\"b"), std::string("a'b"), std::string("../etc"), std::string("a\nb"),
-                          std::string(49, 'a'), std::string("caf\xc3\xa9"), std::string("a\0b", 3)}) {
+                          std::string("_x"), std::string("a b"), std::string("a;drop table x"), std::string("a\"b"),
+                          std::string("a'b"), std::string("../etc"), std::string("a\nb"), std::string(49, 'a'),
+                          std::string("caf\xc3\xa9"), std::string("a\0b", 3)}) {
     CAPTURE(bad);
     auto result = check_sequence_name(bad);
     REQUIRE_FALSE(result.has_value());
     CHECK(result.error().find('\n') == std::string::npos);
     CHECK(result.error().find("a-z") != std::string::npos);
   }
+}
+
+TEST_CASE("names: the rule's pattern accepts exactly the names check_sequence_name accepts") {
+  std::regex const pattern{std::string(pez::k_sequence_name_pattern)};
+  auto const agree = [&](std::string const& name) {
+    CAPTURE(name);
+    CHECK(std::regex_match(name, pattern) == check_sequence_name(name).has_value());
+  };
+  // Every string of up to two bytes, and some of every length around the limit.
+  agree("");
+  for (int a = 0; a < 256; ++a) {
+    agree(std::string(1, static_cast<char>(a)));
+    for (int b = 0; b < 256; ++b) agree(std::string{static_cast<char>(a), static_cast<char>(b)});
+  }
+  for (std::size_t length = pez::k_max_name_length - 2; length <= pez::k_max_name_length + 2; ++length) {
+    for (char const last : {'a', '9', '_', '-', 'A', '.', '\n'}) agree(std::string(length - 1, 'x') + last);
+    agree(std::string(length, '-'));
+  }
+  CHECK(pez::k_sequence_name_pattern.find("{0," + std::to_string(pez::k_max_name_length - 1) + "}") !=
+        std::string_view::npos);
+  // The messages say the rule in its words.
+  CHECK(check_sequence_name("").error().ends_with(pez::k_sequence_name_rule));
+  CHECK(check_sequence_name("A").error().ends_with(pez::k_sequence_name_rule));
+}
+
+TEST_CASE("names: the rule's copies elsewhere in the tree are the one pattern") {
+  // The schema's migrations are history (each stays as it was applied), and the code that is
+  // SQL text or a regex of its own, each repeat the pattern: every copy must be this one.
+  namespace fs = std::filesystem;
+  fs::path const root = PEZ_SOURCE_DIR;
+  std::vector<fs::path> files{root / "daemon" / "database.cpp", root / "tests" / "sim" / "fake_db.cpp"};
+  for (auto const& entry : fs::directory_iterator(root / "sql")) {
+    if (entry.path().extension() == ".sql") files.push_back(entry.path());
+  }
+  std::regex const copy{R"(\^\[a-z\][^'"]*\$)"};  // '^[a-z]...$' in SQL, "^[a-z]...$" in C++
+  int copies = 0;
+  for (auto const& file : files) {
+    std::ifstream in(file);
+    std::string const text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), copy); it != std::sregex_iterator(); ++it) {
+      CAPTURE(file.string());
+      CHECK(it->str() == pez::k_sequence_name_pattern);
+      ++copies;
+    }
+  }
+  CHECK(copies > 0);
 }

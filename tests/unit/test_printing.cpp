@@ -44,16 +44,16 @@ TEST_CASE("create: the format fields are checked against the range, the period a
     char const* json;
     char const* says;
   };
-  for (auto const& bad : {Bad{R"({"name": "t", "format": "T"})", "no {n}"},
-                          Bad{R"({"name": "t", "format": 5})", "format must be a string"},
-                          Bad{R"({"name": "t", "format": "T{n}", "period": "weekly"})", "yearly"},
-                          Bad{R"({"name": "t", "format": "T{n}", "check": "crc"})", "luhn"},
-                          Bad{R"({"name": "t", "period": "daily"})", "needs a format"},
-                          Bad{R"({"name": "t", "check": "damm"})", "{check}"},
-                          Bad{R"({"name": "t", "format": "T{n}", "timezone": "UTC"})", "give a period"},
-                          Bad{R"({"name": "t", "format": "T-{YYYY}-{n}", "period": "yearly", "timezone": "a b"})",
-                              "IANA"},
-                          Bad{R"({"name": "t", "format": "T-{n}", "period": "yearly"})", "{YYYY}"}}) {
+  for (auto const& bad :
+       {Bad{R"({"name": "t", "format": "T"})", "no {n}"},
+        Bad{R"({"name": "t", "format": 5})", "format must be a string"},
+        Bad{R"({"name": "t", "format": "T{n}", "period": "weekly"})", "yearly"},
+        Bad{R"({"name": "t", "format": "T{n}", "check": "crc"})", "luhn"},
+        Bad{R"({"name": "t", "period": "daily"})", "needs a format"},
+        Bad{R"({"name": "t", "check": "damm"})", "{check}"},
+        Bad{R"({"name": "t", "format": "T{n}", "timezone": "UTC"})", "give a period"},
+        Bad{R"({"name": "t", "format": "T-{YYYY}-{n}", "period": "yearly", "timezone": "a b"})", "IANA"},
+        Bad{R"({"name": "t", "format": "T-{n}", "period": "yearly"})", "{YYYY}"}}) {
     CAPTURE(bad.json);
     auto r = pez::parse_create_spec(bad.json);
     REQUIRE_FALSE(r);
