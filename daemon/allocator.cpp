@@ -43,10 +43,13 @@ Error not_found_error(std::string_view name) {
 
 Allocator::Allocator(CoreClock& clock, Store& store, Metrics& metrics, AllocatorOptions options)
     : m_clock(clock), m_store(store), m_options(options), m_sweep(clock.timer()) {
-  SourceContext ctx{clock, store, metrics, options.timeout, [this] { arm_sweep(); },
-                    [this](std::string const& name, std::int64_t value, bool exhausted) {
-                      observed(name, value, exhausted);
-                    }};
+  SourceContext ctx{
+      clock,
+      store,
+      metrics,
+      options.timeout,
+      [this] { arm_sweep(); },
+      [this](std::string const& name, std::int64_t value, bool exhausted) { observed(name, value, exhausted); }};
   m_strict = std::make_unique<StrictSource>(ctx, options.strict_batch);
   m_block = std::make_unique<BlockSource>(ctx, options.block);
 }
@@ -66,9 +69,10 @@ void Allocator::observed(std::string const& name, std::int64_t value, bool exhau
   if (w.generation != info->generation) w = Watch{info->generation};
   if (exhausted) {
     if (!w.ran_out) {
-      spdlog::warn("sequence {} has run out: it cannot hand out the numbers asked for and does not cycle; "
-                   "pez admin reset {} makes it hand out numbers again",
-                   name, name);
+      spdlog::warn(
+          "sequence {} has run out: it cannot hand out the numbers asked for and does not cycle; "
+          "pez admin reset {} makes it hand out numbers again",
+          name, name);
     }
     w.ran_out = true;
     w.used = 1;
@@ -76,8 +80,8 @@ void Allocator::observed(std::string const& name, std::int64_t value, bool exhau
   }
   bool const wrapped = w.has_last && (info->increment > 0 ? value < w.last : value > w.last);
   if (wrapped) {
-    spdlog::warn("sequence {} wrapped: it starts over at {}, and numbers it handed out before come again",
-                 name, info->increment > 0 ? info->min : info->max);
+    spdlog::warn("sequence {} wrapped: it starts over at {}, and numbers it handed out before come again", name,
+                 info->increment > 0 ? info->min : info->max);
     w.warned = false;
   }
   w.last = value;
@@ -85,8 +89,8 @@ void Allocator::observed(std::string const& name, std::int64_t value, bool exhau
   w.used = used_after(shape_of(*info), value);
   if (w.used >= m_options.wrap_warning && !w.warned && m_options.wrap_warning < 1) {
     w.warned = true;
-    spdlog::warn("sequence {} has used {:.1f}% of its range (setting wrap_warning is {}): {} after {}",
-                 name, w.used * 100, m_options.wrap_warning, info->cycle ? "it wraps" : "it runs out",
+    spdlog::warn("sequence {} has used {:.1f}% of its range (setting wrap_warning is {}): {} after {}", name,
+                 w.used * 100, m_options.wrap_warning, info->cycle ? "it wraps" : "it runs out",
                  info->increment > 0 ? info->max : info->min);
   }
 }
@@ -130,7 +134,8 @@ void Allocator::notice(std::string const& name) {
     }
     return;
   }
-  if (log.allow()) spdlog::info("sequence {} was announced as changed: reading the catalog again{}", name, log.left_out_text());
+  if (log.allow())
+    spdlog::info("sequence {} was announced as changed: reading the catalog again{}", name, log.left_out_text());
   announce(name);
 }
 
@@ -209,9 +214,9 @@ void Allocator::admit(Request request) {
     return;
   }
   if (!info->format_error.empty()) {
-    request.answer(std::unexpected(Error{
-        Errc::internal, "sequence " + request.name + " cannot be served: " + info->format_error +
-                            "; drop it and create it again with pez admin create (which checks the format)"}));
+    request.answer(std::unexpected(
+        Error{Errc::internal, "sequence " + request.name + " cannot be served: " + info->format_error +
+                                  "; drop it and create it again with pez admin create (which checks the format)"}));
     return;
   }
   if (request.count == 0) {
@@ -221,11 +226,11 @@ void Allocator::admit(Request request) {
   }
   if (info->cycle && request.count > numbers_per_pass(shape_of(*info))) {
     auto const pass = numbers_per_pass(shape_of(*info));
-    request.answer(std::unexpected(Error{
-        Errc::bad_request, "sequence " + request.name + " holds " + std::to_string(pass) +
-                               " numbers before it starts over: one answer of more would repeat a number; ask "
-                               "for at most " +
-                               std::to_string(pass)}));
+    request.answer(std::unexpected(
+        Error{Errc::bad_request, "sequence " + request.name + " holds " + std::to_string(pass) +
+                                     " numbers before it starts over: one answer of more would repeat a number; ask "
+                                     "for at most " +
+                                     std::to_string(pass)}));
     return;
   }
   if (request.fence > catalog.read_number()) {
@@ -303,9 +308,8 @@ void Allocator::catalog_read() {
     }
   }
   std::erase_if(m_announced, [&](auto const& fence) { return fence.second <= catalog.read_number(); });
-  auto moved = m_block->sync(catalog, [this](SequenceInfo const& info) {
-    return info.block.value_or(m_options.mode == Mode::block);
-  });
+  auto moved = m_block->sync(
+      catalog, [this](SequenceInfo const& info) { return info.block.value_or(m_options.mode == Mode::block); });
   auto waiting = std::move(m_waiting_for_catalog);
   m_waiting_for_catalog.clear();
   for (auto& request : moved) waiting.push_back(std::move(request));

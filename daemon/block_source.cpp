@@ -56,9 +56,7 @@ bool BlockSource::can_take(Reserve const& r, std::uint32_t count) const {
   return r.waiters.empty() && r.fence <= m_read_done && !period_over(r) && start_for(r, count).has_value();
 }
 
-bool BlockSource::period_over(Reserve const& r) const {
-  return r.period_ends && m_ctx.clock.now() >= *r.period_ends;
-}
+bool BlockSource::period_over(Reserve const& r) const { return r.period_ends && m_ctx.clock.now() >= *r.period_ends; }
 
 void BlockSource::end_period_locked(Reserve& r) {
   if (r.run_out_until && m_ctx.clock.now() >= *r.run_out_until) {
@@ -391,23 +389,25 @@ void BlockSource::fetch_many(std::vector<Reserve*> batch) {
   }
   m_ctx.metrics.db_round_trip();
   spdlog::debug("reserving blocks of {} sequences in one statement", asks.size());
-  m_ctx.store.reserve_many(asks, [this, asked = std::move(asked), asked_at = m_ctx.clock.now()](ReserveManyResult result) {
-    if (result) {
-      for (std::size_t i = 0; i < asked.size(); ++i) {
-        auto const& a = asked[i];
-        fetched(a.name, a.epoch, a.generation, a.size, asked_at, (*result)[i]);
-      }
-      return;
-    }
-    auto const kind = result.error().kind;
-    if (kind == StoreError::Kind::lost || kind == StoreError::Kind::timeout) {
-      for (auto const& a : asked) fetched(a.name, a.epoch, a.generation, a.size, asked_at, std::unexpected(result.error()));
-      return;
-    }
-    spdlog::debug("reserving blocks of {} sequences in one statement failed ({}): each is asked for alone",
-                  asked.size(), result.error().message);
-    ask_alone(asked);
-  });
+  m_ctx.store.reserve_many(
+      asks, [this, asked = std::move(asked), asked_at = m_ctx.clock.now()](ReserveManyResult result) {
+        if (result) {
+          for (std::size_t i = 0; i < asked.size(); ++i) {
+            auto const& a = asked[i];
+            fetched(a.name, a.epoch, a.generation, a.size, asked_at, (*result)[i]);
+          }
+          return;
+        }
+        auto const kind = result.error().kind;
+        if (kind == StoreError::Kind::lost || kind == StoreError::Kind::timeout) {
+          for (auto const& a : asked)
+            fetched(a.name, a.epoch, a.generation, a.size, asked_at, std::unexpected(result.error()));
+          return;
+        }
+        spdlog::debug("reserving blocks of {} sequences in one statement failed ({}): each is asked for alone",
+                      asked.size(), result.error().message);
+        ask_alone(asked);
+      });
 }
 
 void BlockSource::ask_alone(std::vector<Asked> const& asked) {
@@ -433,11 +433,10 @@ void BlockSource::fetch(Reserve& r) {
   std::uint64_t const size = next_block_size(r);
   m_ctx.metrics.db_round_trip();
   spdlog::debug("reserving a block of {} numbers of {} ({} left, {:.0f}/s)", size, r.name, r.available, r.rate);
-  m_ctx.store.reserve(r.name, size,
-                      [this, name = r.name, epoch = r.epoch, generation = r.generation, size,
-                       asked_at = m_ctx.clock.now()](ReserveResult result) {
-                        fetched(name, epoch, generation, size, asked_at, std::move(result));
-                      });
+  m_ctx.store.reserve(
+      r.name, size,
+      [this, name = r.name, epoch = r.epoch, generation = r.generation, size, asked_at = m_ctx.clock.now()](
+          ReserveResult result) { fetched(name, epoch, generation, size, asked_at, std::move(result)); });
 }
 
 void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
@@ -548,8 +547,8 @@ bool BlockSource::add_block_locked(Reserve& r, Block const& block, Clock::time_p
     r.period_ends.reset();
   }
   auto const count = numbers_in(block.first, block.last, block.step);
-  bool const wrapped = !r.ranges.empty() && (block.step > 0 ? block.first <= r.ranges.back().last
-                                                            : block.first >= r.ranges.back().last);
+  bool const wrapped =
+      !r.ranges.empty() && (block.step > 0 ? block.first <= r.ranges.back().last : block.first >= r.ranges.back().last);
   r.ranges.push_back(Range{block.first, block.last, block.step, block.generation, wrapped});
   if (wrapped) ++r.new_passes;
   r.available += count;
@@ -568,7 +567,8 @@ void BlockSource::invalidate_locked(Reserve& r, std::int64_t generation) {
     if (&range == &r.ranges.front()) range.new_pass = false;
     if (range.new_pass) ++r.new_passes;
   }
-  if (available != r.available) spdlog::info("dropped {} reserved numbers of {}: it was reset", r.available - available, r.name);
+  if (available != r.available)
+    spdlog::info("dropped {} reserved numbers of {}: it was reset", r.available - available, r.name);
   r.available = available;
   r.run_out = false;
 }
@@ -620,7 +620,8 @@ void BlockSource::announced(std::string const& name, std::uint64_t read) {
   }
 }
 
-std::vector<Request> BlockSource::sync(Catalog const& catalog, std::function<bool(SequenceInfo const&)> const& in_block_mode) {
+std::vector<Request> BlockSource::sync(Catalog const& catalog,
+                                       std::function<bool(SequenceInfo const&)> const& in_block_mode) {
   Deliveries out;
   std::vector<Request> moved;
   {

@@ -22,7 +22,7 @@ struct SequenceInfo {
   std::int64_t max = 0;
   std::int64_t start = 1;
   bool cycle = false;
-  std::optional<bool> block;   // the sequence's own allocation mode (true: block), if it sets one
+  std::optional<bool> block;  // the sequence's own allocation mode (true: block), if it sets one
   // Changes when the sequence is created or reset (sql/003_admin.sql); 0 for a sequence made
   // outside pez admin (no row in pez.sequences) until a reset through pez gives it one.
   std::int64_t generation = 0;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/database.hpp"
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include <unistd.h>
 
@@ -35,8 +35,9 @@ constexpr char const k_session_sql[] =
 
 // What to say when pezd's role lacks a right that sql/grants.sql gives.
 std::string missing_grant(std::string const& role, std::string const& what, std::string const& grant) {
-  return "pezd's database role " + role + " may not " + what + "; run " PEZ_SQL_DIR
-         "/grants.sql as the owner of schema pez (psql -v pezd=" + role + " -f FILE), which grants it " + grant;
+  return "pezd's database role " + role + " may not " + what +
+         "; run " PEZ_SQL_DIR "/grants.sql as the owner of schema pez (psql -v pezd=" + role +
+         " -f FILE), which grants it " + grant;
 }
 
 // Only once the server is known not to be a standby: one in recovery refuses LISTEN.
@@ -48,13 +49,14 @@ constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pe
 // (k_format_columns) by read_format.
 // From the catalog tables, not the view pg_sequences: the view opens every sequence, and one
 // dropped meanwhile fails the whole read ("could not open relation with OID").
-#define PEZ_SEQUENCES_JOIN                                                                 \
+#define PEZ_SEQUENCES_JOIN                                                               \
   " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace" \
-  " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                   \
+  " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                 \
   " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
-#define PEZ_SEQUENCES_WHERE " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
+#define PEZ_SEQUENCES_WHERE \
+  " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
 #define PEZ_FORMAT_COLUMNS " c.format, c.period, c.time_zone, c.check_digits, to_char(c.current_period, 'YYYYMMDD')"
-#define PEZ_CATALOG_SELECT                                                      \
+#define PEZ_CATALOG_SELECT                                                              \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle," \
   " c.mode, coalesce(c.generation, 0)," PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN PEZ_SEQUENCES_WHERE
 constexpr char const k_catalog_sql[] = PEZ_CATALOG_SELECT " ORDER BY 1";
@@ -86,8 +88,7 @@ constexpr char const k_list_sql[] =
     " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " (SELECT count(*) FROM pg_catalog.pg_stat_activity"
-    "   WHERE datname = current_database() AND application_name = 'pezd'),"
-    PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN
+    "   WHERE datname = current_database() AND application_name = 'pezd')," PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN
     " CROSS JOIN LATERAL pez.sequence_state(r.relname::text) st" PEZ_SEQUENCES_WHERE
     "   AND ($1::text IS NULL OR r.relname::text = $1) AND st.last_value IS NOT NULL ORDER BY 1";
 
@@ -211,53 +212,52 @@ void Database::connect(Slot& slot) {
 
 void Database::setup(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
   slot.state = Slot::State::setting_up;
-  conn->exec(k_session_sql, m_options.statement_timeout,
-             [this, &slot, conn](std::expected<PgResults, DbError> result) {
-               if (slot.conn != conn || m_stopped) return;
-               if (!result) {
-                 setup_failed(slot, conn, result.error().message);
-                 return;
-               }
-               if (value(*result, 0, 0, 0) == "t") {
-                 setup_failed(slot, conn,
-                              "the server at " + conn->server() +
-                                  " is in recovery (a standby) and cannot hand out numbers; point pezd at "
-                                  "the primary, or list every host and add target_session_attrs=read-write "
-                                  "to database_url");
-                 return;
-               }
-               if (!slot.listener) {
-                 m_server = conn->server() + " as " + value(*result, 0, 0, 1) + " on " + value(*result, 0, 0, 2);
-               }
-               bool const has_schema = value(*result, 0, 0, 3) == "t";
-               if (value(*result, 0, 0, 4) == "f") {
-                 setup_failed(slot, conn, missing_grant(value(*result, 0, 0, 1), "use schema pez",
-                                                        "USAGE ON SCHEMA pez, among others"));
-                 return;
-               }
-               auto schema = [this, &slot, conn, has_schema] {
-                 if (slot.listener) {
-                   finish_setup(slot, conn);  // the other connections migrate
-                 } else if (has_schema) {
-                   read_version(slot, conn);
-                 } else {
-                   migrate(slot, conn, 0);
+  conn->exec(k_session_sql, m_options.statement_timeout, [this, &slot, conn](std::expected<PgResults, DbError> result) {
+    if (slot.conn != conn || m_stopped) return;
+    if (!result) {
+      setup_failed(slot, conn, result.error().message);
+      return;
+    }
+    if (value(*result, 0, 0, 0) == "t") {
+      setup_failed(slot, conn,
+                   "the server at " + conn->server() +
+                       " is in recovery (a standby) and cannot hand out numbers; point pezd at "
+                       "the primary, or list every host and add target_session_attrs=read-write "
+                       "to database_url");
+      return;
+    }
+    if (!slot.listener) {
+      m_server = conn->server() + " as " + value(*result, 0, 0, 1) + " on " + value(*result, 0, 0, 2);
+    }
+    bool const has_schema = value(*result, 0, 0, 3) == "t";
+    if (value(*result, 0, 0, 4) == "f") {
+      setup_failed(slot, conn,
+                   missing_grant(value(*result, 0, 0, 1), "use schema pez", "USAGE ON SCHEMA pez, among others"));
+      return;
+    }
+    auto schema = [this, &slot, conn, has_schema] {
+      if (slot.listener) {
+        finish_setup(slot, conn);  // the other connections migrate
+      } else if (has_schema) {
+        read_version(slot, conn);
+      } else {
+        migrate(slot, conn, 0);
+      }
+    };
+    if (!listens(slot)) {
+      schema();
+      return;
+    }
+    conn->exec(k_listen_sql, m_options.statement_timeout,
+               [this, &slot, conn, schema](std::expected<PgResults, DbError> listening) {
+                 if (slot.conn != conn || m_stopped) return;
+                 if (!listening) {
+                   setup_failed(slot, conn, listening.error().message);
+                   return;
                  }
-               };
-               if (!listens(slot)) {
-                 schema();
-                 return;
-               }
-               conn->exec(k_listen_sql, m_options.statement_timeout,
-                          [this, &slot, conn, schema](std::expected<PgResults, DbError> listening) {
-                            if (slot.conn != conn || m_stopped) return;
-                            if (!listening) {
-                              setup_failed(slot, conn, listening.error().message);
-                              return;
-                            }
-                            probe(slot, conn, schema);
-                          });
-             });
+                 probe(slot, conn, schema);
+               });
+  });
 }
 
 void Database::probe(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::function<void()> next) {
@@ -282,13 +282,15 @@ void Database::probe(Slot& slot, std::shared_ptr<PgConnection> const& conn, std:
                                [this, &slot, conn, prober](std::expected<void, DbError> opened) {
                                  if (slot.prober != prober || slot.probe_channel.empty()) return;
                                  if (!opened) {
-                                   probed(slot, conn, "a second connection to send one failed: " + opened.error().message);
+                                   probed(slot, conn,
+                                          "a second connection to send one failed: " + opened.error().message);
                                    return;
                                  }
                                  prober->exec("NOTIFY " + slot.probe_channel, m_options.statement_timeout,
                                               [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
                                                 if (slot.prober != prober || slot.probe_channel.empty()) return;
-                                                if (!sent) probed(slot, conn, "sending one failed: " + sent.error().message);
+                                                if (!sent)
+                                                  probed(slot, conn, "sending one failed: " + sent.error().message);
                                               });
                                });
              });
@@ -359,10 +361,11 @@ void Database::migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, in
                  auto const& error = result.error();
                  std::string message = "cannot apply sql/" + std::string(migration.file) + ": " + error.message;
                  if (error.sqlstate == "42501") {
-                   message = "the pez schema is missing or older than this pezd, and its database role " + conn->user() +
-                             " may not change it (" + error.message +
+                   message = "the pez schema is missing or older than this pezd, and its database role " +
+                             conn->user() + " may not change it (" + error.message +
                              "); run pezd migrate as the database owner, then " PEZ_SQL_DIR
-                             "/grants.sql (psql -v pezd=" + conn->user() + " -f FILE)";
+                             "/grants.sql (psql -v pezd=" +
+                             conn->user() + " -f FILE)";
                  }
                  setup_failed(slot, conn, message);
                  return;
@@ -409,7 +412,8 @@ void Database::run_catalog_refresh(Slot& slot) {
     m_hearing_at_read.clear();
     for (auto const& s : m_slots) {
       bool const up = s->state == Slot::State::idle || s->state == Slot::State::leased;
-      if (up && s->hears_notices && (m_listener == nullptr || s->listener)) m_hearing_at_read.emplace_back(s.get(), s->hearing_since);
+      if (up && s->hears_notices && (m_listener == nullptr || s->listener))
+        m_hearing_at_read.emplace_back(s.get(), s->hearing_since);
     }
   }
   auto const read = ++m_reads_started;
@@ -425,7 +429,8 @@ void Database::run_catalog_refresh(Slot& slot) {
         m_entries_wanted.insert(names.begin(), names.end());
       }
       if (result.error().kind == DbError::Kind::sql && result.error().sqlstate == "42501") {
-        setup_failed(slot, conn, missing_grant(conn->user(), "read pez.sequences", "SELECT ON pez.sequences, among others"));
+        setup_failed(slot, conn,
+                     missing_grant(conn->user(), "read pez.sequences", "SELECT ON pez.sequences, among others"));
       } else if (result.error().kind == DbError::Kind::sql) {
         setup_failed(slot, conn, "cannot read the sequences of schema pez: " + result.error().message);
       } else {
@@ -439,7 +444,9 @@ void Database::run_catalog_refresh(Slot& slot) {
       SequenceInfo info;
       if (!read_info(rows, row, info) || !read_format(rows, row, k_catalog_format_column, info)) {
         m_refresh_wanted = true;
-        setup_failed(slot, conn, "cannot read the sequences of schema pez: row " + std::to_string(row) + " holds a value pezd cannot read");
+        setup_failed(
+            slot, conn,
+            "cannot read the sequences of schema pez: row " + std::to_string(row) + " holds a value pezd cannot read");
         return;
       }
       sequences.push_back(std::move(info));
@@ -544,7 +551,8 @@ void Database::lost(Slot& slot, std::string const& message) {
 }
 
 bool Database::can_send() const {
-  return std::ranges::any_of(m_slots, [](auto const& slot) { return !slot->listener && slot->state == Slot::State::idle; });
+  return std::ranges::any_of(m_slots,
+                             [](auto const& slot) { return !slot->listener && slot->state == Slot::State::idle; });
 }
 
 Database::Slot& Database::lease() {
@@ -578,8 +586,8 @@ template <typename T, typename Read>
 PgConnection::ResultHandler Database::answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,
                                              std::move_only_function<void(std::expected<T, StoreError>)> handler,
                                              Read read) {
-  return [this, &slot, conn, handler = std::move(handler), read = std::move(read)](
-             std::expected<PgResults, DbError> result) mutable {
+  return [this, &slot, conn, handler = std::move(handler),
+          read = std::move(read)](std::expected<PgResults, DbError> result) mutable {
     if (!result) {
       auto const failure = result.error();
       finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
@@ -611,8 +619,8 @@ void Database::reserve(std::string const& name, std::uint64_t count, ReserveHand
   std::string const n = std::to_string(count);
   char const* params[] = {sequence.c_str(), n.c_str()};
   slot.conn->exec_params(k_reserve_sql, params, m_options.statement_timeout,
-                           answer<Block>(slot, slot.conn, std::move(handler),
-                                         [count](PgResults const& r) { return reserve_answer(r, count); }));
+                         answer<Block>(slot, slot.conn, std::move(handler),
+                                       [count](PgResults const& r) { return reserve_answer(r, count); }));
 }
 
 void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
@@ -630,8 +638,9 @@ void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHand
   auto const name_list = array_literal(names);
   char const* params[] = {name_list.c_str(), count_list.c_str()};
   slot.conn->exec_params(k_reserve_many_sql, params, m_options.statement_timeout,
-                         answer<std::vector<Block>>(slot, slot.conn, std::move(handler),
-                                                    [counts](PgResults const& r) { return reserve_many_answer(r, counts); }));
+                         answer<std::vector<Block>>(slot, slot.conn, std::move(handler), [counts](PgResults const& r) {
+                           return reserve_many_answer(r, counts);
+                         }));
 }
 
 void Database::change(Change const& change, ChangeHandler handler) {
@@ -640,9 +649,18 @@ void Database::change(Change const& change, ChangeHandler handler) {
   char const* sql = k_drop_sql;
   if (change.op == Change::Op::create) {
     auto const& spec = change.spec;
-    values = {spec.name, std::to_string(spec.start), std::to_string(spec.min), std::to_string(spec.max),
-              std::to_string(spec.increment), std::string(spec.cycle ? "true" : "false"), spec.mode, spec.description,
-              spec.format, spec.period, spec.time_zone, spec.check};
+    values = {spec.name,
+              std::to_string(spec.start),
+              std::to_string(spec.min),
+              std::to_string(spec.max),
+              std::to_string(spec.increment),
+              std::string(spec.cycle ? "true" : "false"),
+              spec.mode,
+              spec.description,
+              spec.format,
+              spec.period,
+              spec.time_zone,
+              spec.check};
     sql = k_create_sql;
   } else if (change.op == Change::Op::reset) {
     values = {change.name, change.to ? std::optional(std::to_string(*change.to)) : std::nullopt};

@@ -244,8 +244,8 @@ std::expected<std::vector<Block>, StoreError> reserve_many_answer(PgResults cons
   auto const* rows = last_result(results);
   if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size())) {
     return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered a reserve of " +
-                                                                     std::to_string(counts.size()) +
-                                                                     " sequences with another number of rows"});
+                                                                      std::to_string(counts.size()) +
+                                                                      " sequences with another number of rows"});
   }
   std::vector<Block> blocks;
   std::vector<char const*> row;

@@ -236,7 +236,7 @@ class BlockSource final : public Source {
   Reserves m_reserves;
   std::deque<std::string> m_fetch_queue;   // reserves that run low
   std::deque<std::string> m_fetch_urgent;  // reserves that requests wait for
-  std::uint64_t m_read_done = 0;  // the latest catalog read applied
+  std::uint64_t m_read_done = 0;           // the latest catalog read applied
   // Fences (see Reserve::fence) announced for sequences that had no reserve then.
   std::map<std::string, std::uint64_t, std::less<>> m_fences;
   std::uint64_t m_next_epoch = 1;

@@ -98,7 +98,8 @@ void StrictSource::pump() {
     // one statement would repeat.
     std::uint64_t limit = m_batch_limit;
     if (info != nullptr && info->cycle) {
-      limit = std::min<std::uint64_t>(limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
+      limit = std::min<std::uint64_t>(
+          limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
     }
     // The first request goes whatever its count; the others join while the total stays within
     // the limit.
@@ -126,8 +127,7 @@ void StrictSource::pump() {
 void StrictSource::arm_retry(Clock::time_point at) {
   if (m_retry_timer->armed() && m_retry_due <= at) return;
   m_retry_due = at;
-  m_retry_timer->start(std::max<Clock::duration>(at - m_ctx.clock.now(), Clock::duration::zero()),
-                       [this] { pump(); });
+  m_retry_timer->start(std::max<Clock::duration>(at - m_ctx.clock.now(), Clock::duration::zero()), [this] { pump(); });
 }
 
 void StrictSource::run(std::shared_ptr<Batch> const& batch) {
@@ -146,8 +146,9 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
   };
   using Kind = StoreError::Kind;
   if (result && result->numbers.size() != batch->total) {
-    result = std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->numbers.size()) +
-                                                            " numbers for " + std::to_string(batch->total)});
+    result =
+        std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->numbers.size()) +
+                                                       " numbers for " + std::to_string(batch->total)});
   }
   if (!result) {
     auto const& error = result.error();
