@@ -573,6 +573,8 @@ class FakeStore final : public daemon::Store {
   void take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) override;
   void reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) override;
+  // The model learns of a block the database reserved for this daemon: its issue.
+  std::uint64_t issue_block(std::string const& name, daemon::Block const& block, Origin const& origin);
   // Small, so that seeds meet statements of several sequences, and their failures, often.
   std::size_t reserve_batch() const override { return 3; }
   void change(Change const& change, daemon::ChangeHandler handler) override;
@@ -977,6 +979,18 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
   send(conn, ex);
 }
 
+std::uint64_t FakeStore::issue_block(std::string const& name, daemon::Block const& block, Origin const& origin) {
+  std::vector<std::int64_t> values;
+  for (i128 v = block.first;; v += block.step) {
+    values.push_back(static_cast<std::int64_t>(v));
+    if (v == block.last) break;
+  }
+  // Its numbers are handed out only before its period ends, as the database's clock ran now.
+  std::optional<Clock::time_point> ends;
+  if (block.valid_for) ends = m_world.clock.now() + *block.valid_for;
+  return m_world.model.issue(m_id, name, true, values, std::vector<Origin>(values.size(), origin), ends);
+}
+
 void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) {
   auto const conn = lease();
   if (conn == m_conns.size()) return;
@@ -992,15 +1006,7 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
     Origin origin;
     auto r = m_world.db.reserve(name, static_cast<std::int64_t>(count), &origin);
     if (r) {
-      std::vector<std::int64_t> values;
-      for (i128 v = r->first;; v += r->step) {
-        values.push_back(static_cast<std::int64_t>(v));
-        if (v == r->last) break;
-      }
-      // Its numbers are handed out only before its period ends, as the database's clock ran now.
-      std::optional<Clock::time_point> ends;
-      if (r->valid_for) ends = m_world.clock.now() + *r->valid_for;
-      out->issue = m_world.model.issue(m_id, name, true, values, std::vector<Origin>(values.size(), origin), ends);
+      out->issue = issue_block(name, *r, origin);
       m_world.log("database: daemon", m_id, "reserves", name, "from", r->first, "to", r->last, "step", r->step,
                   "generation", r->generation, "pass", origin.pass, "period", r->period, "valid for",
                   r->valid_for ? std::chrono::duration_cast<std::chrono::microseconds>(*r->valid_for).count() : -1,
@@ -1049,15 +1055,7 @@ void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon
         out->result = std::unexpected(r.error());
         return;
       }
-      std::vector<std::int64_t> values;
-      for (i128 v = r->first;; v += r->step) {
-        values.push_back(static_cast<std::int64_t>(v));
-        if (v == r->last) break;
-      }
-      std::optional<Clock::time_point> ends;
-      if (r->valid_for) ends = m_world.clock.now() + *r->valid_for;
-      out->issues.push_back(
-          m_world.model.issue(m_id, ask.name, true, values, std::vector<Origin>(values.size(), origin), ends));
+      out->issues.push_back(issue_block(ask.name, *r, origin));
       m_world.log("database: daemon", m_id, "reserves", ask.name, "from", r->first, "to", r->last, "step", r->step,
                   "generation", r->generation, "period", r->period, "in a statement of", asks.size(), "(issue",
                   out->issues.back(), ")");
