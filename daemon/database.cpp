@@ -81,6 +81,8 @@ std::string array_literal(std::vector<std::string> const& names) {
 }
 
 // Every sequence of schema pez ($1 NULL) or one, with its settings, state and catalog entry.
+// One is found through pg_class's index on the name (the name pattern alone would read every
+// sequence: 20 ms of each pez admin create's read back beside 10,000 sequences).
 // pez.sequence_state answers no state for a sequence dropped while the list is read (version 5).
 constexpr char const k_list_sql[] =
     "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"
@@ -90,7 +92,8 @@ constexpr char const k_list_sql[] =
     " (SELECT count(*) FROM pg_catalog.pg_stat_activity"
     "   WHERE datname = current_database() AND application_name = 'pezd')," PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN
     " CROSS JOIN LATERAL pez.sequence_state(r.relname::text) st" PEZ_SEQUENCES_WHERE
-    "   AND ($1::text IS NULL OR r.relname::text = $1) AND st.last_value IS NOT NULL ORDER BY 1";
+    "   AND ($1::text IS NULL OR (r.relname = $1::name AND r.relname::text = $1)) AND st.last_value IS NOT NULL"
+    " ORDER BY 1";
 
 constexpr char const k_create_sql[] =
     "SELECT pez.create_sequence($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $6::boolean, $7, $8, $9, $10,"
