@@ -27,4 +27,7 @@ def summary_text(s):
     lines.append(f"longest request: {s['longest_request_s']:.2f} s (bound {s['bound_s']:g} s); Patroni ttl "
                  f"{s['timing']['ttl']} s, loop_wait {s['timing']['loop_wait']} s, retry_timeout "
                  f"{s['timing']['retry_timeout']} s")
+    heals = s.get("heals", [])
+    lines.append("members healed by the test: " + (", ".join(f"{h['node']} ({h['action']})" for h in heals)
+                                                     if heals else "none"))
     return "\n".join(lines)

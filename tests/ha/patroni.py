@@ -279,6 +279,7 @@ class PatroniCluster:
         self.etcd = None
         self.nodes = []
         self.haproxy = None
+        self.heals = []
         try:
             self.etcd = Etcd(self.base)
             self.etcd.start()
@@ -288,7 +289,7 @@ class PatroniCluster:
             # The first bootstraps the cluster; the others are cloned from it.
             self.nodes[0].start()
             wait_until(lambda: self.nodes[0].rest("/primary")[0] == 200, 120, interval=0.2,
-                       what=f"node1 to bootstrap and lead\n{self.nodes[0].log_tail()}")
+                       what=lambda: f"node1 to bootstrap and lead\n{self.nodes[0].log_tail()}")
             for node in self.nodes[1:]:
                 node.start()
             self.wait_healthy()
@@ -352,11 +353,50 @@ class PatroniCluster:
             return False
         return streaming == members - 1 and (not self.synchronous or (sync == 1 and names != ""))
 
-    def wait_healthy(self, timeout=120):
+    def streaming(self):
+        """The names of the replicas the leader sees streaming, or None without a leader."""
+        leader = self.leader()
+        if leader is None:
+            return None
+        try:
+            with contextlib.closing(leader.connect()) as conn, conn.cursor() as cur:
+                cur.execute("SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
+                return {row[0] for row in cur.fetchall()}
+        except psycopg2.Error:
+            return None
+
+    def heal(self):
+        """What an operator does for a member that does not rejoin: its Patroni started again if it
+        died, else the member cloned afresh from the leader (patronictl reinit). Each step is kept
+        in self.heals with the member's log, for the run's summary."""
+        streaming = self.streaming()
+        leader = self.leader()
+        # patronictl reinit acts on a member its cluster lists as a replica only.
+        replicas = {m["name"] for m in self.state()["members"] if m.get("role") != "leader"}
+        for node in self.nodes:
+            if not node.running():
+                action = "Patroni started again"
+                node.start()
+            elif leader is not None and node.name in replicas and streaming is not None and node.name not in streaming:
+                action = "reinit"
+                self.patronictl("reinit", self.example["scope"], node.name, "--force")
+            else:
+                continue
+            self.heals.append({"node": node.name, "action": action, "log": node.log_tail(3000)})
+
+    def wait_healthy(self, timeout=120, heal_after=None):
+        """Waits for a leader and every replica streaming. With heal_after, a member that has not
+        rejoined by then is healed (see heal) and the wait goes on for timeout."""
+        if heal_after is not None and not self.healthy():
+            with contextlib.suppress(AssertionError):
+                wait_until(self.healthy, heal_after, interval=0.2)
+            if not self.healthy():
+                self.heal()
         wait_until(self.healthy, timeout, interval=0.2,
-                   what="the Patroni cluster: a leader, every replica streaming"
-                        + (", one synchronous" if self.synchronous else "")
-                        + "".join(f"\n--- {n.name} ---\n{n.log_tail(2000)}" for n in self.nodes))
+                   what=lambda: "the Patroni cluster: a leader, every replica streaming"
+                   + (", one synchronous" if self.synchronous else "")
+                   + f"\nmembers: {self.state()['members']}"
+                   + "".join(f"\n--- {n.name} ---\n{n.log_tail(6000)}" for n in self.nodes))
 
     def patronictl(self, *args):
         result = subprocess.run([program("patronictl"), "-c", self.nodes[0].config_path, *args],

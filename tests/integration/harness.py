@@ -59,7 +59,8 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            # what may be a function: a description made when the wait fails (a log's tail then).
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
