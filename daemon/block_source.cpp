@@ -132,7 +132,9 @@ std::uint64_t BlockSource::reserved(std::string_view name) const {
 std::size_t BlockSource::pending() const {
   std::lock_guard lock(m_lock);
   std::size_t n = 0;
-  for (auto const& [name, r] : m_reserves) n += r.waiters.size();
+  for (auto const& name : m_waiting) {
+    if (auto it = m_reserves.find(name); it != m_reserves.end()) n += it->second.waiters.size();
+  }
   return n;
 }
 
@@ -218,6 +220,7 @@ void BlockSource::take(Request request) {
       } else {
         request.fence = r.fence;
         r.waiters.push_back(std::move(request));
+        if (!m_waiting.contains(r.name)) m_waiting.insert(r.name);
         if (!r.run_out) want_block(r);
       }
     }
@@ -671,16 +674,23 @@ void BlockSource::expire(Clock::time_point now, Error const& late) {
   Deliveries out;
   {
     std::lock_guard lock(m_lock);
-    // Not only from the front: a request that waited for the catalog joins behind later ones.
-    for (auto& [name, r] : m_reserves) {
-      for (auto it = r.waiters.begin(); it != r.waiters.end();) {
+    for (auto name = m_waiting.begin(); name != m_waiting.end();) {
+      auto found = m_reserves.find(*name);
+      if (found == m_reserves.end() || found->second.waiters.empty()) {
+        name = m_waiting.erase(name);
+        continue;
+      }
+      // Not only from the front: a request that waited for the catalog joins behind later ones.
+      auto& waiters = found->second.waiters;
+      for (auto it = waiters.begin(); it != waiters.end();) {
         if (it->deadline <= now) {
           out.push_back(Delivery{std::move(*it), {}, late, {}});
-          it = r.waiters.erase(it);
+          it = waiters.erase(it);
         } else {
           ++it;
         }
       }
+      ++name;
     }
   }
   deliver(out);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/names.hpp"
 #include "common/number_template.hpp"
 
 namespace pez::daemon {
@@ -39,6 +40,13 @@ class Catalog {
  public:
   using Clock = std::chrono::steady_clock;
 
+  Catalog() = default;
+  Catalog(Catalog const& other);
+  Catalog& operator=(Catalog const& other);
+  Catalog(Catalog&&) noexcept = default;  // a map's nodes move with it: the index stays right
+  Catalog& operator=(Catalog&&) noexcept = default;
+  ~Catalog() = default;
+
   SequenceInfo const* find(std::string_view name) const;
   // A read of every sequence. read: the number of the read that found sequences (reads are
   // numbered from 1 as they start, whole or not).
@@ -56,7 +64,12 @@ class Catalog {
   std::map<std::string, SequenceInfo, std::less<>> const& all() const { return m_sequences; }
 
  private:
+  void index_all();
+
   std::map<std::string, SequenceInfo, std::less<>> m_sequences;
+  // The same entries found by one hash (find runs for every request): the map keeps them in
+  // name order for the pages that list them.
+  NameMap<SequenceInfo const*> m_index;
   bool m_loaded = false;
   Clock::time_point m_refreshed_at{};
   std::uint64_t m_read = 0;

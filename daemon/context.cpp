@@ -79,19 +79,23 @@ void Sessions::close_all() {
 }
 
 void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
-  if (core) {
-    shared.allocator.allocate(name, count, std::move(handler));
-    return;
-  }
+  // Numbers held in memory are taken here, on any thread, the core's too: one look-up of the
+  // name, where the allocator's way checks the catalog first.
   thread_local std::vector<std::int64_t> numbers;
   bool refill = false;
   Printing printing;
   if (count > 0 && shared.allocator.try_take(name, count, numbers, printing, refill)) {
-    if (refill) {
+    metrics.numbers(name, count);
+    if (refill && core) {
+      shared.allocator.refill(std::string(name));
+    } else if (refill) {
       asio::post(shared.core, [&allocator = shared.allocator, name = std::string(name)] { allocator.refill(name); });
     }
-    metrics.numbers(name, count);
     handler(Numbers{NumbersView(numbers), std::move(printing)});
+    return;
+  }
+  if (core) {
+    shared.allocator.allocate(name, count, std::move(handler));
     return;
   }
   asio::post(shared.core, [&shared = shared, name = std::string(name), count, back = executor,

@@ -234,6 +234,9 @@ class BlockSource final : public Source {
   BlockOptions m_options;
   mutable std::mutex m_lock;  // guards everything below: worker threads take numbers too
   Reserves m_reserves;
+  // The names of the reserves that may hold waiting requests (some may since have none, or be
+  // gone): the deadline sweep and the count of pending requests walk these, not every reserve.
+  NameSet m_waiting;
   std::deque<std::string> m_fetch_queue;   // reserves that run low
   std::deque<std::string> m_fetch_urgent;  // reserves that requests wait for
   std::uint64_t m_read_done = 0;           // the latest catalog read applied
