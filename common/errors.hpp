@@ -46,4 +46,8 @@ struct Error {
   std::string message;
 };
 
+// No sequence of this name: the one place the answer is worded (the name as quote_untrusted shows
+// it, since it may be anything a client sent).
+Error not_found(std::string_view name);
+
 }  // namespace pez
