@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "common/text.hpp"
+
 namespace pez {
 namespace {
 
@@ -45,5 +47,7 @@ std::optional<Errc> errc_from_token(std::string_view token) {
   }
   return std::nullopt;
 }
+
+Error not_found(std::string_view name) { return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)}; }
 
 }  // namespace pez

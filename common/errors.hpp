@@ -20,7 +20,8 @@ enum class Errc {
   too_large,            // a line, header or body over its limit
   unsupported_version,  // the client speaks a protocol version this pezd does not
   misconfigured,        // pezd's database settings are wrong (no such database or role, authentication
-                        // or TLS verification failed): retrying will not help until they are fixed
+                        // or TLS verification failed): retrying will not help until they are fixed;
+                        // also pezd's own settings when it starts (load_config)
   internal,             // anything else: a bug or an unexpected database answer
 };
 inline constexpr std::size_t k_errc_count = static_cast<std::size_t>(Errc::internal) + 1;
@@ -44,5 +45,9 @@ struct Error {
   Errc code;
   std::string message;
 };
+
+// No sequence of this name: the one place the answer is worded (the name as quote_untrusted shows
+// it, since it may be anything a client sent).
+Error not_found(std::string_view name);
 
 }  // namespace pez

@@ -32,7 +32,7 @@ Error admin_error(AdminCommand const& command, StoreError const& error) {
     case Kind::timeout:
       return unavailable_error(error.message);
     case Kind::not_found:
-      return not_found_error(command.name);
+      return not_found(command.name);
     case Kind::exists:
       return Error{Errc::conflict, "sequence " + quote_untrusted(command.name) +
                                        " exists already; choose another name, or drop it first"};
@@ -298,7 +298,7 @@ void Admin::describe(Job job) {
       return;
     }
     if (result->size() != 1) {
-      finish(job, std::unexpected(not_found_error(job.command.name)));
+      finish(job, std::unexpected(not_found(job.command.name)));
       return;
     }
     auto const one = describe_row(result->front(), m_allocator, m_block_default, m_store.usage());

@@ -37,10 +37,6 @@ Error refused_error(std::string const& why) {
   return Error{Errc::unavailable, "pezd refuses to hand out numbers: " + why + "; try again later"};
 }
 
-Error not_found_error(std::string_view name) {
-  return Error{Errc::not_found, "no sequence named " + quote_untrusted(name)};
-}
-
 Allocator::Allocator(CoreClock& clock, Store& store, Metrics& metrics, AllocatorOptions options)
     : m_clock(clock), m_store(store), m_options(options), m_sweep(clock.timer()) {
   SourceContext ctx{
@@ -200,11 +196,11 @@ void Allocator::admit(Request request) {
       // answered at once. Only a sequence made by hand can still be missing: its name is read
       // meanwhile, so that it is served from the next request on.
       if (m_looking_up.insert(request.name).second) m_store.refresh_entry(request.name);
-      request.answer(std::unexpected(not_found_error(request.name)));
+      request.answer(std::unexpected(not_found(request.name)));
       return;
     }
     if (request.fence <= catalog.read_number() && (fresh || m_store.down())) {
-      request.answer(std::unexpected(not_found_error(request.name)));
+      request.answer(std::unexpected(not_found(request.name)));
       return;
     }
     // Answered once a read of the name that started after now is done.
@@ -315,7 +311,7 @@ void Allocator::catalog_read() {
   for (auto& request : moved) waiting.push_back(std::move(request));
   for (auto& request : waiting) {
     if (catalog.find(request.name) == nullptr && request.fence <= catalog.read_number()) {
-      request.answer(std::unexpected(not_found_error(request.name)));
+      request.answer(std::unexpected(not_found(request.name)));
     } else if (catalog.find(request.name) == nullptr) {
       m_waiting_for_catalog.push_back(std::move(request));
     } else {

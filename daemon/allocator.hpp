@@ -67,7 +67,6 @@ struct Request {
 Error unavailable_error(std::string const& why);
 // Numbers are refused while Store::safety_problem gives a reason (answered as unavailable).
 Error refused_error(std::string const& why);
-Error not_found_error(std::string_view name);
 
 // A way of taking numbers: strict (one database exchange per request, shared by requests that
 // wait together) or block (served from blocks reserved ahead).

@@ -577,7 +577,7 @@ void BlockSource::invalidate_locked(Reserve& r, std::int64_t generation) {
 }
 
 void BlockSource::erase_locked(Reserves::iterator it, Deliveries& out) {
-  fail_waiters(it->second, not_found_error(it->first), out);
+  fail_waiters(it->second, not_found(it->first), out);
   if (it->second.available > 0) {
     spdlog::info("dropped {} reserved numbers of {}: it was dropped", it->second.available, it->first);
   }

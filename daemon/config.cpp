@@ -667,8 +667,17 @@ std::string help_text(std::vector<settings::Spec> const& table) {
   return out;
 }
 
-std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
-                                                   std::vector<std::string> const& env_names) {
+namespace {
+
+// The settings are wrong (not the command line): pezd exits with EX_CONFIG.
+std::unexpected<Error> misconfigured(std::string message) {
+  return std::unexpected(Error{Errc::misconfigured, std::move(message)});
+}
+
+}  // namespace
+
+std::expected<Invocation, Error> load_config(int argc, char** argv, settings::EnvLookup const& env,
+                                             std::vector<std::string> const& env_names) {
   Invocation invocation;
   Config& cfg = invocation.config;
   auto table = specs(cfg);
@@ -711,7 +720,7 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
     invocation.text = std::string("pezd ") + k_version + "\n";
     return invocation;
   } catch (CLI::ParseError const& e) {
-    return std::unexpected(std::string(e.what()) + " (pezd --help lists the options)");
+    return std::unexpected(Error{Errc::bad_request, std::string(e.what()) + " (pezd --help lists the options)"});
   }
 
   // The config file: --config, else PEZ_CONFIG (empty for none), else the default if it exists.
@@ -732,17 +741,17 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
       std::stringstream buffer;
       buffer << in.rdbuf();
       auto parsed = settings::parse_config_text(buffer.str(), path);
-      if (!parsed) return std::unexpected(parsed.error());
+      if (!parsed) return misconfigured(parsed.error());
       entries = std::move(*parsed);
       cfg.config_path = path;
     } else if (required || errno != ENOENT) {
-      return std::unexpected("cannot read config file " + path + ": " + std::strerror(errno) +
-                             " (set --config or PEZ_CONFIG to another file, or PEZ_CONFIG= for none)");
+      return misconfigured("cannot read config file " + path + ": " + std::strerror(errno) +
+                           " (set --config or PEZ_CONFIG to another file, or PEZ_CONFIG= for none)");
     }
   }
 
   auto origins = settings::resolve(table, flags, env, entries, path);
-  if (!origins) return std::unexpected(origins.error());
+  if (!origins) return misconfigured(origins.error());
   cfg.origins = std::move(*origins);
 
   // A misspelt variable would otherwise be ignored without a word.
@@ -761,19 +770,19 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
            "): it holds ********, the mask pezd --print-config writes in place of a password; put the "
            "password back, or delete the setting";
   };
-  if (cfg.db_password == k_mask) return std::unexpected(masked("db_password"));
+  if (cfg.db_password == k_mask) return misconfigured(masked("db_password"));
   if (holds_the_mask(cfg.database_url)) {
-    return std::unexpected(masked("database_url"));
+    return misconfigured(masked("database_url"));
   }
   if (!cfg.db_password_file.empty()) {
     auto secret = read_secret_file(cfg.db_password_file, SecretKind::password);
     if (!secret) {
-      return std::unexpected("invalid value for setting db_password_file (from " +
-                             cfg.origins.at("db_password_file").where + "): " + secret.error());
+      return misconfigured("invalid value for setting db_password_file (from " +
+                           cfg.origins.at("db_password_file").where + "): " + secret.error());
     }
     cfg.db_password = *secret;
   } else if (auto credential = credential_password(env)) {
-    if (!*credential) return std::unexpected(credential->error());
+    if (!*credential) return misconfigured(credential->error());
     if (!(*credential)->second.empty()) {
       cfg.db_password = (*credential)->second;
       cfg.origins["db_password"] = settings::Origin{settings::Source::credential, (*credential)->first, "********"};
@@ -783,25 +792,25 @@ std::expected<Invocation, std::string> load_config(int argc, char** argv, settin
   if (!cfg.admin_token_file.empty()) {
     auto token = read_secret_file(cfg.admin_token_file, SecretKind::token);
     if (!token) {
-      return std::unexpected("invalid value for setting admin_token_file (from " +
-                             cfg.origins.at("admin_token_file").where + "): " + token.error());
+      return misconfigured("invalid value for setting admin_token_file (from " +
+                           cfg.origins.at("admin_token_file").where + "): " + token.error());
     }
     cfg.admin_token = *token;
   }
   if (!cfg.admin_group.empty()) {
     auto gid = group_id(cfg.admin_group);
     if (!gid) {
-      return std::unexpected("invalid value for setting admin_group (from " + cfg.origins.at("admin_group").where +
-                             "): " + gid.error());
+      return misconfigured("invalid value for setting admin_group (from " + cfg.origins.at("admin_group").where +
+                           "): " + gid.error());
     }
     cfg.admin_gid = *gid;
   }
   if (cfg.block.min > cfg.block.max) {
-    return std::unexpected("invalid value for setting block_min (from " + cfg.origins.at("block_min").where +
-                           "): it is above block_max (" + std::to_string(cfg.block.max) + ")");
+    return misconfigured("invalid value for setting block_min (from " + cfg.origins.at("block_min").where +
+                         "): it is above block_max (" + std::to_string(cfg.block.max) + ")");
   }
   if (cfg.socket_path.empty() && !cfg.http) {
-    return std::unexpected("both listeners are off (socket and http): set at least one of them");
+    return misconfigured("both listeners are off (socket and http): set at least one of them");
   }
   if (migrate->parsed()) invocation.action = Invocation::Action::migrate;
   if (print) invocation.action = Invocation::Action::print_config;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "common/protocol.hpp"
 #include "common/settings.hpp"
 #include "daemon/pg_connection.hpp"
@@ -108,9 +109,11 @@ struct Invocation {
 };
 
 // Reads flags, environment and config file. Errors name the setting and where its value came from.
-// env_names: the PEZ_ variables set, each of which must be a setting's (else a warning).
-std::expected<Invocation, std::string> load_config(int argc, char** argv, settings::EnvLookup const& env,
-                                                   std::vector<std::string> const& env_names = {});
+// env_names: the PEZ_ variables set, each of which must be a setting's (else a warning). The
+// error's kind says what was wrong, and so pezd's exit code (errc_exit_code): bad_request for the
+// command line itself (EX_USAGE), misconfigured for the settings (EX_CONFIG).
+std::expected<Invocation, Error> load_config(int argc, char** argv, settings::EnvLookup const& env,
+                                             std::vector<std::string> const& env_names = {});
 
 // pezd --help: the flags grouped as pezd.conf(5) groups the settings, within 100 columns.
 std::string help_text(std::vector<settings::Spec> const& table);

@@ -248,7 +248,7 @@ Reply Shared::ops_page(OpsPage page) const {
       return Reply{200, std::move(out), "text/plain; version=0.0.4; charset=utf-8"};
     }
   }
-  return Reply{500, error_body("unknown page")};
+  return error_reply({Errc::internal, "unknown page"});
 }
 
 std::string Shared::status_json() const {

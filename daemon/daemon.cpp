@@ -237,7 +237,7 @@ int run_daemon(Config config, int argc, char** argv) {
         notifier.reloading();
         auto reloaded = load_config(argc, argv, settings::process_env());
         if (!reloaded) {
-          spdlog::error("SIGHUP: not reloading: {}", reloaded.error());
+          spdlog::error("SIGHUP: not reloading: {}", reloaded.error().message);
         } else {
           apply_log_level(reloaded->config.log_level);
           spdlog::info("SIGHUP: log_level is now {}; other settings need a restart", reloaded->config.log_level);
@@ -293,8 +293,8 @@ int daemon_main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   auto invocation = load_config(argc, argv, settings::process_env(), settings::process_env_names("PEZ_"));
   if (!invocation) {
-    std::fprintf(stderr, "pezd: error: %s\n", invocation.error().c_str());
-    return invocation.error().find("pezd --help") != std::string::npos ? k_exit_usage : k_exit_config;
+    std::fprintf(stderr, "pezd: error: %s\n", invocation.error().message.c_str());
+    return errc_exit_code(invocation.error().code);
   }
   switch (invocation->action) {
     case Invocation::Action::run:

@@ -5,6 +5,9 @@
 #include <boost/beast/http/status.hpp>
 #include <ctime>
 
+#include "common/format.hpp"
+#include "common/text.hpp"
+
 namespace pez::daemon {
 
 namespace http = boost::beast::http;
@@ -26,10 +29,40 @@ std::string_view date_header() {
   return {line, length};
 }
 
+// {"error": "..."} becomes {"error": "...", "request_id": "h3-1"}.
+void add_request_id(std::string& body, std::string_view id) {
+  auto const close = body.rfind('}');
+  if (close == std::string::npos || !body.starts_with('{')) return;
+  body.insert(close, ", \"request_id\": \"" + std::string(id) + "\"");
+}
+
 }  // namespace
+
+std::string reply_body(Reply const& reply, std::string_view request_id) {
+  std::string body = reply.error ? error_body(reply.error->message) : reply.body;
+  if (reply.status >= 400 && !request_id.empty()) add_request_id(body, request_id);
+  return body;
+}
+
+std::string log_text(Reply const& reply) {
+  std::string text = std::to_string(reply.status) + " ";
+  if (!reply.log_detail.empty()) {
+    text += reply.log_detail;
+  } else if (reply.error) {
+    append_json_escaped(text, reply.error->message);
+  }
+  return text;
+}
 
 void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
                      bool known_length, std::string_view request_id) {
+  // Number answers, most of all, are sent as they are.
+  std::string rendered;
+  std::string_view body = reply.body;
+  if (reply.error || (reply.status >= 400 && !request_id.empty())) {
+    rendered = reply_body(reply, request_id);
+    body = rendered;
+  }
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(reply.status);
   out += ' ';
@@ -42,7 +75,7 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
   out += "\r\n";
   if (known_length) {
     out += "Content-Length: ";
-    out += std::to_string(reply.body.size());
+    out += std::to_string(body.size());
     out += "\r\n";
   }
   if (!reply.allow.empty()) {
@@ -63,7 +96,7 @@ void append_response(std::string& out, unsigned version, bool keep_alive, bool h
     out += "Connection: keep-alive\r\n";
   }
   out += "\r\n";
-  if (!head) out += reply.body;
+  if (!head) out += body;
 }
 
 RequestParser::RequestParser(RequestHead& out) : m_out(out) {
@@ -96,16 +129,16 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body, e
 std::optional<Reply> unreadable_reply(boost::system::error_code const& ec, std::size_t header_limit,
                                       std::size_t body_limit) {
   if (ec == http::error::header_limit) {
-    return error_reply(431, "the request line and headers are larger than " + std::to_string(header_limit) +
-                                " bytes (setting header_limit)");
+    return error_reply(431, {Errc::too_large, "the request line and headers are larger than " +
+                                                  std::to_string(header_limit) + " bytes (setting header_limit)"});
   }
   if (ec == http::error::body_limit) {
-    return error_reply(413,
-                       "the request body is larger than " + std::to_string(body_limit) + " bytes (setting body_limit)");
+    return error_reply({Errc::too_large, "the request body is larger than " + std::to_string(body_limit) +
+                                             " bytes (setting body_limit)"});
   }
   bool const not_http = ec.category() == http::make_error_code(http::error::bad_version).category();
   if (not_http && ec != http::error::partial_message && ec != http::error::end_of_stream) {
-    return error_reply(400, "malformed HTTP request: " + ec.message());
+    return error_reply({Errc::bad_request, "malformed HTTP request: " + ec.message()});
   }
   return std::nullopt;
 }

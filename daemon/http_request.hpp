@@ -54,8 +54,17 @@ std::optional<Reply> unreadable_reply(boost::system::error_code const& ec, std::
 // What to do with a request: the admin routes when they match, else the public ones.
 Route route_http(RequestHead const& request, std::uint32_t max_count, std::string_view admin_token);
 
-// Appends a whole response: status line, headers and (unless head) the body. known_length:
-// whether to send Content-Length; request_id, when not empty, is sent as X-Request-Id.
+// The body an answer is sent with: an error answer's {"error": "message"}; with request_id, an
+// answer of status 400 and above carries it too, as "request_id" (the id its log line has).
+std::string reply_body(Reply const& reply, std::string_view request_id);
+
+// What the log says of an error answer: its status, then its log_detail or else its message as
+// its body writes it (JSON-escaped, so a client's report and the log read alike).
+std::string log_text(Reply const& reply);
+
+// Appends a whole response: status line, headers and (unless head) the body (reply_body).
+// known_length: whether to send Content-Length; request_id, when not empty, is sent as
+// X-Request-Id.
 void append_response(std::string& out, unsigned version, bool keep_alive, bool head, Reply const& reply,
                      bool known_length, std::string_view request_id = {});
 

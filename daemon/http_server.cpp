@@ -39,23 +39,6 @@ namespace {
 
 constexpr std::size_t k_read_size = 4096;
 
-// The message of an error answer's JSON body, for the log.
-std::string error_text(Reply const& reply) {
-  auto const key = reply.body.find("\"error\": \"");
-  if (key == std::string::npos) return reply.body.substr(0, reply.body.find('\n'));
-  auto const start = key + 10;
-  auto end = start;
-  while (end < reply.body.size() && reply.body[end] != '"') end += reply.body[end] == '\\' ? 2 : 1;
-  return reply.body.substr(start, std::min(end, reply.body.size()) - start);
-}
-
-// {"error": "..."} becomes {"error": "...", "request_id": "h3-1"}: the id the log line has.
-void add_request_id(std::string& body, std::string_view id) {
-  auto const close = body.rfind('}');
-  if (close == std::string::npos || !body.starts_with('{')) return;
-  body.insert(close, ", \"request_id\": \"" + std::string(id) + "\"");
-}
-
 class HttpSession final : public ClientSession<tcp::socket> {
  public:
   HttpSession(tcp::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "http") {
@@ -68,9 +51,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     register_session();
     m_ctx.metrics.client_connection(Metrics::Transport::http);
     if (!admitted()) {
-      Reply full = error_reply(503, refusal_message());
-      full.retry_after = true;
-      refuse(full);
+      refuse(error_reply({Errc::unavailable, refusal_message()}));
       return;
     }
     // The read after a wait for input must not block (wait_for_request).
@@ -188,7 +169,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
 
   // A request that cannot be read gets one answer and the connection is closed.
   void refuse(Reply const& reply) {
-    spdlog::debug("http {}: {} {}", m_peer, reply.status, reply.body);
+    spdlog::debug("http {}: {} {}", m_peer, reply.status, reply_body(reply, {}));
     Slot& slot = push_http_slot(11, false, false);
     fill(slot, reply);
     peer_done();
@@ -207,7 +188,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     std::uint64_t const id = last_slot_id();
 
     if (m_ctx.draining()) {
-      fill(slot, error_reply(503, "pezd is shutting down; try again in a moment"));
+      fill(slot, error_reply({Errc::unavailable, "pezd is shutting down; try again in a moment"}));
       return;
     }
     if (auto* reply = std::get_if<Reply>(&route.what); reply != nullptr && !route.if_sequence.empty()) {
@@ -290,19 +271,15 @@ class HttpSession final : public ClientSession<tcp::socket> {
     bool const close_after = !slot.keep_alive || (m_draining && &slot == &m_slots.back());
     // Error answers carry the request's id, which the log line about them carries too.
     std::string id;
-    Reply const* answer = &reply;
     if (reply.status >= 400) {
       id = request_id(slot);
       log_error(slot,
                 reply.status == 500   ? spdlog::level::err
                 : reply.status >= 500 ? spdlog::level::warn
                                       : spdlog::level::info,
-                std::to_string(reply.status) + " " + (reply.log_detail.empty() ? error_text(reply) : reply.log_detail));
-      m_error_reply = reply;
-      add_request_id(m_error_reply.body, id);
-      answer = &m_error_reply;
+                log_text(reply));
     }
-    append_response(slot.text, slot.version, !close_after, slot.head, *answer, known_length, id);
+    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length, id);
     m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
     slot_ready(slot, close_after);
   }
@@ -318,8 +295,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
   RequestHead m_request;
   std::optional<Held> m_held;
   std::optional<RequestParser> m_parser;
-  Reply m_reply;        // reused for number answers
-  Reply m_error_reply;  // an error answer with its request id
+  Reply m_reply;  // reused for number answers
 };
 
 }  // namespace

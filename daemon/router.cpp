@@ -69,9 +69,16 @@ std::string in_words(std::vector<std::string_view> const& methods) {
   return out;
 }
 
+Reply bad_request(std::string message) { return error_reply({Errc::bad_request, std::move(message)}); }
+
+// 404 for a path that is no resource; hint says where the resources are.
+Reply no_resource(std::string_view path, std::string_view hint) {
+  return error_reply({Errc::not_found, "no such resource " + quote_untrusted(path) + std::string(hint)});
+}
+
 Reply not_allowed(RouteSpec const& route, std::string_view method) {
-  Reply reply =
-      error_reply(405, "method " + quote_untrusted(method) + " is not allowed here; use " + in_words(route.methods));
+  Reply reply = error_reply(405, {Errc::bad_request, "method " + quote_untrusted(method) +
+                                                         " is not allowed here; use " + in_words(route.methods)});
   reply.allow = route.allow;
   return reply;
 }
@@ -176,14 +183,13 @@ std::optional<std::string> read_value(Param const& param, std::string value, std
 std::variant<Parsed, Reply> parse_query(Operation const& op, std::string_view path, std::string_view query,
                                         std::string_view name, std::uint32_t max_count) {
   if (op.query.empty()) {
-    if (!query.empty()) return error_reply(400, std::string(path) + " takes no parameters");
+    if (!query.empty()) return bad_request(std::string(path) + " takes no parameters");
     return Parsed{};
   }
   Parsed out;
   std::uint64_t seen = 0;  // a bit for each of op.query (a unit test holds the table to 64)
   auto const unknown = [&](std::string_view key) {
-    return error_reply(400,
-                       "unknown parameter " + quote_untrusted(key) + "; " + fill_in(op.query_hint, max_count, name));
+    return bad_request("unknown parameter " + quote_untrusted(key) + "; " + fill_in(op.query_hint, max_count, name));
   };
   for (auto part : split(query, '&')) {
     if (part.empty()) continue;
@@ -193,7 +199,7 @@ std::variant<Parsed, Reply> parse_query(Operation const& op, std::string_view pa
     std::string value;
     if (!percent_decode(part.substr(0, bare ? part.size() : eq), key) ||
         (!bare && !percent_decode(part.substr(eq + 1), value))) {
-      return error_reply(400, "malformed %-escape in query " + quote_untrusted(query));
+      return bad_request("malformed %-escape in query " + quote_untrusted(query));
     }
     std::size_t i = 0;
     while (i < op.query.size() && op.query[i].name != key) ++i;
@@ -205,19 +211,19 @@ std::variant<Parsed, Reply> parse_query(Operation const& op, std::string_view pa
       value = std::move(key);
       key = op.query[i].name;
     } else if (bare) {
-      return i == op.query.size() ? unknown(key) : error_reply(400, missing_value(op.query[i], max_count));
+      return i == op.query.size() ? unknown(key) : bad_request(missing_value(op.query[i], max_count));
     }
     if (i == op.query.size()) return unknown(key);
     if ((seen >> i & 1) != 0) {
-      return error_reply(400, key + " is given more than once; give it once, " + once(op.query[i], max_count));
+      return bad_request(key + " is given more than once; give it once, " + once(op.query[i], max_count));
     }
     seen |= std::uint64_t{1} << i;
-    if (auto error = read_value(op.query[i], std::move(value), max_count, out)) return error_reply(400, *error);
+    if (auto error = read_value(op.query[i], std::move(value), max_count, out)) return bad_request(*error);
   }
   for (std::size_t i = 0; i < op.query.size(); ++i) {
     if (op.query[i].required && (seen >> i & 1) == 0) {
-      return error_reply(
-          400, std::string(op.query[i].name) + " is required: " + fill_in(op.query[i].description, max_count));
+      return bad_request(std::string(op.query[i].name) +
+                         " is required: " + fill_in(op.query[i].description, max_count));
     }
   }
   return out;
@@ -228,12 +234,12 @@ std::variant<Parsed, Reply> parse_query(Operation const& op, std::string_view pa
 std::variant<std::string, Reply> path_name(RouteSpec const& route, std::string_view raw) {
   if (route.path_params.empty()) return std::string();
   if (route.path_params.front().rule == Rule::sequence_name) {
-    if (!is_sequence_name(raw)) return error_reply(404, "no sequence named " + quote_untrusted(raw));
+    if (!is_sequence_name(raw)) return error_reply(not_found(raw));
     return std::string(raw);
   }
   std::string name;
-  if (!percent_decode(raw, name)) return error_reply(400, "malformed %-escape in " + quote_untrusted(raw));
-  if (auto ok = check_sequence_name(name); !ok) return error_reply(400, ok.error());
+  if (!percent_decode(raw, name)) return bad_request("malformed %-escape in " + quote_untrusted(raw));
+  if (auto ok = check_sequence_name(name); !ok) return bad_request(ok.error());
   return name;
 }
 
@@ -267,7 +273,7 @@ Route::What act(Operation const& op, std::string name, Parsed parsed, std::strin
     case Action::admin_reset:
       return AdminCommand{Op::reset, std::move(name), parsed.to, {}};
   }
-  return error_reply(404, "no such resource");
+  return error_reply({Errc::not_found, "no such resource"});
 }
 
 }  // namespace
@@ -289,20 +295,28 @@ bool percent_decode(std::string_view in, std::string& out) {
   return true;
 }
 
-Reply error_reply(unsigned status, std::string_view message) {
-  Reply reply{status, error_body(message)};
+Reply error_reply(Error error) {
+  auto const status = static_cast<unsigned>(errc_http_status(error.code));
+  return error_reply(status, std::move(error));
+}
+
+Reply error_reply(unsigned status, Error error) {
+  Reply reply;
+  reply.status = status;
+  reply.error = std::move(error);
   if (status == 405) reply.allow = k_allowed_methods;
   if (status == 503) reply.retry_after = true;
   return reply;
 }
 
 Reply failure_reply(Error const& error) {
-  std::string text = error.message;
-  if (error.code == Errc::unavailable && text.starts_with("the database is unavailable")) {
-    text = "the database is unavailable; try again later";
+  constexpr std::string_view k_away = "the database is unavailable; try again later";
+  if (error.code != Errc::unavailable || !error.message.starts_with("the database is unavailable") ||
+      error.message == k_away) {
+    return error_reply(error);
   }
-  Reply reply = error_reply(static_cast<unsigned>(errc_http_status(error.code)), text);
-  if (text != error.message) reply.log_detail = error.message;
+  Reply reply = error_reply({Errc::unavailable, std::string(k_away)});
+  reply.log_detail = error.message;
   return reply;
 }
 
@@ -328,23 +342,22 @@ std::optional<Route> admin_route(std::string_view method, std::string_view targe
   auto const path = target.substr(0, qmark);
   if (path != "/admin" && !path.starts_with("/admin/")) return std::nullopt;
   if (!enabled) {
-    return Route{error_reply(404, "no such resource " + quote_untrusted(path) +
-                                      "; the HTTP admin routes are off (setting admin_token_file turns them on)")};
+    return Route{no_resource(path, "; the HTTP admin routes are off (setting admin_token_file turns them on)")};
   }
   if (!authorized) {
-    Reply reply = error_reply(401,
-                              "the admin routes need the header Authorization: Bearer TOKEN, with the token "
-                              "of pezd's admin_token_file");
+    Reply reply = error_reply(401, {Errc::denied,
+                                    "the admin routes need the header Authorization: Bearer TOKEN, with the token "
+                                    "of pezd's admin_token_file"});
     reply.bearer_challenge = true;
     return Route{std::move(reply)};
   }
-  if (qmark != std::string_view::npos) return Route{error_reply(400, "the admin routes take no query parameters")};
+  if (qmark != std::string_view::npos) return Route{bad_request("the admin routes take no query parameters")};
   Captures captures{};
   RouteSpec const* spec = find_route(path, true, captures);
   if (spec == nullptr) {
-    return Route{error_reply(404, "no such resource " + quote_untrusted(path) +
-                                      "; the admin routes are /admin/sequences, /admin/sequences/NAME and "
-                                      "/admin/sequences/NAME/reset")};
+    return Route{no_resource(path,
+                             "; the admin routes are /admin/sequences, /admin/sequences/NAME and "
+                             "/admin/sequences/NAME/reset")};
   }
   auto name = path_name(*spec, captures[0]);
   if (auto* reply = std::get_if<Reply>(&name)) return Route{std::move(*reply)};
@@ -353,7 +366,7 @@ std::optional<Route> admin_route(std::string_view method, std::string_view targe
   Parsed parsed;
   if (op->request == Body::reset) {
     auto to = parse_reset_body(body);
-    if (!to) return Route{error_reply(400, to.error())};
+    if (!to) return Route{bad_request(to.error())};
     parsed.to = *to;
   }
   return Route{act(*op, std::move(std::get<std::string>(name)), std::move(parsed), body, 0)};
@@ -378,9 +391,9 @@ Route route(std::string_view method, std::string_view target, std::uint32_t max_
   Captures captures{};
   RouteSpec const* spec = find_route(path, false, captures);
   if (spec == nullptr) {
-    return {error_reply(404, "no such resource " + quote_untrusted(path) +
-                                 "; numbers are at /v1/NAME and /v2/NAME?count=N, such as /v1/forward, and GET / "
-                                 "lists every endpoint"),
+    return {no_resource(path,
+                        "; numbers are at /v1/NAME and /v2/NAME?count=N, such as /v1/forward, and GET / lists "
+                        "every endpoint"),
             head};
   }
   auto checked = path_name(*spec, captures[0]);

@@ -17,19 +17,22 @@
 
 namespace pez::daemon {
 
-// A complete answer.
+// A complete answer. An error answer carries its Error, not a body: the body ({"error": ...} with
+// the request's id) and the log's line are written from it when the answer is sent
+// (http_request.hpp).
 struct Reply {
   Reply() = default;
   Reply(unsigned s, std::string b, std::string_view type = "application/json")
       : status(s), body(std::move(b)), content_type(type) {}
 
   unsigned status = 200;
-  std::string body;
+  std::string body;            // empty when error is set
+  std::optional<Error> error;  // an error answer
   std::string_view content_type = "application/json";
   std::string_view allow;         // sent as Allow when not empty
   bool retry_after = false;       // 503s tell clients when to come back
   bool bearer_challenge = false;  // 401s say which credentials to send
-  std::string log_detail;         // what the log says of an error answer instead of its body's message
+  std::string log_detail;         // what the log says of an error answer instead of its message
 };
 
 // GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2), the numbers written as form says (?as=string).
@@ -77,7 +80,10 @@ bool bearer_matches(std::string_view authorization, std::string_view token);
 // Decodes %XX escapes; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
 
-Reply error_reply(unsigned status, std::string_view message);
+// An error answer, with the HTTP status of the error's kind (errc_http_status) or one of HTTP's
+// own (401, 405, 431).
+Reply error_reply(Error error);
+Reply error_reply(unsigned status, Error error);
 
 // The answer to a request that failed with error. A database that is away is said in a few words,
 // without libpq's text (socket paths, hosts, roles): that goes to the log, under the request's id.

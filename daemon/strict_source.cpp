@@ -30,7 +30,7 @@ Error sequence_error(std::string const& name, std::uint64_t count, StoreError co
   using Kind = StoreError::Kind;
   switch (error.kind) {
     case Kind::not_found:
-      return not_found_error(name);
+      return not_found(name);
     case Kind::exhausted:
       if (count <= 1) {
         return Error{Errc::exhausted, "sequence " + quote_untrusted(name) +

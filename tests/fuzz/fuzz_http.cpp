@@ -33,15 +33,16 @@ void require(bool ok, char const* what, std::string_view context) {
 }
 
 void check_answer(Reply const& reply, unsigned version, bool head) {
+  auto const written = reply_body(reply, "h1-1");
   require(reply.status >= 200 && reply.status < 600 && reply.status != 500, "an answer with status 500 or out of range",
-          reply.body);
+          written);
   if (reply.status >= 400) {
-    auto const body = nlohmann::json::parse(reply.body, nullptr, false);
+    auto const body = nlohmann::json::parse(written, nullptr, false);
     require(!body.is_discarded() && body.is_object() && body.contains("error") && body["error"].is_string(),
-            "an error body that is not {\"error\": \"...\"}", reply.body);
+            "an error body that is not {\"error\": \"...\"}", written);
   }
   std::string out;
-  append_response(out, version, true, head, reply, true);
+  append_response(out, version, true, head, reply, true, "h1-1");
   auto const end = out.find("\r\n\r\n");
   require(end != std::string::npos, "an answer without the blank line after its headers", out);
   std::string_view headers(out.data(), end);

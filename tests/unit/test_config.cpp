@@ -105,11 +105,44 @@ TEST_CASE("config: bad values stop pezd with a message naming the setting") {
     auto inv = load({}, env);
     CAPTURE(c.names);
     REQUIRE_FALSE(inv.has_value());
-    CHECK(inv.error().find(c.names) != std::string::npos);
+    CHECK(inv.error().message.find(c.names) != std::string::npos);
   }
   auto inv = load({"--max-count", "0"});
   REQUIRE_FALSE(inv.has_value());
-  CHECK(inv.error().find("--max-count") != std::string::npos);
+  CHECK(inv.error().message.find("--max-count") != std::string::npos);
+}
+
+TEST_CASE("config: a command line pezd cannot read is a usage error, wrong settings a configuration error") {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    pez::Errc kind;
+  };
+  using pez::Errc;
+  for (auto const& c : std::vector<Case>{
+           {{"--no-such-option"}, {}, Errc::bad_request},
+           {{"--db-password", "x"}, {}, Errc::bad_request},
+           {{"--max-count"}, {}, Errc::bad_request},
+           {{"stray"}, {}, Errc::bad_request},
+           {{"--max-count", "0"}, {}, Errc::misconfigured},
+           {{}, {{"PEZ_MODE", "fast"}}, Errc::misconfigured},
+           {{"--config", "/nonexistent/pezd.conf"}, {}, Errc::misconfigured},
+           {{"--socket", "off"}, {}, Errc::misconfigured},
+           {{"--database-url", "postgresql://u:********@h/db"}, {}, Errc::misconfigured},
+       }) {
+    auto env = c.env;
+    env.emplace("PEZ_CONFIG", "");
+    auto inv = load(c.args, env);
+    CAPTURE(c.args.empty() ? std::string() : c.args.front());
+    REQUIRE_FALSE(inv.has_value());
+    CAPTURE(inv.error().message);
+    CHECK(inv.error().code == c.kind);
+    // The command line's errors point at --help; pezd exits 64 (EX_USAGE) for them, 78 (EX_CONFIG)
+    // for the settings.
+    bool const usage = inv.error().message.ends_with(" (pezd --help lists the options)");
+    CHECK(usage == (c.kind == Errc::bad_request));
+    CHECK(pez::errc_exit_code(inv.error().code) == (usage ? pez::k_exit_usage : pez::k_exit_config));
+  }
 }
 
 TEST_CASE("config: flags beat the environment, which beats the file") {
@@ -132,7 +165,7 @@ TEST_CASE("config: flags beat the environment, which beats the file") {
 
   auto missing = load({"--config", "/nonexistent/pezd.conf"});
   REQUIRE_FALSE(missing.has_value());
-  CHECK(missing.error().find("/nonexistent/pezd.conf") != std::string::npos);
+  CHECK(missing.error().message.find("/nonexistent/pezd.conf") != std::string::npos);
 }
 
 TEST_CASE("config: the password has no flag") {
@@ -146,8 +179,8 @@ TEST_CASE("config: a database_url with the mask of --print-config in place of a 
     CAPTURE(url);
     auto inv = load({"--database-url", url});
     REQUIRE_FALSE(inv.has_value());
-    CHECK(inv.error().find("database_url") != std::string::npos);
-    CHECK(inv.error().find("the mask pezd --print-config writes") != std::string::npos);
+    CHECK(inv.error().message.find("database_url") != std::string::npos);
+    CHECK(inv.error().message.find("the mask pezd --print-config writes") != std::string::npos);
   }
   // A real password, or the mask's characters in another setting of the URL, are not.
   CHECK(load({"--database-url", "postgresql://u:secret@h/db"}).has_value());
@@ -271,6 +304,6 @@ TEST_CASE("config: admin_token_file gives the token without trailing white space
   TempFile const open_file("0123456789abcdef0123\n", 0604);
   auto refused = load({"--admin-token-file", open_file.path});
   REQUIRE_FALSE(refused.has_value());
-  CHECK(refused.error().find("admin_token_file") != std::string::npos);
-  CHECK(refused.error().find(open_file.path + " has mode 0604") != std::string::npos);
+  CHECK(refused.error().message.find("admin_token_file") != std::string::npos);
+  CHECK(refused.error().message.find(open_file.path + " has mode 0604") != std::string::npos);
 }

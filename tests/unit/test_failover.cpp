@@ -97,7 +97,7 @@ TEST_CASE("config: require_synchronous_standby is off by default, on from a flag
   CHECK(env->config.require_synchronous_standby);
   auto bad = load({}, {{"PEZ_REQUIRE_SYNCHRONOUS_STANDBY", "maybe"}});
   REQUIRE_FALSE(bad.has_value());
-  CHECK(bad.error().find("require_synchronous_standby") != std::string::npos);
+  CHECK(bad.error().message.find("require_synchronous_standby") != std::string::npos);
   auto printed = pez::daemon::print_config(flag->config);
   CHECK(printed.find("require_synchronous_standby = on") != std::string::npos);
 }
