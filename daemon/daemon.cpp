@@ -15,7 +15,6 @@
 #include <exception>
 #include <expected>
 #include <memory>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -112,6 +111,7 @@ std::vector<std::unique_ptr<Metrics>> metrics_per_thread(int threads) {
 
 std::vector<Metrics const*> views(std::vector<std::unique_ptr<Metrics>> const& all) {
   std::vector<Metrics const*> out;
+  out.reserve(all.size());
   for (auto const& m : all) out.push_back(m.get());
   return out;
 }
@@ -159,8 +159,8 @@ class Daemon {
   UnixListener m_unix;
   HttpListener m_http;
   systemd::Notifier m_notifier;
-  // Made once serving: until then the signals keep their default meaning.
-  std::optional<asio::signal_set> m_signals;
+  // Given its signals once serving: until then they keep their default meaning.
+  asio::signal_set m_signals{m_io};
   asio::steady_timer m_drain_deadline{m_io};
   std::atomic<bool> m_worker_failed{false};
 };
@@ -243,7 +243,7 @@ void Daemon::start(UnixSocket const& socket) {
                m_config.mode == Mode::block ? "block" : "strict", m_config.threads, m_config.max_count,
                settings::format_duration(m_config.request_timeout), m_shared.max_connections);
   m_notifier.start();
-  m_signals.emplace(m_io, SIGTERM, SIGINT, SIGHUP);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) m_signals.add(signal);
   wait_signal();
 }
 
@@ -285,7 +285,7 @@ void Daemon::on_every_thread(Action action) {
 }
 
 void Daemon::wait_signal() {
-  m_signals->async_wait([this](boost::system::error_code ec, int signal) {
+  m_signals.async_wait([this](boost::system::error_code ec, int signal) {
     if (!ec) on_signal(signal);
   });
 }

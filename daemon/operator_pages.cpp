@@ -136,6 +136,7 @@ Reply OperatorPages::readyz() const {
 Reply OperatorPages::metrics_page() const {
   auto const& db = m_shared.db;
   auto const& allocator = m_shared.allocator;
+  auto const& failover = db.failover();
   std::string out;
   Metrics total;
   add_up(m_metrics, total);
@@ -148,10 +149,10 @@ Reply OperatorPages::metrics_page() const {
                        "1 when the latest check of the primary found that a commit taking numbers waits for a "
                        "synchronous standby, so a failover to it loses none; 0 otherwise (asynchronous "
                        "standbys only, no standby, or not known).");
-  append_metric(out, "pez_database_failover_safe", "", db.failover() && db.failover()->safe() ? 1 : 0);
+  append_metric(out, "pez_database_failover_safe", "", failover && failover->safe() ? 1 : 0);
   append_metric_header(out, "pez_database_standbys", "gauge",
                        "Standbys streaming from the primary, as the latest check found (0 before the first).");
-  append_metric(out, "pez_database_standbys", "", db.failover() ? static_cast<double>(db.failover()->standbys) : 0);
+  append_metric(out, "pez_database_standbys", "", failover ? static_cast<double>(failover->standbys) : 0);
   append_metric_header(out, "pez_reserved_numbers", "gauge",
                        "Numbers reserved in memory and not handed out yet, by sequence (0 in strict mode).");
   for (auto const& [name, info] : db.catalog().all()) {
