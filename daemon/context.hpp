@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -19,6 +18,7 @@
 #include "common/errors.hpp"
 #include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
+#include "daemon/lifecycle.hpp"
 #include "daemon/router.hpp"
 
 namespace pez::daemon {
@@ -26,6 +26,7 @@ namespace pez::daemon {
 struct Config;
 class Database;
 class Metrics;
+class OperatorPages;
 struct Shared;
 
 class Session;
@@ -79,55 +80,57 @@ class Sessions {
   std::uint64_t m_next = 1;
 };
 
+// What every thread's sessions reach, all of it given at construction: the settings, the
+// allocation core, the database, the core thread's executor and the daemon's lifecycle, with the
+// count of open client connections.
 struct Shared {
-  using Clock = std::chrono::steady_clock;
-
-  Shared(Config const& c, Allocator& a, Database& d, boost::asio::any_io_executor core_executor)
-      : config(c), allocator(a), db(d), core(std::move(core_executor)) {}
+  Shared(Config const& c, Allocator& a, Admin& ad, Database& d, boost::asio::any_io_executor core_executor,
+         Lifecycle const& life, std::size_t connection_limit, std::function<void()> all_closed)
+      : config(c),
+        allocator(a),
+        admin(ad),
+        db(d),
+        core(std::move(core_executor)),
+        lifecycle(life),
+        max_connections(connection_limit),
+        on_all_closed(std::move(all_closed)) {}
 
   Config const& config;
   Allocator& allocator;
+  Admin& admin;
   Database& db;
-  Admin* admin = nullptr;
-  boost::asio::any_io_executor core;
-  Clock::time_point started = Clock::now();
-  std::atomic<bool> draining{false};
+  boost::asio::any_io_executor const core;
+  Lifecycle const& lifecycle;
+  std::size_t const max_connections;          // the setting, or less when the open-file limit is lower
+  std::function<void()> const on_all_closed;  // while draining, once no connection is left; on the core thread
   std::atomic<std::size_t> open_sessions{0};
-  std::size_t max_connections = 0;      // the setting, or less when the open-file limit is lower
-  std::string http_address;             // where the HTTP listener listens; empty when off
-  std::vector<Metrics const*> metrics;  // every thread's, filled before the threads start
-  std::function<void()> on_all_closed;  // runs on the core thread
 
-  // On the core thread only:
-  bool ready() const;
-  // Why pezd cannot hand out numbers now (empty when it can): the kind (unavailable, or
-  // misconfigured while its database settings keep the database away) and a sentence with
-  // libpq's text, for the log and the socket.
-  Error not_ready_error() const;
-  std::string not_ready_reason() const { return not_ready_error().message; }
-  // The same without libpq's text (socket paths, role names), for HTTP: /readyz.
-  std::string not_ready_public_reason() const;
-  // An error answer as clients get it: unavailable becomes misconfigured while pezd's database
-  // settings are what keeps the database away, so that retrying is known not to help.
+  // Any thread: taking no new work.
+  bool draining() const { return lifecycle.draining(); }
+  // On the core thread only: an error answer as clients get it: unavailable becomes
+  // misconfigured while pezd's database settings are what keeps the database away, so that
+  // retrying is known not to help.
   Error classified(Error error) const;
-  Reply ops_page(OpsPage page) const;
-  // One line of JSON describing the daemon (socket STATUS, pez status).
-  std::string status_json() const;
 };
+
+// What an error says when pezd's database settings keep the database away (why: the database's
+// own words).
+std::string misconfigured_text(std::string const& why);
 
 class Context {
  public:
-  Context(Shared& s, boost::asio::any_io_executor own, Metrics& m, bool is_core)
-      : shared(s), config(s.config), metrics(m), sessions(s), executor(std::move(own)), core(is_core) {}
+  Context(Shared& s, OperatorPages const& p, boost::asio::any_io_executor own, Metrics& m, bool is_core)
+      : shared(s), pages(p), config(s.config), metrics(m), sessions(s), executor(std::move(own)), core(is_core) {}
 
   Shared& shared;
+  OperatorPages const& pages;  // read on the core thread only
   Config const& config;
   Metrics& metrics;
   Sessions sessions;
   boost::asio::any_io_executor executor;
   bool const core;
 
-  bool draining() const { return shared.draining.load(std::memory_order_relaxed); }
+  bool draining() const { return shared.draining(); }
 
   // Numbers for a session of this thread; handler runs on this thread. In block mode numbers
   // already in memory are taken here; everything else is done by the core thread.
@@ -136,6 +139,8 @@ class Context {
   void admin(AdminCommand command, AdminHandler done);
   // An operations page (it reads the core thread's state); done runs on this thread.
   void ops_page(OpsPage page, std::move_only_function<void(Reply)> done);
+  // One line of JSON describing the daemon (socket STATUS, pez status); on the core thread.
+  std::string status_json() const;
 };
 
 }  // namespace pez::daemon

@@ -8,15 +8,17 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <cstdio>
+#include <exception>
+#include <expected>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "common/errors.hpp"
-#include "common/stdio.hpp"
 #include "common/version.hpp"
 #include "daemon/admin.hpp"
 #include "daemon/allocator.hpp"
@@ -24,8 +26,9 @@
 #include "daemon/core.hpp"
 #include "daemon/database.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/lifecycle.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/migrate.hpp"
+#include "daemon/operator_pages.hpp"
 #include "daemon/systemd.hpp"
 #include "daemon/unix_server.hpp"
 
@@ -34,20 +37,6 @@ namespace pez::daemon {
 namespace asio = boost::asio;
 
 namespace {
-
-void setup_logging(std::string const& level) {
-  // Every event loop thread logs: the sink and the formatter's cached time need the lock.
-  auto logger = spdlog::stderr_logger_mt("pezd");
-  // UTC with its zone, as the admin answers' times are: one clock for the journal and the API.
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l: %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
-  spdlog::flush_on(spdlog::level::trace);
-}
-
-void apply_log_level(std::string const& level) {
-  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
-}
 
 // Raises the soft open-file limit to the hard one, and says how many client connections fit
 // under it: each takes one descriptor, and some are kept for the database connections, the
@@ -98,239 +87,280 @@ namespace {
 
 // An event loop thread besides the core: HTTP sessions only.
 struct Worker {
-  Worker(Shared& shared) : ctx(shared, io.get_executor(), metrics, false) {}
+  Worker(Shared& shared, OperatorPages const& pages, Metrics& metrics)
+      : ctx(shared, pages, io.get_executor(), metrics, false) {}
   asio::io_context io{1};
   // Makes the loop open its descriptors (epoll, eventfd, timerfd) now, while some are free,
   // rather than at its first connection, which may come when the open-file limit is reached.
   asio::steady_timer opens_descriptors{io};
-  Metrics metrics;
   Context ctx;
   std::thread thread;
 };
 
-}  // namespace
+// The Unix socket served: its path (empty when off) and whether systemd passed it.
+struct UnixSocket {
+  std::string path;
+  bool passed = false;
+};
 
-int run_daemon(Config config, int argc, char** argv) {
-  asio::io_context io(1);
-  Metrics metrics;
-  Database db(io,
-              Database::Options{config.conn_params(), config.listen_conn_params(), config.db_connections,
-                                config.connect_timeout, config.request_timeout, config.reconnect_max,
-                                config.require_synchronous_standby, config.usage_interval},
-              metrics);
-  AsioClock clock(io);
-  Core core_of_allocation(clock, db, metrics,
-                          AllocatorOptions{config.request_timeout, config.mode, config.block, config.wrap_warning});
-  Allocator& allocator = core_of_allocation.allocator();
-  Admin& admin = core_of_allocation.admin();
-  Shared shared(config, allocator, db, io.get_executor());
-  shared.admin = &admin;
-  shared.max_connections = connection_limit(config);
-  Context core(shared, io.get_executor(), metrics, true);
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<Context*> http_threads{&core};
-  shared.metrics.push_back(&metrics);
-  for (int i = 1; i < config.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(shared));
-    http_threads.push_back(&workers.back()->ctx);
-    shared.metrics.push_back(&workers.back()->metrics);
+std::vector<std::unique_ptr<Metrics>> metrics_per_thread(int threads) {
+  std::vector<std::unique_ptr<Metrics>> all;
+  for (int i = 0; i < std::max(threads, 1); ++i) all.push_back(std::make_unique<Metrics>());
+  return all;
+}
+
+std::vector<Metrics const*> views(std::vector<std::unique_ptr<Metrics>> const& all) {
+  std::vector<Metrics const*> out;
+  out.reserve(all.size());
+  for (auto const& m : all) out.push_back(m.get());
+  return out;
+}
+
+// pezd while it runs: the parts built from the settings, and the event loops, listeners and
+// signals driven through the Lifecycle (lifecycle.hpp), which says what each event means.
+class Daemon {
+ public:
+  Daemon(Config config, int argc, char** argv);
+  // Serves until told to stop; returns the process exit code.
+  int run();
+
+ private:
+  std::expected<UnixSocket, std::string> open_listeners();
+  void start(UnixSocket const& socket);
+  void start_workers();
+  // Makes the loops of the threads besides the core; returns every thread's context, the core's
+  // first, for the HTTP listener.
+  std::vector<Context*> make_workers();
+  template <class Action>
+  void on_every_thread(Action action);
+
+  void wait_signal();
+  void on_signal(int signal);
+  void reload();
+  void drain(int signal);
+  // Stops once draining and nothing is left to answer.
+  void settle();
+  void close_now();
+  void stop_loops();
+
+  Config m_config;
+  int m_argc;
+  char** m_argv;
+  asio::io_context m_io{1};
+  std::vector<std::unique_ptr<Metrics>> m_metrics;  // one per thread, the core's first
+  Database m_db;
+  AsioClock m_clock;
+  Core m_allocation;
+  Lifecycle m_lifecycle;
+  Shared m_shared;
+  OperatorPages m_pages;
+  Context m_core;
+  std::vector<std::unique_ptr<Worker>> m_workers;
+  UnixListener m_unix;
+  HttpListener m_http;
+  systemd::Notifier m_notifier;
+  // Given its signals once serving: until then they keep their default meaning.
+  asio::signal_set m_signals{m_io};
+  asio::steady_timer m_drain_deadline{m_io};
+  std::atomic<bool> m_worker_failed{false};
+};
+
+Daemon::Daemon(Config config, int argc, char** argv)
+    : m_config(std::move(config)),
+      m_argc(argc),
+      m_argv(argv),
+      m_metrics(metrics_per_thread(m_config.threads)),
+      m_db(m_io,
+           Database::Options{m_config.conn_params(), m_config.listen_conn_params(), m_config.db_connections,
+                             m_config.connect_timeout, m_config.request_timeout, m_config.reconnect_max,
+                             m_config.require_synchronous_standby, m_config.usage_interval},
+           *m_metrics.front()),
+      m_clock(m_io),
+      m_allocation(m_clock, m_db, *m_metrics.front(),
+                   AllocatorOptions{m_config.request_timeout, m_config.mode, m_config.block, m_config.wrap_warning}),
+      m_shared(m_config, m_allocation.allocator(), m_allocation.admin(), m_db, m_io.get_executor(), m_lifecycle,
+               connection_limit(m_config), [this] { settle(); }),
+      m_pages(m_shared, views(m_metrics)),
+      m_core(m_shared, m_pages, m_io.get_executor(), *m_metrics.front(), true),
+      m_unix(m_io, m_core),
+      m_http(m_io, make_workers()),
+      m_notifier(
+          m_io,
+          // systemd hears that pezd is ready once the database is set up and, for sequences
+          // served in block mode, the first block of forward and reverse is in memory.
+          [this] {
+            bool warm = m_db.up();
+            for (auto const* name : {"forward", "reverse"}) warm = m_allocation.allocator().warm_up(name) && warm;
+            return warm;
+          },
+          [this] { return service_status(m_db, m_allocation.allocator(), m_shared); }) {}
+
+std::vector<Context*> Daemon::make_workers() {
+  std::vector<Context*> threads{&m_core};
+  for (std::size_t i = 1; i < m_metrics.size(); ++i) {
+    m_workers.push_back(std::make_unique<Worker>(m_shared, m_pages, *m_metrics[i]));
+    threads.push_back(&m_workers.back()->ctx);
   }
+  return threads;
+}
 
-  UnixListener unix_listener(io, core);
-  HttpListener http_listener(io, http_threads);
+std::expected<UnixSocket, std::string> Daemon::open_listeners() {
   auto passed = systemd::passed_unix_socket();
-  if (!passed) {
-    spdlog::critical("{}", passed.error());
-    return k_exit_failure;
-  }
-  std::string socket_path = config.socket_path;
+  if (!passed) return std::unexpected(passed.error());
+  UnixSocket socket{m_config.socket_path, passed->has_value()};
   if (*passed) {
-    auto adopted = unix_listener.adopt(**passed);
-    if (!adopted) {
-      spdlog::critical("{}", adopted.error());
-      return k_exit_failure;
+    auto adopted = m_unix.adopt(**passed);
+    if (!adopted) return std::unexpected(adopted.error());
+    socket.path = *adopted;
+    if (socket.path != m_config.socket_path) {
+      spdlog::warn("serving the socket systemd passed, {}, instead of the socket setting, {}", socket.path,
+                   m_config.socket_path.empty() ? "off" : m_config.socket_path);
     }
-    socket_path = *adopted;
-    if (socket_path != config.socket_path) {
-      spdlog::warn("serving the socket systemd passed, {}, instead of the socket setting, {}", socket_path,
-                   config.socket_path.empty() ? "off" : config.socket_path);
-    }
-  } else if (!socket_path.empty()) {
-    if (auto ok = unix_listener.open(socket_path, config.socket_group); !ok) {
-      spdlog::critical("{}", ok.error());
-      return k_exit_failure;
-    }
+  } else if (!socket.path.empty()) {
+    if (auto ok = m_unix.open(socket.path, m_config.socket_group); !ok) return std::unexpected(ok.error());
   }
-  if (config.http) {
-    if (auto ok = http_listener.open(*config.http); !ok) {
-      spdlog::critical("{}", ok.error());
-      return k_exit_failure;
-    }
+  if (m_config.http) {
+    if (auto ok = m_http.open(*m_config.http); !ok) return std::unexpected(ok.error());
   }
+  return socket;
+}
 
-  db.start();
-  if (!socket_path.empty()) {
-    unix_listener.start();
-    spdlog::info("socket listening on {}{}", socket_path, *passed ? " (passed by systemd)" : "");
+void Daemon::start(UnixSocket const& socket) {
+  m_db.start();
+  if (!socket.path.empty()) {
+    m_unix.start();
+    spdlog::info("socket listening on {}{}", socket.path, socket.passed ? " (passed by systemd)" : "");
   }
-  if (config.http) {
-    http_listener.start();
-    shared.http_address = http_listener.local_address();
-    spdlog::info("http listening on {}", shared.http_address);
+  std::string http_address;
+  if (m_config.http) {
+    m_http.start();
+    http_address = m_http.local_address();
+    spdlog::info("http listening on {}", http_address);
   }
-  std::atomic<bool> worker_failed{false};
-  for (auto& worker : workers) {
-    worker->thread = std::thread([&worker_io = worker->io, &io, &worker_failed] {
+  m_lifecycle.listening(std::move(http_address));
+  start_workers();
+  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})", k_version,
+               m_config.mode == Mode::block ? "block" : "strict", m_config.threads, m_config.max_count,
+               settings::format_duration(m_config.request_timeout), m_shared.max_connections);
+  m_notifier.start();
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) m_signals.add(signal);
+  wait_signal();
+}
+
+void Daemon::start_workers() {
+  for (auto& worker : m_workers) {
+    worker->thread = std::thread([this, &worker_io = worker->io] {
       auto guard = asio::make_work_guard(worker_io);
       try {
         worker_io.run();
       } catch (std::exception const& e) {
         spdlog::critical("an event loop thread stopped on an unexpected error: {}; stopping pezd", e.what());
-        worker_failed = true;
-        io.stop();
+        m_worker_failed = true;
+        m_io.stop();
       }
     });
   }
-  spdlog::info("pezd {} started (mode {}, {} threads, max_count {}, request_timeout {}, max_connections {})", k_version,
-               config.mode == Mode::block ? "block" : "strict", config.threads, config.max_count,
-               settings::format_duration(config.request_timeout), shared.max_connections);
+}
 
-  // systemd hears that pezd is ready once the database is set up and, for sequences served in
-  // block mode, the first block of forward and reverse is in memory.
-  systemd::Notifier notifier(
-      io,
-      [&] {
-        bool warm = db.up();
-        for (auto const* name : {"forward", "reverse"}) warm = allocator.warm_up(name) && warm;
-        return warm;
-      },
-      [&] { return service_status(db, allocator, shared); });
-  notifier.start();
-
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  asio::steady_timer drain_deadline(io);
-  bool stopping = false;
-  bool stopped = false;
-
-  auto on_every_thread = [&](auto action) {
-    action(core);
-    for (auto& worker : workers) asio::post(worker->io, [&ctx = worker->ctx, action] { action(ctx); });
-  };
-  auto stop_all = [&] {
-    db.stop();
-    io.stop();
-    for (auto& worker : workers) worker->io.stop();
-  };
-  auto finish = [&] {
-    if (!stopping || stopped || shared.open_sessions.load() > 0 || allocator.pending() > 0 || admin.pending() > 0)
-      return;
-    stopped = true;
-    spdlog::info("pezd stopped");
-    stop_all();
-  };
-  shared.on_all_closed = finish;
-
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](boost::system::error_code ec, int signal) {
-      if (ec) return;
-      if (signal == SIGHUP) {
-        notifier.reloading();
-        auto reloaded = load_config(argc, argv, settings::process_env());
-        if (!reloaded) {
-          spdlog::error("SIGHUP: not reloading: {}", reloaded.error().message);
-        } else {
-          apply_log_level(reloaded->config.log_level);
-          spdlog::info("SIGHUP: log_level is now {}; other settings need a restart", reloaded->config.log_level);
-        }
-        notifier.reloaded();
-        wait_signal();
-        return;
-      }
-      if (stopping) {
-        spdlog::warn("second stop signal: closing every connection now");
-        on_every_thread([](Context& ctx) { ctx.sessions.close_all(); });
-        stop_all();
-        return;
-      }
-      stopping = true;
-      notifier.stopping(std::string("shutting down (") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
-      spdlog::info("{}: shutting down, answering {} requests on {} connections first",
-                   signal == SIGTERM ? "SIGTERM" : "SIGINT", allocator.pending(), shared.open_sessions.load());
-      shared.draining = true;
-      unix_listener.stop();
-      http_listener.stop();
-      on_every_thread([](Context& ctx) { ctx.sessions.drain_all(); });
-      drain_deadline.expires_after(config.request_timeout + std::chrono::seconds(2));
-      drain_deadline.async_wait([&](boost::system::error_code wait_ec) {
-        if (wait_ec) return;
-        spdlog::warn("shutdown: {} connections still open after the drain period; closing them",
-                     shared.open_sessions.load());
-        on_every_thread([](Context& ctx) { ctx.sessions.close_all(); });
-        stop_all();
-      });
-      wait_signal();
-      finish();
-    });
-  };
-  wait_signal();
-
-  io.run();
-  for (auto& worker : workers) {
+int Daemon::run() {
+  auto socket = open_listeners();
+  if (!socket) {
+    spdlog::critical("{}", socket.error());
+    return k_exit_failure;
+  }
+  start(*socket);
+  m_io.run();
+  for (auto& worker : m_workers) {
     worker->io.stop();
     if (worker->thread.joinable()) worker->thread.join();
   }
-  unix_listener.stop();
-  return worker_failed ? k_exit_failure : k_exit_ok;
+  m_unix.stop();
+  return m_worker_failed ? k_exit_failure : k_exit_ok;
 }
 
-int daemon_main(int argc, char** argv) {
-  // Before anything opens a descriptor: a closed 0-2 would otherwise become a listener or a
-  // database connection, and the log would be written into it.
-  if (!ensure_standard_descriptors().ok) {
-    std::fputs("pezd: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
-    return k_exit_failure;
+template <class Action>
+void Daemon::on_every_thread(Action action) {
+  action(m_core);
+  for (auto& worker : m_workers) asio::post(worker->io, [&ctx = worker->ctx, action] { action(ctx); });
+}
+
+void Daemon::wait_signal() {
+  m_signals.async_wait([this](boost::system::error_code ec, int signal) {
+    if (!ec) on_signal(signal);
+  });
+}
+
+void Daemon::on_signal(int signal) {
+  if (signal == SIGHUP) {
+    if (m_lifecycle.reload_signal() == Lifecycle::Action::reload) reload();
+    wait_signal();
+    return;
   }
-  std::signal(SIGPIPE, SIG_IGN);
-  auto invocation = load_config(argc, argv, settings::process_env(), settings::process_env_names("PEZ_"));
-  if (!invocation) {
-    std::fprintf(stderr, "pezd: error: %s\n", invocation.error().message.c_str());
-    return errc_exit_code(invocation.error().code);
-  }
-  switch (invocation->action) {
-    case Invocation::Action::run:
-      break;
-    case Invocation::Action::help:
-    case Invocation::Action::version:
-      std::fputs(invocation->text.c_str(), stdout);
-      return k_exit_ok;
-    case Invocation::Action::migrate:
-      return migrate_schema(invocation->config);
-    case Invocation::Action::print_config:
-      for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: warning: %s\n", warning.c_str());
-      std::fputs(print_config(invocation->config).c_str(), stdout);
-      return k_exit_ok;
-    case Invocation::Action::check_config: {
-      if (auto ok = check_config(invocation->config); !ok) {
-        std::fprintf(stderr, "pezd: error: %s\n", ok.error().c_str());
-        return k_exit_config;
-      }
-      if (!invocation->warnings.empty()) {
-        for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: error: %s\n", warning.c_str());
-        return k_exit_config;
-      }
-      auto const& path = invocation->config.config_path;
-      std::printf("pezd: the settings are valid (config file: %s)\n", path.empty() ? "none" : path.c_str());
-      return k_exit_ok;
-    }
-  }
-  setup_logging(invocation->config.log_level);
-  for (auto const& warning : invocation->warnings) spdlog::warn("{}", warning);
-  try {
-    return run_daemon(std::move(invocation->config), argc, argv);
-  } catch (std::exception const& e) {
-    spdlog::critical("stopped by an unexpected error: {}", e.what());
-    return k_exit_failure;
+  switch (m_lifecycle.stop_signal()) {
+    case Lifecycle::Action::drain:
+      drain(signal);
+      wait_signal();
+      settle();
+      return;
+    case Lifecycle::Action::close_now:
+      spdlog::warn("second stop signal: closing every connection now");
+      close_now();
+      return;
+    default:
+      return;
   }
 }
+
+void Daemon::reload() {
+  m_notifier.reloading();
+  auto reloaded = load_config(m_argc, m_argv, settings::process_env());
+  if (!reloaded) {
+    spdlog::error("SIGHUP: not reloading: {}", reloaded.error().message);
+  } else {
+    apply_log_level(reloaded->config.log_level);
+    spdlog::info("SIGHUP: log_level is now {}; other settings need a restart", reloaded->config.log_level);
+  }
+  m_notifier.reloaded();
+}
+
+void Daemon::drain(int signal) {
+  char const* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
+  m_notifier.stopping(std::string("shutting down (") + name + ")");
+  spdlog::info("{}: shutting down, answering {} requests on {} connections first", name,
+               m_allocation.allocator().pending(), m_shared.open_sessions.load());
+  m_unix.stop();
+  m_http.stop();
+  on_every_thread([](Context& ctx) { ctx.sessions.drain_all(); });
+  m_drain_deadline.expires_after(m_config.request_timeout + std::chrono::seconds(2));
+  m_drain_deadline.async_wait([this](boost::system::error_code ec) {
+    if (ec || m_lifecycle.drain_deadline() != Lifecycle::Action::close_now) return;
+    spdlog::warn("shutdown: {} connections still open after the drain period; closing them",
+                 m_shared.open_sessions.load());
+    close_now();
+  });
+}
+
+void Daemon::settle() {
+  Lifecycle::Outstanding const outstanding{m_shared.open_sessions.load(), m_allocation.allocator().pending(),
+                                           m_allocation.admin().pending()};
+  if (m_lifecycle.settled(outstanding) != Lifecycle::Action::finish) return;
+  spdlog::info("pezd stopped");
+  stop_loops();
+}
+
+void Daemon::close_now() {
+  on_every_thread([](Context& ctx) { ctx.sessions.close_all(); });
+  stop_loops();
+}
+
+void Daemon::stop_loops() {
+  m_db.stop();
+  m_io.stop();
+  for (auto& worker : m_workers) worker->io.stop();
+}
+
+}  // namespace
+
+int run_daemon(Config config, int argc, char** argv) { return Daemon(std::move(config), argc, argv).run(); }
 
 }  // namespace pez::daemon

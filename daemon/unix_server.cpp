@@ -224,7 +224,7 @@ class UnixSession final : public ClientSession<stream::socket> {
     } else if (std::holds_alternative<proto::Ping>(*request)) {
       proto::append_ok(slot.text, "pong");
     } else if (std::holds_alternative<proto::Status>(*request)) {
-      proto::append_ok(slot.text, m_ctx.shared.status_json());
+      proto::append_ok(slot.text, m_ctx.status_json());
     } else {
       proto::append_ok(slot.text, "bye");
       close_after = true;
