@@ -334,7 +334,7 @@ void Database::read_version(Slot& slot, std::shared_ptr<PgConnection> const& con
                if (slot.conn != conn || m_stopped) return;
                if (!version) {
                  setup_failed(slot, conn,
-                              version.error().sqlstate == "42501"
+                              version.error().kind == DbError::Kind::denied
                                   ? missing_grant(conn->user(), "read pez.schema_migrations",
                                                   "SELECT ON pez.schema_migrations, among others")
                                   : version.error().message);
@@ -363,7 +363,7 @@ void Database::migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, in
                if (!result) {
                  auto const& error = result.error();
                  std::string message = "cannot apply sql/" + std::string(migration.file) + ": " + error.message;
-                 if (error.sqlstate == "42501") {
+                 if (error.kind == DbError::Kind::denied) {
                    message = "the pez schema is missing or older than this pezd, and its database role " +
                              conn->user() + " may not change it (" + error.message +
                              "); run pezd migrate as the database owner, then " PEZ_SQL_DIR
@@ -431,10 +431,10 @@ void Database::run_catalog_refresh(Slot& slot) {
       } else if (!m_refresh_wanted) {
         m_entries_wanted.insert(names.begin(), names.end());
       }
-      if (result.error().kind == DbError::Kind::sql && result.error().sqlstate == "42501") {
+      if (result.error().kind == DbError::Kind::denied) {
         setup_failed(slot, conn,
                      missing_grant(conn->user(), "read pez.sequences", "SELECT ON pez.sequences, among others"));
-      } else if (result.error().kind == DbError::Kind::sql) {
+      } else if (result.error().answered()) {
         setup_failed(slot, conn, "cannot read the sequences of schema pez: " + result.error().message);
       } else {
         lost(slot, result.error().message);
@@ -572,9 +572,9 @@ void Database::finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbE
                       std::move_only_function<void()> answer) {
   bool const current = slot.conn == conn && slot.state == Slot::State::leased && !m_stopped;
   if (failure != nullptr) {
-    m_metrics.db_error(failure->kind == DbError::Kind::timeout      ? Metrics::DbError::timeout
-                       : failure->kind == DbError::Kind::connection ? Metrics::DbError::connection
-                                                                    : Metrics::DbError::sql);
+    m_metrics.db_error(failure->kind == DbError::Kind::timeout ? Metrics::DbError::timeout
+                       : failure->answered()                   ? Metrics::DbError::sql
+                                                               : Metrics::DbError::connection);
   }
   bool const closing = current && failure != nullptr && closes_connection(*failure);
   if (closing) lost(slot, failure->message);
@@ -598,7 +598,7 @@ PgConnection::ResultHandler Database::answer(Slot& slot, std::shared_ptr<PgConne
     }
     std::expected<T, StoreError> answer = read(*result);
     // An answer pezd cannot read hands out nothing; the connection stays.
-    DbError const odd{DbError::Kind::sql, {}, answer ? std::string() : answer.error().message};
+    DbError const odd{DbError::Kind::failed, answer ? std::string() : answer.error().message, {}, {}};
     finish(slot, conn, answer ? nullptr : &odd, [&] { handler(std::move(answer)); });
   };
 }

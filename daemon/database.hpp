@@ -112,7 +112,7 @@ class Database final : public Store {
 
   std::string server() const { return m_server; }
   // While no connection is up: why the latest attempt cannot succeed until the settings are
-  // changed (misconfiguration() of pg_connection.hpp), if that is why it failed.
+  // changed (misconfiguration() of db_error.hpp), if that is why it failed.
   std::optional<std::string> configuration_error() const { return up() ? std::nullopt : m_misconfiguration; }
   // While no connection is up: the latest attempt failed to connect (rather than in pezd's
   // set-up of a connection it made), so last_error() is libpq's text.
