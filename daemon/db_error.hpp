@@ -4,6 +4,7 @@
 // libpq's words. Nothing here talks to a server; the unit tests feed it texts.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,7 +12,7 @@
 namespace pez::daemon {
 
 struct DbError {
-  enum class Kind {
+  enum class Kind : std::uint8_t {
     // No connection: it broke, or never came up. It must be reopened.
     lost,           // for a reason that may pass: the server is down, starting, full, unreachable
     misconfigured,  // opening it failed, and will until the settings or the server's accounts change
