@@ -55,7 +55,7 @@ PgConnection::ResultHandler Database::answer(Slot& slot, std::shared_ptr<PgConne
   return [this, &slot, conn, handler = std::move(handler),
           read = std::move(read)](std::expected<PgResults, DbError> result) mutable {
     if (!result) {
-      auto const failure = result.error();
+      auto const& failure = result.error();
       finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
       return;
     }
