@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -112,7 +113,7 @@ class Database final : public Store {
 
   std::string server() const { return m_server; }
   // While no connection is up: why the latest attempt cannot succeed until the settings are
-  // changed (misconfiguration() of pg_connection.hpp), if that is why it failed.
+  // changed (misconfiguration() of db_error.hpp), if that is why it failed.
   std::optional<std::string> configuration_error() const { return up() ? std::nullopt : m_misconfiguration; }
   // While no connection is up: the latest attempt failed to connect (rather than in pezd's
   // set-up of a connection it made), so last_error() is libpq's text.
@@ -132,11 +133,31 @@ class Database final : public Store {
   template <typename T, typename Read>
   PgConnection::ResultHandler answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,
                                      std::move_only_function<void(std::expected<T, StoreError>)> handler, Read read);
+
+  // Opening and setting up a connection (database_setup.cpp), one statement at a time: each
+  // answer goes to the step that sent it, unless the connection was replaced meanwhile.
+  enum class SetupStep : std::uint8_t { session, listen, probe, unlisten, version, migration };
   void connect(Slot& slot);
-  void setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
-  void read_version(Slot& slot, std::shared_ptr<PgConnection> const& conn);
-  void migrate(Slot& slot, std::shared_ptr<PgConnection> const& conn, int from_version);
-  void finish_setup(Slot& slot, std::shared_ptr<PgConnection> const& conn);
+  // Wraps the handler of a step of slot's set-up: it runs only while slot holds the connection
+  // it was made for and the database runs (the one guard of the set-up).
+  template <typename Result>
+  std::move_only_function<void(Result)> while_current(Slot& slot, void (Database::*step)(Slot&, Result));
+  void opened(Slot& slot, std::expected<void, DbError> result);
+  // Sends the statement of step on slot's connection; its answer goes to setup_answer.
+  void setup_send(Slot& slot, SetupStep step, std::string const& sql);
+  void setup_answer(Slot& slot, std::expected<PgResults, DbError> answer);
+  // What to say when the statement of slot's step failed.
+  std::string setup_problem(Slot const& slot, DbError const& error) const;
+  void session_read(Slot& slot, PgResults const& rows);
+  // After the session was read (and the probe): the schema's version, read and migrated by the
+  // connections that take numbers.
+  void schema_next(Slot& slot);
+  void version_read(Slot& slot, PgResults const& rows);
+  // Applies the first migration after from_version, or checks the failover safety when none is
+  // left.
+  void migrate(Slot& slot, int from_version);
+  void migrated(Slot& slot);
+  void finish_setup(Slot& slot);
   // Reads whether a failover can lose what a commit took (k_failover_sql) on a connection that
   // takes numbers, then next; while it is set up (a failure fails the setup) or, every second, on
   // a free connection (a failure drops only the connection; a server now in recovery is lost).
@@ -158,6 +179,9 @@ class Database final : public Store {
   void lost(Slot& slot, std::string const& message);
   void became_free(Slot& slot);
   void run_catalog_refresh(Slot& slot);
+  // The answer of a catalog read (number read, whole or of names) on slot's connection conn.
+  void catalog_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t read, bool whole,
+                    std::vector<std::string>& names, std::expected<PgResults, DbError> result);
   bool catalog_read_wanted() const { return m_refresh_wanted || !m_entries_wanted.empty(); }
   // Starts the read wanted on a free connection that reads the catalog, unless one runs; answers
   // the number of the next read to start.
@@ -170,9 +194,13 @@ class Database final : public Store {
   bool listens(Slot const& slot) const;
   // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
   // second connection (as through a pooler in transaction mode, where it would not arrive), and
-  // wait a second; then next. A connection that hears none still serves strict mode.
-  void probe(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::function<void()> next);
-  void probed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& failure);
+  // wait a second; then UNLISTEN, and on with the schema. A connection that hears none still
+  // serves strict mode.
+  void probe(Slot& slot);
+  void probe_listening(Slot& slot);
+  void probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::shared_ptr<PgConnection> const& prober);
+  // The probe is over: failure says why no notice arrived, or is empty.
+  void probed(Slot& slot, std::string const& failure);
   void forget_probe(Slot& slot);
 
   boost::asio::io_context& m_io;

@@ -43,7 +43,7 @@ void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& c
                  }
                };
                if (!result) {
-                 if (setting_up || result.error().kind != DbError::Kind::sql) {
+                 if (setting_up || !result.error().answered()) {
                    fail(result.error().message);
                    return;
                  }

@@ -107,33 +107,35 @@ std::string value(PgResults const& results, std::size_t which, int row, int colu
 
 StoreError classify(DbError const& error) {
   using Kind = StoreError::Kind;
+  if (error.kind == DbError::Kind::timeout) return StoreError{Kind::timeout, error.message};
+  if (!error.answered()) return StoreError{Kind::lost, error.message};
+  auto message = without_severity(error.message);
   switch (error.kind) {
-    case DbError::Kind::connection:
-      return StoreError{Kind::lost, error.message};
-    case DbError::Kind::timeout:
-      return StoreError{Kind::timeout, error.message};
-    case DbError::Kind::sql:
+    case DbError::Kind::read_only:
+      return StoreError{Kind::lost, "the server became read-only (a standby?): " + message};
+    case DbError::Kind::untrusted:
+      return StoreError{Kind::lost, std::move(message)};
+    case DbError::Kind::not_found:
+      return StoreError{Kind::not_found, std::move(message)};
+    case DbError::Kind::exhausted:
+      return StoreError{Kind::exhausted, std::move(message)};
+    case DbError::Kind::invalid:
+      return StoreError{Kind::invalid, std::move(message)};
+    case DbError::Kind::exists:
+      return StoreError{Kind::exists, std::move(message)};
+    case DbError::Kind::in_use:
+      return StoreError{Kind::in_use, std::move(message)};
+    case DbError::Kind::denied:
+      return StoreError{Kind::denied, std::move(message)};
+    default:
       break;
   }
-  auto const message = without_severity(error.message);
   auto const& state = error.sqlstate;
-  if (state == "25006") return StoreError{Kind::lost, "the server became read-only (a standby?): " + message};
-  if (state == "01000") return StoreError{Kind::lost, message};  // a warning: not trusted
-  if (state == "42P01" || state == "42809" || state == "3F000") return StoreError{Kind::not_found, message};
-  if (state == "2200H") return StoreError{Kind::exhausted, message};
-  // A statement that found a sequence and then met it dropped (before version 5 took care).
-  if (state == "XX000" && message.find("could not open relation with OID") != std::string::npos) {
-    return StoreError{Kind::not_found, message};
-  }
-  if (state == "22023") return StoreError{Kind::invalid, message};
-  if (state == "42P07") return StoreError{Kind::exists, message};
-  if (state == "55006") return StoreError{Kind::in_use, message};
-  if (state == "42501") return StoreError{Kind::denied, message};
   return StoreError{Kind::internal, message + (state.empty() ? "" : " (SQLSTATE " + state + ")")};
 }
 
 bool closes_connection(DbError const& error) {
-  return error.kind != DbError::Kind::sql || error.sqlstate == "25006" || error.sqlstate == "01000";
+  return !error.answered() || error.kind == DbError::Kind::read_only || error.kind == DbError::Kind::untrusted;
 }
 
 TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count) {

@@ -10,6 +10,7 @@
 
 #include "common/count.hpp"
 #include "common/errors.hpp"
+#include "daemon/db_error.hpp"
 #include "daemon/migrations.hpp"
 #include "daemon/pg_connection.hpp"
 
@@ -30,12 +31,11 @@ int fail(int code, std::string const& message) {
   return code;
 }
 
-// One statement's single value, or the error's text (and SQLSTATE).
+// One statement's single value, or its error.
 struct Answer {
   bool ok = false;
   std::string value;
-  std::string sqlstate;
-  std::string error;
+  DbError error;
 };
 
 Answer ask(PGconn* conn, std::string const& sql) {
@@ -44,8 +44,7 @@ Answer ask(PGconn* conn, std::string const& sql) {
   auto const status = PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     char const* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-    out.sqlstate = state ? state : "";
-    out.error = first_line(PQresultErrorMessage(result.get()));
+    out.error = statement_error(state ? state : "", first_line(PQresultErrorMessage(result.get())));
     return out;
   }
   out.ok = true;
@@ -93,8 +92,8 @@ int migrate_schema(Config const& config) {
   if (exists.value == "t") {
     auto const current = ask(conn.get(), "SELECT coalesce(max(version), 0) FROM pez.schema_migrations");
     if (!current.ok) {
-      return fail(current.sqlstate == "42501" ? k_exit_denied : k_exit_failure,
-                  "cannot read pez.schema_migrations as " + where + ": " + current.error);
+      return fail(current.error.kind == DbError::Kind::denied ? k_exit_denied : k_exit_failure,
+                  "cannot read pez.schema_migrations as " + where + ": " + current.error.message);
     }
     version = static_cast<int>(parse_int64(current.value).value_or(0));
   }
@@ -103,14 +102,14 @@ int migrate_schema(Config const& config) {
     if (migration.version <= version) continue;
     auto const done = ask(conn.get(), std::string(migration.sql));
     if (!done.ok) {
-      if (done.sqlstate == "42501") {
+      if (done.error.kind == DbError::Kind::denied) {
         return fail(k_exit_denied, "cannot apply sql/" + std::string(migration.file) + " as " + where + ": " +
-                                       done.error +
+                                       done.error.message +
                                        "; run pezd migrate as a role that may create schema pez in this database "
                                        "(its owner, or one granted CREATE on it)");
       }
       return fail(k_exit_failure,
-                  "cannot apply sql/" + std::string(migration.file) + " as " + where + ": " + done.error);
+                  "cannot apply sql/" + std::string(migration.file) + " as " + where + ": " + done.error.message);
     }
     version = migration.version;
     applied += (applied.empty() ? "" : ", ") + std::string(migration.file);

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/pg_connection.hpp"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <utility>
 
 #include "common/settings.hpp"
 
@@ -14,86 +13,14 @@ namespace pez::daemon {
 namespace asio = boost::asio;
 using posix_descriptor = asio::posix::stream_descriptor;
 
-LibpqText libpq_text(char const* message) {
-  LibpqText out;
-  std::string_view rest = message ? message : "";
-  while (!rest.empty()) {
-    auto const end = rest.find('\n');
-    auto line = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    bool const hint = line.starts_with('\t');
-    std::string text = first_line(std::string(line).c_str());
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos || text.starts_with("LOCATION:")) continue;
-    // Verbose: "FATAL:  3D000: database ..." holds the SQLSTATE, which the reader need not see.
-    for (std::string_view severity : {"FATAL: ", "ERROR: "}) {
-      auto const at = text.find(severity);
-      if (at == std::string::npos) continue;
-      auto const code = at + severity.size();
-      if (text.size() < code + 7 || text.compare(code + 5, 2, ": ") != 0) continue;
-      auto const state = text.substr(code, 5);
-      if (!std::ranges::all_of(state, [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }))
-        continue;
-      if (out.sqlstate.empty()) out.sqlstate = state;
-      text.erase(code, 7);
-    }
-    if (out.text.empty()) {
-      out.text = text;
-    } else if (hint) {
-      out.text += " (" + text + ")";
-    } else {
-      out.text += "; " + text;
-    }
-  }
-  if (out.text.empty()) out.text = "unknown error";
-  return out;
-}
-
-std::optional<std::string> misconfiguration(DbError const& error) {
-  if (error.kind != DbError::Kind::connection) return std::nullopt;
-  auto const& state = error.sqlstate;
-  auto const says = [&](std::string_view words) { return error.message.find(words) != std::string::npos; };
-  if (state == k_sqlstate_bad_conninfo) return "libpq cannot read the connection settings";
-  if (state == "3D000") return "the database it names does not exist";
-  if (state == "28P01") return "password authentication failed";
-  if (state == "28000") {
-    if (says("pg_hba.conf")) return "the server's pg_hba.conf has no entry that lets its role connect";
-    if (says("role")) return "the role it names does not exist or may not log in";
-    return "the server refused its role";
-  }
-  if (state == "42501") return "its role may not connect to the database";
-  // Refusals of the client itself (libpq's own words, in the C locale pezd runs in).
-  if (says("no password supplied") || says("password is required"))
-    return "the server asks for a password and none is set";
-  if (says("certificate verify failed") || says("server certificate for") || says("root certificate file") ||
-      says("does not match host name")) {
-    return "TLS verification of the server failed";
-  }
-  if (says("server does not support SSL")) return "the server does not offer TLS, which the settings require";
-  return std::nullopt;
-}
-
-std::string first_line(char const* message) {
-  // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
-  // with tabs); a log line or an answer wants them as one line with single spaces.
-  std::string text;
-  bool space = false;
-  for (char const* p = message ? message : ""; *p != '\0'; ++p) {
-    if (*p == '\n' || *p == '\t' || *p == ' ' || *p == '\r') {
-      space = !text.empty();
-    } else {
-      if (space) text += ' ';
-      space = false;
-      text += *p;
-    }
-  }
-  return text.empty() ? std::string("unknown error") : text;
-}
-
 namespace {
 
 std::string describe(std::chrono::steady_clock::duration d) {
   return settings::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(d));
 }
+
+DbError lost(std::string message) { return DbError{DbError::Kind::lost, std::move(message), {}, {}}; }
+DbError timed_out(std::string message) { return DbError{DbError::Kind::timeout, std::move(message), {}, {}}; }
 
 }  // namespace
 
@@ -123,17 +50,13 @@ void PgConnection::connect(ConnParams const& params, Duration timeout, ConnectHa
   m_connect_handler = std::move(handler);
   m_conn = PQconnectStartParams(keys.data(), values.data(), 1);
   if (m_conn == nullptr) {
-    fail(DbError::Kind::connection, "out of memory starting a database connection");
+    fail(lost("out of memory starting a database connection"));
     return;
   }
   if (PQstatus(m_conn) == CONNECTION_BAD) {
     // Settings libpq cannot read fail here, and so may a first host that refuses at once.
     auto text = libpq_text(PQerrorMessage(m_conn)).text;
-    bool const unreadable = std::ranges::any_of(
-        std::initializer_list<std::string_view>{"invalid ", "missing \"=\"", "unterminated quoted string",
-                                                "extra key/value separator", "end of string reached"},
-        [&text](std::string_view start) { return text.starts_with(start); });
-    fail(DbError::Kind::connection, std::move(text), unreadable ? k_sqlstate_bad_conninfo : "");
+    fail(unreadable_conninfo(text) ? conninfo_error(std::move(text)) : lost(std::move(text)));
     return;
   }
   PQsetNoticeReceiver(m_conn, &PgConnection::notice_receiver, this);
@@ -143,7 +66,7 @@ void PgConnection::connect(ConnParams const& params, Duration timeout, ConnectHa
   m_deadline.expires_after(timeout);
   m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, timeout](boost::system::error_code ec) {
     if (ec || epoch != self->m_epoch || !self->m_connect_handler) return;
-    self->fail(DbError::Kind::timeout, "could not connect to the database within " + describe(timeout));
+    self->fail(timed_out("could not connect to the database within " + describe(timeout)));
   });
   wait_connect(PGRES_POLLING_WRITING);
 }
@@ -161,20 +84,20 @@ void PgConnection::wait_connect(PostgresPollingStatusType want) {
   reset_socket();
   int const fd = PQsocket(m_conn);
   if (fd < 0) {
-    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
+    fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
     return;
   }
   boost::system::error_code ec;
   m_socket.assign(fd, ec);
   if (ec) {
-    fail(DbError::Kind::connection, "cannot watch the database socket: " + ec.message());
+    fail(lost("cannot watch the database socket: " + ec.message()));
     return;
   }
   auto const type = want == PGRES_POLLING_READING ? posix_descriptor::wait_read : posix_descriptor::wait_write;
   m_socket.async_wait(type, [self = shared_from_this(), epoch = m_epoch](boost::system::error_code wait_ec) {
     if (epoch != self->m_epoch) return;
     if (wait_ec) {
-      self->fail(DbError::Kind::connection, "waiting for the database socket failed: " + wait_ec.message());
+      self->fail(lost("waiting for the database socket failed: " + wait_ec.message()));
       return;
     }
     self->on_connect_ready();
@@ -186,7 +109,7 @@ void PgConnection::on_connect_ready() {
     case PGRES_POLLING_OK: {
       PQsetErrorVerbosity(m_conn, PQERRORS_DEFAULT);
       if (PQsetnonblocking(m_conn, 1) != 0) {
-        fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
+        fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
         return;
       }
       m_connected = true;
@@ -205,9 +128,9 @@ void PgConnection::on_connect_ready() {
       return;
     default: {
       // The server's SQLSTATE of a refusal (PQERRORS_VERBOSE), to tell wrong settings from an
-      // outage (misconfiguration()).
+      // outage (fail() classifies it, connect_error()).
       auto failure = libpq_text(PQerrorMessage(m_conn));
-      fail(DbError::Kind::connection, std::move(failure.text), std::move(failure.sqlstate));
+      fail(DbError{DbError::Kind::lost, std::move(failure.text), std::move(failure.sqlstate), {}});
       return;
     }
   }
@@ -231,9 +154,7 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeo
   if (!is_open() || busy()) {
     auto const message =
         is_open() ? "a statement is already running on this connection" : "the database connection is not open";
-    asio::post(m_io, [h = std::move(handler), message]() mutable {
-      h(std::unexpected(DbError{DbError::Kind::connection, {}, message}));
-    });
+    asio::post(m_io, [h = std::move(handler), message]() mutable { h(std::unexpected(lost(message))); });
     return;
   }
   m_pending = std::move(handler);
@@ -241,13 +162,13 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeo
   m_error.reset();
   m_warning.clear();
   if (send(m_conn) == 0) {
-    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
+    fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
     return;
   }
   m_deadline.expires_after(timeout);
   m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, timeout](boost::system::error_code ec) {
     if (ec || epoch != self->m_epoch || !self->m_pending) return;
-    self->fail(DbError::Kind::timeout, "the database did not answer within " + describe(timeout));
+    self->fail(timed_out("the database did not answer within " + describe(timeout)));
   });
   flush();
   if (is_open()) wait_readable();
@@ -256,7 +177,7 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeo
 void PgConnection::flush() {
   int const rc = PQflush(m_conn);
   if (rc < 0) {
-    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
+    fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
     return;
   }
   if (rc == 0 || m_writing) return;
@@ -266,7 +187,7 @@ void PgConnection::flush() {
                         if (epoch != self->m_epoch) return;
                         self->m_writing = false;
                         if (ec) {
-                          self->fail(DbError::Kind::connection, "writing to the database failed: " + ec.message());
+                          self->fail(lost("writing to the database failed: " + ec.message()));
                           return;
                         }
                         self->flush();
@@ -281,7 +202,7 @@ void PgConnection::wait_readable() {
                         if (epoch != self->m_epoch) return;
                         self->m_reading = false;
                         if (ec) {
-                          self->fail(DbError::Kind::connection, "reading from the database failed: " + ec.message());
+                          self->fail(lost("reading from the database failed: " + ec.message()));
                           return;
                         }
                         self->on_readable();
@@ -290,7 +211,7 @@ void PgConnection::wait_readable() {
 
 void PgConnection::on_readable() {
   if (PQconsumeInput(m_conn) == 0) {
-    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
+    fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
     return;
   }
   auto const epoch = m_epoch;
@@ -300,7 +221,7 @@ void PgConnection::on_readable() {
     // Results and notifications may come in one read: those parsed with the results too.
     if (epoch != m_epoch || !deliver_notifications()) return;
   } else if (PQstatus(m_conn) == CONNECTION_BAD) {
-    fail(DbError::Kind::connection, libpq_text(PQerrorMessage(m_conn)).text);
+    fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
     return;
   }
   if (epoch != m_epoch || !is_open()) return;
@@ -335,13 +256,13 @@ void PgConnection::collect() {
       case PGRES_BAD_RESPONSE:
         if (!m_error) {
           char const* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-          m_error = DbError{DbError::Kind::sql, state ? state : "", first_line(PQresultErrorMessage(result.get()))};
+          m_error = statement_error(state ? state : "", first_line(PQresultErrorMessage(result.get())));
         }
         break;
       case PGRES_COPY_IN:
       case PGRES_COPY_OUT:
       case PGRES_COPY_BOTH:
-        fail(DbError::Kind::connection, "the database started a COPY that pezd never asked for");
+        fail(lost("the database started a COPY that pezd never asked for"));
         return;
       default:
         m_results.push_back(std::move(result));
@@ -356,7 +277,7 @@ void PgConnection::finish() {
   if (PQstatus(m_conn) == CONNECTION_BAD) {
     auto message = m_error ? m_error->message : libpq_text(PQerrorMessage(m_conn)).text;
     m_pending = std::move(handler);
-    fail(DbError::Kind::connection, std::move(message));
+    fail(lost(std::move(message)));
     return;
   }
   if (m_error) {
@@ -364,22 +285,25 @@ void PgConnection::finish() {
   } else if (!m_warning.empty()) {
     // A statement that drew a warning (such as a cancelled wait for synchronous replication)
     // is not trusted: whatever it produced is thrown away.
-    handler(std::unexpected(DbError{DbError::Kind::sql, "01000", "the database warned: " + m_warning}));
+    handler(std::unexpected(warning_error(m_warning)));
   } else {
     handler(std::move(m_results));
   }
 }
 
-void PgConnection::fail(DbError::Kind kind, std::string message, std::string sqlstate) {
-  if (!m_fatal.empty()) message = m_fatal + " (" + message + ")";
+void PgConnection::fail(DbError error) {
+  if (!m_fatal.empty()) error.message = m_fatal + " (" + error.message + ")";
   m_fatal.clear();
   auto connect_handler = std::move(m_connect_handler);
   m_connect_handler = nullptr;
+  // An attempt to connect that failed: wrong settings are told from an outage, by the whole text.
+  if (connect_handler && error.kind == DbError::Kind::lost) {
+    error = connect_error(std::move(error.message), std::move(error.sqlstate));
+  }
   auto pending = std::move(m_pending);
   m_pending = nullptr;
   bool const was_connected = m_connected;
   close();
-  DbError error{kind, std::move(sqlstate), std::move(message)};
   if (connect_handler) {
     asio::post(m_io, [h = std::move(connect_handler), error]() mutable { h(std::unexpected(error)); });
   } else if (pending) {
@@ -405,14 +329,14 @@ void PgConnection::close() {
   m_connect_handler = nullptr;
   if (connect_handler) {
     asio::post(m_io, [h = std::move(connect_handler)]() mutable {
-      h(std::unexpected(DbError{DbError::Kind::connection, {}, "the database connection was closed by pezd"}));
+      h(std::unexpected(lost("the database connection was closed by pezd")));
     });
   }
   auto pending = std::move(m_pending);
   m_pending = nullptr;
   if (pending) {
     asio::post(m_io, [h = std::move(pending)]() mutable {
-      h(std::unexpected(DbError{DbError::Kind::connection, {}, "the database connection was closed by pezd"}));
+      h(std::unexpected(lost("the database connection was closed by pezd")));
     });
   }
 }

@@ -18,18 +18,9 @@
 #include <utility>
 #include <vector>
 
-namespace pez::daemon {
+#include "daemon/db_error.hpp"
 
-struct DbError {
-  enum class Kind {
-    connection,  // the connection is gone (or never came up); it must be reopened
-    timeout,     // the server did not answer in time; the connection was closed
-    sql,         // the server refused the statement; the connection is still usable
-  };
-  Kind kind;
-  std::string sqlstate;  // for sql errors, and the warning that made an exchange untrusted
-  std::string message;
-};
+namespace pez::daemon {
 
 struct PgResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -86,7 +77,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // Hands queued notifications to on_notify; false if the connection was closed meanwhile.
   bool deliver_notifications();
   void finish();
-  void fail(DbError::Kind kind, std::string message, std::string sqlstate = {});
+  void fail(DbError error);
   void reset_socket();
   static void notice_receiver(void* self, PGresult const* result);
 
@@ -107,26 +98,5 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   LostHandler m_on_lost;
   NotifyHandler m_on_notify;
 };
-
-std::string first_line(char const* message);
-
-// libpq's text of a failed connection as one line a log can show: each failed host's line
-// apart ("; "), its hint in parentheses, the SQLSTATE of a verbose server message taken out
-// into sqlstate and its LOCATION line left out.
-struct LibpqText {
-  std::string text;
-  std::string sqlstate;
-};
-LibpqText libpq_text(char const* message);
-
-// What DbError::sqlstate holds for a connection whose settings libpq could not read (not a
-// SQLSTATE: the server was never asked).
-inline constexpr char const k_sqlstate_bad_conninfo[] = "conninfo";
-
-// Why a failed connection cannot succeed until pezd's database settings (or the server's
-// accounts) are changed: no such database or role, authentication or TLS verification failed,
-// settings libpq cannot read. Nothing for failures that may pass (the server is down,
-// starting, full, unreachable). A short reason without names or paths, for clients.
-std::optional<std::string> misconfiguration(DbError const& error);
 
 }  // namespace pez::daemon

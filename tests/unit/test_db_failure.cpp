@@ -3,7 +3,7 @@
 // an operator can end (wrong settings) told from those that pass.
 #include <doctest/doctest.h>
 
-#include "daemon/pg_connection.hpp"
+#include "daemon/db_error.hpp"
 
 using pez::daemon::DbError;
 using pez::daemon::libpq_text;
@@ -13,7 +13,7 @@ namespace {
 
 DbError connect_failure(char const* libpq_message) {
   auto text = libpq_text(libpq_message);
-  return DbError{DbError::Kind::connection, text.sqlstate, text.text};
+  return pez::daemon::connect_error(text.text, text.sqlstate);
 }
 
 }  // namespace
@@ -67,7 +67,21 @@ TEST_CASE("db failure: wrong settings are told from passing trouble") {
         "could not translate host name \"db\" to address: Temporary failure in name resolution"}) {
     CAPTURE(message);
     CHECK_FALSE(reason(message).has_value());
+    CHECK(connect_failure(message).kind == DbError::Kind::lost);
   }
+  // The text stays as libpq wrote it; the kind says what it means.
+  auto const refused = connect_failure(
+      "connection to server on socket \"/a\" failed: FATAL:  3D000: database \"x\" "
+      "does not exist");
+  CHECK(refused.kind == DbError::Kind::misconfigured);
+  CHECK(refused.message == "connection to server on socket \"/a\" failed: FATAL: database \"x\" does not exist");
+  CHECK(refused.sqlstate == "3D000");
+  // Settings libpq cannot read.
+  CHECK(pez::daemon::unreadable_conninfo("invalid sslmode value: \"x\""));
+  CHECK(pez::daemon::unreadable_conninfo("missing \"=\" after \"x\" in connection info string"));
+  CHECK_FALSE(pez::daemon::unreadable_conninfo("connection to server on socket \"/a\" failed: invalid x"));
+  CHECK(misconfiguration(pez::daemon::conninfo_error("invalid port number: \"x\"")) ==
+        "libpq cannot read the connection settings");
   // Only connections: a statement's error is another matter.
-  CHECK_FALSE(misconfiguration(DbError{DbError::Kind::sql, "3D000", "x"}).has_value());
+  CHECK_FALSE(misconfiguration(pez::daemon::statement_error("3D000", "x")).has_value());
 }

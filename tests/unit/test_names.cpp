@@ -62,7 +62,7 @@ TEST_CASE("names: the rule's copies elsewhere in the tree are the one pattern") 
   // SQL text or a regex of its own, each repeat the pattern: every copy must be this one.
   namespace fs = std::filesystem;
   fs::path const root = PEZ_SOURCE_DIR;
-  std::vector<fs::path> files{root / "daemon" / "database.cpp", root / "tests" / "sim" / "fake_db.cpp"};
+  std::vector<fs::path> files{root / "daemon" / "database_catalog.cpp", root / "tests" / "sim" / "fake_db.cpp"};
   for (auto const& entry : fs::directory_iterator(root / "sql")) {
     if (entry.path().extension() == ".sql") files.push_back(entry.path());
   }
