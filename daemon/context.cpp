@@ -192,6 +192,8 @@ Reply Shared::ops_page(OpsPage page) const {
   switch (page) {
     case OpsPage::healthz:
       return Reply{200, "{\"status\": \"alive\"}\n"};
+    case OpsPage::status:
+      return Reply{200, status_json()};
     case OpsPage::readyz: {
       if (ready()) return Reply{200, "{\"status\": \"ready\"}\n"};
       Reply reply{503, "{\"status\": \"not ready\", \"error\": " + json_string(not_ready_public_reason()) + "}\n"};
