@@ -4,10 +4,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/protocol.hpp"
@@ -27,6 +30,19 @@ char const* kind_of_file(mode_t mode) {
   if (S_ISLNK(mode)) return "a symbolic link";
   if (S_ISFIFO(mode)) return "a named pipe";
   return "a device";
+}
+
+using SteadyClock = std::chrono::steady_clock;
+
+// How long is left until deadline, for poll (at least 0).
+int poll_timeout(SteadyClock::time_point deadline) {
+  auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  return static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
+}
+
+Failure too_slow(std::string const& what, std::chrono::milliseconds timeout) {
+  return Failure{k_exit_temporary, "pezd did not " + what + " within " + settings::format_duration(timeout) +
+                                       "; try again, or raise --timeout"};
 }
 
 }  // namespace
@@ -51,8 +67,17 @@ std::expected<void, Failure> Client::connect() {
     return std::unexpected(Failure{k_exit_failure, std::string("cannot make a socket: ") + std::strerror(errno)});
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, m_path.c_str(), m_path.size() + 1);
+  // A connect to a Unix socket whose backlog is full waits for room, as long as the send timeout
+  // allows (a non-blocking one would fail at once, with nothing to poll for).
+  timeval const limit{static_cast<time_t>(m_timeout.count() / 1000),
+                      static_cast<suseconds_t>(m_timeout.count() % 1000 * 1000)};
+  if (::setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
+    return std::unexpected(
+        Failure{k_exit_failure, std::string("cannot set the socket's send timeout: ") + std::strerror(errno)});
+  }
   if (::connect(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return {};
   int const err = errno;
+  if (err == EAGAIN) return std::unexpected(too_slow("accept the connection", m_timeout));
   struct stat st {};
   if (err != ENOENT && err != EACCES && err != EPERM && ::stat(m_path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
     std::string const what = kind_of_file(st.st_mode);
@@ -80,36 +105,42 @@ std::expected<void, Failure> Client::connect() {
 }
 
 std::expected<void, Failure> Client::send_all(std::string const& data) {
+  auto const deadline = SteadyClock::now() + m_timeout;
   std::size_t sent = 0;
   while (sent < data.size()) {
-    auto const n = ::send(m_fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
+    auto const n = ::send(m_fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
       return std::unexpected(
           Failure{k_exit_no_daemon, std::string("pezd closed the connection: ") + std::strerror(errno)});
     }
-    sent += static_cast<std::size_t>(n);
+    // pezd reads no more for now: wait for room, until the deadline.
+    int const wait = poll_timeout(deadline);
+    if (wait == 0) return std::unexpected(too_slow("take the request", m_timeout));
+    pollfd pfd{m_fd, POLLOUT, 0};
+    if (::poll(&pfd, 1, wait) < 0 && errno != EINTR) {
+      return std::unexpected(Failure{k_exit_failure, std::string("waiting for pezd failed: ") + std::strerror(errno)});
+    }
   }
   return {};
 }
 
 std::expected<std::string, Failure> Client::read_line() {
-  auto const deadline = std::chrono::steady_clock::now() + m_timeout;
+  auto const deadline = SteadyClock::now() + m_timeout;
   for (;;) {
     if (auto nl = m_buffer.find('\n'); nl != std::string::npos) {
       std::string line = m_buffer.substr(0, nl);
       m_buffer.erase(0, nl + 1);
       return line;
     }
-    auto const left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return std::unexpected(Failure{
-          k_exit_temporary,
-          "pezd did not answer within " + settings::format_duration(m_timeout) + "; try again, or raise --timeout"});
-    }
+    int const wait = poll_timeout(deadline);
+    if (wait == 0) return std::unexpected(too_slow("answer", m_timeout));
     pollfd pfd{m_fd, POLLIN, 0};
-    int const ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    int const ready = ::poll(&pfd, 1, wait);
     if (ready < 0 && errno != EINTR) {
       return std::unexpected(Failure{k_exit_failure, std::string("waiting for pezd failed: ") + std::strerror(errno)});
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A connection to pezd's Unix socket: blocking, with a deadline for every answer.
+// A connection to pezd's Unix socket: blocking, with a deadline (--timeout) for the connect,
+// the send of the requests and every answer.
 #pragma once
 
 #include <chrono>

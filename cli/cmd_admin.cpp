@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
@@ -11,6 +12,7 @@
 #include "common/count.hpp"
 #include "common/forecast.hpp"
 #include "common/names.hpp"
+#include "common/protocol.hpp"
 #include "common/settings.hpp"
 #include "common/text.hpp"
 
@@ -294,7 +296,7 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
   if (auto checked = parse_create_spec(spec.dump()); !checked) {
     return std::unexpected(Failure{k_exit_usage, checked.error()});
   }
-  auto answer = ask(globals, "CREATE " + spec.dump() + "\n");
+  auto answer = ask(globals, proto::create_line(spec.dump()));
   if (!answer) return std::unexpected(answer.error());
   // A formatted sequence's next number as it will be printed.
   auto const next = answer->contains("next_printed") ? text_of((*answer)["next_printed"]) : next_text(*answer);
@@ -318,7 +320,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   json_flag(list);
   list->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
-      auto answer = ask(globals, "LIST\n");
+      auto answer = ask(globals, proto::list_line());
       if (!answer) return std::unexpected(answer.error());
       return show(*answer, o->json, list_table);
     };
@@ -330,7 +332,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   inspect->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
       if (auto ok = check_name(o->name); !ok) return ok;
-      auto answer = ask(globals, "INSPECT " + o->name + "\n");
+      auto answer = ask(globals, proto::inspect_line(o->name));
       if (!answer) return std::unexpected(answer.error());
       return show(*answer, o->json, describe);
     };
@@ -343,23 +345,21 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   reset->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
       if (auto ok = check_name(o->name); !ok) return ok;
-      std::string line = "RESET " + o->name;
-      std::string to;
+      std::optional<std::int64_t> to;
       if (!o->to.empty()) {
         auto checked = number_flag("--to", o->to);
         if (!checked) return std::unexpected(checked.error());
-        to = std::to_string(*checked);
-        line += " " + to;
+        to = *checked;
       }
       // Where it was, to say what the reset skipped or hands out again.
-      auto before = ask(globals, "INSPECT " + o->name + "\n");
+      auto before = ask(globals, proto::inspect_line(o->name));
       if (!before) return std::unexpected(before.error());
-      auto answer = ask(globals, line + "\n");
+      auto answer = ask(globals, proto::reset_line(o->name, to));
       if (!answer) return std::unexpected(answer.error());
       // Next is where the reset put it (--to, or the start): the sequence as read back may
       // already be past it, by a block that pezd reserved from it at once.
-      if (to.empty()) to = text_of((*answer)["start"]);
-      return confirm(*answer, o->json, "reset " + o->name + ": was at " + next_text(*before) + ", next " + to);
+      auto const next = to ? std::to_string(*to) : text_of((*answer)["start"]);
+      return confirm(*answer, o->json, "reset " + o->name + ": was at " + next_text(*before) + ", next " + next);
     };
   });
 
@@ -392,7 +392,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   drop->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
       if (auto ok = check_name(o->name); !ok) return ok;
-      auto answer = ask(globals, "DROP " + o->name + "\n");
+      auto answer = ask(globals, proto::drop_line(o->name));
       if (!answer) return std::unexpected(answer.error());
       return confirm(*answer, o->json, "dropped " + o->name);
     };
@@ -402,7 +402,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
   json_flag(status);
   status->callback([&globals, &action, o] {
     action = [&globals, o]() -> Outcome {
-      auto answer = ask(globals, "STATUS\n");
+      auto answer = ask(globals, proto::status_line());
       if (!answer) return std::unexpected(answer.error());
       auto shown =
           write_out(o->json ? answer->dump() + "\n" : status_table(*answer, globals.socket, globals.socket_from));

@@ -2,6 +2,7 @@
 #include "common/protocol.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "common/count.hpp"
 #include "common/format.hpp"
@@ -39,6 +40,15 @@ std::unexpected<Error> bad(std::string message) {
 
 void append_one_line(std::string& out, std::string_view text) {
   for (char c : text) out += (c == '\n' || c == '\r') ? ' ' : c;
+}
+
+// "VERB ARGUMENT\n"
+std::string verb_line(std::string_view verb, std::string_view argument) {
+  std::string out(verb);
+  out += ' ';
+  out += argument;
+  out += '\n';
+  return out;
 }
 
 }  // namespace
@@ -213,6 +223,57 @@ std::string check_line(std::string_view name, std::string_view value) {
   out += value;
   out += '\n';
   return out;
+}
+
+std::string ping_line() { return "PING\n"; }
+std::string status_line() { return "STATUS\n"; }
+std::string quit_line() { return "QUIT\n"; }
+std::string list_line() { return "LIST\n"; }
+std::string inspect_line(std::string_view name) { return verb_line("INSPECT", name); }
+std::string create_line(std::string_view spec) { return verb_line("CREATE", spec); }
+std::string drop_line(std::string_view name) { return verb_line("DROP", name); }
+
+std::string reset_line(std::string_view name, std::optional<std::int64_t> to) {
+  std::string out = "RESET ";
+  out += name;
+  if (to) {
+    out += ' ';
+    append_decimal(out, *to);
+  }
+  out += '\n';
+  return out;
+}
+
+std::string request_line(Request const& request) {
+  return std::visit(
+      [](auto const& r) -> std::string {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, Hello>) {
+          return hello_line();
+        } else if constexpr (std::is_same_v<T, Next>) {
+          return next_line(r.name, r.count, r.json);
+        } else if constexpr (std::is_same_v<T, Check>) {
+          return check_line(r.name, r.value);
+        } else if constexpr (std::is_same_v<T, Ping>) {
+          return ping_line();
+        } else if constexpr (std::is_same_v<T, Status>) {
+          return status_line();
+        } else if constexpr (std::is_same_v<T, Quit>) {
+          return quit_line();
+        } else if constexpr (std::is_same_v<T, List>) {
+          return list_line();
+        } else if constexpr (std::is_same_v<T, Inspect>) {
+          return inspect_line(r.name);
+        } else if constexpr (std::is_same_v<T, Create>) {
+          return create_line(r.spec);
+        } else if constexpr (std::is_same_v<T, Reset>) {
+          return reset_line(r.name, r.to);
+        } else {
+          static_assert(std::is_same_v<T, Drop>);
+          return drop_line(r.name);
+        }
+      },
+      request);
 }
 
 std::vector<std::string_view> answer_words(std::string_view payload) { return tokens(payload); }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What an HTTP session and a socket session share: the queue of answers kept in request order
-// (pipelining), one write for every answer that is ready, a read and a write deadline served by
-// one timer, draining and closing. The derived session frames requests and fills the slots.
+// (pipelining), carrying out a request's Route (router.hpp), one write for every answer that is
+// ready, a read and a write deadline served by one timer, draining and closing. The derived
+// session frames and routes requests, and writes each kind of answer into its slot.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -13,13 +14,16 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "daemon/allocator.hpp"
 #include "daemon/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/error_log.hpp"
 #include "daemon/log_throttle.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/router.hpp"
 
 namespace pez::daemon {
 
@@ -156,6 +160,65 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     write_next();
   }
 
+  // Carries out route, a request's, whose answer goes into the last slot pushed: at once, or
+  // once the core has answered, through the answer functions below.
+  void dispatch(Route& route) {
+    auto* reply = std::get_if<Reply>(&route.what);
+    if (reply != nullptr && route.if_sequence.empty()) {
+      answer(m_slots.back(), *reply);
+      return;
+    }
+    std::uint64_t const id = last_slot_id();
+    auto self = this->shared_from_this();
+    if (reply != nullptr) {
+      // Whether the sequence exists is the catalog's to say: a count of 0 asks it, takes nothing.
+      m_ctx.allocate(route.if_sequence, 0, [self, id, kept = std::move(*reply)](AllocateResult found) {
+        Slot* later = self->slot_by_id(id);
+        if (later == nullptr) return;
+        if (!found) {
+          self->answer_failure(*later, self->classified(found.error()));
+          return;
+        }
+        self->answer(*later, kept);
+      });
+    } else if (auto* command = std::get_if<AdminCommand>(&route.what)) {
+      m_ctx.admin(std::move(*command), [self, id](AdminResult result) {
+        if (Slot* later = self->slot_by_id(id)) self->answer_admin(*later, std::move(result));
+      });
+    } else if (auto* check = std::get_if<CheckValue>(&route.what)) {
+      // A count of 0 takes nothing: it says whether the sequence exists, and its format.
+      std::string const name = check->name;
+      m_ctx.allocate(name, 0, [self, id, check = std::move(*check)](AllocateResult found) {
+        Slot* later = self->slot_by_id(id);
+        if (later == nullptr) return;
+        if (!found) found = std::unexpected(self->classified(found.error()));
+        self->answer_check(*later, check, std::move(found));
+      });
+    } else if (auto* page = std::get_if<OpsPage>(&route.what)) {
+      m_ctx.ops_page(*page, [self, id](Reply const& page_reply) {
+        if (Slot* later = self->slot_by_id(id)) self->answer_page(*later, page_reply);
+      });
+    } else {
+      auto& take = std::get<TakeNumbers>(route.what);
+      auto const count = route.head ? 0 : take.count;
+      m_ctx.allocate(take.name, count, [self, id, api = take.api, form = take.form](AllocateResult numbers) {
+        Slot* later = self->slot_by_id(id);
+        if (later == nullptr) return;
+        if (!numbers) numbers = std::unexpected(self->classified(numbers.error()));
+        self->answer_numbers(*later, api, form, std::move(numbers));
+      });
+    }
+  }
+
+  // The answers to each kind of Route, written into its slot. A failure is one the database
+  // reported, already classified (Shared::classified).
+  virtual void answer(Slot& slot, Reply const& reply) = 0;
+  virtual void answer_failure(Slot& slot, Error const& error) = 0;
+  virtual void answer_admin(Slot& slot, AdminResult result) = 0;
+  virtual void answer_check(Slot& slot, CheckValue const& check, AllocateResult found) = 0;
+  virtual void answer_numbers(Slot& slot, int api, NumberForm form, AllocateResult numbers) = 0;
+  virtual void answer_page(Slot& slot, Reply const& page) { answer(slot, page); }
+
   // The client will send no more: close once everything is answered.
   void peer_done() {
     m_peer_done = true;
@@ -241,6 +304,10 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       resume_reading();
     }
   }
+
+  // Only the core may read the database's state to classify an error; the other threads pass
+  // it on as it is.
+  Error classified(Error error) const { return m_ctx.core ? m_ctx.shared.classified(std::move(error)) : error; }
 
   // Idle: waiting for a request with nothing to answer, the first to close when room is needed.
   void update_idle() {

@@ -185,71 +185,47 @@ class HttpSession final : public ClientSession<tcp::socket> {
 
   void handle(Route route, bool keep_alive) {
     Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
-    std::uint64_t const id = last_slot_id();
-
     if (m_ctx.draining()) {
       fill(slot, error_reply({Errc::unavailable, "pezd is shutting down; try again in a moment"}));
       return;
     }
-    if (auto* reply = std::get_if<Reply>(&route.what); reply != nullptr && !route.if_sequence.empty()) {
-      // Whether the sequence exists is the catalog's to say: a count of 0 asks it, takes nothing.
-      m_ctx.allocate(route.if_sequence, 0, [self = self(), id, answer = std::move(*reply)](AllocateResult result) {
-        Slot* later = self->slot_by_id(id);
-        if (later == nullptr) return;
-        if (!result) {
-          self->fill(*later,
-                     failure_reply(self->m_ctx.core ? self->m_ctx.shared.classified(result.error()) : result.error()));
-          return;
-        }
-        self->fill(*later, answer);
-      });
-    } else if (reply != nullptr) {
-      fill(slot, *reply);
-    } else if (auto* command = std::get_if<AdminCommand>(&route.what)) {
+    if (std::holds_alternative<AdminCommand>(route.what)) {
       spdlog::info("http {}: admin {} {}", m_peer, m_request.method, m_request.target);
-      m_ctx.admin(std::move(*command), [self = self(), id](AdminResult result) {
-        Slot* later = self->slot_by_id(id);
-        if (later == nullptr) return;
-        if (!result) {
-          later->head = false;
-          self->fill(*later, failure_reply(result.error()));
-          return;
-        }
-        self->fill(*later, Reply{result->http_status, result->json + "\n"});
-      });
-    } else if (auto* check = std::get_if<CheckValue>(&route.what)) {
-      answer_check(m_ctx, std::move(*check), [self = self(), id](Reply check_reply) {
-        if (Slot* later = self->slot_by_id(id)) self->fill(*later, check_reply);
-      });
-    } else if (auto* page = std::get_if<OpsPage>(&route.what)) {
-      m_ctx.ops_page(*page, [self = self(), id](Reply page_reply) {
-        if (Slot* later = self->slot_by_id(id)) self->fill(*later, page_reply);
-      });
-    } else {
-      auto& take = std::get<TakeNumbers>(route.what);
-      auto const count = route.head ? 0 : take.count;
-      m_ctx.allocate(take.name, count, [self = self(), id, api = take.api, form = take.form](AllocateResult numbers) {
-        self->on_numbers(id, api, form, std::move(numbers));
-      });
     }
+    dispatch(route);
   }
 
-  void on_numbers(std::uint64_t id, int api, NumberForm form, AllocateResult numbers) {
-    Slot* slot = slot_by_id(id);
-    if (slot == nullptr) return;
+  void answer(Slot& slot, Reply const& reply) override { fill(slot, reply); }
+
+  void answer_failure(Slot& slot, Error const& error) override { fill(slot, failure_reply(error)); }
+
+  void answer_admin(Slot& slot, AdminResult result) override {
+    if (!result) {
+      slot.head = false;
+      fill(slot, failure_reply(result.error()));
+      return;
+    }
+    fill(slot, Reply{result->http_status, result->json + "\n"});
+  }
+
+  void answer_check(Slot& slot, CheckValue const& check, AllocateResult found) override {
+    fill(slot, check_reply(check, found));
+  }
+
+  void answer_numbers(Slot& slot, int api, NumberForm form, AllocateResult numbers) override {
     if (!numbers) {
-      fill(*slot, failure_reply(m_ctx.core ? m_ctx.shared.classified(numbers.error()) : numbers.error()));
+      fill(slot, failure_reply(numbers.error()));
       return;
     }
     auto const& values = numbers->values;
     auto const& printing = numbers->printing;
     if (auto problem = printing_problem(printing, values)) {
-      fill(*slot, failure_reply(Error{Errc::internal, "the numbers taken cannot be printed: " + *problem}));
+      fill(slot, failure_reply(Error{Errc::internal, "the numbers taken cannot be printed: " + *problem}));
       return;
     }
     m_reply.status = 200;
     m_reply.body.clear();
-    if (!slot->head) {
+    if (!slot.head) {
       if (printing.format && api == 1) {
         append_v1_body(m_reply.body, values.front(), printing);
       } else if (printing.format) {
@@ -262,7 +238,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     }
     // HEAD of a number path says only whether GET would work: no numbers are taken for it, so
     // the length of a GET answer is not known.
-    fill(*slot, m_reply, /*known_length=*/!slot->head);
+    fill(slot, m_reply, /*known_length=*/!slot.head);
   }
 
   void fill(Slot& slot, Reply const& reply, bool known_length = true) {

@@ -121,6 +121,8 @@ Reply OperatorPages::page(OpsPage page) const {
       return readyz();
     case OpsPage::metrics:
       return metrics_page();
+    case OpsPage::status:
+      return Reply{200, status_json()};
   }
   return error_reply({Errc::internal, "unknown page"});
 }

@@ -39,7 +39,7 @@ struct Reply {
 struct TakeNumbers {
   std::string name;
   std::uint32_t count = 1;
-  int api = 1;
+  int api = 1;  // 1 or 2: the JSON of /v1 or /v2 (the socket's NEXT ... json is 2); 0: the socket's words
   NumberForm form = NumberForm::number;
 };
 
@@ -49,7 +49,7 @@ struct CheckValue {
   std::string value;  // %-decoded, 1 to k_max_check_value bytes
 };
 
-enum class OpsPage { healthz, readyz, metrics };
+enum class OpsPage { healthz, readyz, metrics, status };  // status: the socket's STATUS, in JSON
 
 struct Route {
   using What = std::variant<Reply, TakeNumbers, OpsPage, AdminCommand, CheckValue>;
@@ -63,6 +63,8 @@ struct Route {
   // The Reply stands only if this sequence exists (OPTIONS of a number path): the session asks
   // the catalog, as for HEAD, and answers 404 otherwise.
   std::string if_sequence;
+  // The connection ends once this is answered (the socket's QUIT, or a line of garbage).
+  bool close_after = false;
 };
 
 inline constexpr std::string_view k_allowed_methods = "GET, HEAD, OPTIONS";

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Unix socket listener: the socket file (mode 0660, its group a setting, a stale file from a
-// crash replaced) and one session per connection speaking the line protocol of common/protocol.
+// The Unix socket listener: its socket file (socket_file.hpp) and one session per connection
+// speaking the line protocol of common/protocol, routed by route_socket (socket_router.hpp).
 #pragma once
 
-#include <sys/types.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "daemon/accept_loop.hpp"
+#include "daemon/socket_file.hpp"
 
 namespace pez::daemon {
 
@@ -35,8 +35,7 @@ class UnixListener {
   boost::asio::local::stream_protocol::acceptor m_acceptor;
   boost::asio::steady_timer m_pause;
   AcceptState m_accept;
-  std::string m_path;
-  ino_t m_inode = 0;
+  SocketFile m_file;
 };
 
 }  // namespace pez::daemon

@@ -105,3 +105,58 @@ TEST_CASE("every error code maps to a token, an HTTP status and an exit code, an
   CHECK(pez::errc_exit_code(Errc::misconfigured) == 78);
   CHECK(pez::errc_http_status(Errc::misconfigured) == 503);
 }
+
+TEST_CASE("protocol: the request builders write the golden lines") {
+  CHECK(proto::hello_line() == "HELLO 1\n");
+  CHECK(proto::next_line("forward", 5, true) == "NEXT forward 5 json\n");
+  CHECK(proto::check_line("invoices", "INV-2026-000042-7") == "CHECK invoices INV-2026-000042-7\n");
+  CHECK(proto::ping_line() == "PING\n");
+  CHECK(proto::status_line() == "STATUS\n");
+  CHECK(proto::quit_line() == "QUIT\n");
+  CHECK(proto::list_line() == "LIST\n");
+  CHECK(proto::inspect_line("tickets") == "INSPECT tickets\n");
+  CHECK(proto::create_line(R"({"name":"tickets","start":1000})") == "CREATE {\"name\":\"tickets\",\"start\":1000}\n");
+  CHECK(proto::reset_line("tickets") == "RESET tickets\n");
+  CHECK(proto::reset_line("tickets", 9223372036854775807LL) == "RESET tickets 9223372036854775807\n");
+  CHECK(proto::drop_line("tickets") == "DROP tickets\n");
+}
+
+TEST_CASE("protocol: every request written by its builder is read back as itself") {
+  std::vector<proto::Request> const requests{
+      proto::Hello{},
+      proto::Next{"forward", 1, false},
+      proto::Next{"forward", 100, true},
+      proto::Check{"invoices", "INV-2026-000042-7"},
+      proto::Ping{},
+      proto::Status{},
+      proto::Quit{},
+      proto::List{},
+      proto::Inspect{"tickets"},
+      proto::Create{R"({"name": "tickets", "start": 1000, "description": "a b\tc"})"},
+      proto::Reset{"tickets", std::nullopt},
+      proto::Reset{"tickets", 1},
+      proto::Reset{"tickets", 9223372036854775807LL},
+      proto::Drop{"tickets"},
+  };
+  for (auto const& request : requests) {
+    auto const line = proto::request_line(request);
+    CAPTURE(line);
+    REQUIRE(line.ends_with('\n'));
+    CHECK(line.find('\n') == line.size() - 1);
+    auto parsed = proto::parse_request(std::string_view(line).substr(0, line.size() - 1), 100);
+    REQUIRE(parsed.has_value());
+    CHECK(*parsed == request);
+    CHECK(proto::is_admin(*parsed) == proto::is_admin(request));
+  }
+}
+
+TEST_CASE("protocol: the admin verbs are the admin requests") {
+  CHECK(proto::is_admin(proto::List{}));
+  CHECK(proto::is_admin(proto::Inspect{"x"}));
+  CHECK(proto::is_admin(proto::Create{"{}"}));
+  CHECK(proto::is_admin(proto::Reset{"x", std::nullopt}));
+  CHECK(proto::is_admin(proto::Drop{"x"}));
+  CHECK_FALSE(proto::is_admin(proto::Status{}));
+  CHECK_FALSE(proto::is_admin(proto::Next{"x", 1, false}));
+  CHECK_FALSE(proto::is_admin(proto::Check{"x", "1"}));
+}
