@@ -15,8 +15,6 @@ using namespace std::chrono_literals;
 
 constexpr auto k_first_retry = 10ms;
 constexpr auto k_longest_retry = 1000ms;
-// Statements taking numbers of one sequence at the same time, on as many connections.
-constexpr std::size_t k_most_in_flight = 2;
 
 }  // namespace
 
@@ -74,15 +72,9 @@ void StrictSource::take(Request request) {
 }
 
 bool StrictSource::waits(std::string const& name, Clock::time_point now) {
-  // Requests that arrive while a statement for their sequence runs wait and go together in the
-  // next one; that one may run beside the first (while the first waits for its commit, the next
-  // batch is on its way), as statements of several daemons do. Their requests were all waiting
-  // at the same time, so either statement may get the lower numbers: a request that comes after
-  // another was answered still gets later ones. A sequence taken one request at a time
-  // (m_one_by_one: too few numbers left for a batch) has one statement at a time.
-  auto const running = static_cast<std::size_t>(
-      std::ranges::count_if(m_in_flight, [&](auto const& batch) { return batch->name == name; }));
-  if (running >= k_most_in_flight || (running > 0 && m_one_by_one.contains(name))) return true;
+  // One statement at a time per sequence: requests that arrive meanwhile wait and go together in
+  // the next one, so a daemon hands out numbers in the order their requests arrived.
+  if (std::ranges::any_of(m_in_flight, [&](auto const& batch) { return batch->name == name; })) return true;
   auto it = m_retry.find(name);
   return it != m_retry.end() && it->second.ready_at() > now;
 }

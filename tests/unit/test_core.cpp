@@ -616,22 +616,3 @@ TEST_CASE("strict: an answer is dated in the period of its take, and a new perio
   CHECK(rig.numbers(second) == std::vector<std::int64_t>{1, 2});
   CHECK(rig.period(second) == 20300102);
 }
-
-TEST_CASE("strict mode: a second statement for a sequence runs beside the first; the others wait for one of them") {
-  Rig rig(Mode::strict, 3);
-  auto a = rig.ask("forward", 1);
-  auto b = rig.ask("forward", 2);
-  auto c = rig.ask("forward", 1);
-  CHECK(rig.store.takes == 2);  // a's statement, and b's beside it; c waits
-  rig.store.answer(1);          // b's statement ends first: its numbers come after a's
-  CHECK(rig.numbers(b) == std::vector<std::int64_t>{2, 3});
-  CHECK_FALSE(a->has_value());
-  CHECK(rig.store.takes == 3);  // c goes now
-  rig.store.answer_all();
-  CHECK(rig.numbers(a) == std::vector<std::int64_t>{1});
-  CHECK(rig.numbers(c) == std::vector<std::int64_t>{4});
-  // A request that comes after another was answered gets later numbers.
-  auto d = rig.ask("forward", 1);
-  rig.store.answer_all();
-  CHECK(rig.numbers(d) == std::vector<std::int64_t>{5});
-}
