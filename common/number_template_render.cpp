@@ -14,14 +14,8 @@
 
 namespace pez::number_template {
 
-using detail::algorithm;
-using detail::at;
-using detail::decimal_width;
-using detail::field_text;
-using detail::fixed_width;
-using detail::is_digit;
-using detail::needs;
-using detail::require;
+// The helpers of number_template_detail.hpp, shared by the parsing and the rendering.
+using namespace detail;
 
 namespace {
 
