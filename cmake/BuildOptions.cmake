@@ -47,7 +47,7 @@ if(PEZ_FUZZ)
   target_compile_options(pez_build_options INTERFACE -fsanitize=fuzzer-no-link)
 endif()
 
-# Asio and Beast are compiled once (daemon/boost_impl.cpp) instead of in every file that uses them.
+# Asio and Beast are compiled once (daemon/api/boost_impl.cpp) instead of in every file that uses them.
 add_library(pez_asio INTERFACE)
 target_compile_definitions(pez_asio INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION

@@ -4,7 +4,7 @@
 # Usage: cmake -DSQL_DIR=... -DOUTPUT=... -P EmbedSql.cmake
 file(GLOB migrations RELATIVE ${SQL_DIR} ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
 list(SORT migrations)
-set(body "// Generated from sql/ by cmake/EmbedSql.cmake. Do not edit.\n#include \"daemon/migrations.hpp\"\n\nnamespace pez::daemon {\n\nstd::span<Migration const> migrations() {\n  static Migration const k_migrations[] = {\n")
+set(body "// Generated from sql/ by cmake/EmbedSql.cmake. Do not edit.\n#include \"daemon/db/migrations.hpp\"\n\nnamespace pez::daemon {\n\nstd::span<Migration const> migrations() {\n  static Migration const k_migrations[] = {\n")
 foreach(file IN LISTS migrations)
   string(REGEX MATCH "^([0-9][0-9][0-9])_(.*)\\.sql$" _ ${file})
   math(EXPR version "${CMAKE_MATCH_1}")

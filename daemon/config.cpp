@@ -20,7 +20,7 @@
 #include "common/suggest.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
-#include "daemon/tcp_settings.hpp"
+#include "daemon/db/tcp_settings.hpp"
 
 namespace pez::daemon {
 namespace {

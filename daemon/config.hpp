@@ -16,7 +16,7 @@
 #include "common/errors.hpp"
 #include "common/protocol.hpp"
 #include "common/settings.hpp"
-#include "daemon/pg_connection.hpp"
+#include "daemon/db/pg_connection.hpp"
 
 namespace pez::daemon {
 

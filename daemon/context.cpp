@@ -4,10 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <vector>
 
-#include "daemon/allocator.hpp"
-#include "daemon/database.hpp"
-#include "daemon/metrics.hpp"
-#include "daemon/operator_pages.hpp"
+#include "daemon/alloc/allocator.hpp"
+#include "daemon/db/database.hpp"
+#include "daemon/ops/metrics.hpp"
+#include "daemon/ops/operator_pages.hpp"
 
 namespace pez::daemon {
 

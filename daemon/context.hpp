@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "common/errors.hpp"
-#include "daemon/admin.hpp"
-#include "daemon/allocator.hpp"
+#include "daemon/admin/admin.hpp"
+#include "daemon/alloc/allocator.hpp"
+#include "daemon/api/router.hpp"
 #include "daemon/lifecycle.hpp"
-#include "daemon/router.hpp"
 
 namespace pez::daemon {
 

@@ -20,17 +20,17 @@
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
-#include "daemon/admin.hpp"
-#include "daemon/allocator.hpp"
+#include "daemon/admin/admin.hpp"
+#include "daemon/alloc/allocator.hpp"
+#include "daemon/alloc/core.hpp"
 #include "daemon/context.hpp"
-#include "daemon/core.hpp"
-#include "daemon/database.hpp"
-#include "daemon/http_server.hpp"
+#include "daemon/db/database.hpp"
 #include "daemon/lifecycle.hpp"
-#include "daemon/metrics.hpp"
-#include "daemon/operator_pages.hpp"
-#include "daemon/systemd.hpp"
-#include "daemon/unix_server.hpp"
+#include "daemon/net/http_server.hpp"
+#include "daemon/net/unix_server.hpp"
+#include "daemon/ops/metrics.hpp"
+#include "daemon/ops/operator_pages.hpp"
+#include "daemon/ops/systemd.hpp"
 
 namespace pez::daemon {
 

@@ -11,7 +11,7 @@
 
 #include "common/errors.hpp"
 #include "common/stdio.hpp"
-#include "daemon/migrate.hpp"
+#include "daemon/db/migrate.hpp"
 
 namespace pez::daemon {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes pezd's handling of HTTP requests: the bytes one client sends on a connection (pipelined
 // requests or garbage) go through Beast's parser with pezd's limits, the router and the answer
-// writer, as an HTTP session does (daemon/http_server.cpp). Besides crashes and sanitizer
+// writer, as an HTTP session does (daemon/net/http_server.cpp). Besides crashes and sanitizer
 // reports, it stops on an answer that breaks DESIGN §2: a 500 for any input, an error body that
 // is not a JSON object with an "error" string, a header that a client could read as two,
 // numbers asked for outside 1..max_count, or a check value outside its bounds.
@@ -18,8 +18,8 @@
 
 #include "common/format.hpp"
 #include "common/names.hpp"
-#include "daemon/http_request.hpp"
-#include "daemon/route_table.hpp"
+#include "daemon/api/http_request.hpp"
+#include "daemon/api/route_table.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
 namespace {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes the socket protocol (common/protocol.hpp) from both ends: the bytes a client sends are
-// cut into lines under a line limit as a socket session does (daemon/unix_server.cpp) and parsed
+// cut into lines under a line limit as a socket session does (daemon/net/unix_server.cpp) and parsed
 // as requests, the JSON of CREATE as pez admin create sends it, and the same lines read as
 // answers the way pez reads pezd's. Besides crashes and sanitizer reports, it stops on a parsed
 // request that breaks DESIGN §4/§5 (a bad sequence name or a count outside 1..max_count let

@@ -20,7 +20,7 @@ SQL_DIR = os.environ.get("PEZ_SQL_DIR", os.path.join(harness.ROOT, "sql"))
 MAX = harness.FORWARD_MAX
 NAMES = ["alpha", "alpha", "beta", "beta", "c-d", "c-d", "forward", "reverse", "sequences", "nothing"]
 
-# SQLSTATE to the kinds pezd's Store uses (daemon/db_error.cpp, then classify in db_answers.cpp).
+# SQLSTATE to the kinds pezd's Store uses (daemon/db/db_error.cpp, then classify in db_answers.cpp).
 KINDS = {"42P01": "not_found", "42809": "not_found", "3F000": "not_found", "2200H": "exhausted",
          "22023": "invalid", "42P07": "exists", "55006": "in_use"}
 

@@ -22,7 +22,7 @@
 #include <tuple>
 #include <vector>
 
-#include "daemon/store.hpp"
+#include "daemon/alloc/store.hpp"
 #include "periods.hpp"
 
 namespace pez::sim {

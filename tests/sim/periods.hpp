@@ -19,7 +19,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/store.hpp"
+#include "daemon/alloc/store.hpp"
 
 namespace pez::sim {
 

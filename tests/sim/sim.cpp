@@ -14,8 +14,8 @@
 
 #include "common/admin.hpp"
 #include "common/sequence.hpp"
-#include "daemon/core.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/alloc/core.hpp"
+#include "daemon/ops/metrics.hpp"
 #include "fake_db.hpp"
 
 namespace pez::sim {
@@ -244,7 +244,8 @@ class Model {
         r.knew_all = false;
       }
     }
-    if (auto const* info = m_db.info(name); info != nullptr && r.knew_all) r.strict = !info->block.value_or(block_default);
+    if (auto const* info = m_db.info(name); info != nullptr && r.knew_all)
+      r.strict = !info->block.value_or(block_default);
     m_requests.push_back(std::move(r));
     ++stats->requests;
     return m_requests.size() - 1;
@@ -253,8 +254,8 @@ class Model {
   // held: the daemon's own reserve of the sequence when it answered.
   void answer(std::size_t id, AllocateResult const& result, std::uint64_t held) {
     Request& r = m_requests[id];
-    std::string const who = "request " + std::to_string(id) + " (daemon " + std::to_string(r.daemon) + ", " +
-                            r.name + ", count " + std::to_string(r.count) + ")";
+    std::string const who = "request " + std::to_string(id) + " (daemon " + std::to_string(r.daemon) + ", " + r.name +
+                            ", count " + std::to_string(r.count) + ")";
     if (r.answered) {
       fail(who + " was answered twice");
       return;
@@ -321,7 +322,8 @@ class Model {
       fail("admin create of " + spec.name + " with a valid shape was refused: " + result.error().message);
     }
     if (!result && !valid && result.error().code != Errc::bad_request) {
-      fail("admin create of " + spec.name + " with an invalid shape got " + std::string(errc_token(result.error().code)));
+      fail("admin create of " + spec.name + " with an invalid shape got " +
+           std::string(errc_token(result.error().code)));
     }
   }
 
@@ -415,7 +417,8 @@ class Model {
     for (auto const& c : order) {
       if (i > 0) {
         auto const& p = chosen[i - 1];
-        if (!consistent(m_issues[p.first].origins[p.second], values[i - 1], m_issues[c.first].origins[c.second], values[i])) {
+        if (!consistent(m_issues[p.first].origins[p.second], values[i - 1], m_issues[c.first].origins[c.second],
+                        values[i])) {
           continue;
         }
       }
@@ -439,7 +442,7 @@ class Model {
       for (auto const& [issue_id, at] : it->second) {
         Issue const& is = m_issues[issue_id];
         if (!is.delivered || is.closed || is.used[at]) continue;
-        if (is.op <= r.known_change) continue;             // from before a change its daemon knew of
+        if (is.op <= r.known_change) continue;  // from before a change its daemon knew of
         // A take, or any number in strict mode, is taken after the request came.
         if ((!is.block || r.strict) && is.op <= r.arrival_op) continue;
         if (is.origins[at].period != period) {
@@ -484,8 +487,8 @@ class Model {
     if (!assign(candidates, values, 0, chosen, failed)) {
       std::string list;
       for (auto const x : values) list += " " + std::to_string(x);
-      fail(who + " got numbers that cannot come from one life, generation, period and direction of the sequence:" +
-           list);
+      fail(who +
+           " got numbers that cannot come from one life, generation, period and direction of the sequence:" + list);
       return;
     }
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -517,10 +520,11 @@ class Model {
     }
     auto const& shape = it->second;
     if (x < shape.min || x > shape.max) {
-      fail(who + " got " + std::to_string(x) + ", outside " + std::to_string(shape.min) + ".." + std::to_string(shape.max));
+      fail(who + " got " + std::to_string(x) + ", outside " + std::to_string(shape.min) + ".." +
+           std::to_string(shape.max));
     }
-    std::int64_t const origin = o.pass == 0 ? m_db.origin_of(o.life, o.generation, o.period)
-                                            : (shape.increment > 0 ? shape.min : shape.max);
+    std::int64_t const origin =
+        o.pass == 0 ? m_db.origin_of(o.life, o.generation, o.period) : (shape.increment > 0 ? shape.min : shape.max);
     i128 const step = shape.increment > 0 ? i128(shape.increment) : -i128(shape.increment);
     if ((i128(x) - origin) % step != 0) {
       fail(who + " got " + std::to_string(x) + ", off the step " + std::to_string(shape.increment) + " from " +
@@ -616,9 +620,9 @@ class FakeStore final : public daemon::Store {
     bool executed = false;
     bool cancelled = false;
     bool done = false;
-    std::function<void()> execute;          // at the server
-    std::function<void()> reply;            // the answer arrives
-    std::function<void(StoreError)> fail;   // the exchange ends without its answer
+    std::function<void()> execute;         // at the server
+    std::function<void()> reply;           // the answer arrives
+    std::function<void(StoreError)> fail;  // the exchange ends without its answer
   };
   struct Conn {
     State state = State::down;
@@ -806,7 +810,8 @@ void FakeStore::cut_off(Clock::duration span) {
 void FakeStore::reconnect_later(std::size_t conn) {
   Conn& c = m_conns[conn];
   auto const delay = c.backoff;
-  c.backoff = c.backoff == Clock::duration::zero() ? Clock::duration(100ms) : std::min<Clock::duration>(c.backoff * 2, 1s);
+  c.backoff =
+      c.backoff == Clock::duration::zero() ? Clock::duration(100ms) : std::min<Clock::duration>(c.backoff * 2, 1s);
   auto const epoch = c.epoch;
   m_world.clock.after(delay, [this, conn, epoch] {
     if (m_conns[conn].epoch != epoch || m_conns[conn].state != State::down) return;
@@ -871,7 +876,8 @@ void FakeStore::read_catalog(std::size_t conn) {
   ex->execute = [this, snapshot, whole, names] {
     snapshot->first = m_world.db.catalog();
     if (!whole) {
-      std::erase_if(snapshot->first, [&](SequenceInfo const& info) { return std::ranges::find(*names, info.name) == names->end(); });
+      std::erase_if(snapshot->first,
+                    [&](SequenceInfo const& info) { return std::ranges::find(*names, info.name) == names->end(); });
     }
     snapshot->second = m_world.db.ops();
   };
@@ -907,7 +913,8 @@ void FakeStore::read_catalog(std::size_t conn) {
   if (whole) {
     m_hearing_at_read.clear();
     for (std::size_t i = 0; i < m_conns.size(); ++i) {
-      if (m_conns[i].state == State::idle || m_conns[i].state == State::busy) m_hearing_at_read.emplace_back(i, m_conns[i].epoch);
+      if (m_conns[i].state == State::idle || m_conns[i].state == State::busy)
+        m_hearing_at_read.emplace_back(i, m_conns[i].epoch);
     }
   }
   send(conn, ex);
@@ -1122,7 +1129,11 @@ void FakeStore::describe(std::string const& name, daemon::DescribeHandler handle
 // --- SimDaemon and World ---
 
 SimDaemon::SimDaemon(World& world, int i, int connections, daemon::AllocatorOptions o, int workers)
-    : id(i), options(o), workers_percent(workers), store(world, i, connections, o.timeout), core(world.clock, store, metrics, o) {}
+    : id(i),
+      options(o),
+      workers_percent(workers),
+      store(world, i, connections, o.timeout),
+      core(world.clock, store, metrics, o) {}
 
 World::World(std::uint64_t seed, std::ostream* out) : rng(seed), trace(out) {
   model.stats = &outcome;
@@ -1369,7 +1380,9 @@ void World::admin() {
     auto& d = *daemons[rng.below(daemons.size())];
     bool const list = rng.percent(50);
     d.core.admin().run(daemon::AdminCommand{list ? daemon::AdminCommand::Op::list : daemon::AdminCommand::Op::inspect,
-                                            list ? std::string() : name, {}, {}},
+                                            list ? std::string() : name,
+                                            {},
+                                            {}},
                        [this](daemon::AdminResult result) {
                          if (!result && (result.error().code == Errc::internal)) {
                            model.fail("admin list or inspect failed: " + result.error().message);
@@ -1419,12 +1432,13 @@ void World::schedule_faults() {
     });
   }
   for (int i = static_cast<int>(rng.below(3)); i > 0; --i) {
-    clock.at(clock.start() + rng.micros(0, std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count()),
-             [this] {
-               auto& d = *daemons[rng.below(daemons.size())];
-               d.store.cut_off(rng.micros(50'000, 800'000));
-               ++outcome.faults;
-             });
+    clock.at(
+        clock.start() + rng.micros(0, std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count()),
+        [this] {
+          auto& d = *daemons[rng.below(daemons.size())];
+          d.store.cut_off(rng.micros(50'000, 800'000));
+          ++outcome.faults;
+        });
   }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
   for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {

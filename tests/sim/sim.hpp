@@ -2,7 +2,7 @@
 // The deterministic simulation of the allocation core (DESIGN §1 and §5, "never twice").
 //
 // From a seed it builds one world: a fake database (fake_db.hpp), one to three pezd cores
-// (daemon/core.hpp: Allocator, StrictSource, BlockSource, Admin, exactly as pezd runs them) each
+// (daemon/alloc/core.hpp: Allocator, StrictSource, BlockSource, Admin, exactly as pezd runs them) each
 // on its own fake Store with one to three connections, and one clock and event queue for all.
 // Then it plays random requests of random counts for random sequences, admin changes of random
 // shapes through the daemons and behind their backs, and faults: connections lost before or
@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/store.hpp"
+#include "daemon/alloc/store.hpp"
 
 namespace pez::sim {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/http_request.hpp"
-#include "daemon/router.hpp"
+#include "daemon/api/http_request.hpp"
+#include "daemon/api/router.hpp"
 
 using pez::daemon::AdminCommand;
 using pez::daemon::bearer_matches;

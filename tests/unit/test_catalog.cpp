@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The catalog's look-up by name (daemon/catalog.hpp): the hash index agrees with the ordered
+// The catalog's look-up by name (daemon/alloc/catalog.hpp): the hash index agrees with the ordered
 // entries through whole reads, reads of some names, copies and moves.
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/catalog.hpp"
+#include "daemon/alloc/catalog.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The allocation core (daemon/core.hpp) in scenarios played by hand: a store whose statements
+// The allocation core (daemon/alloc/core.hpp) in scenarios played by hand: a store whose statements
 // run on the fake database (tests/sim/fake_db.hpp) when they are sent and whose answers arrive
 // when the test says, in the order it says, on the simulation's clock.
 #include <doctest/doctest.h>
@@ -9,9 +9,9 @@
 #include <deque>
 #include <memory>
 
-#include "daemon/core.hpp"
-#include "daemon/database.hpp"
-#include "daemon/metrics.hpp"
+#include "daemon/alloc/core.hpp"
+#include "daemon/db/database.hpp"
+#include "daemon/ops/metrics.hpp"
 #include "fake_db.hpp"
 #include "sim.hpp"
 

@@ -3,8 +3,8 @@
 // of each kind (classify, closes_connection): the messages stay as the server wrote them.
 #include <doctest/doctest.h>
 
-#include "daemon/db_answers.hpp"
-#include "daemon/db_error.hpp"
+#include "daemon/db/db_answers.hpp"
+#include "daemon/db/db_error.hpp"
 
 using pez::daemon::DbError;
 using pez::daemon::StoreError;

@@ -3,7 +3,7 @@
 // an operator can end (wrong settings) told from those that pass.
 #include <doctest/doctest.h>
 
-#include "daemon/db_error.hpp"
+#include "daemon/db/db_error.hpp"
 
 using pez::daemon::DbError;
 using pez::daemon::libpq_text;

@@ -7,8 +7,8 @@
 
 #include "common/errors.hpp"
 #include "common/protocol.hpp"
-#include "daemon/http_request.hpp"
-#include "daemon/router.hpp"
+#include "daemon/api/http_request.hpp"
+#include "daemon/api/router.hpp"
 
 using pez::Errc;
 using pez::Error;

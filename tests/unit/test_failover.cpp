@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// What pezd learns of the primary (daemon/failover.hpp), the setting that makes it refuse, and
-// the TCP settings that make it notice a dead server (daemon/tcp_settings.hpp).
+// What pezd learns of the primary (daemon/db/failover.hpp), the setting that makes it refuse, and
+// the TCP settings that make it notice a dead server (daemon/db/tcp_settings.hpp).
 #include <doctest/doctest.h>
 
 #include <map>
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "daemon/config.hpp"
-#include "daemon/failover.hpp"
-#include "daemon/tcp_settings.hpp"
+#include "daemon/db/failover.hpp"
+#include "daemon/db/tcp_settings.hpp"
 
 using pez::daemon::FailoverSafety;
 

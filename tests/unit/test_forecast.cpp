@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rates and exhaustion forecasts: the windows of daemon/usage.cpp fed readings by hand, and the
+// Rates and exhaustion forecasts: the windows of daemon/ops/usage.cpp fed readings by hand, and the
 // words of common/forecast.cpp.
 #include <doctest/doctest.h>
 
@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "common/forecast.hpp"
-#include "daemon/db_answers.hpp"
-#include "daemon/usage.hpp"
+#include "daemon/db/db_answers.hpp"
+#include "daemon/ops/usage.hpp"
 
 using pez::daemon::Position;
 using pez::daemon::Usage;

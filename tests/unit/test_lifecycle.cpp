@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "daemon/lifecycle.hpp"
-#include "daemon/operator_pages.hpp"
+#include "daemon/ops/operator_pages.hpp"
 
 using pez::daemon::Lifecycle;
 using Phase = Lifecycle::Phase;

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "daemon/log_throttle.hpp"
+#include "daemon/ops/log_throttle.hpp"
 
 using pez::daemon::LogThrottle;
 using namespace std::chrono_literals;

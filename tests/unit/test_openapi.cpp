@@ -15,9 +15,9 @@
 
 #include "common/text.hpp"
 #include "common/version.hpp"
-#include "daemon/http_request.hpp"
-#include "daemon/openapi.hpp"
-#include "daemon/route_table.hpp"
+#include "daemon/api/http_request.hpp"
+#include "daemon/api/openapi.hpp"
+#include "daemon/api/route_table.hpp"
 
 using namespace pez::daemon;
 using json = nlohmann::json;

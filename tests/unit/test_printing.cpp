@@ -11,8 +11,8 @@
 #include "common/format.hpp"
 #include "common/number_template.hpp"
 #include "common/protocol.hpp"
-#include "daemon/check.hpp"
-#include "daemon/db_answers.hpp"
+#include "daemon/api/check.hpp"
+#include "daemon/db/db_answers.hpp"
 
 namespace nt = pez::number_template;
 

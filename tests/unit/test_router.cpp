@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
-#include "daemon/http_request.hpp"
-#include "daemon/router.hpp"
+#include "daemon/api/http_request.hpp"
+#include "daemon/api/router.hpp"
 
 using pez::daemon::OpsPage;
 using pez::daemon::Reply;

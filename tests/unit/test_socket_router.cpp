@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/version.hpp"
-#include "daemon/socket_peer.hpp"
-#include "daemon/socket_router.hpp"
+#include "daemon/api/socket_router.hpp"
+#include "daemon/net/socket_peer.hpp"
 
 using pez::daemon::AdminCommand;
 using pez::daemon::CheckValue;

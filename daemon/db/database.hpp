@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+// The database side of pezd, the real Store (store.hpp): a few PostgreSQL connections kept open
+// (reconnecting with backoff), each set up before use (durable commits, not a standby, schema
+// migrated, statements prepared), the catalog of sequences read from them, and every answer of
+// the database read and checked in db_answers.hpp.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/alloc/catalog.hpp"
+#include "daemon/alloc/store.hpp"
+#include "daemon/db/db_answers.hpp"
+#include "daemon/db/failover.hpp"
+#include "daemon/db/pg_connection.hpp"
+#include "daemon/ops/usage.hpp"
+
+namespace pez::daemon {
+
+class Metrics;
+
+// The statements that take numbers, from sql/: $1 is the sequence (pez."name"), $2 how many.
+// Each writes WAL in its transaction (a logical message, setval) and turns synchronous_commit on
+// for it, so that the commit is flushed, and on a synchronous standby, before the numbers are
+// answered (see 004 and 006 for why). Sent as unnamed statements, which a transaction pooler
+// passes on whole. A periodic sequence's take and every reserve also answer the period the
+// numbers belong to (007), as yyyymmdd, whatever the server's DateStyle; the reserve also the
+// seconds that period has left. A sequence the catalog shows without period is taken with
+// pez.take, which costs less (and enters the period of one that has become periodic meanwhile;
+// its numbers then come without their period and are refused, not printed, until the catalog
+// is read again).
+inline constexpr char const k_take_sql[] = "SELECT pez.take($1::regclass, $2::integer)";
+inline constexpr char const k_take_dated_sql[] =
+    "SELECT to_char(period, 'YYYYMMDD'), numbers FROM pez.take_dated($1::regclass, $2::integer)";
+inline constexpr char const k_reserve_sql[] =
+    "SELECT first_value, last_value, increment, generation, to_char(period, 'YYYYMMDD'), valid_for"
+    " FROM pez.reserve_dated($1::regclass, $2::bigint)";
+// The same for several sequences ($1 their names, $2 the counts) in one statement, in the order
+// given (the caller sorts them by name: transactions that lock sequences in one order cannot
+// deadlock).
+inline constexpr char const k_reserve_many_sql[] =
+    "SELECT r.first_value, r.last_value, r.increment, r.generation, to_char(r.period, 'YYYYMMDD'), r.valid_for"
+    " FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(name, n, i)"
+    " CROSS JOIN LATERAL pez.reserve_dated(('pez.' || quote_ident(u.name))::regclass, u.n) r ORDER BY u.i";
+// The channel sql/003_admin.sql announces changes on: "NAME GENERATION" or "NAME dropped".
+inline constexpr char const k_change_channel[] = "pez_sequences";
+
+// The sequence of a name as a regclass literal. Names are checked (a-z 0-9 _ -) before they get
+// here; the quotes keep '-' part of the identifier.
+inline std::string qualified_sequence(std::string_view name) { return "pez.\"" + std::string(name) + "\""; }
+
+class Database final : public Store {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Millis = std::chrono::milliseconds;
+
+  struct Options {
+    ConnParams params;
+    // A direct connection (not through a transaction pooler) for LISTEN and the catalog; empty
+    // for none: then every connection listens.
+    ConnParams listen_params;
+    int connections = 2;
+    Millis connect_timeout{5000};
+    Millis statement_timeout{5000};
+    Millis reconnect_max{1000};
+    // Refuse numbers (safety_problem) while the primary has no synchronous standby configured.
+    bool require_synchronous_standby = false;
+    // How often every sequence's position is read for the rates and forecasts; 0: never.
+    Millis usage_interval{10000};
+  };
+
+  Database(boost::asio::io_context& io, Options options, Metrics& metrics);
+  ~Database();
+  Database(Database const&) = delete;
+  Database& operator=(Database const&) = delete;
+
+  void start();
+  void stop();
+
+  // Store:
+  void set_events(StoreEvents* events) override { m_events = events; }
+  bool can_send() const override;
+  void take(std::string const& name, std::uint32_t count, TakeHandler handler) override;
+  void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) override;
+  void reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) override;
+  // Each reserve holds its sequence's advisory lock to the commit: 32 of them a statement stay
+  // well within the lock table (max_locks_per_transaction) with many daemons at once.
+  std::size_t reserve_batch() const override { return 32; }
+  void change(Change const& change, ChangeHandler handler) override;
+  void describe(std::string const& name, DescribeHandler handler) override;
+  Catalog const& catalog() const override { return m_catalog; }
+  std::uint64_t refresh_catalog() override;
+  std::uint64_t refresh_entry(std::string const& name) override;
+  bool catalog_stale() const override;
+  bool catalog_complete() const override;
+  bool up() const override;    // some connection is set up
+  bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
+  std::string last_error() const override { return m_last_error; }
+  std::optional<std::string> notices_problem() const override;
+  std::optional<std::string> safety_problem() const override;
+  Usage const* usage() const override { return &m_usage; }
+
+  // What the latest check of the primary found (FailoverSafety), or nothing before the first.
+  std::optional<FailoverSafety> const& failover() const { return m_failover; }
+
+  std::string server() const { return m_server; }
+  // While no connection is up: why the latest attempt cannot succeed until the settings are
+  // changed (misconfiguration() of db_error.hpp), if that is why it failed.
+  std::optional<std::string> configuration_error() const { return up() ? std::nullopt : m_misconfiguration; }
+  // While no connection is up: the latest attempt failed to connect (rather than in pezd's
+  // set-up of a connection it made), so last_error() is libpq's text.
+  bool cannot_connect() const { return !up() && m_cannot_connect; }
+  int connections_up() const;
+
+ private:
+  struct Slot;
+  // The free connection a statement runs on (can_send() must be true).
+  Slot& lease();
+  // Ends a statement that ran on slot: the connection is closed if the failure says so, the
+  // handler runs (answer), then the connection is offered again if it is still up.
+  void finish(Slot& slot, std::shared_ptr<PgConnection> const& conn, DbError const* failure,
+              std::move_only_function<void()> answer);
+  // The handler of a statement's exchange on slot: the answer is read with read (the results
+  // to a T or an error) and given to handler, then the connection goes back (finish).
+  template <typename T, typename Read>
+  PgConnection::ResultHandler answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                                     std::move_only_function<void(std::expected<T, StoreError>)> handler, Read read);
+
+  // Opening and setting up a connection (database_setup.cpp), one statement at a time: each
+  // answer goes to the step that sent it, unless the connection was replaced meanwhile.
+  enum class SetupStep : std::uint8_t { session, listen, probe, unlisten, version, migration };
+  void connect(Slot& slot);
+  // Wraps the handler of a step of slot's set-up: it runs only while slot holds the connection
+  // it was made for and the database runs (the one guard of the set-up).
+  template <typename Result>
+  std::move_only_function<void(Result)> while_current(Slot& slot, void (Database::*step)(Slot&, Result));
+  void opened(Slot& slot, std::expected<void, DbError> result);
+  // Sends the statement of step on slot's connection; its answer goes to setup_answer.
+  void setup_send(Slot& slot, SetupStep step, std::string const& sql);
+  void setup_answer(Slot& slot, std::expected<PgResults, DbError> answer);
+  // What to say when the statement of slot's step failed.
+  std::string setup_problem(Slot const& slot, DbError const& error) const;
+  void session_read(Slot& slot, PgResults const& rows);
+  // After the session was read (and the probe): the schema's version, read and migrated by the
+  // connections that take numbers.
+  void schema_next(Slot& slot);
+  void version_read(Slot& slot, PgResults const& rows);
+  // Applies the first migration after from_version, or checks the failover safety when none is
+  // left.
+  void migrate(Slot& slot, int from_version);
+  void migrated(Slot& slot);
+  void finish_setup(Slot& slot);
+  // Reads whether a failover can lose what a commit took (k_failover_sql) on a connection that
+  // takes numbers, then next; while it is set up (a failure fails the setup) or, every second, on
+  // a free connection (a failure drops only the connection; a server now in recovery is lost).
+  void check_failover(Slot& slot, std::shared_ptr<PgConnection> const& conn, bool setting_up,
+                      std::function<void()> next);
+  void run_failover_check(Slot& slot);
+  void arm_failover_check();
+  void failover_read(FailoverSafety safety);
+  // Reads every sequence's position (pez.usage(), a page at a time) on a free connection, every
+  // usage_interval, into m_usage; a failure is logged and the next interval tries again.
+  void run_usage_read(Slot& slot);
+  void read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& after,
+                       std::uint64_t round);
+  void arm_usage_read();
+  // A periodic statement on slot is over: it is free again, if it is still up and leased.
+  void release(Slot& slot, std::shared_ptr<PgConnection> const& conn);
+  void setup_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& message);
+  void schedule_reconnect(Slot& slot);
+  void lost(Slot& slot, std::string const& message);
+  void became_free(Slot& slot);
+  void run_catalog_refresh(Slot& slot);
+  // The answer of a catalog read (number read, whole or of names) on slot's connection conn.
+  void catalog_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t read, bool whole,
+                    std::vector<std::string>& names, std::expected<PgResults, DbError> result);
+  bool catalog_read_wanted() const { return m_refresh_wanted || !m_entries_wanted.empty(); }
+  // Starts the read wanted on a free connection that reads the catalog, unless one runs; answers
+  // the number of the next read to start.
+  std::uint64_t start_catalog_read();
+  // A connection is set up (and the catalog read, when it ran on it): it is free for statements.
+  void connection_ready(Slot& slot);
+  void note_failure(std::string const& message);
+  void notice(std::string_view channel, std::string_view payload);
+  // Whether connections of slot listen for change notices (all of them, or the listener alone).
+  bool listens(Slot const& slot) const;
+  // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
+  // second connection (as through a pooler in transaction mode, where it would not arrive), and
+  // wait a second; then UNLISTEN, and on with the schema. A connection that hears none still
+  // serves strict mode.
+  void probe(Slot& slot);
+  void probe_listening(Slot& slot);
+  void probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::shared_ptr<PgConnection> const& prober);
+  // The probe is over: failure says why no notice arrived, or is empty.
+  void probed(Slot& slot, std::string const& failure);
+  void forget_probe(Slot& slot);
+
+  boost::asio::io_context& m_io;
+  Options m_options;
+  Metrics& m_metrics;
+  std::vector<std::unique_ptr<Slot>> m_slots;
+  Slot* m_listener = nullptr;  // the last of m_slots when listen_params are set
+  std::uint64_t m_probes = 0;
+  Catalog m_catalog;
+  StoreEvents* m_events = nullptr;
+  std::uint64_t m_reads_started = 0;
+  bool m_stopped = true;
+  bool m_latest_attempt_failed = false;
+  bool m_refresh_wanted = false;           // a whole read of the catalog
+  std::set<std::string> m_entries_wanted;  // a read of these names only (none while a whole one is wanted)
+  int m_reads_running = 0;
+  bool m_whole_read_running = false;
+  // The connections that heard change notices when the latest whole read started (and since
+  // when): the catalog misses no announced change while one of them still hears them.
+  std::vector<std::pair<Slot const*, std::uint64_t>> m_hearing_at_read;
+  std::vector<std::pair<Slot const*, std::uint64_t>> m_catalog_hearing;
+  std::uint64_t m_hearing_serial = 0;
+  bool m_was_up = false;
+  int m_migrated_version = 0;
+  std::string m_last_error = "not connected yet";
+  std::optional<std::string> m_misconfiguration;
+  bool m_cannot_connect = false;
+  std::string m_server;
+  std::optional<FailoverSafety> m_failover;
+  std::optional<FailoverSafety::Kind> m_failover_logged;
+  bool m_failover_due = false;
+  boost::asio::steady_timer m_failover_timer;
+  Usage m_usage;
+  bool m_usage_due = false;
+  int m_usage_reads = 0;  // rounds running: a new one starts only when none is
+  boost::asio::steady_timer m_usage_timer;
+};
+
+}  // namespace pez::daemon

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+// The statements Database runs by itself on a free connection, besides setting connections up:
+// whether a failover is safe (every second, failover.hpp) and where every sequence stands (every
+// usage_interval, usage.hpp).
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/count.hpp"
+#include "common/settings.hpp"
+#include "daemon/db/database.hpp"
+#include "daemon/db/database_slot.hpp"
+#include "daemon/db/db_answers.hpp"
+#include "daemon/ops/log_throttle.hpp"
+
+namespace pez::daemon {
+
+namespace {
+
+constexpr auto k_failover_every = std::chrono::seconds(1);
+
+// pez.usage() answers this many sequences a statement: each it reads stays locked until the
+// statement ends (sql/008_usage.sql).
+constexpr int k_usage_page = 500;
+constexpr char const k_usage_sql[] =
+    "SELECT name, identity, generation, increment, min_value, max_value, start_value, cycle, last_value, is_called,"
+    " period FROM pez.usage($1::text, $2::integer)";
+
+}  // namespace
+
+void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& conn, bool setting_up,
+                              std::function<void()> next) {
+  conn->exec(k_failover_sql, m_options.statement_timeout,
+             [this, &slot, conn, setting_up, next = std::move(next)](std::expected<PgResults, DbError> result) {
+               if (slot.conn != conn || m_stopped) return;
+               auto fail = [&](std::string const& message) {
+                 if (setting_up) {
+                   setup_failed(slot, conn, message);
+                 } else {
+                   lost(slot, message);
+                 }
+               };
+               if (!result) {
+                 if (setting_up || !result.error().answered()) {
+                   fail(result.error().message);
+                   return;
+                 }
+                 // Nothing known now: not safe, and the next check tries again.
+                 thread_local LogThrottle log;
+                 if (log.allow()) {
+                   spdlog::warn("cannot read whether a failover is safe: {}{}", result.error().message,
+                                log.left_out_text());
+                 }
+                 m_failover.reset();
+                 next();
+                 return;
+               }
+               if (value(*result, 0, 0, 0) == "t") {
+                 fail("the server at " + conn->server() + " is in recovery now (a standby): a failover or a demotion");
+                 return;
+               }
+               FailoverSafety safety;
+               safety.server = conn->server();
+               safety.role = conn->user();
+               safety.synchronous_commit = taking_synchronous_commit(value(*result, 0, 0, 1));
+               safety.standby_names = value(*result, 0, 0, 2);
+               safety.standbys = parse_int64(value(*result, 0, 0, 3)).value_or(0);
+               safety.sync_standbys = parse_int64(value(*result, 0, 0, 4)).value_or(0);
+               safety.hidden = parse_int64(value(*result, 0, 0, 5)).value_or(0);
+               failover_read(std::move(safety));
+               next();
+             });
+}
+
+void Database::failover_read(FailoverSafety safety) {
+  auto const kind = safety.kind();
+  if (m_failover_logged != kind) {
+    m_failover_logged = kind;
+    if (kind == FailoverSafety::Kind::asynchronous) {
+      spdlog::warn(
+          "failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
+          "true), or see pezd(8) on what to do after promoting an asynchronous one",
+          safety.server, safety.text());
+    } else {
+      spdlog::info("failover: the primary at {}: {}", safety.server, safety.text());
+    }
+  }
+  m_failover = std::move(safety);
+}
+
+void Database::run_failover_check(Slot& slot) {
+  m_failover_due = false;
+  slot.state = Slot::State::leased;
+  auto conn = slot.conn;
+  check_failover(slot, conn, false, [this, &slot, conn] { release(slot, conn); });
+}
+
+void Database::release(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
+  if (slot.conn != conn || slot.state != Slot::State::leased) return;
+  slot.state = Slot::State::idle;
+  became_free(slot);
+}
+
+void Database::arm_failover_check() {
+  m_failover_timer.expires_after(k_failover_every);
+  m_failover_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || m_stopped) return;
+    m_failover_due = true;
+    for (auto& slot : m_slots) {
+      if (!slot->listener && slot->state == Slot::State::idle) {
+        run_failover_check(*slot);
+        break;
+      }
+    }
+    arm_failover_check();
+  });
+}
+
+void Database::arm_usage_read() {
+  if (m_options.usage_interval.count() <= 0) return;
+  m_usage_timer.expires_after(m_options.usage_interval);
+  m_usage_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || m_stopped) return;
+    // A round that outlasts the interval is not joined by another: the next tick starts one.
+    if (m_usage_reads == 0) {
+      m_usage_due = true;
+      for (auto& slot : m_slots) {
+        if (!slot->listener && slot->state == Slot::State::idle) {
+          run_usage_read(*slot);
+          break;
+        }
+      }
+    }
+    arm_usage_read();
+  });
+}
+
+void Database::run_usage_read(Slot& slot) {
+  m_usage_due = false;
+  ++m_usage_reads;
+  slot.state = Slot::State::leased;
+  read_usage_page(slot, slot.conn, {}, m_usage.begin_round());
+}
+
+void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& after,
+                               std::uint64_t round) {
+  std::string const most = std::to_string(k_usage_page);
+  char const* params[] = {after.empty() ? nullptr : after.c_str(), most.c_str()};
+  conn->exec_params(
+      k_usage_sql, params, m_options.statement_timeout,
+      [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
+        if (m_stopped) return;
+        if (slot.conn != conn) {
+          --m_usage_reads;
+          return;
+        }
+        if (!result && closes_connection(result.error())) {
+          --m_usage_reads;
+          lost(slot, result.error().message);
+          return;
+        }
+        auto page = result ? usage_answer(*result) : std::unexpected(classify(result.error()));
+        if (!page) {
+          // The round ends here; the sequences it did not reach stay as they were read last.
+          --m_usage_reads;
+          thread_local LogThrottle log;
+          if (log.allow()) {
+            std::string const advice = page.error().kind == StoreError::Kind::denied
+                                           ? "; pezd's role " + conn->user() +
+                                                 " needs EXECUTE on pez.usage(), which every role has unless it "
+                                                 "was revoked: GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO " +
+                                                 conn->user()
+                                           : std::string();
+            spdlog::warn(
+                "cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
+                "/metrics (they stay as last read): {}{}; trying again in {} (setting usage_interval; off "
+                "reads nothing){}",
+                page.error().message, advice, settings::format_duration(m_options.usage_interval), log.left_out_text());
+          }
+          release(slot, conn);
+          return;
+        }
+        auto const at = std::chrono::duration_cast<Millis>(Clock::now().time_since_epoch()).count();
+        for (auto const& position : page->positions) m_usage.read(position, at, round);
+        if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
+          read_usage_page(slot, conn, page->last, round);
+          return;
+        }
+        --m_usage_reads;
+        m_usage.end_round(round);
+        release(slot, conn);
+      });
+}
+
+std::optional<std::string> Database::safety_problem() const {
+  if (!m_options.require_synchronous_standby) return std::nullopt;
+  if (!m_failover) {
+    return "require_synchronous_standby is on and whether the primary has a synchronous standby is not known";
+  }
+  return m_failover->refusal();
+}
+
+}  // namespace pez::daemon

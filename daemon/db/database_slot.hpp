@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// A connection of Database (database.hpp) and what it is doing, and what the files of Database
+// share: database.cpp leases connections for the core's statements, database_setup.cpp opens
+// and sets them up, database_catalog.cpp reads the catalog on them, and database_checks.cpp runs
+// the periodic statements. Nothing else includes it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/db/database.hpp"
+#include "daemon/db/db_answers.hpp"
+#include "daemon/db/migrations.hpp"
+#include "daemon/db/pg_connection.hpp"
+
+namespace pez::daemon {
+
+struct Database::Slot {
+  explicit Slot(boost::asio::io_context& io, int i) : retry(io), probe_timer(io), index(i) {}
+  enum class State { closed, connecting, setting_up, idle, leased, waiting };
+  std::shared_ptr<PgConnection> conn;
+  State state = State::closed;
+  Millis backoff{0};
+  boost::asio::steady_timer retry;
+  bool listener = false;  // LISTEN and the catalog only, on listen_params
+  // While it is set up: the statement that runs, whether schema pez has its table of versions,
+  // and the migration being applied.
+  SetupStep setup = SetupStep::session;
+  bool schema_found = false;
+  Migration migration{};
+  // The notice probe of the connection: its channel while it runs, the second connection that
+  // sends it, and whether the connection heard it.
+  std::string probe_channel;
+  std::shared_ptr<PgConnection> prober;
+  boost::asio::steady_timer probe_timer;
+  bool hears_notices = false;
+  std::uint64_t hearing_since = 0;  // a number of Database's, new each time it starts hearing them
+  int index;
+};
+
+// What to say when pezd's role lacks a right that sql/grants.sql gives.
+std::string missing_grant(std::string const& role, std::string const& what, std::string const& grant);
+
+// A PostgreSQL array literal of names (each quoted, with " and \ escaped).
+std::string array_literal(std::vector<std::string> const& names);
+
+template <typename T, typename Read>
+PgConnection::ResultHandler Database::answer(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                                             std::move_only_function<void(std::expected<T, StoreError>)> handler,
+                                             Read read) {
+  return [this, &slot, conn, handler = std::move(handler),
+          read = std::move(read)](std::expected<PgResults, DbError> result) mutable {
+    if (!result) {
+      auto const& failure = result.error();
+      finish(slot, conn, &failure, [&] { handler(std::unexpected(classify(failure))); });
+      return;
+    }
+    std::expected<T, StoreError> answer = read(*result);
+    // An answer pezd cannot read hands out nothing; the connection stays.
+    DbError const odd{DbError::Kind::failed, answer ? std::string() : answer.error().message, {}, {}};
+    finish(slot, conn, answer ? nullptr : &odd, [&] { handler(std::move(answer)); });
+  };
+}
+
+}  // namespace pez::daemon

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/net/http_server.hpp"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <ctime>
+#include <deque>
+#include <optional>
+
+#include "common/errors.hpp"
+#include "common/format.hpp"
+#include "daemon/alloc/allocator.hpp"
+#include "daemon/api/check_route.hpp"
+#include "daemon/api/http_request.hpp"
+#include "daemon/api/router.hpp"
+#include "daemon/config.hpp"
+#include "daemon/context.hpp"
+#include "daemon/net/accept_loop.hpp"
+#include "daemon/net/client_session.hpp"
+#include "daemon/ops/metrics.hpp"
+
+namespace pez::daemon {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t k_read_size = 4096;
+
+class HttpSession final : public ClientSession<tcp::socket> {
+ public:
+  HttpSession(tcp::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "http") {
+    boost::system::error_code ec;
+    auto const peer = m_socket.remote_endpoint(ec);
+    m_peer = ec ? std::string("unknown peer") : peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
+
+  void start() {
+    register_session();
+    m_ctx.metrics.client_connection(Metrics::Transport::http);
+    if (!admitted()) {
+      refuse(error_reply({Errc::unavailable, refusal_message()}));
+      return;
+    }
+    // The read after a wait for input must not block (wait_for_request).
+    boost::system::error_code ec;
+    m_socket.non_blocking(true, ec);
+    if (ec) {
+      spdlog::debug("http {}: closing: {}", m_peer, ec.message());
+      close();
+      return;
+    }
+    wait_for_request();
+  }
+
+ private:
+  auto self() { return self_as<HttpSession>(); }
+
+  void resume_reading() override {
+    if (m_held) {
+      // Every answer before the held admin request is written: it runs now, alone.
+      Held held = std::move(*m_held);
+      m_held.reset();
+      m_barrier = true;
+      handle(std::move(held.route), held.keep_alive);
+      if (!held.keep_alive) {
+        peer_done();
+        return;
+      }
+    }
+    wait_for_request();
+  }
+
+  // Waits for the first byte of the next request under the idle timeout; the request itself
+  // then has header_timeout to arrive whole.
+  void wait_for_request() {
+    if (!reading_allowed()) return;
+    if (pipeline_full()) {
+      m_read_paused = true;
+      return;
+    }
+    if (m_buffer.size() > 0) {
+      read_request();
+      return;
+    }
+    // A wait, then a read of what arrived: an idle keep-alive connection holds no read buffer
+    // (with 10,000 of them, 40 MB less) and costs no system call until its next request arrives.
+    m_buffer.shrink_to_fit();
+    set_read_deadline(m_ctx.config.idle_timeout);
+    set_waiting(true);
+    m_socket.async_wait(tcp::socket::wait_read, [self = self()](boost::system::error_code ec) {
+      self->set_waiting(false);
+      if (self->m_closed) return;
+      std::size_t n = 0;
+      if (!ec) n = self->m_socket.read_some(self->m_buffer.prepare(k_read_size), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        self->wait_for_request();  // woken for nothing
+        return;
+      }
+      if (ec) {
+        if (ec != asio::error::eof) {
+          spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
+          self->close();
+        } else {
+          self->peer_done();
+        }
+        return;
+      }
+      self->m_buffer.commit(n);
+      self->read_request();
+    });
+  }
+
+  void read_request() {
+    m_parser.emplace(m_request);
+    m_parser->header_limit(static_cast<std::uint32_t>(m_ctx.config.header_limit));
+    m_parser->body_limit(m_ctx.config.body_limit);
+    set_read_deadline(m_ctx.config.header_timeout);
+    http::async_read(m_socket, m_buffer, *m_parser,
+                     [self = self()](boost::system::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(boost::system::error_code ec) {
+    clear_read_deadline();
+    if (m_closed) return;
+    if (ec == http::error::end_of_stream) {
+      peer_done();
+      return;
+    }
+    if (ec) {
+      if (auto reply = unreadable_reply(ec, m_ctx.config.header_limit, m_ctx.config.body_limit)) {
+        refuse(*reply);
+      } else {
+        spdlog::debug("http {}: closing: {}", m_peer, ec.message());
+        close();
+      }
+      return;
+    }
+    bool const keep_alive = m_parser->keep_alive();
+    Route route = route_http(m_request, m_ctx.config.max_count, m_ctx.config.admin_token);
+    if (std::holds_alternative<AdminCommand>(route.what) && !m_ctx.draining()) {
+      // Admin requests run alone: after every earlier answer is written, and no later request
+      // is read before the admin answer is (m_barrier), as on the socket.
+      m_barrier = true;
+      if (!m_slots.empty()) {
+        m_held.emplace(Held{std::move(route), keep_alive});
+        return;
+      }
+    }
+    handle(std::move(route), keep_alive);
+    if (keep_alive) {
+      wait_for_request();
+    } else {
+      peer_done();
+    }
+  }
+
+  // A request that cannot be read gets one answer and the connection is closed.
+  void refuse(Reply const& reply) {
+    spdlog::debug("http {}: {} {}", m_peer, reply.status, reply_body(reply, {}));
+    Slot& slot = push_http_slot(11, false, false);
+    fill(slot, reply);
+    peer_done();
+  }
+
+  Slot& push_http_slot(unsigned version, bool keep_alive, bool head) {
+    Slot& slot = push_slot();
+    slot.version = version;
+    slot.keep_alive = keep_alive && !m_draining;
+    slot.head = head;
+    return slot;
+  }
+
+  void handle(Route route, bool keep_alive) {
+    Slot& slot = push_http_slot(m_request.version, keep_alive, route.head);
+    if (m_ctx.draining()) {
+      fill(slot, error_reply({Errc::unavailable, "pezd is shutting down; try again in a moment"}));
+      return;
+    }
+    if (std::holds_alternative<AdminCommand>(route.what)) {
+      spdlog::info("http {}: admin {} {}", m_peer, m_request.method, m_request.target);
+    }
+    dispatch(route);
+  }
+
+  void answer(Slot& slot, Reply const& reply) override { fill(slot, reply); }
+
+  void answer_failure(Slot& slot, Error const& error) override { fill(slot, failure_reply(error)); }
+
+  void answer_admin(Slot& slot, AdminResult result) override {
+    if (!result) {
+      slot.head = false;
+      fill(slot, failure_reply(result.error()));
+      return;
+    }
+    fill(slot, Reply{result->http_status, result->json + "\n"});
+  }
+
+  void answer_check(Slot& slot, CheckValue const& check, AllocateResult found) override {
+    fill(slot, check_reply(check, found));
+  }
+
+  void answer_numbers(Slot& slot, int api, NumberForm form, AllocateResult numbers) override {
+    if (!numbers) {
+      fill(slot, failure_reply(numbers.error()));
+      return;
+    }
+    auto const& values = numbers->values;
+    auto const& printing = numbers->printing;
+    if (auto problem = printing_problem(printing, values)) {
+      fill(slot, failure_reply(Error{Errc::internal, "the numbers taken cannot be printed: " + *problem}));
+      return;
+    }
+    m_reply.status = 200;
+    m_reply.body.clear();
+    if (!slot.head) {
+      if (printing.format && api == 1) {
+        append_v1_body(m_reply.body, values.front(), printing);
+      } else if (printing.format) {
+        append_v2_body(m_reply.body, values, printing);
+      } else if (api == 1) {
+        append_v1_body(m_reply.body, values.front(), form);
+      } else {
+        append_v2_body(m_reply.body, values, form);
+      }
+    }
+    // HEAD of a number path says only whether GET would work: no numbers are taken for it, so
+    // the length of a GET answer is not known.
+    fill(slot, m_reply, /*known_length=*/!slot.head);
+  }
+
+  void fill(Slot& slot, Reply const& reply, bool known_length = true) {
+    // While draining, the answer to the last request read says the connection ends; those
+    // before it keep theirs (a client drops whatever follows a Connection: close).
+    bool const close_after = !slot.keep_alive || (m_draining && &slot == &m_slots.back());
+    // Error answers carry the request's id, which the log line about them carries too.
+    std::string id;
+    if (reply.status >= 400) {
+      id = request_id(slot);
+      log_error(slot,
+                reply.status == 500   ? spdlog::level::err
+                : reply.status >= 500 ? spdlog::level::warn
+                                      : spdlog::level::info,
+                log_text(reply));
+    }
+    append_response(slot.text, slot.version, !close_after, slot.head, reply, known_length, id);
+    m_ctx.metrics.http_request(reply.status, Clock::now() - slot.started);
+    slot_ready(slot, close_after);
+  }
+
+  // An admin request read while earlier answers were not all written; m_request still holds it
+  // (nothing more is read until it has run).
+  struct Held {
+    Route route;
+    bool keep_alive = true;
+  };
+
+  beast::flat_buffer m_buffer;
+  RequestHead m_request;
+  std::optional<Held> m_held;
+  std::optional<RequestParser> m_parser;
+  Reply m_reply;  // reused for number answers
+};
+
+}  // namespace
+
+HttpListener::HttpListener(asio::io_context& io, std::vector<Context*> threads)
+    : m_io(io),
+      m_threads(std::move(threads)),
+      m_acceptor(io),
+      m_pause(io),
+      m_accept{m_pause, "http", m_threads.front()->metrics} {}
+
+std::expected<void, std::string> HttpListener::open(Endpoint const& endpoint) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(m_io);
+  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port),
+                                  tcp::resolver::numeric_service | tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    return std::unexpected("cannot resolve HTTP address " + endpoint_text(endpoint) + ": " +
+                           (ec ? ec.message() : std::string("no address")));
+  }
+  auto const bind_to = results.begin()->endpoint();
+  m_acceptor.open(bind_to.protocol(), ec);
+  if (!ec) m_acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) m_acceptor.bind(bind_to, ec);
+  if (!ec) m_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return std::unexpected("cannot listen for HTTP on " + endpoint_text(endpoint) + ": " + ec.message() +
+                           " (is another program using that port? set http to another address)");
+  }
+  return {};
+}
+
+std::string HttpListener::local_address() const {
+  boost::system::error_code ec;
+  auto const ep = m_acceptor.local_endpoint(ec);
+  if (ec) return "?";
+  return endpoint_text(Endpoint{ep.address().to_string(), ep.port()});
+}
+
+void HttpListener::start() { accept(); }
+
+void HttpListener::stop() {
+  boost::system::error_code ec;
+  m_acceptor.close(ec);
+  m_pause.cancel();
+}
+
+void HttpListener::accept() {
+  m_accept.busy = [this] { return m_in_transit->load(std::memory_order_relaxed) >= k_most_in_transit; };
+  accept_loop(m_acceptor, m_accept, [this](tcp::socket socket) {
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    Context* target = m_threads[m_next++ % m_threads.size()];
+    if (target->core) {
+      std::make_shared<HttpSession>(std::move(socket), *target)->start();
+      return;
+    }
+    // The connection moves to its thread's event loop as a bare descriptor.
+    auto const protocol = socket.local_endpoint(ec).protocol();
+    int const fd = socket.release(ec);
+    if (ec) return;
+    m_in_transit->fetch_add(1, std::memory_order_relaxed);
+    asio::post(target->executor, [target, protocol, fd, in_transit = m_in_transit] {
+      tcp::socket moved(target->executor);
+      boost::system::error_code assign_ec;
+      moved.assign(protocol, fd, assign_ec);
+      if (assign_ec) {
+        ::close(fd);
+      } else {
+        std::make_shared<HttpSession>(std::move(moved), *target)->start();  // makes room if needed
+      }
+      in_transit->fetch_sub(1, std::memory_order_relaxed);
+    });
+  });
+}
+
+}  // namespace pez::daemon
