@@ -11,6 +11,7 @@
 #include "common/admin.hpp"
 #include "common/count.hpp"
 #include "common/forecast.hpp"
+#include "common/json_line.hpp"
 #include "common/names.hpp"
 #include "common/protocol.hpp"
 #include "common/settings.hpp"
@@ -66,7 +67,7 @@ std::string text_of(json const& v) {
     std::snprintf(buf, sizeof buf, "%.1f%%", v.get<double>() * 100);
     return buf;
   }
-  return v.dump();
+  return json_line(v);
 }
 
 std::string pad(std::string text, std::size_t width) {
@@ -151,14 +152,14 @@ std::string describe(json const& seq) {
 }
 
 Outcome show(json const& value, bool as_json, std::string (*human)(json const&)) {
-  return write_out(as_json ? value.dump() + "\n" : human(value));
+  return write_out(as_json ? json_line(value) + "\n" : human(value));
 }
 
 // What create, reset and drop did, in one line on standard error; --json puts pezd's answer on
 // standard output as well.
 Outcome confirm(json const& answer, bool as_json, std::string const& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
-  if (as_json) return write_out(answer.dump() + "\n");
+  if (as_json) return write_out(json_line(answer) + "\n");
   return {};
 }
 
@@ -293,10 +294,10 @@ Outcome run_create(Globals const& globals, AdminOptions const& o) {
     if (!text->empty()) spec[key] = *text;
   }
   // Checked here as pezd checks it, so that a mistake is a usage error before anything is sent.
-  if (auto checked = parse_create_spec(spec.dump()); !checked) {
+  if (auto checked = parse_create_spec(json_line(spec)); !checked) {
     return std::unexpected(Failure{k_exit_usage, checked.error()});
   }
-  auto answer = ask(globals, proto::create_line(spec.dump()));
+  auto answer = ask(globals, proto::create_line(json_line(spec)));
   if (!answer) return std::unexpected(answer.error());
   // A formatted sequence's next number as it will be printed.
   auto const next = answer->contains("next_printed") ? text_of((*answer)["next_printed"]) : next_text(*answer);
@@ -405,7 +406,7 @@ void add_admin_commands(CLI::App& app, Globals& globals, Action& action) {
       auto answer = ask(globals, proto::status_line());
       if (!answer) return std::unexpected(answer.error());
       auto shown =
-          write_out(o->json ? answer->dump() + "\n" : status_table(*answer, globals.socket, globals.socket_from));
+          write_out(o->json ? json_line(*answer) + "\n" : status_table(*answer, globals.socket, globals.socket_from));
       if (!shown) return shown;
       return status_verdict(*answer);
     };

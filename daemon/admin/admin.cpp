@@ -10,6 +10,7 @@
 #include "common/admin.hpp"
 #include "common/forecast.hpp"
 #include "common/format.hpp"
+#include "common/json_line.hpp"
 #include "common/number_template.hpp"
 #include "common/sequence.hpp"
 #include "common/settings.hpp"
@@ -261,7 +262,7 @@ void Admin::changed(Job job, ChangeResult result) {
     m_allocator.sequence_dropped(done.name);
     ordered_json out;
     out["dropped"] = done.name;
-    finish(job, AdminAnswer{200, out.dump()});
+    finish(job, AdminAnswer{200, json_line(out)});
     return;
   }
   m_allocator.sequence_changed(done.name, *result);
@@ -294,7 +295,7 @@ void Admin::describe(Job job) {
       for (auto const& row : *result) {
         list.push_back(describe_row(row, m_allocator, m_block_default, m_store.usage()));
       }
-      finish(job, AdminAnswer{status, list.dump()});
+      finish(job, AdminAnswer{status, json_line(list)});
       return;
     }
     if (result->size() != 1) {
@@ -302,7 +303,7 @@ void Admin::describe(Job job) {
       return;
     }
     auto const one = describe_row(result->front(), m_allocator, m_block_default, m_store.usage());
-    finish(job, AdminAnswer{status, one.dump()});
+    finish(job, AdminAnswer{status, json_line(one)});
   });
 }
 

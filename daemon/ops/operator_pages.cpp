@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/format.hpp"
+#include "common/json_line.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
 #include "daemon/alloc/allocator.hpp"
@@ -24,66 +25,11 @@ using json = nlohmann::ordered_json;
 
 json text_or_null(std::optional<std::string> const& text) { return text ? json(*text) : json(nullptr); }
 
-void append_json_line(std::string& out, json const& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      out += "null";
-      return;
-    case json::value_t::boolean:
-      out += value.get<bool>() ? "true" : "false";
-      return;
-    case json::value_t::number_integer:
-      out += std::to_string(value.get<std::int64_t>());
-      return;
-    case json::value_t::number_unsigned:
-      out += std::to_string(value.get<std::uint64_t>());
-      return;
-    case json::value_t::string:
-      out += json_string(value.get_ref<std::string const&>());
-      return;
-    case json::value_t::object: {
-      out += '{';
-      std::string_view separator;
-      for (auto const& [key, member] : value.items()) {
-        out += separator;
-        out += json_string(key);
-        out += ": ";
-        append_json_line(out, member);
-        separator = ", ";
-      }
-      out += '}';
-      return;
-    }
-    case json::value_t::array: {
-      out += '[';
-      std::string_view separator;
-      for (auto const& element : value) {
-        out += separator;
-        append_json_line(out, element);
-        separator = ", ";
-      }
-      out += ']';
-      return;
-    }
-    case json::value_t::number_float:
-    case json::value_t::binary:
-    case json::value_t::discarded:
-      out += value.dump();
-      return;
-  }
-}
-
 void add_up(std::vector<Metrics const*> const& all, Metrics& total) {
   for (auto const* m : all) m->add_to(total);
 }
 
 }  // namespace
-
-std::string json_line(nlohmann::ordered_json const& value) {
-  std::string out;
-  append_json_line(out, value);
-  return out;
-}
 
 bool OperatorPages::ready() const { return !m_shared.draining() && m_shared.allocator.serving(); }
 

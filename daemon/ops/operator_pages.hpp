@@ -48,8 +48,4 @@ class OperatorPages {
   Clock::time_point const m_started = Clock::now();
 };
 
-// JSON on one line as pezd writes it: ", " between members, ": " after a key, strings escaped
-// as json_string escapes them (common/text.hpp).
-std::string json_line(nlohmann::ordered_json const& value);
-
 }  // namespace pez::daemon

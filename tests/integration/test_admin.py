@@ -198,7 +198,7 @@ def test_socket_admin_requests_run_in_order_when_pipelined(pezd):
     assert answers[2] == "OK 7 8"
     assert answers[3].startswith("OK {")
     assert answers[4] == "OK 7"
-    assert answers[5] == 'OK {"dropped":"piped"}'
+    assert answers[5] == 'OK {"dropped": "piped"}'  # as pezd(8) writes it
     assert answers[6].startswith("ERR not-found ")
 
 

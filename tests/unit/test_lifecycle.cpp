@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include "daemon/lifecycle.hpp"
-#include "daemon/ops/operator_pages.hpp"
 
 using pez::daemon::Lifecycle;
 using Phase = Lifecycle::Phase;
@@ -107,25 +106,4 @@ TEST_CASE("lifecycle: a stop signal before serving drains what there is") {
   // The listeners coming up late do not bring it back.
   life.listening("127.0.0.1:8080");
   CHECK(life.phase() == Phase::stopped);
-}
-
-TEST_CASE("operator pages: JSON on one line, with spaces after colons and commas") {
-  using json = nlohmann::ordered_json;
-  using pez::daemon::json_line;
-  CHECK(json_line(json{{"status", "alive"}}) == R"({"status": "alive"})");
-  json status;
-  status["version"] = "1.2.3";
-  status["uptime_seconds"] = 12;
-  status["threads"] = std::size_t{4};
-  status["http"] = nullptr;
-  status["ready"] = false;
-  status["not_ready"] = json{{"code", "unavailable"}, {"message", "the database is unavailable: \"x\"\n"}};
-  status["list"] = json::array({1, -2, true});
-  status["empty"] = json::object();
-  CHECK(json_line(status) ==
-        R"({"version": "1.2.3", "uptime_seconds": 12, "threads": 4, "http": null, "ready": false, )"
-        R"("not_ready": {"code": "unavailable", "message": "the database is unavailable: \"x\"\n"}, )"
-        R"("list": [1, -2, true], "empty": {}})");
-  // Strings are escaped as json_string escapes them: control bytes as \u00XX, DEL too.
-  CHECK(json_line(json(std::string("a\x01\x7f"))) == R"("a\u0001\u007f")");
 }

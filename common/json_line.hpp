@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// JSON as PEZ writes it, in every answer of pezd and in pez's --json output: one line, ", "
+// between members and elements, ": " after a key, strings escaped as json_string
+// (common/text.hpp) escapes them, members in their order.
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace pez {
+
+std::string json_line(nlohmann::ordered_json const& value);
+std::string json_line(nlohmann::json const& value);
+
+}  // namespace pez
