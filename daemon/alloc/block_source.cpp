@@ -227,7 +227,7 @@ void BlockSource::take(Request request) {
       } else {
         request.fence = r.fence;
         r.waiters.push_back(std::move(request));
-        if (!m_waiting.contains(r.name)) m_waiting.insert(r.name);
+        m_waiting.insert(r.name);  // a copy of the name only when it was not there
         if (!r.run_out) want_block(r);
       }
     }
