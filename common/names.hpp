@@ -16,11 +16,12 @@ inline constexpr std::size_t k_max_name_length = 48;
 
 // The rule of sequence names: in words (messages, --help, the API's documentation), and as the
 // regular expression that PostgreSQL's ~, JSON Schema and std::regex read alike (the schema's
-// SQL and the OpenAPI document). Unit tests hold both, and the SQL's copies, to
+// SQL and the OpenAPI document). Unit tests hold both, and the copies in the migrations, to
 // check_sequence_name.
 inline constexpr std::string_view k_sequence_name_rule =
     "1 to 48 characters of a-z, 0-9, _ and -, starting with a letter";
-inline constexpr std::string_view k_sequence_name_pattern = "^[a-z][a-z0-9_-]{0,47}$";
+#define PEZ_SEQUENCE_NAME_PATTERN "^[a-z][a-z0-9_-]{0,47}$"  // for SQL text built at compile time
+inline constexpr std::string_view k_sequence_name_pattern = PEZ_SEQUENCE_NAME_PATTERN;
 
 // Whether name follows k_sequence_name_rule. The error says what is wrong.
 std::expected<void, std::string> check_sequence_name(std::string_view name);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/names.hpp"
 #include "daemon/db/database.hpp"
 #include "daemon/db/database_slot.hpp"
 #include "daemon/db/db_answers.hpp"
@@ -26,7 +27,7 @@ namespace {
   " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                 \
   " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
 #define PEZ_SEQUENCES_WHERE \
-  " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
+  " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '" PEZ_SEQUENCE_NAME_PATTERN "'"
 #define PEZ_FORMAT_COLUMNS " c.format, c.period, c.time_zone, c.check_digits, to_char(c.current_period, 'YYYYMMDD')"
 #define PEZ_CATALOG_SELECT                                                              \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle," \

@@ -5,6 +5,7 @@
 #include <limits>
 #include <regex>
 
+#include "common/names.hpp"
 #include "common/number_template.hpp"
 #include "common/sequence.hpp"
 
@@ -41,7 +42,7 @@ void read_format(SequenceInfo& info, CreateSpec const& spec) {
 }
 
 bool valid_name(std::string const& name) {
-  static std::regex const pattern("^[a-z][a-z0-9_-]{0,47}$");
+  static std::regex const pattern{std::string(k_sequence_name_pattern)};
   return std::regex_match(name, pattern);
 }
 
