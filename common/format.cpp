@@ -30,14 +30,29 @@ void append_v1_body(std::string& out, std::int64_t value, NumberForm form) {
 }
 
 void append_v2_body(std::string& out, std::span<std::int64_t const> values, NumberForm form) {
-  out += '[';
-  bool first = true;
-  for (auto v : values) {
-    if (!first) out += ", ";
-    first = false;
-    append_number(out, v, form);
-  }
-  out += "]\n";
+  // Written in place, not appended piece by piece: a number is at most 20 characters, 24 with
+  // its quotes and ", ".
+  constexpr std::size_t k_digits = 20;
+  bool const quoted = form == NumberForm::string;
+  auto const old = out.size();
+  out.resize_and_overwrite(old + values.size() * (k_digits + 4) + 3, [&](char* data, std::size_t) {
+    char* at = data + old;
+    *at++ = '[';
+    bool first = true;
+    for (auto v : values) {
+      if (!first) {
+        *at++ = ',';
+        *at++ = ' ';
+      }
+      first = false;
+      if (quoted) *at++ = '"';
+      at = std::to_chars(at, at + k_digits, v).ptr;
+      if (quoted) *at++ = '"';
+    }
+    *at++ = ']';
+    *at++ = '\n';
+    return static_cast<std::size_t>(at - data);
+  });
 }
 
 namespace {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "common/format.hpp"
@@ -40,6 +42,22 @@ TEST_CASE("as=string: the same bodies with each number a JSON string") {
   out.clear();
   pez::append_v2_body(out, values, pez::NumberForm::number);
   CHECK(out == "[1, 2]\n");
+}
+
+TEST_CASE("v2 body: the longest numbers, after what the string held, and no numbers") {
+  std::string out = "HTTP/1.1 200 OK\r\n\r\n";
+  std::vector<std::int64_t> const values{INT64_MIN, INT64_MAX, -1, 0};
+  pez::append_v2_body(out, values, pez::NumberForm::string);
+  CHECK(out == "HTTP/1.1 200 OK\r\n\r\n[\"-9223372036854775808\", \"9223372036854775807\", \"-1\", \"0\"]\n");
+  out.clear();
+  std::vector<std::int64_t> const many(1000, INT64_MIN);
+  pez::append_v2_body(out, many);
+  CHECK(out.size() == 1 + 1000 * 20 + 999 * 2 + 2);
+  CHECK(out.starts_with("[-9223372036854775808, -9223372036854775808, "));
+  CHECK(out.ends_with(", -9223372036854775808]\n"));
+  out.clear();
+  pez::append_v2_body(out, std::span<std::int64_t const>{});
+  CHECK(out == "[]\n");
 }
 
 TEST_CASE("error bodies are JSON objects with escaped messages") {
