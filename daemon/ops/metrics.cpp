@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <mutex>
 #include <vector>
 
@@ -52,6 +53,17 @@ void append_metric(std::string& out, std::string_view name, std::string_view lab
   append_number(out, value);
   out += '\n';
 }
+
+namespace {
+
+// A counter and its value for each set of labels, in the order given.
+void append_counter(std::string& out, std::string_view name, std::string_view help,
+                    std::initializer_list<std::pair<std::string_view, std::uint64_t>> values) {
+  append_metric_header(out, name, "counter", help);
+  for (auto const& [labels, value] : values) append_metric(out, name, labels, static_cast<double>(value));
+}
+
+}  // namespace
 
 void Metrics::http_request(unsigned status, Clock::duration took) {
   bump(m_http[status < m_http.size() ? status : 0]);
@@ -157,35 +169,27 @@ void Metrics::render(std::string& out) const {
       append_metric(out, "pez_numbers_total", "sequence=\"" + name + "\"", static_cast<double>(value));
     }
   }
-  append_metric_header(out, "pez_connections_total", "counter", "Client connections accepted, by transport.");
-  append_metric(out, "pez_connections_total", "transport=\"http\"", static_cast<double>(read(m_connections[0])));
-  append_metric(out, "pez_connections_total", "transport=\"socket\"", static_cast<double>(read(m_connections[1])));
-  append_metric_header(out, "pez_connections_dropped_total", "counter",
-                       "Client connections closed to stay within max_connections: an idle one (evicted), or "
-                       "a new one when none was idle (refused).");
-  append_metric(out, "pez_connections_dropped_total", "reason=\"evicted\"", static_cast<double>(read(m_dropped[0])));
-  append_metric(out, "pez_connections_dropped_total", "reason=\"refused\"", static_cast<double>(read(m_dropped[1])));
-  append_metric_header(out, "pez_accept_errors_total", "counter",
-                       "Failures to accept a client connection, such as running out of file descriptors.");
-  append_metric(out, "pez_accept_errors_total", "", static_cast<double>(read(m_accept_failures)));
-  append_metric_header(out, "pez_db_round_trips_total", "counter",
-                       "Statements sent to the database to take or reserve numbers.");
-  append_metric(out, "pez_db_round_trips_total", "", static_cast<double>(read(m_db_round_trips)));
-  append_metric_header(out, "pez_catalog_reads_total", "counter",
-                       "Reads of the catalog of sequences: of all of them (whole: on connecting), or of the "
-                       "names announced as changed or asked for and not known (names).");
-  append_metric(out, "pez_catalog_reads_total", "kind=\"whole\"", static_cast<double>(read(m_catalog_reads[0])));
-  append_metric(out, "pez_catalog_reads_total", "kind=\"names\"", static_cast<double>(read(m_catalog_reads[1])));
-  append_metric_header(out, "pez_db_errors_total", "counter",
-                       "Failed database exchanges, by kind (connection, timeout, sql).");
-  char const* kinds[] = {"connection", "timeout", "sql"};
-  for (std::size_t i = 0; i < 3; ++i) {
-    append_metric(out, "pez_db_errors_total", std::string("kind=\"") + kinds[i] + "\"",
-                  static_cast<double>(read(m_db_errors[i])));
-  }
-  append_metric_header(out, "pez_db_connects_total", "counter", "Database connection attempts, by result.");
-  append_metric(out, "pez_db_connects_total", "result=\"ok\"", static_cast<double>(read(m_db_connects)));
-  append_metric(out, "pez_db_connects_total", "result=\"failed\"", static_cast<double>(read(m_db_connect_failures)));
+  append_counter(out, "pez_connections_total", "Client connections accepted, by transport.",
+                 {{R"(transport="http")", read(m_connections[0])}, {R"(transport="socket")", read(m_connections[1])}});
+  append_counter(out, "pez_connections_dropped_total",
+                 "Client connections closed to stay within max_connections: an idle one (evicted), or a new one "
+                 "when none was idle (refused).",
+                 {{R"(reason="evicted")", read(m_dropped[0])}, {R"(reason="refused")", read(m_dropped[1])}});
+  append_counter(out, "pez_accept_errors_total",
+                 "Failures to accept a client connection, such as running out of file descriptors.",
+                 {{"", read(m_accept_failures)}});
+  append_counter(out, "pez_db_round_trips_total", "Statements sent to the database to take or reserve numbers.",
+                 {{"", read(m_db_round_trips)}});
+  append_counter(out, "pez_catalog_reads_total",
+                 "Reads of the catalog of sequences: of all of them (whole: on connecting), or of the names "
+                 "announced as changed or asked for and not known (names).",
+                 {{R"(kind="whole")", read(m_catalog_reads[0])}, {R"(kind="names")", read(m_catalog_reads[1])}});
+  append_counter(out, "pez_db_errors_total", "Failed database exchanges, by kind (connection, timeout, sql).",
+                 {{R"(kind="connection")", read(m_db_errors[0])},
+                  {R"(kind="timeout")", read(m_db_errors[1])},
+                  {R"(kind="sql")", read(m_db_errors[2])}});
+  append_counter(out, "pez_db_connects_total", "Database connection attempts, by result.",
+                 {{R"(result="ok")", read(m_db_connects)}, {R"(result="failed")", read(m_db_connect_failures)}});
 }
 
 void append_usage_metrics(std::string& out, Usage const* usage) {
