@@ -53,6 +53,7 @@ int cli_main(int argc, char** argv) {
   Action action;
   add_number_commands(app, globals, action);
   add_admin_commands(app, globals, action);
+  add_status_command(app, globals, action);
   auto* help = app.add_subcommand("help", "Help for pez or for a command, such as: pez help admin reset");
   auto words = std::make_shared<std::vector<std::string>>();
   help->add_option("COMMAND", *words, "The command to explain");
