@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
@@ -15,24 +16,10 @@
 
 namespace pez::cli {
 
-int cli_main(int argc, char** argv) {
-  // Before anything opens a descriptor: a closed 0-2 would otherwise become pezd's socket.
-  auto const standard = ensure_standard_descriptors();
-  if (!standard.ok) {
-    std::fputs("pez: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
-    return k_exit_failure;
-  }
-  CLI::App app{"pez takes unique numbers from pezd, the PEZ number dispenser.", "pez"};
-  app.set_version_flag("--version", std::string("pez ") + k_version);
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.footer(
-      "Exit codes: 0 success, 64 usage error, 69 pezd unreachable, 75 database unavailable (retry later), "
-      "77 permission denied, 78 pezd's database settings are wrong (retrying will not help), 1 anything else. "
-      "See pez(1).");
+namespace {
 
-  Globals globals;
-  globals.stdout_closed = standard.was_closed[1];
+// --socket and --timeout, and where the socket's path came from.
+void add_global_options(CLI::App& app, Globals& globals) {
   if (char const* env = std::getenv("PEZ_SOCKET"); env != nullptr && *env != '\0') {
     globals.socket = env;
     globals.socket_from = "PEZ_SOCKET";
@@ -49,10 +36,9 @@ int cli_main(int argc, char** argv) {
       ->type_name("PATH");
   app.add_option("--timeout", globals.timeout, "Longest wait for pezd's answer, such as 10s (default 30s)")
       ->type_name("DURATION");
+}
 
-  Action action;
-  add_number_commands(app, globals, action);
-  add_admin_commands(app, globals, action);
+void add_help_command(CLI::App& app, Action& action) {
   auto* help = app.add_subcommand("help", "Help for pez or for a command, such as: pez help admin reset");
   auto words = std::make_shared<std::vector<std::string>>();
   help->add_option("COMMAND", *words, "The command to explain");
@@ -67,7 +53,10 @@ int cli_main(int argc, char** argv) {
       return {};
     };
   });
+}
 
+// The exit code of a command line that CLI11 did not take, or nothing when it chose an action.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Action const& action) {
   try {
     app.parse(argc, argv);
   } catch (CLI::CallForHelp const&) {
@@ -89,6 +78,38 @@ int cli_main(int argc, char** argv) {
     std::fprintf(stderr, "pez: error: %s\n", usage_message(app, args, "no command given").c_str());
     return k_exit_usage;
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  // Before anything opens a descriptor: a closed 0-2 would otherwise become pezd's socket.
+  auto const standard = ensure_standard_descriptors();
+  if (!standard.ok) {
+    std::fputs("pez: error: cannot open /dev/null for a closed standard descriptor\n", stderr);
+    return k_exit_failure;
+  }
+  CLI::App app{"pez takes unique numbers from pezd, the PEZ number dispenser.", "pez"};
+  app.set_version_flag("--version", std::string("pez ") + k_version);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer(
+      "Exit codes: 0 success, 64 usage error, 69 pezd unreachable, 75 database unavailable (retry later), "
+      "77 permission denied, 78 pezd's database settings are wrong (retrying will not help), 1 anything else. "
+      "See pez(1).");
+
+  Globals globals;
+  globals.stdout_closed = standard.was_closed[1];
+  add_global_options(app, globals);
+
+  Action action;
+  add_number_commands(app, globals, action);
+  add_admin_commands(app, globals, action);
+  add_status_command(app, globals, action);
+  add_help_command(app, action);
+
+  if (auto code = parse_command_line(app, argc, argv, action)) return *code;
   auto outcome = action();
   if (!outcome) {
     // An empty message: the exit status is the whole answer (pez check --quiet).

@@ -22,5 +22,6 @@ using Action = std::function<Outcome()>;
 
 void add_number_commands(CLI::App& app, Globals& globals, Action& action);
 void add_admin_commands(CLI::App& app, Globals& globals, Action& action);
+void add_status_command(CLI::App& app, Globals& globals, Action& action);
 
 }  // namespace pez::cli

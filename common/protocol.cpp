@@ -51,6 +51,94 @@ std::string verb_line(std::string_view verb, std::string_view argument) {
   return out;
 }
 
+using Args = std::vector<std::string_view>;
+
+// NEXT NAME [COUNT] [json]
+std::expected<Request, Error> parse_next(Args const& args, std::uint32_t max_count) {
+  bool const json = args.size() >= 3 && iequals(args.back(), "json");
+  auto const words = args.size() - (json ? 1 : 0);
+  if (words < 2 || words > 3) {
+    return bad("NEXT takes a sequence name, an optional count and an optional json, as in: NEXT forward 5");
+  }
+  if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+  std::uint32_t count = 1;
+  if (words == 3) {
+    auto parsed = parse_count(args[2], max_count);
+    if (!parsed) return bad(parsed.error());
+    count = *parsed;
+  }
+  return Next{std::string(args[1]), count, json};
+}
+
+// CHECK NAME VALUE
+std::expected<Request, Error> parse_check(Args const& args) {
+  if (args.size() != 3) {
+    return bad("CHECK takes a sequence name and the value to check, as in: CHECK invoices INV-2026-000042-7");
+  }
+  if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+  return Check{std::string(args[1]), std::string(args[2])};
+}
+
+// HELLO VERSION
+std::expected<Request, Error> parse_hello(Args const& args) {
+  std::uint64_t version = 0;
+  if (args.size() != 2 || !parse_decimal(args[1], version) || version > 1'000'000) {
+    return bad("HELLO takes the protocol version the client speaks, as in: HELLO 1");
+  }
+  if (version != static_cast<std::uint64_t>(k_version)) {
+    return std::unexpected(Error{Errc::unsupported_version, "this pezd speaks protocol version " +
+                                                                std::to_string(k_version) + ", the client asked for " +
+                                                                std::to_string(version) +
+                                                                "; use a pez of the same release as pezd"});
+  }
+  return Hello{};
+}
+
+// A request of one word, such as PING.
+template <typename Verb>
+std::expected<Request, Error> no_args(Args const& args, std::string_view name) {
+  if (args.size() != 1) return bad(std::string(name) + " takes no arguments");
+  return Verb{};
+}
+
+// A request of a verb and a sequence's name, such as INSPECT forward.
+template <typename Verb>
+std::expected<Request, Error> one_name(Args const& args, std::string_view name, std::string_view example) {
+  if (args.size() != 2) return bad(std::string(name) + " takes one sequence name, as in: " + std::string(example));
+  if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+  return Verb{std::string(args[1])};
+}
+
+// RESET NAME [TO]
+std::expected<Request, Error> parse_reset(Args const& args) {
+  if (args.size() < 2 || args.size() > 3) {
+    return bad("RESET takes a sequence name and an optional value to restart at, as in: RESET tickets 1000");
+  }
+  if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
+  Reset reset{std::string(args[1]), std::nullopt};
+  if (args.size() == 3) {
+    auto const to = parse_int64(args[2]);
+    if (!to || *to < 1) {
+      return bad("RESET: the value to restart at is a whole number from 1 to 9223372036854775807, got " +
+                 quote_untrusted(args[2]));
+    }
+    reset.to = *to;
+  }
+  return reset;
+}
+
+// CREATE {JSON}: the rest of the line after the verb, its blanks trimmed.
+std::expected<Request, Error> parse_create(std::string_view line, Args const& args) {
+  auto rest = line.substr(static_cast<std::size_t>(args[0].data() + args[0].size() - line.data()));
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+  if (!rest.starts_with('{') || !rest.ends_with('}')) {
+    return bad(
+        R"(CREATE takes a JSON object describing the sequence, as in: CREATE {"name": "tickets", "start": 1000})");
+  }
+  return Create{std::string(rest)};
+}
+
 }  // namespace
 
 bool has_control_bytes(std::string_view line) {
@@ -66,103 +154,17 @@ std::expected<Request, Error> parse_request(std::string_view line, std::uint32_t
   auto const args = tokens(line);
   if (args.empty()) return bad(std::string("empty request; the requests are ") + std::string(k_verbs));
   auto const verb = args[0];
-
-  if (iequals(verb, "NEXT")) {
-    bool const json = args.size() >= 3 && iequals(args.back(), "json");
-    auto const words = args.size() - (json ? 1 : 0);
-    if (words < 2 || words > 3) {
-      return bad("NEXT takes a sequence name, an optional count and an optional json, as in: NEXT forward 5");
-    }
-    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
-    std::uint32_t count = 1;
-    if (words == 3) {
-      auto parsed = parse_count(args[2], max_count);
-      if (!parsed) return bad(parsed.error());
-      count = *parsed;
-    }
-    return Next{std::string(args[1]), count, json};
-  }
-  if (iequals(verb, "CHECK")) {
-    if (args.size() != 3) {
-      return bad("CHECK takes a sequence name and the value to check, as in: CHECK invoices INV-2026-000042-7");
-    }
-    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
-    return Check{std::string(args[1]), std::string(args[2])};
-  }
-  if (iequals(verb, "HELLO")) {
-    std::uint64_t version = 0;
-    if (args.size() != 2 || !parse_decimal(args[1], version) || version > 1'000'000) {
-      return bad("HELLO takes the protocol version the client speaks, as in: HELLO 1");
-    }
-    if (version != static_cast<std::uint64_t>(k_version)) {
-      return std::unexpected(Error{Errc::unsupported_version, "this pezd speaks protocol version " +
-                                                                  std::to_string(k_version) +
-                                                                  ", the client asked for " + std::to_string(version) +
-                                                                  "; use a pez of the same release as pezd"});
-    }
-    return Hello{};
-  }
-  auto const no_args = [&](std::string_view name) -> std::expected<void, Error> {
-    if (args.size() != 1) return bad(std::string(name) + " takes no arguments");
-    return {};
-  };
-  if (iequals(verb, "PING")) {
-    if (auto ok = no_args("PING"); !ok) return std::unexpected(ok.error());
-    return Ping{};
-  }
-  if (iequals(verb, "STATUS")) {
-    if (auto ok = no_args("STATUS"); !ok) return std::unexpected(ok.error());
-    return Status{};
-  }
-  if (iequals(verb, "LIST")) {
-    if (auto ok = no_args("LIST"); !ok) return std::unexpected(ok.error());
-    return List{};
-  }
-  auto const one_name = [&](std::string_view name, std::string_view example) -> std::expected<std::string, Error> {
-    if (args.size() != 2) return bad(std::string(name) + " takes one sequence name, as in: " + std::string(example));
-    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
-    return std::string(args[1]);
-  };
-  if (iequals(verb, "INSPECT")) {
-    auto name = one_name("INSPECT", "INSPECT forward");
-    if (!name) return std::unexpected(name.error());
-    return Inspect{std::move(*name)};
-  }
-  if (iequals(verb, "DROP")) {
-    auto name = one_name("DROP", "DROP tickets");
-    if (!name) return std::unexpected(name.error());
-    return Drop{std::move(*name)};
-  }
-  if (iequals(verb, "RESET")) {
-    if (args.size() < 2 || args.size() > 3) {
-      return bad("RESET takes a sequence name and an optional value to restart at, as in: RESET tickets 1000");
-    }
-    if (auto ok = check_sequence_name(args[1]); !ok) return bad(ok.error());
-    Reset reset{std::string(args[1]), std::nullopt};
-    if (args.size() == 3) {
-      auto const to = parse_int64(args[2]);
-      if (!to || *to < 1) {
-        return bad("RESET: the value to restart at is a whole number from 1 to 9223372036854775807, got " +
-                   quote_untrusted(args[2]));
-      }
-      reset.to = *to;
-    }
-    return reset;
-  }
-  if (iequals(verb, "CREATE")) {
-    auto rest = line.substr(static_cast<std::size_t>(args[0].data() + args[0].size() - line.data()));
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
-    if (!rest.starts_with('{') || !rest.ends_with('}')) {
-      return bad(
-          R"(CREATE takes a JSON object describing the sequence, as in: CREATE {"name": "tickets", "start": 1000})");
-    }
-    return Create{std::string(rest)};
-  }
-  if (iequals(verb, "QUIT")) {
-    if (auto ok = no_args("QUIT"); !ok) return std::unexpected(ok.error());
-    return Quit{};
-  }
+  if (iequals(verb, "NEXT")) return parse_next(args, max_count);
+  if (iequals(verb, "CHECK")) return parse_check(args);
+  if (iequals(verb, "HELLO")) return parse_hello(args);
+  if (iequals(verb, "PING")) return no_args<Ping>(args, "PING");
+  if (iequals(verb, "STATUS")) return no_args<Status>(args, "STATUS");
+  if (iequals(verb, "LIST")) return no_args<List>(args, "LIST");
+  if (iequals(verb, "INSPECT")) return one_name<Inspect>(args, "INSPECT", "INSPECT forward");
+  if (iequals(verb, "DROP")) return one_name<Drop>(args, "DROP", "DROP tickets");
+  if (iequals(verb, "RESET")) return parse_reset(args);
+  if (iequals(verb, "CREATE")) return parse_create(line, args);
+  if (iequals(verb, "QUIT")) return no_args<Quit>(args, "QUIT");
   return bad("unknown request " + quote_untrusted(verb) + "; the requests are " + std::string(k_verbs));
 }
 

@@ -76,6 +76,10 @@ class StrictSource final : public Source {
   bool waits(std::string const& name, Clock::time_point now);
   void run(std::shared_ptr<Batch> const& batch);
   void finish(std::shared_ptr<Batch> const& batch, TakeResult result);
+  void take_failed(Batch& batch, StoreError const& error);
+  void refuse(Batch& batch, StoreError const& error);
+  void refuse_waiting(Batch const& batch, StoreError const& error);
+  void hand_out(Batch& batch, Taken const& taken);
   void requeue(Batch& batch);
   void arm_retry(Clock::time_point at);
 

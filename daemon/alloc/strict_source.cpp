@@ -139,95 +139,104 @@ void StrictSource::run(std::shared_ptr<Batch> const& batch) {
 
 void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result) {
   std::erase(m_in_flight, batch);
-  auto answer_all = [&](Error const& error) {
-    for (auto& request : batch->requests) {
-      if (!request.answered()) request.answer(std::unexpected(error));
-    }
-  };
   using Kind = StoreError::Kind;
   if (result && result->numbers.size() != batch->total) {
     result =
         std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->numbers.size()) +
                                                        " numbers for " + std::to_string(batch->total)});
   }
-  if (!result) {
-    auto const& error = result.error();
-    if (error.kind == Kind::lost) {
-      // Whatever this exchange took is burned; its requests try again, after a pause if this
-      // keeps happening.
-      m_retry[batch->name].failed(m_ctx.clock.now());
-      if (m_failure_log.allow()) {
-        spdlog::warn("taking numbers from {} failed: {}; trying again{}", batch->name, error.message,
-                     m_failure_log.left_out_text());
-      }
-      requeue(*batch);
-    } else if ((error.kind == Kind::exhausted || error.kind == Kind::invalid) && batch->requests.size() > 1) {
-      // Nothing was taken: each request tries alone, so the numbers left go to those they
-      // suffice for (or, for a shape the catalog did not show yet, each is judged alone).
-      if (auto const* info = m_ctx.store.catalog().find(batch->name)) m_one_by_one[batch->name] = info->generation;
-      requeue(*batch);
-    } else {
-      if (error.kind == Kind::internal || error.kind == Kind::denied || error.kind == Kind::timeout) {
-        m_retry[batch->name].failed(m_ctx.clock.now());
-        if (m_failure_log.allow()) {
-          spdlog::error("taking numbers from {} failed: {}{}", batch->name, error.message,
-                        m_failure_log.left_out_text());
-        }
-      }
-      auto const answer = sequence_error(batch->name, batch->total, error);
-      if (answer.code == Errc::exhausted) m_ctx.observed(batch->name, 0, true);
-      if (answer.code == Errc::not_found) m_ctx.store.refresh_entry(batch->name);
-      answer_all(answer);
-      if (answer.code == Errc::exhausted && batch->total == 1) {
-        // Not one number was left when the statement ran: the requests for it that were waiting
-        // already then get the same answer (none is taken), rather than a statement each.
-        std::vector<Request> none_left;
-        for (auto it = m_queue.begin(); it != m_queue.end();) {
-          if (it->name == batch->name && it->deadline - m_ctx.timeout <= batch->sent) {
-            none_left.push_back(std::move(*it));
-            it = m_queue.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        for (auto& request : none_left) {
-          request.answer(std::unexpected(sequence_error(request.name, request.count, error)));
-        }
-      }
-    }
+  if (result) {
+    hand_out(*batch, *result);
+  } else {
+    take_failed(*batch, result.error());
     if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
-    pump();
-    return;
   }
-  m_retry.erase(batch->name);
-  auto const& numbers = result->numbers;
+  pump();
+}
+
+void StrictSource::take_failed(Batch& batch, StoreError const& error) {
+  using Kind = StoreError::Kind;
+  if (error.kind == Kind::lost) {
+    // Whatever this exchange took is burned; its requests try again, after a pause if this
+    // keeps happening.
+    m_retry[batch.name].failed(m_ctx.clock.now());
+    if (m_failure_log.allow()) {
+      spdlog::warn("taking numbers from {} failed: {}; trying again{}", batch.name, error.message,
+                   m_failure_log.left_out_text());
+    }
+    requeue(batch);
+  } else if ((error.kind == Kind::exhausted || error.kind == Kind::invalid) && batch.requests.size() > 1) {
+    // Nothing was taken: each request tries alone, so the numbers left go to those they
+    // suffice for (or, for a shape the catalog did not show yet, each is judged alone).
+    if (auto const* info = m_ctx.store.catalog().find(batch.name)) m_one_by_one[batch.name] = info->generation;
+    requeue(batch);
+  } else {
+    refuse(batch, error);
+  }
+}
+
+void StrictSource::refuse(Batch& batch, StoreError const& error) {
+  using Kind = StoreError::Kind;
+  if (error.kind == Kind::internal || error.kind == Kind::denied || error.kind == Kind::timeout) {
+    m_retry[batch.name].failed(m_ctx.clock.now());
+    if (m_failure_log.allow()) {
+      spdlog::error("taking numbers from {} failed: {}{}", batch.name, error.message, m_failure_log.left_out_text());
+    }
+  }
+  auto const answer = sequence_error(batch.name, batch.total, error);
+  if (answer.code == Errc::exhausted) m_ctx.observed(batch.name, 0, true);
+  if (answer.code == Errc::not_found) m_ctx.store.refresh_entry(batch.name);
+  for (auto& request : batch.requests) {
+    if (!request.answered()) request.answer(std::unexpected(answer));
+  }
+  if (answer.code == Errc::exhausted && batch.total == 1) refuse_waiting(batch, error);
+}
+
+void StrictSource::refuse_waiting(Batch const& batch, StoreError const& error) {
+  // Not one number was left when the statement ran: the requests for it that were waiting
+  // already then get the same answer (none is taken), rather than a statement each.
+  std::vector<Request> none_left;
+  for (auto it = m_queue.begin(); it != m_queue.end();) {
+    if (it->name == batch.name && it->deadline - m_ctx.timeout <= batch.sent) {
+      none_left.push_back(std::move(*it));
+      it = m_queue.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& request : none_left) {
+    request.answer(std::unexpected(sequence_error(request.name, request.count, error)));
+  }
+}
+
+void StrictSource::hand_out(Batch& batch, Taken const& taken) {
+  m_retry.erase(batch.name);
+  auto const& numbers = taken.numbers;
   Printing printing;
-  printing.period = result->period;
-  if (auto const* info = m_ctx.store.catalog().find(batch->name)) printing.format = info->format;
+  printing.period = taken.period;
+  if (auto const* info = m_ctx.store.catalog().find(batch.name)) printing.format = info->format;
   if (printing.format && printing.format->rules().period != number_template::Period::none && printing.period == 0) {
     // Taken as a sequence without period while the catalog says it has one, or the other way
     // round: the catalog is out of date (the sequence was created again). The numbers are
     // burned; the requests try again once the catalog is read.
-    m_ctx.store.refresh_entry(batch->name);
-    m_retry[batch->name].failed(m_ctx.clock.now());
-    requeue(*batch);
-    pump();
+    m_ctx.store.refresh_entry(batch.name);
+    m_retry[batch.name].failed(m_ctx.clock.now());
+    requeue(batch);
     return;
   }
   if (!numbers.empty()) {
-    m_ctx.observed(batch->name, numbers.front(), false);
-    m_ctx.observed(batch->name, numbers.back(), false);
+    m_ctx.observed(batch.name, numbers.front(), false);
+    m_ctx.observed(batch.name, numbers.back(), false);
   }
   std::size_t at = 0;
-  for (auto& request : batch->requests) {
+  for (auto& request : batch.requests) {
     NumbersView const mine(numbers.data() + at, request.count);
     at += request.count;
     if (!request.answered()) {
-      m_ctx.metrics.numbers(batch->name, request.count);
+      m_ctx.metrics.numbers(batch.name, request.count);
       request.answer(Numbers{mine, printing});
     }
   }
-  pump();
 }
 
 void StrictSource::requeue(Batch& batch) {

@@ -13,8 +13,8 @@
 
 namespace pez::daemon {
 
-// How a parameter's value is read and checked: router.cpp parses by it, openapi.cpp writes its
-// schema from it.
+// How a parameter's value is read and checked: router.cpp and query.cpp parse by it, openapi.cpp
+// writes its schema from it.
 enum class Rule {
   sequence_name,        // path: taken as it is; not a sequence name: 404
   admin_sequence_name,  // path: %-decoded; not a sequence name: 400

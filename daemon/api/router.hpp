@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Turns an HTTP method and target into what to do, without any I/O: a finished reply, numbers to
 // take, a value to check, or an operations page. Every rule of DESIGN §2 about paths, methods and
-// parameters is here, read off the route table (route_table.hpp) that the OpenAPI document is
-// written from.
+// parameters is here (those of the query in query.cpp), read off the route table (route_table.hpp)
+// that the OpenAPI document is written from.
 #pragma once
 
 #include <cstdint>
