@@ -20,13 +20,15 @@ namespace {
 // Columns 0-7 are read by read_info, as are those of k_list_sql; the format columns after them
 // (k_format_columns) by read_format.
 // From the catalog tables, not the view pg_sequences: the view opens every sequence, and one
-// dropped meanwhile fails the whole read ("could not open relation with OID").
-#define PEZ_SEQUENCES_JOIN                                                               \
-  " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace" \
-  " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                 \
+// dropped meanwhile fails the whole read ("could not open relation with OID"). The schema is
+// found when the statement is parsed ('pez'::regnamespace, after the FROM list, which fails
+// first if pez is missing or out of reach), so there is no join with pg_namespace to plan.
+#define PEZ_SEQUENCES_JOIN                                                          \
+  " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid" \
   " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
-#define PEZ_SEQUENCES_WHERE \
-  " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
+#define PEZ_SEQUENCES_WHERE                                         \
+  " WHERE r.relnamespace = 'pez'::regnamespace AND r.relkind = 'S'" \
+  " AND r.relname::text ~ '^[a-z][a-z0-9_-]{0,47}$'"
 #define PEZ_FORMAT_COLUMNS " c.format, c.period, c.time_zone, c.check_digits, to_char(c.current_period, 'YYYYMMDD')"
 #define PEZ_CATALOG_SELECT                                                              \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle," \
