@@ -187,11 +187,33 @@ std::uint64_t Database::start_catalog_read() {
   for (auto& slot : m_slots) {
     if (slot->state == Slot::State::idle && (m_listener == nullptr || slot->listener)) {
       slot->state = Slot::State::leased;
-      run_catalog_refresh(*slot);
+      defer_catalog_read(*slot);
       return next;
     }
   }
   return next;
+}
+
+void Database::defer_catalog_read(Slot& slot) {
+  // Counted as running from now: what is asked for meanwhile is read by it.
+  ++m_reads_running;
+  m_catalog_read_timer.expires_after(std::chrono::seconds(0));
+  m_catalog_read_timer.async_wait([this, &slot, conn = slot.conn](boost::system::error_code ec) {
+    if (ec) return;  // stop() counted it off
+    --m_reads_running;
+    if (m_stopped) return;
+    if (slot.conn != conn || slot.state != Slot::State::leased) {
+      // The connection was lost meanwhile: the names are still wanted, by another one.
+      start_catalog_read();
+      return;
+    }
+    if (!catalog_read_wanted()) {
+      slot.state = Slot::State::idle;
+      became_free(slot);
+      return;
+    }
+    run_catalog_refresh(slot);
+  });
 }
 
 }  // namespace pez::daemon
