@@ -266,10 +266,13 @@ void Admin::changed(Job job, ChangeResult result) {
     return;
   }
   m_allocator.sequence_changed(done.name, *result);
-  // The sequence as it is now, read on the next free connection, before anything else.
+  // The sequence as it is now, read on the next free connection, before anything else: at once
+  // when another connection is free, not after the catalog read this connection may be given
+  // when it is offered again.
   job.read_back = done.op == Op::create ? 201 : 200;
   job.generation = *result;
   m_queue.push_front(std::move(job));
+  pump();
 }
 
 void Admin::describe(Job job) {

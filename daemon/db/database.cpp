@@ -29,7 +29,12 @@ constexpr char const k_drop_sql[] = "SELECT pez.drop_sequence($1)";
 }  // namespace
 
 Database::Database(boost::asio::io_context& io, Options options, Metrics& metrics)
-    : m_io(io), m_options(std::move(options)), m_metrics(metrics), m_failover_timer(io), m_usage_timer(io) {
+    : m_io(io),
+      m_options(std::move(options)),
+      m_metrics(metrics),
+      m_catalog_read_timer(io),
+      m_failover_timer(io),
+      m_usage_timer(io) {
   for (int i = 0; i < m_options.connections; ++i) m_slots.push_back(std::make_unique<Slot>(io, i));
   if (!m_options.listen_params.empty()) {
     m_slots.push_back(std::make_unique<Slot>(io, m_options.connections));
@@ -51,6 +56,8 @@ void Database::stop() {
   m_stopped = true;
   m_failover_timer.cancel();
   m_usage_timer.cancel();
+  // A read that waits to start was counted as running (defer_catalog_read).
+  if (m_catalog_read_timer.cancel() > 0) --m_reads_running;
   for (auto& slot : m_slots) {
     slot->retry.cancel();
     slot->probe_timer.cancel();
@@ -238,7 +245,7 @@ void Database::became_free(Slot& slot) {
   bool const reader = m_listener == nullptr || slot.listener;
   if (reader && catalog_read_wanted() && m_reads_running == 0) {
     slot.state = Slot::State::leased;
-    run_catalog_refresh(slot);
+    defer_catalog_read(slot);
     return;
   }
   if (!slot.listener && m_failover_due) {

@@ -186,6 +186,11 @@ class Database final : public Store {
   // Starts the read wanted on a free connection that reads the catalog, unless one runs; answers
   // the number of the next read to start.
   std::uint64_t start_catalog_read();
+  // Reads the catalog on slot (leased for it) once the event at hand is handled, not at once: a
+  // change's answer, the notices that came with it and those of the same change read from other
+  // connections in the same turn of the event loop all want the same name, and one read that
+  // starts after all of them answers them all.
+  void defer_catalog_read(Slot& slot);
   // A connection is set up (and the catalog read, when it ran on it): it is free for statements.
   void connection_ready(Slot& slot);
   void note_failure(std::string const& message);
@@ -217,6 +222,7 @@ class Database final : public Store {
   bool m_refresh_wanted = false;           // a whole read of the catalog
   std::set<std::string> m_entries_wanted;  // a read of these names only (none while a whole one is wanted)
   int m_reads_running = 0;
+  boost::asio::steady_timer m_catalog_read_timer;  // defer_catalog_read's
   bool m_whole_read_running = false;
   // The connections that heard change notices when the latest whole read started (and since
   // when): the catalog misses no announced change while one of them still hears them.

@@ -21,13 +21,15 @@ namespace {
 // Columns 0-7 are read by read_info, as are those of k_list_sql; the format columns after them
 // (k_format_columns) by read_format.
 // From the catalog tables, not the view pg_sequences: the view opens every sequence, and one
-// dropped meanwhile fails the whole read ("could not open relation with OID").
-#define PEZ_SEQUENCES_JOIN                                                               \
-  " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace" \
-  " JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid"                                 \
+// dropped meanwhile fails the whole read ("could not open relation with OID"). The schema is
+// found when the statement is parsed ('pez'::regnamespace, after the FROM list, which fails
+// first if pez is missing or out of reach), so there is no join with pg_namespace to plan.
+#define PEZ_SEQUENCES_JOIN                                                          \
+  " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid" \
   " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
-#define PEZ_SEQUENCES_WHERE \
-  " WHERE n.nspname = 'pez' AND r.relkind = 'S' AND r.relname::text ~ '" PEZ_SEQUENCE_NAME_PATTERN "'"
+#define PEZ_SEQUENCES_WHERE                                         \
+  " WHERE r.relnamespace = 'pez'::regnamespace AND r.relkind = 'S'" \
+  " AND r.relname::text ~ '" PEZ_SEQUENCE_NAME_PATTERN "'"
 #define PEZ_FORMAT_COLUMNS " c.format, c.period, c.time_zone, c.check_digits, to_char(c.current_period, 'YYYYMMDD')"
 #define PEZ_CATALOG_SELECT                                                              \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle," \
@@ -37,20 +39,25 @@ constexpr char const k_catalog_sql[] = PEZ_CATALOG_SELECT " ORDER BY 1";
 // the name, so that it costs the same with 10 sequences in schema pez as with 100,000.
 constexpr char const k_entries_sql[] = PEZ_CATALOG_SELECT " AND r.relname = ANY($1::text[]::name[])";
 
-// Every sequence of schema pez ($1 NULL) or one, with its settings, state and catalog entry.
-// One is found through pg_class's index on the name (the name pattern alone would read every
-// sequence: 20 ms of each pez admin create's read back beside 10,000 sequences).
+// Every sequence of schema pez with its settings, state and catalog entry (k_list_sql), or the
+// one named $1 (k_describe_sql): a statement of its own, found through pg_class's index on the
+// name (the name pattern alone would read every sequence: 20 ms of each pez admin create's read
+// back beside 10,000 sequences) and planned for one name, not for either case.
 // pez.sequence_state answers no state for a sequence dropped while the list is read (version 5).
-constexpr char const k_list_sql[] =
-    "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"
-    " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called, coalesce(c.description, ''),"
-    " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " (SELECT count(*) FROM pg_catalog.pg_stat_activity"
-    "   WHERE datname = current_database() AND application_name = 'pezd')," PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN
-    " CROSS JOIN LATERAL pez.sequence_state(r.relname::text) st" PEZ_SEQUENCES_WHERE
-    "   AND ($1::text IS NULL OR (r.relname = $1::name AND r.relname::text = $1)) AND st.last_value IS NOT NULL"
-    " ORDER BY 1";
+// The daemons are counted from pg_stat_get_activity(NULL), which pg_stat_activity shows: the
+// view's joins cost more to plan than the count itself.
+#define PEZ_LIST_SELECT                                                                                         \
+  "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"                         \
+  " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called, coalesce(c.description, ''),"               \
+  " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                \
+  " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                  \
+  " (SELECT count(*) FROM pg_catalog.pg_stat_get_activity(NULL) a"                                              \
+  "   WHERE a.application_name = 'pezd' AND a.datid ="                                                          \
+  "     (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database()))," PEZ_FORMAT_COLUMNS \
+      PEZ_SEQUENCES_JOIN " CROSS JOIN LATERAL pez.sequence_state(r.relname::text) st" PEZ_SEQUENCES_WHERE
+constexpr char const k_list_sql[] = PEZ_LIST_SELECT " AND st.last_value IS NOT NULL ORDER BY 1";
+constexpr char const k_describe_sql[] =
+    PEZ_LIST_SELECT " AND r.relname = $1::text::name AND r.relname::text = $1::text AND st.last_value IS NOT NULL";
 
 }  // namespace
 
@@ -157,8 +164,9 @@ void Database::catalog_read(Slot& slot, std::shared_ptr<PgConnection> const& con
 
 void Database::describe(std::string const& name, DescribeHandler handler) {
   Slot& slot = lease();
-  char const* params[] = {name.empty() ? nullptr : name.c_str()};
-  slot.conn->exec_params(k_list_sql, params, m_options.statement_timeout,
+  char const* params[] = {name.c_str()};
+  auto const all = name.empty();
+  slot.conn->exec_params(all ? k_list_sql : k_describe_sql, std::span(params, all ? 0 : 1), m_options.statement_timeout,
                          answer<std::vector<SequenceRow>>(slot, slot.conn, std::move(handler), describe_answer));
 }
 
@@ -180,11 +188,33 @@ std::uint64_t Database::start_catalog_read() {
   for (auto& slot : m_slots) {
     if (slot->state == Slot::State::idle && (m_listener == nullptr || slot->listener)) {
       slot->state = Slot::State::leased;
-      run_catalog_refresh(*slot);
+      defer_catalog_read(*slot);
       return next;
     }
   }
   return next;
+}
+
+void Database::defer_catalog_read(Slot& slot) {
+  // Counted as running from now: what is asked for meanwhile is read by it.
+  ++m_reads_running;
+  m_catalog_read_timer.expires_after(std::chrono::seconds(0));
+  m_catalog_read_timer.async_wait([this, &slot, conn = slot.conn](boost::system::error_code ec) {
+    if (ec) return;  // stop() counted it off
+    --m_reads_running;
+    if (m_stopped) return;
+    if (slot.conn != conn || slot.state != Slot::State::leased) {
+      // The connection was lost meanwhile: the names are still wanted, by another one.
+      start_catalog_read();
+      return;
+    }
+    if (!catalog_read_wanted()) {
+      slot.state = Slot::State::idle;
+      became_free(slot);
+      return;
+    }
+    run_catalog_refresh(slot);
+  });
 }
 
 }  // namespace pez::daemon

@@ -479,6 +479,16 @@ def test_every_admin_command_takes_json(pezd):
     assert admin_json(pezd, "drop", "jobs") == {"dropped": "jobs"}
 
 
+def test_inspect_and_list_count_the_pezd_connections_pg_stat_activity_shows(cluster, db, pezd):
+    # Counted from pg_stat_get_activity without the view's joins: the view's number all the same.
+    shown = int(cluster.psql(db, "SELECT count(*) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND application_name = 'pezd'"))
+    assert shown >= 1
+    assert admin_json(pezd, "inspect", "forward")["pezd_connections"] == shown
+    assert {s["pezd_connections"] for s in admin_json(pezd, "list")} == {shown}
+    assert admin_json(pezd, "create", "tickets")["pezd_connections"] == shown
+
+
 def test_list_shows_descriptions_and_inspect_says_what_it_counts(pezd):
     admin_json(pezd, "create", "tickets", "--description", "ticket numbers")
     lines = pezd.pez("admin", "list").stdout.splitlines()
