@@ -62,6 +62,10 @@ void UsageTrack::read(Position const& p, UsageMillis at) {
     // Started again at its start in the new period.
     auto const from_start = outlook(p.shape, p.shape.start, false).left;
     m_taken += from_start >= view.left ? from_start - view.left : 0;
+  } else if (!p.is_called && view.left != m_left) {
+    // Not called, yet elsewhere than before: set there (a reset read before its new generation
+    // is committed, or setval by hand), not moved by takes.
+    restart();
   } else if (view.left <= m_left) {
     m_taken += m_left - view.left;
   } else if (p.shape.cycle) {

@@ -194,6 +194,12 @@ TEST_CASE("usage: a reset, a new sequence under the name or a new shape start th
   auto wider = at(300, 2'000'000);  // ALTER SEQUENCE ... MAXVALUE
   CHECK(restarted(wider));
   CHECK(restarted(at(50)));  // moved back by hand (setval) without cycling
+  // pez admin reset --to, read while its transaction runs: the sequence already stands at the
+  // new value (sequences are not transactional), not called, while the new generation is not
+  // committed yet. The jump is not numbers taken.
+  auto resetting = at(500'000);
+  resetting.is_called = false;
+  CHECK(restarted(resetting));
 }
 
 TEST_CASE("usage: a periodic sequence in a new period counts the numbers from its start") {
