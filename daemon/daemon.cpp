@@ -81,10 +81,6 @@ std::string service_status(Database const& db, Allocator const& allocator, Share
          " client connections";
 }
 
-}  // namespace
-
-namespace {
-
 // An event loop thread besides the core: HTTP sessions only.
 struct Worker {
   Worker(Shared& shared, OperatorPages const& pages, Metrics& metrics)

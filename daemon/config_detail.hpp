@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the files of pezd's settings share (config.cpp, config_table.cpp, config_print.cpp,
+// config_secrets.cpp, config_conninfo.cpp). Internal to daemon/.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace pez::daemon::config_detail {
+
+// What --print-config shows in place of a secret.
+inline constexpr std::string_view k_mask = "********";
+
+// Whether libpq reads the mask of --print-config as a secret of text.
+bool holds_the_mask(std::string const& text);
+
+}  // namespace pez::daemon::config_detail
