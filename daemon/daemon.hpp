@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 namespace pez::daemon {
 

@@ -26,7 +26,7 @@
 #include "common/errors.hpp"
 #include "common/format.hpp"
 #include "daemon/alloc/store.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 namespace pez::daemon {
 

@@ -4,7 +4,7 @@
 // advisory lock and creates only what is missing).
 #pragma once
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 namespace pez::daemon {
 

@@ -19,7 +19,7 @@
 
 #include "daemon/alloc/allocator.hpp"
 #include "daemon/api/router.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/net/error_log.hpp"
 #include "daemon/ops/log_throttle.hpp"

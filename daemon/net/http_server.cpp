@@ -22,7 +22,7 @@
 #include "daemon/api/check_route.hpp"
 #include "daemon/api/http_request.hpp"
 #include "daemon/api/router.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/net/accept_loop.hpp"
 #include "daemon/net/client_session.hpp"

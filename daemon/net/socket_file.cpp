@@ -11,7 +11,7 @@
 #include <cstring>
 #include <optional>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 namespace pez::daemon {
 

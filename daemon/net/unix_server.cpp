@@ -9,7 +9,7 @@
 #include "daemon/alloc/allocator.hpp"
 #include "daemon/api/check.hpp"
 #include "daemon/api/socket_router.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/net/accept_loop.hpp"
 #include "daemon/net/client_session.hpp"

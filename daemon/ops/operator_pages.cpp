@@ -12,7 +12,7 @@
 #include "common/text.hpp"
 #include "common/version.hpp"
 #include "daemon/alloc/allocator.hpp"
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/db/database.hpp"
 #include "daemon/ops/metrics.hpp"

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 using pez::daemon::load_config;
 

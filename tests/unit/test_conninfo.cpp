@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// mask_conninfo (daemon/config.hpp): a libpq connection string, as a URL or as key=value pairs,
+// mask_conninfo (daemon/config/config.hpp): a libpq connection string, as a URL or as key=value pairs,
 // with its password hidden and everything else as written, for --print-config, pez status and
 // the log.
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 using pez::daemon::mask_conninfo;
 

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 namespace {
 

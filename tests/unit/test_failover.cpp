@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 #include "daemon/db/failover.hpp"
 #include "daemon/db/tcp_settings.hpp"
 

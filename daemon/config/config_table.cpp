@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The settings table: each setting's key, default, value name, doc, parser and checks, and the
 // section of pezd.conf(5) it belongs to.
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 #include <libpq-fe.h>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // What pezd prints of its settings: --help, --print-config and --check-config.
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 #include <string>
 #include <string_view>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/version.hpp"
-#include "daemon/config_detail.hpp"
+#include "daemon/config/config_detail.hpp"
 #include "daemon/db/tcp_settings.hpp"
 
 namespace pez::daemon {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Loading pezd's settings: the command line, the config file, the environment, and what the
 // settings name that is read at start (secret files, the admin group).
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 #include <grp.h>
 
@@ -16,7 +16,7 @@
 #include "common/count.hpp"
 #include "common/suggest.hpp"
 #include "common/version.hpp"
-#include "daemon/config_detail.hpp"
+#include "daemon/config/config_detail.hpp"
 
 namespace pez::daemon {
 namespace {

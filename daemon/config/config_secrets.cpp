@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The files that hold a secret (a database password, the HTTP admin token) and the systemd
 // credential db-password: how each is read and checked.
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>

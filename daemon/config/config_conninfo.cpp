@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // libpq connection strings: the parameters the settings describe, and their secrets hidden for
 // --print-config and pez status.
-#include "daemon/config.hpp"
+#include "daemon/config/config.hpp"
 
 #include <libpq-fe.h>
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/text.hpp"
-#include "daemon/config_detail.hpp"
+#include "daemon/config/config_detail.hpp"
 #include "daemon/db/tcp_settings.hpp"
 
 namespace pez::daemon {
