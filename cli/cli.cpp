@@ -32,7 +32,7 @@ void add_global_options(CLI::App& app, Globals& globals) {
            globals.socket = path;
            globals.socket_from = "--socket";
          },
-         "pezd's Unix socket (env PEZ_SOCKET; default /run/pez/pezd.sock)")
+         std::string("pezd's Unix socket (env PEZ_SOCKET; default ") + proto::k_default_socket_path + ")")
       ->type_name("PATH");
   app.add_option("--timeout", globals.timeout, "Longest wait for pezd's answer, such as 10s (default 30s)")
       ->type_name("DURATION");
