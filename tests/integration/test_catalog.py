@@ -108,3 +108,58 @@ def test_an_unknown_name_is_answered_without_waiting_for_the_database(start_pezd
         assert pezd.get("/v1/nobody-there").status == 404
     finally:
         holder.join()
+
+
+# Plans of every statement pezd's connections run, those inside pez.* functions too, written to
+# PostgreSQL's log; sequential scans only where nothing else can answer.
+EXPLAINED = ("-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0"
+             " -c auto_explain.log_nested_statements=on -c enable_seqscan=off")
+
+
+def plans_since(cluster, offset):
+    """(query text, plan) of each plan auto_explain wrote to the cluster's log after offset."""
+    with open(cluster.log) as f:
+        f.seek(offset)
+        text = f.read()
+    plans = []
+    for entry in text.split("LOG:  duration: ")[1:]:
+        if " plan:" not in entry.split("\n", 1)[0]:
+            continue
+        query = entry.split("Query Text: ", 1)[1].split("\n", 1)[0] if "Query Text: " in entry else "?"
+        plans.append((query, entry))
+    return plans
+
+
+def test_one_sequence_is_found_through_the_key_of_pez_sequences(start_pezd, cluster):
+    """A create, a take, a reserve, a period check, a read of a few names (each create's), pez admin
+    inspect and a usage reading each find a sequence's row in pez.sequences through its key, never by reading
+    the whole table: beside 10,000 sequences that read cost each reserve of a block milliseconds.
+    (pg_class's names are of collation "C", pez.sequences' key of the default one: a comparison of
+    the two in "C" cannot use the key.)"""
+    # Straight to PostgreSQL, as its superuser: loading auto_explain takes one.
+    pezd = start_pezd(["--usage-interval", "200ms"], user="postgres",
+                      env={"PGHOST": cluster.dir, "PGPORT": str(cluster.port), "PGOPTIONS": EXPLAINED})
+    settled(pezd)
+    with open(cluster.log) as f:
+        offset = f.seek(0, 2)
+    client = pezd.lines()
+    made = [
+        {"name": "plainblock", "mode": "block"},
+        {"name": "plainstrict", "mode": "strict"},
+        {"name": "datedblock", "mode": "block", "format": "B-{YYYY}-{n}", "period": "yearly"},
+        {"name": "datedstrict", "mode": "strict", "format": "S-{YYYY}-{n}", "period": "yearly"},
+    ]
+    for spec in made:
+        answer = client.ask("CREATE " + json.dumps(spec))
+        assert answer.startswith("OK "), answer
+    for spec in made:
+        assert pezd.get(f"/v2/{spec['name']}?count=3").status == 200
+    assert pezd.get("/v1/nosuchname").status == 404
+    assert pezd.pez("admin", "inspect", "plainblock").returncode == 0
+    wait_until(lambda: any("pez.usage" in q for q, _ in plans_since(cluster, offset)), 10, what="a usage reading")
+    plans = plans_since(cluster, offset)
+    queries = " ".join(q for q, _ in plans)
+    for called in ("pez.reserve_dated", "pez.take", "pez.usage", "relname = ANY"):
+        assert called in queries, f"no plan of a statement with {called} was logged"
+    scans = [q for q, plan in plans if "Seq Scan on sequences" in plan]
+    assert not scans, f"{len(scans)} plans read the whole of pez.sequences, such as: {scans[0]}"
