@@ -244,6 +244,9 @@ class BlockSource final : public Source {
   std::deque<std::string> m_fetch_queue;   // reserves that run low
   std::deque<std::string> m_fetch_urgent;  // reserves that requests wait for
   std::uint64_t m_read_done = 0;           // the latest catalog read applied
+  // When those merely low go without a statement of their own to share (see pump_locked).
+  static constexpr Clock::duration k_gather = std::chrono::milliseconds(50);
+  std::optional<Clock::time_point> m_gather_until;
   // Fences (see Reserve::fence) announced for sequences that had no reserve then.
   std::map<std::string, std::uint64_t, std::less<>> m_fences;
   std::uint64_t m_next_epoch = 1;

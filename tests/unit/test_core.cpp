@@ -67,6 +67,25 @@ class ManualStore final : public pez::daemon::Store {
     push(
         "reserve " + name, [this, h, result] { (*h)(std::move(*result)); }, h);
   }
+  // Several sequences in one statement, when the test sets batch above 1 (as k_reserve_many_sql).
+  std::size_t batch = 1;
+  std::size_t reserve_batch() const override { return batch; }
+  void reserve_many(std::vector<pez::daemon::ReserveAsk> const& asks,
+                    pez::daemon::ReserveManyHandler handler) override {
+    --m_free;
+    ++reserves;
+    auto h = std::make_shared<pez::daemon::ReserveManyHandler>(std::move(handler));
+    std::vector<pez::daemon::Block> blocks;
+    std::string what = "reserve";
+    for (auto const& ask : asks) {
+      auto r = m_db.reserve(ask.name, static_cast<std::int64_t>(ask.count));
+      REQUIRE(r);
+      blocks.push_back(*r);
+      what += " " + ask.name;
+    }
+    push(
+        std::move(what), [h, blocks] { (*h)(blocks); }, h);
+  }
   void change(Change const& change, pez::daemon::ChangeHandler handler) override {
     --m_free;
     auto h = std::make_shared<pez::daemon::ChangeHandler>(std::move(handler));
@@ -615,4 +634,41 @@ TEST_CASE("strict: an answer is dated in the period of its take, and a new perio
   rig.store.answer_all();
   CHECK(rig.numbers(second) == std::vector<std::int64_t>{1, 2});
   CHECK(rig.period(second) == 20300102);
+}
+
+TEST_CASE("block: a block merely running low waits a moment for others to share its statement") {
+  Rig rig(Mode::block);
+  rig.store.batch = 8;
+  for (auto const* name : {"a", "b", "c"}) rig.create(name, 1, 1000, true);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  // The first block of a and of b (blocks of 10 here), each waited for: asked at once.
+  auto first_a = rig.ask("a", 1);
+  auto first_b = rig.ask("b", 1);
+  REQUIRE(rig.store.pending.size() == 2);
+  rig.store.answer_all();
+  CHECK(rig.numbers(first_a) == std::vector<std::int64_t>{1});
+  CHECK(rig.numbers(first_b) == std::vector<std::int64_t>{1});
+  // a runs low (5 of its 10 left): nothing is sent yet.
+  CHECK(rig.numbers(rig.ask("a", 4)) == std::vector<std::int64_t>{2, 3, 4, 5});
+  CHECK(rig.store.pending.empty());
+  SUBCASE("alone, it goes once the moment is over") {
+    rig.advance(49ms);
+    CHECK(rig.store.pending.empty());
+    // b runs low meanwhile: the same statement.
+    CHECK(rig.numbers(rig.ask("b", 4)) == std::vector<std::int64_t>{2, 3, 4, 5});
+    rig.advance(2ms);
+    REQUIRE(rig.store.pending.size() == 1);
+    CHECK(rig.store.pending.front().what == "reserve a b");
+  }
+  SUBCASE("a block waited for goes at once, and takes it along") {
+    auto first_c = rig.ask("c", 1);
+    REQUIRE(rig.store.pending.size() == 1);
+    CHECK(rig.store.pending.front().what == "reserve a c");
+    rig.store.answer_all();
+    CHECK(rig.numbers(first_c) == std::vector<std::int64_t>{1});
+  }
+  // Either way a's numbers go on without a gap or a repeat.
+  rig.store.answer_all();
+  CHECK(rig.numbers(rig.ask("a", 6)) == std::vector<std::int64_t>{6, 7, 8, 9, 10, 11});
 }
