@@ -24,11 +24,9 @@ namespace {
 // dropped meanwhile fails the whole read ("could not open relation with OID"). The schema is
 // found when the statement is parsed ('pez'::regnamespace, after the FROM list, which fails
 // first if pez is missing or out of reach), so there is no join with pg_namespace to plan.
-// relname is compared in the default collation, the one of pez.sequences' key: in relname's own
-// ("C") the key cannot be used, and each read of a few names read the whole of pez.sequences.
 #define PEZ_SEQUENCES_JOIN                                                          \
   " FROM pg_catalog.pg_class r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid" \
-  " LEFT JOIN pez.sequences c ON c.name = r.relname::text COLLATE pg_catalog.\"default\""
+  " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
 #define PEZ_SEQUENCES_WHERE                                         \
   " WHERE r.relnamespace = 'pez'::regnamespace AND r.relkind = 'S'" \
   " AND r.relname::text ~ '" PEZ_SEQUENCE_NAME_PATTERN "'"

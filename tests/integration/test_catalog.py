@@ -135,7 +135,7 @@ def test_one_sequence_is_found_through_the_key_of_pez_sequences(start_pezd, clus
     inspect and a usage reading each find a sequence's row in pez.sequences through its key, never by reading
     the whole table: beside 10,000 sequences that read cost each reserve of a block milliseconds.
     (pg_class's names are of collation "C", pez.sequences' key of the default one: a comparison of
-    the two in "C" cannot use the key.)"""
+    the two in "C" cannot use the key; sql/009_lookups.sql adds an index in "C".)"""
     # Straight to PostgreSQL, as its superuser: loading auto_explain takes one.
     pezd = start_pezd(["--usage-interval", "200ms"], user="postgres",
                       env={"PGHOST": cluster.dir, "PGPORT": str(cluster.port), "PGOPTIONS": EXPLAINED})
