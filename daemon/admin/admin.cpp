@@ -53,10 +53,6 @@ Error admin_error(AdminCommand const& command, StoreError const& error) {
   return Error{Errc::internal, "the database refused: " + error.message};
 }
 
-ordered_json text_or_null(std::optional<std::string> const& text) {
-  return text ? ordered_json(*text) : ordered_json(nullptr);
-}
-
 // A formatted sequence's template, period, time zone and check, an example, and its next number
 // as it will be printed; "format": null for bare numbers.
 void describe_format(ordered_json& out, SequenceRow const& row, std::optional<std::int64_t> next) {

@@ -23,8 +23,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-json text_or_null(std::optional<std::string> const& text) { return text ? json(*text) : json(nullptr); }
-
 void add_up(std::vector<Metrics const*> const& all, Metrics& total) {
   for (auto const* m : all) m->add_to(total);
 }
