@@ -195,7 +195,7 @@ void Allocator::admit(Request request) {
       // Every sequence created through pez announces itself, and none was announced: a miss,
       // answered at once. Only a sequence made by hand can still be missing: its name is read
       // meanwhile, so that it is served from the next request on.
-      if (m_looking_up.insert(request.name).second) m_store.refresh_entry(request.name);
+      if (m_looking_up.insert(request.name).second) m_store.look_up(request.name);
       request.answer(std::unexpected(not_found(request.name)));
       return;
     }

@@ -160,6 +160,11 @@ class Store {
     (void)name;
     return refresh_catalog();
   }
+  // A name the catalog does not hold, already answered 404: read soon, in case it is a sequence
+  // made by hand (which announces itself to nobody). A store may wait a moment to read the names
+  // asked for meanwhile together, so that names that do not exist cost the database one read a
+  // moment however many arrive.
+  virtual void look_up(std::string const& name) { refresh_entry(name); }
   // A whole read of the catalog is wanted or running: what it holds may be out of date.
   virtual bool catalog_stale() const = 0;
   // The catalog holds every sequence but those whose change notice is on its way: it was read

@@ -33,6 +33,7 @@ Database::Database(boost::asio::io_context& io, Options options, Metrics& metric
       m_options(std::move(options)),
       m_metrics(metrics),
       m_catalog_read_timer(io),
+      m_lookup_timer(io),
       m_failover_timer(io),
       m_usage_timer(io) {
   for (int i = 0; i < m_options.connections; ++i) m_slots.push_back(std::make_unique<Slot>(io, i));
@@ -58,6 +59,7 @@ void Database::stop() {
   m_usage_timer.cancel();
   // A read that waits to start was counted as running (defer_catalog_read).
   if (m_catalog_read_timer.cancel() > 0) --m_reads_running;
+  m_lookup_timer.cancel();
   for (auto& slot : m_slots) {
     slot->retry.cancel();
     slot->probe_timer.cancel();

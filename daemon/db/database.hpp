@@ -99,6 +99,8 @@ class Database final : public Store {
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override;
   std::uint64_t refresh_entry(std::string const& name) override;
+  // Names gathered for k_lookup_gather, then read together (or with any read that starts sooner).
+  void look_up(std::string const& name) override;
   bool catalog_stale() const override;
   bool catalog_complete() const override;
   bool up() const override;    // some connection is set up
@@ -182,7 +184,9 @@ class Database final : public Store {
   // The answer of a catalog read (number read, whole or of names) on slot's connection conn.
   void catalog_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t read, bool whole,
                     std::vector<std::string>& names, std::expected<PgResults, DbError> result);
-  bool catalog_read_wanted() const { return m_refresh_wanted || !m_entries_wanted.empty(); }
+  bool catalog_read_wanted() const {
+    return m_refresh_wanted || !m_entries_wanted.empty() || (m_lookups_due && !m_lookups.empty());
+  }
   // Starts the read wanted on a free connection that reads the catalog, unless one runs; answers
   // the number of the next read to start.
   std::uint64_t start_catalog_read();
@@ -223,6 +227,13 @@ class Database final : public Store {
   std::set<std::string> m_entries_wanted;  // a read of these names only (none while a whole one is wanted)
   int m_reads_running = 0;
   boost::asio::steady_timer m_catalog_read_timer;  // defer_catalog_read's
+  // Names asked for that the catalog did not hold (look_up): read with the next read, or once
+  // m_lookup_timer has run k_lookup_gather since the first of them (m_lookups_due).
+  static constexpr std::chrono::milliseconds k_lookup_gather{100};
+  std::set<std::string> m_lookups;
+  boost::asio::steady_timer m_lookup_timer;
+  bool m_lookup_armed = false;
+  bool m_lookups_due = false;
   bool m_whole_read_running = false;
   // The connections that heard change notices when the latest whole read started (and since
   // when): the catalog misses no announced change while one of them still hears them.

@@ -4,6 +4,7 @@
 // with their state for pez admin list and inspect (describe).
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <iterator>
 
 #include <string>
 #include <utility>
@@ -90,8 +91,10 @@ void Database::run_catalog_refresh(Slot& slot) {
   // A whole read covers the names wanted too.
   bool const whole = m_refresh_wanted;
   std::vector<std::string> names;
-  if (!whole) names.assign(m_entries_wanted.begin(), m_entries_wanted.end());
+  if (!whole) std::ranges::set_union(m_entries_wanted, m_lookups, std::back_inserter(names));
   m_entries_wanted.clear();
+  m_lookups.clear();
+  m_lookups_due = false;
   m_refresh_wanted = false;
   ++m_reads_running;
   m_whole_read_running = whole;
@@ -179,6 +182,20 @@ std::uint64_t Database::refresh_catalog() {
 std::uint64_t Database::refresh_entry(std::string const& name) {
   if (!m_refresh_wanted) m_entries_wanted.insert(name);
   return start_catalog_read();
+}
+
+void Database::look_up(std::string const& name) {
+  if (m_refresh_wanted) return;  // the whole read wanted covers it
+  m_lookups.insert(name);
+  if (m_lookup_armed || m_lookups_due) return;
+  m_lookup_armed = true;
+  m_lookup_timer.expires_after(k_lookup_gather);
+  m_lookup_timer.async_wait([this](boost::system::error_code ec) {
+    m_lookup_armed = false;
+    if (ec || m_stopped) return;
+    m_lookups_due = true;
+    start_catalog_read();
+  });
 }
 
 std::uint64_t Database::start_catalog_read() {

@@ -79,6 +79,27 @@ def test_an_unknown_name_costs_a_read_of_that_name_alone(pezd):
     assert reads(pezd, "whole") == whole
 
 
+def test_names_that_do_not_exist_cost_one_read_a_tenth_of_a_second(pezd):
+    """A client asking for a new name that does not exist every few milliseconds (one per tenant,
+    or random ones) costs the database one read of the names gathered each tenth of a second, not
+    a read each; the other requests nothing."""
+    settled(pezd)
+    time.sleep(1.2)  # past the second in which the whole read answers for every name
+    whole = reads(pezd, "whole")
+    names = reads(pezd, "names")
+    started = time.monotonic()
+    for i in range(100):
+        assert pezd.get(f"/v1/nobody-new-{i}").status == 404
+        time.sleep(0.01)
+    seconds = time.monotonic() - started
+    wait_until(lambda: reads(pezd, "names") > names, 10, what="the unknown names to be read")
+    time.sleep(0.3)  # the last of them, gathered for a tenth of a second
+    read = reads(pezd, "names") - names
+    assert 1 <= read <= seconds / 0.1 + 3, f"{read} reads of names for 100 names in {seconds:.2f} s"
+    assert read <= 40, f"{read} reads of names for 100 names"
+    assert reads(pezd, "whole") == whole
+
+
 def test_a_name_found_missing_is_served_once_created(pezd, cluster):
     assert pezd.get("/v1/late").status == 404
     # Through another way in than this daemon: the notice makes it known at once.
