@@ -194,7 +194,7 @@ void Allocator::admit(Request request) {
     if (request.fence <= catalog.read_number() && !fresh && m_store.catalog_complete()) {
       // Every sequence created through pez announces itself, and none was announced: a miss,
       // answered at once. Only a sequence made by hand can still be missing: its name is read
-      // meanwhile, so that it is served from the next request on.
+      // meanwhile (with the others the store gathers), so that it is served a moment later.
       if (m_looking_up.insert(request.name).second) m_store.look_up(request.name);
       request.answer(std::unexpected(not_found(request.name)));
       return;
