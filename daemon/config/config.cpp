@@ -122,9 +122,9 @@ std::expected<void, Error> read_db_password(Config& cfg, settings::EnvLookup con
   // The output of --print-config read back with its masks in place would connect with
   // "********" for a password.
   auto const masked = [&](std::string const& key) {
-    return "invalid value for setting " + key + " (from " + cfg.origins.at(key).where +
-           "): it holds ********, the mask pezd --print-config writes in place of a password; put the "
-           "password back, or delete the setting";
+    return config_detail::invalid_setting(cfg, key,
+                                          "it holds ********, the mask pezd --print-config writes in place of a "
+                                          "password; put the password back, or delete the setting");
   };
   if (cfg.db_password == config_detail::k_mask) return misconfigured(masked("db_password"));
   if (config_detail::holds_the_mask(cfg.database_url)) {
@@ -133,8 +133,7 @@ std::expected<void, Error> read_db_password(Config& cfg, settings::EnvLookup con
   if (!cfg.db_password_file.empty()) {
     auto secret = read_secret_file(cfg.db_password_file, SecretKind::password);
     if (!secret) {
-      return misconfigured("invalid value for setting db_password_file (from " +
-                           cfg.origins.at("db_password_file").where + "): " + secret.error());
+      return misconfigured(config_detail::invalid_setting(cfg, "db_password_file", secret.error()));
     }
     cfg.db_password = *secret;
   } else if (auto credential = credential_password(env)) {
@@ -152,16 +151,14 @@ std::expected<void, Error> read_admin_settings(Config& cfg) {
   if (!cfg.admin_token_file.empty()) {
     auto token = read_secret_file(cfg.admin_token_file, SecretKind::token);
     if (!token) {
-      return misconfigured("invalid value for setting admin_token_file (from " +
-                           cfg.origins.at("admin_token_file").where + "): " + token.error());
+      return misconfigured(config_detail::invalid_setting(cfg, "admin_token_file", token.error()));
     }
     cfg.admin_token = *token;
   }
   if (!cfg.admin_group.empty()) {
     auto gid = group_id(cfg.admin_group);
     if (!gid) {
-      return misconfigured("invalid value for setting admin_group (from " + cfg.origins.at("admin_group").where +
-                           "): " + gid.error());
+      return misconfigured(config_detail::invalid_setting(cfg, "admin_group", gid.error()));
     }
     cfg.admin_gid = *gid;
   }
@@ -171,8 +168,8 @@ std::expected<void, Error> read_admin_settings(Config& cfg) {
 // What no one setting's parser can check alone.
 std::expected<void, Error> check_together(Config const& cfg) {
   if (cfg.block.min > cfg.block.max) {
-    return misconfigured("invalid value for setting block_min (from " + cfg.origins.at("block_min").where +
-                         "): it is above block_max (" + std::to_string(cfg.block.max) + ")");
+    return misconfigured(config_detail::invalid_setting(
+        cfg, "block_min", "it is above block_max (" + std::to_string(cfg.block.max) + ")"));
   }
   if (cfg.socket_path.empty() && !cfg.http) {
     return misconfigured("both listeners are off (socket and http): set at least one of them");
@@ -220,6 +217,10 @@ std::expected<Invocation, Error> load_config(int argc, char** argv, settings::En
   if (line.print) invocation.action = Invocation::Action::print_config;
   if (line.check) invocation.action = Invocation::Action::check_config;
   return invocation;
+}
+
+std::string config_detail::invalid_setting(Config const& cfg, std::string const& key, std::string const& why) {
+  return "invalid value for setting " + key + " (from " + cfg.origins.at(key).where + "): " + why;
 }
 
 std::expected<gid_t, std::string> group_id(std::string const& name) {

@@ -6,7 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/config/config.hpp"
+
 namespace pez::daemon::config_detail {
+
+// "invalid value for setting KEY (from where cfg's value of KEY came from): WHY".
+std::string invalid_setting(Config const& cfg, std::string const& key, std::string const& why);
 
 // What --print-config shows in place of a secret.
 inline constexpr std::string_view k_mask = "********";

@@ -97,8 +97,7 @@ std::string print_config(Config const& config) {
 std::expected<void, std::string> check_config(Config const& config) {
   if (!config.socket_group.empty()) {
     if (auto gid = group_id(config.socket_group); !gid) {
-      return std::unexpected("invalid value for setting socket_group (from " + config.origins.at("socket_group").where +
-                             "): " + gid.error());
+      return std::unexpected(config_detail::invalid_setting(config, "socket_group", gid.error()));
     }
   }
   return {};
