@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // What an HTTP session and a socket session share: the queue of answers kept in request order
 // (pipelining), carrying out a request's Route (router.hpp), one write for every answer that is
-// ready, a read and a write deadline served by one timer, draining and closing. The derived
+// ready, a read and a write deadline (and a time to rest) served by one timer, draining and closing. The derived
 // session frames and routes requests, and writes each kind of answer into its slot.
 #pragma once
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -227,12 +228,22 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   }
 
   bool reading_allowed() const { return !m_closed && !m_draining && !m_peer_done; }
+  bool writing() const { return m_writing; }
 
   void set_read_deadline(std::chrono::milliseconds timeout) {
     m_read_deadline = Clock::now() + timeout;
     arm_timer();
   }
   void clear_read_deadline() { m_read_deadline = k_never; }
+
+  // When rest() is called: a session that has had no request for a while may give back what it
+  // keeps ready for the next one.
+  void set_rest_deadline(Clock::time_point at) {
+    m_rest_at = at;
+    arm_timer();
+  }
+  void clear_rest_deadline() { m_rest_at = k_never; }
+  virtual void rest() {}
 
   Socket m_socket;
   Context& m_ctx;
@@ -317,7 +328,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
 
   // One timer serves both deadlines; moving a deadline later costs nothing until it fires.
   void arm_timer() {
-    auto const next = std::min(m_read_deadline, m_write_deadline);
+    auto const next = std::min({m_read_deadline, m_write_deadline, m_rest_at});
     if (next == k_never || (m_timer_armed && m_timer_at <= next)) return;
     m_timer_armed = true;
     m_timer_at = next;
@@ -339,6 +350,11 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
       close();
       return;
     }
+    if (m_rest_at <= now) {
+      m_rest_at = k_never;
+      rest();
+      if (m_closed) return;
+    }
     arm_timer();
   }
 
@@ -353,6 +369,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   std::uint64_t m_first_id = 0;  // id of m_slots.front()
   Clock::time_point m_read_deadline = k_never;
   Clock::time_point m_write_deadline = k_never;
+  Clock::time_point m_rest_at = k_never;
   Clock::time_point m_timer_at = k_never;
   bool m_timer_armed = false;
   bool m_writing = false;

@@ -15,6 +15,7 @@
 #include <ctime>
 #include <deque>
 #include <optional>
+#include <utility>
 
 #include "common/errors.hpp"
 #include "common/format.hpp"
@@ -37,7 +38,11 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// The read after a wait for a connection at rest, and the read kept ready on a busy one.
 constexpr std::size_t k_read_size = 4096;
+constexpr std::size_t k_busy_read_size = 1024;
+// How long a connection keeps a read ready after its last request.
+constexpr std::chrono::seconds k_rest_after{1};
 
 class HttpSession final : public ClientSession<tcp::socket> {
  public:
@@ -54,7 +59,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
       refuse(error_reply({Errc::unavailable, refusal_message()}));
       return;
     }
-    // The read after a wait for input must not block (wait_for_request).
+    // The read after a wait for input must not block (wait_at_rest).
     boost::system::error_code ec;
     m_socket.non_blocking(true, ec);
     if (ec) {
@@ -83,10 +88,13 @@ class HttpSession final : public ClientSession<tcp::socket> {
     wait_for_request();
   }
 
-  // Waits for the first byte of the next request under the idle timeout; the request itself
-  // then has header_timeout to arrive whole.
+  // Waits for the first bytes of the next request under the idle timeout; the request itself
+  // then has header_timeout to arrive whole. A connection that asked within the last second
+  // (k_rest_after) keeps a read of k_busy_read_size bytes waiting: its next request costs no
+  // system call but the read. After that it rests (rest()): it holds no read buffer (with
+  // 10,000 such connections, 40 MB less) and waits for input, then reads what arrived.
   void wait_for_request() {
-    if (!reading_allowed()) return;
+    if (!reading_allowed() || m_busy_read) return;
     if (pipeline_full()) {
       m_read_paused = true;
       return;
@@ -95,32 +103,66 @@ class HttpSession final : public ClientSession<tcp::socket> {
       read_request();
       return;
     }
-    // A wait, then a read of what arrived: an idle keep-alive connection holds no read buffer
-    // (with 10,000 of them, 40 MB less) and costs no system call until its next request arrives.
-    m_buffer.shrink_to_fit();
     set_read_deadline(m_ctx.config.idle_timeout);
     set_waiting(true);
+    m_busy_read = true;
+    set_rest_deadline(Clock::now() + k_rest_after);
+    m_socket.async_read_some(m_buffer.prepare(k_busy_read_size),
+                             [self = self()](boost::system::error_code ec, std::size_t n) {
+                               self->m_busy_read = false;
+                               self->clear_rest_deadline();
+                               if (self->m_closed) return;
+                               if (std::exchange(self->m_to_rest, false) && ec == asio::error::operation_aborted) {
+                                 self->wait_at_rest();
+                                 return;
+                               }
+                               self->set_waiting(false);
+                               self->on_first_bytes(ec, n);
+                             });
+  }
+
+  // A second without a request: the waiting read is let go of, and its buffer with it.
+  void rest() override {
+    if (!m_busy_read) return;
+    if (writing()) {
+      // Answers still go out (a cancel would stop them too): rest later.
+      set_rest_deadline(Clock::now() + k_rest_after);
+      return;
+    }
+    m_to_rest = true;
+    boost::system::error_code ec;
+    m_socket.cancel(ec);  // the read ends with operation_aborted unless input came first
+  }
+
+  void wait_at_rest() {
+    if (!reading_allowed()) return;
+    if (m_buffer.capacity() > 0) spdlog::debug("http {}: at rest", m_peer);
+    m_buffer.shrink_to_fit();
     m_socket.async_wait(tcp::socket::wait_read, [self = self()](boost::system::error_code ec) {
-      self->set_waiting(false);
       if (self->m_closed) return;
       std::size_t n = 0;
       if (!ec) n = self->m_socket.read_some(self->m_buffer.prepare(k_read_size), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        self->wait_for_request();  // woken for nothing
+        self->wait_at_rest();  // woken for nothing
         return;
       }
-      if (ec) {
-        if (ec != asio::error::eof) {
-          spdlog::debug("http {}: closing: {}", self->m_peer, ec.message());
-          self->close();
-        } else {
-          self->peer_done();
-        }
-        return;
-      }
-      self->m_buffer.commit(n);
-      self->read_request();
+      self->set_waiting(false);
+      self->on_first_bytes(ec, n);
     });
+  }
+
+  void on_first_bytes(boost::system::error_code ec, std::size_t n) {
+    if (ec) {
+      if (ec != asio::error::eof) {
+        spdlog::debug("http {}: closing: {}", m_peer, ec.message());
+        close();
+      } else {
+        peer_done();
+      }
+      return;
+    }
+    m_buffer.commit(n);
+    read_request();
   }
 
   void read_request() {
@@ -271,7 +313,9 @@ class HttpSession final : public ClientSession<tcp::socket> {
   RequestHead m_request;
   std::optional<Held> m_held;
   std::optional<RequestParser> m_parser;
-  Reply m_reply;  // reused for number answers
+  Reply m_reply;             // reused for number answers
+  bool m_busy_read = false;  // a read waits for the next request (wait_for_request)
+  bool m_to_rest = false;    // and was cancelled to rest (rest())
 };
 
 }  // namespace

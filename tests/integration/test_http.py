@@ -213,6 +213,59 @@ def test_a_request_that_never_completes_is_closed_after_header_timeout(start_pez
     assert took < 8, took
 
 
+def read_responses(s, count):
+    """Reads from s until count whole HTTP answers (each with Content-Length) have come."""
+    data = b""
+    while True:
+        answers, rest = [], data
+        while b"\r\n\r\n" in rest:
+            head, after = rest.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"(?im)^content-length: (\d+)\r?$", head).group(1))
+            if len(after) < length:
+                break
+            answers.append((int(head.split(b" ", 2)[1]), after[:length].decode()))
+            rest = after[length:]
+        if len(answers) >= count:
+            assert len(answers) == count and not rest, data
+            return answers
+        chunk = s.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+
+
+def test_a_keep_alive_connection_at_rest_is_served_as_before(start_pezd):
+    # A connection a second without a request lets go of the read it kept waiting (pezd(8),
+    # idle_timeout); whatever it sends next is answered as before, and the idle timeout still
+    # counts from the last request.
+    pezd = start_pezd(["--idle-timeout", "4s", "--threads", "1", "--log-level", "debug"])
+    host, port = pezd.address.rsplit(":", 1)
+    get = b"GET /v1/forward HTTP/1.1\r\nHost: t\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(get)
+        [(status, body)] = read_responses(s, 1)
+        assert status == 200
+        last = int(body)
+        time.sleep(1.5)
+        # Several requests at once, the first bytes waking it.
+        s.sendall(get + get + b"GET /v2/forward?count=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+        answers = read_responses(s, 3)
+        assert [status for status, _ in answers] == [200, 200, 200]
+        numbers = [int(answers[0][1]), int(answers[1][1])] + json.loads(answers[2][1])
+        assert numbers == sorted(numbers) and numbers[0] > last and len(set(numbers)) == 4
+        time.sleep(1.5)
+        # One request in two parts: the first wakes it, the rest comes later.
+        s.sendall(get[:10])
+        time.sleep(0.3)
+        s.sendall(get[10:])
+        [(status, body)] = read_responses(s, 1)
+        assert status == 200 and int(body) > numbers[-1]
+        assert pezd.log_text().count(": at rest") == 2
+        answered = time.monotonic()
+        assert s.recv(100) == b""  # closed by pezd: idle for idle_timeout
+        assert time.monotonic() - answered > 3
+    assert pezd.get("/v1/forward").status == 200
+
+
 def test_an_idle_connection_is_closed_after_idle_timeout(start_pezd):
     pezd = start_pezd(["--idle-timeout", "1s"])
     host, port = pezd.address.rsplit(":", 1)
