@@ -32,10 +32,18 @@ void Sessions::remove(std::uint64_t id) {
 void Sessions::set_idle(Session& session, std::weak_ptr<Session> weak, bool idle) {
   if (idle == session.idle()) return;
   if (idle) {
-    session.m_idle_list = session.m_used ? &m_idle_used : &m_idle_unused;
-    session.m_idle_at = session.m_idle_list->insert(session.m_idle_list->end(), std::move(weak));
+    auto* list = session.m_used ? &m_idle_used : &m_idle_unused;
+    if (m_idle_spare.empty()) {
+      session.m_idle_at = list->insert(list->end(), std::move(weak));
+    } else {
+      session.m_idle_at = m_idle_spare.begin();
+      *session.m_idle_at = std::move(weak);
+      list->splice(list->end(), m_idle_spare, session.m_idle_at);
+    }
+    session.m_idle_list = list;
   } else {
-    session.m_idle_list->erase(session.m_idle_at);
+    session.m_idle_at->reset();
+    m_idle_spare.splice(m_idle_spare.begin(), *session.m_idle_list, session.m_idle_at);
     session.m_idle_list = nullptr;
   }
 }

@@ -77,6 +77,9 @@ class Sessions {
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> m_sessions;
   IdleList m_idle_unused;
   IdleList m_idle_used;
+  // Nodes of the lists above no longer in use, kept for the next session to become idle (one
+  // does at every request: no allocation for it).
+  IdleList m_idle_spare;
   std::uint64_t m_next = 1;
 };
 
