@@ -40,7 +40,7 @@ namespace {
 
 // The read after a wait for a connection at rest, and the read kept ready on a busy one.
 constexpr std::size_t k_read_size = 4096;
-constexpr std::size_t k_busy_read_size = 1024;
+constexpr std::size_t k_busy_read_size = 512;
 // How long a connection keeps a read ready after its last request.
 constexpr std::chrono::seconds k_rest_after{1};
 
