@@ -176,6 +176,21 @@ def test_pipelined_requests_are_answered_in_order(pezd):
     assert answers[5][1] == "6\n"
 
 
+def test_many_requests_sent_at_once_on_a_busy_connection_are_all_answered(pezd):
+    # After a first request the connection keeps a small read waiting (512 bytes); 300 requests
+    # at once (12 KB) are read through it and the larger reads that follow, none lost or split.
+    host, port = pezd.address.rsplit(":", 1)
+    get = b"GET /v1/forward HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"p" * 10 + b"\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(get)
+        [(status, body)] = read_responses(s, 1)
+        assert status == 200
+        s.sendall(get * 300)
+        answers = read_responses(s, 300)
+    assert [status for status, _ in answers] == [200] * 300
+    assert [int(body) for _, body in answers] == list(range(int(body) + 1, int(body) + 301))
+
+
 def test_http_1_0_closes_after_the_answer(pezd):
     text = raw_exchange(pezd.address, b"GET /v1/forward HTTP/1.0\r\n\r\n")
     assert text.startswith("HTTP/1.0 200")
