@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // What an HTTP session and a socket session share: the queue of answers kept in request order
 // (pipelining), carrying out a request's Route (router.hpp), one write for every answer that is
-// ready, a read and a write deadline (and a time to rest) served by one timer, draining and closing. The derived
-// session frames and routes requests, and writes each kind of answer into its slot.
+// ready, a read and a write deadline (and a time to rest) served by one timer, draining and
+// closing. The derived session frames and routes requests, and writes each kind of answer into
+// its slot.
 #pragma once
 
 #include <spdlog/spdlog.h>

@@ -141,7 +141,10 @@ class HttpSession final : public ClientSession<tcp::socket> {
   }
 
   void wait_at_rest() {
-    if (!reading_allowed()) return;
+    if (!reading_allowed()) {
+      set_waiting(false);
+      return;
+    }
     if (m_buffer.capacity() > 0) spdlog::debug("http {}: at rest", m_peer);
     m_buffer.shrink_to_fit();
     m_read_size = k_busy_read_size;
