@@ -82,7 +82,7 @@ std::variant<Parsed, Reply> parse_query(Operation const& op, std::string_view pa
     return bad_request("unknown parameter " + quote_untrusted(key) + "; " + fill_in(op.query_hint, max_count, name));
   };
   // The parts between '&', read in place (no list of them made: this runs for every request).
-  for (std::size_t start = 0; start <= query.size() && !query.empty();) {
+  for (std::size_t start = 0; start <= query.size();) {  // an empty query is one empty part
     auto const end = std::min(query.find('&', start), query.size());
     auto const part = query.substr(start, end - start);
     start = end + 1;

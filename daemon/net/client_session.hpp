@@ -235,6 +235,13 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     m_read_deadline = Clock::now() + timeout;
     arm_timer();
   }
+  // Both at once, for a session waiting for its next request: one reading of the clock.
+  void set_read_and_rest_deadlines(std::chrono::milliseconds timeout, Clock::duration rest_after) {
+    auto const now = Clock::now();
+    m_read_deadline = now + timeout;
+    m_rest_at = now + rest_after;
+    arm_timer();
+  }
   void clear_read_deadline() { m_read_deadline = k_never; }
 
   // When rest() is called: a session that has had no request for a while may give back what it

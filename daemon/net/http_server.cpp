@@ -107,10 +107,9 @@ class HttpSession final : public ClientSession<tcp::socket> {
       read_request();
       return;
     }
-    set_read_deadline(m_ctx.config.idle_timeout);
+    set_read_and_rest_deadlines(m_ctx.config.idle_timeout, k_rest_after);
     set_waiting(true);
     m_busy_read = true;
-    set_rest_deadline(Clock::now() + k_rest_after);
     m_socket.async_read_some(m_buffer.prepare(m_read_size),
                              [self = self()](boost::system::error_code ec, std::size_t n) {
                                self->m_busy_read = false;

@@ -365,16 +365,38 @@ def raw_exchange(address, data, read_until_close=True, timeout=10):
         return b"".join(chunks).decode()
 
 
+def take_responses(data):
+    """The whole HTTP responses (each with Content-Length) at the start of data (bytes), as
+    (status, body), and what follows them: a response not yet whole, or nothing."""
+    out = []
+    while b"\r\n\r\n" in data:
+        head, rest = data.split(b"\r\n\r\n", 1)
+        length = int(re.search(rb"(?im)^content-length: (\d+)\r?$", head).group(1))
+        if len(rest) < length:
+            break
+        out.append((int(head.split(b" ", 2)[1]), rest[:length].decode()))
+        data = rest[length:]
+    return out, data
+
+
 def split_responses(text):
     """Splits concatenated HTTP responses (each with Content-Length) into (status, body)."""
-    out = []
-    while text:
-        head, rest = text.split("\r\n\r\n", 1)
-        status = int(head.split(" ", 2)[1])
-        length = int(re.search(r"(?im)^content-length: (\d+)\r?$", head).group(1))
-        out.append((status, rest[:length]))
-        text = rest[length:]
+    out, rest = take_responses(text.encode())
+    assert not rest, f"not a whole response: {rest!r}"
     return out
+
+
+def read_responses(s, count):
+    """Reads from the socket s until count whole HTTP responses have come; nothing may follow."""
+    data = b""
+    while True:
+        answers, rest = take_responses(data)
+        if len(answers) >= count:
+            assert len(answers) == count and not rest, data
+            return answers
+        chunk = s.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
 
 
 def documented_metrics():

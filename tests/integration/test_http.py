@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import FORWARD_MAX, metric, raw_exchange, split_responses
+from harness import FORWARD_MAX, metric, raw_exchange, read_responses, split_responses
 
 
 def test_v1_forward_is_a_bare_number_and_a_newline(pezd):
@@ -226,26 +226,6 @@ def test_a_request_that_never_completes_is_closed_after_header_timeout(start_pez
         assert s.recv(100) == b""  # closed by pezd
         took = time.monotonic() - started
     assert took < 8, took
-
-
-def read_responses(s, count):
-    """Reads from s until count whole HTTP answers (each with Content-Length) have come."""
-    data = b""
-    while True:
-        answers, rest = [], data
-        while b"\r\n\r\n" in rest:
-            head, after = rest.split(b"\r\n\r\n", 1)
-            length = int(re.search(rb"(?im)^content-length: (\d+)\r?$", head).group(1))
-            if len(after) < length:
-                break
-            answers.append((int(head.split(b" ", 2)[1]), after[:length].decode()))
-            rest = after[length:]
-        if len(answers) >= count:
-            assert len(answers) == count and not rest, data
-            return answers
-        chunk = s.recv(65536)
-        assert chunk, f"closed after {data!r}"
-        data += chunk
 
 
 def test_a_keep_alive_connection_at_rest_is_served_as_before(start_pezd):
