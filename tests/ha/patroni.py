@@ -114,6 +114,13 @@ class Etcd:
     def stop(self):
         stop_process(self.proc)
 
+    def keys(self, prefix):
+        """Every key under prefix and its value, as etcdctl prints them (for a failure's message)."""
+        result = subprocess.run([program("etcdctl"), "--endpoints", self.endpoint, "get", "--prefix", prefix],
+                                capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "ETCDCTL_API": "3"})
+        return result.stdout + result.stderr
+
 
 class Node:
     """One Patroni node and its PostgreSQL."""
@@ -382,7 +389,7 @@ class PatroniCluster:
                 self.patronictl("reinit", self.example["scope"], node.name, "--force")
             else:
                 continue
-            self.heals.append({"node": node.name, "action": action, "log": node.log_tail(3000)})
+            self.heals.append({"node": node.name, "action": action, "log": node.log_tail(3000), "at": time.monotonic()})
 
     def wait_healthy(self, timeout=120, heal_after=None):
         """Waits for a leader and every replica streaming. With heal_after, a member that has not
@@ -395,7 +402,7 @@ class PatroniCluster:
         wait_until(self.healthy, timeout, interval=0.2,
                    what=lambda: "the Patroni cluster: a leader, every replica streaming"
                    + (", one synchronous" if self.synchronous else "")
-                   + f"\nmembers: {self.state()['members']}"
+                   + f"\nmembers: {self.state()['members']}\n--- the DCS ---\n{self.etcd.keys('/pez-ha/')}"
                    + "".join(f"\n--- {n.name} ---\n{n.log_tail(6000)}" for n in self.nodes))
 
     def patronictl(self, *args):
