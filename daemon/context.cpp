@@ -83,11 +83,14 @@ void Sessions::close_all() {
 
 void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
   // Numbers held in memory are taken here, on any thread, the core's too: one look-up of the
-  // name, where the allocator's way checks the catalog first.
+  // name, where the allocator's way checks the catalog first. Not while an earlier take of the
+  // name from this thread waits: it may not be among the reserve's waiters yet (sent to the
+  // core, or waiting for the catalog), and must go first.
   thread_local std::vector<std::int64_t> numbers;
   bool refill = false;
   Printing printing;
-  if (count > 0 && shared.allocator.try_take(name, count, numbers, printing, refill)) {
+  bool const behind = !m_unanswered.empty() && m_unanswered.contains(name);
+  if (count > 0 && !behind && shared.allocator.try_take(name, count, numbers, printing, refill)) {
     metrics.numbers(name, count);
     if (refill && core) {
       shared.allocator.refill(std::string(name));
@@ -97,27 +100,45 @@ void Context::allocate(std::string_view name, std::uint32_t count, AllocateHandl
     handler(Numbers{NumbersView(numbers), std::move(printing)});
     return;
   }
+  std::string key;  // a take is counted until it is answered; a look-up (count 0) is not
+  if (count > 0) {
+    key = std::string(name);
+    ++m_unanswered[key];
+  }
   if (core) {
-    shared.allocator.allocate(name, count, std::move(handler));
+    shared.allocator.allocate(
+        name, count, [ctx = this, key = std::move(key), handler = std::move(handler)](AllocateResult result) mutable {
+          ctx->answered(key);
+          handler(std::move(result));
+        });
     return;
   }
-  asio::post(shared.core, [&shared = shared, name = std::string(name), count, back = executor,
+  asio::post(shared.core, [&shared = shared, ctx = this, name = std::string(name), count, key = std::move(key),
                            handler = std::move(handler)]() mutable {
     shared.allocator.allocate(
-        name, count, [&shared, back, handler = std::move(handler)](AllocateResult result) mutable {
+        name, count, [&shared, ctx, key = std::move(key), handler = std::move(handler)](AllocateResult result) mutable {
           if (!result) {
-            asio::post(back, [h = std::move(handler), error = shared.classified(result.error())]() mutable {
+            asio::post(ctx->executor, [ctx, key = std::move(key), h = std::move(handler),
+                                       error = shared.classified(result.error())]() mutable {
+              ctx->answered(key);
               h(std::unexpected(error));
             });
             return;
           }
-          asio::post(back, [h = std::move(handler),
-                            copy = std::vector<std::int64_t>(result->values.begin(), result->values.end()),
-                            printing = std::move(result->printing)]() mutable {
+          asio::post(ctx->executor, [ctx, key = std::move(key), h = std::move(handler),
+                                     copy = std::vector<std::int64_t>(result->values.begin(), result->values.end()),
+                                     printing = std::move(result->printing)]() mutable {
+            ctx->answered(key);
             h(Numbers{NumbersView(copy), std::move(printing)});
           });
         });
   });
+}
+
+void Context::answered(std::string const& key) {
+  if (key.empty()) return;  // a look-up
+  auto it = m_unanswered.find(key);
+  if (it != m_unanswered.end() && --it->second == 0) m_unanswered.erase(it);
 }
 
 void Context::admin(AdminCommand command, AdminHandler done) {

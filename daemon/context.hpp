@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/names.hpp"
 #include "daemon/admin/admin.hpp"
 #include "daemon/alloc/allocator.hpp"
 #include "daemon/api/router.hpp"
@@ -136,7 +137,9 @@ class Context {
   bool draining() const { return shared.draining(); }
 
   // Numbers for a session of this thread; handler runs on this thread. In block mode numbers
-  // already in memory are taken here; everything else is done by the core thread.
+  // already in memory are taken here; everything else is done by the core thread. Takes of one
+  // name asked for here get numbers in the order they were asked for (a connection's pipelined
+  // requests follow one another): while one waits, the next wait behind it.
   void allocate(std::string_view name, std::uint32_t count, AllocateHandler handler);
   // An admin command (the caller checked that the peer may); done runs on this thread.
   void admin(AdminCommand command, AdminHandler done);
@@ -144,6 +147,15 @@ class Context {
   void ops_page(OpsPage page, std::move_only_function<void(Reply)> done);
   // One line of JSON describing the daemon (socket STATUS, pez status); on the core thread.
   std::string status_json() const;
+
+ private:
+  // On this thread: a request that did not take from the reserve here is answered (key: the
+  // name of a take, empty for a look-up).
+  void answered(std::string const& key);
+
+  // Takes asked for on this thread that did not take from the reserve here and are not yet
+  // answered, by name.
+  NameMap<std::uint32_t> m_unanswered;
 };
 
 }  // namespace pez::daemon

@@ -4,8 +4,9 @@ without ever handing a number out twice; and the reservation function itself."""
 
 import concurrent.futures
 import re
+import socket
 
-from harness import FORWARD_MAX, wait_until
+from harness import FORWARD_MAX, read_responses, wait_until
 
 
 def metric(pezd, name, labels):
@@ -172,3 +173,28 @@ def test_a_sequence_run_out_among_others_reserved_together_fails_alone(start_pez
     for name, values in seen.items():
         if name != "b-20":
             assert len(values) == 30 and values == sorted(set(values)), (name, values)
+
+
+def test_requests_sent_at_once_on_one_connection_get_numbers_in_their_order(start_pezd):
+    # Small blocks, so that many requests find the reserve empty and wait for the core thread
+    # while the connection's later requests are read, on the other thread too: those must not
+    # take from the next block before the earlier ones. Several connections at once keep the
+    # core thread busy.
+    pezd = start_pezd(["--mode", "block", "--block-min", "10", "--block-max", "10", "--threads", "2"])
+    host, port = pezd.address.rsplit(":", 1)
+    get = b"GET /v1/forward HTTP/1.1\r\nHost: t\r\n\r\n"
+
+    def one_connection(_):
+        out_of_order = []
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            for _ in range(20):
+                s.sendall(get * 200)
+                answers = read_responses(s, 200)
+                assert [status for status, _ in answers] == [200] * 200
+                numbers = [int(body) for _, body in answers]
+                out_of_order += [(a, b) for a, b in zip(numbers, numbers[1:]) if a > b]
+        return out_of_order
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        found = [pair for pairs in pool.map(one_connection, range(6)) for pair in pairs]
+    assert found == [], f"{len(found)} answers with a smaller number than the one before: {found[:5]}"

@@ -6,12 +6,16 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <boost/asio/io_context.hpp>
 #include <deque>
 #include <memory>
 
 #include "daemon/alloc/core.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/context.hpp"
 #include "daemon/db/database.hpp"
 #include "daemon/ops/metrics.hpp"
+#include "daemon/ops/operator_pages.hpp"
 #include "fake_db.hpp"
 #include "sim.hpp"
 
@@ -508,6 +512,54 @@ TEST_CASE("a strict request that waits for a connection when the refusal starts 
   CHECK(rig.numbers(busy).size() == 1);
   CHECK(rig.error(waiting) == pez::Errc::unavailable);
   CHECK(rig.store.takes == 1);
+}
+
+TEST_CASE("block: a session thread's takes of one name get numbers in the order asked, while one waits for the core") {
+  // A take the reserve cannot serve on a session's thread is sent to the core thread; until the
+  // core has it, it is not among the reserve's waiters. A block landing meanwhile must not serve
+  // the next take of that thread (the next request of the same connection) first.
+  Rig rig(Mode::block);
+  boost::asio::io_context core_loop;
+  boost::asio::io_context session_loop;
+  pez::daemon::Config const config;
+  pez::daemon::Database database(core_loop, {}, rig.metrics);  // never started: asked only for its settings' error
+  pez::daemon::Lifecycle const lifecycle;
+  pez::daemon::Shared shared(config, rig.core->allocator(), rig.core->admin(), database, core_loop.get_executor(),
+                             lifecycle, 10, {});
+  pez::daemon::OperatorPages const pages(shared, {});
+  pez::daemon::Metrics session_metrics;
+  pez::daemon::Context session_thread(shared, pages, session_loop.get_executor(), session_metrics, false);
+  auto run = [](boost::asio::io_context& loop) {  // what was posted to a thread
+    loop.restart();
+    loop.poll();
+  };
+  // The number a take got, 0 while it waits.
+  auto take = [&] {
+    auto got = std::make_shared<std::int64_t>(0);
+    session_thread.allocate("forward", 1, [got](AllocateResult r) {
+      REQUIRE(r.has_value());
+      REQUIRE(r->values.size() == 1);
+      *got = r->values[0];
+    });
+    return got;
+  };
+  auto first = rig.ask("forward", 1);
+  rig.store.answer_all();  // 1 to 10: 2 to 10 held
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  for (std::int64_t n = 2; n <= 5; ++n) CHECK(*take() == n);  // on the session's thread
+  run(core_loop);                                             // half is gone: the core asks for the next block
+  REQUIRE(rig.store.pending.size() == 1);
+  for (std::int64_t n = 6; n <= 10; ++n) CHECK(*take() == n);
+  auto earlier = take();  // nothing held: sent to the core
+  CHECK(*earlier == 0);
+  rig.store.answer_all();  // 11 to 20 land before the core has the take
+  auto later = take();
+  run(core_loop);
+  run(session_loop);
+  CHECK(*earlier == 11);
+  CHECK(*later == 12);
+  // Once both are answered, takes are served on the session's thread again.
+  CHECK(*take() == 13);
 }
 
 // --- periodic sequences in block mode (the database's clock runs with the core's; days of 100 ms)
