@@ -116,9 +116,12 @@ class Etcd:
 
     def keys(self, prefix):
         """Every key under prefix and its value, as etcdctl prints them (for a failure's message)."""
-        result = subprocess.run([program("etcdctl"), "--endpoints", self.endpoint, "get", "--prefix", prefix],
-                                capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "ETCDCTL_API": "3"})
+        try:
+            result = subprocess.run([program("etcdctl"), "--endpoints", self.endpoint, "get", "--prefix", prefix],
+                                    capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+                                    env={**os.environ, "ETCDCTL_API": "3"})
+        except subprocess.TimeoutExpired:
+            return f"(etcdctl did not list the keys under {prefix} within 10 s)"
         return result.stdout + result.stderr
 
 

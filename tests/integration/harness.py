@@ -388,15 +388,16 @@ def split_responses(text):
 
 def read_responses(s, count):
     """Reads from the socket s until count whole HTTP responses have come; nothing may follow."""
-    data = b""
+    answers, rest = [], b""
     while True:
-        answers, rest = take_responses(data)
+        more, rest = take_responses(rest)
+        answers += more
         if len(answers) >= count:
-            assert len(answers) == count and not rest, data
+            assert len(answers) == count and not rest, (answers[count:], rest)
             return answers
         chunk = s.recv(65536)
-        assert chunk, f"closed after {data!r}"
-        data += chunk
+        assert chunk, f"closed after {len(answers)} answers and {rest!r}"
+        rest += chunk
 
 
 def documented_metrics():
