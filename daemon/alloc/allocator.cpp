@@ -39,13 +39,14 @@ Error refused_error(std::string const& why) {
 
 Allocator::Allocator(CoreClock& clock, Store& store, Metrics& metrics, AllocatorOptions options)
     : m_clock(clock), m_store(store), m_options(options), m_sweep(clock.timer()) {
-  SourceContext ctx{
-      clock,
-      store,
-      metrics,
-      options.timeout,
-      [this] { arm_sweep(); },
-      [this](std::string const& name, std::int64_t value, bool exhausted) { observed(name, value, exhausted); }};
+  SourceContext ctx{clock,
+                    store,
+                    metrics,
+                    options.timeout,
+                    [this] { arm_sweep(); },
+                    [this](std::string const& name, std::int64_t value, bool exhausted, std::int32_t period) {
+                      observed(name, value, exhausted, period);
+                    }};
   m_strict = std::make_unique<StrictSource>(ctx, options.strict_batch);
   m_block = std::make_unique<BlockSource>(ctx, options.block);
 }
@@ -58,11 +59,22 @@ Source& Allocator::source_for(std::string_view name) {
   return block ? static_cast<Source&>(*m_block) : *m_strict;
 }
 
-void Allocator::observed(std::string const& name, std::int64_t value, bool exhausted) {
+void Allocator::observed(std::string const& name, std::int64_t value, bool exhausted, std::int32_t period) {
   auto const* info = m_store.catalog().find(name);
   if (info == nullptr) return;
   Watch& w = m_watches[name];
   if (w.generation != info->generation) w = Watch{info->generation};
+  if (!exhausted && period != 0 && period < w.period) return;  // a late answer of a period before
+  if (!exhausted && period > w.period) {
+    // A periodic sequence's counter starts again in each period: not a wrap (the period is part
+    // of what is handed out), and it may run out again.
+    if (w.period != 0) {
+      spdlog::info("sequence {} entered a new period ({:04}-{:02}-{:02}): its counter started again", name,
+                   period / 10000, period / 100 % 100, period % 100);
+    }
+    w = Watch{info->generation};
+    w.period = period;
+  }
   if (exhausted) {
     if (!w.ran_out) {
       spdlog::warn(

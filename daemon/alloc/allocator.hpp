@@ -129,6 +129,7 @@ class Allocator {
   struct Watch {
     std::int64_t generation = 0;
     std::int64_t last = 0;
+    std::int32_t period = 0;  // of a periodic sequence, the latest seen (yyyymmdd)
     bool has_last = false;
     bool warned = false;
     bool ran_out = false;
@@ -158,7 +159,7 @@ class Allocator {
   Source& source_for(std::string_view name);
   void arm_sweep();
   void sweep();
-  void observed(std::string const& name, std::int64_t value, bool exhausted);
+  void observed(std::string const& name, std::int64_t value, bool exhausted, std::int32_t period);
 
   CoreClock& m_clock;
   Store& m_store;

@@ -180,7 +180,12 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
   using Kind = StoreError::Kind;
   Deliveries out;
   bool refresh_catalog = false;
-  std::vector<std::pair<std::int64_t, bool>> observe;  // told after the lock is released
+  struct Observed {
+    std::int64_t value = 0;
+    bool exhausted = false;
+    std::int32_t period = 0;
+  };
+  std::vector<Observed> observe;  // told after the lock is released
   {
     std::lock_guard lock(m_lock);
     auto it = m_reserves.find(name);
@@ -213,7 +218,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         if (r.periodic || r.period != 0) {
           r.run_out_until = m_ctx.clock.now() + std::chrono::seconds(1);
         }
-        observe.emplace_back(0, true);
+        observe.push_back({0, true, 0});
         serve_waiters(r, out);
       } else if (error.kind == Kind::not_found) {
         erase_locked(it, out);
@@ -241,8 +246,8 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         if (add_block_locked(r, block, asked_at)) {
           auto const count = numbers_in(block.first, block.last, block.step);
           r.retry.succeeded();
-          observe.emplace_back(block.first, false);
-          observe.emplace_back(block.last, false);
+          observe.push_back({block.first, false, block.period});
+          observe.push_back({block.last, false, block.period});
           if (count < asked) spdlog::info("sequence {} reached the end of its range", name);
         }
         resume_locked(r, out);
@@ -250,7 +255,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
     }
   }
   if (refresh_catalog) m_ctx.store.refresh_entry(name);
-  for (auto const& [value, exhausted] : observe) m_ctx.observed(name, value, exhausted);
+  for (auto const& seen : observe) m_ctx.observed(name, seen.value, seen.exhausted, seen.period);
   deliver(out);
   if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
 }

@@ -30,9 +30,10 @@ struct SourceContext {
   Metrics& metrics;
   std::chrono::milliseconds timeout;
   std::function<void()> wake;  // a request now waits: keep the deadline sweep running
-  // The database handed out value of sequence name (for the wrap warning); exhausted: the
-  // sequence does not cycle and cannot give what was asked.
-  std::function<void(std::string const& name, std::int64_t value, bool exhausted)> observed;
+  // The database handed out value of sequence name in period (of a periodic sequence, yyyymmdd;
+  // else 0), for the wrap warning; exhausted: the sequence does not cycle and cannot give what
+  // was asked.
+  std::function<void(std::string const& name, std::int64_t value, bool exhausted, std::int32_t period)> observed;
 };
 
 // When to try again after an exchange for a sequence failed (or brought nothing usable): after

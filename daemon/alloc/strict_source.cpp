@@ -184,7 +184,7 @@ void StrictSource::refuse(Batch& batch, StoreError const& error) {
     }
   }
   auto const answer = sequence_error(batch.name, batch.total, error);
-  if (answer.code == Errc::exhausted) m_ctx.observed(batch.name, 0, true);
+  if (answer.code == Errc::exhausted) m_ctx.observed(batch.name, 0, true, 0);
   if (answer.code == Errc::not_found) m_ctx.store.refresh_entry(batch.name);
   for (auto& request : batch.requests) {
     if (!request.answered()) request.answer(std::unexpected(answer));
@@ -225,8 +225,8 @@ void StrictSource::hand_out(Batch& batch, Taken const& taken) {
     return;
   }
   if (!numbers.empty()) {
-    m_ctx.observed(batch.name, numbers.front(), false);
-    m_ctx.observed(batch.name, numbers.back(), false);
+    m_ctx.observed(batch.name, numbers.front(), false, taken.period);
+    m_ctx.observed(batch.name, numbers.back(), false, taken.period);
   }
   std::size_t at = 0;
   for (auto& request : batch.requests) {

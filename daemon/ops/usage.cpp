@@ -48,6 +48,7 @@ bool UsageTrack::same_sequence(Position const& p) const {
 void UsageTrack::restart() {
   m_taken = 0;
   m_readings = 0;
+  m_entering = false;
   m_minute.clear();
   m_hour.clear();
 }
@@ -56,12 +57,23 @@ void UsageTrack::read(Position const& p, UsageMillis at) {
   auto const now = static_cast<std::uint32_t>(at);
   if (m_readings > 0 && static_cast<std::int32_t>(now - m_at) <= 0) return;
   auto const view = outlook(p.shape, p.last_value, p.is_called);
+  auto const from_start = [&] {
+    auto const all = outlook(p.shape, p.shape.start, false).left;
+    return all >= view.left ? all - view.left : 0;
+  };
+  bool const set_back = (!p.is_called && view.left != m_left) || view.left > m_left;
   if (!same_sequence(p)) {
     restart();
   } else if (p.period != m_period) {
-    // Started again at its start in the new period.
-    auto const from_start = outlook(p.shape, p.shape.start, false).left;
-    m_taken += from_start >= view.left ? from_start - view.left : 0;
+    // Started again at its start in the new period, unless that start was counted already
+    // (below) and the counter has only moved on since.
+    m_taken += m_entering && !set_back ? m_left - view.left : from_start();
+    m_entering = false;
+  } else if (p.period != 0 && set_back) {
+    // A take is entering a new period: it set the counter back at once (a sequence's state is
+    // not transactional), and its new period shows when its transaction commits.
+    m_taken += from_start();
+    m_entering = true;
   } else if (!p.is_called && view.left != m_left) {
     // Not called, yet elsewhere than before: set there (a reset read before its new generation
     // is committed, or setval by hand), not moved by takes.

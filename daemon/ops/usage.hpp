@@ -52,7 +52,10 @@ class UsageTrack {
   // (moved back by hand). More left in a sequence that cycles is a wrap: the numbers up to the
   // end of the range and those from its start count (once: two wraps between readings count as
   // one). A periodic sequence in a new period counts the numbers from its start on (those of the
-  // old period after the previous reading are not known).
+  // old period after the previous reading are not known); so does one set back while the period
+  // read is still the one before (a take entering the new period has set the counter back but not
+  // yet committed the period), and the new period, read next, continues from there. (One that
+  // cycles as well: a wrap within a period counts from the start too, without what was left.)
   void read(Position const& position, UsageMillis at);
 
   bool known() const { return m_readings > 0; }
@@ -92,6 +95,7 @@ class UsageTrack {
   std::uint32_t m_readings = 0;
   std::int32_t m_period = 0;
   bool m_cycle = false;
+  bool m_entering = false;  // set back under m_period: the new period's start is counted
   Ring<6> m_minute;
   Ring<12> m_hour;
 };

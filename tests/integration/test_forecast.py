@@ -236,6 +236,7 @@ def test_a_new_period_counts_the_numbers_from_its_start(start_pezd, cluster, db)
     seen = wait_until(lambda: (s := inspect(pezd, "tickets"))["taken_1h"] == 70 and s, 20,
                       what="the new day's numbers to be counted besides")
     assert seen["left"] == 1_000_000 - 20
+    assert "wrapped" not in pezd.log_text()
 
 
 def test_a_dropped_sequence_leaves_the_metrics(start_pezd):

@@ -215,6 +215,10 @@ def test_a_periodic_sequence_crosses_new_year_under_load(cluster, db, start_pezd
     # The counter started again: the new year's first number is the start.
     assert min(by_year[year + 1]) == 1
     assert min(by_year[year]) == 1
+    # The counter starting again is a new period, not a wrap: no daemon warns of one.
+    assert "entered a new period" in a.log_text() + b.log_text()
+    for d in (a, b):
+        assert "wrapped" not in d.log_text(), d.log_text()
 
     # A reset starts the current period again, and only it. (The other daemon is stopped first:
     # in block mode it could reserve the numbers after the reset before this one asks.)

@@ -225,6 +225,56 @@ TEST_CASE("usage: a periodic sequence in a new period counts the numbers from it
   CHECK(t.minute()->numbers == 230);
 }
 
+// A take entering a new period sets the counter back at once (a sequence's state is not
+// transactional) but changes the period only when its transaction commits: a reading in between
+// sees the counter started again under the period before.
+TEST_CASE("usage: a periodic sequence read while a take enters its new period counts once, from its start") {
+  auto in = [](std::int64_t last, std::int32_t period, bool called = true) {
+    auto p = at(last, 999'999, false);
+    p.period = period;
+    p.is_called = called;
+    return p;
+  };
+  auto minute = [](UsageTrack const& t) {
+    REQUIRE(t.minute());
+    return t.minute()->numbers;
+  };
+  auto hour = [](UsageTrack const& t) {
+    REQUIRE(t.hour());
+    return *t.hour();
+  };
+  SUBCASE("the counter already moved on") {
+    UsageTrack t;
+    t.read(in(40, 20260101), 0);
+    t.read(in(50, 20260101), 10 * k_second);
+    t.read(in(5, 20260101), 20 * k_second);
+    CHECK(minute(t) == 15);
+    CHECK(hour(t).seconds == doctest::Approx(20));  // the window went on
+    t.read(in(20, 20260102), 30 * k_second);
+    CHECK(minute(t) == 30);
+    t.read(in(25, 20260102), 40 * k_second);
+    CHECK(minute(t) == 35);
+  }
+  SUBCASE("set back to its start, not called yet") {
+    UsageTrack t;
+    t.read(in(40, 20260101), 0);
+    t.read(in(50, 20260101), 10 * k_second);
+    t.read(in(1, 20260101, false), 20 * k_second);
+    CHECK(minute(t) == 10);
+    t.read(in(20, 20260102), 30 * k_second);
+    CHECK(minute(t) == 30);
+  }
+  SUBCASE("the next period is counted from its start again") {
+    UsageTrack t;
+    t.read(in(40, 20260101), 0);
+    t.read(in(5, 20260101), 10 * k_second);
+    t.read(in(8, 20260102), 20 * k_second);
+    CHECK(minute(t) == 8);
+    t.read(in(3, 20260103), 30 * k_second);
+    CHECK(minute(t) == 11);
+  }
+}
+
 TEST_CASE("usage: a reading no later than the last is ignored") {
   UsageTrack t;
   t.read(at(100), 10 * k_second);
