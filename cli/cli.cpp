@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
@@ -57,6 +58,20 @@ void add_help_command(CLI::App& app, Action& action) {
 
 // The exit code of a command line that CLI11 did not take, or nothing when it chose an action.
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Action const& action) {
+  // Asked for alone, the version and the help are printed without CLI11's parse, which answers
+  // them by throwing: the first exception in a static program costs milliseconds (the unwinder
+  // sorts every frame description of the program first).
+  if (argc == 2) {
+    std::string_view const only = argv[1];
+    if (only == "--version") {
+      std::printf("pez %s\n", k_version);
+      return k_exit_ok;
+    }
+    if (only == "--help" || only == "-h") {
+      std::fputs(app.help().c_str(), stdout);
+      return k_exit_ok;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (CLI::CallForHelp const&) {

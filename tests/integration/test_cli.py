@@ -52,6 +52,10 @@ def test_help_and_version():
     r = run_pez(["--version"])
     assert r.returncode == 0
     assert r.stdout.startswith("pez ")
+    # Alone, --version and --help are answered without parsing the command line: the same words
+    # as among other options.
+    assert r.stdout == run_pez(["--socket", "/nonexistent", "--version"]).stdout
+    assert run_pez(["-h"]).stdout == run_pez(["--help"]).stdout == run_pez(["--timeout", "5s", "--help"]).stdout
 
 
 @pytest.mark.parametrize("args", [["forward", "-n", "0"], ["forward", "-n", "abc"], ["forward", "-n", "-3"],
