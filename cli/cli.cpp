@@ -56,6 +56,17 @@ void add_help_command(CLI::App& app, Action& action) {
   });
 }
 
+// pez --help and pez --version: what each prints, and its exit code.
+int print_help(CLI::App const& app) {
+  std::fputs(app.help().c_str(), stdout);
+  return k_exit_ok;
+}
+
+int print_version() {
+  std::printf("pez %s\n", k_version);
+  return k_exit_ok;
+}
+
 // The exit code of a command line that CLI11 did not take, or nothing when it chose an action.
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Action const& action) {
   // Asked for alone, the version and the help are printed without CLI11's parse, which answers
@@ -63,26 +74,18 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Acti
   // sorts every frame description of the program first).
   if (argc == 2) {
     std::string_view const only = argv[1];
-    if (only == "--version") {
-      std::printf("pez %s\n", k_version);
-      return k_exit_ok;
-    }
-    if (only == "--help" || only == "-h") {
-      std::fputs(app.help().c_str(), stdout);
-      return k_exit_ok;
-    }
+    if (only == "--version") return print_version();
+    if (only == "--help" || only == "-h") return print_help(app);
   }
   try {
     app.parse(argc, argv);
   } catch (CLI::CallForHelp const&) {
-    std::fputs(app.help().c_str(), stdout);
-    return k_exit_ok;
+    return print_help(app);
   } catch (CLI::CallForAllHelp const&) {
     std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
     return k_exit_ok;
   } catch (CLI::CallForVersion const&) {
-    std::printf("pez %s\n", k_version);
-    return k_exit_ok;
+    return print_version();
   } catch (CLI::ParseError const& e) {
     std::vector<std::string> const args(argv + std::min(argc, 1), argv + argc);
     std::fprintf(stderr, "pez: error: %s\n", usage_message(app, args, e.what()).c_str());

@@ -64,8 +64,8 @@ void Allocator::observed(std::string const& name, std::int64_t value, bool exhau
   if (info == nullptr) return;
   Watch& w = m_watches[name];
   if (w.generation != info->generation) w = Watch{info->generation};
-  if (!exhausted && period != 0 && period < w.period) return;  // a late answer of a period before
-  if (!exhausted && period > w.period) {
+  if (period != 0 && period < w.period) return;  // a late answer of a period before
+  if (period > w.period) {
     // A periodic sequence's counter starts again in each period: not a wrap (the period is part
     // of what is handed out), and it may run out again.
     if (w.period != 0) {

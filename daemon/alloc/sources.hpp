@@ -32,7 +32,7 @@ struct SourceContext {
   std::function<void()> wake;  // a request now waits: keep the deadline sweep running
   // The database handed out value of sequence name in period (of a periodic sequence, yyyymmdd;
   // else 0), for the wrap warning; exhausted: the sequence does not cycle and cannot give what
-  // was asked.
+  // was asked (value and period 0).
   std::function<void(std::string const& name, std::int64_t value, bool exhausted, std::int32_t period)> observed;
 };
 
