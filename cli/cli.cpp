@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -21,12 +20,7 @@ namespace {
 
 // --socket and --timeout, and where the socket's path came from.
 void add_global_options(CLI::App& app, Globals& globals) {
-  if (char const* env = std::getenv("PEZ_SOCKET"); env != nullptr && *env != '\0') {
-    globals.socket = env;
-    globals.socket_from = "PEZ_SOCKET";
-  } else {
-    globals.socket = proto::k_default_socket_path;
-  }
+  default_socket(globals);
   app.add_option_function<std::string>(
          "--socket",
          [&globals](std::string const& path) {
@@ -128,13 +122,7 @@ int cli_main(int argc, char** argv) {
   add_help_command(app, action);
 
   if (auto code = parse_command_line(app, argc, argv, action)) return *code;
-  auto outcome = action();
-  if (!outcome) {
-    // An empty message: the exit status is the whole answer (pez check --quiet).
-    if (!outcome.error().message.empty()) std::fprintf(stderr, "pez: error: %s\n", outcome.error().message.c_str());
-    return outcome.error().exit_code;
-  }
-  return k_exit_ok;
+  return report(action());
 }
 
 }  // namespace pez::cli

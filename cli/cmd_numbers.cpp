@@ -16,54 +16,6 @@
 namespace pez::cli {
 namespace {
 
-struct NumberOptions {
-  std::string name;
-  std::string count = "1";
-  bool json = false;
-};
-
-Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
-  if (auto ok = check_sequence_name(options.name); !ok) return std::unexpected(Failure{k_exit_usage, ok.error()});
-  std::uint64_t count = 0;
-  if (!parse_decimal(options.count, count) || count < 1 || count > 0xffffffffULL) {
-    return std::unexpected(Failure{k_exit_usage, count_error(options.count, "pezd's max_count")});
-  }
-  auto timeout = settings::parse_duration(globals.timeout, std::chrono::milliseconds(1), std::chrono::hours(1));
-  if (!timeout) return std::unexpected(Failure{k_exit_usage, "--timeout: " + timeout.error()});
-  if (globals.stdout_closed) {
-    return std::unexpected(Failure{k_exit_failure,
-                                   "standard output is closed, so the numbers would be lost; none were taken "
-                                   "(redirect it to a file, or to /dev/null to throw numbers away)"});
-  }
-
-  Client client(globals.socket, *timeout);
-  auto answers = client.exchange({proto::next_line(options.name, static_cast<std::uint32_t>(count), options.json)});
-  if (!answers) return std::unexpected(answers.error());
-
-  // pezd's words, as they are: bare numbers, or a formatted sequence's strings; with --json the
-  // /v2 list pezd wrote (strings for a formatted sequence).
-  auto const& payload = answers->front();
-  auto const words = proto::answer_words(payload);
-  bool const readable = options.json ? payload.starts_with('[') && payload.ends_with(']') : words.size() == count;
-  if (!readable) {
-    return std::unexpected(
-        Failure{k_exit_failure, "pezd sent an answer this pez cannot read: " + quote_untrusted(payload)});
-  }
-  std::string out;
-  if (options.json) {
-    out = payload + "\n";
-  } else {
-    for (auto word : words) {
-      out += word;
-      out += '\n';
-    }
-  }
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    return std::unexpected(Failure{k_exit_failure, "cannot write the numbers to standard output"});
-  }
-  return {};
-}
-
 void add_number_options(CLI::App* sub, NumberOptions& options) {
   sub->add_option("-n,--count", options.count,
                   "How many numbers: 1 to pezd's max_count (100 unless configured); default 1")

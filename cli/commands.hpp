@@ -8,15 +8,9 @@
 #include <string>
 
 #include "cli/failure.hpp"
+#include "cli/take.hpp"
 
 namespace pez::cli {
-
-struct Globals {
-  std::string socket;
-  std::string timeout = "30s";
-  std::string socket_from = "default";  // where socket came from: --socket, PEZ_SOCKET or default
-  bool stdout_closed = false;           // pez was started with descriptor 1 closed
-};
 
 using Action = std::function<Outcome()>;
 

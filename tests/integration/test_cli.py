@@ -188,3 +188,52 @@ def test_a_socket_path_that_is_not_a_socket_says_so(workdir, kind):
     r = run_pez(["forward"], socket_path=path)
     assert_one_error_line(r, 69, f"{path} is not a socket but a {'directory' if kind == 'directory' else 'regular file'}")
     assert "refused" not in r.stderr
+
+
+# pez takes the numbers of a plain forward, reverse or next itself and hands every other command
+# line to pez-cli, the whole pez: both must read each command line alike.
+PEZ_CLI = os.path.join(os.path.dirname(PEZ), "pez-cli")
+
+
+@pytest.mark.parametrize("args", [
+    ["forward"], ["forward", "-n", "3"], ["forward", "--count=2", "--json"], ["reverse", "--json", "-n", "2"],
+    ["next", "tick", "-n", "2"], ["next", "-n", "2", "tick"], ["next", "forward"], ["next", "status"],
+    ["next", "--", "tick"], ["forward", "--timeout", "5s", "-n", "2"], ["--timeout=5s", "reverse"],
+    ["forward", "-n", "0"], ["forward", "-n", "101"], ["forward", "-n", ""], ["forward", "-n", "-3"],
+    ["forward", "-n", "1", "-n", "2"], ["forward", "-n"], ["-n", "2", "forward"], ["forward", "--json", "--json"],
+    ["forward", "extra"], ["next"], ["next", "a", "b"], ["next", "Bad_Name"], ["next", "nosuch"],
+    ["--timeout", "0", "forward"], ["forward", "--timeout", "5s", "--timeout", "5s"], ["forward", "-n5"],
+])
+def test_pez_and_the_whole_pez_read_a_command_line_alike(pezd, args):
+    pezd.pez("admin", "create", "tick")
+    front = run_pez(["--socket", pezd.socket, *args])
+    whole = run_pez(["--socket", pezd.socket, *args], binary=PEZ_CLI)
+    assert (front.returncode, front.stderr) == (whole.returncode, whole.stderr), args
+    # Each took its own numbers: as many, in the same shape.
+    assert front.stdout.count("\n") == whole.stdout.count("\n"), (front.stdout, whole.stdout)
+    assert front.stdout.startswith("[") == whole.stdout.startswith("["), (front.stdout, whole.stdout)
+    if front.returncode == 0 and not front.stdout.startswith("["):
+        taken = [int(n) for n in front.stdout.split()] + [int(n) for n in whole.stdout.split()]
+        assert taken == sorted(set(taken), reverse="reverse" in args), taken
+
+
+def test_pez_takes_plain_numbers_by_itself_and_needs_pez_cli_for_the_rest(pezd):
+    # pez alone, away from pez-cli (and none installed where this build would look).
+    installed = "/usr/local/libexec/pez/pez-cli"
+    if os.path.exists(installed):
+        pytest.skip(f"{installed} is there")
+    tmp = short_tempdir()
+    try:
+        binary = os.path.join(tmp, "pez")
+        shutil.copy(PEZ, binary)
+        r = run_pez(["forward", "-n", "2"], socket_path=pezd.socket, binary=binary)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "1\n2\n", "")
+        r = run_pez(["status"], socket_path=pezd.socket, binary=binary)
+        assert_one_error_line(r, 1, f"cannot run {installed}, the rest of pez")
+        assert "reinstall pez" in r.stderr
+        # Beside it, pez-cli answers.
+        shutil.copy(PEZ_CLI, os.path.join(tmp, "pez-cli"))
+        r = run_pez(["status"], socket_path=pezd.socket, binary=binary)
+        assert r.returncode == 0 and "ready" in r.stdout, r.stderr
+    finally:
+        shutil.rmtree(tmp)

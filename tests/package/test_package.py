@@ -78,7 +78,7 @@ def test_the_copyright_file_says_apache_2(deb):
 
 def test_the_package_holds_what_it_should(deb):
     listing = run(["dpkg-deb", "-c", deb]).stdout
-    for path in ("./usr/sbin/pezd", "./usr/bin/pez", "./usr/share/man/man1/pez.1.gz",
+    for path in ("./usr/sbin/pezd", "./usr/bin/pez", "./usr/libexec/pez/pez-cli", "./usr/share/man/man1/pez.1.gz",
                  "./usr/share/man/man8/pezd.8.gz", "./usr/share/man/man5/pezd.conf.5.gz",
                  "./lib/systemd/system/pezd.service", "./lib/systemd/system/pezd.socket",
                  "./usr/lib/sysusers.d/pez.conf", "./usr/lib/tmpfiles.d/pez.conf", "./etc/pez/pezd.conf",

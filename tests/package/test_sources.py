@@ -37,7 +37,7 @@ def test_the_rpm_spec_builds():
     # Released under the Apache License 2.0, as debian/copyright and LICENSE say.
     assert run(["rpm", "-qp", "--queryformat", "%{LICENSE}", rpms[0]]).stdout == "Apache-2.0"
     assert any(path.endswith("/LICENSE") for path in files), files
-    for path in ("/usr/sbin/pezd", "/usr/bin/pez", "/usr/lib/systemd/system/pezd.service",
+    for path in ("/usr/sbin/pezd", "/usr/bin/pez", "/usr/libexec/pez/pez-cli", "/usr/lib/systemd/system/pezd.service",
                  "/usr/lib/sysusers.d/pez.conf", "/etc/pez/pezd.conf", "/etc/sysconfig/pezd",
                  "/usr/share/man/man8/pezd.8.gz", "/usr/share/pez/sql/001_init.sql",
                  "/usr/share/pez/prometheus/pez-alerts.yml", "/usr/share/pez/grafana/pez-dashboard.json",
