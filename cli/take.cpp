@@ -119,12 +119,10 @@ std::optional<PlainTake> parse_plain_take(int argc, char const* const* argv) {
     } else if (word == "--json") {
       if (command.empty() || !once(3)) return std::nullopt;
       take.options.json = true;
-    } else if (word.starts_with('-')) {
-      return std::nullopt;
     } else if (command.empty() && (word == "forward" || word == "reverse" || word == "next")) {
       command = word;
       if (command != "next") take.options.name = word;
-    } else if (command == "next" && !has_name && !command_word(word)) {
+    } else if (command == "next" && !has_name && !word.starts_with('-') && !command_word(word)) {
       take.options.name = word;
       has_name = true;
     } else {

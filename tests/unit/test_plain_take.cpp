@@ -14,10 +14,11 @@ using pez::cli::parse_plain_take;
 
 namespace {
 
-auto parse(std::initializer_list<char const*> words) {
+// A command line that must be a plain take (value() throws, and the test fails, if not).
+pez::cli::PlainTake parse(std::initializer_list<char const*> words) {
   std::vector<char const*> argv{"pez"};
   argv.insert(argv.end(), words);
-  return parse_plain_take(static_cast<int>(argv.size()), argv.data());
+  return parse_plain_take(static_cast<int>(argv.size()), argv.data()).value();
 }
 
 }  // namespace
@@ -25,34 +26,30 @@ auto parse(std::initializer_list<char const*> words) {
 TEST_CASE("plain take: forward, reverse and next with their options, in any order") {
   ::unsetenv("PEZ_SOCKET");
   auto take = parse({"forward"});
-  REQUIRE(take);
-  CHECK(take->options.name == "forward");
-  CHECK(take->options.count == "1");
-  CHECK_FALSE(take->options.json);
-  CHECK(take->globals.socket == "/run/pez/pezd.sock");
-  CHECK(take->globals.socket_from == "default");
-  CHECK(take->globals.timeout == "30s");
+  CHECK(take.options.name == "forward");
+  CHECK(take.options.count == "1");
+  CHECK_FALSE(take.options.json);
+  CHECK(take.globals.socket == "/run/pez/pezd.sock");
+  CHECK(take.globals.socket_from == "default");
+  CHECK(take.globals.timeout == "30s");
 
   take = parse({"--socket", "/tmp/s", "next", "-n", "5", "tick", "--json", "--timeout=2s"});
-  REQUIRE(take);
-  CHECK(take->options.name == "tick");
-  CHECK(take->options.count == "5");
-  CHECK(take->options.json);
-  CHECK(take->globals.socket == "/tmp/s");
-  CHECK(take->globals.socket_from == "--socket");
-  CHECK(take->globals.timeout == "2s");
+  CHECK(take.options.name == "tick");
+  CHECK(take.options.count == "5");
+  CHECK(take.options.json);
+  CHECK(take.globals.socket == "/tmp/s");
+  CHECK(take.globals.socket_from == "--socket");
+  CHECK(take.globals.timeout == "2s");
 
   take = parse({"reverse", "--count=7", "--socket=/x"});
-  REQUIRE(take);
-  CHECK(take->options.name == "reverse");
-  CHECK(take->options.count == "7");
-  CHECK(take->globals.socket == "/x");
+  CHECK(take.options.name == "reverse");
+  CHECK(take.options.count == "7");
+  CHECK(take.globals.socket == "/x");
 
   ::setenv("PEZ_SOCKET", "/from/env", 1);
   take = parse({"forward"});
-  REQUIRE(take);
-  CHECK(take->globals.socket == "/from/env");
-  CHECK(take->globals.socket_from == "PEZ_SOCKET");
+  CHECK(take.globals.socket == "/from/env");
+  CHECK(take.globals.socket_from == "PEZ_SOCKET");
   ::unsetenv("PEZ_SOCKET");
 }
 
