@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 #include "common/admin.hpp"
 #include "common/forecast.hpp"
@@ -160,7 +161,8 @@ Admin::Admin(CoreClock& clock, Store& store, Allocator& allocator, std::chrono::
       m_allocator(allocator),
       m_timeout(timeout),
       m_block_default(block_default),
-      m_sweep(clock.timer()) {}
+      m_sweep(clock.timer()),
+      m_pump_soon(clock.timer()) {}
 
 void Admin::run(AdminCommand command, AdminHandler handler) {
   if (command.op == AdminCommand::Op::create) {
@@ -175,16 +177,41 @@ void Admin::run(AdminCommand command, AdminHandler handler) {
     handler(std::unexpected(unavailable_error(m_store.last_error())));
     return;
   }
+  bool const create = command.op == AdminCommand::Op::create;
   m_queue.push_back(Job{std::move(command), std::move(handler), m_clock.now() + m_timeout, {}, 0});
-  pump();
+  if (create && m_store.create_batch() > 1) {
+    if (!m_pump_soon->armed()) m_pump_soon->start(Clock::duration::zero(), [this] { pump(); });
+  } else {
+    pump();
+  }
   if (!m_queue.empty()) arm_sweep();
+}
+
+bool Admin::waiting_create(Job const& job) const {
+  return job.command.op == AdminCommand::Op::create && !job.read_back;
 }
 
 void Admin::pump() {
   while (!m_queue.empty() && m_store.can_send()) {
-    Job job = std::move(m_queue.front());
-    m_queue.pop_front();
-    start(std::move(job));
+    if (!waiting_create(m_queue.front())) {
+      Job job = std::move(m_queue.front());
+      m_queue.pop_front();
+      start(std::move(job));
+      continue;
+    }
+    // Creates run one statement at a time, in the order asked: two of one name in a pipeline
+    // must meet in that order.
+    if (m_creating) break;
+    std::vector<Job> creates;
+    while (!m_queue.empty() && waiting_create(m_queue.front()) && creates.size() < m_store.create_batch()) {
+      creates.push_back(std::move(m_queue.front()));
+      m_queue.pop_front();
+    }
+    if (creates.size() > 1) {
+      start_creates(std::move(creates));
+    } else {
+      start(std::move(creates.front()));
+    }
   }
 }
 
@@ -237,19 +264,51 @@ void Admin::start(Job job) {
     change.name = job.command.name;
   }
   ++m_running;
+  if (op == Op::create) m_creating = true;
   m_store.change(change, [this, job = std::move(job)](ChangeResult result) mutable {
     --m_running;
-    changed(std::move(job), std::move(result));
+    if (job.command.op == AdminCommand::Op::create) m_creating = false;
+    // The sequence as it is now, read on the next free connection, before anything else: at
+    // once when another connection is free, not after the catalog read this connection may be
+    // given when it is offered again.
+    if (changed(job, std::move(result))) m_queue.push_front(std::move(job));
+    pump();  // and the creates that waited for this one
   });
 }
 
-void Admin::changed(Job job, ChangeResult result) {
+void Admin::start_creates(std::vector<Job> jobs) {
+  std::vector<CreateSpec> specs;
+  specs.reserve(jobs.size());
+  for (auto const& job : jobs) specs.push_back(*parse_create_spec(job.command.spec));
+  ++m_running;
+  m_creating = true;
+  m_store.create_many(specs, [this, jobs = std::move(jobs)](CreateManyResult result) mutable {
+    --m_running;
+    m_creating = false;
+    if (result && result->size() != jobs.size()) {
+      result = std::unexpected(StoreError{
+          StoreError::Kind::internal,
+          "the database answered " + std::to_string(result->size()) + " creates for " + std::to_string(jobs.size())});
+    }
+    // Each is read back before anything else, in the order they were asked.
+    std::vector<Job> read_back;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      auto one = result ? std::move((*result)[i]) : ChangeResult(std::unexpected(result.error()));
+      if (changed(jobs[i], std::move(one))) read_back.push_back(std::move(jobs[i]));
+    }
+    m_queue.insert(m_queue.begin(), std::make_move_iterator(read_back.begin()),
+                   std::make_move_iterator(read_back.end()));
+    pump();
+  });
+}
+
+bool Admin::changed(Job& job, ChangeResult result) {
   using Op = AdminCommand::Op;
   auto const& done = job.command;
   if (!result) {
     auto error = admin_error(done, result.error());
     finish(job, std::unexpected(std::move(error)));
-    return;
+    return false;
   }
   static constexpr char const* k_done[] = {"", "", "created", "reset", "dropped"};
   spdlog::info("sequence {} {} (generation {})", done.name, k_done[static_cast<int>(done.op)], *result);
@@ -259,16 +318,12 @@ void Admin::changed(Job job, ChangeResult result) {
     ordered_json out;
     out["dropped"] = done.name;
     finish(job, AdminAnswer{200, json_line(out)});
-    return;
+    return false;
   }
   m_allocator.sequence_changed(done.name, *result);
-  // The sequence as it is now, read on the next free connection, before anything else: at once
-  // when another connection is free, not after the catalog read this connection may be given
-  // when it is offered again.
   job.read_back = done.op == Op::create ? 201 : 200;
   job.generation = *result;
-  m_queue.push_front(std::move(job));
-  pump();
+  return true;
 }
 
 void Admin::describe(Job job) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/errors.hpp"
 #include "daemon/admin/admin_command.hpp"
@@ -30,7 +31,9 @@ class Admin {
   void run(AdminCommand command, AdminHandler handler);
   // Commands waiting for a connection or running.
   std::size_t pending() const { return m_queue.size() + m_running; }
-  // A connection is free: admin commands are rare and short, so they go first.
+  // A connection is free: admin commands are rare and short, so they go first. Creates waiting
+  // together (a pipeline of them) are given to the store together (Store::create_many): one
+  // statement, one commit.
   void pump();
 
  private:
@@ -44,8 +47,12 @@ class Admin {
     std::int64_t generation = 0;
   };
   void start(Job job);
+  void start_creates(std::vector<Job> jobs);
   void describe(Job job);
-  void changed(Job job, ChangeResult result);
+  // Answers a change that failed or a drop, or readies the job to be read back: then true.
+  bool changed(Job& job, ChangeResult result);
+  // A create not yet sent, which may join others.
+  bool waiting_create(Job const& job) const;
   void finish(Job& job, AdminResult result);
   void arm_sweep();
   void sweep();
@@ -57,7 +64,11 @@ class Admin {
   bool m_block_default;
   std::deque<Job> m_queue;
   std::size_t m_running = 0;
+  bool m_creating = false;  // a create's statement is running
   std::unique_ptr<CoreTimer> m_sweep;
+  // A create is sent once the requests read with it are handled, so that the creates among them
+  // go together.
+  std::unique_ptr<CoreTimer> m_pump_soon;
 };
 
 }  // namespace pez::daemon

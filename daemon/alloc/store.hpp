@@ -95,6 +95,9 @@ using ReserveManyResult = std::expected<std::vector<Block>, StoreError>;
 using ReserveManyHandler = std::move_only_function<void(ReserveManyResult)>;
 using ReserveResult = std::expected<Block, StoreError>;
 using ChangeResult = std::expected<std::int64_t, StoreError>;  // the generation (0 for drop)
+// Each create's generation or refusal, in the order asked; or one error for all of them.
+using CreateManyResult = std::expected<std::vector<ChangeResult>, StoreError>;
+using CreateManyHandler = std::move_only_function<void(CreateManyResult)>;
 using DescribeResult = std::expected<std::vector<SequenceRow>, StoreError>;
 using TakeHandler = std::move_only_function<void(TakeResult)>;
 using ReserveHandler = std::move_only_function<void(ReserveResult)>;
@@ -142,6 +145,16 @@ class Store {
   // How many sequences one reserve_many may ask for; 1: the store does not reserve several at once.
   virtual std::size_t reserve_batch() const { return 1; }
   virtual void change(Change const& change, ChangeHandler handler) = 0;
+  // Creates each sequence asked for (at most create_batch() of them) in the order asked, in one
+  // statement: one transaction, one commit. Each create runs apart (a subtransaction), so one
+  // that is refused changes nothing and the others still happen. When the statement itself fails
+  // the answer is that error, for all of them, as a change's would be.
+  virtual void create_many(std::vector<CreateSpec> const& specs, CreateManyHandler handler) {
+    (void)specs;
+    handler(std::unexpected(StoreError{StoreError::Kind::internal, "this store creates one sequence a statement"}));
+  }
+  // How many sequences one create_many may create; 1: the store does not create several at once.
+  virtual std::size_t create_batch() const { return 1; }
   // Every sequence (name empty) or one.
   virtual void describe(std::string const& name, DescribeHandler handler) = 0;
 

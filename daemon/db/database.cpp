@@ -5,7 +5,9 @@
 #include "daemon/db/database.hpp"
 
 #include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include <stdexcept>
 #include <utility>
@@ -208,24 +210,32 @@ void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHand
                          }));
 }
 
+namespace {
+
+// The arguments of pez.create_sequence for a create, in its order (k_create_sql's $1 to $12).
+std::vector<std::optional<std::string>> create_arguments(CreateSpec const& spec) {
+  return {spec.name,
+          std::to_string(spec.start),
+          std::to_string(spec.min),
+          std::to_string(spec.max),
+          std::to_string(spec.increment),
+          std::string(spec.cycle ? "true" : "false"),
+          spec.mode,
+          spec.description,
+          spec.format,
+          spec.period,
+          spec.time_zone,
+          spec.check};
+}
+
+}  // namespace
+
 void Database::change(Change const& change, ChangeHandler handler) {
   Slot& slot = lease();
   std::vector<std::optional<std::string>> values;
   char const* sql = k_drop_sql;
   if (change.op == Change::Op::create) {
-    auto const& spec = change.spec;
-    values = {spec.name,
-              std::to_string(spec.start),
-              std::to_string(spec.min),
-              std::to_string(spec.max),
-              std::to_string(spec.increment),
-              std::string(spec.cycle ? "true" : "false"),
-              spec.mode,
-              spec.description,
-              spec.format,
-              spec.period,
-              spec.time_zone,
-              spec.check};
+    values = create_arguments(change.spec);
     sql = k_create_sql;
   } else if (change.op == Change::Op::reset) {
     values = {change.name, change.to ? std::optional(std::to_string(*change.to)) : std::nullopt};
@@ -239,6 +249,31 @@ void Database::change(Change const& change, ChangeHandler handler) {
   slot.conn->exec_params(sql, params, m_options.statement_timeout,
                          answer<std::int64_t>(slot, slot.conn, std::move(handler),
                                               [drop](PgResults const& r) { return change_answer(r, drop); }));
+}
+
+void Database::create_many(std::vector<CreateSpec> const& specs, CreateManyHandler handler) {
+  Slot& slot = lease();
+  // Each create's arguments as a JSON array of strings and nulls, which the function casts as
+  // k_create_sql does.
+  auto all = nlohmann::json::array();
+  for (auto const& spec : specs) {
+    auto one = nlohmann::json::array();
+    for (auto const& value : create_arguments(spec)) {
+      if (value) {
+        one.push_back(*value);
+      } else {
+        one.push_back(nullptr);
+      }
+    }
+    all.push_back(std::move(one));
+  }
+  auto const text = all.dump();
+  char const* params[] = {text.c_str()};
+  auto const count = specs.size();
+  slot.conn->exec_params(
+      k_create_many_sql, params, m_options.statement_timeout,
+      answer<std::vector<ChangeResult>>(slot, slot.conn, std::move(handler),
+                                        [count](PgResults const& r) { return create_many_answer(r, count); }));
 }
 
 void Database::became_free(Slot& slot) {

@@ -50,6 +50,10 @@ inline constexpr char const k_reserve_many_sql[] =
     "SELECT r.first_value, r.last_value, r.increment, r.generation, to_char(r.period, 'YYYYMMDD'), r.valid_for"
     " FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(name, n, i)"
     " CROSS JOIN LATERAL pez.reserve_dated(('pez.' || quote_ident(u.name))::regclass, u.n) r ORDER BY u.i";
+// Several creates in one statement (sql/010_create_many.sql): $1 a JSON array of the arguments
+// of pez.create_sequence for each, in its order.
+inline constexpr char const k_create_many_sql[] =
+    "SELECT generation, error_code, error_message FROM pez.create_sequences($1::jsonb)";
 // The channel sql/003_admin.sql announces changes on: "NAME GENERATION" or "NAME dropped".
 inline constexpr char const k_change_channel[] = "pez_sequences";
 
@@ -95,6 +99,9 @@ class Database final : public Store {
   // well within the lock table (max_locks_per_transaction) with many daemons at once.
   std::size_t reserve_batch() const override { return 32; }
   void change(Change const& change, ChangeHandler handler) override;
+  void create_many(std::vector<CreateSpec> const& specs, CreateManyHandler handler) override;
+  // Each create's locks (its new relation's among them) are held to the commit, as a reserve's.
+  std::size_t create_batch() const override { return 32; }
   void describe(std::string const& name, DescribeHandler handler) override;
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override;

@@ -272,6 +272,27 @@ std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, 
   return *generation;
 }
 
+std::expected<std::vector<ChangeResult>, StoreError> create_many_answer(PgResults const& results, std::size_t count) {
+  auto const* rows = last_result(results);
+  if (rows == nullptr || static_cast<std::size_t>(PQntuples(rows)) != count || PQnfields(rows) != 3) {
+    return std::unexpected(unreadable("several creates"));
+  }
+  std::vector<ChangeResult> out;
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    if (PQgetisnull(rows, row, 1) == 0) {
+      auto refusal = classify(statement_error(PQgetvalue(rows, row, 1), PQgetvalue(rows, row, 2)));
+      // A refusal that would close a connection is not one the function lets through.
+      if (refusal.kind == StoreError::Kind::lost) return std::unexpected(unreadable("several creates"));
+      out.emplace_back(std::unexpected(std::move(refusal)));
+      continue;
+    }
+    auto const generation = parse_int64(PQgetvalue(rows, row, 0));
+    if (!generation) return std::unexpected(unreadable("several creates"));
+    out.emplace_back(*generation);
+  }
+  return out;
+}
+
 std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results) {
   std::vector<SequenceRow> out;
   auto const* rows = last_result(results);

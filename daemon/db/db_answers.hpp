@@ -56,6 +56,9 @@ std::expected<std::vector<Block>, StoreError> reserve_many_answer(PgResults cons
                                                                   std::vector<std::uint64_t> const& counts);
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);
+// k_create_many_sql's: a row for each create, in order, with its generation or the SQLSTATE and
+// message of its refusal (classified as the same refusal of one create would be).
+std::expected<std::vector<ChangeResult>, StoreError> create_many_answer(PgResults const& results, std::size_t count);
 std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results);
 
 // A page of pez.usage() (sql/008_usage.sql): the positions it could read of sequences pezd serves,

@@ -130,6 +130,9 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   virtual void resume_reading() = 0;
 
   bool pipeline_full() const { return m_barrier || m_slots.size() >= m_ctx.config.pipeline_limit; }
+  // Under the barrier of creates in a row, more creates already read may join them
+  // (unix_server.cpp; no more is read under a barrier).
+  bool creates_may_join() const { return m_barrier && m_creates && m_slots.size() < m_ctx.config.pipeline_limit; }
 
   Slot& push_slot() {
     m_used = true;
@@ -260,6 +263,8 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
   bool m_read_paused = false;
   // No request is read until every answer before now is written (admin requests run alone).
   bool m_barrier = false;
+  // The barrier is that of creates in a row, and the next create may join them.
+  bool m_creates = false;
   bool m_draining = false;
   bool m_closed = false;
 
@@ -309,6 +314,7 @@ class ClientSession : public Session, public std::enable_shared_from_this<Client
     if (m_barrier && m_slots.empty()) {
       // Everything before the barrier is answered: requests read but held back go on now.
       m_barrier = false;
+      m_creates = false;
       m_read_paused = false;
       resume_reading();
       if (m_closed) return;

@@ -119,7 +119,7 @@ class UnixSession final : public ClientSession<stream::socket> {
   // Answers every complete line already read, up to the pipeline limit.
   void handle_buffered() {
     std::size_t start = 0;
-    while (!m_closed && !pipeline_full()) {
+    while (!m_closed && (!pipeline_full() || creates_may_join())) {
       auto const nl = m_in.find('\n', start);
       if (nl == std::string::npos) break;
       if (nl - start >= m_ctx.config.line_limit) {
@@ -134,10 +134,20 @@ class UnixSession final : public ClientSession<stream::socket> {
       }
       auto const line = std::string_view(m_in).substr(start, nl - start);
       Route route = route_socket(line, m_ctx.config.max_count, m_rights);
-      if (std::holds_alternative<AdminCommand>(route.what)) {
-        // Admin requests run alone: after every earlier answer, before any later request.
+      auto const* admin = std::get_if<AdminCommand>(&route.what);
+      bool const create = admin != nullptr && admin->op == AdminCommand::Op::create;
+      if (m_barrier) {
+        // Only a create joins the creates before it; anything else waits for their answers.
+        if (!create) {
+          m_creates = false;
+          break;
+        }
+      } else if (admin != nullptr) {
+        // Admin requests run alone: after every earlier answer, before any later request; but
+        // creates in a row run together (Admin gives them to the database in one statement).
         m_barrier = true;
         if (!m_slots.empty()) break;
+        m_creates = create;
       }
       start = nl + 1;
       if (route.close_after && proto::has_control_bytes(line)) {

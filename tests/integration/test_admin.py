@@ -11,6 +11,7 @@ import pwd
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -200,6 +201,44 @@ def test_socket_admin_requests_run_in_order_when_pipelined(pezd):
     assert answers[4] == "OK 7"
     assert answers[5] == 'OK {"dropped": "piped"}'  # as pezd(8) writes it
     assert answers[6].startswith("ERR not-found ")
+
+
+def test_creates_in_a_row_go_to_the_database_together_and_answer_in_order(start_pezd, cluster, db):
+    """Creates pipelined on one connection are given to the database together
+    (pez.create_sequences: one statement, one commit), each apart: one refused changes nothing of
+    the others, each answer is its own and in order, and what follows them runs after them."""
+    cluster.psql("postgres", f'ALTER DATABASE "{db}" SET track_functions = \'pl\'')
+    pezd = start_pezd()
+    many = [f"q{i:02d}" for i in range(20)]
+    c = pezd.lines()
+    c.send('CREATE {"name": "pa"}\nCREATE {"name": "pa", "start": 3}\nCREATE {"name": "pb", "start": 5}\n'
+           'CREATE {"name": "pc", "min": 10, "max": 5}\n'
+           + "".join(f'CREATE {{"name": "{name}", "start": {i + 1}}}\n' for i, name in enumerate(many))
+           + "NEXT pb 2\nLIST\n")
+    answers = [c.read_line() for _ in range(4 + len(many) + 2)]
+    assert json.loads(answers[0][3:])["name"] == "pa", answers[0]
+    assert answers[1].startswith("ERR conflict ") and '"pa" exists' in answers[1], answers[1]
+    assert json.loads(answers[2][3:])["start"] == 5, answers[2]
+    assert answers[3].startswith("ERR bad-request "), answers[3]
+    for i, name in enumerate(many):
+        one = json.loads(answers[4 + i][3:])
+        assert (one["name"], one["start"]) == (name, i + 1), answers[4 + i]
+    assert answers[-2] == "OK 5 6"
+    listed = {row["name"]: row for row in json.loads(answers[-1][3:])}
+    assert {"pa", "pb", *many} <= listed.keys() and "pc" not in listed
+    assert listed["pa"]["start"] == 1  # the first create of pa made it; the second changed nothing
+    # Every create that reached the database ran in pez.create_sequence, fewer statements carried
+    # them. (A connection sends its statistics when idle, within seconds.)
+    sql = ("SELECT funcname, calls FROM pg_stat_user_functions WHERE schemaname = 'pez' "
+           "AND funcname IN ('create_sequence', 'create_sequences')")
+    calls = {}
+    for _ in range(300):
+        calls = dict(line.split("|") for line in cluster.psql(db, sql).split())
+        if int(calls.get("create_sequence", 0)) >= 2 + len(many):
+            break
+        time.sleep(0.1)
+    assert int(calls.get("create_sequence", 0)) >= 2 + len(many), calls
+    assert 1 <= int(calls.get("create_sequences", 0)) < 2 + len(many), calls
 
 
 # --- who may administer ----------------------------------------------------------------------

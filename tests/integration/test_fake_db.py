@@ -6,6 +6,7 @@ left, the sequence's state, and the kind of every refusal. Periodic sequences to
 clock (pez.now()) is moved by the script, on both sides, and their periods, the seconds left of
 a period and the period entered must be the same."""
 
+import json
 import os
 import random
 import re
@@ -61,10 +62,12 @@ def script(seed, length=160):
     lines = []
     for _ in range(length):
         name = rng.choice(NAMES)
-        op = rng.choices(["create", "take", "reserve", "reset", "drop", "left", "state"],
-                         [18, 30, 22, 10, 8, 6, 6])[0]
+        op = rng.choices(["create", "creates", "take", "reserve", "reset", "drop", "left", "state"],
+                         [14, 6, 30, 22, 10, 8, 6, 6])[0]
         if op == "create":
             lines.append("create %s %d %d %d %d %d" % ((name,) + shape(rng)))
+        elif op == "creates":  # two in one statement, the same name twice sometimes
+            lines.append("creates %s %s %d %d %d %d %d" % ((name, rng.choice(NAMES)) + shape(rng)))
         elif op == "take":
             lines.append(f"take {name} {rng.choice([1, 1, 2, 3, 5, 8, 13, 40, 0])}")
         elif op == "reserve":
@@ -96,6 +99,11 @@ def sql_of(line):
             period += f", time_zone => '{words[8]}'" if len(words) > 8 else ""
         return (f"SELECT pez.create_sequence('{name}', {start}, {lo}, {hi}, {step}, "
                 f"{'true' if cycle == '1' else 'false'}{period})")
+    if op == "creates":
+        start, lo, hi, step, cycle = words[3:8]
+        args = [[n, start, lo, hi, step, "true" if cycle == "1" else "false", None, "", None, None, None, None]
+                for n in words[1:3]]
+        return f"SELECT generation, error_code FROM pez.create_sequences('{json.dumps(args)}')"
     if op == "clock":
         return f"UPDATE public.pez_test_clock SET shift = interval '{name} seconds'"
     if op == "take_dated":
@@ -136,6 +144,9 @@ def run_postgres(cluster, db, line):
         return "error not_found"
     if op == "take":
         return " ".join(["ok"] + rows)
+    if op == "creates":  # a row each: the generation, or no generation and the SQLSTATE
+        return " ".join(["ok"] + [r.split()[0] if not r.startswith(" ") else
+                                  "error:" + KINDS.get(r.split()[0], "other") for r in rows])
     return "ok " + rows[0]
 
 
@@ -173,11 +184,17 @@ def run_both(cluster, lines, what):
 @pytest.mark.strict_only  # no pezd: once is enough
 def test_the_fake_answers_as_postgresql_does(cluster):
     kinds = set()
+    mixed = 0  # creates in one statement of which one was made and the other refused
     for seed in range(1, 7):
-        kinds |= run_both(cluster, script(seed), f"seed {seed}")[0]
+        lines = script(seed)
+        seen, answers = run_both(cluster, lines, f"seed {seed}")
+        kinds |= seen
+        mixed += sum(1 for line, answer in zip(lines, answers)
+                     if line.startswith("creates ") and "error:" in answer and re.search(r" \d", answer))
     # The scripts reached the corners they are for.
     assert {"exhausted", "invalid", "exists", "in_use", "not_found", "take", "reserve", "reset", "left",
-            "state"} <= kinds, kinds
+            "state", "creates"} <= kinds, kinds
+    assert mixed > 0
 
 
 # --- periodic sequences ----------------------------------------------------------------------

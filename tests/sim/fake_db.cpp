@@ -330,6 +330,13 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
   return s.info.generation;
 }
 
+std::vector<std::expected<std::int64_t, StoreError>> FakeDb::create_many(std::vector<CreateSpec> const& specs) {
+  std::vector<std::expected<std::int64_t, StoreError>> out;
+  out.reserve(specs.size());
+  for (auto const& spec : specs) out.push_back(create(spec));
+  return out;
+}
+
 std::expected<std::int64_t, StoreError> FakeDb::reset(std::string const& name, std::optional<std::int64_t> to) {
   ++m_ops;
   auto it = m_sequences.find(name);

@@ -57,6 +57,8 @@ class FakeDb {
   // pez.create_sequence(...): the generation. A period (with a format, as sql/007 wants) makes
   // the sequence periodic: its periods are those of set_period_lengths when it is created.
   std::expected<std::int64_t, StoreError> create(CreateSpec const& spec);
+  // pez.create_sequences(...) (sql/010): each create in turn, apart; each one's generation or refusal.
+  std::vector<std::expected<std::int64_t, StoreError>> create_many(std::vector<CreateSpec> const& specs);
   // pez.reset_sequence(name, to): the generation.
   std::expected<std::int64_t, StoreError> reset(std::string const& name, std::optional<std::int64_t> to);
   // pez.drop_sequence(name).

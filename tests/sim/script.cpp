@@ -5,6 +5,8 @@
 //                                    ->  ok GENERATION | error KIND
 //                                        (PERIOD: yearly, monthly or daily, with the format
 //                                        Y{YYYY}-{n}, M{YYYY}{MM}-{n} or D{YYYY}{MM}{DD}-{n})
+//   creates NAME1 NAME2 START MIN MAX INCREMENT CYCLE [PERIOD [ZONE]]
+//                                    ->  ok G1|error:KIND G2|error:KIND (both in one statement)
 //   take NAME N                      ->  ok V1 V2 ...   | error KIND
 //   take_dated NAME N                ->  ok PERIOD V1 V2 ... | error KIND
 //   reserve NAME N                   ->  ok FIRST LAST INCREMENT GENERATION | error KIND
@@ -47,7 +49,8 @@ std::string kind_name(StoreError::Kind kind) {
 
 std::string error(StoreError const& e) { return "error " + kind_name(e.kind); }
 
-std::string create(FakeDb& db, std::string const& name, std::istream& words) {
+// The shape after the name of a create line: START MIN MAX INCREMENT CYCLE [PERIOD [ZONE]].
+CreateSpec read_shape(std::string const& name, std::istream& words) {
   CreateSpec spec;
   spec.name = name;
   int cycle = 0;
@@ -60,8 +63,27 @@ std::string create(FakeDb& db, std::string const& name, std::istream& words) {
     spec.format = period == "yearly" ? "Y{YYYY}-{n}" : period == "monthly" ? "M{YYYY}{MM}-{n}" : "D{YYYY}{MM}{DD}-{n}";
     if (words >> zone) spec.time_zone = zone;
   }
-  auto r = db.create(spec);
+  return spec;
+}
+
+std::string create(FakeDb& db, std::string const& name, std::istream& words) {
+  auto r = db.create(read_shape(name, words));
   return r ? "ok " + std::to_string(*r) : error(r.error());
+}
+
+// creates NAME1 NAME2 SHAPE: both in one statement, in that order, of one shape.
+std::string create_two(FakeDb& db, std::string const& name, std::istream& words) {
+  std::string second;
+  words >> second;
+  auto first = read_shape(name, words);
+  auto other = first;
+  other.name = second;
+  std::string out = "ok";
+  for (auto const& r : db.create_many({first, other})) {
+    out += ' ';
+    out += r ? std::to_string(*r) : "error:" + kind_name(r.error().kind);
+  }
+  return out;
 }
 
 std::string take(FakeDb& db, std::string const& name, std::istream& words, bool dated) {
@@ -109,6 +131,7 @@ std::string run(FakeDb& db, std::string const& line) {
   std::string name;
   words >> op >> name;
   if (op == "create") return create(db, name, words);
+  if (op == "creates") return create_two(db, name, words);
   if (op == "take" || op == "take_dated") return take(db, name, words, op == "take_dated");
   if (op == "reserve" || op == "reserve_dated") return reserve(db, name, words, op == "reserve_dated");
   if (op == "reset") {

@@ -581,6 +581,8 @@ class FakeStore final : public daemon::Store {
   std::uint64_t issue_block(std::string const& name, daemon::Block const& block, Origin const& origin);
   // Small, so that seeds meet statements of several sequences, and their failures, often.
   std::size_t reserve_batch() const override { return 3; }
+  void create_many(std::vector<CreateSpec> const& specs, daemon::CreateManyHandler handler) override;
+  std::size_t create_batch() const override { return 3; }
   void change(Change const& change, daemon::ChangeHandler handler) override;
   void describe(std::string const& name, daemon::DescribeHandler handler) override;
   Catalog const& catalog() const override { return m_catalog; }
@@ -708,6 +710,8 @@ class World {
   void schedule_clock();
   void request();
   void admin();
+  // An admin create of a random shape through daemon d.
+  void create_through(SimDaemon& d, std::string const& name);
   std::string pick_name(bool for_request);
   CreateSpec random_shape(std::string const& name, bool& valid);
   bool done() const;
@@ -1114,6 +1118,34 @@ void FakeStore::change(Change const& change, daemon::ChangeHandler handler) {
   send(conn, ex);
 }
 
+void FakeStore::create_many(std::vector<CreateSpec> const& specs, daemon::CreateManyHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::CreateManyHandler>(std::move(handler));
+  struct Outcome {
+    std::vector<ChangeResult> results;
+    std::uint64_t op = 0;
+  };
+  auto out = std::make_shared<Outcome>();
+  // As k_create_many_sql runs pez.create_sequences: each create in turn, apart, one commit.
+  ex->execute = [this, out, specs] {
+    m_world.outcome.together += specs.size();
+    for (auto& r : m_world.db.create_many(specs)) {
+      out->results.push_back(r ? ChangeResult(*r) : ChangeResult(std::unexpected(r.error())));
+    }
+    out->op = m_world.db.ops();
+  };
+  ex->reply = [this, out, h, specs] {
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (out->results[i]) m_world.model.knows(m_id, specs[i].name, out->op);
+    }
+    (*h)(std::move(out->results));
+  };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
 void FakeStore::describe(std::string const& name, daemon::DescribeHandler handler) {
   auto const conn = lease();
   if (conn == m_conns.size()) return;
@@ -1314,37 +1346,47 @@ void World::request() {
   d.core.allocator().allocate(name, count, std::move(answer));
 }
 
+// An admin create of a random shape through daemon d.
+void World::create_through(SimDaemon& d, std::string const& name) {
+  bool valid = false;
+  auto spec = random_shape(name, valid);
+  nlohmann::json j;
+  j["name"] = spec.name;
+  j["start"] = spec.start;
+  j["min"] = spec.min;
+  j["max"] = spec.max;
+  j["increment"] = spec.increment > 0 ? spec.increment : -spec.increment;
+  j["descending"] = spec.increment < 0;
+  j["cycle"] = spec.cycle;
+  if (spec.mode) j["mode"] = *spec.mode;
+  if (spec.format) j["format"] = *spec.format;
+  if (spec.period) j["period"] = *spec.period;
+  if (spec.time_zone) j["timezone"] = *spec.time_zone;
+  log("admin: create", j.dump(), "through daemon", d.id);
+  d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
+                     [this, spec, valid](daemon::AdminResult result) {
+                       log("admin: create", spec.name, result ? "done" : result.error().message);
+                       model.create_answered(spec, valid, result);
+                     });
+}
+
 void World::admin() {
   auto const name = pick_name(false);
   bool const through_daemon = rng.percent(70);
   auto const kind = rng.below(100);
   if (kind < 35) {  // create
-    bool valid = false;
-    auto spec = random_shape(name, valid);
     if (!through_daemon) {
+      bool valid = false;
+      auto spec = random_shape(name, valid);
       log("admin: the database creates", name, "behind the daemons' backs");
       (void)db.create(spec);
       return;
     }
+    // Sometimes a pipeline of creates, which the daemon gives the database together (a name
+    // may come twice in it).
     auto& d = *daemons[rng.below(daemons.size())];
-    nlohmann::json j;
-    j["name"] = spec.name;
-    j["start"] = spec.start;
-    j["min"] = spec.min;
-    j["max"] = spec.max;
-    j["increment"] = spec.increment > 0 ? spec.increment : -spec.increment;
-    j["descending"] = spec.increment < 0;
-    j["cycle"] = spec.cycle;
-    if (spec.mode) j["mode"] = *spec.mode;
-    if (spec.format) j["format"] = *spec.format;
-    if (spec.period) j["period"] = *spec.period;
-    if (spec.time_zone) j["timezone"] = *spec.time_zone;
-    log("admin: create", j.dump(), "through daemon", d.id);
-    d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
-                       [this, spec, valid](daemon::AdminResult result) {
-                         log("admin: create", spec.name, result ? "done" : result.error().message);
-                         model.create_answered(spec, valid, result);
-                       });
+    auto const creates = rng.percent(30) ? rng.between(2, 5) : 1;
+    for (std::int64_t i = 0; i < creates; ++i) create_through(d, i == 0 ? name : pick_name(false));
   } else if (kind < 70) {  // reset
     std::optional<std::int64_t> to;
     if (auto const* info = db.info(name); info != nullptr && rng.percent(50)) {

@@ -16,6 +16,7 @@
 #include "common/forecast.hpp"
 #include "daemon/db/db_answers.hpp"
 #include "daemon/ops/usage.hpp"
+#include "pg_rows.hpp"
 
 using pez::daemon::Position;
 using pez::daemon::Usage;
@@ -41,23 +42,7 @@ constexpr std::int64_t k_second = 1000;
 
 // An answer of pez.usage() as libpq would hold it: rows of eleven values, NULL where none.
 pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows, int columns = 11) {
-  PGresult* result = PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK);
-  std::vector<PGresAttDesc> attributes(static_cast<std::size_t>(columns));
-  std::vector<std::string> names;
-  for (int i = 0; i < columns; ++i) names.push_back("c" + std::to_string(i));
-  for (std::size_t i = 0; i < attributes.size(); ++i) attributes[i].name = names[i].data();
-  REQUIRE(PQsetResultAttrs(result, columns, attributes.data()) != 0);
-  for (int row = 0; row < static_cast<int>(rows.size()); ++row) {
-    for (int column = 0; column < columns; ++column) {
-      auto const& value = rows[static_cast<std::size_t>(row)][static_cast<std::size_t>(column)];
-      // Length -1: NULL.
-      REQUIRE(PQsetvalue(result, row, column, value ? const_cast<char*>(value->c_str()) : nullptr,
-                         value ? static_cast<int>(value->size()) : -1) != 0);
-    }
-  }
-  pez::daemon::PgResults out;
-  out.emplace_back(result);
-  return out;
+  return pez::test::pg_rows(rows, columns);
 }
 
 }  // namespace
