@@ -14,11 +14,16 @@ using pez::cli::parse_plain_take;
 
 namespace {
 
-// A command line that must be a plain take (value() throws, and the test fails, if not).
+// A command line that must be a plain take.
 pez::cli::PlainTake parse(std::initializer_list<char const*> words) {
   std::vector<char const*> argv{"pez"};
   argv.insert(argv.end(), words);
-  return parse_plain_take(static_cast<int>(argv.size()), argv.data()).value();
+  auto take = parse_plain_take(static_cast<int>(argv.size()), argv.data());
+  if (!take) {
+    FAIL("not a plain take");
+    return {};
+  }
+  return *take;
 }
 
 }  // namespace
