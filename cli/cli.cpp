@@ -50,6 +50,17 @@ void add_help_command(CLI::App& app, Action& action) {
   });
 }
 
+}  // namespace
+
+void add_commands(CLI::App& app, Globals& globals, Action& action) {
+  add_number_commands(app, globals, action);
+  add_admin_commands(app, globals, action);
+  add_status_command(app, globals, action);
+  add_help_command(app, action);
+}
+
+namespace {
+
 // pez --help and pez --version: what each prints, and its exit code.
 int print_help(CLI::App const& app) {
   std::fputs(app.help().c_str(), stdout);
@@ -116,10 +127,7 @@ int cli_main(int argc, char** argv) {
   add_global_options(app, globals);
 
   Action action;
-  add_number_commands(app, globals, action);
-  add_admin_commands(app, globals, action);
-  add_status_command(app, globals, action);
-  add_help_command(app, action);
+  add_commands(app, globals, action);
 
   if (auto code = parse_command_line(app, argc, argv, action)) return *code;
   return report(action());

@@ -18,4 +18,7 @@ void add_number_commands(CLI::App& app, Globals& globals, Action& action);
 void add_admin_commands(CLI::App& app, Globals& globals, Action& action);
 void add_status_command(CLI::App& app, Globals& globals, Action& action);
 
+// All of them, help included: the commands of k_command_names (take.hpp), no more, no fewer.
+void add_commands(CLI::App& app, Globals& globals, Action& action);
+
 }  // namespace pez::cli

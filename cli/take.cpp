@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/take.hpp"
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -69,13 +72,15 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
 
 namespace {
 
-// pez's commands (cli.cpp): CLI11 reads such a word as a command wherever it stands.
 bool command_word(std::string_view word) {
-  for (std::string_view const command : {"forward", "reverse", "next", "check", "admin", "status", "help"}) {
+  for (std::string_view const command : k_command_names) {
     if (word == command) return true;
   }
   return false;
 }
+
+// The options of a plain take, each allowed once.
+enum class Option : std::uint8_t { socket, timeout, count, json, options };
 
 // The value of an option: after '=' in the same word, or the next word. Empty when there is
 // none, or when it is empty or starts with '-' (CLI11 may read such a word as an option), or
@@ -97,27 +102,28 @@ std::optional<PlainTake> parse_plain_take(int argc, char const* const* argv) {
   default_socket(take.globals);
   std::string_view command;
   bool has_name = false;
-  bool seen[4] = {};  // --socket, --timeout, --count, --json
-  auto once = [&seen](int which) { return !std::exchange(seen[which], true); };
+  std::array<bool, static_cast<std::size_t>(Option::options)> seen{};
+  auto once = [&seen](Option which) { return !std::exchange(seen[static_cast<std::size_t>(which)], true); };
   for (int i = 1; i < argc; ++i) {
     std::string_view const word = argv[i];
     std::string_view const key = word.substr(0, word.find('='));
     if (key == "--socket" || key == "--timeout" || key == "--count" || (word == "-n")) {
       bool const count = key == "--count" || word == "-n";
       if (count && command.empty()) return std::nullopt;  // an option of the commands, not of pez
-      if (!once(count ? 2 : key == "--socket" ? 0 : 1)) return std::nullopt;
+      Option const option = count ? Option::count : key == "--socket" ? Option::socket : Option::timeout;
+      if (!once(option)) return std::nullopt;
       auto const value = option_value(word, argc, argv, i);
       if (value.empty()) return std::nullopt;
-      if (count) {
+      if (option == Option::count) {
         take.options.count = value;
-      } else if (key == "--socket") {
+      } else if (option == Option::socket) {
         take.globals.socket = value;
         take.globals.socket_from = "--socket";
       } else {
         take.globals.timeout = value;
       }
     } else if (word == "--json") {
-      if (command.empty() || !once(3)) return std::nullopt;
+      if (command.empty() || !once(Option::json)) return std::nullopt;
       take.options.json = true;
     } else if (command.empty() && (word == "forward" || word == "reverse" || word == "next")) {
       command = word;

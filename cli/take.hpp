@@ -5,8 +5,10 @@
 // the take itself.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "cli/failure.hpp"
 
@@ -24,6 +26,12 @@ struct NumberOptions {
   std::string count = "1";
   bool json = false;
 };
+
+// pez's commands, the words CLI11 reads as a command wherever they stand. The whole pez adds
+// exactly these (cli.cpp's add_commands; tests/unit/test_plain_take.cpp holds the two together),
+// and the plain take reads none of them as a value or a name.
+inline constexpr std::array<std::string_view, 7> k_command_names{"forward", "reverse", "next", "check",
+                                                                 "admin",   "status",  "help"};
 
 // The socket pez asks when neither --socket nor PEZ_SOCKET names one, with where it came from.
 void default_socket(Globals& globals);

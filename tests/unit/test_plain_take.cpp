@@ -3,11 +3,14 @@
 // whole pez. tests/integration/test_cli.py checks that both read each line alike.
 #include <doctest/doctest.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "cli/commands.hpp"
 #include "cli/take.hpp"
 
 using pez::cli::parse_plain_take;
@@ -95,5 +98,31 @@ TEST_CASE("plain take: every other command line is left to the whole pez") {
     for (auto const* word : words) line += std::string(word) + ' ';
     CAPTURE(line);
     CHECK_FALSE(parse_plain_take(static_cast<int>(argv.size()), argv.data()));
+  }
+}
+
+TEST_CASE("plain take: the command names it knows are the whole pez's commands, no more, no fewer") {
+  // A command added to the whole pez and not to k_command_names would be read by the plain take
+  // as a sequence name or an option's value where CLI11 reads a command.
+  CLI::App app;
+  pez::cli::Globals globals;
+  pez::cli::Action action;
+  pez::cli::add_commands(app, globals, action);
+  std::vector<std::string> added;
+  for (auto const* command : app.get_subcommands({})) added.push_back(command->get_name());
+  std::vector<std::string> known(pez::cli::k_command_names.begin(), pez::cli::k_command_names.end());
+  auto words = [](std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    std::string line;
+    for (auto const& name : names) line += name + ' ';
+    return line;
+  };
+  CHECK(words(added) == words(known));
+  for (auto const& name : known) {
+    CAPTURE(name);
+    std::vector<char const*> const as_name{"pez", "next", name.c_str()};
+    CHECK_FALSE(parse_plain_take(static_cast<int>(as_name.size()), as_name.data()));
+    std::vector<char const*> const as_value{"pez", "forward", "-n", name.c_str()};
+    CHECK_FALSE(parse_plain_take(static_cast<int>(as_value.size()), as_value.data()));
   }
 }
