@@ -50,17 +50,6 @@ void add_help_command(CLI::App& app, Action& action) {
   });
 }
 
-}  // namespace
-
-void add_commands(CLI::App& app, Globals& globals, Action& action) {
-  add_number_commands(app, globals, action);
-  add_admin_commands(app, globals, action);
-  add_status_command(app, globals, action);
-  add_help_command(app, action);
-}
-
-namespace {
-
 // pez --help and pez --version: what each prints, and its exit code.
 int print_help(CLI::App const& app) {
   std::fputs(app.help().c_str(), stdout);
@@ -105,6 +94,13 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Acti
 }
 
 }  // namespace
+
+void add_commands(CLI::App& app, Globals& globals, Action& action) {
+  add_number_commands(app, globals, action);
+  add_admin_commands(app, globals, action);
+  add_status_command(app, globals, action);
+  add_help_command(app, action);
+}
 
 int cli_main(int argc, char** argv) {
   // Before anything opens a descriptor: a closed 0-2 would otherwise become pezd's socket.

@@ -1,23 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The benchmark's harness (tests/bench/run) against a real PostgreSQL and pgbench."""
 
-import importlib.machinery
-import importlib.util
 import os
 import subprocess
 import types
 
 import pytest
+from harness import load_script
 
-RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run")
-
-
-def load_run():
-    loader = importlib.machinery.SourceFileLoader("bench_run", RUN)
-    spec = importlib.util.spec_from_loader("bench_run", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+run = load_script(os.path.join(os.path.dirname(os.path.abspath(__file__)), "run"), "bench_run")
 
 
 @pytest.fixture
@@ -35,7 +26,6 @@ def test_pgbench_whose_clients_connect_for_longer_than_the_run_is_run_again(benc
     # Every connection waits 2 s after authenticating (a busy machine forking 64 backends), so a
     # 1-second pgbench completes no transaction and prints no tps: the harness ran into that in
     # CI's smoke run and stopped on the missing figure. It must run it again, longer.
-    run = load_run()
     monkeypatch.setenv("PGPORT", str(bench_db.port))
     monkeypatch.setenv("PGOPTIONS", "-c post_auth_delay=2")
     monkeypatch.setattr(run, "CONNECTIONS", 2)  # one a pgbench thread: each connects for 2 s
@@ -47,7 +37,6 @@ def test_pgbench_whose_clients_connect_for_longer_than_the_run_is_run_again(benc
 
 
 def test_pgbench_tps_is_none_when_nothing_completed(bench_db, tmp_path):
-    run = load_run()
     # pgbench's own output of a run in which nothing completed.
     script = tmp_path / "one.sql"
     script.write_text("SELECT 1;\n")

@@ -3,18 +3,14 @@
 each kind of violation it claims to, and must not fail histories a correct daemon can produce.
 No PostgreSQL or pezd: lives, generations and answers are built by hand."""
 
-import importlib.machinery
-import importlib.util
 import os
 import types
 
 import pytest
 
-RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run")
-_loader = importlib.machinery.SourceFileLoader("faults_run", RUN)
-_spec = importlib.util.spec_from_loader("faults_run", _loader)
-run = importlib.util.module_from_spec(_spec)
-_loader.exec_module(run)
+from harness import load_script
+
+run = load_script(os.path.join(os.path.dirname(os.path.abspath(__file__)), "run"), "faults_run")
 
 
 class Daemon:

@@ -4,6 +4,8 @@ clients for HTTP, the Unix socket and the pez command line. Nothing here is a mo
 
 import contextlib
 import http.client
+import importlib.machinery
+import importlib.util
 import json
 import os
 import re
@@ -50,6 +52,15 @@ def short_tempdir(prefix="pez-"):
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(path, 0o755)
     return path
+
+
+def load_script(path, name):
+    """A Python program without the .py ending (tests/faults/run, tests/bench/run) as a module,
+    for tests of its parts; its main() does not run."""
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    loader.exec_module(module)
+    return module
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
