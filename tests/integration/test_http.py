@@ -192,6 +192,39 @@ def test_many_requests_sent_at_once_on_a_busy_connection_are_all_answered(pezd):
     assert [int(b) for _, b in answers] == list(range(int(body) + 1, int(body) + 301))
 
 
+def test_requests_arriving_in_pieces_are_read_whole(pezd):
+    # A request is parsed as soon as its bytes are read; one cut anywhere (in the request line,
+    # in a header, in a body) is read on from where its parse stopped, and the requests after it
+    # in the same read are answered too, in order.
+    host, port = pezd.address.rsplit(":", 1)
+    get = b"GET /v1/forward HTTP/1.1\r\nHost: t\r\n\r\n"
+    post = b"POST /v1/forward HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789"
+    pieces = [
+        get,
+        b"GET /v2/forward?count=2 HTTP/1.1\r\nHo",
+        b"st: t\r\n\r\n" + get + get[:7],
+        get[7:] + post[:len(post) - 4],
+        post[len(post) - 4:] + get,
+    ]
+    answers = []
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        for count, piece in zip([1, 0, 2, 1, 2], pieces):
+            s.sendall(piece)
+            time.sleep(0.2)  # each piece read on its own
+            answers += read_responses(s, count) if count else []
+    assert [status for status, _ in answers] == [200, 200, 200, 200, 405, 200]
+    first = int(answers[0][1])
+    assert json.loads(answers[1][1]) == [first + 1, first + 2]
+    assert [int(answers[i][1]) for i in (2, 3, 5)] == [first + 3, first + 4, first + 5]
+
+
+def test_a_request_then_garbage_in_one_read_answers_both(pezd):
+    text = raw_exchange(pezd.address, b"GET /v1/forward HTTP/1.1\r\nHost: t\r\n\r\n\x00\x01 NOT HTTP\r\n\r\n")
+    first, rest = text.split("\r\n\r\n", 1)
+    assert first.startswith("HTTP/1.1 200"), text
+    assert rest.startswith("1\nHTTP/1.1 400"), text
+
+
 def test_http_1_0_closes_after_the_answer(pezd):
     text = raw_exchange(pezd.address, b"GET /v1/forward HTTP/1.0\r\n\r\n")
     assert text.startswith("HTTP/1.0 200")
