@@ -46,3 +46,19 @@ def test_pgbench_tps_is_none_when_nothing_completed(bench_db, tmp_path):
                          check=True).stdout
     assert "number of transactions actually processed: 0" in out
     assert run.pgbench_tps(out) is None
+
+
+def test_wrk_that_completed_no_request_stops_the_benchmark_saying_why(capsys):
+    # A server that takes connections and never answers: wrk prints a rate and a p99 of 0, and
+    # the harness divided by them (nginx's p99 in side_by_side) with a traceback for an answer.
+    import socket
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # never accepted: the kernel completes the connections, no one reads
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/forward"
+        with pytest.raises(SystemExit) as stopped:
+            run.wrk(url, 1, threads=1, connections=2)
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert f"wrk completed no request against {url}" in err
+    assert "0 requests in" in err  # wrk's own output follows
