@@ -62,3 +62,17 @@ def test_wrk_that_completed_no_request_stops_the_benchmark_saying_why(capsys):
     err = capsys.readouterr().err
     assert f"wrk completed no request against {url}" in err
     assert "0 requests in" in err  # wrk's own output follows
+
+
+def test_a_target_whose_figure_is_missing_is_not_measured_not_left_out():
+    # The strict part ran but gave no pgbench rate, the oneshot part's /bin/true took 0 ms: their
+    # targets are shown as not measured (and count as missed); the parts not run give no row.
+    figures = {"strict": {"strict_v1": {"rps": 1000.0}, "pgbench_durable_tps": 100.0, "pgbench_nextval_tps": None},
+               "oneshot": {"pez_block_ms": 1.0, "true_ms": 0.0, "pez_strict_ms": 2.0, "psql_ms": 20.0}}
+    rows = {name: (value, op) for name, value, op, _ in run.ratios(figures)}
+    assert rows["strict /v1/forward ÷ durable pgbench take"] == (10.0, ">=")
+    assert rows["strict /v1/forward ÷ bare pgbench nextval"] == (None, ">=")
+    assert rows["strict /v1/forward ÷ pgbench pez.take"] == (None, None)
+    assert rows["one-shot pez (block) ÷ /bin/true"] == (None, "<=")
+    assert rows["one-shot pez (block) ÷ psql nextval"] == (0.05, None)
+    assert not any(name.startswith(("block /v1", "socket pipelined", "sequences created")) for name in rows)
