@@ -133,6 +133,10 @@ class Context {
   Sessions sessions;
   boost::asio::any_io_executor executor;
   bool const core;
+  // HTTP connections given to this thread and not yet gone: counted by the listener when it
+  // gives one, on the core thread, and by the session when it ends, on this one (which holds
+  // the count too: a session may end after its Context, as its event loop is torn down).
+  std::shared_ptr<std::atomic<std::size_t>> const http_open = std::make_shared<std::atomic<std::size_t>>(0);
 
   bool draining() const { return shared.draining(); }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/net/http_server.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -28,6 +29,7 @@
 #include "daemon/context.hpp"
 #include "daemon/net/accept_loop.hpp"
 #include "daemon/net/client_session.hpp"
+#include "daemon/net/thread_pick.hpp"
 #include "daemon/ops/metrics.hpp"
 
 namespace pez::daemon {
@@ -52,11 +54,18 @@ constexpr int k_parsed_in_a_row_most = 8;
 
 class HttpSession final : public ClientSession<tcp::socket> {
  public:
-  HttpSession(tcp::socket socket, Context& ctx) : ClientSession(std::move(socket), ctx, "http") {
+  HttpSession(tcp::socket socket, Context& ctx)
+      : ClientSession(std::move(socket), ctx, "http"), m_open_on_thread(ctx.http_open) {
     boost::system::error_code ec;
     auto const peer = m_socket.remote_endpoint(ec);
     m_peer = ec ? std::string("unknown peer") : peer.address().to_string() + ":" + std::to_string(peer.port());
   }
+  HttpSession(HttpSession const&) = delete;
+  HttpSession& operator=(HttpSession const&) = delete;
+  HttpSession(HttpSession&&) = delete;
+  HttpSession& operator=(HttpSession&&) = delete;
+  // Counted by the listener when it gave the connection to this thread.
+  ~HttpSession() override { m_open_on_thread->fetch_sub(1, std::memory_order_relaxed); }
 
   void start() {
     register_session();
@@ -337,6 +346,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
 
   beast::flat_buffer m_buffer;
   RequestHead m_request;
+  std::shared_ptr<std::atomic<std::size_t>> m_open_on_thread;  // Context::http_open
   std::optional<Held> m_held;
   std::optional<RequestParser> m_parser;
   Reply m_reply;                               // reused for number answers
@@ -396,8 +406,9 @@ void HttpListener::accept() {
   accept_loop(m_acceptor, m_accept, [this](tcp::socket socket) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
-    Context* target = m_threads[m_next++ % m_threads.size()];
+    Context* target = &thread_for(socket);
     if (target->core) {
+      target->http_open->fetch_add(1, std::memory_order_relaxed);
       std::make_shared<HttpSession>(std::move(socket), *target)->start();
       return;
     }
@@ -405,6 +416,7 @@ void HttpListener::accept() {
     auto const protocol = socket.local_endpoint(ec).protocol();
     int const fd = socket.release(ec);
     if (ec) return;
+    target->http_open->fetch_add(1, std::memory_order_relaxed);
     m_in_transit->fetch_add(1, std::memory_order_relaxed);
     asio::post(target->executor, [target, protocol, fd, in_transit = m_in_transit] {
       tcp::socket moved(target->executor);
@@ -412,12 +424,28 @@ void HttpListener::accept() {
       moved.assign(protocol, fd, assign_ec);
       if (assign_ec) {
         ::close(fd);
+        target->http_open->fetch_sub(1, std::memory_order_relaxed);
       } else {
         std::make_shared<HttpSession>(std::move(moved), *target)->start();  // makes room if needed
       }
       in_transit->fetch_sub(1, std::memory_order_relaxed);
     });
   });
+}
+
+Context& HttpListener::thread_for(tcp::socket& socket) {
+  if (m_threads.size() == 1) return *m_threads.front();
+  m_open.resize(m_threads.size());
+  for (std::size_t i = 0; i < m_threads.size(); ++i) {
+    m_open[i] = m_threads[i]->http_open->load(std::memory_order_relaxed);
+  }
+  std::optional<unsigned> cpu;
+  int value = -1;
+  socklen_t size = sizeof value;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_INCOMING_CPU, &value, &size) == 0 && value >= 0) {
+    cpu = static_cast<unsigned>(value);
+  }
+  return *m_threads[pick_thread(cpu, m_open, m_turn)];
 }
 
 }  // namespace pez::daemon

@@ -20,7 +20,8 @@ namespace pez::daemon {
 class Context;
 struct Endpoint;
 
-// Accepts on the core thread and hands each connection to the next thread in turn.
+// Accepts on the core thread and hands each connection to a thread: the one of the CPU its
+// packets arrive on, within a bound of balance (thread_pick.hpp).
 class HttpListener {
  public:
   HttpListener(boost::asio::io_context& io, std::vector<Context*> threads);
@@ -32,9 +33,11 @@ class HttpListener {
 
  private:
   void accept();
+  Context& thread_for(boost::asio::ip::tcp::socket& socket);
   boost::asio::io_context& m_io;
   std::vector<Context*> m_threads;
-  std::size_t m_next = 0;
+  std::vector<std::size_t> m_open;  // each thread's open connections, read at each accept
+  std::size_t m_turn = 0;
   boost::asio::ip::tcp::acceptor m_acceptor;
   boost::asio::steady_timer m_pause;
   AcceptState m_accept;
