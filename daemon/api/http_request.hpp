@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // One HTTP request as pezd reads it and its answer as pezd writes it, apart from any socket: the
-// sessions of http_server.cpp use these, and so does the HTTP fuzzer (tests/fuzz/).
+// sessions of http_session.cpp use these, and so does the HTTP fuzzer (tests/fuzz/).
 #pragma once
 
 #include <boost/beast/http/basic_parser.hpp>

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The HTTP listener: accepts TCP connections and runs one session per connection, which frames
-// HTTP/1.1 requests with Boost.Beast (keep-alive, pipelining, size and time limits) and hands
-// them to the router; answers go out in request order.
+// The HTTP listener: accepts TCP connections and runs one session per connection
+// (http_session.hpp) on the thread it picks.
 #pragma once
 
 #include <atomic>
