@@ -76,3 +76,33 @@ def test_a_target_whose_figure_is_missing_is_not_measured_not_left_out():
     assert rows["one-shot pez (block) ÷ /bin/true"] == (None, "<=")
     assert rows["one-shot pez (block) ÷ psql nextval"] == (0.05, None)
     assert not any(name.startswith(("block /v1", "socket pipelined", "sequences created")) for name in rows)
+
+
+def test_unknown_names_p99_is_judged_on_the_rounds_own_ratios():
+    # The loads with and without unknown names run in turns, round by round: a stall of the
+    # database in one round's run (100 ms here) weighs on that round's ratio only. The ratio of
+    # the two medians (20 ÷ 10 = 2.0) would miss the target; the rounds' own ratios are 1.2, 0.2
+    # and 3.0, median 1.2.
+    def rows(mode):
+        without = run.spread_row([{"rps": 90.0, "p99_ms": p, "requests": 900, "non2xx": 0, "socket_errors": 0,
+                                   "codes": {200: 900}, "db_round_trips": 4} for p in (10.0, 100.0, 10.0)])
+        unknown = run.spread_row([{"rps": 80.0 + i, "p99_ms": p, "requests": 800, "non2xx": 8, "socket_errors": 0,
+                                   "codes": {200: 792, 404: 8}, "db_round_trips": 2}
+                                  for i, p in enumerate((12.0, 20.0, 30.0))])
+        one = run.spread_row([{"rps": 100.0, "p99_ms": 9.0, "requests": 1000, "non2xx": 0, "socket_errors": 0,
+                               "codes": {200: 1000}, "db_round_trips": 0}])
+        top = max(run.SEQUENCES)
+        return [{"mode": mode, "sequences": 1, "unknown_share": 0.0, **one, "peak_rss_mib": 20.0},
+                {"mode": mode, "sequences": top, "unknown_share": 0.0, **without, "peak_rss_mib": 40.0},
+                {"mode": mode, "sequences": top, "unknown_share": run.UNKNOWN_SHARE, **unknown, "peak_rss_mib": 41.0}]
+
+    figures = {"sequences": {"rows": rows("block") + rows("strict")}}
+    values = {name: value for name, value, _, _ in run.ratios(figures)}
+    for mode in ("block", "strict"):
+        assert values[f"p99 with 1% unknown names ÷ without (10,000 sequences, {mode})"] == pytest.approx(1.2)
+        # The other figures of a row of several runs: medians, and the answers of all of them.
+        assert values[f"10,000 sequences ÷ 1, req/s ({mode})"] == pytest.approx(0.9)
+    unknown = figures["sequences"]["rows"][2]
+    assert unknown["rps"] == 81.0 and unknown["p99_ms"] == 20.0
+    assert unknown["codes"] == {"200": 2376, "404": 24} and unknown["requests"] == 2400
+    assert [r["p99_ms"] for r in unknown["rounds"]] == [12.0, 20.0, 30.0]
