@@ -34,12 +34,13 @@ std::expected<void, std::string> check_whole(std::string_view digits_with_check,
 
 int digit(char c) { return c - '0'; }
 
+// Luhn: a doubled digit counts the sum of its digits: 0 2 4 6 8 1 3 5 7 9.
+constexpr std::array<unsigned, 10> k_doubled{0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+
 // Luhn: from the right, every second digit doubled (its digits summed), the total a multiple of 10.
 // first_doubled: whether the rightmost digit of text is one of the doubled ones.
 int luhn_sum_mod10(std::string_view text, bool first_doubled) {
-  // A doubled digit counts the sum of its digits: 0 2 4 6 8 1 3 5 7 9. The sum is reduced once per
-  // 64 digits, so any length is fine and the loop does no division.
-  static constexpr std::array<unsigned, 10> k_doubled{0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+  // The sum is reduced once per 64 digits, so any length is fine and the loop does no division.
   unsigned sum = 0;
   bool doubled = first_doubled;
   std::size_t n = 0;
@@ -145,7 +146,32 @@ namespace partial {
 
 int luhn_sum(std::string_view digits, bool rightmost_doubled) { return luhn_sum_mod10(digits, rightmost_doubled); }
 
-char luhn_check(int sum) { return static_cast<char>('0' + (10 - sum % 10) % 10); }
+int luhn_digit(char digit, bool doubled) {
+  auto const d = static_cast<unsigned>(digit - '0');
+  return static_cast<int>(doubled ? k_doubled[d] : d);
+}
+
+int luhn_sum_of(std::uint64_t value, bool rightmost_doubled) {
+  // Each pair of digits (tens, units) at once: k_pairs[d][v] is the contribution of v's two digits,
+  // its units digit doubled when d is 1.
+  static constexpr auto k_pairs = [] {
+    std::array<std::array<unsigned, 100>, 2> pairs{};
+    for (unsigned v = 0; v < 100; ++v) {
+      pairs[0][v] = v % 10 + k_doubled[v / 10];
+      pairs[1][v] = k_doubled[v % 10] + v / 10;
+    }
+    return pairs;
+  }();
+  auto const& pairs = k_pairs[rightmost_doubled ? 1 : 0];
+  unsigned sum = 0;  // at most 10 pairs of at most 18: no reduction needed
+  while (value >= 100) {
+    sum += pairs[value % 100];
+    value /= 100;
+  }
+  // One or two digits left (a lone digit is a pair with a zero in front, which adds nothing).
+  sum += pairs[value];
+  return static_cast<int>(sum % 10);
+}
 
 int damm_interim(int interim, std::string_view digits) {
   for (char const c : digits) interim = k_damm[static_cast<std::size_t>(interim)][static_cast<std::size_t>(digit(c))];
@@ -155,6 +181,13 @@ int damm_interim(int interim, std::string_view digits) {
 int mod97_rest(int rest, std::string_view digits) {
   for (char const c : digits) rest = (rest * 10 + digit(c)) % 97;
   return rest;
+}
+
+int mod97_rest_of(int rest, std::uint64_t value, int width) {
+  // (rest * 10^width + value) mod 97, 10^width taken mod 97 one digit at a time (width <= 20).
+  std::uint64_t scale = 1;
+  for (int i = 0; i < width; ++i) scale = scale * 10 % 97;
+  return static_cast<int>((static_cast<std::uint64_t>(rest) * scale + value % 97) % 97);
 }
 
 void mod97_check(int rest, char* out) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -34,12 +35,20 @@ std::size_t compute_to(Algorithm algorithm, std::string_view digits, char* out);
 namespace partial {
 // Luhn: the sum mod 10 of digits' contributions, their rightmost digit doubled or not.
 int luhn_sum(std::string_view digits, bool rightmost_doubled);
-// The Luhn check digit of a payload whose sum (rightmost digit doubled) is sum.
-char luhn_check(int sum);
+// The same over the decimal digits of value, worked out from the number two digits at a time
+// (leading zeros add nothing, so value's padded rendering has the same sum).
+int luhn_sum_of(std::uint64_t value, bool rightmost_doubled);
+// One digit's contribution (0-9), doubled or not.
+int luhn_digit(char digit, bool doubled);
+// The Luhn check digit of a payload whose sum (rightmost digit doubled) is sum (any sum >= 0).
+constexpr char luhn_check(int sum) { return static_cast<char>('0' + (10 - sum % 10) % 10); }
 // Damm: the interim digit after digits, starting from interim (0 at the start).
 int damm_interim(int interim, std::string_view digits);
 // MOD 97-10: the remainder after digits, starting from rest (0 at the start).
 int mod97_rest(int rest, std::string_view digits);
+// The same after value written in width digits (its decimal digits, zero-padded; width from its
+// digit count to 20), worked out from the number.
+int mod97_rest_of(int rest, std::uint64_t value, int width);
 // The two check digits of a payload whose remainder is rest, written to out.
 void mod97_check(int rest, char* out);
 }  // namespace partial

@@ -92,10 +92,16 @@ void append_rendered(std::string& out, Printing const& printing, std::int64_t va
 
 void append_rendered_words(std::string& out, Printing const& printing, std::span<std::int64_t const> values) {
   number_template::Renderer const renderer(*printing.format, date_of(printing.period));
-  for (auto v : values) {
-    out += ' ';
-    renderer.append(out, v);
-  }
+  auto const old = out.size();
+  out.resize_and_overwrite(old + values.size() * (renderer.longest() + 1), [&](char* data, std::size_t) {
+    char* at = data + old;
+    number_template::Renderer::Last last;
+    for (auto v : values) {
+      *at++ = ' ';
+      at = renderer.write(at, v, last);
+    }
+    return static_cast<std::size_t>(at - data);
+  });
 }
 
 void append_v1_body(std::string& out, std::int64_t value, Printing const& printing) {
@@ -105,18 +111,28 @@ void append_v1_body(std::string& out, std::int64_t value, Printing const& printi
 }
 
 void append_v2_body(std::string& out, std::span<std::int64_t const> values, Printing const& printing) {
+  // Written in place, as the bare list is: each rendering with its quotes and ", ".
   number_template::Renderer const renderer(*printing.format, date_of(printing.period));
-  out.reserve(out.size() + values.size() * (printing.format->longest() + 4) + 2);
-  out += '[';
-  bool first = true;
-  for (auto v : values) {
-    if (!first) out += ", ";
-    first = false;
-    out += '"';
-    renderer.append(out, v);
-    out += '"';
-  }
-  out += "]\n";
+  auto const old = out.size();
+  out.resize_and_overwrite(old + values.size() * (renderer.longest() + 4) + 3, [&](char* data, std::size_t) {
+    char* at = data + old;
+    *at++ = '[';
+    bool first = true;
+    number_template::Renderer::Last last;
+    for (auto v : values) {
+      if (!first) {
+        *at++ = ',';
+        *at++ = ' ';
+      }
+      first = false;
+      *at++ = '"';
+      at = renderer.write(at, v, last);
+      *at++ = '"';
+    }
+    *at++ = ']';
+    *at++ = '\n';
+    return static_cast<std::size_t>(at - data);
+  });
 }
 
 std::string error_body(std::string_view message) {

@@ -116,28 +116,48 @@ void render_to(std::string& out, NumberTemplate const& tmpl, std::int64_t n, Dat
 std::string render(NumberTemplate const& tmpl, std::int64_t n, Date period);
 
 // Renders many numbers of one period, as render_to does, faster: what does not depend on the
-// number (literals, the date) is rendered once, and nothing is allocated per number beyond out's
-// growth. The preconditions of render_to hold for the period at construction and for each number.
+// number (literals, the date, the check's state over their digits) is worked out once, and each
+// number is written straight into the caller's buffer. The preconditions of render_to hold for the
+// period at construction and for each number.
 class Renderer {
  public:
   Renderer(NumberTemplate const& tmpl, Date period);
+  // The bytes a rendering may take at most (the template's longest()).
+  std::size_t longest() const { return m_longest; }
+  // Writes n's rendering at at, which has room for longest() bytes; answers where it ends.
+  char* write(char* at, std::int64_t n) const;
   void append(std::string& out, std::int64_t n) const;
 
- private:
-  struct Piece {
-    bool number = false;  // the number, padded to width; otherwise text
-    std::string text;
-    int width = 0;
+  // The rendering written last, for writing many: a number one above or below the last one
+  // (as the numbers of a block are), whose last digit is not carried, is the last rendering
+  // copied with that digit and the check characters changed. The rendering must still be where
+  // it was written, unchanged (one buffer, written front to back).
+  struct Last {
+    char const* at = nullptr;  // none yet
+    std::size_t size = 0;
+    std::int64_t n = 0;
+    int state = 0;  // what the check was worked out from (see write)
   };
-  std::vector<Piece> m_pieces;
-  std::vector<Piece> m_after_check;  // literals after {check}
+  // The same as write(at, n), faster after a neighbour of n; last is then n's rendering.
+  char* write(char* at, std::int64_t n, Last& last) const;
+
+ private:
+  char* write_check(char* at, int state, char last_digit) const;
+
+  // A template holds exactly one {n}, and {check} follows every other field: a rendering is
+  // m_head, the number, m_middle, the check characters (if any), m_tail.
+  std::string m_head;
+  std::string m_middle;
+  std::string m_tail;              // literals after {check}
+  int m_width = 0;                 // the number's padding
+  std::size_t m_after_number = 0;  // the bytes of a rendering after the number
+  std::size_t m_longest = 0;
   std::int64_t m_min = 0;
   std::int64_t m_max = 0;
   bool m_check = false;
   Check m_algorithm = Check::none;
   // The check's state over the digits before the number and after it (up to {check}), computed
   // once: only the number's digits are computed over for each number.
-  std::string m_digits_before;
   std::string m_digits_after;
   int m_luhn_before[2] = {0, 0};  // the digits before, their rightmost digit not doubled / doubled
   int m_luhn_after = 0;

@@ -174,19 +174,21 @@ void render_to(std::string& out, NumberTemplate const& tmpl, std::int64_t n, Dat
 }
 
 Renderer::Renderer(NumberTemplate const& tmpl, Date period)
-    : m_min(tmpl.rules().min), m_max(tmpl.rules().max), m_algorithm(tmpl.rules().check) {
+    : m_longest(tmpl.longest()), m_min(tmpl.rules().min), m_max(tmpl.rules().max), m_algorithm(tmpl.rules().check) {
   auto const show = shown(tmpl);
   if (show.year) require(period.year >= 1 && period.year <= 9999, "a year outside 1 to 9999");
   if (show.month) require(period.month >= 1 && period.month <= 12, "a month outside 1 to 12");
   if (show.day) require(real_date(period.year, period.month, period.day), "a day that does not exist");
+  std::string digits_before;
+  bool seen_number = false;
   for (auto const& part : tmpl.parts()) {
-    auto& pieces = m_check ? m_after_check : m_pieces;
     if (part.field == Field::check) {
       m_check = true;
       continue;
     }
     if (part.field == Field::number) {
-      pieces.push_back(Piece{true, {}, part.width});
+      seen_number = true;
+      m_width = part.width;
       continue;
     }
     std::string text;
@@ -210,68 +212,130 @@ Renderer::Renderer(NumberTemplate const& tmpl, Date period)
       case Field::check:
         break;
     }
-    if (!m_check) {
-      bool const seen_number = std::ranges::any_of(m_pieces, [](Piece const& p) { return p.number; });
-      for (char const c : text) {
-        if (is_digit(c)) (seen_number ? m_digits_after : m_digits_before) += c;
-      }
+    // Only literals follow {check} (parse makes sure), and they are not checked.
+    if (m_check) {
+      m_tail += text;
+      continue;
     }
-    if (!pieces.empty() && !pieces.back().number) {
-      pieces.back().text += text;
-    } else {
-      pieces.push_back(Piece{false, std::move(text), 0});
-    }
+    (seen_number ? m_middle : m_head) += text;
+    (seen_number ? m_digits_after : digits_before) += digits_of(text);
   }
   namespace partial = check_digits::partial;
-  m_luhn_before[0] = partial::luhn_sum(m_digits_before, false);
-  m_luhn_before[1] = partial::luhn_sum(m_digits_before, true);
+  m_luhn_before[0] = partial::luhn_sum(digits_before, false);
+  m_luhn_before[1] = partial::luhn_sum(digits_before, true);
   m_luhn_after = partial::luhn_sum(m_digits_after, true);
   m_state_before =
-      m_algorithm == Check::damm ? partial::damm_interim(0, m_digits_before) : partial::mod97_rest(0, m_digits_before);
+      m_algorithm == Check::damm ? partial::damm_interim(0, digits_before) : partial::mod97_rest(0, digits_before);
+  m_after_number = m_middle.size() + (m_check ? check_digits::check_length(algorithm(m_algorithm)) : 0) + m_tail.size();
 }
 
-void Renderer::append(std::string& out, std::int64_t n) const {
-  require(n >= 0 && n >= m_min && n <= m_max, "a number outside the template's range");
-  std::size_t number_at = 0;
-  std::size_t number_size = 0;
-  for (auto const& piece : m_pieces) {
-    if (piece.number) {
-      number_at = out.size();
-      append_padded(out, static_cast<std::uint64_t>(n), piece.width);
-      number_size = out.size() - number_at;
-    } else {
-      out += piece.text;
-    }
-  }
-  if (!m_check) return;
-  // The check over the digits before the number, the number's and those after it, in that order
-  // (the same as over every digit rendered before {check}).
+// The check's state, which write_check turns into the check characters: Luhn's sum of every digit
+// before {check} (mod 10); Damm's interim digit before the number's last digit; MOD 97's
+// remainder after the number.
+char* Renderer::write_check(char* at, int state, char last_digit) const {
   namespace partial = check_digits::partial;
-  std::string_view const number(out.data() + number_at, number_size);
-  char check[2];
-  std::size_t width = 1;
   switch (m_algorithm) {
-    case Check::luhn: {
-      // From the right, the payload's rightmost digit doubled.
-      bool const number_doubled = m_digits_after.size() % 2 == 0;
-      bool const before_doubled = (m_digits_after.size() + number.size()) % 2 == 0;
-      int const sum = m_luhn_after + partial::luhn_sum(number, number_doubled) + m_luhn_before[before_doubled ? 1 : 0];
-      check[0] = partial::luhn_check(sum);
+    case Check::luhn:
+      *at++ = partial::luhn_check(state);
+      break;
+    case Check::damm: {
+      int const interim = partial::damm_interim(state, std::string_view(&last_digit, 1));
+      *at++ = static_cast<char>('0' + partial::damm_interim(interim, m_digits_after));
       break;
     }
-    case Check::damm:
-      check[0] =
-          static_cast<char>('0' + partial::damm_interim(partial::damm_interim(m_state_before, number), m_digits_after));
-      break;
     case Check::mod97:
-      partial::mod97_check(partial::mod97_rest(partial::mod97_rest(m_state_before, number), m_digits_after), check);
-      width = 2;
+      partial::mod97_check(partial::mod97_rest(state, m_digits_after), at);
+      at += 2;
       break;
     case Check::none:
       require(false, "{check} without a check algorithm");
   }
-  out.append(check, width);
-  for (auto const& piece : m_after_check) out += piece.text;
+  return at;
+}
+
+char* Renderer::write(char* at, std::int64_t n, Last& last) const {
+  require(n >= 0 && n >= m_min && n <= m_max, "a number outside the template's range");
+  char* const start = at;
+  // A neighbour of the last number: its rendering, but for the number's last digit (the byte
+  // before the m_after_number that follow the number) and the check characters.
+  std::int64_t const step = n - last.n;  // both within 0 to INT64_MAX: no overflow
+  if (last.at != nullptr && (step == 1 || step == -1)) {
+    std::size_t const digit_at = last.size - m_after_number - 1;
+    auto const digit = static_cast<char>(last.at[digit_at] + step);
+    if (digit >= '0' && digit <= '9') {
+      std::copy_n(last.at, last.size, at);
+      at[digit_at] = digit;
+      int state = last.state;
+      switch (m_algorithm) {
+        case Check::luhn: {
+          bool const doubled = m_digits_after.size() % 2 == 0;  // the payload's rightmost digit is doubled
+          state = (state - check_digits::partial::luhn_digit(last.at[digit_at], doubled) +
+                   check_digits::partial::luhn_digit(digit, doubled) + 10) %
+                  10;
+          break;
+        }
+        case Check::mod97:
+          state = static_cast<int>((state + step + 97) % 97);
+          break;
+        case Check::damm:  // the interim before the last digit has not changed
+        case Check::none:
+          break;
+      }
+      if (m_check) write_check(at + digit_at + 1 + m_middle.size(), state, digit);
+      last = Last{at, last.size, n, state};
+      return at + last.size;
+    }
+  }
+
+  auto const value = static_cast<std::uint64_t>(n);
+  at = std::ranges::copy(m_head, at).out;
+  // The number, zero-padded to m_width: at most longest() - the rest, as n is within the range.
+  int const digits = decimal_width(n);
+  int const width = std::max(digits, m_width);
+  std::fill_n(at, width - digits, '0');
+  char* const number = at;
+  at = std::to_chars(at + (width - digits), at + width, value).ptr;
+  at = std::ranges::copy(m_middle, at).out;
+  int state = 0;
+  if (m_check) {
+    // The check over the digits before the number, the number's and those after it, in that order
+    // (the same as over every digit rendered before {check}).
+    namespace partial = check_digits::partial;
+    std::size_t const number_size = static_cast<std::size_t>(width);
+    switch (m_algorithm) {
+      case Check::luhn: {
+        // From the right, the payload's rightmost digit doubled.
+        bool const number_doubled = m_digits_after.size() % 2 == 0;
+        bool const before_doubled = (m_digits_after.size() + number_size) % 2 == 0;
+        state =
+            (m_luhn_after + partial::luhn_sum_of(value, number_doubled) + m_luhn_before[before_doubled ? 1 : 0]) % 10;
+        break;
+      }
+      case Check::damm:
+        state = partial::damm_interim(m_state_before, std::string_view(number, number_size - 1));
+        break;
+      case Check::mod97:
+        state = partial::mod97_rest_of(m_state_before, value, width);
+        break;
+      case Check::none:
+        break;
+    }
+    at = write_check(at, state, number[number_size - 1]);
+  }
+  at = std::ranges::copy(m_tail, at).out;
+  last = Last{start, static_cast<std::size_t>(at - start), n, state};
+  return at;
+}
+
+char* Renderer::write(char* at, std::int64_t n) const {
+  Last last;
+  return write(at, n, last);
+}
+
+void Renderer::append(std::string& out, std::int64_t n) const {
+  auto const old = out.size();
+  out.resize_and_overwrite(
+      old + m_longest, [&](char* data, std::size_t) { return static_cast<std::size_t>(write(data + old, n) - data); });
 }
 
 std::string render(NumberTemplate const& tmpl, std::int64_t n, Date period) {

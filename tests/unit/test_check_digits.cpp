@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <initializer_list>
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/check_digits.hpp"
 
@@ -268,4 +270,40 @@ TEST_CASE("check digits: computed in parts and without allocating, the same as w
   char out[2];
   CHECK(pez::check_digits::compute_to(Algorithm::luhn, "", out) == 0);
   CHECK(pez::check_digits::compute_to(Algorithm::mod97, "12a", out) == 0);
+}
+
+TEST_CASE("check digits: worked out from a number, the same as over its padded digits") {
+  namespace partial = pez::check_digits::partial;
+  std::mt19937_64 rng(11);
+  std::vector<std::uint64_t> values{
+      0, 1, 9, 10, 99, 100, 101, 999999999, 1000000000, 9223372036854775807ULL, 18446744073709551615ULL};
+  // Every width of digits, from 1 to 20, each several times.
+  for (int digits = 1; digits <= 20; ++digits) {
+    for (int k = 0; k < 50; ++k) {
+      std::uint64_t v = 1 + rng() % 9;
+      for (int i = 1; i < digits; ++i) v = v * 10 + rng() % 10;
+      values.push_back(v);
+    }
+  }
+  for (auto const value : values) {
+    auto const text = std::to_string(value);
+    for (std::size_t width = text.size(); width <= 20; ++width) {
+      std::string const padded = std::string(width - text.size(), '0') + text;
+      CAPTURE(padded);
+      for (bool const doubled : {false, true}) {
+        CHECK(partial::luhn_sum_of(value, doubled) == partial::luhn_sum(padded, doubled));
+      }
+      for (int const rest : {0, 1, 42, 96}) {
+        CHECK(partial::mod97_rest_of(rest, value, static_cast<int>(width)) == partial::mod97_rest(rest, padded));
+      }
+    }
+  }
+  for (char d = '0'; d <= '9'; ++d) {
+    for (bool const doubled : {false, true}) {
+      CHECK(partial::luhn_digit(d, doubled) == partial::luhn_sum(std::string(1, d), doubled));
+    }
+  }
+  for (int sum = 0; sum < 200; ++sum) {
+    CHECK((sum + (partial::luhn_check(sum) - '0')) % 10 == 0);
+  }
 }

@@ -577,6 +577,26 @@ TEST_CASE("number template: property: distinct numbers and periods render distin
       std::string many = "[";
       nt::Renderer(tmpl, reading.period).append(many, reading.n);
       CHECK(many == "[" + rendered);
+      // Written in place, it stays within longest() bytes.
+      std::string buffer(tmpl.longest() + 2, '#');
+      char const* const end = nt::Renderer(tmpl, reading.period).write(buffer.data() + 1, reading.n);
+      CHECK(std::string_view(buffer.data() + 1, end) == rendered);
+      CHECK(buffer.back() == '#');
+      if (i < 10) {
+        // A run up or down from the number (as a block's numbers come), written one after another
+        // in one buffer, each after its neighbour: each the same as rendered alone.
+        std::int64_t const step = pick(2) == 0 ? 1 : -1;
+        nt::Renderer const renderer(tmpl, reading.period);
+        nt::Renderer::Last last;
+        std::string run(30 * tmpl.longest(), '#');
+        char* at = run.data();
+        for (std::int64_t k = 0, v = reading.n; k < 30 && v >= r.min && v <= r.max; ++k, v += step) {
+          char* const next = renderer.write(at, v, last);
+          CHECK(std::string_view(at, next) == nt::render(tmpl, v, reading.period));
+          at = next;
+          if (v == (step > 0 ? r.max : r.min)) break;
+        }
+      }
       CHECK(rendered.size() <= tmpl.longest());
       CHECK(rendered.size() <= nt::k_max_rendered);
       auto const [it, fresh] = seen.emplace(rendered, reading);

@@ -85,6 +85,46 @@ TEST_CASE("printing: a formatted answer is JSON strings; what cannot be printed 
   CHECK_FALSE(pez::printing_problem(pez::Printing{}, outside));
 }
 
+TEST_CASE("printing: many numbers written in place, in runs or not, read the same as each rendered alone") {
+  // Each check algorithm, digits after the number (the day) and a literal after {check}; numbers
+  // of every width the range allows, so the padding and the check's parity vary.
+  for (auto const check : {nt::Check::luhn, nt::Check::damm, nt::Check::mod97}) {
+    for (std::string_view const text : {"INV-{YYYY}-{n:09}-{check}", "R{n:04}/{YYYY}{MM}{DD}{check}-X", "{n}{check}"}) {
+      auto const period = has(std::string(text), "{DD}")     ? nt::Period::daily
+                          : has(std::string(text), "{YYYY}") ? nt::Period::yearly
+                                                             : nt::Period::none;
+      pez::Printing const p{tmpl(text, period, check, 999999999999LL), 20261231};
+      std::vector<std::int64_t> values;
+      for (std::int64_t v = 1; v <= 999999999999LL; v = v * 10 + 7) values.push_back(v);
+      values.push_back(999999999999LL);
+      // Runs up and down across carries into another width, as a block's numbers come, and a
+      // number repeated (not a neighbour: written whole).
+      for (std::int64_t v = 985; v <= 1012; ++v) values.push_back(v);
+      for (std::int64_t v = 10012; v >= 9985; --v) values.push_back(v);
+      for (std::int64_t v = 999999999980LL; v <= 999999999999LL; ++v) values.push_back(v);
+      values.insert(values.end(), {5, 5, 4, 3, 4, 5, 6, 7, 8, 9, 10, 9, 1});
+      nt::Date const date = period == nt::Period::none     ? nt::Date{}
+                            : period == nt::Period::yearly ? nt::Date{2026, 0, 0}
+                                                           : nt::Date{2026, 12, 31};
+      std::string list = "[";
+      std::string words = "OK";
+      for (auto v : values) {
+        auto const one = nt::render(*p.format, v, date);
+        list += (list.size() > 1 ? ", \"" : "\"") + one + "\"";
+        words += " " + one;
+        REQUIRE(nt::valid(*p.format, one));
+      }
+      CAPTURE(text);
+      std::string v2 = "prefix";
+      pez::append_v2_body(v2, values, p);
+      CHECK(v2 == "prefix" + list + "]\n");
+      std::string line;
+      pez::proto::append_ok_numbers(line, values, p);
+      CHECK(line == words + "\n");
+    }
+  }
+}
+
 TEST_CASE("protocol: NEXT ... json and CHECK") {
   auto next = pez::proto::parse_request("NEXT invoices 3 JSON", 100);
   REQUIRE(next);
