@@ -210,6 +210,26 @@ void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHand
                          }));
 }
 
+void Database::take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) {
+  Slot& slot = lease();
+  std::vector<std::string> names;
+  std::vector<std::uint32_t> counts;
+  std::string count_list = "{";
+  for (auto const& ask : asks) {
+    names.push_back(ask.name);
+    counts.push_back(ask.count);
+    if (count_list.size() > 1) count_list += ',';
+    count_list += std::to_string(ask.count);
+  }
+  count_list += '}';
+  auto const name_list = array_literal(names);
+  char const* params[] = {name_list.c_str(), count_list.c_str()};
+  slot.conn->exec_params(k_take_many_sql, params, m_options.statement_timeout,
+                         answer<std::vector<Taken>>(slot, slot.conn, std::move(handler), [counts](PgResults const& r) {
+                           return take_many_answer(r, counts);
+                         }));
+}
+
 namespace {
 
 // The arguments of pez.create_sequence for a create, in its order (k_create_sql's $1 to $12).
