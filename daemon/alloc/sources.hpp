@@ -79,7 +79,7 @@ class StrictSource final : public Source {
   };
   bool waits(std::string const& name, Clock::time_point now);
   bool may_share(std::string const& name) const;
-  std::shared_ptr<Batch> gather(std::deque<Request>::iterator next);
+  std::shared_ptr<Batch> gather(std::deque<Request>::iterator const& next);
   void run(std::shared_ptr<Batch> const& batch);
   void run_many(std::vector<std::shared_ptr<Batch>> group);
   void finish(std::shared_ptr<Batch> const& batch, TakeResult result);

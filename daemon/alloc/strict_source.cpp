@@ -90,7 +90,7 @@ bool StrictSource::may_share(std::string const& name) const {
   return it == m_one_by_one.end() || it->second != info->generation;
 }
 
-std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::deque<Request>::iterator next) {
+std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::deque<Request>::iterator const& next) {
   auto batch = std::make_shared<Batch>();
   batch->name = next->name;
   auto const* info = m_ctx.store.catalog().find(batch->name);

@@ -198,6 +198,7 @@ namespace {
 template <typename Ask>
 std::array<std::string, 2> ask_lists(std::vector<Ask> const& asks) {
   std::vector<std::string> names;
+  names.reserve(asks.size());
   std::string counts = "{";
   for (auto const& ask : asks) {
     names.push_back(ask.name);
@@ -213,6 +214,7 @@ std::array<std::string, 2> ask_lists(std::vector<Ask> const& asks) {
 void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
   Slot& slot = lease();
   std::vector<std::uint64_t> counts;
+  counts.reserve(asks.size());
   for (auto const& ask : asks) counts.push_back(ask.count);
   auto const lists = ask_lists(asks);
   char const* params[] = {lists[0].c_str(), lists[1].c_str()};
@@ -225,6 +227,7 @@ void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHand
 void Database::take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) {
   Slot& slot = lease();
   std::vector<std::uint32_t> counts;
+  counts.reserve(asks.size());
   for (auto const& ask : asks) counts.push_back(ask.count);
   auto const lists = ask_lists(asks);
   char const* params[] = {lists[0].c_str(), lists[1].c_str()};
