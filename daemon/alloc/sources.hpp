@@ -9,7 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -56,9 +55,7 @@ class Retry {
 
 // Strict mode (DESIGN §1): every number is taken from the database after its request arrived
 // and answered only after the database committed. Requests for the same sequence that wait at
-// the same time share one statement; each still gets its own numbers, in arrival order. The
-// waiting requests of several sequences without period share one statement too
-// (Store::take_many), each sequence still with one statement at a time.
+// the same time share one statement; each still gets its own numbers, in arrival order.
 class StrictSource final : public Source {
  public:
   StrictSource(SourceContext ctx, std::uint32_t batch_limit);
@@ -78,13 +75,8 @@ class StrictSource final : public Source {
     Clock::time_point sent;
   };
   bool waits(std::string const& name, Clock::time_point now);
-  bool may_share(std::string const& name) const;
-  std::shared_ptr<Batch> gather(std::deque<Request>::iterator const& next);
   void run(std::shared_ptr<Batch> const& batch);
-  void run_many(std::vector<std::shared_ptr<Batch>> group);
   void finish(std::shared_ptr<Batch> const& batch, TakeResult result);
-  void finish_many(std::vector<std::shared_ptr<Batch>> const& group, TakeManyResult result);
-  void settle(std::shared_ptr<Batch> const& batch, TakeResult result);
   void take_failed(Batch& batch, StoreError const& error);
   void refuse(Batch& batch, StoreError const& error);
   void refuse_waiting(Batch const& batch, StoreError const& error);
@@ -100,8 +92,6 @@ class StrictSource final : public Source {
   // Sequences (and their generation) near the end of a range without cycle: one request per
   // statement, so that a request for more than is left fails alone and smaller ones get the rest.
   std::map<std::string, std::int64_t, std::less<>> m_one_by_one;
-  // Sequences whose statement of several failed: each goes alone once, to learn which it was.
-  std::set<std::string, std::less<>> m_alone;
   std::unique_ptr<CoreTimer> m_retry_timer;
   Clock::time_point m_retry_due{};
   LogThrottle m_failure_log{5};

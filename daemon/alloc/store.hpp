@@ -89,16 +89,7 @@ struct ReserveAsk {
   std::uint64_t count = 0;
 };
 
-// Numbers asked of one sequence in a take of several sequences at once.
-struct TakeAsk {
-  std::string name;
-  std::uint32_t count = 0;
-};
-
 using TakeResult = std::expected<Taken, StoreError>;
-// Every ask's numbers, in the order asked; or one error for all of them.
-using TakeManyResult = std::expected<std::vector<Taken>, StoreError>;
-using TakeManyHandler = std::move_only_function<void(TakeManyResult)>;
 // Every ask's block, in the order asked; or one error for all of them.
 using ReserveManyResult = std::expected<std::vector<Block>, StoreError>;
 using ReserveManyHandler = std::move_only_function<void(ReserveManyResult)>;
@@ -142,19 +133,6 @@ class Store {
   // Numbers are the handler's only when the whole exchange ended cleanly.
   virtual void take(std::string const& name, std::uint32_t count, TakeHandler handler) = 0;
   virtual void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) = 0;
-  // Takes the numbers asked of each sequence (by name, each name once, at most take_batch() of
-  // them, none periodic as the catalog shows it) in one statement: one transaction, one durable
-  // commit, sequences locked in the order of their names. The statement stops at the first
-  // sequence that cannot give its numbers (run out, dropped, ...): then the answer is that error,
-  // and whatever the takes before it took is burned; the caller asks for each alone to learn
-  // which it was. (Periodic sequences go alone: a take that enters a new period must not be
-  // undone by another sequence's failure, see Database.)
-  virtual void take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) {
-    (void)asks;
-    handler(std::unexpected(StoreError{StoreError::Kind::internal, "this store takes from one sequence a statement"}));
-  }
-  // How many sequences one take_many may ask of; 1: the store does not take from several at once.
-  virtual std::size_t take_batch() const { return 1; }
   // Reserves a block of each sequence asked for (by name, each name once, at most
   // reserve_batch() of them) in one statement: one transaction, one commit, sequences locked in
   // the order of their names. The statement stops at the first sequence that cannot give a block

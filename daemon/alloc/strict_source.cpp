@@ -79,74 +79,41 @@ bool StrictSource::waits(std::string const& name, Clock::time_point now) {
   return it != m_retry.end() && it->second.ready_at() > now;
 }
 
-bool StrictSource::may_share(std::string const& name) const {
-  // A periodic sequence goes alone: the statement's failure at another sequence would undo its
-  // entry into a new period but not the restart of its counter. So does one near the end of its
-  // range (one request a statement), and one whose statement of several just failed.
-  if (m_alone.contains(name)) return false;
-  auto const* info = m_ctx.store.catalog().find(name);
-  if (info == nullptr || info->periodic) return false;
-  auto it = m_one_by_one.find(name);
-  return it == m_one_by_one.end() || it->second != info->generation;
-}
-
-std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::deque<Request>::iterator const& next) {
-  auto batch = std::make_shared<Batch>();
-  batch->name = next->name;
-  auto const* info = m_ctx.store.catalog().find(batch->name);
-  bool one_by_one = false;
-  if (auto it = m_one_by_one.find(batch->name); it != m_one_by_one.end()) {
-    one_by_one = info != nullptr && info->generation == it->second;
-    if (!one_by_one) m_one_by_one.erase(it);
-  }
-  // A cycling sequence gives no more in one statement than one pass holds, or the numbers of
-  // one statement would repeat.
-  std::uint64_t limit = m_batch_limit;
-  if (info != nullptr && info->cycle) {
-    limit = std::min<std::uint64_t>(
-        limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
-  }
-  // The first request goes whatever its count; the others join while the total stays within
-  // the limit.
-  for (auto it = next; it != m_queue.end();) {
-    bool const first = batch->requests.empty();
-    if (it->name == batch->name && (first || (!one_by_one && batch->total + it->count <= limit))) {
-      batch->total += it->count;
-      batch->requests.push_back(std::move(*it));
-      it = m_queue.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return batch;
-}
-
 void StrictSource::pump() {
   auto const now = m_ctx.clock.now();
   std::optional<Clock::time_point> retry_at;
-  std::size_t const limit = std::max<std::size_t>(1, m_ctx.store.take_batch());
   for (;;) {
     if (!m_ctx.store.can_send()) return;
-    // The first sequence that may go, and with it as many others as one statement may take from,
-    // if it and they may share one.
-    std::vector<std::shared_ptr<Batch>> group;
-    while (group.size() < limit) {
-      bool const first = group.empty();
-      auto next = std::ranges::find_if(m_queue, [&](Request const& r) {
-        return !waits(r.name, now) &&
-               (first || (may_share(r.name) &&
-                          std::ranges::none_of(group, [&](auto const& batch) { return batch->name == r.name; })));
-      });
-      if (next == m_queue.end()) break;
-      group.push_back(gather(next));
-      if (first && (limit == 1 || !may_share(group.front()->name))) break;
+    auto next = std::ranges::find_if(m_queue, [&](Request const& r) { return !waits(r.name, now); });
+    if (next == m_queue.end()) break;
+    auto batch = std::make_shared<Batch>();
+    batch->name = next->name;
+    auto const* info = m_ctx.store.catalog().find(batch->name);
+    bool one_by_one = false;
+    if (auto it = m_one_by_one.find(batch->name); it != m_one_by_one.end()) {
+      one_by_one = info != nullptr && info->generation == it->second;
+      if (!one_by_one) m_one_by_one.erase(it);
     }
-    if (group.empty()) break;
-    if (group.size() == 1) {
-      run(group.front());
-    } else {
-      run_many(std::move(group));
+    // A cycling sequence gives no more in one statement than one pass holds, or the numbers of
+    // one statement would repeat.
+    std::uint64_t limit = m_batch_limit;
+    if (info != nullptr && info->cycle) {
+      limit = std::min<std::uint64_t>(
+          limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
     }
+    // The first request goes whatever its count; the others join while the total stays within
+    // the limit.
+    for (auto it = next; it != m_queue.end();) {
+      bool const first = batch->requests.empty();
+      if (it->name == batch->name && (first || (!one_by_one && batch->total + it->count <= limit))) {
+        batch->total += it->count;
+        batch->requests.push_back(std::move(*it));
+        it = m_queue.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    run(batch);
   }
   for (auto const& request : m_queue) {
     auto it = m_retry.find(request.name);
@@ -170,56 +137,7 @@ void StrictSource::run(std::shared_ptr<Batch> const& batch) {
   m_ctx.store.take(batch->name, batch->total, [this, batch](TakeResult result) { finish(batch, std::move(result)); });
 }
 
-void StrictSource::run_many(std::vector<std::shared_ptr<Batch>> group) {
-  // In the order of their names: statements that lock sequences in one order cannot deadlock.
-  std::ranges::sort(group, [](auto const& a, auto const& b) { return a->name < b->name; });
-  std::vector<TakeAsk> asks;
-  for (auto const& batch : group) {
-    batch->sent = m_ctx.clock.now();
-    m_in_flight.push_back(batch);
-    asks.push_back(TakeAsk{batch->name, batch->total});
-  }
-  m_ctx.metrics.db_round_trip();
-  m_ctx.store.take_many(
-      asks, [this, group = std::move(group)](TakeManyResult result) { finish_many(group, std::move(result)); });
-}
-
 void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result) {
-  m_alone.erase(batch->name);
-  bool const failed = !result;
-  settle(batch, std::move(result));
-  if (failed && m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
-  pump();
-}
-
-void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group, TakeManyResult result) {
-  using Kind = StoreError::Kind;
-  if (result && result->size() != group.size()) {
-    result =
-        std::unexpected(StoreError{Kind::internal, "the database answered a take of " + std::to_string(group.size()) +
-                                                       " sequences with " + std::to_string(result->size())});
-  }
-  if (result) {
-    for (std::size_t i = 0; i < group.size(); ++i) settle(group[i], std::move((*result)[i]));
-  } else if (result.error().kind == Kind::lost || result.error().kind == Kind::timeout) {
-    // The statement did not get through: the same for each as for a statement of its own.
-    for (auto const& batch : group) settle(batch, std::unexpected(result.error()));
-  } else {
-    // One of them cannot give its numbers (run out, dropped, ...) and the statement stopped there;
-    // each asks alone, to learn which it was.
-    spdlog::debug("taking numbers from {} sequences in one statement failed ({}): each is asked for alone",
-                  group.size(), result.error().message);
-    for (auto const& batch : group) {
-      std::erase(m_in_flight, batch);
-      m_alone.insert(batch->name);
-      requeue(*batch);
-    }
-  }
-  if (!result && m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
-  pump();
-}
-
-void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result) {
   std::erase(m_in_flight, batch);
   using Kind = StoreError::Kind;
   if (result && result->numbers.size() != batch->total) {
@@ -231,7 +149,9 @@ void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result
     hand_out(*batch, *result);
   } else {
     take_failed(*batch, result.error());
+    if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
   }
+  pump();
 }
 
 void StrictSource::take_failed(Batch& batch, StoreError const& error) {

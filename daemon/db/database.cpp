@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -191,49 +190,23 @@ void Database::reserve(std::string const& name, std::uint64_t count, ReserveHand
                                        [count](PgResults const& r) { return reserve_answer(r, count); }));
 }
 
-namespace {
-
-// The names and counts of asks of several sequences, as the array literals $1 and $2 of
-// k_reserve_many_sql and k_take_many_sql.
-template <typename Ask>
-std::array<std::string, 2> ask_lists(std::vector<Ask> const& asks) {
-  std::vector<std::string> names;
-  names.reserve(asks.size());
-  std::string counts = "{";
-  for (auto const& ask : asks) {
-    names.push_back(ask.name);
-    if (counts.size() > 1) counts += ',';
-    counts += std::to_string(ask.count);
-  }
-  counts += '}';
-  return {array_literal(names), counts};
-}
-
-}  // namespace
-
 void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
   Slot& slot = lease();
+  std::vector<std::string> names;
   std::vector<std::uint64_t> counts;
-  counts.reserve(asks.size());
-  for (auto const& ask : asks) counts.push_back(ask.count);
-  auto const lists = ask_lists(asks);
-  char const* params[] = {lists[0].c_str(), lists[1].c_str()};
+  std::string count_list = "{";
+  for (auto const& ask : asks) {
+    names.push_back(ask.name);
+    counts.push_back(ask.count);
+    if (count_list.size() > 1) count_list += ',';
+    count_list += std::to_string(ask.count);
+  }
+  count_list += '}';
+  auto const name_list = array_literal(names);
+  char const* params[] = {name_list.c_str(), count_list.c_str()};
   slot.conn->exec_params(k_reserve_many_sql, params, m_options.statement_timeout,
                          answer<std::vector<Block>>(slot, slot.conn, std::move(handler), [counts](PgResults const& r) {
                            return reserve_many_answer(r, counts);
-                         }));
-}
-
-void Database::take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) {
-  Slot& slot = lease();
-  std::vector<std::uint32_t> counts;
-  counts.reserve(asks.size());
-  for (auto const& ask : asks) counts.push_back(ask.count);
-  auto const lists = ask_lists(asks);
-  char const* params[] = {lists[0].c_str(), lists[1].c_str()};
-  slot.conn->exec_params(k_take_many_sql, params, m_options.statement_timeout,
-                         answer<std::vector<Taken>>(slot, slot.conn, std::move(handler), [counts](PgResults const& r) {
-                           return take_many_answer(r, counts);
                          }));
 }
 

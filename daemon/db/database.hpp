@@ -50,13 +50,6 @@ inline constexpr char const k_reserve_many_sql[] =
     "SELECT r.first_value, r.last_value, r.increment, r.generation, to_char(r.period, 'YYYYMMDD'), r.valid_for"
     " FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(name, n, i)"
     " CROSS JOIN LATERAL pez.reserve_dated(('pez.' || quote_ident(u.name))::regclass, u.n) r ORDER BY u.i";
-// Takes of several sequences without period ($1 their names, $2 the counts) in one statement: a
-// row for each number, the ask's place (1 on) and the number, in the order given and each ask's
-// numbers in the sequence's order (the caller sorts the names, as for k_reserve_many_sql).
-inline constexpr char const k_take_many_sql[] =
-    "SELECT u.i, t.n FROM unnest($1::text[], $2::integer[]) WITH ORDINALITY AS u(name, n, i)"
-    " CROSS JOIN LATERAL pez.take(('pez.' || quote_ident(u.name))::regclass, u.n) WITH ORDINALITY AS t(n, j)"
-    " ORDER BY u.i, t.j";
 // Several creates in one statement (sql/010_create_many.sql): $1 a JSON array of the arguments
 // of pez.create_sequence for each, in its order.
 inline constexpr char const k_create_many_sql[] =
@@ -102,9 +95,6 @@ class Database final : public Store {
   void take(std::string const& name, std::uint32_t count, TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) override;
   void reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) override;
-  void take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) override;
-  // As reserve_batch: each take of a sequence without cycle holds its advisory lock to the commit.
-  std::size_t take_batch() const override { return 32; }
   // Each reserve holds its sequence's advisory lock to the commit: 32 of them a statement stay
   // well within the lock table (max_locks_per_transaction) with many daemons at once.
   std::size_t reserve_batch() const override { return 32; }

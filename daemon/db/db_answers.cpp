@@ -230,27 +230,6 @@ std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint
   return taken;
 }
 
-std::expected<std::vector<Taken>, StoreError> take_many_answer(PgResults const& results,
-                                                               std::vector<std::uint32_t> const& counts) {
-  auto const* rows = last_result(results);
-  if (rows == nullptr || PQnfields(rows) != 2) return std::unexpected(unreadable("a take of several sequences"));
-  std::vector<Taken> taken;
-  int row = 0;
-  std::vector<char const*> values;
-  for (std::size_t ask = 0; ask < counts.size(); ++ask) {
-    values.clear();
-    auto const place = std::to_string(ask + 1);
-    for (; row < PQntuples(rows) && !PQgetisnull(rows, row, 0) && PQgetvalue(rows, row, 0) == place; ++row) {
-      values.push_back(PQgetisnull(rows, row, 1) ? nullptr : PQgetvalue(rows, row, 1));
-    }
-    auto numbers = read_take(values, counts[ask]);
-    if (!numbers) return std::unexpected(numbers.error());
-    taken.push_back(std::move(*numbers));
-  }
-  if (row != PQntuples(rows)) return std::unexpected(unreadable("a take of several sequences"));
-  return taken;
-}
-
 std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count) {
   std::vector<char const*> row;
   auto const* rows = last_result(results);

@@ -54,10 +54,6 @@ std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::u
 // k_reserve_many_sql's: a row for each ask, in order.
 std::expected<std::vector<Block>, StoreError> reserve_many_answer(PgResults const& results,
                                                                   std::vector<std::uint64_t> const& counts);
-// k_take_many_sql's: a row for each number (the ask's place, 1 on, and the number), the asks in
-// order; each ask's numbers, as many as counts says.
-std::expected<std::vector<Taken>, StoreError> take_many_answer(PgResults const& results,
-                                                               std::vector<std::uint32_t> const& counts);
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);
 // k_create_many_sql's: a row for each create, in order, with its generation or the SQLSTATE and

@@ -397,13 +397,6 @@ def split_responses(text):
     return out
 
 
-def next_pipelined(pezd, names, count=1):
-    """NEXT for each name over one socket connection, every line sent before the first answer."""
-    client = pezd.lines(timeout=60)
-    client.send("".join(f"NEXT {name} {count}\n" for name in names))
-    return [client.read_line() for _ in names]
-
-
 def read_responses(s, count):
     """Reads from the socket s until count whole HTTP responses have come; nothing may follow."""
     answers, rest = [], b""

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from harness import FORWARD_MAX, assert_one_error_line, metric, next_pipelined, wait_until
+from harness import FORWARD_MAX, assert_one_error_line, metric, wait_until
 
 MAX = FORWARD_MAX
 
@@ -160,53 +160,3 @@ def test_a_sequence_made_by_hand_is_served_and_keeps_its_reserve(start_pezd, clu
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["generation"] > 0
     assert take(pezd, "legacy", 1) == [1]
-
-
-# 8. Many sequences: the waiting requests of several sequences share one statement (one
-# transaction, one durable commit), and one that cannot give its numbers fails alone, with
-# nothing handed out twice.
-@pytest.mark.strict_only  # runs both modes itself
-@pytest.mark.parametrize("mode", ["strict", "block"])
-def test_requests_for_many_sequences_share_statements(start_pezd, cluster, mode):
-    pezd = start_pezd(["--mode", mode])
-    names = [f"many-{i:03d}" for i in range(300)]
-    cluster.psql(pezd.database, "SELECT pez.create_sequence(n) FROM unnest(ARRAY[" +
-                 ",".join(f"'{n}'" for n in names) + "]) n")
-    wait_until(lambda: pezd.get(f"/v1/{names[-1]}").status == 200, 10, what="the last sequence")
-    before = metric(pezd.get("/metrics").body, "pez_db_round_trips_total")
-    answers = next_pipelined(pezd, names[:-1] + names[:-1])
-    assert all(a.startswith("OK ") for a in answers), [a for a in answers if not a.startswith("OK ")][:3]
-    half = len(names) - 1
-    assert [a.split()[1] for a in answers] == ["1"] * half + ["2"] * half
-    # 299 first blocks, or 598 takes of 299 sequences, where one statement each took as many: a
-    # statement reserves for or takes from those waiting when a connection is free, up to 32.
-    trips = metric(pezd.get("/metrics").body, "pez_db_round_trips_total") - before
-    assert trips <= half // 4, trips
-
-
-@pytest.mark.strict_only  # runs both modes itself
-@pytest.mark.parametrize("mode", ["strict", "block"])
-def test_a_sequence_run_out_among_others_asked_together_fails_alone(start_pezd, cluster, mode):
-    # Block mode: small blocks, so that every round asks for blocks again.
-    pezd = start_pezd(["--mode", mode] + (["--block-min", "10", "--block-max", "10"] if mode == "block" else []))
-    names = [f"s-{i:02d}" for i in range(40)]
-    for name in names:
-        r = pezd.pez("admin", "create", name, *(["--max", "1000", "--no-cycle"] if name == "s-20" else []))
-        assert r.returncode == 0, r.stderr
-    # Run out behind pezd's back: its first take or reserve, asked for with the others', finds nothing.
-    cluster.psql(pezd.database, "SELECT setval('pez.\"s-20\"', 1000)")
-    seen = {name: [] for name in names}
-    for _ in range(3):
-        answers = next_pipelined(pezd, names, 10)
-        for name, answer in zip(names, answers):
-            if name == "s-20":
-                assert answer.startswith("ERR exhausted "), answer
-            else:
-                assert answer.startswith("OK "), (name, answer)
-                seen[name] += [int(v) for v in answer.split()[1:]]
-    # (s-20 was asked of with others, the statement failed, and each was asked alone.)
-    assert "in one statement failed" in pezd.log_text()
-    # What the failed statement took of the others is burned (a gap), never handed out.
-    for name, values in seen.items():
-        if name != "s-20":
-            assert len(values) == 30 and values == sorted(set(values)), (name, values)

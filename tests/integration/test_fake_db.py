@@ -62,17 +62,14 @@ def script(seed, length=160):
     lines = []
     for _ in range(length):
         name = rng.choice(NAMES)
-        op = rng.choices(["create", "creates", "take", "takes", "reserve", "reset", "drop", "left", "state"],
-                         [14, 6, 24, 10, 20, 10, 8, 6, 6])[0]
+        op = rng.choices(["create", "creates", "take", "reserve", "reset", "drop", "left", "state"],
+                         [14, 6, 30, 22, 10, 8, 6, 6])[0]
         if op == "create":
             lines.append("create %s %d %d %d %d %d" % ((name,) + shape(rng)))
         elif op == "creates":  # two in one statement, the same name twice sometimes
             lines.append("creates %s %s %d %d %d %d %d" % ((name, rng.choice(NAMES)) + shape(rng)))
         elif op == "take":
             lines.append(f"take {name} {rng.choice([1, 1, 2, 3, 5, 8, 13, 40, 0])}")
-        elif op == "takes":  # two to four names, sorted as pezd sends them
-            names = sorted(set([name] + rng.sample(NAMES, rng.randint(1, 3))))
-            lines.append("takes " + " ".join(f"{n} {rng.choice([1, 1, 2, 3, 8, 40])}" for n in names))
         elif op == "reserve":
             lines.append(f"reserve {name} {rng.choice([1, 2, 7, 50, 10 ** 6, MAX, 0])}")
         elif op == "reset":
@@ -90,22 +87,10 @@ ZONES = ["UTC", "Etc/GMT-14", "Etc/GMT+11", "Etc/GMT-5"]
 PERIOD = "coalesce(to_char({}, 'YYYYMMDD'), '0')"
 
 
-def statement(constant):
-    """The text of one of daemon/db/database.hpp's statements, as pezd sends it."""
-    source = open(os.path.join(harness.ROOT, "daemon", "db", "database.hpp")).read()
-    match = re.search(r"inline constexpr char const " + constant + r"\[\] =((?:\s*\"(?:[^\"\\]|\\.)*\")+);", source)
-    assert match, f"{constant} is not in daemon/db/database.hpp"
-    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))).replace('\\"', '"')
-
-
 def sql_of(line):
     words = line.split()
     op, name = words[0], words[1]
     seq = f"'pez.\"{name}\"'"
-    if op == "takes":  # pezd's own statement, its arrays written out as literals
-        names, counts = words[1::2], words[2::2]
-        return (statement("k_take_many_sql").replace("$1", "'{%s}'" % ",".join(names))
-                .replace("$2", "'{%s}'" % ",".join(counts)))
     if op == "create":
         start, lo, hi, step, cycle = words[2:7]
         period = ""
@@ -159,12 +144,6 @@ def run_postgres(cluster, db, line):
         return "error not_found"
     if op == "take":
         return " ".join(["ok"] + rows)
-    if op == "takes":  # a row a number: the ask's place and the number
-        asks = [[] for _ in line.split()[1::2]]
-        for row in rows:
-            place, number = row.split()
-            asks[int(place) - 1].append(number)
-        return " ".join(["ok"] + [",".join(a) for a in asks])
     if op == "creates":  # a row each: the generation, or no generation and the SQLSTATE
         return " ".join(["ok"] + [r.split()[0] if not r.startswith(" ") else
                                   "error:" + KINDS.get(r.split()[0], "other") for r in rows])
@@ -213,7 +192,7 @@ def test_the_fake_answers_as_postgresql_does(cluster):
         mixed += sum(1 for line, answer in zip(lines, answers)
                      if line.startswith("creates ") and "error:" in answer and re.search(r" \d", answer))
     # The scripts reached the corners they are for.
-    assert {"exhausted", "invalid", "exists", "in_use", "not_found", "take", "takes", "reserve", "reset", "left",
+    assert {"exhausted", "invalid", "exists", "in_use", "not_found", "take", "reserve", "reset", "left",
             "state", "creates"} <= kinds, kinds
     assert mixed > 0
 

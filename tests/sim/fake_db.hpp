@@ -48,15 +48,6 @@ class FakeDb {
   // pez.take_dated(seq, n): n numbers, all or none, and their period.
   std::expected<Taken, StoreError> take_dated(std::string const& name, std::int64_t n,
                                               std::vector<Origin>* origins = nullptr);
-  // k_take_many_sql: pez.take of each ask in turn, in one statement. The first that fails fails
-  // the statement (error), and what those before it took (taken) is burned: a sequence is not
-  // rolled back.
-  struct TakeMany {
-    std::vector<Taken> taken;                  // each ask's, up to the one that failed
-    std::vector<std::vector<Origin>> origins;  // of taken's numbers
-    std::optional<StoreError> error;
-  };
-  TakeMany take_many(std::vector<daemon::TakeAsk> const& asks);
   // pez.take(seq, n): the numbers of take_dated.
   std::expected<std::vector<std::int64_t>, StoreError> take(std::string const& name, std::int64_t n,
                                                             std::vector<Origin>* origins = nullptr);

@@ -9,8 +9,6 @@
 //                                    ->  ok G1|error:KIND G2|error:KIND (both in one statement)
 //   take NAME N                      ->  ok V1 V2 ...   | error KIND
 //   take_dated NAME N                ->  ok PERIOD V1 V2 ... | error KIND
-//   takes NAME1 N1 NAME2 N2 ...      ->  ok V1,V2,... V1,V2,... | error KIND (each ask's numbers;
-//                                        all in one statement, as k_take_many_sql)
 //   reserve NAME N                   ->  ok FIRST LAST INCREMENT GENERATION | error KIND
 //   reserve_dated NAME N             ->  ok FIRST LAST INCREMENT GENERATION PERIOD VALID_FOR | error KIND
 //   reset NAME [TO]                  ->  ok GENERATION | error KIND
@@ -99,28 +97,6 @@ std::string take(FakeDb& db, std::string const& name, std::istream& words, bool 
   return out;
 }
 
-// takes NAME1 N1 NAME2 N2 ...: in one statement; the names in the order given.
-std::string takes(FakeDb& db, std::string const& first, std::istream& words) {
-  std::vector<daemon::TakeAsk> asks;
-  std::string name = first;
-  std::uint32_t n = 0;
-  while (words >> n) {
-    asks.push_back(daemon::TakeAsk{name, n});
-    if (!(words >> name)) break;
-  }
-  auto r = db.take_many(asks);
-  if (r.error) return error(*r.error);
-  std::string out = "ok";
-  for (auto const& taken : r.taken) {
-    out += ' ';
-    for (std::size_t i = 0; i < taken.numbers.size(); ++i) {
-      if (i > 0) out += ',';
-      out += std::to_string(taken.numbers[i]);
-    }
-  }
-  return out;
-}
-
 std::string reserve(FakeDb& db, std::string const& name, std::istream& words, bool dated) {
   std::int64_t n = 0;
   words >> n;
@@ -157,7 +133,6 @@ std::string run(FakeDb& db, std::string const& line) {
   if (op == "create") return create(db, name, words);
   if (op == "creates") return create_two(db, name, words);
   if (op == "take" || op == "take_dated") return take(db, name, words, op == "take_dated");
-  if (op == "takes") return takes(db, name, words);
   if (op == "reserve" || op == "reserve_dated") return reserve(db, name, words, op == "reserve_dated");
   if (op == "reset") {
     std::optional<std::int64_t> to;

@@ -577,8 +577,6 @@ class FakeStore final : public daemon::Store {
   void take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) override;
   void reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) override;
-  void take_many(std::vector<daemon::TakeAsk> const& asks, daemon::TakeManyHandler handler) override;
-  std::size_t take_batch() const override { return 3; }
   // The model learns of a block the database reserved for this daemon: its issue.
   std::uint64_t issue_block(std::string const& name, daemon::Block const& block, Origin const& origin);
   // Small, so that seeds meet statements of several sequences, and their failures, often.
@@ -987,49 +985,6 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
     }
     (*h)(std::move(*out->result));
     if (out->issue) m_world.model.closed(*out->issue);  // what no request used is burned
-  };
-  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
-  send(conn, ex);
-}
-
-void FakeStore::take_many(std::vector<daemon::TakeAsk> const& asks, daemon::TakeManyHandler handler) {
-  auto const conn = lease();
-  if (conn == m_conns.size()) return;
-  auto ex = std::make_shared<Exchange>();
-  auto h = std::make_shared<daemon::TakeManyHandler>(std::move(handler));
-  struct Outcome {
-    std::optional<daemon::TakeManyResult> result;
-    std::vector<std::uint64_t> issues;
-  };
-  auto out = std::make_shared<Outcome>();
-  // As k_take_many_sql runs pez.take for each in turn in one statement (FakeDb::take_many).
-  ex->execute = [this, out, asks] {
-    auto r = m_world.db.take_many(asks);
-    for (std::size_t i = 0; i < r.taken.size(); ++i) {
-      // Those before a failure took numbers too: issued, never delivered (burned).
-      auto const& numbers = r.taken[i].numbers;
-      out->issues.push_back(m_world.model.issue(m_id, asks[i].name, false, numbers, r.origins[i], std::nullopt));
-      m_world.log("database: daemon", m_id, "takes", numbers.size(), "of", asks[i].name, "from", numbers.front(), "to",
-                  numbers.back(), "period", r.taken[i].period, "in a statement of", asks.size(), "(issue",
-                  out->issues.back(), ")");
-    }
-    if (r.error) {
-      m_world.log("database: daemon", m_id, "cannot take", asks[r.taken.size()].count, "of", asks[r.taken.size()].name,
-                  "in a statement of", asks.size(), ":", r.error->message);
-      out->result = std::unexpected(*r.error);
-    } else {
-      out->result = std::move(r.taken);
-    }
-  };
-  ex->reply = [this, out, h] {
-    bool const ok = out->result->has_value();
-    if (ok) {
-      for (auto issue : out->issues) m_world.model.delivered(issue);
-    }
-    (*h)(std::move(*out->result));
-    if (ok) {
-      for (auto issue : out->issues) m_world.model.closed(issue);  // what no request used is burned
-    }
   };
   ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
   send(conn, ex);

@@ -71,28 +71,6 @@ class ManualStore final : public pez::daemon::Store {
     push(
         "reserve " + name, [this, h, result] { (*h)(std::move(*result)); }, h);
   }
-  // Takes of several sequences in one statement, when the test sets take_batch_size above 1 (as
-  // k_take_many_sql runs pez.take for each in turn: the first that fails fails the statement, and
-  // what those before it took is burned). Each statement's names, in the order asked.
-  std::size_t take_batch_size = 1;
-  std::vector<std::vector<std::string>> take_statements;
-  std::size_t take_batch() const override { return take_batch_size; }
-  void take_many(std::vector<pez::daemon::TakeAsk> const& asks, pez::daemon::TakeManyHandler handler) override {
-    --m_free;
-    ++takes;
-    auto h = std::make_shared<pez::daemon::TakeManyHandler>(std::move(handler));
-    std::string what = "take";
-    take_statements.emplace_back();
-    for (auto const& ask : asks) {
-      take_statements.back().push_back(ask.name);
-      what += " " + ask.name;
-    }
-    auto r = m_db.take_many(asks);
-    auto result = std::make_shared<pez::daemon::TakeManyResult>(
-        r.error ? pez::daemon::TakeManyResult(std::unexpected(*r.error)) : std::move(r.taken));
-    push(
-        std::move(what), [h, result] { (*h)(std::move(*result)); }, h);
-  }
   // Several sequences in one statement, when the test sets batch above 1 (as k_reserve_many_sql).
   std::size_t batch = 1;
   std::size_t reserve_batch() const override { return batch; }
@@ -335,88 +313,6 @@ TEST_CASE("strict: a request larger than the batch limit is taken whole, in one 
   rig.store.answer_all();
   CHECK(rig.numbers(answer).size() == 250);
   CHECK(rig.store.takes == 1);
-}
-
-TEST_CASE("strict: the waiting requests of several sequences share one statement, each name once, in order") {
-  Rig rig(Mode::strict, 1);
-  rig.store.take_batch_size = 3;
-  for (auto const* name : {"a", "b", "c", "d"}) rig.create(name, 1, 1000, false);
-  rig.store.refresh_catalog();
-  rig.store.answer_all();
-  auto hold = rig.ask("forward", 1);  // keeps the only connection busy while the others queue
-  auto d1 = rig.ask("d", 2);
-  auto b1 = rig.ask("b", 1);
-  auto a1 = rig.ask("a", 1);
-  auto b2 = rig.ask("b", 2);
-  auto c1 = rig.ask("c", 1);
-  auto a2 = rig.ask("a", 1);
-  rig.run_for(1s);
-  CHECK(rig.numbers(hold).size() == 1);
-  // The first three names waiting go together, sorted (the lock order); c goes next, alone.
-  REQUIRE(rig.store.take_statements.size() == 1);
-  CHECK(rig.store.take_statements[0] == std::vector<std::string>{"a", "b", "d"});
-  CHECK(rig.store.takes == 3);
-  // Each request its own numbers, in the order the requests of a name arrived.
-  CHECK(rig.numbers(a1) == std::vector<std::int64_t>{1});
-  CHECK(rig.numbers(a2) == std::vector<std::int64_t>{2});
-  CHECK(rig.numbers(b1) == std::vector<std::int64_t>{1});
-  CHECK(rig.numbers(b2) == std::vector<std::int64_t>{2, 3});
-  CHECK(rig.numbers(c1) == std::vector<std::int64_t>{1});
-  CHECK(rig.numbers(d1) == std::vector<std::int64_t>{1, 2});
-}
-
-TEST_CASE("strict: a statement of several that fails at one sequence asks each alone; only that one is refused") {
-  Rig rig(Mode::strict, 1);
-  rig.store.take_batch_size = 4;
-  rig.create("a", 1, 1000, false);
-  rig.create("b", 1, 2, false);  // too few left for the request below
-  rig.create("c", 1, 1000, false);
-  rig.store.refresh_catalog();
-  rig.store.answer_all();
-  auto hold = rig.ask("forward", 1);
-  auto a = rig.ask("a", 1);
-  auto b = rig.ask("b", 3);
-  auto c = rig.ask("c", 1);
-  rig.run_for(1s);
-  CHECK(rig.numbers(hold).size() == 1);
-  // The statement of three stopped at b (a's number burned), then each went alone.
-  REQUIRE(rig.store.take_statements.size() == 1);
-  CHECK(rig.store.take_statements[0] == std::vector<std::string>{"a", "b", "c"});
-  CHECK(rig.numbers(a) == std::vector<std::int64_t>{2});
-  CHECK(rig.error(b) == pez::Errc::exhausted);
-  CHECK(rig.numbers(c) == std::vector<std::int64_t>{1});
-  // b alone once: what it has left still goes to a request it suffices for, and the others share
-  // statements again.
-  auto b_rest = rig.ask("b", 2);
-  auto hold2 = rig.ask("forward", 1);
-  auto a2 = rig.ask("a", 1);
-  auto c2 = rig.ask("c", 1);
-  rig.run_for(1s);
-  CHECK(rig.numbers(b_rest) == std::vector<std::int64_t>{1, 2});
-  CHECK(rig.numbers(hold2).size() == 1);
-  CHECK(rig.numbers(a2) == std::vector<std::int64_t>{3});
-  CHECK(rig.numbers(c2) == std::vector<std::int64_t>{2});
-  CHECK(rig.store.take_statements.size() == 2);
-}
-
-TEST_CASE("strict: a periodic sequence is taken from in a statement of its own") {
-  Rig rig(Mode::strict, 1);
-  rig.store.take_batch_size = 4;
-  rig.create("a", 1, 1000, false);
-  rig.create("b", 1, 1000, false);
-  rig.create_daily("p", 1, 1000, false);
-  auto hold = rig.ask("forward", 1);
-  auto p = rig.ask("p", 1);
-  auto a = rig.ask("a", 1);
-  auto b = rig.ask("b", 1);
-  rig.run_for(1s);
-  CHECK(rig.numbers(hold).size() == 1);
-  CHECK(rig.numbers(p) == std::vector<std::int64_t>{1});
-  CHECK(rig.period(p) == 20300101);
-  CHECK(rig.numbers(a) == std::vector<std::int64_t>{1});
-  CHECK(rig.numbers(b) == std::vector<std::int64_t>{1});
-  REQUIRE(rig.store.take_statements.size() == 1);
-  CHECK(rig.store.take_statements[0] == std::vector<std::string>{"a", "b"});
 }
 
 TEST_CASE("strict: a take that keeps failing is tried again after waits that grow, not at once") {
