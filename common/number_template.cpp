@@ -23,9 +23,11 @@ void require(bool ok, char const* what) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 int decimal_width(std::int64_t value) {
-  // Compared with the powers of ten rather than divided: the renderer asks for every number.
   int width = 1;
-  for (std::int64_t bound = 10; width < 19 && value >= bound; bound *= 10) ++width;
+  while (value >= 10) {
+    value /= 10;
+    ++width;
+  }
   return width;
 }
 
