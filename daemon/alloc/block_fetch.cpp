@@ -40,6 +40,12 @@ std::uint64_t BlockSource::next_block_size(Reserve& r) {
   }
   double const seconds = std::chrono::duration<double>(m_options.duration).count();
   double size = std::clamp(r.rate * seconds, static_cast<double>(m_options.min), static_cast<double>(m_options.max));
+  if (r.period_boundary) {
+    // What is not handed out when the period ends is dropped: for a sequence without cycle those
+    // are the period's last numbers, which the other daemons may still need.
+    double const left = std::chrono::duration<double>(*r.period_boundary - now).count();
+    size = std::min(size, std::max(static_cast<double>(m_options.min), r.rate * left));
+  }
   std::uint64_t demand = 0;
   for (auto const& waiter : r.waiters) demand += waiter.count;
   return std::max(static_cast<std::uint64_t>(size), demand);
@@ -265,6 +271,7 @@ bool BlockSource::add_block_locked(Reserve& r, Block const& block, Clock::time_p
   if (block.period != 0 && block.valid_for) {
     // Handed out only while its period lasts here.
     auto const ends = asked_at + *block.valid_for - *block.valid_for / 1000;
+    if (block.period >= r.period) r.period_boundary = asked_at + *block.valid_for;
     if (block.period < r.period || ends <= m_ctx.clock.now()) {
       spdlog::debug("dropping a block of {}: its period is over", r.name);
       return false;
@@ -286,6 +293,7 @@ bool BlockSource::add_block_locked(Reserve& r, Block const& block, Clock::time_p
     // Created again without period (its ranges went with its generation).
     r.period = 0;
     r.period_ends.reset();
+    r.period_boundary.reset();
   }
   auto const count = numbers_in(block.first, block.last, block.step);
   bool const wrapped =

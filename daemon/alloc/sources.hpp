@@ -176,6 +176,11 @@ class BlockSource final : public Source {
     // (without cycle), when to ask again (the next period may hold numbers).
     std::int32_t period = 0;
     std::optional<Clock::time_point> period_ends;
+    // When the period of the last block ends by the database's clock, measured from when that
+    // block was asked for (no thousandth taken off): a block asked for near it is sized by the time
+    // left, and one asked for after it is the smallest (the database may still be in the old
+    // period, whose numbers would be dropped at once), until a block of the next period tells.
+    std::optional<Clock::time_point> period_boundary;
     std::optional<Clock::time_point> run_out_until;
     // How the numbers are printed (the catalog's template), handed out with them.
     std::shared_ptr<number_template::NumberTemplate const> format;
