@@ -20,6 +20,9 @@ GRANT SELECT ON pez.sequences TO :"pezd";
 -- sequences there are and from those the owner makes later.
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pez TO :"pezd";
 ALTER DEFAULT PRIVILEGES IN SCHEMA pez GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"pezd";
+-- But for the floor of periods (sql/011), which only pez.advance_period raises, with its owner's
+-- rights: pezd's role could otherwise move every periodic sequence's period ahead.
+REVOKE UPDATE ON pez._period_floor FROM :"pezd";
 
 -- The functions of schema pez (pez.take, pez.reserve, pez.usage for the rates and forecasts, ...)
 -- need nothing more: every role may call a function unless its owner revoked that. With SELECT

@@ -129,10 +129,14 @@ def sql_of(line):
 
 
 def run_postgres(cluster, db, line):
-    result = subprocess.run([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-U", "postgres", "-d", db,
-                             "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-AtqF", " ", "-c", sql_of(line)],
-                            capture_output=True, text=True, timeout=60)
     op = line.split()[0]
+    statement = sql_of(line)
+    if op == "abort":  # the operation in a transaction that rolls back
+        op = line.split()[1]
+        statement = f"BEGIN; {sql_of(line.split(None, 1)[1])}; ROLLBACK"
+    result = subprocess.run([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-U", "postgres", "-d", db,
+                             "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-AtqF", " ", "-c", statement],
+                            capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         match = re.search(r"ERROR:\s+([0-9A-Z]{5}):", result.stderr)
         assert match, f"{line}: psql failed without an SQLSTATE: {result.stderr}"
@@ -231,7 +235,7 @@ PERIODIC_SCENARIO = [
     "reset p 2",                 # it goes on from 2
     "take_dated p 1",
     "state p",
-    f"clock {DAY}",              # back again: the third day stays, its time left grows
+    f"clock {DAY}",              # back again: the third day stays, its time left counted from its start
     "reserve_dated p 2",
     "take_dated p 7",
     "state p",
@@ -251,17 +255,48 @@ PERIODIC_SCENARIO = [
     f"clock {365 * DAY + 11 * 3600}",
     "reserve_dated y 1",
     "period y",
-    f"clock {-40 * DAY}",         # before 2030
+    "create bad 1 1 10 1 0 weekly",
+    "create bad 1 1 10 1 0 daily Mars/Olympus",
+    "create bad 1 -1 10 1 0 daily",
+    "period nothing",
+]
+
+# Before 2030, in a database of its own (a clock that goes back does not go behind the start of a
+# period some take entered anew, sql/011: the scenario above entered 2031).
+BEFORE_2030 = [
+    f"clock {-40 * DAY}",
     "create q 1 1 10 1 0 monthly Etc/GMT+11",
     "take_dated q 1",
     "reserve_dated q 2",
     f"clock {-DAY}",
     "create r 1 1 10 1 0 yearly",
     "reserve_dated r 2",
-    "create bad 1 1 10 1 0 weekly",
-    "create bad 1 1 10 1 0 daily Mars/Olympus",
-    "create bad 1 -1 10 1 0 daily",
-    "period nothing",
+    "take_dated q 1",
+]
+
+# A take that enters a new day rolls back (a connection cut before the commit), and the clock
+# goes back into the day before: that day must not go on from the counter the rollback left
+# started again, or its first numbers would be handed out twice.
+ROLLBACK_SCENARIO = [
+    "clock 0",
+    "create c 1 1 1000 1 0 daily",
+    "take_dated c 5",
+    f"clock {DAY + 10}",
+    "abort take_dated c 3",      # enters 20300102 (1 2 3), rolled back
+    "period c",                  # the period entered is undone ...
+    "state c",                   # ... the counter started again is not
+    "clock 3600",                # back in the first day
+    "take_dated c 3",
+    "period c",
+    "abort reserve_dated c 2",   # within the second day: nothing to undo but the numbers
+    "reserve_dated c 2",
+    f"clock {2 * DAY + 1}",
+    "create d 1 1 1000 1 0 daily",
+    "take_dated d 2",            # the third day
+    "abort reserve_dated c 4",   # c enters it, rolled back
+    f"clock {DAY + 60}",         # back in the second day
+    "reserve_dated c 1",
+    "take_dated d 1",
 ]
 
 
@@ -273,12 +308,14 @@ def periodic_script(seed, length=160):
     for _ in range(length):
         name = rng.choice(names)
         op = rng.choices(["create", "take", "take_dated", "reserve", "reserve_dated", "reset", "drop", "left", "state",
-                          "period", "clock"], [14, 8, 18, 6, 18, 6, 4, 4, 4, 6, 14])[0]
+                          "period", "clock", "abort"], [14, 8, 18, 6, 18, 6, 4, 4, 4, 6, 14, 8])[0]
         if op == "create":
             start, lo, hi, step, cycle = shape(rng)
             period = rng.choice(["daily", "daily", "monthly", "yearly"])
             zone = rng.choice(["", ""] + ZONES)
             lines.append(f"create {name} {start} {lo} {hi} {step} {cycle} {period} {zone}".rstrip())
+        elif op == "abort":
+            lines.append(f"abort {rng.choice(['take_dated', 'reserve_dated'])} {name} {rng.choice([1, 2, 5, 40])}")
         elif op in ("take", "take_dated"):
             lines.append(f"{op} {name} {rng.choice([1, 1, 2, 3, 5, 8, 13, 40])}")
         elif op in ("reserve", "reserve_dated"):
@@ -312,6 +349,33 @@ def test_the_fake_keeps_periods_as_postgresql_does(cluster):
     assert after("create m 1 1 3 1 1 monthly Etc/GMT-14", 5) == "error invalid"
     assert after("create m 1 1 3 1 1 monthly Etc/GMT-14", 6) == "ok 20300101"
     assert after("create m 1 1 3 1 1 monthly Etc/GMT-14", 7).startswith("ok 1 2 1 6 20300201 ")
+    before = run_both(cluster, BEFORE_2030, "before 2030")[1]
+    assert before[2] == "ok 20291101 1" and before[6].startswith("ok 1 2 1 ") and " 20290101 " in before[6]
+    assert before[7] == "ok 20291201 1"  # the clock moved on into December: from the start again
     for seed in range(1, 5):
         kinds |= run_both(cluster, periodic_script(seed), f"periodic seed {seed}")[0]
-    assert {"exhausted", "invalid", "exists", "not_found", "take", "reserve", "state"} <= kinds, kinds
+    assert {"exhausted", "invalid", "exists", "not_found", "take", "reserve", "state", "abort"} <= kinds, kinds
+
+
+@pytest.mark.strict_only  # no pezd: once is enough
+def test_a_new_period_that_rolled_back_keeps_the_period_before_closed(cluster):
+    kinds, answers = run_both(cluster, ROLLBACK_SCENARIO, "the rollback scenario")
+
+    def after(line, k=1):
+        return answers[ROLLBACK_SCENARIO.index(line) + k]
+    assert after("take_dated c 5", 0) == "ok 20300101 1 2 3 4 5"
+    assert after("abort take_dated c 3", 0) == "ok 20300102 1 2 3"
+    assert after("abort take_dated c 3") == "ok 20300101"
+    assert after("abort take_dated c 3", 2) == "ok 3 t"
+    # With the clock in the first day again, the take is in the second day, from its start again
+    # (the rolled-back take's numbers were never handed out); the first day's 1 to 5 do not come back.
+    assert after("clock 3600") == "ok 20300102 1 2 3"
+    assert after("clock 3600", 2) == "ok 20300102"
+    assert after("abort reserve_dated c 2", 0).startswith("ok 4 5 1 ")
+    assert after("abort reserve_dated c 2", 1).startswith("ok 6 7 1 ")  # numbers are not given back
+    # A reserve that entered the third day rolled back; back in the second day, the third goes on:
+    # the second day's numbers (1 to 7) do not come back, and another sequence of the same
+    # clock is in the third day too.
+    assert after("abort reserve_dated c 4", 0).startswith("ok 1 4 1 ") and " 20300103 " in after("abort reserve_dated c 4", 0)
+    assert after(f"clock {DAY + 60}").startswith("ok 1 1 1 ") and " 20300103 " in after(f"clock {DAY + 60}")
+    assert after(f"clock {DAY + 60}", 2) == "ok 20300103 3"

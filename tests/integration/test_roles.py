@@ -125,3 +125,32 @@ def test_a_role_that_may_not_call_pez_usage_is_told_which_grant(start_pezd, clus
     wait_until(lambda: "GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO pez_app" in pezd.log_text(), 10,
                what="the warning naming the grant")
     assert pezd.get("/readyz").status == 200
+
+
+def test_a_role_with_the_grants_enters_new_periods_and_cannot_move_the_floor(cluster):
+    # sql/011: the floor of periods is raised with its owner's rights when a take enters a new
+    # period; pezd's role, with the rights of grants.sql, may do that but neither raise the floor
+    # itself nor set it, which would move every periodic sequence's period ahead.
+    database = cluster.create_split_database()
+    owner = harness.OWNER_ROLE
+    cluster.psql(database, "CREATE TABLE public.clock (shift interval NOT NULL); INSERT INTO public.clock VALUES ('0');"
+                           "GRANT SELECT ON public.clock TO PUBLIC;"
+                           "CREATE OR REPLACE FUNCTION pez.now() RETURNS timestamptz LANGUAGE sql VOLATILE AS "
+                           "$$ SELECT '2030-01-01 12:00+00'::timestamptz + (SELECT shift FROM public.clock) $$;"
+                           "SELECT pez.create_sequence('days', 1, 1, 1000, 1, false, format => 'D{YYYY}{MM}{DD}-{n}', "
+                           "period => 'daily');", user=owner)
+    app = harness.APP_ROLE
+    assert cluster.psql(database, "SELECT period, numbers FROM pez.take_dated('pez.days', 2)", user=app) \
+        == "2030-01-01|{1,2}"
+    cluster.psql(database, "UPDATE public.clock SET shift = '1 day'", user=owner)
+    assert cluster.psql(database, "SELECT period, numbers FROM pez.take_dated('pez.days', 2)", user=app) \
+        == "2030-01-02|{1,2}"
+    cluster.psql(database, "UPDATE public.clock SET shift = '0'", user=owner)  # back in the first day
+    assert cluster.psql(database, "SELECT pez.period_clock() = '2030-01-02 00:00+00'", user=app) == "t"
+    assert cluster.psql(database, "SELECT period, numbers FROM pez.take_dated('pez.days', 1)", user=app) \
+        == "2030-01-02|{3}"
+    for sql in ("SELECT setval('pez._period_floor', 4102444800000000)",
+                "SELECT pez.raise_period_floor('2100-01-01 00:00+00')"):
+        r = cluster.psql(database, sql, user=app, check=False)
+        assert r.returncode != 0 and "permission denied" in r.stderr, (sql, r.stderr)
+    assert cluster.psql(database, "SELECT pez.period_clock() = '2030-01-02 00:00+00'", user=app) == "t"

@@ -109,6 +109,8 @@ Clock::duration FakeDb::now() const { return (m_base ? m_base() - m_base_zero : 
 
 Clock::duration FakeDb::latest() const { return std::max(m_latest, now()); }
 
+Clock::duration FakeDb::period_clock() const { return m_floor ? std::max(*m_floor, now()) : now(); }
+
 Periods FakeDb::periods_of(std::uint64_t life) const {
   auto it = m_periods.find(life);
   return it == m_periods.end() ? Periods{} : it->second;
@@ -118,26 +120,46 @@ std::int32_t FakeDb::period_now(std::string const& name) const {
   auto it = m_sequences.find(name);
   if (it == m_sequences.end() || !it->second.periods) return 0;
   auto const& s = it->second;
-  return s.periods.key(std::max(s.current, s.periods.index_at(now())));
+  return s.periods.key(std::max(s.current, s.periods.index_at(period_clock())));
 }
 
 std::optional<std::uint64_t> FakeDb::left_now(std::string const& name) const {
   auto it = m_sequences.find(name);
   if (it == m_sequences.end()) return std::nullopt;
   Sequence s = it->second;
-  if (s.periods && s.periods.index_at(now()) > s.current) {
+  if (s.periods && s.periods.index_at(period_clock()) > s.current) {
     s.last_value = s.info.start;
     s.is_called = false;
   }
   return left_from(s);
 }
 
+FakeDb::Snapshot FakeDb::snapshot() const {
+  Snapshot out;
+  for (auto const& [name, s] : m_sequences) {
+    if (s.periods) out.current[name] = {s.life, s.current};
+  }
+  return out;
+}
+
+void FakeDb::roll_back(Snapshot const& before) {
+  for (auto& [name, s] : m_sequences) {
+    auto it = before.current.find(name);
+    if (it != before.current.end() && it->second.first == s.life) s.current = it->second.second;
+  }
+}
+
 FakeDb::Entered FakeDb::enter_period(Sequence& s) {
   if (!s.periods) return {};
-  // Periods only move forward: a clock that went back takes in the period entered last.
-  auto const t = now();
+  // Periods only move forward: a clock that went back takes in the period entered last, or in
+  // the latest one any take entered anew (the floor).
+  auto const t = period_clock();
   auto const p = s.periods.index_at(t);
   if (p > s.current) {
+    // The floor first: a rollback leaves the counter started again, and the floor keeps the
+    // period before from going on with it.
+    auto const begins = s.periods.end(p - 1);
+    m_floor = m_floor ? std::max(*m_floor, begins) : begins;
     s.last_value = s.info.start;  // setval(seq, start, false)
     s.is_called = false;
     s.pass = 0;
@@ -206,13 +228,15 @@ std::expected<Taken, StoreError> FakeDb::take_dated(std::string const& name, std
                                      " asked for"));
     }
   }
-  // A periodic sequence enters its period first; a refusal after it leaves the sequence as it
-  // was (the period entered rolls back, and the counter is put back).
+  // A take a new period could not serve is refused before the period is entered: a refusal
+  // changes nothing (here: entered, then everything put back, floor included).
   Sequence const before = s;
+  auto const floor = m_floor;
   auto const entered = enter_period(s);
   if (!s.info.cycle && left_from(s) < static_cast<std::uint64_t>(n)) {
     auto const left = left_from(s);
     s = before;
+    m_floor = floor;
     return std::unexpected(StoreError{Kind::exhausted, "pez.take: pez." + name + " has " + std::to_string(left) +
                                                            " numbers left and does not cycle, fewer than the " +
                                                            std::to_string(n) + " asked for"});

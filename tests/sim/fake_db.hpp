@@ -76,6 +76,9 @@ class FakeDb {
   Clock::duration now() const;
   // The latest time the clock has shown (it may have been moved back since).
   Clock::duration latest() const;
+  // The clock periods are judged by (pez.period_clock(), sql/011): now, or the start of the
+  // latest period a take entered anew if now is behind it (the floor, which a rollback keeps).
+  Clock::duration period_clock() const;
   // How long the periods of sequences created from now on last: none (the default) for days,
   // months and years on the calendar; the simulation's lengths, for yearly, monthly and daily.
   void set_period_lengths(std::optional<std::array<Clock::duration, 3>> lengths) { m_lengths = lengths; }
@@ -85,6 +88,15 @@ class FakeDb {
   // (0 without period), and the numbers it would find left (a new period starts it again).
   std::int32_t period_now(std::string const& name) const;
   std::optional<std::uint64_t> left_now(std::string const& name) const;
+
+  // A transaction of takes and reserves that rolls back (a statement of several that fails, a
+  // connection that breaks before the commit): what it undoes is the periods entered (the rows of
+  // pez.sequences); the counters stay where it moved them (setval and nextval are not undone).
+  struct Snapshot {
+    std::map<std::string, std::pair<std::uint64_t, std::int64_t>> current;  // name: life, period index
+  };
+  Snapshot snapshot() const;
+  void roll_back(Snapshot const& before);
 
   // The catalog read of pezd (k_catalog_sql) and pez admin list (k_list_sql).
   std::vector<SequenceInfo> catalog() const;
@@ -135,6 +147,7 @@ class FakeDb {
   Clock::time_point m_base_zero{};
   Clock::duration m_offset{};
   Clock::duration m_latest{};
+  std::optional<Clock::duration> m_floor;  // pez._period_floor
   std::optional<std::array<Clock::duration, 3>> m_lengths;
   std::int64_t m_generations = 0;
   std::uint64_t m_lives = 0;

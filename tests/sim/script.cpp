@@ -17,6 +17,8 @@
 //   state NAME                       ->  ok LAST_VALUE IS_CALLED | error KIND
 //   period NAME                      ->  ok PERIOD | error KIND   (the period entered last)
 //   clock SECONDS                    ->  ok   (the database's clock: SECONDS after 2030-01-01 00:00 UTC)
+//   abort OPERATION ...              ->  the operation's answer, its transaction then rolled back
+//                                        (take, take_dated, reserve, reserve_dated)
 //
 // A PERIOD is yyyymmdd, 0 for none; VALID_FOR the seconds left of it with three decimals, - for none.
 #include <cstdio>
@@ -130,6 +132,16 @@ std::string run(FakeDb& db, std::string const& line) {
   std::string op;
   std::string name;
   words >> op >> name;
+  if (op == "abort") {
+    std::string const inner = line.substr(line.find("abort") + 5);
+    if (name != "take" && name != "take_dated" && name != "reserve" && name != "reserve_dated") {
+      return "error unknown-operation";
+    }
+    auto const before = db.snapshot();
+    auto answer = run(db, inner);
+    db.roll_back(before);
+    return answer;
+  }
   if (op == "create") return create(db, name, words);
   if (op == "creates") return create_two(db, name, words);
   if (op == "take" || op == "take_dated") return take(db, name, words, op == "take_dated");

@@ -198,7 +198,18 @@ class Model {
     m_issues.push_back(std::move(is));
     return id;
   }
+  // The transaction that took issue id rolled back: its numbers were never handed out (a
+  // period it entered is left again, and a later take that enters it anew may find them again).
+  void withdraw(std::uint64_t id) {
+    Issue& is = m_issues[id];
+    is.withdrawn = true;
+    for (std::size_t i = 0; i < is.values.size(); ++i) {
+      auto const& o = is.origins[i];
+      m_issued.erase({o.life, o.generation, o.period, o.pass, is.values[i]});
+    }
+  }
   void delivered(std::uint64_t id) {
+    if (m_issues[id].withdrawn) fail("issue " + std::to_string(id) + " was delivered after its transaction rolled back");
     m_issues[id].delivered = true;
     m_issues[id].delivered_at = m_clock.now();
   }
@@ -343,6 +354,7 @@ class Model {
     bool delivered = false;
     Clock::time_point delivered_at{};
     bool closed = false;
+    bool withdrawn = false;  // its transaction rolled back
     std::vector<std::int64_t> values;
     std::vector<Origin> origins;
     std::vector<bool> used;
@@ -622,7 +634,11 @@ class FakeStore final : public daemon::Store {
     bool executed = false;
     bool cancelled = false;
     bool done = false;
+    // The connection breaks after the statement ran and before its commit: what it did is rolled
+    // back (roll_back, for takes and reserves), and no answer comes.
+    bool rolls_back = false;
     std::function<void()> execute;         // at the server
+    std::function<void()> roll_back;       // undoes execute's transaction
     std::function<void()> reply;           // the answer arrives
     std::function<void(StoreError)> fail;  // the exchange ends without its answer
   };
@@ -743,13 +759,22 @@ void FakeStore::send(std::size_t conn, std::shared_ptr<Exchange> ex) {
   c.current = ex;
   auto const a = m_world.latency();
   auto const b = m_world.latency();
-  m_world.clock.after(a, [ex] {
+  ex->rolls_back = ex->roll_back && m_world.settings.faults && m_world.rng.percent(2);
+  m_world.clock.after(a, [this, ex] {
     if (ex->cancelled) return;
     ex->executed = true;
     ex->execute();
+    if (ex->rolls_back) {
+      m_world.log("daemon", m_id, "connection", ex->conn, ": the statement ran and rolls back");
+      ex->roll_back();
+    }
   });
   m_world.clock.after(a + b, [this, ex] {
     if (ex->done) return;
+    if (ex->rolls_back) {
+      break_conn(ex->conn, "broke before the commit");
+      return;
+    }
     ex->done = true;
     m_conns[ex->conn].current.reset();
     ex->reply();
@@ -963,9 +988,15 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
     std::optional<TakeResult> result;
     std::optional<std::uint64_t> issue;
     std::int32_t period = 0;  // the database's when it said the sequence ran out
+    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
+  ex->roll_back = [this, out] {
+    m_world.db.roll_back(out->before);
+    if (out->issue) m_world.model.withdraw(*out->issue);
+  };
   ex->execute = [this, out, name, count] {
+    out->before = m_world.db.snapshot();
     std::vector<Origin> origins;
     auto r = m_world.db.take_dated(name, count, &origins);
     if (r) {
@@ -1011,9 +1042,15 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
     std::optional<ReserveResult> result;
     std::optional<std::uint64_t> issue;
     std::int32_t period = 0;  // the database's when it said the sequence ran out
+    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
+  ex->roll_back = [this, out] {
+    m_world.db.roll_back(out->before);
+    if (out->issue) m_world.model.withdraw(*out->issue);
+  };
   ex->execute = [this, out, name, count] {
+    out->before = m_world.db.snapshot();
     Origin origin;
     auto r = m_world.db.reserve(name, static_cast<std::int64_t>(count), &origin);
     if (r) {
@@ -1050,19 +1087,28 @@ void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon
   struct Outcome {
     std::optional<daemon::ReserveManyResult> result;
     std::vector<std::uint64_t> issues;
+    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
+  ex->roll_back = [this, out] {
+    m_world.db.roll_back(out->before);
+    for (auto issue : out->issues) m_world.model.withdraw(issue);
+  };
   // As k_reserve_many_sql runs pez.reserve_dated for each in turn in one statement: the first
-  // that fails fails the statement, and what those before it reserved is burned (sequences are
-  // not rolled back).
+  // that fails fails the statement, which rolls back: the periods those before it entered are
+  // left again, and what they reserved is burned (setval and nextval are not undone).
   ex->execute = [this, out, asks] {
+    out->before = m_world.db.snapshot();
     std::vector<daemon::Block> blocks;
     for (auto const& ask : asks) {
       Origin origin;
       auto r = m_world.db.reserve(ask.name, static_cast<std::int64_t>(ask.count), &origin);
       if (!r) {
         m_world.log("database: daemon", m_id, "cannot reserve", ask.count, "of", ask.name, "in a statement of",
-                    asks.size(), ":", r.error().message);
+                    asks.size(), ":", r.error().message, "; the statement rolls back");
+        m_world.db.roll_back(out->before);
+        for (auto issue : out->issues) m_world.model.withdraw(issue);
+        out->issues.clear();
         out->result = std::unexpected(r.error());
         return;
       }
