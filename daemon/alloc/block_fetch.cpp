@@ -134,6 +134,8 @@ void BlockSource::fetch_many(std::vector<Reserve*> batch) {
   m_ctx.store.reserve_many(
       asks, [this, asked = std::move(asked), asked_at = m_ctx.clock.now()](ReserveManyResult result) {
         if (result) {
+          // Each its block or its own refusal (run out, dropped): one sequence's refusal costs the
+          // others nothing.
           for (std::size_t i = 0; i < asked.size(); ++i) {
             auto const& a = asked[i];
             fetched(a.name, a.epoch, a.generation, a.size, asked_at, (*result)[i]);

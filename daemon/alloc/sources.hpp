@@ -161,7 +161,7 @@ class BlockSource final : public Source {
     bool fetching = false;  // a reserve statement is running
     bool queued = false;    // waiting for a free connection (or for its retry time)
     bool urgent = false;    // queued while requests wait for it: asked for before those merely low
-    bool alone = false;     // a reserve of several sequences failed: asked for alone next
+    bool alone = false;     // a reserve of several sequences failed as a whole: asked for alone next
     std::uint64_t last_block = 0;
     double rate = 0;  // numbers per second, smoothed
     std::uint64_t served_since = 0;
@@ -227,7 +227,8 @@ class BlockSource final : public Source {
     std::int64_t generation = 0;
     std::uint64_t size = 0;
   };
-  // A reserve of several failed for one of them: each is asked for alone.
+  // A reserve of several failed as a whole (not one sequence's refusal, which comes in its row):
+  // each is asked for alone.
   void ask_alone(std::vector<Asked> const& asked);
   // generation: the reserve's when the block was asked for.
   void fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,

@@ -90,10 +90,10 @@ struct ReserveAsk {
 };
 
 using TakeResult = std::expected<Taken, StoreError>;
-// Every ask's block, in the order asked; or one error for all of them.
-using ReserveManyResult = std::expected<std::vector<Block>, StoreError>;
-using ReserveManyHandler = std::move_only_function<void(ReserveManyResult)>;
 using ReserveResult = std::expected<Block, StoreError>;
+// Every ask's block or refusal, in the order asked; or one error for all of them.
+using ReserveManyResult = std::expected<std::vector<ReserveResult>, StoreError>;
+using ReserveManyHandler = std::move_only_function<void(ReserveManyResult)>;
 using ChangeResult = std::expected<std::int64_t, StoreError>;  // the generation (0 for drop)
 // Each create's generation or refusal, in the order asked; or one error for all of them.
 using CreateManyResult = std::expected<std::vector<ChangeResult>, StoreError>;
@@ -135,9 +135,10 @@ class Store {
   virtual void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) = 0;
   // Reserves a block of each sequence asked for (by name, each name once, at most
   // reserve_batch() of them) in one statement: one transaction, one commit, sequences locked in
-  // the order of their names. The statement stops at the first sequence that cannot give a block
-  // (run out, dropped, ...): then the answer is that error, and whatever the blocks before it
-  // took is burned; the caller asks for each alone to learn which it was.
+  // the order of their names. Each reserve runs apart (a subtransaction): one that the sequence
+  // refuses (run out, dropped, ...) takes nothing and is answered with its refusal, and the
+  // others keep their blocks. When the statement itself fails (a standby now, a lost connection)
+  // the answer is that one error, and whatever it took is burned.
   virtual void reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
     (void)asks;
     handler(std::unexpected(StoreError{StoreError::Kind::internal, "this store reserves one sequence a statement"}));

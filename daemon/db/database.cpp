@@ -204,10 +204,10 @@ void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHand
   count_list += '}';
   auto const name_list = array_literal(names);
   char const* params[] = {name_list.c_str(), count_list.c_str()};
-  slot.conn->exec_params(k_reserve_many_sql, params, m_options.statement_timeout,
-                         answer<std::vector<Block>>(slot, slot.conn, std::move(handler), [counts](PgResults const& r) {
-                           return reserve_many_answer(r, counts);
-                         }));
+  slot.conn->exec_params(
+      k_reserve_many_sql, params, m_options.statement_timeout,
+      answer<std::vector<ReserveResult>>(slot, slot.conn, std::move(handler),
+                                         [counts](PgResults const& r) { return reserve_many_answer(r, counts); }));
 }
 
 namespace {

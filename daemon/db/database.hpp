@@ -45,11 +45,11 @@ inline constexpr char const k_reserve_sql[] =
     " FROM pez.reserve_dated($1::regclass, $2::bigint)";
 // The same for several sequences ($1 their names, $2 the counts) in one statement, in the order
 // given (the caller sorts them by name: transactions that lock sequences in one order cannot
-// deadlock).
+// deadlock), each apart (sql/012_reserve_many.sql): a row each, its block or its refusal's
+// SQLSTATE and message.
 inline constexpr char const k_reserve_many_sql[] =
-    "SELECT r.first_value, r.last_value, r.increment, r.generation, to_char(r.period, 'YYYYMMDD'), r.valid_for"
-    " FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(name, n, i)"
-    " CROSS JOIN LATERAL pez.reserve_dated(('pez.' || quote_ident(u.name))::regclass, u.n) r ORDER BY u.i";
+    "SELECT first_value, last_value, increment, generation, to_char(period, 'YYYYMMDD'), valid_for, error_code,"
+    " error_message FROM pez.reserve_many($1::text[], $2::bigint[])";
 // Several creates in one statement (sql/010_create_many.sql): $1 a JSON array of the arguments
 // of pez.create_sequence for each, in its order.
 inline constexpr char const k_create_many_sql[] =

@@ -241,26 +241,44 @@ std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::u
   return read_reserve(row, count);
 }
 
-std::expected<std::vector<Block>, StoreError> reserve_many_answer(PgResults const& results,
-                                                                  std::vector<std::uint64_t> const& counts) {
+namespace {
+
+// The refusal in a row of a function that answers one row per item (pez.create_sequences,
+// pez.reserve_many): its SQLSTATE in column `column`, its message after it; none when the row
+// holds no refusal. (One of the kind that closes a connection is not one such a function lets
+// through: its caller takes the answer as unreadable.)
+std::optional<StoreError> refusal_in(PGresult const* rows, int row, int column) {
+  if (PQgetisnull(rows, row, column) != 0) return std::nullopt;
+  return classify(statement_error(PQgetvalue(rows, row, column), PQgetvalue(rows, row, column + 1)));
+}
+
+}  // namespace
+
+std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResults const& results,
+                                                                          std::vector<std::uint64_t> const& counts) {
   auto const* rows = last_result(results);
-  if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size())) {
+  if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size()) || PQnfields(rows) != 8) {
     return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered a reserve of " +
                                                                       std::to_string(counts.size()) +
-                                                                      " sequences with another number of rows"});
+                                                                      " sequences with another shape of rows"});
   }
-  std::vector<Block> blocks;
+  std::vector<ReserveResult> out;
   std::vector<char const*> row;
   for (int i = 0; i < PQntuples(rows); ++i) {
+    if (auto refusal = refusal_in(rows, i, 6)) {
+      if (refusal->kind == StoreError::Kind::lost) return std::unexpected(unreadable("a reserve of several sequences"));
+      out.emplace_back(std::unexpected(std::move(*refusal)));
+      continue;
+    }
     row.clear();
-    for (int column = 0; column < PQnfields(rows); ++column) {
+    for (int column = 0; column < 6; ++column) {
       row.push_back(PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column));
     }
     auto block = read_reserve(row, counts[static_cast<std::size_t>(i)]);
     if (!block) return std::unexpected(block.error());
-    blocks.push_back(*block);
+    out.emplace_back(*block);
   }
-  return blocks;
+  return out;
 }
 
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop) {
@@ -279,11 +297,9 @@ std::expected<std::vector<ChangeResult>, StoreError> create_many_answer(PgResult
   }
   std::vector<ChangeResult> out;
   for (int row = 0; row < PQntuples(rows); ++row) {
-    if (PQgetisnull(rows, row, 1) == 0) {
-      auto refusal = classify(statement_error(PQgetvalue(rows, row, 1), PQgetvalue(rows, row, 2)));
-      // A refusal that would close a connection is not one the function lets through.
-      if (refusal.kind == StoreError::Kind::lost) return std::unexpected(unreadable("several creates"));
-      out.emplace_back(std::unexpected(std::move(refusal)));
+    if (auto refusal = refusal_in(rows, row, 1)) {
+      if (refusal->kind == StoreError::Kind::lost) return std::unexpected(unreadable("several creates"));
+      out.emplace_back(std::unexpected(std::move(*refusal)));
       continue;
     }
     auto const generation = parse_int64(PQgetvalue(rows, row, 0));

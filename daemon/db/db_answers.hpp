@@ -51,9 +51,9 @@ bool read_format(PGresult const* rows, int row, int first, SequenceInfo& info, s
 std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count);
 std::expected<Taken, StoreError> take_rows_answer(PgResults const& results, std::uint32_t count);
 std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count);
-// k_reserve_many_sql's: a row for each ask, in order.
-std::expected<std::vector<Block>, StoreError> reserve_many_answer(PgResults const& results,
-                                                                  std::vector<std::uint64_t> const& counts);
+// k_reserve_many_sql's: a row for each ask, in order, its block or its refusal.
+std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResults const& results,
+                                                                          std::vector<std::uint64_t> const& counts);
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);
 // k_create_many_sql's: a row for each create, in order, with its generation or the SQLSTATE and

@@ -62,8 +62,8 @@ def script(seed, length=160):
     lines = []
     for _ in range(length):
         name = rng.choice(NAMES)
-        op = rng.choices(["create", "creates", "take", "reserve", "reset", "drop", "left", "state"],
-                         [14, 6, 30, 22, 10, 8, 6, 6])[0]
+        op = rng.choices(["create", "creates", "take", "reserve", "reserves", "reset", "drop", "left", "state"],
+                         [14, 6, 30, 22, 8, 10, 8, 6, 6])[0]
         if op == "create":
             lines.append("create %s %d %d %d %d %d" % ((name,) + shape(rng)))
         elif op == "creates":  # two in one statement, the same name twice sometimes
@@ -72,6 +72,9 @@ def script(seed, length=160):
             lines.append(f"take {name} {rng.choice([1, 1, 2, 3, 5, 8, 13, 40, 0])}")
         elif op == "reserve":
             lines.append(f"reserve {name} {rng.choice([1, 2, 7, 50, 10 ** 6, MAX, 0])}")
+        elif op == "reserves":  # several in one statement, sorted as pezd sends them
+            names = sorted(set(rng.sample(NAMES, rng.randint(2, 4))))
+            lines.append(f"reserves {rng.choice([1, 2, 7, 50, 10 ** 6])} {' '.join(names)}")
         elif op == "reset":
             to = rng.choice(["", "", str(rng.randint(-30, 40)), str(MAX - rng.randint(0, 300)), "1"])
             lines.append(f"reset {name} {to}".rstrip())
@@ -114,6 +117,11 @@ def sql_of(line):
                 f"coalesce(round(valid_for::numeric, 3)::text, '-') FROM pez.reserve_dated({seq}, {words[2]})")
     if op == "period":
         return f"SELECT {PERIOD.format('current_period')} FROM pez.sequences WHERE name = '{name}'"
+    if op == "reserves":  # reserves N NAME...: pez.reserve_many, a row each
+        names = ",".join(f"'{n}'" for n in words[2:])
+        counts = ",".join(words[1] for _ in words[2:])
+        return ("SELECT coalesce(first_value || ':' || last_value || ':' || increment || ':' || generation, "
+                f"'error:' || error_code) FROM pez.reserve_many(ARRAY[{names}]::text[], ARRAY[{counts}]::bigint[])")
     if op == "take":
         return f"SELECT pez.take({seq}, {words[2]})"
     if op == "reserve":
@@ -148,6 +156,9 @@ def run_postgres(cluster, db, line):
         return "error not_found"
     if op == "take":
         return " ".join(["ok"] + rows)
+    if op == "reserves":
+        return " ".join(["ok"] + [r if not r.startswith("error:") else "error:" + KINDS.get(r[6:], "other")
+                                  for r in rows])
     if op == "creates":  # a row each: the generation, or no generation and the SQLSTATE
         return " ".join(["ok"] + [r.split()[0] if not r.startswith(" ") else
                                   "error:" + KINDS.get(r.split()[0], "other") for r in rows])
@@ -189,16 +200,20 @@ def run_both(cluster, lines, what):
 def test_the_fake_answers_as_postgresql_does(cluster):
     kinds = set()
     mixed = 0  # creates in one statement of which one was made and the other refused
+    reserved_beside_a_refusal = 0  # reserves in one statement of which one got a block and another not
     for seed in range(1, 7):
         lines = script(seed)
         seen, answers = run_both(cluster, lines, f"seed {seed}")
         kinds |= seen
         mixed += sum(1 for line, answer in zip(lines, answers)
                      if line.startswith("creates ") and "error:" in answer and re.search(r" \d", answer))
+        reserved_beside_a_refusal += sum(1 for line, answer in zip(lines, answers)
+                                         if line.startswith("reserves ") and "error:" in answer
+                                         and re.search(r" -?\d+:", answer))
     # The scripts reached the corners they are for.
     assert {"exhausted", "invalid", "exists", "in_use", "not_found", "take", "reserve", "reset", "left",
-            "state", "creates"} <= kinds, kinds
-    assert mixed > 0
+            "state", "creates", "reserves"} <= kinds, kinds
+    assert mixed > 0 and reserved_beside_a_refusal > 0
 
 
 # --- periodic sequences ----------------------------------------------------------------------

@@ -285,13 +285,13 @@ std::expected<Block, StoreError> FakeDb::reserve(std::string const& name, std::i
 
 std::expected<void, StoreError> FakeDb::check_create(CreateSpec const& spec) const {
   if (!valid_name(spec.name)) {
-    return std::unexpected(invalid("invalid sequence name \"" + spec.name +
-                                   "\": 1 to 48 of a-z 0-9 _ -, starting with a letter"));
+    return std::unexpected(
+        invalid("invalid sequence name \"" + spec.name + "\": 1 to 48 of a-z 0-9 _ -, starting with a letter"));
   }
   if (spec.increment == 0) return std::unexpected(invalid("increment must not be 0"));
   if (spec.min >= spec.max) {
-    return std::unexpected(invalid("min (" + std::to_string(spec.min) + ") must be below max (" +
-                                   std::to_string(spec.max) + ")"));
+    return std::unexpected(
+        invalid("min (" + std::to_string(spec.min) + ") must be below max (" + std::to_string(spec.max) + ")"));
   }
   if (magnitude(spec.increment) > i128(spec.max) - spec.min) {
     return std::unexpected(invalid("increment must be at most max - min"));
@@ -331,8 +331,8 @@ std::expected<std::int64_t, StoreError> FakeDb::create(CreateSpec const& spec) {
   ++m_ops;
   if (auto ok = check_create(spec); !ok) return std::unexpected(ok.error());
   Sequence s;
-  s.info = SequenceInfo{spec.name, spec.increment, spec.min,     spec.max, spec.start, spec.cycle, std::nullopt,
-                        ++m_generations, {},       {},          {},         false};
+  s.info = SequenceInfo{spec.name,    spec.increment,  spec.min, spec.max, spec.start, spec.cycle,
+                        std::nullopt, ++m_generations, {},       {},       {},         false};
   if (spec.mode) s.info.block = *spec.mode == "block";
   s.last_value = spec.start;
   s.is_called = false;
@@ -364,12 +364,13 @@ std::vector<std::expected<std::int64_t, StoreError>> FakeDb::create_many(std::ve
 std::expected<std::int64_t, StoreError> FakeDb::reset(std::string const& name, std::optional<std::int64_t> to) {
   ++m_ops;
   auto it = m_sequences.find(name);
-  if (it == m_sequences.end()) return std::unexpected(StoreError{Kind::not_found, "no sequence named \"" + name + "\""});
+  if (it == m_sequences.end())
+    return std::unexpected(StoreError{Kind::not_found, "no sequence named \"" + name + "\""});
   Sequence& s = it->second;
   auto const target = to.value_or(s.info.start);
   if (target < s.info.min || target > s.info.max) {
-    return std::unexpected(invalid("cannot reset \"" + name + "\" to " + std::to_string(target) +
-                                   ": it must lie within min and max"));
+    return std::unexpected(
+        invalid("cannot reset \"" + name + "\" to " + std::to_string(target) + ": it must lie within min and max"));
   }
   s.last_value = target;
   s.is_called = false;
@@ -388,9 +389,11 @@ std::expected<std::int64_t, StoreError> FakeDb::reset(std::string const& name, s
 std::expected<void, StoreError> FakeDb::drop(std::string const& name) {
   ++m_ops;
   if (name == "forward" || name == "reverse") {
-    return std::unexpected(StoreError{Kind::in_use, "sequence \"" + name + "\" is built in and cannot be dropped (reset it instead)"});
+    return std::unexpected(
+        StoreError{Kind::in_use, "sequence \"" + name + "\" is built in and cannot be dropped (reset it instead)"});
   }
-  if (m_sequences.erase(name) == 0) return std::unexpected(StoreError{Kind::not_found, "no sequence named \"" + name + "\""});
+  if (m_sequences.erase(name) == 0)
+    return std::unexpected(StoreError{Kind::not_found, "no sequence named \"" + name + "\""});
   if (on_change) on_change(name);
   return {};
 }

@@ -11,6 +11,8 @@
 //   take_dated NAME N                ->  ok PERIOD V1 V2 ... | error KIND
 //   reserve NAME N                   ->  ok FIRST LAST INCREMENT GENERATION | error KIND
 //   reserve_dated NAME N             ->  ok FIRST LAST INCREMENT GENERATION PERIOD VALID_FOR | error KIND
+//   reserves N NAME1 NAME2 ...       ->  ok FIRST:LAST:INCREMENT:GENERATION|error:KIND ...
+//                                        (N of each, in one statement: pez.reserve_many, sql/012)
 //   reset NAME [TO]                  ->  ok GENERATION | error KIND
 //   drop NAME                        ->  ok | error KIND
 //   left NAME                        ->  ok N | error KIND
@@ -119,6 +121,22 @@ std::string reserve(FakeDb& db, std::string const& name, std::istream& words, bo
   return out.str();
 }
 
+// reserves N NAME...: a block of each in one statement, each apart (as the simulation's store
+// runs pez.reserve_many).
+std::string reserve_many(FakeDb& db, std::string const& count, std::istream& words) {
+  std::int64_t const n = std::stoll(count);
+  std::string out = "ok";
+  std::string name;
+  while (words >> name) {
+    auto r = db.reserve(name, n);
+    out += ' ';
+    out += r ? std::to_string(r->first) + ':' + std::to_string(r->last) + ':' + std::to_string(r->step) + ':' +
+                   std::to_string(r->generation)
+             : "error:" + kind_name(r.error().kind);
+  }
+  return out;
+}
+
 std::string describe(FakeDb& db, std::string const& op, std::string const& name) {
   auto rows = db.describe(name);
   if (rows.empty()) return "error not_found";
@@ -146,6 +164,7 @@ std::string run(FakeDb& db, std::string const& line) {
   if (op == "creates") return create_two(db, name, words);
   if (op == "take" || op == "take_dated") return take(db, name, words, op == "take_dated");
   if (op == "reserve" || op == "reserve_dated") return reserve(db, name, words, op == "reserve_dated");
+  if (op == "reserves") return reserve_many(db, name, words);
   if (op == "reset") {
     std::optional<std::int64_t> to;
     std::int64_t v = 0;

@@ -209,7 +209,8 @@ class Model {
     }
   }
   void delivered(std::uint64_t id) {
-    if (m_issues[id].withdrawn) fail("issue " + std::to_string(id) + " was delivered after its transaction rolled back");
+    if (m_issues[id].withdrawn)
+      fail("issue " + std::to_string(id) + " was delivered after its transaction rolled back");
     m_issues[id].delivered = true;
     m_issues[id].delivered_at = m_clock.now();
   }
@@ -1087,6 +1088,7 @@ void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon
   struct Outcome {
     std::optional<daemon::ReserveManyResult> result;
     std::vector<std::uint64_t> issues;
+    std::vector<std::pair<std::string, std::int32_t>> ran_out;  // the database's period when it said so
     FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
@@ -1094,39 +1096,37 @@ void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon
     m_world.db.roll_back(out->before);
     for (auto issue : out->issues) m_world.model.withdraw(issue);
   };
-  // As k_reserve_many_sql runs pez.reserve_dated for each in turn in one statement: the first
-  // that fails fails the statement, which rolls back: the periods those before it entered are
-  // left again, and what they reserved is burned (setval and nextval are not undone).
+  // As pez.reserve_many (sql/012) runs pez.reserve_dated for each in turn, each in a
+  // subtransaction: one the sequence refuses takes nothing, and the others keep their blocks.
   ex->execute = [this, out, asks] {
     out->before = m_world.db.snapshot();
-    std::vector<daemon::Block> blocks;
+    std::vector<daemon::ReserveResult> blocks;
     for (auto const& ask : asks) {
       Origin origin;
       auto r = m_world.db.reserve(ask.name, static_cast<std::int64_t>(ask.count), &origin);
       if (!r) {
         m_world.log("database: daemon", m_id, "cannot reserve", ask.count, "of", ask.name, "in a statement of",
-                    asks.size(), ":", r.error().message, "; the statement rolls back");
-        m_world.db.roll_back(out->before);
-        for (auto issue : out->issues) m_world.model.withdraw(issue);
-        out->issues.clear();
-        out->result = std::unexpected(r.error());
-        return;
+                    asks.size(), ":", r.error().message);
+        if (r.error().kind == StoreError::Kind::exhausted) {
+          out->ran_out.emplace_back(ask.name, m_world.db.period_now(ask.name));
+        }
+        blocks.emplace_back(std::unexpected(r.error()));
+        continue;
       }
       out->issues.push_back(issue_block(ask.name, *r, origin));
       m_world.log("database: daemon", m_id, "reserves", ask.name, "from", r->first, "to", r->last, "step", r->step,
                   "generation", r->generation, "period", r->period, "in a statement of", asks.size(), "(issue",
                   out->issues.back(), ")");
-      blocks.push_back(*r);
+      blocks.emplace_back(*r);
     }
     out->result = std::move(blocks);
   };
   ex->reply = [this, out, h] {
-    if (*out->result) {
-      for (auto issue : out->issues) {
-        m_world.model.delivered(issue);
-        m_world.log("daemon", m_id, "receives issue", issue);
-      }
+    for (auto issue : out->issues) {
+      m_world.model.delivered(issue);
+      m_world.log("daemon", m_id, "receives issue", issue);
     }
+    for (auto const& [name, period] : out->ran_out) m_world.model.ran_out(m_id, name, period);
     (*h)(std::move(*out->result));
   };
   ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };

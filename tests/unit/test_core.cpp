@@ -79,12 +79,11 @@ class ManualStore final : public pez::daemon::Store {
     --m_free;
     ++reserves;
     auto h = std::make_shared<pez::daemon::ReserveManyHandler>(std::move(handler));
-    std::vector<pez::daemon::Block> blocks;
+    std::vector<pez::daemon::ReserveResult> blocks;
     std::string what = "reserve";
     for (auto const& ask : asks) {
       auto r = m_db.reserve(ask.name, static_cast<std::int64_t>(ask.count));
-      REQUIRE(r);
-      blocks.push_back(*r);
+      blocks.push_back(r ? pez::daemon::ReserveResult(*r) : pez::daemon::ReserveResult(std::unexpected(r.error())));
       what += " " + ask.name;
     }
     push(

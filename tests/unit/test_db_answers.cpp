@@ -10,6 +10,7 @@
 #include "pg_rows.hpp"
 
 using pez::daemon::create_many_answer;
+using pez::daemon::reserve_many_answer;
 using pez::daemon::StoreError;
 using pez::test::pg_rows;
 
@@ -41,6 +42,48 @@ TEST_CASE("several creates: an answer that cannot be theirs is an internal error
   // A refusal of the kind that closes a connection is not one the function lets through.
   CHECK(create_many_answer(
             pg_rows({{std::nullopt, "25006", "cannot execute CREATE SEQUENCE in a read-only transaction"}}, 3), 1)
+            .error()
+            .kind == StoreError::Kind::internal);
+}
+
+TEST_CASE("several reserves: each one's block or refusal, in order") {
+  auto const answer =
+      reserve_many_answer(pg_rows({{"1", "100", "1", "3", std::nullopt, std::nullopt, std::nullopt, std::nullopt},
+                                   {std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                                    "2200H", "nextval: reached maximum value of sequence \"pez.b\" (1000)"},
+                                   {std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                                    "42P01", "relation \"pez.c\" does not exist"},
+                                   {"50", "41", "-1", "7", "20300102", "3600.5", std::nullopt, std::nullopt}},
+                                  8),
+                          {100, 10, 10, 10});
+  REQUIRE(answer);
+  REQUIRE(answer->size() == 4);
+  REQUIRE((*answer)[0].has_value());
+  CHECK((*answer)[0]->first == 1);
+  CHECK((*answer)[0]->last == 100);
+  CHECK((*answer)[0]->period == 0);
+  CHECK((*answer)[1].error().kind == StoreError::Kind::exhausted);
+  CHECK((*answer)[2].error().kind == StoreError::Kind::not_found);
+  REQUIRE((*answer)[3].has_value());
+  CHECK((*answer)[3]->first == 50);
+  CHECK((*answer)[3]->last == 41);
+  CHECK((*answer)[3]->period == 20300102);
+}
+
+TEST_CASE("several reserves: an answer that cannot be theirs is an internal error") {
+  auto const row = std::vector<std::optional<std::string>>{"1",          "10",         "1",          "3",
+                                                           std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+  CHECK(reserve_many_answer(pg_rows({row}, 8), {10, 10}).error().kind == StoreError::Kind::internal);  // a row missing
+  CHECK(reserve_many_answer(pg_rows({{"1", "10", "1", "3", std::nullopt, std::nullopt}}, 6), {10}).error().kind ==
+        StoreError::Kind::internal);  // the columns of the statement before sql/012
+  CHECK(reserve_many_answer(pg_rows({{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                                      std::nullopt, "25006", "cannot execute setval() in a read-only transaction"}},
+                                    8),
+                            {10})
+            .error()
+            .kind == StoreError::Kind::internal);
+  CHECK(reserve_many_answer(pg_rows({{"x", "10", "1", "3", std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, 8),
+                            {10})
             .error()
             .kind == StoreError::Kind::internal);
 }
