@@ -750,3 +750,35 @@ TEST_CASE("block: a block merely running low waits a moment for others to share 
   rig.store.answer_all();
   CHECK(rig.numbers(rig.ask("a", 6)) == std::vector<std::int64_t>{6, 7, 8, 9, 10, 11});
 }
+
+TEST_CASE("block: a sequence refused in a statement of several costs the others nothing") {
+  Rig rig(Mode::block, 1);
+  rig.store.batch = 8;
+  rig.create("a", 1, 1000, true);
+  rig.create("b", 1, 1000, true);
+  rig.create("m", 1, 15, false);  // run out behind the daemon's back
+  rig.create("n", 1, 12, false);  // two numbers left
+  REQUIRE(rig.db.take("m", 15));
+  REQUIRE(rig.db.take("n", 10));
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto first_a = rig.ask("a", 1);  // the one connection is busy with a's block ...
+  REQUIRE(rig.store.pending.size() == 1);
+  auto first_b = rig.ask("b", 1);  // ... so these wait, and go together
+  auto none = rig.ask("m", 1);
+  auto last_two = rig.ask("n", 2);
+  rig.store.answer_next();
+  CHECK(rig.numbers(first_a) == std::vector<std::int64_t>{1});
+  REQUIRE(rig.store.pending.size() == 1);
+  CHECK(rig.store.pending.front().what == "reserve b m n");
+  int const reserves = rig.store.reserves;
+  rig.store.answer_next();
+  // m's refusal is m's alone: b and n keep their blocks (n its last two numbers), and nothing is
+  // asked for again.
+  CHECK(rig.error(none) == pez::Errc::exhausted);
+  CHECK(rig.numbers(first_b) == std::vector<std::int64_t>{1});
+  CHECK(rig.numbers(last_two) == std::vector<std::int64_t>{11, 12});
+  CHECK(rig.store.pending.empty());
+  CHECK(rig.store.reserves == reserves);
+  CHECK(rig.numbers(rig.ask("b", 3)) == std::vector<std::int64_t>{2, 3, 4});
+}
