@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/format.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <string_view>
 
 #include "common/number_template.hpp"
 #include "common/text.hpp"
@@ -29,30 +31,37 @@ void append_v1_body(std::string& out, std::int64_t value, NumberForm form) {
   out += '\n';
 }
 
-void append_v2_body(std::string& out, std::span<std::int64_t const> values, NumberForm form) {
-  // Written in place, not appended piece by piece: a number is at most 20 characters, 24 with
-  // its quotes and ", ".
-  constexpr std::size_t k_digits = 20;
-  bool const quoted = form == NumberForm::string;
+namespace {
+
+// Writes a list in place at the end of out, not appended piece by piece: open, each of values
+// written by write_item (at most `longest` characters), in quotes or not, with `between` between
+// them, then close.
+template <typename WriteItem>
+void append_list(std::string& out, std::span<std::int64_t const> values, std::size_t longest, bool quoted,
+                 std::string_view open, std::string_view between, std::string_view close, WriteItem write_item) {
+  std::size_t const item = longest + between.size() + (quoted ? 2 : 0);
   auto const old = out.size();
-  out.resize_and_overwrite(old + values.size() * (k_digits + 4) + 3, [&](char* data, std::size_t) {
-    char* at = data + old;
-    *at++ = '[';
+  out.resize_and_overwrite(old + open.size() + values.size() * item + close.size(), [&](char* data, std::size_t) {
+    char* at = std::ranges::copy(open, data + old).out;
     bool first = true;
     for (auto v : values) {
-      if (!first) {
-        *at++ = ',';
-        *at++ = ' ';
-      }
+      if (!first) at = std::ranges::copy(between, at).out;
       first = false;
       if (quoted) *at++ = '"';
-      at = std::to_chars(at, at + k_digits, v).ptr;
+      at = write_item(at, v);
       if (quoted) *at++ = '"';
     }
-    *at++ = ']';
-    *at++ = '\n';
+    at = std::ranges::copy(close, at).out;
     return static_cast<std::size_t>(at - data);
   });
+}
+
+}  // namespace
+
+void append_v2_body(std::string& out, std::span<std::int64_t const> values, NumberForm form) {
+  constexpr std::size_t k_digits = 20;  // the most a 64-bit number takes
+  append_list(out, values, k_digits, form == NumberForm::string, "[", ", ", "]\n",
+              [](char* at, std::int64_t v) { return std::to_chars(at, at + k_digits, v).ptr; });
 }
 
 namespace {
@@ -92,16 +101,9 @@ void append_rendered(std::string& out, Printing const& printing, std::int64_t va
 
 void append_rendered_words(std::string& out, Printing const& printing, std::span<std::int64_t const> values) {
   number_template::Renderer const renderer(*printing.format, date_of(printing.period));
-  auto const old = out.size();
-  out.resize_and_overwrite(old + values.size() * (renderer.longest() + 1), [&](char* data, std::size_t) {
-    char* at = data + old;
-    number_template::Renderer::Last last;
-    for (auto v : values) {
-      *at++ = ' ';
-      at = renderer.write(at, v, last);
-    }
-    return static_cast<std::size_t>(at - data);
-  });
+  number_template::Renderer::Last last;
+  append_list(out, values, renderer.longest(), false, values.empty() ? "" : " ", " ", "",
+              [&](char* at, std::int64_t v) { return renderer.write(at, v, last); });
 }
 
 void append_v1_body(std::string& out, std::int64_t value, Printing const& printing) {
@@ -111,28 +113,10 @@ void append_v1_body(std::string& out, std::int64_t value, Printing const& printi
 }
 
 void append_v2_body(std::string& out, std::span<std::int64_t const> values, Printing const& printing) {
-  // Written in place, as the bare list is: each rendering with its quotes and ", ".
   number_template::Renderer const renderer(*printing.format, date_of(printing.period));
-  auto const old = out.size();
-  out.resize_and_overwrite(old + values.size() * (renderer.longest() + 4) + 3, [&](char* data, std::size_t) {
-    char* at = data + old;
-    *at++ = '[';
-    bool first = true;
-    number_template::Renderer::Last last;
-    for (auto v : values) {
-      if (!first) {
-        *at++ = ',';
-        *at++ = ' ';
-      }
-      first = false;
-      *at++ = '"';
-      at = renderer.write(at, v, last);
-      *at++ = '"';
-    }
-    *at++ = ']';
-    *at++ = '\n';
-    return static_cast<std::size_t>(at - data);
-  });
+  number_template::Renderer::Last last;
+  append_list(out, values, renderer.longest(), true, "[", ", ", "]\n",
+              [&](char* at, std::int64_t v) { return renderer.write(at, v, last); });
 }
 
 std::string error_body(std::string_view message) {
