@@ -160,30 +160,29 @@ BEGIN
         -- Alone: a take of a periodic sequence may start a new period (setval), and one without
         -- cycle checks what is left.
         PERFORM pg_catalog.pg_advisory_xact_lock(pez.lock_key(seq));
-        IF periodic AND NOT opts.seqcycle THEN
-            -- A new period would hold the numbers from the start on: too few, and it is not entered.
-            SELECT s.current_period, pez.period_start(s.period, s.time_zone, pez.period_clock()) INTO entered_period, due
-              FROM pez.sequences s JOIN pg_catalog.pg_class c ON c.relname = s.name
-             WHERE c.oid = seq AND c.relnamespace = 'pez'::regnamespace;
+        IF NOT opts.seqcycle THEN
+            -- What is left: from the start on, if the take would enter a new period; too few, and
+            -- the period is not entered.
+            IF periodic THEN
+                SELECT s.current_period, pez.period_start(s.period, s.time_zone, pez.period_clock())
+                  INTO entered_period, due
+                  FROM pez.sequences s JOIN pg_catalog.pg_class c ON c.relname = s.name
+                 WHERE c.oid = seq AND c.relnamespace = 'pez'::regnamespace;
+            END IF;
             IF entered_period IS NOT NULL AND due > entered_period THEN
                 left_over := pg_catalog.div(CASE WHEN opts.seqincrement > 0 THEN opts.seqmax::numeric - opts.seqstart
                                                  ELSE opts.seqstart::numeric - opts.seqmin END,
                                             abs(opts.seqincrement::numeric)) + 1;
-                IF left_over < n THEN
-                    RAISE EXCEPTION 'pez.take: % has % numbers left and does not cycle, fewer than the % asked for',
-                        seq, left_over, n USING ERRCODE = 'sequence_generator_limit_exceeded';
-                END IF;
+            ELSE
+                left_over := pez.numbers_left(seq);
             END IF;
-        END IF;
-        IF periodic THEN
-            SELECT e.period INTO period FROM pez.enter_period(seq) e;
-        END IF;
-        IF NOT opts.seqcycle THEN
-            left_over := pez.numbers_left(seq);
             IF left_over < n THEN
                 RAISE EXCEPTION 'pez.take: % has % numbers left and does not cycle, fewer than the % asked for',
                     seq, left_over, n USING ERRCODE = 'sequence_generator_limit_exceeded';
             END IF;
+        END IF;
+        IF periodic THEN
+            SELECT e.period INTO period FROM pez.enter_period(seq) e;
         END IF;
     END IF;
     PERFORM pg_catalog.pg_logical_emit_message(true, 'pez', '');
