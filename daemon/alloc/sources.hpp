@@ -55,7 +55,9 @@ class Retry {
 
 // Strict mode (DESIGN §1): every number is taken from the database after its request arrived
 // and answered only after the database committed. Requests for the same sequence that wait at
-// the same time share one statement; each still gets its own numbers, in arrival order.
+// the same time share one statement; each still gets its own numbers, in arrival order. The
+// waiting requests of several sequences share one statement too (Store::take_many, each
+// sequence's take apart), each sequence still in one statement at a time.
 class StrictSource final : public Source {
  public:
   StrictSource(SourceContext ctx, std::uint32_t batch_limit);
@@ -75,8 +77,13 @@ class StrictSource final : public Source {
     Clock::time_point sent;
   };
   bool waits(std::string const& name, Clock::time_point now);
+  std::shared_ptr<Batch> gather(std::deque<Request>::iterator next);
   void run(std::shared_ptr<Batch> const& batch);
+  void run_many(std::vector<std::shared_ptr<Batch>> group);
   void finish(std::shared_ptr<Batch> const& batch, TakeResult result);
+  void finish_many(std::vector<std::shared_ptr<Batch>> const& group, TakeManyResult result);
+  // What a batch's statement (or its row of a statement of several) answered.
+  void settle(std::shared_ptr<Batch> const& batch, TakeResult result);
   void take_failed(Batch& batch, StoreError const& error);
   void refuse(Batch& batch, StoreError const& error);
   void refuse_waiting(Batch const& batch, StoreError const& error);

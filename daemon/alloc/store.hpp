@@ -89,7 +89,16 @@ struct ReserveAsk {
   std::uint64_t count = 0;
 };
 
+// Numbers asked of one sequence in a take of several sequences at once.
+struct TakeAsk {
+  std::string name;
+  std::uint32_t count = 0;
+};
+
 using TakeResult = std::expected<Taken, StoreError>;
+// Every ask's numbers or refusal, in the order asked; or one error for all of them.
+using TakeManyResult = std::expected<std::vector<TakeResult>, StoreError>;
+using TakeManyHandler = std::move_only_function<void(TakeManyResult)>;
 using ReserveResult = std::expected<Block, StoreError>;
 // Every ask's block or refusal, in the order asked; or one error for all of them.
 using ReserveManyResult = std::expected<std::vector<ReserveResult>, StoreError>;
@@ -133,6 +142,18 @@ class Store {
   // Numbers are the handler's only when the whole exchange ended cleanly.
   virtual void take(std::string const& name, std::uint32_t count, TakeHandler handler) = 0;
   virtual void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) = 0;
+  // Takes the numbers asked of each sequence (by name, each name once, at most take_batch() of
+  // them) in one statement: one transaction, one durable commit, sequences locked in the order of
+  // their names. Each take runs apart (a subtransaction): one that the sequence refuses (run out,
+  // dropped, ...) takes nothing and is answered with its refusal, and the others keep their
+  // numbers. When the statement itself fails (a standby now, a lost connection) the answer is
+  // that one error, and whatever it took is burned.
+  virtual void take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) {
+    (void)asks;
+    handler(std::unexpected(StoreError{StoreError::Kind::internal, "this store takes from one sequence a statement"}));
+  }
+  // How many sequences one take_many may ask of; 1: the store does not take from several at once.
+  virtual std::size_t take_batch() const { return 1; }
   // Reserves a block of each sequence asked for (by name, each name once, at most
   // reserve_batch() of them) in one statement: one transaction, one commit, sequences locked in
   // the order of their names. Each reserve runs apart (a subtransaction): one that the sequence

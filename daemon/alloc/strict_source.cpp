@@ -79,41 +79,59 @@ bool StrictSource::waits(std::string const& name, Clock::time_point now) {
   return it != m_retry.end() && it->second.ready_at() > now;
 }
 
+std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::deque<Request>::iterator next) {
+  auto batch = std::make_shared<Batch>();
+  batch->name = next->name;
+  auto const* info = m_ctx.store.catalog().find(batch->name);
+  bool one_by_one = false;
+  if (auto it = m_one_by_one.find(batch->name); it != m_one_by_one.end()) {
+    one_by_one = info != nullptr && info->generation == it->second;
+    if (!one_by_one) m_one_by_one.erase(it);
+  }
+  // A cycling sequence gives no more in one statement than one pass holds, or the numbers of
+  // one statement would repeat.
+  std::uint64_t limit = m_batch_limit;
+  if (info != nullptr && info->cycle) {
+    limit = std::min<std::uint64_t>(
+        limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
+  }
+  // The first request goes whatever its count; the others join while the total stays within
+  // the limit.
+  for (auto it = next; it != m_queue.end();) {
+    bool const first = batch->requests.empty();
+    if (it->name == batch->name && (first || (!one_by_one && batch->total + it->count <= limit))) {
+      batch->total += it->count;
+      batch->requests.push_back(std::move(*it));
+      it = m_queue.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return batch;
+}
+
 void StrictSource::pump() {
   auto const now = m_ctx.clock.now();
   std::optional<Clock::time_point> retry_at;
+  std::size_t const limit = std::max<std::size_t>(1, m_ctx.store.take_batch());
   for (;;) {
     if (!m_ctx.store.can_send()) return;
-    auto next = std::ranges::find_if(m_queue, [&](Request const& r) { return !waits(r.name, now); });
-    if (next == m_queue.end()) break;
-    auto batch = std::make_shared<Batch>();
-    batch->name = next->name;
-    auto const* info = m_ctx.store.catalog().find(batch->name);
-    bool one_by_one = false;
-    if (auto it = m_one_by_one.find(batch->name); it != m_one_by_one.end()) {
-      one_by_one = info != nullptr && info->generation == it->second;
-      if (!one_by_one) m_one_by_one.erase(it);
+    // The sequences that may go, as many as one statement takes from: each one's take runs apart
+    // (Store::take_many), so one refused costs the others nothing.
+    std::vector<std::shared_ptr<Batch>> group;
+    while (group.size() < limit) {
+      auto next = std::ranges::find_if(m_queue, [&](Request const& r) {
+        return !waits(r.name, now) && std::ranges::none_of(group, [&](auto const& b) { return b->name == r.name; });
+      });
+      if (next == m_queue.end()) break;
+      group.push_back(gather(next));
     }
-    // A cycling sequence gives no more in one statement than one pass holds, or the numbers of
-    // one statement would repeat.
-    std::uint64_t limit = m_batch_limit;
-    if (info != nullptr && info->cycle) {
-      limit = std::min<std::uint64_t>(
-          limit, numbers_per_pass({info->increment, info->min, info->max, info->start, info->cycle}));
+    if (group.empty()) break;
+    if (group.size() == 1) {
+      run(group.front());
+    } else {
+      run_many(std::move(group));
     }
-    // The first request goes whatever its count; the others join while the total stays within
-    // the limit.
-    for (auto it = next; it != m_queue.end();) {
-      bool const first = batch->requests.empty();
-      if (it->name == batch->name && (first || (!one_by_one && batch->total + it->count <= limit))) {
-        batch->total += it->count;
-        batch->requests.push_back(std::move(*it));
-        it = m_queue.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    run(batch);
   }
   for (auto const& request : m_queue) {
     auto it = m_retry.find(request.name);
@@ -137,7 +155,48 @@ void StrictSource::run(std::shared_ptr<Batch> const& batch) {
   m_ctx.store.take(batch->name, batch->total, [this, batch](TakeResult result) { finish(batch, std::move(result)); });
 }
 
+void StrictSource::run_many(std::vector<std::shared_ptr<Batch>> group) {
+  // In the order of their names: statements that lock sequences in one order cannot deadlock.
+  std::ranges::sort(group, [](auto const& a, auto const& b) { return a->name < b->name; });
+  std::vector<TakeAsk> asks;
+  asks.reserve(group.size());
+  auto const now = m_ctx.clock.now();
+  for (auto const& batch : group) {
+    batch->sent = now;
+    m_in_flight.push_back(batch);
+    asks.push_back(TakeAsk{batch->name, batch->total});
+  }
+  spdlog::debug("taking numbers of {} sequences in one statement", asks.size());
+  m_ctx.metrics.db_round_trip();
+  m_ctx.store.take_many(
+      asks, [this, group = std::move(group)](TakeManyResult result) { finish_many(group, std::move(result)); });
+}
+
 void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result) {
+  bool const failed = !result;
+  settle(batch, std::move(result));
+  if (failed && m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
+  pump();
+}
+
+void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group, TakeManyResult result) {
+  if (result && result->size() != group.size()) {
+    result = std::unexpected(
+        StoreError{StoreError::Kind::internal, "the database answered a take of " + std::to_string(group.size()) +
+                                                   " sequences with " + std::to_string(result->size()) + " answers"});
+  }
+  bool failed = !result;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    // The statement's own failure is each one's, as if it had gone alone.
+    TakeResult mine = result ? std::move((*result)[i]) : TakeResult(std::unexpected(result.error()));
+    failed = failed || !mine;
+    settle(group[i], std::move(mine));
+  }
+  if (failed && m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
+  pump();
+}
+
+void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result) {
   std::erase(m_in_flight, batch);
   using Kind = StoreError::Kind;
   if (result && result->numbers.size() != batch->total) {
@@ -149,9 +208,7 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
     hand_out(*batch, *result);
   } else {
     take_failed(*batch, result.error());
-    if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
   }
-  pump();
 }
 
 void StrictSource::take_failed(Batch& batch, StoreError const& error) {

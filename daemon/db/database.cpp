@@ -190,24 +190,55 @@ void Database::reserve(std::string const& name, std::uint64_t count, ReserveHand
                                        [count](PgResults const& r) { return reserve_answer(r, count); }));
 }
 
-void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
-  Slot& slot = lease();
+namespace {
+
+// The names and the counts of several asks as array literals ($1 and $2 of k_reserve_many_sql
+// and k_take_many_sql), and the counts.
+template <typename Ask>
+struct AskLists {
+  std::string names;
+  std::string counts;
+  std::vector<decltype(Ask::count)> each;
+};
+
+template <typename Ask>
+AskLists<Ask> ask_lists(std::vector<Ask> const& asks) {
+  AskLists<Ask> out;
   std::vector<std::string> names;
-  std::vector<std::uint64_t> counts;
-  std::string count_list = "{";
+  out.counts = "{";
   for (auto const& ask : asks) {
     names.push_back(ask.name);
-    counts.push_back(ask.count);
-    if (count_list.size() > 1) count_list += ',';
-    count_list += std::to_string(ask.count);
+    out.each.push_back(ask.count);
+    if (out.counts.size() > 1) out.counts += ',';
+    out.counts += std::to_string(ask.count);
   }
-  count_list += '}';
-  auto const name_list = array_literal(names);
-  char const* params[] = {name_list.c_str(), count_list.c_str()};
-  slot.conn->exec_params(
-      k_reserve_many_sql, params, m_options.statement_timeout,
-      answer<std::vector<ReserveResult>>(slot, slot.conn, std::move(handler),
-                                         [counts](PgResults const& r) { return reserve_many_answer(r, counts); }));
+  out.counts += '}';
+  out.names = array_literal(names);
+  return out;
+}
+
+}  // namespace
+
+void Database::reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) {
+  Slot& slot = lease();
+  auto lists = ask_lists(asks);
+  char const* params[] = {lists.names.c_str(), lists.counts.c_str()};
+  slot.conn->exec_params(k_reserve_many_sql, params, m_options.statement_timeout,
+                         answer<std::vector<ReserveResult>>(slot, slot.conn, std::move(handler),
+                                                            [counts = std::move(lists.each)](PgResults const& r) {
+                                                              return reserve_many_answer(r, counts);
+                                                            }));
+}
+
+void Database::take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) {
+  Slot& slot = lease();
+  auto lists = ask_lists(asks);
+  char const* params[] = {lists.names.c_str(), lists.counts.c_str()};
+  slot.conn->exec_params(k_take_many_sql, params, m_options.statement_timeout,
+                         answer<std::vector<TakeResult>>(slot, slot.conn, std::move(handler),
+                                                         [counts = std::move(lists.each)](PgResults const& r) {
+                                                           return take_many_answer(r, counts);
+                                                         }));
 }
 
 namespace {

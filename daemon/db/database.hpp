@@ -50,6 +50,11 @@ inline constexpr char const k_reserve_sql[] =
 inline constexpr char const k_reserve_many_sql[] =
     "SELECT first_value, last_value, increment, generation, to_char(period, 'YYYYMMDD'), valid_for, error_code,"
     " error_message FROM pez.reserve_many($1::text[], $2::bigint[])";
+// The same for strict takes of several sequences ($1 their names, $2 the counts), each apart
+// (sql/013_take_many.sql): a row each, as k_take_dated_sql's, or its refusal's SQLSTATE and message.
+inline constexpr char const k_take_many_sql[] =
+    "SELECT to_char(period, 'YYYYMMDD'), numbers, error_code, error_message"
+    " FROM pez.take_many($1::text[], $2::integer[])";
 // Several creates in one statement (sql/010_create_many.sql): $1 a JSON array of the arguments
 // of pez.create_sequence for each, in its order.
 inline constexpr char const k_create_many_sql[] =
@@ -95,6 +100,9 @@ class Database final : public Store {
   void take(std::string const& name, std::uint32_t count, TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, ReserveHandler handler) override;
   void reserve_many(std::vector<ReserveAsk> const& asks, ReserveManyHandler handler) override;
+  void take_many(std::vector<TakeAsk> const& asks, TakeManyHandler handler) override;
+  // As reserve_batch: each take of a sequence without cycle holds its advisory lock to the commit.
+  std::size_t take_batch() const override { return 32; }
   // Each reserve holds its sequence's advisory lock to the commit: 32 of them a statement stay
   // well within the lock table (max_locks_per_transaction) with many daemons at once.
   std::size_t reserve_batch() const override { return 32; }

@@ -204,19 +204,18 @@ std::expected<Taken, StoreError> take_rows_answer(PgResults const& results, std:
   return read_take(values, count);
 }
 
-std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
-  // One row: the period (or NULL) and the numbers as an array, {1,2,3}.
-  auto const* rows = last_result(results);
-  if (rows == nullptr || PQntuples(rows) != 1 || PQnfields(rows) != 2 || PQgetisnull(rows, 0, 1)) {
-    return std::unexpected(unreadable("pez.take_dated"));
-  }
+namespace {
+
+// A take_dated row's period (yyyymmdd or NULL) and numbers ({1,2,3}), read as take answers:
+// exactly count of them; anything else is unreadable (what names the statement).
+std::expected<Taken, StoreError> read_dated(PGresult const* rows, int row, std::uint32_t count, char const* what) {
   std::int32_t period = 0;
-  if (!read_period(PQgetisnull(rows, 0, 0) ? nullptr : PQgetvalue(rows, 0, 0), period)) {
-    return std::unexpected(unreadable("pez.take_dated"));
+  if (PQgetisnull(rows, row, 1) != 0 ||
+      !read_period(PQgetisnull(rows, row, 0) ? nullptr : PQgetvalue(rows, row, 0), period)) {
+    return std::unexpected(unreadable(what));
   }
-  std::string_view array = PQgetvalue(rows, 0, 1);
-  if (array.size() < 2 || array.front() != '{' || array.back() != '}')
-    return std::unexpected(unreadable("pez.take_dated"));
+  std::string_view array = PQgetvalue(rows, row, 1);
+  if (array.size() < 2 || array.front() != '{' || array.back() != '}') return std::unexpected(unreadable(what));
   array = array.substr(1, array.size() - 2);
   std::vector<std::string> texts;
   if (!array.empty()) {
@@ -228,6 +227,17 @@ std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint
   auto taken = read_take(values, count);
   if (taken) taken->period = period;
   return taken;
+}
+
+}  // namespace
+
+std::expected<Taken, StoreError> take_answer(PgResults const& results, std::uint32_t count) {
+  // One row: the period (or NULL) and the numbers as an array, {1,2,3}.
+  auto const* rows = last_result(results);
+  if (rows == nullptr || PQntuples(rows) != 1 || PQnfields(rows) != 2) {
+    return std::unexpected(unreadable("pez.take_dated"));
+  }
+  return read_dated(rows, 0, count, "pez.take_dated");
 }
 
 std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::uint64_t count) {
@@ -277,6 +287,27 @@ std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResu
     auto block = read_reserve(row, counts[static_cast<std::size_t>(i)]);
     if (!block) return std::unexpected(block.error());
     out.emplace_back(*block);
+  }
+  return out;
+}
+
+std::expected<std::vector<TakeResult>, StoreError> take_many_answer(PgResults const& results,
+                                                                    std::vector<std::uint32_t> const& counts) {
+  char const* const what = "a take of several sequences";
+  auto const* rows = last_result(results);
+  if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size()) || PQnfields(rows) != 4) {
+    return std::unexpected(unreadable(what));
+  }
+  std::vector<TakeResult> out;
+  for (int i = 0; i < PQntuples(rows); ++i) {
+    if (auto refusal = refusal_in(rows, i, 2)) {
+      if (refusal->kind == StoreError::Kind::lost) return std::unexpected(unreadable(what));
+      out.emplace_back(std::unexpected(std::move(*refusal)));
+      continue;
+    }
+    auto taken = read_dated(rows, i, counts[static_cast<std::size_t>(i)], what);
+    if (!taken) return std::unexpected(taken.error());
+    out.emplace_back(std::move(*taken));
   }
   return out;
 }

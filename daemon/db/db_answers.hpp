@@ -54,6 +54,10 @@ std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::u
 // k_reserve_many_sql's: a row for each ask, in order, its block or its refusal.
 std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResults const& results,
                                                                           std::vector<std::uint64_t> const& counts);
+// k_take_many_sql's: a row for each ask, in order, its numbers (exactly as many as asked, with
+// their period) or its refusal.
+std::expected<std::vector<TakeResult>, StoreError> take_many_answer(PgResults const& results,
+                                                                    std::vector<std::uint32_t> const& counts);
 // The generation a create or reset made (0 for a drop).
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop);
 // k_create_many_sql's: a row for each create, in order, with its generation or the SQLSTATE and

@@ -63,6 +63,13 @@ def load_script(path, name):
     return module
 
 
+def next_pipelined(pezd, names, count=1):
+    """NEXT for each name over one socket connection, every line sent before the first answer."""
+    client = pezd.lines(timeout=60)
+    client.send("".join(f"NEXT {name} {count}\n" for name in names))
+    return [client.read_line() for _ in names]
+
+
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while True:

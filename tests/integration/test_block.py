@@ -6,7 +6,7 @@ import concurrent.futures
 import re
 import socket
 
-from harness import FORWARD_MAX, read_responses, wait_until
+from harness import FORWARD_MAX, next_pipelined, read_responses, wait_until
 
 
 def metric(pezd, name, labels):
@@ -125,13 +125,6 @@ def test_reserve_function_by_hand(cluster, db, start_pezd):
     assert cluster.psql(db, "SELECT string_agg(n::text, ',') FROM pez.take('pez.forward', 3) AS n") == "11,12,13"
     bad = cluster.psql(db, "SELECT * FROM pez.reserve('pez.forward', 0)", check=False)
     assert bad.returncode != 0 and "must be 1 or more" in bad.stderr
-
-
-def next_pipelined(pezd, names, count=1):
-    """NEXT for each name over one socket connection, every line sent before the first answer."""
-    client = pezd.lines(timeout=60)
-    client.send("".join(f"NEXT {name} {count}\n" for name in names))
-    return [client.read_line() for _ in names]
 
 
 def test_first_blocks_of_many_sequences_are_reserved_together(start_pezd, cluster):

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from harness import FORWARD_MAX, assert_one_error_line, metric, wait_until
+from harness import FORWARD_MAX, assert_one_error_line, metric, next_pipelined, wait_until
 
 MAX = FORWARD_MAX
 
@@ -160,3 +160,45 @@ def test_a_sequence_made_by_hand_is_served_and_keeps_its_reserve(start_pezd, clu
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["generation"] > 0
     assert take(pezd, "legacy", 1) == [1]
+
+
+# 9. Strict mode: requests spread over many sequences share statements (sql/013, pez.take_many),
+# and one sequence's refusal in such a statement is its own: the others' numbers are neither
+# skipped nor asked for again.
+def test_strict_requests_of_many_sequences_share_statements(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    names = [f"many-{i:03d}" for i in range(300)]
+    cluster.psql(pezd.database, "SELECT pez.create_sequence(n) FROM unnest(ARRAY[" +
+                 ",".join(f"'{n}'" for n in names) + "]) n")
+    wait_until(lambda: pezd.get(f"/v1/{names[-1]}").status == 200, 10, what="the last sequence")
+    before = metric(pezd.get("/metrics").body, "pez_db_round_trips_total")
+    answers = next_pipelined(pezd, names[:-1])
+    assert [a.split()[:2] for a in answers] == [["OK", "1"]] * len(answers), answers[:3]
+    after = metric(pezd.get("/metrics").body, "pez_db_round_trips_total")
+    # 299 takes, where one statement each took 299: a statement takes from those waiting when a
+    # connection is free, up to 32.
+    assert after - before <= len(answers) // 4, after - before
+    assert "taking numbers of " in pezd.log_text()
+
+
+def test_strict_a_sequence_run_out_among_others_taken_together_fails_alone(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    names = [f"s-{i:02d}" for i in range(40)]
+    for name in names:
+        create(pezd, name, *(["--max", "1000", "--no-cycle"] if name == "s-20" else []))
+    cluster.psql(pezd.database, "SELECT setval('pez.\"s-20\"', 995)")  # 5 left: fewer than 10
+    seen = {name: [] for name in names}
+    for _ in range(3):
+        answers = next_pipelined(pezd, names, 10)
+        for name, answer in zip(names, answers):
+            if name == "s-20":
+                assert answer.startswith("ERR exhausted "), answer
+            else:
+                assert answer.startswith("OK "), (name, answer)
+                seen[name] += [int(v) for v in answer.split()[1:]]
+    assert "taking numbers of " in pezd.log_text()
+    for name, values in seen.items():
+        if name != "s-20":
+            assert values == list(range(1, 31)), (name, values)
+    # s-20's refusals took nothing: its last five numbers are still there.
+    assert next_pipelined(pezd, ["s-20"], 5) == ["OK 996 997 998 999 1000"]

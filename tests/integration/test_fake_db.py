@@ -62,8 +62,8 @@ def script(seed, length=160):
     lines = []
     for _ in range(length):
         name = rng.choice(NAMES)
-        op = rng.choices(["create", "creates", "take", "reserve", "reserves", "reset", "drop", "left", "state"],
-                         [14, 6, 30, 22, 8, 10, 8, 6, 6])[0]
+        op = rng.choices(["create", "creates", "take", "takes", "reserve", "reserves", "reset", "drop", "left",
+                          "state"], [14, 6, 24, 8, 22, 8, 10, 8, 6, 6])[0]
         if op == "create":
             lines.append("create %s %d %d %d %d %d" % ((name,) + shape(rng)))
         elif op == "creates":  # two in one statement, the same name twice sometimes
@@ -75,6 +75,9 @@ def script(seed, length=160):
         elif op == "reserves":  # several in one statement, sorted as pezd sends them
             names = sorted(set(rng.sample(NAMES, rng.randint(2, 4))))
             lines.append(f"reserves {rng.choice([1, 2, 7, 50, 10 ** 6])} {' '.join(names)}")
+        elif op == "takes":
+            names = sorted(set(rng.sample(NAMES, rng.randint(2, 4))))
+            lines.append(f"takes {rng.choice([1, 1, 2, 3, 5, 40, 0])} {' '.join(names)}")
         elif op == "reset":
             to = rng.choice(["", "", str(rng.randint(-30, 40)), str(MAX - rng.randint(0, 300)), "1"])
             lines.append(f"reset {name} {to}".rstrip())
@@ -122,6 +125,11 @@ def sql_of(line):
         counts = ",".join(words[1] for _ in words[2:])
         return ("SELECT coalesce(first_value || ':' || last_value || ':' || increment || ':' || generation, "
                 f"'error:' || error_code) FROM pez.reserve_many(ARRAY[{names}]::text[], ARRAY[{counts}]::bigint[])")
+    if op == "takes":  # takes N NAME...: pez.take_many, a row each
+        names = ",".join(f"'{n}'" for n in words[2:])
+        counts = ",".join(words[1] for _ in words[2:])
+        return (f"SELECT coalesce({PERIOD.format('period')} || ':' || array_to_string(numbers, ','), "
+                f"'error:' || error_code) FROM pez.take_many(ARRAY[{names}]::text[], ARRAY[{counts}]::integer[])")
     if op == "take":
         return f"SELECT pez.take({seq}, {words[2]})"
     if op == "reserve":
@@ -156,7 +164,7 @@ def run_postgres(cluster, db, line):
         return "error not_found"
     if op == "take":
         return " ".join(["ok"] + rows)
-    if op == "reserves":
+    if op in ("reserves", "takes"):
         return " ".join(["ok"] + [r if not r.startswith("error:") else "error:" + KINDS.get(r[6:], "other")
                                   for r in rows])
     if op == "creates":  # a row each: the generation, or no generation and the SQLSTATE
@@ -201,6 +209,7 @@ def test_the_fake_answers_as_postgresql_does(cluster):
     kinds = set()
     mixed = 0  # creates in one statement of which one was made and the other refused
     reserved_beside_a_refusal = 0  # reserves in one statement of which one got a block and another not
+    taken_beside_a_refusal = 0  # takes in one statement of which one got numbers and another not
     for seed in range(1, 7):
         lines = script(seed)
         seen, answers = run_both(cluster, lines, f"seed {seed}")
@@ -210,10 +219,13 @@ def test_the_fake_answers_as_postgresql_does(cluster):
         reserved_beside_a_refusal += sum(1 for line, answer in zip(lines, answers)
                                          if line.startswith("reserves ") and "error:" in answer
                                          and re.search(r" -?\d+:", answer))
+        taken_beside_a_refusal += sum(1 for line, answer in zip(lines, answers)
+                                      if line.startswith("takes ") and "error:" in answer
+                                      and re.search(r" \d+:-?\d", answer))
     # The scripts reached the corners they are for.
     assert {"exhausted", "invalid", "exists", "in_use", "not_found", "take", "reserve", "reset", "left",
-            "state", "creates", "reserves"} <= kinds, kinds
-    assert mixed > 0 and reserved_beside_a_refusal > 0
+            "state", "creates", "reserves", "takes"} <= kinds, kinds
+    assert mixed > 0 and reserved_beside_a_refusal > 0 and taken_beside_a_refusal > 0
 
 
 # --- periodic sequences ----------------------------------------------------------------------
@@ -322,15 +334,21 @@ def periodic_script(seed, length=160):
     names = ["pa", "pa", "pb", "pb", "pc", "forward", "nothing"]
     for _ in range(length):
         name = rng.choice(names)
-        op = rng.choices(["create", "take", "take_dated", "reserve", "reserve_dated", "reset", "drop", "left", "state",
-                          "period", "clock", "abort"], [14, 8, 18, 6, 18, 6, 4, 4, 4, 6, 14, 8])[0]
+        op = rng.choices(["create", "take", "take_dated", "takes", "reserve", "reserve_dated", "reset", "drop", "left",
+                          "state", "period", "clock", "abort"], [14, 8, 14, 6, 6, 18, 6, 4, 4, 4, 6, 14, 8])[0]
         if op == "create":
             start, lo, hi, step, cycle = shape(rng)
             period = rng.choice(["daily", "daily", "monthly", "yearly"])
             zone = rng.choice(["", ""] + ZONES)
             lines.append(f"create {name} {start} {lo} {hi} {step} {cycle} {period} {zone}".rstrip())
         elif op == "abort":
-            lines.append(f"abort {rng.choice(['take_dated', 'reserve_dated'])} {name} {rng.choice([1, 2, 5, 40])}")
+            what = rng.choice(["take_dated", "reserve_dated", "takes"])
+            if what == "takes":
+                lines.append(f"abort takes {rng.choice([1, 2, 5, 40])} {' '.join(sorted(set(rng.sample(names, 3))))}")
+            else:
+                lines.append(f"abort {what} {name} {rng.choice([1, 2, 5, 40])}")
+        elif op == "takes":  # several in one statement, sorted as pezd sends them
+            lines.append(f"takes {rng.choice([1, 2, 5, 40])} {' '.join(sorted(set(rng.sample(names, 3))))}")
         elif op in ("take", "take_dated"):
             lines.append(f"{op} {name} {rng.choice([1, 1, 2, 3, 5, 8, 13, 40])}")
         elif op in ("reserve", "reserve_dated"):
@@ -369,7 +387,7 @@ def test_the_fake_keeps_periods_as_postgresql_does(cluster):
     assert before[7] == "ok 20291201 1"  # the clock moved on into December: from the start again
     for seed in range(1, 5):
         kinds |= run_both(cluster, periodic_script(seed), f"periodic seed {seed}")[0]
-    assert {"exhausted", "invalid", "exists", "not_found", "take", "reserve", "state", "abort"} <= kinds, kinds
+    assert {"exhausted", "invalid", "exists", "not_found", "take", "takes", "reserve", "state", "abort"} <= kinds, kinds
 
 
 @pytest.mark.strict_only  # no pezd: once is enough

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     total.dated += r.dated;
     total.changes += r.changes;
     total.together += r.together;
+    total.takes_together += r.takes_together;
     total.faults += r.faults;
     if (!r.ok) {
       std::printf("pez-sim: seed %llu: %s\npez-sim: replay with: pez-sim --seed %llu --trace\n",
@@ -80,10 +81,12 @@ int main(int argc, char** argv) {
   auto const seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
       "pez-sim: %llu seeds from %llu clean in %.1f s: %llu requests, %llu numbers handed out (%llu of "
-      "them dated), %llu admin changes (%llu creates given together), %llu faults\n",
+      "them dated), %llu strict takes given together, %llu admin changes (%llu creates given together), %llu "
+      "faults\n",
       static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(first), seconds,
       static_cast<unsigned long long>(total.requests), static_cast<unsigned long long>(total.numbers),
-      static_cast<unsigned long long>(total.dated), static_cast<unsigned long long>(total.changes),
-      static_cast<unsigned long long>(total.together), static_cast<unsigned long long>(total.faults));
+      static_cast<unsigned long long>(total.dated), static_cast<unsigned long long>(total.takes_together),
+      static_cast<unsigned long long>(total.changes), static_cast<unsigned long long>(total.together),
+      static_cast<unsigned long long>(total.faults));
   return 0;
 }

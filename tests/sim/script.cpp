@@ -13,6 +13,8 @@
 //   reserve_dated NAME N             ->  ok FIRST LAST INCREMENT GENERATION PERIOD VALID_FOR | error KIND
 //   reserves N NAME1 NAME2 ...       ->  ok FIRST:LAST:INCREMENT:GENERATION|error:KIND ...
 //                                        (N of each, in one statement: pez.reserve_many, sql/012)
+//   takes N NAME1 NAME2 ...          ->  ok PERIOD:V1,V2,...|error:KIND ...
+//                                        (N of each, in one statement: pez.take_many, sql/013)
 //   reset NAME [TO]                  ->  ok GENERATION | error KIND
 //   drop NAME                        ->  ok | error KIND
 //   left NAME                        ->  ok N | error KIND
@@ -20,7 +22,7 @@
 //   period NAME                      ->  ok PERIOD | error KIND   (the period entered last)
 //   clock SECONDS                    ->  ok   (the database's clock: SECONDS after 2030-01-01 00:00 UTC)
 //   abort OPERATION ...              ->  the operation's answer, its transaction then rolled back
-//                                        (take, take_dated, reserve, reserve_dated)
+//                                        (take, take_dated, reserve, reserve_dated, reserves, takes)
 //
 // A PERIOD is yyyymmdd, 0 for none; VALID_FOR the seconds left of it with three decimals, - for none.
 #include <cstdio>
@@ -137,6 +139,30 @@ std::string reserve_many(FakeDb& db, std::string const& count, std::istream& wor
   return out;
 }
 
+// takes N NAME...: numbers of each in one statement, each apart (as the simulation's store runs
+// pez.take_many).
+std::string take_many(FakeDb& db, std::string const& count, std::istream& words) {
+  std::int64_t const n = std::stoll(count);
+  std::string out = "ok";
+  std::string name;
+  while (words >> name) {
+    auto r = db.take_dated(name, n);
+    out += ' ';
+    if (!r) {
+      out += "error:" + kind_name(r.error().kind);
+      continue;
+    }
+    out += std::to_string(r->period);
+    char separator = ':';
+    for (auto v : r->numbers) {
+      out += separator;
+      out += std::to_string(v);
+      separator = ',';
+    }
+  }
+  return out;
+}
+
 std::string describe(FakeDb& db, std::string const& op, std::string const& name) {
   auto rows = db.describe(name);
   if (rows.empty()) return "error not_found";
@@ -152,7 +178,8 @@ std::string run(FakeDb& db, std::string const& line) {
   words >> op >> name;
   if (op == "abort") {
     std::string const inner = line.substr(line.find("abort") + 5);
-    if (name != "take" && name != "take_dated" && name != "reserve" && name != "reserve_dated") {
+    if (name != "take" && name != "take_dated" && name != "reserve" && name != "reserve_dated" && name != "reserves" &&
+        name != "takes") {
       return "error unknown-operation";
     }
     auto const before = db.snapshot();
@@ -165,6 +192,7 @@ std::string run(FakeDb& db, std::string const& line) {
   if (op == "take" || op == "take_dated") return take(db, name, words, op == "take_dated");
   if (op == "reserve" || op == "reserve_dated") return reserve(db, name, words, op == "reserve_dated");
   if (op == "reserves") return reserve_many(db, name, words);
+  if (op == "takes") return take_many(db, name, words);
   if (op == "reset") {
     std::optional<std::int64_t> to;
     std::int64_t v = 0;

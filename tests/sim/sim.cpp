@@ -590,6 +590,8 @@ class FakeStore final : public daemon::Store {
   void take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) override;
   void reserve(std::string const& name, std::uint64_t count, daemon::ReserveHandler handler) override;
   void reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) override;
+  void take_many(std::vector<daemon::TakeAsk> const& asks, daemon::TakeManyHandler handler) override;
+  std::size_t take_batch() const override { return 3; }
   // The model learns of a block the database reserved for this daemon: its issue.
   std::uint64_t issue_block(std::string const& name, daemon::Block const& block, Origin const& origin);
   // Small, so that seeds meet statements of several sequences, and their failures, often.
@@ -1017,6 +1019,58 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
     }
     (*h)(std::move(*out->result));
     if (out->issue) m_world.model.closed(*out->issue);  // what no request used is burned
+  };
+  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
+  send(conn, ex);
+}
+
+void FakeStore::take_many(std::vector<daemon::TakeAsk> const& asks, daemon::TakeManyHandler handler) {
+  auto const conn = lease();
+  if (conn == m_conns.size()) return;
+  auto ex = std::make_shared<Exchange>();
+  auto h = std::make_shared<daemon::TakeManyHandler>(std::move(handler));
+  m_world.outcome.takes_together += asks.size();
+  struct Outcome {
+    std::optional<daemon::TakeManyResult> result;
+    std::vector<std::uint64_t> issues;
+    std::vector<std::pair<std::string, std::int32_t>> ran_out;  // the database's period when it said so
+    FakeDb::Snapshot before;
+  };
+  auto out = std::make_shared<Outcome>();
+  ex->roll_back = [this, out] {
+    m_world.db.roll_back(out->before);
+    for (auto issue : out->issues) m_world.model.withdraw(issue);
+  };
+  // As pez.take_many (sql/013) runs pez.take_dated for each in turn, each in a subtransaction:
+  // one the sequence refuses takes nothing, and the others keep their numbers.
+  ex->execute = [this, out, asks] {
+    out->before = m_world.db.snapshot();
+    std::vector<TakeResult> taken;
+    for (auto const& ask : asks) {
+      std::vector<Origin> origins;
+      auto r = m_world.db.take_dated(ask.name, ask.count, &origins);
+      if (!r) {
+        m_world.log("database: daemon", m_id, "cannot take", ask.count, "of", ask.name, "in a statement of",
+                    asks.size(), ":", r.error().message);
+        if (r.error().kind == StoreError::Kind::exhausted) {
+          out->ran_out.emplace_back(ask.name, m_world.db.period_now(ask.name));
+        }
+        taken.emplace_back(std::unexpected(r.error()));
+        continue;
+      }
+      out->issues.push_back(m_world.model.issue(m_id, ask.name, false, r->numbers, origins, std::nullopt));
+      m_world.log("database: daemon", m_id, "takes", r->numbers.size(), "of", ask.name, "from", r->numbers.front(),
+                  "to", r->numbers.back(), "period", r->period, "in a statement of", asks.size(), "(issue",
+                  out->issues.back(), ")");
+      taken.emplace_back(std::move(*r));
+    }
+    out->result = std::move(taken);
+  };
+  ex->reply = [this, out, h] {
+    for (auto issue : out->issues) m_world.model.delivered(issue);
+    for (auto const& [name, period] : out->ran_out) m_world.model.ran_out(m_id, name, period);
+    (*h)(std::move(*out->result));
+    for (auto issue : out->issues) m_world.model.closed(issue);  // what no request used is burned
   };
   ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
   send(conn, ex);

@@ -85,7 +85,8 @@ struct SeedResult {
   std::uint64_t numbers = 0;
   std::uint64_t dated = 0;  // of those, numbers of periodic sequences (dated in a period)
   std::uint64_t changes = 0;
-  std::uint64_t together = 0;  // creates given to the database with others (Store::create_many)
+  std::uint64_t together = 0;        // creates given to the database with others (Store::create_many)
+  std::uint64_t takes_together = 0;  // strict takes given to the database with others (Store::take_many)
   std::uint64_t faults = 0;
 };
 

@@ -89,6 +89,31 @@ class ManualStore final : public pez::daemon::Store {
     push(
         std::move(what), [h, blocks] { (*h)(blocks); }, h);
   }
+  // Strict takes of several sequences in one statement, when the test sets take_batch_size above
+  // 1 (as k_take_many_sql: each apart). Every take of it fails with takes_fail, when set.
+  std::size_t take_batch_size = 1;
+  std::size_t take_batch() const override { return take_batch_size; }
+  void take_many(std::vector<pez::daemon::TakeAsk> const& asks, pez::daemon::TakeManyHandler handler) override {
+    --m_free;
+    ++takes;
+    auto h = std::make_shared<pez::daemon::TakeManyHandler>(std::move(handler));
+    std::string what = "take";
+    for (auto const& ask : asks) what += " " + ask.name;
+    if (takes_fail) {
+      auto const kind = *takes_fail;
+      push(
+          std::move(what),
+          [h, kind] {
+            (*h)(std::unexpected(StoreError{kind, "refused"}));
+          },
+          h);
+      return;
+    }
+    std::vector<pez::daemon::TakeResult> taken;
+    for (auto const& ask : asks) taken.push_back(to_result(m_db.take_dated(ask.name, ask.count)));
+    push(
+        std::move(what), [h, taken] { (*h)(taken); }, h);
+  }
   void change(Change const& change, pez::daemon::ChangeHandler handler) override {
     --m_free;
     auto h = std::make_shared<pez::daemon::ChangeHandler>(std::move(handler));
@@ -781,4 +806,75 @@ TEST_CASE("block: a sequence refused in a statement of several costs the others 
   CHECK(rig.store.pending.empty());
   CHECK(rig.store.reserves == reserves);
   CHECK(rig.numbers(rig.ask("b", 3)) == std::vector<std::int64_t>{2, 3, 4});
+}
+
+TEST_CASE("strict: the waiting requests of several sequences share one statement, each sequence's take apart") {
+  Rig rig(Mode::strict, 1);
+  rig.store.take_batch_size = 8;
+  rig.create("a", 1, 1000, true);
+  rig.create("b", 1, 1000, false);
+  rig.create("m", 1, 15, false);  // run out behind the daemon's back
+  rig.create("n", 1, 12, false);  // two numbers left
+  REQUIRE(rig.db.take("m", 15));
+  REQUIRE(rig.db.take("n", 10));
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto first = rig.ask("forward", 1);  // the one connection is busy with it ...
+  REQUIRE(rig.store.pending.size() == 1);
+  CHECK(rig.store.pending.front().what == "take forward");
+  auto b1 = rig.ask("b", 2);     // ... so these wait, and go together, in the order of the names
+  auto n_all = rig.ask("n", 3);  // more than n has left: refused alone
+  auto a1 = rig.ask("a", 1);
+  auto none = rig.ask("m", 1);
+  auto b2 = rig.ask("b", 1);
+  auto a2 = rig.ask("a", 2);
+  int const takes = rig.store.takes;
+  rig.store.answer_next();
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  REQUIRE(rig.store.pending.size() == 1);
+  CHECK(rig.store.pending.front().what == "take a b m n");
+  CHECK(rig.store.takes == takes + 1);
+  rig.store.answer_next();
+  // Each sequence's requests share its take, in the order they came; m's refusal and n's are
+  // theirs alone, and b and a keep their numbers.
+  CHECK(rig.numbers(a1) == std::vector<std::int64_t>{1});
+  CHECK(rig.numbers(a2) == std::vector<std::int64_t>{2, 3});
+  CHECK(rig.numbers(b1) == std::vector<std::int64_t>{1, 2});
+  CHECK(rig.numbers(b2) == std::vector<std::int64_t>{3});
+  CHECK(rig.error(none) == pez::Errc::exhausted);
+  CHECK(rig.error(n_all) == pez::Errc::exhausted);
+  CHECK(rig.store.pending.empty());
+  CHECK(rig.store.takes == takes + 1);
+  // The refusals took nothing: n's last two numbers are still there, and b goes on from 4.
+  auto n_last = rig.ask("n", 2);
+  auto b3 = rig.ask("b", 1);
+  rig.store.answer_all();
+  CHECK(rig.numbers(n_last) == std::vector<std::int64_t>{11, 12});
+  CHECK(rig.numbers(b3) == std::vector<std::int64_t>{4});
+}
+
+TEST_CASE("strict: a statement of several that fails as a whole is tried again for each, nothing handed out twice") {
+  Rig rig(Mode::strict, 1);
+  rig.store.take_batch_size = 8;
+  rig.create("a", 1, 1000, false);
+  rig.create("b", 1, 1000, false);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto first = rig.ask("forward", 1);
+  auto a = rig.ask("a", 2);
+  auto b = rig.ask("b", 1);
+  rig.store.answer_next();
+  REQUIRE(rig.store.pending.size() == 1);
+  REQUIRE(rig.store.pending.front().what == "take a b");
+  // The connection breaks: whatever the statement took is burned, and each tries again.
+  auto broken = std::move(rig.store.pending.front());
+  rig.store.pending.pop_front();
+  broken.fail(StoreError{StoreError::Kind::lost, "the connection broke"});
+  CHECK_FALSE(a->has_value());
+  CHECK_FALSE(b->has_value());
+  rig.run_for(1s);
+  CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
+  // The fake took a's 1 2 and b's 1 when the statement was sent: burned, never handed out.
+  CHECK(rig.numbers(a) == std::vector<std::int64_t>{3, 4});
+  CHECK(rig.numbers(b) == std::vector<std::int64_t>{2});
 }

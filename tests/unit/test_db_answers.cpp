@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The answer of several creates in one statement (k_create_many_sql), read as the answers of the
-// same creates one by one would be.
+// The answers of several creates, reserves and takes in one statement (k_create_many_sql,
+// k_reserve_many_sql, k_take_many_sql), read as the answers of the same one by one would be.
 #include <doctest/doctest.h>
 
 #include <optional>
@@ -12,6 +12,7 @@
 using pez::daemon::create_many_answer;
 using pez::daemon::reserve_many_answer;
 using pez::daemon::StoreError;
+using pez::daemon::take_many_answer;
 using pez::test::pg_rows;
 
 TEST_CASE("several creates: each one's generation or refusal, in order") {
@@ -84,6 +85,48 @@ TEST_CASE("several reserves: an answer that cannot be theirs is an internal erro
             .kind == StoreError::Kind::internal);
   CHECK(reserve_many_answer(pg_rows({{"x", "10", "1", "3", std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, 8),
                             {10})
+            .error()
+            .kind == StoreError::Kind::internal);
+}
+
+TEST_CASE("several takes: each one's numbers with their period, or its refusal, in order") {
+  auto const answer = take_many_answer(
+      pg_rows({{std::nullopt, "{7,8,9}", std::nullopt, std::nullopt},
+               {std::nullopt, std::nullopt, "2200H", "pez.take: pez.b has 1 numbers left and does not cycle"},
+               {std::nullopt, std::nullopt, "42P01", "relation \"pez.c\" does not exist"},
+               {std::nullopt, std::nullopt, "22023", "pez.take: pez.d holds 3 numbers before it starts over"},
+               {"20300102", "{-5}", std::nullopt, std::nullopt}},
+              4),
+      {3, 2, 1, 4, 1});
+  REQUIRE(answer);
+  REQUIRE(answer->size() == 5);
+  REQUIRE((*answer)[0].has_value());
+  CHECK((*answer)[0]->numbers == std::vector<std::int64_t>{7, 8, 9});
+  CHECK((*answer)[0]->period == 0);
+  CHECK((*answer)[1].error().kind == StoreError::Kind::exhausted);
+  CHECK((*answer)[2].error().kind == StoreError::Kind::not_found);
+  CHECK((*answer)[3].error().kind == StoreError::Kind::invalid);
+  REQUIRE((*answer)[4].has_value());
+  CHECK((*answer)[4]->numbers == std::vector<std::int64_t>{-5});
+  CHECK((*answer)[4]->period == 20300102);
+}
+
+TEST_CASE("several takes: an answer that cannot be theirs is an internal error and hands out nothing") {
+  auto const row = std::vector<std::optional<std::string>>{std::nullopt, "{1,2}", std::nullopt, std::nullopt};
+  CHECK(take_many_answer(pg_rows({row}, 4), {2, 2}).error().kind == StoreError::Kind::internal);  // a row missing
+  CHECK(take_many_answer(pg_rows({row}, 4), {3}).error().kind == StoreError::Kind::internal);     // too few numbers
+  CHECK(take_many_answer(pg_rows({{std::nullopt, "{1,2}"}}, 2), {2}).error().kind ==
+        StoreError::Kind::internal);  // the columns of pez.take_dated alone
+  CHECK(take_many_answer(pg_rows({{std::nullopt, "{1,x}", std::nullopt, std::nullopt}}, 4), {2}).error().kind ==
+        StoreError::Kind::internal);
+  CHECK(take_many_answer(pg_rows({{"2030", "{1}", std::nullopt, std::nullopt}}, 4), {1}).error().kind ==
+        StoreError::Kind::internal);  // a period pezd cannot read
+  CHECK(take_many_answer(pg_rows({{std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, 4), {1}).error().kind ==
+        StoreError::Kind::internal);  // neither numbers nor a refusal
+  // A refusal of the kind that closes a connection is not one the function lets through.
+  CHECK(take_many_answer(
+            pg_rows({{std::nullopt, std::nullopt, "25006", "cannot execute nextval() in a read-only transaction"}}, 4),
+            {1})
             .error()
             .kind == StoreError::Kind::internal);
 }
