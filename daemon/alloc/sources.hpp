@@ -77,7 +77,8 @@ class StrictSource final : public Source {
     Clock::time_point sent;
   };
   bool waits(std::string const& name, Clock::time_point now);
-  std::shared_ptr<Batch> gather(std::deque<Request>::iterator next);
+  // Takes the waiting requests of name that go in its next statement out of the queue.
+  std::shared_ptr<Batch> gather(std::string const& name);
   void run(std::shared_ptr<Batch> const& batch);
   void run_many(std::vector<std::shared_ptr<Batch>> group);
   void finish(std::shared_ptr<Batch> const& batch, TakeResult result);

@@ -79,9 +79,9 @@ bool StrictSource::waits(std::string const& name, Clock::time_point now) {
   return it != m_retry.end() && it->second.ready_at() > now;
 }
 
-std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::deque<Request>::iterator next) {
+std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::string const& name) {
   auto batch = std::make_shared<Batch>();
-  batch->name = next->name;
+  batch->name = name;
   auto const* info = m_ctx.store.catalog().find(batch->name);
   bool one_by_one = false;
   if (auto it = m_one_by_one.find(batch->name); it != m_one_by_one.end()) {
@@ -97,7 +97,7 @@ std::shared_ptr<StrictSource::Batch> StrictSource::gather(std::deque<Request>::i
   }
   // The first request goes whatever its count; the others join while the total stays within
   // the limit.
-  for (auto it = next; it != m_queue.end();) {
+  for (auto it = m_queue.begin(); it != m_queue.end();) {
     bool const first = batch->requests.empty();
     if (it->name == batch->name && (first || (!one_by_one && batch->total + it->count <= limit))) {
       batch->total += it->count;
@@ -116,17 +116,20 @@ void StrictSource::pump() {
   std::size_t const limit = std::max<std::size_t>(1, m_ctx.store.take_batch());
   for (;;) {
     if (!m_ctx.store.can_send()) return;
-    // The sequences that may go, as many as one statement takes from: each one's take runs apart
-    // (Store::take_many), so one refused costs the others nothing.
-    std::vector<std::shared_ptr<Batch>> group;
-    while (group.size() < limit) {
-      auto next = std::ranges::find_if(m_queue, [&](Request const& r) {
-        return !waits(r.name, now) && std::ranges::none_of(group, [&](auto const& b) { return b->name == r.name; });
-      });
-      if (next == m_queue.end()) break;
-      group.push_back(gather(next));
+    // The sequences that may go, in the order of their first waiting request, as many as one
+    // statement takes from: each one's take runs apart (Store::take_many), so one refused costs
+    // the others nothing.
+    std::vector<std::string> names;
+    for (auto const& request : m_queue) {
+      if (names.size() == limit) break;
+      if (std::ranges::find(names, request.name) == names.end() && !waits(request.name, now)) {
+        names.push_back(request.name);
+      }
     }
-    if (group.empty()) break;
+    if (names.empty()) break;
+    std::vector<std::shared_ptr<Batch>> group;
+    group.reserve(names.size());
+    for (auto const& name : names) group.push_back(gather(name));
     if (group.size() == 1) {
       run(group.front());
     } else {
