@@ -253,63 +253,57 @@ std::expected<Block, StoreError> reserve_answer(PgResults const& results, std::u
 
 namespace {
 
-// The refusal in a row of a function that answers one row per item (pez.create_sequences,
-// pez.reserve_many): its SQLSTATE in column `column`, its message after it; none when the row
-// holds no refusal. (One of the kind that closes a connection is not one such a function lets
-// through: its caller takes the answer as unreadable.)
-std::optional<StoreError> refusal_in(PGresult const* rows, int row, int column) {
-  if (PQgetisnull(rows, row, column) != 0) return std::nullopt;
-  return classify(statement_error(PQgetvalue(rows, row, column), PQgetvalue(rows, row, column + 1)));
+// The answer of a function that answers one row per item (pez.create_sequences, pez.reserve_many,
+// pez.take_many): count rows of columns each, the SQLSTATE of an item's refusal in column
+// refusal_column and its message after it; read_item reads a row that holds no refusal. A refusal
+// of the kind that closes a connection is not one such a function lets through, and a row
+// read_item cannot read makes the whole answer unreadable: nothing of it is used.
+template <typename T, typename ReadItem>
+std::expected<std::vector<std::expected<T, StoreError>>, StoreError> each_row(PgResults const& results,
+                                                                              std::size_t count, int columns,
+                                                                              int refusal_column, char const* what,
+                                                                              ReadItem read_item) {
+  auto const* rows = last_result(results);
+  if (rows == nullptr || static_cast<std::size_t>(PQntuples(rows)) != count || PQnfields(rows) != columns) {
+    return std::unexpected(unreadable(what));
+  }
+  std::vector<std::expected<T, StoreError>> out;
+  out.reserve(count);
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    if (PQgetisnull(rows, row, refusal_column) == 0) {
+      auto refusal =
+          classify(statement_error(PQgetvalue(rows, row, refusal_column), PQgetvalue(rows, row, refusal_column + 1)));
+      if (refusal.kind == StoreError::Kind::lost) return std::unexpected(unreadable(what));
+      out.emplace_back(std::unexpected(std::move(refusal)));
+      continue;
+    }
+    std::expected<T, StoreError> item = read_item(rows, row);
+    if (!item) return std::unexpected(std::move(item.error()));
+    out.push_back(std::move(item));
+  }
+  return out;
 }
 
 }  // namespace
 
 std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResults const& results,
                                                                           std::vector<std::uint64_t> const& counts) {
-  auto const* rows = last_result(results);
-  if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size()) || PQnfields(rows) != 8) {
-    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered a reserve of " +
-                                                                      std::to_string(counts.size()) +
-                                                                      " sequences with another shape of rows"});
-  }
-  std::vector<ReserveResult> out;
-  std::vector<char const*> row;
-  for (int i = 0; i < PQntuples(rows); ++i) {
-    if (auto refusal = refusal_in(rows, i, 6)) {
-      if (refusal->kind == StoreError::Kind::lost) return std::unexpected(unreadable("a reserve of several sequences"));
-      out.emplace_back(std::unexpected(std::move(*refusal)));
-      continue;
-    }
-    row.clear();
-    for (int column = 0; column < 6; ++column) {
-      row.push_back(PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column));
-    }
-    auto block = read_reserve(row, counts[static_cast<std::size_t>(i)]);
-    if (!block) return std::unexpected(block.error());
-    out.emplace_back(*block);
-  }
-  return out;
+  return each_row<Block>(results, counts.size(), 8, 6, "a reserve of several sequences",
+                         [&counts](PGresult const* rows, int i) {
+                           std::vector<char const*> row;
+                           for (int column = 0; column < 6; ++column) {
+                             row.push_back(PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column));
+                           }
+                           return read_reserve(row, counts[static_cast<std::size_t>(i)]);
+                         });
 }
 
 std::expected<std::vector<TakeResult>, StoreError> take_many_answer(PgResults const& results,
                                                                     std::vector<std::uint32_t> const& counts) {
   char const* const what = "a take of several sequences";
-  auto const* rows = last_result(results);
-  if (rows == nullptr || PQntuples(rows) != static_cast<int>(counts.size()) || PQnfields(rows) != 4) {
-    return std::unexpected(unreadable(what));
-  }
-  std::vector<TakeResult> out;
-  for (int i = 0; i < PQntuples(rows); ++i) {
-    if (auto refusal = refusal_in(rows, i, 2)) {
-      if (refusal->kind == StoreError::Kind::lost) return std::unexpected(unreadable(what));
-      out.emplace_back(std::unexpected(std::move(*refusal)));
-      continue;
-    }
-    auto taken = read_dated(rows, i, counts[static_cast<std::size_t>(i)], what);
-    if (!taken) return std::unexpected(taken.error());
-    out.emplace_back(std::move(*taken));
-  }
-  return out;
+  return each_row<Taken>(results, counts.size(), 4, 2, what, [&counts, what](PGresult const* rows, int i) {
+    return read_dated(rows, i, counts[static_cast<std::size_t>(i)], what);
+  });
 }
 
 std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, bool drop) {
@@ -322,22 +316,12 @@ std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, 
 }
 
 std::expected<std::vector<ChangeResult>, StoreError> create_many_answer(PgResults const& results, std::size_t count) {
-  auto const* rows = last_result(results);
-  if (rows == nullptr || static_cast<std::size_t>(PQntuples(rows)) != count || PQnfields(rows) != 3) {
-    return std::unexpected(unreadable("several creates"));
-  }
-  std::vector<ChangeResult> out;
-  for (int row = 0; row < PQntuples(rows); ++row) {
-    if (auto refusal = refusal_in(rows, row, 1)) {
-      if (refusal->kind == StoreError::Kind::lost) return std::unexpected(unreadable("several creates"));
-      out.emplace_back(std::unexpected(std::move(*refusal)));
-      continue;
-    }
-    auto const generation = parse_int64(PQgetvalue(rows, row, 0));
-    if (!generation) return std::unexpected(unreadable("several creates"));
-    out.emplace_back(*generation);
-  }
-  return out;
+  return each_row<std::int64_t>(results, count, 3, 1, "several creates",
+                                [](PGresult const* rows, int row) -> std::expected<std::int64_t, StoreError> {
+                                  auto const generation = parse_int64(PQgetvalue(rows, row, 0));
+                                  if (!generation) return std::unexpected(unreadable("several creates"));
+                                  return *generation;
+                                });
 }
 
 std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results) {
