@@ -652,6 +652,15 @@ class FakeStore final : public daemon::Store {
     Clock::duration backoff{};
   };
 
+  // What a take or reserve exchange did at the server, which a rollback undoes: the state of the
+  // database before it, and the model's issues of what it took.
+  struct Undoable {
+    FakeDb::Snapshot before;
+    std::vector<std::uint64_t> issues;
+  };
+  // Rolls the database back to out->before and withdraws out->issues.
+  std::function<void()> undo(std::shared_ptr<Undoable> const& out);
+
   std::size_t lease();
   void send(std::size_t conn, std::shared_ptr<Exchange> ex);
   void release(std::size_t conn, std::uint64_t epoch);
@@ -982,30 +991,32 @@ void FakeStore::notice(std::string const& name) {
   if (m_events) m_events->store_notice(name);
 }
 
+std::function<void()> FakeStore::undo(std::shared_ptr<Undoable> const& out) {
+  return [this, out] {
+    m_world.db.roll_back(out->before);
+    for (auto issue : out->issues) m_world.model.withdraw(issue);
+  };
+}
+
 void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeHandler handler) {
   auto const conn = lease();
   if (conn == m_conns.size()) return;
   auto ex = std::make_shared<Exchange>();
   auto h = std::make_shared<daemon::TakeHandler>(std::move(handler));
-  struct Outcome {
+  struct Outcome : Undoable {
     std::optional<TakeResult> result;
-    std::optional<std::uint64_t> issue;
     std::int32_t period = 0;  // the database's when it said the sequence ran out
-    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
-  ex->roll_back = [this, out] {
-    m_world.db.roll_back(out->before);
-    if (out->issue) m_world.model.withdraw(*out->issue);
-  };
+  ex->roll_back = undo(out);
   ex->execute = [this, out, name, count] {
     out->before = m_world.db.snapshot();
     std::vector<Origin> origins;
     auto r = m_world.db.take_dated(name, count, &origins);
     if (r) {
-      out->issue = m_world.model.issue(m_id, name, false, r->numbers, origins, std::nullopt);
+      out->issues.push_back(m_world.model.issue(m_id, name, false, r->numbers, origins, std::nullopt));
       m_world.log("database: daemon", m_id, "takes", r->numbers.size(), "of", name, "from", r->numbers.front(), "to",
-                  r->numbers.back(), "period", r->period, "(issue", *out->issue, "op", m_world.db.ops(), ")");
+                  r->numbers.back(), "period", r->period, "(issue", out->issues.back(), "op", m_world.db.ops(), ")");
     } else {
       out->period = m_world.db.period_now(name);
       m_world.log("database: daemon", m_id, "cannot take", count, "of", name, ":", r.error().message);
@@ -1013,12 +1024,12 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
     out->result = r ? TakeResult(std::move(*r)) : TakeResult(std::unexpected(r.error()));
   };
   ex->reply = [this, out, h, name] {
-    if (out->issue) m_world.model.delivered(*out->issue);
+    for (auto issue : out->issues) m_world.model.delivered(issue);
     if (!*out->result && out->result->error().kind == StoreError::Kind::exhausted) {
       m_world.model.ran_out(m_id, name, out->period);
     }
     (*h)(std::move(*out->result));
-    if (out->issue) m_world.model.closed(*out->issue);  // what no request used is burned
+    for (auto issue : out->issues) m_world.model.closed(issue);  // what no request used is burned
   };
   ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
   send(conn, ex);
@@ -1030,17 +1041,12 @@ void FakeStore::take_many(std::vector<daemon::TakeAsk> const& asks, daemon::Take
   auto ex = std::make_shared<Exchange>();
   auto h = std::make_shared<daemon::TakeManyHandler>(std::move(handler));
   m_world.outcome.takes_together += asks.size();
-  struct Outcome {
+  struct Outcome : Undoable {
     std::optional<daemon::TakeManyResult> result;
-    std::vector<std::uint64_t> issues;
     std::vector<std::pair<std::string, std::int32_t>> ran_out;  // the database's period when it said so
-    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
-  ex->roll_back = [this, out] {
-    m_world.db.roll_back(out->before);
-    for (auto issue : out->issues) m_world.model.withdraw(issue);
-  };
+  ex->roll_back = undo(out);
   // As pez.take_many (sql/013) runs pez.take_dated for each in turn, each in a subtransaction:
   // one the sequence refuses takes nothing, and the others keep their numbers.
   ex->execute = [this, out, asks] {
@@ -1093,27 +1099,22 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
   if (conn == m_conns.size()) return;
   auto ex = std::make_shared<Exchange>();
   auto h = std::make_shared<daemon::ReserveHandler>(std::move(handler));
-  struct Outcome {
+  struct Outcome : Undoable {
     std::optional<ReserveResult> result;
-    std::optional<std::uint64_t> issue;
     std::int32_t period = 0;  // the database's when it said the sequence ran out
-    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
-  ex->roll_back = [this, out] {
-    m_world.db.roll_back(out->before);
-    if (out->issue) m_world.model.withdraw(*out->issue);
-  };
+  ex->roll_back = undo(out);
   ex->execute = [this, out, name, count] {
     out->before = m_world.db.snapshot();
     Origin origin;
     auto r = m_world.db.reserve(name, static_cast<std::int64_t>(count), &origin);
     if (r) {
-      out->issue = issue_block(name, *r, origin);
+      out->issues.push_back(issue_block(name, *r, origin));
       m_world.log("database: daemon", m_id, "reserves", name, "from", r->first, "to", r->last, "step", r->step,
                   "generation", r->generation, "pass", origin.pass, "period", r->period, "valid for",
                   r->valid_for ? std::chrono::duration_cast<std::chrono::microseconds>(*r->valid_for).count() : -1,
-                  "us (issue", *out->issue, "op", m_world.db.ops(), ")");
+                  "us (issue", out->issues.back(), "op", m_world.db.ops(), ")");
     } else {
       out->period = m_world.db.period_now(name);
       m_world.log("database: daemon", m_id, "cannot reserve", count, "of", name, ":", r.error().message);
@@ -1121,9 +1122,9 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
     out->result = r ? ReserveResult(*r) : ReserveResult(std::unexpected(r.error()));
   };
   ex->reply = [this, out, h, name] {
-    if (out->issue) {
-      m_world.model.delivered(*out->issue);
-      m_world.log("daemon", m_id, "receives issue", *out->issue);
+    for (auto issue : out->issues) {
+      m_world.model.delivered(issue);
+      m_world.log("daemon", m_id, "receives issue", issue);
     }
     if (!*out->result && out->result->error().kind == StoreError::Kind::exhausted) {
       m_world.model.ran_out(m_id, name, out->period);
@@ -1139,17 +1140,12 @@ void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon
   if (conn == m_conns.size()) return;
   auto ex = std::make_shared<Exchange>();
   auto h = std::make_shared<daemon::ReserveManyHandler>(std::move(handler));
-  struct Outcome {
+  struct Outcome : Undoable {
     std::optional<daemon::ReserveManyResult> result;
-    std::vector<std::uint64_t> issues;
     std::vector<std::pair<std::string, std::int32_t>> ran_out;  // the database's period when it said so
-    FakeDb::Snapshot before;
   };
   auto out = std::make_shared<Outcome>();
-  ex->roll_back = [this, out] {
-    m_world.db.roll_back(out->before);
-    for (auto issue : out->issues) m_world.model.withdraw(issue);
-  };
+  ex->roll_back = undo(out);
   // As pez.reserve_many (sql/012) runs pez.reserve_dated for each in turn, each in a
   // subtransaction: one the sequence refuses takes nothing, and the others keep their blocks.
   ex->execute = [this, out, asks] {
