@@ -184,9 +184,14 @@ int mod97_rest(int rest, std::string_view digits) {
 }
 
 int mod97_rest_of(int rest, std::uint64_t value, int width) {
-  // (rest * 10^width + value) mod 97, 10^width taken mod 97 one digit at a time (width <= 20).
-  std::uint64_t scale = 1;
-  for (int i = 0; i < width; ++i) scale = scale * 10 % 97;
+  // (rest * 10^width + value) mod 97, with 10^width mod 97 from a table (width <= 20).
+  static constexpr auto k_scales = [] {
+    std::array<std::uint64_t, 21> scales{};
+    scales[0] = 1;
+    for (std::size_t i = 1; i < scales.size(); ++i) scales[i] = scales[i - 1] * 10 % 97;
+    return scales;
+  }();
+  auto const scale = k_scales.at(static_cast<std::size_t>(width));
   return static_cast<int>((static_cast<std::uint64_t>(rest) * scale + value % 97) % 97);
 }
 

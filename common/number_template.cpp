@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -29,6 +30,13 @@ int decimal_width(std::int64_t value) {
     ++width;
   }
   return width;
+}
+
+char* write_padded(char* at, std::uint64_t value, int width) {
+  int const digits = decimal_width(static_cast<std::int64_t>(value));
+  int const padding = std::max(width - digits, 0);
+  std::fill_n(at, padding, '0');
+  return std::to_chars(at + padding, at + padding + digits, value).ptr;
 }
 
 std::string_view field_text(Field field) {

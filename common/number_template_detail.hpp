@@ -17,6 +17,8 @@ namespace pez::number_template::detail {
 void require(bool ok, char const* what);
 bool is_digit(char c);
 int decimal_width(std::int64_t value);
+// Writes value (at most 2^63-1) zero-padded to width digits (at most 19) at `at`; answers the end.
+char* write_padded(char* at, std::uint64_t value, int width);
 std::string_view field_text(Field field);
 check_digits::Algorithm algorithm(Check check);
 std::string at(std::size_t position);

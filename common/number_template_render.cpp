@@ -35,11 +35,7 @@ std::string_view check_field_name(Check check) {
 
 void append_padded(std::string& out, std::uint64_t value, int width) {
   std::array<char, 24> buffer{};
-  auto const [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  (void)ec;
-  auto const digits = static_cast<int>(end - buffer.data());
-  if (digits < width) out.append(static_cast<std::size_t>(width - digits), '0');
-  out.append(buffer.data(), end);
+  out.append(buffer.data(), write_padded(buffer.data(), value, width));
 }
 
 // Every digit of text, in order.
@@ -290,11 +286,9 @@ char* Renderer::write(char* at, std::int64_t n, Last& last) const {
   auto const value = static_cast<std::uint64_t>(n);
   at = std::ranges::copy(m_head, at).out;
   // The number, zero-padded to m_width: at most longest() - the rest, as n is within the range.
-  int const digits = decimal_width(n);
-  int const width = std::max(digits, m_width);
-  std::fill_n(at, width - digits, '0');
   char* const number = at;
-  at = std::to_chars(at + (width - digits), at + width, value).ptr;
+  at = write_padded(at, value, m_width);
+  int const width = static_cast<int>(at - number);
   at = std::ranges::copy(m_middle, at).out;
   int state = 0;
   if (m_check) {
