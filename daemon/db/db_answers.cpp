@@ -291,6 +291,7 @@ std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResu
   return each_row<Block>(results, counts.size(), 8, 6, "a reserve of several sequences",
                          [&counts](PGresult const* rows, int i) {
                            std::vector<char const*> row;
+                           row.reserve(6);
                            for (int column = 0; column < 6; ++column) {
                              row.push_back(PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column));
                            }

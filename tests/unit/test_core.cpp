@@ -110,6 +110,7 @@ class ManualStore final : public pez::daemon::Store {
       return;
     }
     std::vector<pez::daemon::TakeResult> taken;
+    taken.reserve(asks.size());
     for (auto const& ask : asks) taken.push_back(to_result(m_db.take_dated(ask.name, ask.count)));
     push(
         std::move(what), [h, taken] { (*h)(taken); }, h);
