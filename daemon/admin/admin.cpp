@@ -286,9 +286,8 @@ void Admin::start_creates(std::vector<Job> jobs) {
     --m_running;
     m_creating = false;
     if (result && result->size() != jobs.size()) {
-      result = std::unexpected(StoreError{
-          StoreError::Kind::internal,
-          "the database answered " + std::to_string(result->size()) + " creates for " + std::to_string(jobs.size())});
+      result = std::unexpected(unreadable_answer("pez.create_sequences with " + std::to_string(result->size()) +
+                                                 " creates for " + std::to_string(jobs.size())));
     }
     // Each is read back before anything else, in the order they were asked.
     std::vector<Job> read_back;

@@ -43,6 +43,16 @@ struct StoreError {
   std::string message;  // the server's sentence, or pezd's
 };
 
+// An answer of a shape pezd's statements never get from the schema files it applied (what: what
+// the database answered, "pez.take with 2 numbers for 3"): an internal error that says where to
+// look. The numbers of such an exchange are burned.
+inline StoreError unreadable_answer(std::string const& what) {
+  return StoreError{StoreError::Kind::internal,
+                    "the database answered " + what +
+                        "; pezd expects the functions of schema pez as its schema files (/usr/share/pez/sql) "
+                        "define them: compare them with the database's and re-create any that was changed"};
+}
+
 // A block of numbers reserved for one daemon: first, first + step, ..., last.
 struct Block {
   std::int64_t first = 0;

@@ -184,9 +184,8 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
 
 void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group, TakeManyResult result) {
   if (result && result->size() != group.size()) {
-    result = std::unexpected(
-        StoreError{StoreError::Kind::internal, "the database answered a take of " + std::to_string(group.size()) +
-                                                   " sequences with " + std::to_string(result->size()) + " answers"});
+    result = std::unexpected(unreadable_answer("a take of " + std::to_string(group.size()) + " sequences with " +
+                                               std::to_string(result->size()) + " answers"));
   }
   bool failed = !result;
   for (std::size_t i = 0; i < group.size(); ++i) {
@@ -201,11 +200,9 @@ void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group,
 
 void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result) {
   std::erase(m_in_flight, batch);
-  using Kind = StoreError::Kind;
   if (result && result->numbers.size() != batch->total) {
-    result =
-        std::unexpected(StoreError{Kind::internal, "the database answered " + std::to_string(result->numbers.size()) +
-                                                       " numbers for " + std::to_string(batch->total)});
+    result = std::unexpected(unreadable_answer("a take with " + std::to_string(result->numbers.size()) +
+                                               " numbers for " + std::to_string(batch->total)));
   }
   if (result) {
     hand_out(*batch, *result);

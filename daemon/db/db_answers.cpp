@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <array>
 #include <charconv>
 
 #include "common/count.hpp"
@@ -43,8 +44,7 @@ bool read_period(char const* text, std::int32_t& period) {
 }
 
 StoreError unreadable(std::string what) {
-  return StoreError{StoreError::Kind::internal,
-                    "the database answered " + std::move(what) + " with something pezd cannot read"};
+  return unreadable_answer(std::move(what) + " with something pezd cannot read");
 }
 
 }  // namespace
@@ -139,9 +139,7 @@ bool closes_connection(DbError const& error) {
 }
 
 TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count) {
-  auto bad = [](std::string what) {
-    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.take with " + what});
-  };
+  auto bad = [](std::string what) { return std::unexpected(unreadable_answer("pez.take with " + what)); };
   if (values.size() != count) {
     return bad(std::to_string(values.size()) + " numbers for " + std::to_string(count));
   }
@@ -155,10 +153,8 @@ TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count
   return taken;
 }
 
-ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked) {
-  auto bad = [](std::string what) {
-    return std::unexpected(StoreError{StoreError::Kind::internal, "the database answered pez.reserve with " + what});
-  };
+ReserveResult read_reserve(std::span<char const* const> row, std::uint64_t asked) {
+  auto bad = [](std::string what) { return std::unexpected(unreadable_answer("pez.reserve with " + what)); };
   if (row.size() != 4 && row.size() != 6) return bad("a row of " + std::to_string(row.size()) + " values");
   std::int64_t v[4] = {};
   for (std::size_t i = 0; i < 4; ++i) {
@@ -290,10 +286,10 @@ std::expected<std::vector<ReserveResult>, StoreError> reserve_many_answer(PgResu
                                                                           std::vector<std::uint64_t> const& counts) {
   return each_row<Block>(results, counts.size(), 8, 6, "a reserve of several sequences",
                          [&counts](PGresult const* rows, int i) {
-                           std::vector<char const*> row;
-                           row.reserve(6);
+                           std::array<char const*, 6> row{};
                            for (int column = 0; column < 6; ++column) {
-                             row.push_back(PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column));
+                             row.at(static_cast<std::size_t>(column)) =
+                                 PQgetisnull(rows, i, column) ? nullptr : PQgetvalue(rows, i, column);
                            }
                            return read_reserve(row, counts[static_cast<std::size_t>(i)]);
                          });

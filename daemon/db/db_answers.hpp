@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,7 @@ bool closes_connection(DbError const& error);
 TakeResult read_take(std::vector<char const*> const& values, std::uint32_t count);
 // The block of a pez.reserve answer (first_value, last_value, increment, generation): in the
 // direction of the step, and no more numbers than asked for.
-ReserveResult read_reserve(std::vector<char const*> const& row, std::uint64_t asked);
+ReserveResult read_reserve(std::span<char const* const> row, std::uint64_t asked);
 
 // One value of an exchange's results (statement which, row, column), or "" when it is absent.
 std::string value(PgResults const& results, std::size_t which, int row, int column);

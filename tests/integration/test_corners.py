@@ -202,3 +202,25 @@ def test_strict_a_sequence_run_out_among_others_taken_together_fails_alone(start
             assert values == list(range(1, 31)), (name, values)
     # s-20's refusals took nothing: its last five numbers are still there.
     assert next_pipelined(pezd, ["s-20"], 5) == ["OK 996 997 998 999 1000"]
+
+
+# 10. A function of schema pez changed by hand to answer otherwise: no number is handed out, the
+# answer and the log say what happened and where to look, and numbers flow again once the
+# function is as its schema file defines it.
+@pytest.mark.strict_only  # the take's answer is read the same way in block mode's reserve
+def test_a_function_changed_by_hand_answers_where_to_look(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    assert take(pezd, "forward", 2) == [1, 2]
+    original = cluster.psql(pezd.database, "SELECT pg_get_functiondef('pez.take(regclass, integer)'::regprocedure)")
+    cluster.psql(pezd.database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
+                                "LANGUAGE sql AS $$ SELECT 7::bigint $$")
+    r = pezd.get("/v2/forward?count=3")
+    assert r.status == 500, r
+    message = r.json()["error"]
+    assert "pez.take with 1 numbers for 3" in message, message
+    assert "/usr/share/pez/sql" in message and "re-create any that was changed" in message, message
+    wait_until(lambda: "pez.take with 1 numbers for 3" in pezd.log_text(), 10, what="the error in the log")
+    cluster.psql(pezd.database, original)
+    # pezd waits a little before it asks again after such an answer.
+    wait_until(lambda: pezd.get("/v1/forward").status == 200, 10, what="numbers again")
+    assert 7 not in take(pezd, "forward", 3)

@@ -474,6 +474,9 @@ TEST_CASE("a pez.take answer pezd cannot read hands out nothing") {
   auto r = read_take({bad, bad + 3}, 3);
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == StoreError::Kind::internal);
+  // What to do: the answer says where pezd's functions are defined and how to compare them.
+  CHECK(r.error().message.find("schema pez as its schema files (/usr/share/pez/sql)") != std::string::npos);
+  CHECK(r.error().message.find("re-create any that was changed") != std::string::npos);
   char const* null[] = {"1", nullptr};
   CHECK_FALSE(read_take({null, null + 2}, 2));
   CHECK_FALSE(read_take({good, good + 2}, 3));  // fewer rows than asked for
