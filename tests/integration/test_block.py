@@ -6,7 +6,7 @@ import concurrent.futures
 import re
 import socket
 
-from harness import FORWARD_MAX, next_pipelined, read_responses, wait_until
+from harness import FORWARD_MAX, read_responses, wait_until
 
 
 def metric(pezd, name, labels):
@@ -125,47 +125,6 @@ def test_reserve_function_by_hand(cluster, db, start_pezd):
     assert cluster.psql(db, "SELECT string_agg(n::text, ',') FROM pez.take('pez.forward', 3) AS n") == "11,12,13"
     bad = cluster.psql(db, "SELECT * FROM pez.reserve('pez.forward', 0)", check=False)
     assert bad.returncode != 0 and "must be 1 or more" in bad.stderr
-
-
-def test_first_blocks_of_many_sequences_are_reserved_together(start_pezd, cluster):
-    pezd = start_pezd(["--mode", "block"])
-    names = [f"many-{i:03d}" for i in range(300)]
-    cluster.psql(pezd.database, "SELECT pez.create_sequence(n) FROM unnest(ARRAY[" +
-                 ",".join(f"'{n}'" for n in names) + "]) n")
-    wait_until(lambda: pezd.get(f"/v1/{names[-1]}").status == 200, 10, what="the last sequence")
-    before = float(re.search(r"^pez_db_round_trips_total (\d+)$", pezd.get("/metrics").body, re.M).group(1))
-    answers = next_pipelined(pezd, names[:-1])
-    assert all(a.startswith("OK ") for a in answers), [a for a in answers if not a.startswith("OK ")][:3]
-    assert [a.split()[1] for a in answers] == ["1"] * len(answers)
-    after = float(re.search(r"^pez_db_round_trips_total (\d+)$", pezd.get("/metrics").body, re.M).group(1))
-    # 299 first blocks, where one statement each took 299: a statement reserves those queued
-    # when a connection is free, up to 32.
-    assert after - before <= len(answers) // 4, after - before
-
-
-def test_a_sequence_run_out_among_others_reserved_together_fails_alone(start_pezd, cluster):
-    pezd = start_pezd(["--mode", "block", "--block-min", "10", "--block-max", "10"])
-    names = [f"b-{i:02d}" for i in range(40)]
-    for name in names:
-        r = pezd.pez("admin", "create", name, *(["--max", "1000", "--no-cycle"] if name == "b-20" else []))
-        assert r.returncode == 0, r.stderr
-    # Run out behind pezd's back: its first reserve, asked for with the others', finds nothing.
-    cluster.psql(pezd.database, "SELECT setval('pez.\"b-20\"', 1000)")
-    seen = {name: [] for name in names}
-    for _ in range(3):
-        answers = next_pipelined(pezd, names, 10)
-        for name, answer in zip(names, answers):
-            if name == "b-20":
-                assert answer.startswith("ERR exhausted "), answer
-            else:
-                assert answer.startswith("OK "), (name, answer)
-                seen[name] += [int(v) for v in answer.split()[1:]]
-    # b-20's block was asked for with others' (sql/012): its refusal came in its own row, and the
-    # others kept their blocks, so none of their numbers was skipped and none was asked for again.
-    assert "reserving blocks of" in pezd.log_text() and "in one statement failed" not in pezd.log_text()
-    for name, values in seen.items():
-        if name != "b-20":
-            assert values == list(range(1, 31)), (name, values)
 
 
 def test_requests_sent_at_once_on_one_connection_get_numbers_in_their_order(start_pezd):
