@@ -231,7 +231,14 @@ class HttpSession final : public ClientSession<tcp::socket> {
       }
     }
     handle(std::move(route), keep_alive);
-    if (keep_alive) {
+    if (keep_alive && m_buffer.size() == 0 && !m_slots.empty() && !m_slots.back().ready) {
+      // The answer waits for the core (strict mode, a block on its way): a client that sends
+      // nothing ahead sends its next request once it has this answer, so the read that would
+      // start now finds nothing (a system call for each request, in strict mode every one).
+      // Reading goes on once the answer is written; a client's requests sent ahead are in the
+      // buffer, or read then.
+      m_read_paused = true;
+    } else if (keep_alive) {
       wait_for_request();
     } else {
       peer_done();
