@@ -660,6 +660,12 @@ class FakeStore final : public daemon::Store {
   };
   // Rolls the database back to out->before and withdraws out->issues.
   std::function<void()> undo(std::shared_ptr<Undoable> const& out);
+  // A statement of several sequences (pez.reserve_many, pez.take_many): run_one runs one ask at
+  // the server (logging it, issuing what it took into issues) or answers the sequence's refusal;
+  // burn_unused: what no request used is burned once the answer is handed on (takes). False if
+  // no connection was free to send it on.
+  template <typename Item, typename Ask, typename Handler, typename RunOne>
+  bool run_many(std::vector<Ask> const& asks, Handler handler, bool burn_unused, RunOne run_one);
 
   std::size_t lease();
   void send(std::size_t conn, std::shared_ptr<Exchange> ex);
@@ -1036,50 +1042,25 @@ void FakeStore::take(std::string const& name, std::uint32_t count, daemon::TakeH
 }
 
 void FakeStore::take_many(std::vector<daemon::TakeAsk> const& asks, daemon::TakeManyHandler handler) {
-  auto const conn = lease();
-  if (conn == m_conns.size()) return;
-  auto ex = std::make_shared<Exchange>();
-  auto h = std::make_shared<daemon::TakeManyHandler>(std::move(handler));
-  m_world.outcome.takes_together += asks.size();
-  struct Outcome : Undoable {
-    std::optional<daemon::TakeManyResult> result;
-    std::vector<std::pair<std::string, std::int32_t>> ran_out;  // the database's period when it said so
-  };
-  auto out = std::make_shared<Outcome>();
-  ex->roll_back = undo(out);
-  // As pez.take_many (sql/013) runs pez.take_dated for each in turn, each in a subtransaction:
-  // one the sequence refuses takes nothing, and the others keep their numbers.
-  ex->execute = [this, out, asks] {
-    out->before = m_world.db.snapshot();
-    std::vector<TakeResult> taken;
-    for (auto const& ask : asks) {
-      std::vector<Origin> origins;
-      auto r = m_world.db.take_dated(ask.name, ask.count, &origins);
-      if (!r) {
-        m_world.log("database: daemon", m_id, "cannot take", ask.count, "of", ask.name, "in a statement of",
-                    asks.size(), ":", r.error().message);
-        if (r.error().kind == StoreError::Kind::exhausted) {
-          out->ran_out.emplace_back(ask.name, m_world.db.period_now(ask.name));
+  // As pez.take_many (sql/013) runs pez.take_dated for each in turn; what no request used is
+  // burned once the answer is handed on.
+  bool const sent = run_many<daemon::Taken>(
+      asks, std::move(handler), true,
+      [this](daemon::TakeAsk const& ask, std::size_t of, std::vector<std::uint64_t>& issues) -> TakeResult {
+        std::vector<Origin> origins;
+        auto r = m_world.db.take_dated(ask.name, ask.count, &origins);
+        if (!r) {
+          m_world.log("database: daemon", m_id, "cannot take", ask.count, "of", ask.name, "in a statement of", of, ":",
+                      r.error().message);
+          return std::unexpected(r.error());
         }
-        taken.emplace_back(std::unexpected(r.error()));
-        continue;
-      }
-      out->issues.push_back(m_world.model.issue(m_id, ask.name, false, r->numbers, origins, std::nullopt));
-      m_world.log("database: daemon", m_id, "takes", r->numbers.size(), "of", ask.name, "from", r->numbers.front(),
-                  "to", r->numbers.back(), "period", r->period, "in a statement of", asks.size(), "(issue",
-                  out->issues.back(), ")");
-      taken.emplace_back(std::move(*r));
-    }
-    out->result = std::move(taken);
-  };
-  ex->reply = [this, out, h] {
-    for (auto issue : out->issues) m_world.model.delivered(issue);
-    for (auto const& [name, period] : out->ran_out) m_world.model.ran_out(m_id, name, period);
-    (*h)(std::move(*out->result));
-    for (auto issue : out->issues) m_world.model.closed(issue);  // what no request used is burned
-  };
-  ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
-  send(conn, ex);
+        issues.push_back(m_world.model.issue(m_id, ask.name, false, r->numbers, origins, std::nullopt));
+        m_world.log("database: daemon", m_id, "takes", r->numbers.size(), "of", ask.name, "from", r->numbers.front(),
+                    "to", r->numbers.back(), "period", r->period, "in a statement of", of, "(issue", issues.back(),
+                    ")");
+        return std::move(*r);
+      });
+  if (sent) m_world.outcome.takes_together += asks.size();
 }
 
 std::uint64_t FakeStore::issue_block(std::string const& name, daemon::Block const& block, Origin const& origin) {
@@ -1135,52 +1116,65 @@ void FakeStore::reserve(std::string const& name, std::uint64_t count, daemon::Re
   send(conn, ex);
 }
 
-void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) {
+template <typename Item, typename Ask, typename Handler, typename RunOne>
+bool FakeStore::run_many(std::vector<Ask> const& asks, Handler handler, bool burn_unused, RunOne run_one) {
   auto const conn = lease();
-  if (conn == m_conns.size()) return;
+  if (conn == m_conns.size()) return false;
   auto ex = std::make_shared<Exchange>();
-  auto h = std::make_shared<daemon::ReserveManyHandler>(std::move(handler));
+  auto h = std::make_shared<Handler>(std::move(handler));
   struct Outcome : Undoable {
-    std::optional<daemon::ReserveManyResult> result;
+    std::vector<std::expected<Item, StoreError>> results;
     std::vector<std::pair<std::string, std::int32_t>> ran_out;  // the database's period when it said so
   };
   auto out = std::make_shared<Outcome>();
   ex->roll_back = undo(out);
-  // As pez.reserve_many (sql/012) runs pez.reserve_dated for each in turn, each in a
-  // subtransaction: one the sequence refuses takes nothing, and the others keep their blocks.
-  ex->execute = [this, out, asks] {
+  // Each ask in a subtransaction of its own: one the sequence refuses takes nothing, and the
+  // others keep what they took.
+  ex->execute = [this, out, asks, run_one] {
     out->before = m_world.db.snapshot();
-    std::vector<daemon::ReserveResult> blocks;
+    out->results.reserve(asks.size());
     for (auto const& ask : asks) {
-      Origin origin;
-      auto r = m_world.db.reserve(ask.name, static_cast<std::int64_t>(ask.count), &origin);
-      if (!r) {
-        m_world.log("database: daemon", m_id, "cannot reserve", ask.count, "of", ask.name, "in a statement of",
-                    asks.size(), ":", r.error().message);
-        if (r.error().kind == StoreError::Kind::exhausted) {
-          out->ran_out.emplace_back(ask.name, m_world.db.period_now(ask.name));
-        }
-        blocks.emplace_back(std::unexpected(r.error()));
-        continue;
+      auto r = run_one(ask, asks.size(), out->issues);
+      if (!r && r.error().kind == StoreError::Kind::exhausted) {
+        out->ran_out.emplace_back(ask.name, m_world.db.period_now(ask.name));
       }
-      out->issues.push_back(issue_block(ask.name, *r, origin));
-      m_world.log("database: daemon", m_id, "reserves", ask.name, "from", r->first, "to", r->last, "step", r->step,
-                  "generation", r->generation, "period", r->period, "in a statement of", asks.size(), "(issue",
-                  out->issues.back(), ")");
-      blocks.emplace_back(*r);
+      out->results.push_back(std::move(r));
     }
-    out->result = std::move(blocks);
   };
-  ex->reply = [this, out, h] {
+  ex->reply = [this, out, h, burn_unused] {
     for (auto issue : out->issues) {
       m_world.model.delivered(issue);
       m_world.log("daemon", m_id, "receives issue", issue);
     }
     for (auto const& [name, period] : out->ran_out) m_world.model.ran_out(m_id, name, period);
-    (*h)(std::move(*out->result));
+    (*h)(std::move(out->results));
+    if (burn_unused) {
+      for (auto issue : out->issues) m_world.model.closed(issue);
+    }
   };
   ex->fail = [h](StoreError e) { (*h)(std::unexpected(std::move(e))); };
   send(conn, ex);
+  return true;
+}
+
+void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon::ReserveManyHandler handler) {
+  // As pez.reserve_many (sql/012) runs pez.reserve_dated for each in turn.
+  run_many<daemon::Block>(
+      asks, std::move(handler), false,
+      [this](daemon::ReserveAsk const& ask, std::size_t of, std::vector<std::uint64_t>& issues) -> ReserveResult {
+        Origin origin;
+        auto r = m_world.db.reserve(ask.name, static_cast<std::int64_t>(ask.count), &origin);
+        if (!r) {
+          m_world.log("database: daemon", m_id, "cannot reserve", ask.count, "of", ask.name, "in a statement of", of,
+                      ":", r.error().message);
+          return std::unexpected(r.error());
+        }
+        issues.push_back(issue_block(ask.name, *r, origin));
+        m_world.log("database: daemon", m_id, "reserves", ask.name, "from", r->first, "to", r->last, "step", r->step,
+                    "generation", r->generation, "period", r->period, "in a statement of", of, "(issue",
+                    issues.back(), ")");
+        return *r;
+      });
 }
 
 void FakeStore::change(Change const& change, daemon::ChangeHandler handler) {
