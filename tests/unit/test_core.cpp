@@ -293,6 +293,18 @@ struct Rig {
     REQUIRE(db.create(spec));
   }
   // A daily sequence from min to max (its days last 100 ms here), in the catalog.
+  // For statements of several sequences: a (cycling) and b with numbers to spare, m run out
+  // behind the daemon's back and n with two numbers left (neither cycles), the catalog read.
+  void create_spare_and_ending(bool b_cycles) {
+    create("a", 1, 1000, true);
+    create("b", 1, 1000, b_cycles);
+    create("m", 1, 15, false);
+    create("n", 1, 12, false);
+    REQUIRE(db.take("m", 15));
+    REQUIRE(db.take("n", 10));
+    store.refresh_catalog();
+    store.answer_all();
+  }
   void create_daily(std::string const& name, std::int64_t min, std::int64_t max, bool cycle) {
     pez::CreateSpec spec;
     spec.name = name;
@@ -783,14 +795,7 @@ TEST_CASE("block: a block merely running low waits a moment for others to share 
 TEST_CASE("block: a sequence refused in a statement of several costs the others nothing") {
   Rig rig(Mode::block, 1);
   rig.store.batch = 8;
-  rig.create("a", 1, 1000, true);
-  rig.create("b", 1, 1000, true);
-  rig.create("m", 1, 15, false);  // run out behind the daemon's back
-  rig.create("n", 1, 12, false);  // two numbers left
-  REQUIRE(rig.db.take("m", 15));
-  REQUIRE(rig.db.take("n", 10));
-  rig.store.refresh_catalog();
-  rig.store.answer_all();
+  rig.create_spare_and_ending(true);
   auto first_a = rig.ask("a", 1);  // the one connection is busy with a's block ...
   REQUIRE(rig.store.pending.size() == 1);
   auto first_b = rig.ask("b", 1);  // ... so these wait, and go together
@@ -815,14 +820,7 @@ TEST_CASE("block: a sequence refused in a statement of several costs the others 
 TEST_CASE("strict: the waiting requests of several sequences share one statement, each sequence's take apart") {
   Rig rig(Mode::strict, 1);
   rig.store.take_batch_size = 8;
-  rig.create("a", 1, 1000, true);
-  rig.create("b", 1, 1000, false);
-  rig.create("m", 1, 15, false);  // run out behind the daemon's back
-  rig.create("n", 1, 12, false);  // two numbers left
-  REQUIRE(rig.db.take("m", 15));
-  REQUIRE(rig.db.take("n", 10));
-  rig.store.refresh_catalog();
-  rig.store.answer_all();
+  rig.create_spare_and_ending(false);
   auto first = rig.ask("forward", 1);  // the one connection is busy with it ...
   REQUIRE(rig.store.pending.size() == 1);
   CHECK(rig.store.pending.front().what == "take forward");
