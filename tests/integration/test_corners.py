@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+import harness
 from harness import FORWARD_MAX, assert_one_error_line, metric, next_pipelined, wait_until
 
 MAX = FORWARD_MAX
@@ -213,6 +214,40 @@ def test_a_sequence_run_out_among_others_asked_for_together_fails_alone(start_pe
     # s-20's refusals took nothing: its last five numbers are still there.
     assert next_pipelined(pezd, ["s-20"], 5) == ["OK 996 997 998 999 1000"]
 
+
+
+# 9b. A take of several sequences is made durable by one logical message (sql/014): one for the
+# statement, whatever each sequence answers, where each take wrote one (and took a transaction id
+# of its own for it); a take alone writes one too. The WAL's logical decoding shows them.
+@pytest.mark.strict_only  # the schema's functions, whatever the mode
+def test_a_take_of_several_sequences_writes_one_logical_message(workdir):
+    logical = harness.Cluster(settings={"wal_level": "logical"})
+    try:
+        db = logical.create_database()
+        pezd = harness.Pezd(logical, db, workdir, args=["--mode", "strict"]).start()
+        for name in ("a", "b", "c"):
+            create(pezd, name)
+        pezd.stop()
+        logical.psql(db, "SELECT pg_create_logical_replication_slot('messages', 'test_decoding')")
+        logical.psql(db, "SELECT count(*) FROM pez.take_many(ARRAY['a', 'b', 'c'], ARRAY[2, 1, 3])")
+        logical.psql(db, "SELECT count(*) FROM pez.take_many(ARRAY['a', 'gone', 'c'], ARRAY[1, 1, 1])")
+        logical.psql(db, "SELECT * FROM pez.take_dated('pez.b', 1)")
+        lines = logical.psql(db, "SELECT data FROM pg_logical_slot_get_changes('messages', NULL, NULL)").splitlines()
+        messages, counts = 0, []
+        for line in lines:
+            if line.startswith("BEGIN"):
+                messages = 0
+            elif line.startswith("message: transactional: 1 prefix: pez,"):
+                messages += 1
+            elif line.startswith("COMMIT"):
+                counts.append(messages)
+        assert counts == [1, 1, 1], lines
+        taken = logical.psql(db, "SELECT string_agg(last_value::text, ',' ORDER BY name) FROM "
+                                 "(VALUES ('a', (SELECT last_value FROM pez.a)), ('b', (SELECT last_value FROM pez.b)),"
+                                 " ('c', (SELECT last_value FROM pez.c))) v(name, last_value)")
+        assert taken == "3,2,4"
+    finally:
+        logical.destroy()
 
 # 10. A function of schema pez changed by hand to answer otherwise: no number is handed out, the
 # answer and the log say what happened and where to look, and numbers flow again once the
