@@ -5,13 +5,13 @@
 -- has an id, and its commit is flushed. pez.take_many (version 13) ran pez.take_dated for each
 -- sequence in a subtransaction, and each wrote its own message, so each subtransaction took a
 -- transaction id of its own too: a statement of 17 sequences wrote 17 messages and committed 17
--- subtransaction ids. pez.take_dated_part is pez.take_dated without the message; pez.take_dated
--- is now it and the message, and pez.take_many writes one message for the statement, before its
--- takes, whatever each of them answers.
+-- subtransaction ids, and turned synchronous_commit on once more. pez.take_dated_part is
+-- pez.take_dated without either; pez.take_dated is now it with both, and pez.take_many does both
+-- once for the statement, before its takes, whatever each of them answers.
 --
 --   SELECT * FROM pez.take_dated_part('pez.forward', 3);
---   -- as pez.take_dated, but durable only in a transaction that writes WAL of its own: not for
---   -- use alone
+--   -- as pez.take_dated, but durable only in a transaction that writes WAL of its own with
+--   -- synchronous_commit on: not for use alone
 --
 -- A pezd role that did not run this file itself needs nothing more than for version 13. Running
 -- this file again changes nothing.
@@ -20,7 +20,8 @@ BEGIN;
 
 SELECT pg_advisory_xact_lock(7365978);
 
--- As pez.take_dated in version 11, without the logical message.
+-- As pez.take_dated in version 11, without what makes it durable (pez.durable and the logical
+-- message).
 CREATE OR REPLACE FUNCTION pez.take_dated_part(seq regclass, n integer, OUT period date, OUT numbers bigint[])
     LANGUAGE plpgsql
     AS $$
@@ -34,7 +35,6 @@ BEGIN
     IF n IS NULL OR n < 1 THEN
         RAISE EXCEPTION 'pez.take: n must be 1 or more, got %', n USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM pez.durable();
     SELECT s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle INTO opts
       FROM pg_catalog.pg_sequence s WHERE s.seqrelid = seq;
     IF NOT FOUND THEN
@@ -91,6 +91,7 @@ CREATE OR REPLACE FUNCTION pez.take_dated(seq regclass, n integer, OUT period da
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    PERFORM pez.durable();
     SELECT t.period, t.numbers INTO period, numbers FROM pez.take_dated_part(seq, n) t;
     PERFORM pg_catalog.pg_logical_emit_message(true, 'pez', '');
 END
@@ -109,9 +110,8 @@ BEGIN
         RAISE EXCEPTION 'pez.take_many: % names and % counts', cardinality(names), cardinality(counts)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Each take turns synchronous_commit on for the transaction too, but a refused one's setting
-    -- goes with its subtransaction. One message for the whole statement: the commit is flushed,
-    -- with every take that kept its numbers.
+    -- Once for the whole statement, outside the takes' subtransactions: synchronous_commit on,
+    -- and a message, so that the commit is flushed with every take that kept its numbers.
     PERFORM pez.durable();
     PERFORM pg_logical_emit_message(true, 'pez', '');
     FOR ask IN SELECT u.name, u.n FROM unnest(names, counts) WITH ORDINALITY AS u(name, n, i) ORDER BY u.i LOOP

@@ -242,9 +242,8 @@ def test_a_take_of_several_sequences_writes_one_logical_message(workdir):
             elif line.startswith("COMMIT"):
                 counts.append(messages)
         assert counts == [1, 1, 1], lines
-        taken = logical.psql(db, "SELECT string_agg(last_value::text, ',' ORDER BY name) FROM "
-                                 "(VALUES ('a', (SELECT last_value FROM pez.a)), ('b', (SELECT last_value FROM pez.b)),"
-                                 " ('c', (SELECT last_value FROM pez.c))) v(name, last_value)")
+        taken = logical.psql(db, "SELECT (SELECT last_value FROM pez.a) || ',' || (SELECT last_value FROM pez.b)"
+                                 " || ',' || (SELECT last_value FROM pez.c)")
         assert taken == "3,2,4"
     finally:
         logical.destroy()
