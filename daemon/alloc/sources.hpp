@@ -88,7 +88,9 @@ class StrictSource final : public Source {
   void take_failed(Batch& batch, StoreError const& error);
   void refuse(Batch& batch, StoreError const& error);
   void refuse_waiting(Batch const& batch, StoreError const& error);
-  void hand_out(Batch& batch, Taken const& taken);
+  void hand_out(Batch& batch, Taken&& taken);
+  // Answers the requests handed out by the statements just settled.
+  void deliver();
   void requeue(Batch& batch);
   void arm_retry(Clock::time_point at);
 
@@ -96,6 +98,16 @@ class StrictSource final : public Source {
   std::uint32_t m_batch_limit;
   std::deque<Request> m_queue;
   std::vector<std::shared_ptr<Batch>> m_in_flight;
+  // Numbers handed out but not answered yet: a settled statement's requests are answered once
+  // the next statement is on its way, so that the database does not wait for their answers to
+  // be written.
+  struct Ready {
+    std::string name;
+    std::vector<std::int64_t> numbers;
+    Printing printing;
+    std::vector<Request> requests;
+  };
+  std::vector<Ready> m_ready;
   std::map<std::string, Retry, std::less<>> m_retry;
   // Sequences (and their generation) near the end of a range without cycle: one request per
   // statement, so that a request for more than is left fails alone and smaller ones get the rest.

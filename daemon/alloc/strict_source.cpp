@@ -180,6 +180,7 @@ void StrictSource::finish(std::shared_ptr<Batch> const& batch, TakeResult result
   settle(batch, std::move(result));
   if (failed && m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
   pump();
+  deliver();
 }
 
 void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group, TakeManyResult result) {
@@ -196,6 +197,7 @@ void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group,
   }
   if (failed && m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
   pump();
+  deliver();
 }
 
 void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result) {
@@ -205,7 +207,7 @@ void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result
                                                " numbers for " + std::to_string(batch->total)));
   }
   if (result) {
-    hand_out(*batch, *result);
+    hand_out(*batch, std::move(*result));
   } else {
     take_failed(*batch, result.error());
   }
@@ -266,9 +268,8 @@ void StrictSource::refuse_waiting(Batch const& batch, StoreError const& error) {
   }
 }
 
-void StrictSource::hand_out(Batch& batch, Taken const& taken) {
+void StrictSource::hand_out(Batch& batch, Taken&& taken) {
   m_retry.erase(batch.name);
-  auto const& numbers = taken.numbers;
   Printing printing;
   printing.period = taken.period;
   if (auto const* info = m_ctx.store.catalog().find(batch.name)) printing.format = info->format;
@@ -281,17 +282,28 @@ void StrictSource::hand_out(Batch& batch, Taken const& taken) {
     requeue(batch);
     return;
   }
-  if (!numbers.empty()) {
-    m_ctx.observed(batch.name, numbers.front(), false, taken.period);
-    m_ctx.observed(batch.name, numbers.back(), false, taken.period);
+  if (!taken.numbers.empty()) {
+    m_ctx.observed(batch.name, taken.numbers.front(), false, taken.period);
+    m_ctx.observed(batch.name, taken.numbers.back(), false, taken.period);
   }
-  std::size_t at = 0;
-  for (auto& request : batch.requests) {
-    NumbersView const mine(numbers.data() + at, request.count);
-    at += request.count;
-    if (!request.answered()) {
-      m_ctx.metrics.numbers(batch.name, request.count);
-      request.answer(Numbers{mine, printing});
+  // The requests go with their numbers (an expired one keeps its place, unanswered); the batch
+  // is no longer in flight, so nothing else answers them before deliver() does.
+  m_ready.push_back(Ready{batch.name, std::move(taken.numbers), std::move(printing), std::move(batch.requests)});
+  batch.requests.clear();
+}
+
+void StrictSource::deliver() {
+  auto ready = std::move(m_ready);
+  m_ready.clear();
+  for (auto& statement : ready) {
+    std::size_t at = 0;
+    for (auto& request : statement.requests) {
+      NumbersView const mine(statement.numbers.data() + at, request.count);
+      at += request.count;
+      if (!request.answered()) {
+        m_ctx.metrics.numbers(statement.name, request.count);
+        request.answer(Numbers{mine, statement.printing});
+      }
     }
   }
 }

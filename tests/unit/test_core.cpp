@@ -353,6 +353,30 @@ TEST_CASE("strict: a request larger than the batch limit is taken whole, in one 
   CHECK(rig.store.takes == 1);
 }
 
+TEST_CASE("strict: the next statement is on its way before the answers of the last are given") {
+  Rig rig(Mode::strict);
+  std::vector<int> sent_when_answered;
+  std::vector<std::int64_t> first_numbers;
+  auto ask = [&](std::uint32_t count) {
+    rig.core->allocator().allocate("forward", count, [&](AllocateResult r) {
+      REQUIRE(r);
+      sent_when_answered.push_back(rig.store.takes);
+      first_numbers.push_back(r->values.front());
+    });
+  };
+  ask(1);  // goes at once
+  ask(2);  // these two wait for it, then go together
+  ask(3);
+  CHECK(rig.store.takes == 1);
+  REQUIRE(rig.store.answer_next());
+  // The first request's answer is given once the statement of the two waiting was sent.
+  CHECK(sent_when_answered == std::vector<int>{2});
+  rig.store.answer_all();
+  CHECK(sent_when_answered == std::vector<int>{2, 2, 2});
+  // In the order asked, each with its own numbers.
+  CHECK(first_numbers == std::vector<std::int64_t>{1, 2, 4});
+}
+
 TEST_CASE("strict: a take that keeps failing is tried again after waits that grow, not at once") {
   Rig rig(Mode::strict);
   rig.store.takes_fail = StoreError::Kind::lost;
