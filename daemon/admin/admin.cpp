@@ -47,10 +47,12 @@ Error admin_error(AdminCommand const& command, StoreError const& error) {
                                      "); the owner of schema pez can run it, or grant pezd's role the "
                                      "admin rights of sql/grants.sql"};
     case Kind::exhausted:
+    case Kind::unreadable:
     case Kind::internal:
       break;
   }
   spdlog::error("admin command on {} failed: {}", command.name, error.message);
+  if (error.kind == Kind::unreadable) return Error{Errc::internal, error.message};
   return Error{Errc::internal, "the database refused: " + error.message};
 }
 

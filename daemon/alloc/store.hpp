@@ -28,16 +28,17 @@ using Clock = std::chrono::steady_clock;
 // A failed exchange with the database, classified once, where it was read (the store).
 struct StoreError {
   enum class Kind {
-    lost,       // the connection broke, the server became read-only, or the exchange drew a
-                // warning: whatever it took is burned; the statement may be tried again
-    timeout,    // no answer in time: whatever it took is burned; answer unavailable
-    not_found,  // no such sequence
-    exhausted,  // a sequence without cycle has fewer numbers left than asked for; none taken
-    invalid,    // the server refused the arguments (message says why): a bad request
-    exists,     // create: the name is taken
-    in_use,     // the object may not be changed that way (drop of forward or reverse)
-    denied,     // the database role may not do this
-    internal,   // anything else, an answer pezd cannot read included
+    lost,        // the connection broke, the server became read-only, or the exchange drew a
+                 // warning: whatever it took is burned; the statement may be tried again
+    timeout,     // no answer in time: whatever it took is burned; answer unavailable
+    not_found,   // no such sequence
+    exhausted,   // a sequence without cycle has fewer numbers left than asked for; none taken
+    invalid,     // the server refused the arguments (message says why): a bad request
+    exists,      // create: the name is taken
+    in_use,      // the object may not be changed that way (drop of forward or reverse)
+    denied,      // the database role may not do this
+    unreadable,  // an answer pezd cannot read (unreadable_answer): whatever it took is burned
+    internal,    // anything else
   };
   Kind kind;
   std::string message;  // the server's sentence, or pezd's
@@ -45,9 +46,10 @@ struct StoreError {
 
 // An answer of a shape pezd's statements never get from the schema files it applied (what: what
 // the database answered, "pez.take with 2 numbers for 3"): an internal error that says where to
-// look. The numbers of such an exchange are burned.
+// look. The numbers of such an exchange are burned. Its message is the whole answer a client
+// gets (an internal error), not a refusal.
 inline StoreError unreadable_answer(std::string const& what) {
-  return StoreError{StoreError::Kind::internal,
+  return StoreError{StoreError::Kind::unreadable,
                     "the database answered " + what +
                         "; pezd expects the functions of schema pez as its schema files (/usr/share/pez/sql) "
                         "define them: compare them with the database's and re-create any that was changed"};

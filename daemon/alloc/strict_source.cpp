@@ -46,6 +46,8 @@ Error sequence_error(std::string const& name, std::uint64_t count, StoreError co
     case Kind::denied:
       return Error{Errc::internal, "pezd's database role may not take numbers from " + quote_untrusted(name) + " (" +
                                        error.message + "); run sql/grants.sql as the owner of schema pez"};
+    case Kind::unreadable:
+      return Error{Errc::internal, error.message};
     case Kind::exists:
     case Kind::in_use:
     case Kind::internal:
@@ -236,7 +238,8 @@ void StrictSource::take_failed(Batch& batch, StoreError const& error) {
 
 void StrictSource::refuse(Batch& batch, StoreError const& error) {
   using Kind = StoreError::Kind;
-  if (error.kind == Kind::internal || error.kind == Kind::denied || error.kind == Kind::timeout) {
+  if (error.kind == Kind::internal || error.kind == Kind::unreadable || error.kind == Kind::denied ||
+      error.kind == Kind::timeout) {
     m_retry[batch.name].failed(m_ctx.clock.now());
     if (m_failure_log.allow()) {
       spdlog::error("taking numbers from {} failed: {}{}", batch.name, error.message, m_failure_log.left_out_text());

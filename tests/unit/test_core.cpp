@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "daemon/alloc/core.hpp"
+#include "daemon/alloc/sources.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/context.hpp"
 #include "daemon/db/database.hpp"
@@ -509,10 +510,14 @@ TEST_CASE("a pez.take answer pezd cannot read hands out nothing") {
   char const* bad[] = {"1", "x2", "3"};
   auto r = read_take({bad, bad + 3}, 3);
   REQUIRE_FALSE(r);
-  CHECK(r.error().kind == StoreError::Kind::internal);
+  CHECK(r.error().kind == StoreError::Kind::unreadable);
   // What to do: the answer says where pezd's functions are defined and how to compare them.
   CHECK(r.error().message.find("schema pez as its schema files (/usr/share/pez/sql)") != std::string::npos);
   CHECK(r.error().message.find("re-create any that was changed") != std::string::npos);
+  // A client's answer is that sentence, an internal error, not a refusal of the database.
+  auto const answer = pez::daemon::sequence_error("forward", 3, r.error());
+  CHECK(answer.code == pez::Errc::internal);
+  CHECK(answer.message == r.error().message);
   char const* null[] = {"1", nullptr};
   CHECK_FALSE(read_take({null, null + 2}, 2));
   CHECK_FALSE(read_take({good, good + 2}, 3));  // fewer rows than asked for

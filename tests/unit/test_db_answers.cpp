@@ -36,15 +36,15 @@ TEST_CASE("several creates: each one's generation or refusal, in order") {
 
 TEST_CASE("several creates: an answer that cannot be theirs is an internal error") {
   auto const one = pg_rows({{"41", std::nullopt, std::nullopt}}, 3);
-  CHECK(create_many_answer(one, 2).error().kind == StoreError::Kind::internal);  // a row missing
+  CHECK(create_many_answer(one, 2).error().kind == StoreError::Kind::unreadable);  // a row missing
   CHECK(create_many_answer(pg_rows({{"x", std::nullopt, std::nullopt}}, 3), 1).error().kind ==
-        StoreError::Kind::internal);
-  CHECK(create_many_answer(pg_rows({{"41", std::nullopt}}, 2), 1).error().kind == StoreError::Kind::internal);
+        StoreError::Kind::unreadable);
+  CHECK(create_many_answer(pg_rows({{"41", std::nullopt}}, 2), 1).error().kind == StoreError::Kind::unreadable);
   // A refusal of the kind that closes a connection is not one the function lets through.
   CHECK(create_many_answer(
             pg_rows({{std::nullopt, "25006", "cannot execute CREATE SEQUENCE in a read-only transaction"}}, 3), 1)
             .error()
-            .kind == StoreError::Kind::internal);
+            .kind == StoreError::Kind::unreadable);
 }
 
 TEST_CASE("several reserves: each one's block or refusal, in order") {
@@ -74,19 +74,19 @@ TEST_CASE("several reserves: each one's block or refusal, in order") {
 TEST_CASE("several reserves: an answer that cannot be theirs is an internal error") {
   auto const row = std::vector<std::optional<std::string>>{"1",          "10",         "1",          "3",
                                                            std::nullopt, std::nullopt, std::nullopt, std::nullopt};
-  CHECK(reserve_many_answer(pg_rows({row}, 8), {10, 10}).error().kind == StoreError::Kind::internal);  // a row missing
+  CHECK(reserve_many_answer(pg_rows({row}, 8), {10, 10}).error().kind == StoreError::Kind::unreadable);  // a row missing
   CHECK(reserve_many_answer(pg_rows({{"1", "10", "1", "3", std::nullopt, std::nullopt}}, 6), {10}).error().kind ==
-        StoreError::Kind::internal);  // the columns of the statement before sql/012
+        StoreError::Kind::unreadable);  // the columns of the statement before sql/012
   CHECK(reserve_many_answer(pg_rows({{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
                                       std::nullopt, "25006", "cannot execute setval() in a read-only transaction"}},
                                     8),
                             {10})
             .error()
-            .kind == StoreError::Kind::internal);
+            .kind == StoreError::Kind::unreadable);
   CHECK(reserve_many_answer(pg_rows({{"x", "10", "1", "3", std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, 8),
                             {10})
             .error()
-            .kind == StoreError::Kind::internal);
+            .kind == StoreError::Kind::unreadable);
 }
 
 TEST_CASE("several takes: each one's numbers with their period, or its refusal, in order") {
@@ -113,20 +113,20 @@ TEST_CASE("several takes: each one's numbers with their period, or its refusal, 
 
 TEST_CASE("several takes: an answer that cannot be theirs is an internal error and hands out nothing") {
   auto const row = std::vector<std::optional<std::string>>{std::nullopt, "{1,2}", std::nullopt, std::nullopt};
-  CHECK(take_many_answer(pg_rows({row}, 4), {2, 2}).error().kind == StoreError::Kind::internal);  // a row missing
-  CHECK(take_many_answer(pg_rows({row}, 4), {3}).error().kind == StoreError::Kind::internal);     // too few numbers
+  CHECK(take_many_answer(pg_rows({row}, 4), {2, 2}).error().kind == StoreError::Kind::unreadable);  // a row missing
+  CHECK(take_many_answer(pg_rows({row}, 4), {3}).error().kind == StoreError::Kind::unreadable);     // too few numbers
   CHECK(take_many_answer(pg_rows({{std::nullopt, "{1,2}"}}, 2), {2}).error().kind ==
-        StoreError::Kind::internal);  // the columns of pez.take_dated alone
+        StoreError::Kind::unreadable);  // the columns of pez.take_dated alone
   CHECK(take_many_answer(pg_rows({{std::nullopt, "{1,x}", std::nullopt, std::nullopt}}, 4), {2}).error().kind ==
-        StoreError::Kind::internal);
+        StoreError::Kind::unreadable);
   CHECK(take_many_answer(pg_rows({{"2030", "{1}", std::nullopt, std::nullopt}}, 4), {1}).error().kind ==
-        StoreError::Kind::internal);  // a period pezd cannot read
+        StoreError::Kind::unreadable);  // a period pezd cannot read
   CHECK(take_many_answer(pg_rows({{std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, 4), {1}).error().kind ==
-        StoreError::Kind::internal);  // neither numbers nor a refusal
+        StoreError::Kind::unreadable);  // neither numbers nor a refusal
   // A refusal of the kind that closes a connection is not one the function lets through.
   CHECK(take_many_answer(
             pg_rows({{std::nullopt, std::nullopt, "25006", "cannot execute nextval() in a read-only transaction"}}, 4),
             {1})
             .error()
-            .kind == StoreError::Kind::internal);
+            .kind == StoreError::Kind::unreadable);
 }
