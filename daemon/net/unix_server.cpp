@@ -113,6 +113,13 @@ class UnixSession final : public ClientSession<stream::socket> {
       return;
     }
     handle_buffered();
+    if (!m_closed && m_in.empty() && !m_slots.empty() && !m_slots.back().ready) {
+      // The answer waits for the core: a client that sends nothing ahead (pez, one line at a
+      // time) sends its next line once it has this answer, so a read started now would find
+      // nothing. Reading goes on once the answer is written.
+      m_read_paused = true;
+      return;
+    }
     wait_for_line();
   }
 
