@@ -74,7 +74,8 @@ TEST_CASE("several reserves: each one's block or refusal, in order") {
 TEST_CASE("several reserves: an answer that cannot be theirs is an internal error") {
   auto const row = std::vector<std::optional<std::string>>{"1",          "10",         "1",          "3",
                                                            std::nullopt, std::nullopt, std::nullopt, std::nullopt};
-  CHECK(reserve_many_answer(pg_rows({row}, 8), {10, 10}).error().kind == StoreError::Kind::unreadable);  // a row missing
+  CHECK(reserve_many_answer(pg_rows({row}, 8), {10, 10}).error().kind ==
+        StoreError::Kind::unreadable);  // a row missing
   CHECK(reserve_many_answer(pg_rows({{"1", "10", "1", "3", std::nullopt, std::nullopt}}, 6), {10}).error().kind ==
         StoreError::Kind::unreadable);  // the columns of the statement before sql/012
   CHECK(reserve_many_answer(pg_rows({{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
