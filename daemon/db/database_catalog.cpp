@@ -30,7 +30,7 @@ namespace {
   " LEFT JOIN pez.sequences c ON c.name = r.relname::text"
 #define PEZ_SEQUENCES_WHERE                                         \
   " WHERE r.relnamespace = 'pez'::regnamespace AND r.relkind = 'S'" \
-  " AND r.relname::text ~ '" PEZ_SEQUENCE_NAME_PATTERN "'"
+  " AND " PEZ_SEQUENCE_NAME_SQL("r.relname::text")
 #define PEZ_FORMAT_COLUMNS " c.format, c.period, c.time_zone, c.check_digits, to_char(c.current_period, 'YYYYMMDD')"
 #define PEZ_CATALOG_SELECT                                                              \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle," \

@@ -193,6 +193,26 @@ def test_every_page_of_many_sequences_is_read(start_pezd, cluster, db):
     assert inspect(pezd, "many-0777")["rate_1h"] == 0
 
 
+def test_sequences_made_by_hand_outside_the_name_rule_are_left_out(start_pezd, cluster, db):
+    # The catalog's reads and pez.usage check the rule as SQL (common/names.hpp): a name of 48
+    # characters is served, listed and measured; one of 49, one in capitals and one that does
+    # not start with a letter are none of these, on a daemon that finds them all at its start.
+    start_pezd(FAST)  # the schema, migrated
+    owner = harness.OWNER_ROLE if harness.ROLES == "split" else "postgres"
+    longest, too_long = "l" * 48, "m" * 49
+    outside = [too_long, "Upper", "_under", "9lives"]
+    cluster.psql(db, "".join(f'CREATE SEQUENCE pez."{name}"; ' for name in [longest] + outside), user=owner)
+    pezd = start_pezd(FAST)  # a second daemon, which finds them in its first read of the catalog
+    assert pezd.numbers(longest, 2) == [1, 2]
+    listed = [row["name"] for row in json.loads(pezd.pez("admin", "list", "--json").stdout)]
+    assert longest in listed and not set(outside) & set(listed), listed
+    measured(pezd, longest)
+    body = pezd.get("/metrics").body
+    assert f"pez_sequence_remaining{{{labels(longest)}}}" in body
+    assert not [name for name in outside if f'"{name}"' in body]
+    assert len(re.findall(r"^pez_sequence_remaining\{", body, re.M)) == 3  # forward, reverse, longest
+
+
 def test_http_admin_answers_carry_the_forecast(start_pezd, workdir):
     token = "forecast-token-0123456789abcdef"
     path = os.path.join(workdir, "admin-token")

@@ -52,6 +52,25 @@ TEST_CASE("names: the rule's pattern accepts exactly the names check_sequence_na
   }
   CHECK(pez::k_sequence_name_pattern.find("{0," + std::to_string(pez::k_max_name_length - 1) + "}") !=
         std::string_view::npos);
+  // The open form SQL checks faster, with the length apart: the same names.
+  std::regex const open{std::string(pez::k_sequence_name_open_pattern)};
+  CHECK(pez::k_max_name_length_text == std::to_string(pez::k_max_name_length));
+  auto const agree_open = [&](std::string const& name) {
+    CAPTURE(name);
+    CHECK((std::regex_match(name, open) && name.size() <= pez::k_max_name_length) ==
+          check_sequence_name(name).has_value());
+  };
+  agree_open("");
+  for (int a = 0; a < 256; ++a) {
+    agree_open(std::string(1, static_cast<char>(a)));
+    for (int b = 0; b < 256; ++b) agree_open(std::string{static_cast<char>(a), static_cast<char>(b)});
+  }
+  for (std::size_t length = pez::k_max_name_length - 2; length <= pez::k_max_name_length + 2; ++length) {
+    for (char const last : {'a', '9', '_', '-', 'A', '.', '\n'}) agree_open(std::string(length - 1, 'x') + last);
+    agree_open(std::string(length, '-'));
+  }
+  CHECK(std::string_view(PEZ_SEQUENCE_NAME_SQL("n")) ==
+        "(n ~ '" + std::string(pez::k_sequence_name_open_pattern) + "' AND length(n) <= 48)");
   // The messages say the rule in its words.
   CHECK(check_sequence_name("").error().ends_with(pez::k_sequence_name_rule));
   CHECK(check_sequence_name("A").error().ends_with(pez::k_sequence_name_rule));
@@ -59,8 +78,9 @@ TEST_CASE("names: the rule's pattern accepts exactly the names check_sequence_na
 
 TEST_CASE("names: the rule's copies elsewhere in the tree are the one pattern") {
   // The schema's migrations are history (each stays as it was applied) and repeat the pattern:
-  // every copy must be this one. (The C++ that needs it as SQL text or a regex uses
-  // PEZ_SEQUENCE_NAME_PATTERN or k_sequence_name_pattern.)
+  // every copy must be this one, or the open one followed by the length's bound. (The C++ that
+  // needs it as SQL text or a regex uses PEZ_SEQUENCE_NAME_PATTERN, k_sequence_name_pattern or
+  // PEZ_SEQUENCE_NAME_SQL.)
   namespace fs = std::filesystem;
   fs::path const root = PEZ_SOURCE_DIR;
   std::vector<fs::path> files;
@@ -75,7 +95,16 @@ TEST_CASE("names: the rule's copies elsewhere in the tree are the one pattern") 
     std::string const text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     for (auto it = std::sregex_iterator(text.begin(), text.end(), copy); it != std::sregex_iterator(); ++it) {
       CAPTURE(file.string());
-      CHECK(it->str() == pez::k_sequence_name_pattern);
+      CAPTURE(it->str());
+      if (it->str() == pez::k_sequence_name_open_pattern) {
+        // '^[a-z][a-z0-9_-]*$' AND length(x) <= 48, the bound in the same condition.
+        std::string const rest = it->suffix().str().substr(0, 80);
+        std::smatch bound;
+        CHECK(std::regex_search(rest, bound, std::regex{R"(^' AND length\([a-z._:]+\) <= (\d+))"}));
+        if (!bound.empty()) CHECK(bound[1].str() == std::to_string(pez::k_max_name_length));
+      } else {
+        CHECK(it->str() == pez::k_sequence_name_pattern);
+      }
       ++copies;
     }
   }
