@@ -34,41 +34,40 @@ TEST_CASE("names: hostile and malformed ones are refused, and the message is one
   }
 }
 
-TEST_CASE("names: the rule's pattern accepts exactly the names check_sequence_name accepts") {
-  std::regex const pattern{std::string(pez::k_sequence_name_pattern)};
-  auto const agree = [&](std::string const& name) {
-    CAPTURE(name);
-    CHECK(std::regex_match(name, pattern) == check_sequence_name(name).has_value());
-  };
-  // Every string of up to two bytes, and some of every length around the limit.
-  agree("");
+namespace {
+
+// Every string of up to two bytes, and some of every length around the limit.
+template <typename Probe>
+void for_each_probe(Probe probe) {
+  probe("");
   for (int a = 0; a < 256; ++a) {
-    agree(std::string(1, static_cast<char>(a)));
-    for (int b = 0; b < 256; ++b) agree(std::string{static_cast<char>(a), static_cast<char>(b)});
+    probe(std::string(1, static_cast<char>(a)));
+    for (int b = 0; b < 256; ++b) probe(std::string{static_cast<char>(a), static_cast<char>(b)});
   }
   for (std::size_t length = pez::k_max_name_length - 2; length <= pez::k_max_name_length + 2; ++length) {
-    for (char const last : {'a', '9', '_', '-', 'A', '.', '\n'}) agree(std::string(length - 1, 'x') + last);
-    agree(std::string(length, '-'));
+    for (char const last : {'a', '9', '_', '-', 'A', '.', '\n'}) probe(std::string(length - 1, 'x') + last);
+    probe(std::string(length, '-'));
   }
+}
+
+}  // namespace
+
+TEST_CASE("names: the rule's pattern accepts exactly the names check_sequence_name accepts") {
+  std::regex const pattern{std::string(pez::k_sequence_name_pattern)};
+  for_each_probe([&](std::string const& name) {
+    CAPTURE(name);
+    CHECK(std::regex_match(name, pattern) == check_sequence_name(name).has_value());
+  });
   CHECK(pez::k_sequence_name_pattern.find("{0," + std::to_string(pez::k_max_name_length - 1) + "}") !=
         std::string_view::npos);
   // The open form SQL checks faster, with the length apart: the same names.
   std::regex const open{std::string(pez::k_sequence_name_open_pattern)};
   CHECK(pez::k_max_name_length_text == std::to_string(pez::k_max_name_length));
-  auto const agree_open = [&](std::string const& name) {
+  for_each_probe([&](std::string const& name) {
     CAPTURE(name);
     CHECK((std::regex_match(name, open) && name.size() <= pez::k_max_name_length) ==
           check_sequence_name(name).has_value());
-  };
-  agree_open("");
-  for (int a = 0; a < 256; ++a) {
-    agree_open(std::string(1, static_cast<char>(a)));
-    for (int b = 0; b < 256; ++b) agree_open(std::string{static_cast<char>(a), static_cast<char>(b)});
-  }
-  for (std::size_t length = pez::k_max_name_length - 2; length <= pez::k_max_name_length + 2; ++length) {
-    for (char const last : {'a', '9', '_', '-', 'A', '.', '\n'}) agree_open(std::string(length - 1, 'x') + last);
-    agree_open(std::string(length, '-'));
-  }
+  });
   CHECK(std::string_view(PEZ_SEQUENCE_NAME_SQL("n")) ==
         "(n ~ '" + std::string(pez::k_sequence_name_open_pattern) + "' AND length(n) <= 48)");
   // The messages say the rule in its words.
