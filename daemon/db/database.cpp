@@ -37,7 +37,8 @@ Database::Database(boost::asio::io_context& io, Options options, Metrics& metric
       m_catalog_read_timer(io),
       m_lookup_timer(io),
       m_failover_timer(io),
-      m_usage_timer(io) {
+      m_usage_timer(io),
+      m_usage_daemon(usage_daemon_name()) {
   for (int i = 0; i < m_options.connections; ++i) m_slots.push_back(std::make_unique<Slot>(io, i));
   if (!m_options.listen_params.empty()) {
     m_slots.push_back(std::make_unique<Slot>(io, m_options.connections));

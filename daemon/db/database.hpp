@@ -183,11 +183,23 @@ class Database final : public Store {
   void run_failover_check(Slot& slot);
   void arm_failover_check();
   void failover_read(FailoverSafety safety);
-  // Reads every sequence's position (pez.usage(), a page at a time) on a free connection, every
-  // usage_interval, into m_usage; a failure is logged and the next interval tries again.
+  // Reads every sequence's position on a free connection every usage_interval, into m_usage:
+  // claims the round of pezd's role (sql/016_shared_usage.sql), then either reads the positions a
+  // page at a time for every daemon of the role and ends the round (read_usage_page), or reads the
+  // positions another daemon stored (read_stored_usage). A failure is logged and the next
+  // interval tries again.
   void run_usage_read(Slot& slot);
   void read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& after,
-                       std::uint64_t round);
+                       std::uint64_t round, std::string const& shared);
+  void read_stored_usage(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round);
+  // Whether a statement of the round answered on a connection that is still slot's: else the
+  // round is over (failed, logged; the connection lost when the failure closes it).
+  bool usage_answered(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                      std::expected<PgResults, DbError> const& result);
+  void usage_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, StoreError const& error);
+  void usage_round_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round);
+  // This daemon's name to pez.usage_claim, made up at start.
+  static std::string usage_daemon_name();
   void arm_usage_read();
   // A periodic statement on slot is over: it is free again, if it is still up and leased.
   void release(Slot& slot, std::shared_ptr<PgConnection> const& conn);
@@ -269,6 +281,7 @@ class Database final : public Store {
   bool m_usage_due = false;
   int m_usage_reads = 0;  // rounds running: a new one starts only when none is
   boost::asio::steady_timer m_usage_timer;
+  std::string const m_usage_daemon;
 };
 
 }  // namespace pez::daemon

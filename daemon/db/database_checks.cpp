@@ -3,10 +3,16 @@
 // whether a failover is safe (every second, failover.hpp) and where every sequence stands (every
 // usage_interval, usage.hpp).
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <expected>
 #include <memory>
+#include <random>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "common/count.hpp"
 #include "common/settings.hpp"
@@ -21,14 +27,50 @@ namespace {
 
 constexpr auto k_failover_every = std::chrono::seconds(1);
 
-// pez.usage() answers this many sequences a statement: each it reads stays locked until the
+// A usage round (sql/016_shared_usage.sql): claim it; read the positions a page at a time when
+// this daemon is to read them for every daemon of its role, else read what one of them stored.
+// pez.usage_refresh answers this many sequences a statement: each it reads stays locked until the
 // statement ends (sql/008_usage.sql).
 constexpr int k_usage_page = 500;
-constexpr char const k_usage_sql[] =
+constexpr char const k_usage_claim_sql[] = "SELECT pez.usage_claim($1::interval, $2::text)";
+constexpr char const k_usage_refresh_sql[] =
     "SELECT name, identity, generation, increment, min_value, max_value, start_value, cycle, last_value, is_called,"
-    " period FROM pez.usage($1::text, $2::integer)";
+    " period, read_at FROM pez.usage_refresh($1::bigint, $2::text, $3::integer)";
+constexpr char const k_usage_stored_sql[] =
+    "SELECT name, identity, generation, increment, min_value, max_value, start_value, cycle, last_value, is_called,"
+    " period, read_at FROM pez.usage_stored()";
+constexpr char const k_usage_finish_sql[] = "SELECT pez.usage_finish($1::bigint)";
+
+// The GRANT that lets role call the function of a usage round that a "permission denied for
+// function NAME" names (every role may call them unless the owner revoked that).
+std::string usage_grant(std::string_view message, std::string const& role) {
+  static constexpr std::pair<std::string_view, std::string_view> k_functions[] = {
+      {"usage_claim", "pez.usage_claim(interval, text)"},
+      {"usage_refresh", "pez.usage_refresh(bigint, text, integer)"},
+      {"usage_store", "pez.usage_store(bigint, bigint, pez.usage_position[])"},
+      {"usage_finish", "pez.usage_finish(bigint)"},
+      {"usage_stored", "pez.usage_stored()"},
+  };
+  std::string_view function = "pez.usage(text, integer)";
+  constexpr std::string_view k_denied = "function ";
+  if (auto const at = message.rfind(k_denied); at != std::string_view::npos) {
+    auto const named = message.substr(at + k_denied.size());
+    for (auto const& [name, signature] : k_functions) {
+      if (named.substr(0, named.find_first_of(" ;,")) == name) function = signature;
+    }
+  }
+  return "GRANT EXECUTE ON FUNCTION " + std::string(function) + " TO " + role;
+}
 
 }  // namespace
+
+std::string Database::usage_daemon_name() {
+  // The process and a random part: another pezd of the same pid (another host, a restart) is
+  // another daemon.
+  std::random_device random;
+  std::uniform_int_distribution<std::uint64_t> any;
+  return std::to_string(::getpid()) + "-" + std::to_string(any(random));
+}
 
 void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& conn, bool setting_up,
                               std::function<void()> next) {
@@ -141,57 +183,106 @@ void Database::run_usage_read(Slot& slot) {
   m_usage_due = false;
   ++m_usage_reads;
   slot.state = Slot::State::leased;
-  read_usage_page(slot, slot.conn, {}, m_usage.begin_round());
+  auto conn = slot.conn;
+  std::string const every = std::to_string(m_options.usage_interval.count()) + " milliseconds";
+  char const* params[] = {every.c_str(), m_usage_daemon.c_str()};
+  conn->exec_params(k_usage_claim_sql, params, m_options.statement_timeout,
+                    [this, &slot, conn](std::expected<PgResults, DbError> result) {
+                      if (!usage_answered(slot, conn, result)) return;
+                      auto const round = m_usage.begin_round();
+                      auto const shared = value(*result, 0, 0, 0);
+                      if (shared.empty()) {
+                        read_stored_usage(slot, conn, round);
+                      } else {
+                        read_usage_page(slot, conn, {}, round, shared);
+                      }
+                    });
+}
+
+bool Database::usage_answered(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                              std::expected<PgResults, DbError> const& result) {
+  if (m_stopped) return false;
+  if (slot.conn != conn) {
+    --m_usage_reads;
+    return false;
+  }
+  if (!result && closes_connection(result.error())) {
+    --m_usage_reads;
+    lost(slot, result.error().message);
+    return false;
+  }
+  if (!result) {
+    usage_failed(slot, conn, classify(result.error()));
+    return false;
+  }
+  return true;
+}
+
+void Database::usage_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, StoreError const& error) {
+  // The round ends here; the sequences it did not reach stay as they were read last.
+  --m_usage_reads;
+  thread_local LogThrottle log;
+  if (log.allow()) {
+    std::string const advice = error.kind == StoreError::Kind::denied
+                                   ? "; pezd's role " + conn->user() +
+                                         " needs EXECUTE on pez.usage() and the pez.usage_* functions, which every "
+                                         "role has unless it was revoked: " +
+                                         usage_grant(error.message, conn->user())
+                                   : std::string();
+    spdlog::warn(
+        "cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
+        "/metrics (they stay as last read): {}{}; trying again in {} (setting usage_interval; off "
+        "reads nothing){}",
+        error.message, advice, settings::format_duration(m_options.usage_interval), log.left_out_text());
+  }
+  release(slot, conn);
 }
 
 void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::string const& after,
-                               std::uint64_t round) {
+                               std::uint64_t round, std::string const& shared) {
   std::string const most = std::to_string(k_usage_page);
-  char const* params[] = {after.empty() ? nullptr : after.c_str(), most.c_str()};
-  conn->exec_params(
-      k_usage_sql, params, m_options.statement_timeout,
-      [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
-        if (m_stopped) return;
-        if (slot.conn != conn) {
-          --m_usage_reads;
-          return;
-        }
-        if (!result && closes_connection(result.error())) {
-          --m_usage_reads;
-          lost(slot, result.error().message);
-          return;
-        }
-        auto page = result ? usage_answer(*result) : std::unexpected(classify(result.error()));
-        if (!page) {
-          // The round ends here; the sequences it did not reach stay as they were read last.
-          --m_usage_reads;
-          thread_local LogThrottle log;
-          if (log.allow()) {
-            std::string const advice = page.error().kind == StoreError::Kind::denied
-                                           ? "; pezd's role " + conn->user() +
-                                                 " needs EXECUTE on pez.usage(), which every role has unless it "
-                                                 "was revoked: GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO " +
-                                                 conn->user()
-                                           : std::string();
-            spdlog::warn(
-                "cannot read where the sequences stand, for the rates and forecasts of pez admin list and "
-                "/metrics (they stay as last read): {}{}; trying again in {} (setting usage_interval; off "
-                "reads nothing){}",
-                page.error().message, advice, settings::format_duration(m_options.usage_interval), log.left_out_text());
-          }
-          release(slot, conn);
-          return;
-        }
-        auto const at = std::chrono::duration_cast<Millis>(Clock::now().time_since_epoch()).count();
-        for (auto const& position : page->positions) m_usage.read(position, at, round);
-        if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
-          read_usage_page(slot, conn, page->last, round);
-          return;
-        }
-        --m_usage_reads;
-        m_usage.end_round(round);
-        release(slot, conn);
-      });
+  char const* params[] = {shared.c_str(), after.empty() ? nullptr : after.c_str(), most.c_str()};
+  conn->exec_params(k_usage_refresh_sql, params, m_options.statement_timeout,
+                    [this, &slot, conn, round, shared](std::expected<PgResults, DbError> result) {
+                      if (!usage_answered(slot, conn, result)) return;
+                      auto page = usage_answer(*result);
+                      if (!page) {
+                        usage_failed(slot, conn, page.error());
+                        return;
+                      }
+                      for (auto const& position : page->positions) m_usage.read(position, position.read_at, round);
+                      if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
+                        read_usage_page(slot, conn, page->last, round, shared);
+                        return;
+                      }
+                      // Every page read: the stored pages no round wrote since go (dropped sequences).
+                      char const* finish[] = {shared.c_str()};
+                      conn->exec_params(k_usage_finish_sql, finish, m_options.statement_timeout,
+                                        [this, &slot, conn, round](std::expected<PgResults, DbError> done) {
+                                          if (!usage_answered(slot, conn, done)) return;
+                                          usage_round_read(slot, conn, round);
+                                        });
+                    });
+}
+
+void Database::read_stored_usage(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round) {
+  conn->exec(k_usage_stored_sql, m_options.statement_timeout,
+             [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
+               if (!usage_answered(slot, conn, result)) return;
+               auto page = usage_answer(*result);
+               if (!page) {
+                 usage_failed(slot, conn, page.error());
+                 return;
+               }
+               for (auto const& position : page->positions) m_usage.read(position, position.read_at, round);
+               usage_round_read(slot, conn, round);
+             });
+}
+
+void Database::usage_round_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round) {
+  --m_usage_reads;
+  m_usage.end_round(round);
+  release(slot, conn);
 }
 
 std::optional<std::string> Database::safety_problem() const {

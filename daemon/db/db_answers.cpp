@@ -348,7 +348,7 @@ std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults co
 std::expected<UsagePage, StoreError> usage_answer(PgResults const& results) {
   UsagePage page;
   auto const* rows = last_result(results);
-  if (rows == nullptr || PQnfields(rows) != 11) return std::unexpected(unreadable("pez.usage()"));
+  if (rows == nullptr || PQnfields(rows) != 12) return std::unexpected(unreadable("a usage reading"));
   page.rows = static_cast<std::size_t>(PQntuples(rows));
   for (int row = 0; row < PQntuples(rows); ++row) {
     page.last = PQgetvalue(rows, row, 0);
@@ -362,11 +362,12 @@ std::expected<UsagePage, StoreError> usage_answer(PgResults const& results) {
     auto const max = number(5);
     auto const start = number(6);
     auto const last = number(8);
+    auto const read_at = number(11);
     Position p;
-    if (!identity || !generation || !increment || !min || !max || !start || !last || *identity < 0 ||
+    if (!identity || !generation || !increment || !min || !max || !start || !last || !read_at || *identity < 0 ||
         *identity > 0xffffffffLL || *increment == 0 ||
         !read_period(PQgetisnull(rows, row, 10) ? nullptr : PQgetvalue(rows, row, 10), p.period)) {
-      return std::unexpected(unreadable("pez.usage()"));
+      return std::unexpected(unreadable("a usage reading"));
     }
     p.name = page.last;
     p.identity = static_cast<std::uint32_t>(*identity);
@@ -374,6 +375,7 @@ std::expected<UsagePage, StoreError> usage_answer(PgResults const& results) {
     p.shape = SequenceShape{*increment, *min, *max, *start, std::string_view(PQgetvalue(rows, row, 7)) == "t"};
     p.last_value = *last;
     p.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
+    p.read_at = *read_at;
     page.positions.push_back(std::move(p));
   }
   return page;

@@ -66,9 +66,10 @@ std::expected<std::int64_t, StoreError> change_answer(PgResults const& results, 
 std::expected<std::vector<ChangeResult>, StoreError> create_many_answer(PgResults const& results, std::size_t count);
 std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults const& results);
 
-// A page of pez.usage() (sql/008_usage.sql): the positions it could read of sequences pezd serves,
-// how many rows it held (a page of fewer than asked for is the last) and the last name in it (the
-// next page starts after it).
+// A page of pez.usage_refresh() or the answer of pez.usage_stored() (sql/016_shared_usage.sql): the
+// positions read of sequences pezd serves, each with the time it was read at, how many rows it
+// held (a page of fewer than asked for is the last) and the last name in it (the next page starts
+// after it).
 struct UsagePage {
   std::vector<Position> positions;
   std::size_t rows = 0;

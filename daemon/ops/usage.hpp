@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // How fast each sequence is used by every daemon on the database together: every usage_interval
-// pezd reads where each sequence stands (pez.usage(), sql/008_usage.sql) and derives from how far
-// it moved the numbers taken per second over the last minute and the last hour. Pure: the
-// readings and their times come from Database; the unit tests feed them.
+// pezd learns where each sequence stands (pez.usage(), sql/008_usage.sql; one daemon of a role
+// reads it for all of them, sql/016_shared_usage.sql) and derives from how far it moved between
+// the readings' times the numbers taken per second over the last minute and the last hour. Pure:
+// the readings and their times come from Database; the unit tests feed them.
 #pragma once
 
 #include <array>
@@ -16,7 +17,11 @@
 
 namespace pez::daemon {
 
-// One sequence as pez.usage() read it.
+// Milliseconds: of the database's clock since 1970 for a reading (each daemon of a role takes the
+// readings one of them made, so their times are the database's, not the daemon's).
+using UsageMillis = std::int64_t;
+
+// One sequence as pez.usage() read it, and when.
 struct Position {
   std::string name;
   std::uint32_t identity = 0;  // its oid: another sequence under the same name has another
@@ -25,6 +30,7 @@ struct Position {
   std::int64_t last_value = 0;
   bool is_called = false;
   std::int32_t period = 0;  // of a periodic sequence: the one its counter is in (yyyymmdd); 0: none
+  UsageMillis read_at = 0;
 };
 
 // The numbers a sequence moved by over a window, and how long the window was (up to its nominal
@@ -34,9 +40,6 @@ struct Rate {
   double seconds = 0;
   double per_second() const { return seconds > 0 ? static_cast<double>(numbers) / seconds : 0; }
 };
-
-// Milliseconds of a steady clock.
-using UsageMillis = std::int64_t;
 
 // The readings of one sequence: where it stood last, and how many numbers it had moved by at a
 // few earlier times (every 10 s over the last minute, every 5 min over the last hour). Some 300

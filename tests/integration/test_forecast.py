@@ -177,6 +177,56 @@ def test_a_reset_starts_the_window_again(start_pezd):
                    what=f"{d.name} to count the takes after the reset")
 
 
+def test_the_daemons_of_a_role_share_one_reading_an_interval(start_pezd, cluster, db):
+    # sql/016_shared_usage.sql: each interval one daemon of a role reads where the sequences stand
+    # (pez.usage, through pez.usage_refresh) and stores it; the others take what it stored
+    # (pez.usage_stored). Four daemons at one interval: about one reading in four is made afresh.
+    cluster.psql(db, f'ALTER DATABASE "{db}" SET track_functions = \'all\'')
+    daemons = [start_pezd(FAST) for _ in range(4)]
+    assert daemons[0].pez("admin", "create", "shared", "--max", str(MAX), "--no-cycle").returncode == 0
+    for d in daemons:
+        measured(d, "shared")
+
+    def calls():
+        rows = cluster.psql(db, "SELECT funcname, calls FROM pg_stat_user_functions WHERE schemaname = 'pez'"
+                                " AND funcname IN ('usage', 'usage_stored')")
+        return {name: int(n) for name, n in (line.split("|") for line in rows.splitlines() if line)}
+
+    # Counters flush within a second of a backend going idle; every daemon reads 5 times a second.
+    counted = wait_until(lambda: (c := calls()) and sum(c.values()) >= 60 and c, 60, what="60 readings counted")
+    fresh, shared = counted.get("usage", 0), counted.get("usage_stored", 0)
+    assert shared > 0 and fresh < (fresh + shared) / 2, counted
+    for _ in range(3):
+        assert len(daemons[1].numbers("shared", 50)) == 50
+    total = moved(cluster, db, "shared")
+    for d in daemons:
+        wait_until(lambda: inspect(d, "shared")["taken_1h"] == total, 20, what=f"{d.name} to count the takes")
+
+
+def test_stored_readings_name_only_sequences_there_are(start_pezd, cluster):
+    # pez.usage_store runs with its owner's rights: a role with just the grants may not fill the
+    # table with names of its own making, nor read the table itself (another role's readings).
+    database = cluster.create_split_database()
+    role = harness.APP_ROLE
+    pezd = start_pezd(FAST, user=role, database=database)
+    measured(pezd, "forward")
+    ident = cluster.psql(database, "SELECT 'pez.forward'::regclass::oid")
+    fake = "ARRAY[ROW('{name}', {oid}, 1, 1, 1, 100, 1, false, 99, true, NULL)]::pez.usage_position[]"
+    # Read later than any real reading, so that only the check of the names keeps them out.
+    for name, oid in (("nosuch", ident), ("forward", "1"), ("reverse", ident)):
+        cluster.psql(database, f"SELECT pez.usage_store(1, 9000000000000, {fake.format(name=name, oid=oid)})",
+                     user=role)
+    stored = cluster.psql(database, "SELECT name, last_value, read_at FROM pez.usage_stored()", user=role)
+    assert "forward|" in stored and "nosuch" not in stored and "|99|" not in stored, stored
+    many = ("ARRAY(SELECT ROW('forward', 1, 1, 1, 1, 100, 1, false, 1, true, NULL)::pez.usage_position"
+            " FROM generate_series(1, 1001))")
+    r = cluster.psql(database, f"SELECT pez.usage_store(1, 1, {many})", user=role, check=False)
+    assert r.returncode != 0 and "at most 1000" in r.stderr, r
+    for table in ("pez.usage_pages", "pez.usage_rounds"):
+        r = cluster.psql(database, f"SELECT * FROM {table}", user=role, check=False)
+        assert r.returncode != 0 and "permission denied" in r.stderr, r
+
+
 def test_every_page_of_many_sequences_is_read(start_pezd, cluster, db):
     # pez.usage() answers 500 sequences a statement: 1200 more take three pages.
     pezd = start_pezd(FAST)

@@ -116,13 +116,15 @@ def test_rates_through_a_role_with_only_the_grants(start_pezd, cluster):
     assert "cannot read where the sequences stand" not in blind.log_text()
 
 
-def test_a_role_that_may_not_call_pez_usage_is_told_which_grant(start_pezd, cluster):
+@pytest.mark.parametrize("function", ["pez.usage(text, integer)", "pez.usage_claim(interval, text)",
+                                      "pez.usage_refresh(bigint, text, integer)"])
+def test_a_role_that_may_not_call_pez_usage_is_told_which_grant(start_pezd, cluster, function):
+    # The warning names the function that was refused (sql/016_shared_usage.sql calls pez.usage).
     database = cluster.create_split_database()
-    cluster.psql(database, "REVOKE EXECUTE ON FUNCTION pez.usage(text, integer) FROM PUBLIC",
-                 user=harness.OWNER_ROLE)
+    cluster.psql(database, f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC", user=harness.OWNER_ROLE)
     pezd = start_pezd(["--usage-interval", "200ms"], user=harness.APP_ROLE, database=database)
     assert len(pezd.numbers("forward", 2)) == 2  # numbers are handed out as ever
-    wait_until(lambda: "GRANT EXECUTE ON FUNCTION pez.usage(text, integer) TO pez_app" in pezd.log_text(), 10,
+    wait_until(lambda: f"GRANT EXECUTE ON FUNCTION {function} TO pez_app" in pezd.log_text(), 10,
                what="the warning naming the grant")
     assert pezd.get("/readyz").status == 200
 

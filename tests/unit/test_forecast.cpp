@@ -41,7 +41,7 @@ Position at(std::int64_t last, std::int64_t max = 1'000'000, bool cycle = false,
 constexpr std::int64_t k_second = 1000;
 
 // An answer of pez.usage() as libpq would hold it: rows of eleven values, NULL where none.
-pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows, int columns = 11) {
+pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows, int columns = 12) {
   return pez::test::pg_rows(rows, columns);
 }
 
@@ -317,15 +317,16 @@ TEST_CASE("usage: overlapping rounds forget only what neither read") {
   CHECK(usage.find("jobs") == nullptr);
 }
 
-TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and where the next page starts") {
+TEST_CASE("usage: a page of a usage reading gives the positions it could read, when, and where the next page starts") {
   auto const page = pez::daemon::usage_answer(usage_rows({
       {"_generations", "16390", "0", "1", "1", "9223372036854775807", "1", "f", std::nullopt, std::nullopt,
-       std::nullopt},
-      {"forward", "16385", "1", "1", "1", "9223372036854775807", "1", "t", "1000", "t", std::nullopt},
-      {"gone", "16400", "4", "1", "1", "100", "1", "f", std::nullopt, std::nullopt, std::nullopt},  // dropped
-      {"invoices", "16410", "9", "1", "1", "999999", "1", "f", "42", "t", "20260101"},
+       std::nullopt, "1796395465648"},
+      {"forward", "16385", "1", "1", "1", "9223372036854775807", "1", "t", "1000", "t", std::nullopt, "1796395465648"},
+      {"gone", "16400", "4", "1", "1", "100", "1", "f", std::nullopt, std::nullopt, std::nullopt,
+       "1796395465648"},  // dropped
+      {"invoices", "16410", "9", "1", "1", "999999", "1", "f", "42", "t", "20260101", "1796395465650"},
       {"reverse", "16386", "2", "-1", "1", "9223372036854775807", "9223372036854775807", "t", "9223372036854775807",
-       "f", std::nullopt},
+       "f", std::nullopt, "1796395465651"},
   }));
   REQUIRE(page);
   CHECK(page->rows == 5);
@@ -340,6 +341,7 @@ TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and w
   CHECK(forward.last_value == 1000);
   CHECK(forward.is_called);
   CHECK(forward.period == 0);
+  CHECK(forward.read_at == 1796395465648);
   CHECK(page->positions[1].period == 20260101);
   CHECK(page->positions[1].shape.max == 999999);
   auto const& reverse = page->positions[2];
@@ -347,6 +349,7 @@ TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and w
   CHECK(reverse.shape.max == k_max);
   CHECK(reverse.shape.start == k_max);
   CHECK(!reverse.is_called);
+  CHECK(reverse.read_at == 1796395465651);
 
   auto const empty = pez::daemon::usage_answer(usage_rows({}));
   REQUIRE(empty);
@@ -356,10 +359,19 @@ TEST_CASE("usage: a page of pez.usage() gives the positions it could read, and w
 
 TEST_CASE("usage: an answer pezd cannot read is an error, not a position") {
   CHECK(!pez::daemon::usage_answer(usage_rows({}, 9)));
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "oid?", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt}})));
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "0", "1", "9", "1", "t", "1", "t", std::nullopt}})));
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "-1", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt}})));
-  CHECK(!pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "1", "1", "9", "1", "t", "1", "t", "2026-01-01"}})));
+  CHECK(!pez::daemon::usage_answer(usage_rows({}, 11)));  // pez.usage()'s own, without the time
+  CHECK(!pez::daemon::usage_answer(
+      usage_rows({{"x", "oid?", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt, "1"}})));
+  CHECK(
+      !pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "0", "1", "9", "1", "t", "1", "t", std::nullopt, "1"}})));
+  CHECK(
+      !pez::daemon::usage_answer(usage_rows({{"x", "-1", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt, "1"}})));
+  CHECK(
+      !pez::daemon::usage_answer(usage_rows({{"x", "1", "1", "1", "1", "9", "1", "t", "1", "t", "2026-01-01", "1"}})));
+  CHECK(!pez::daemon::usage_answer(
+      usage_rows({{"x", "1", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt, "yesterday"}})));
+  CHECK(!pez::daemon::usage_answer(
+      usage_rows({{"x", "1", "1", "1", "1", "9", "1", "t", "1", "t", std::nullopt, std::nullopt}})));
   CHECK(!pez::daemon::usage_answer(pez::daemon::PgResults{}));
 }
 
