@@ -197,6 +197,10 @@ class Database final : public Store {
   bool usage_answered(Slot& slot, std::shared_ptr<PgConnection> const& conn,
                       std::expected<PgResults, DbError> const& result);
   void usage_failed(Slot& slot, std::shared_ptr<PgConnection> const& conn, StoreError const& error);
+  // The page a statement of the round answered, its positions read into m_usage; none when the
+  // round is over (usage_answered, or an answer pezd cannot read).
+  std::optional<UsagePage> usage_read(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                                      std::expected<PgResults, DbError> const& result, std::uint64_t round);
   void usage_round_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round);
   // This daemon's name to pez.usage_claim, made up at start.
   static std::string usage_daemon_name();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -244,13 +245,8 @@ void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& 
   char const* params[] = {shared.c_str(), after.empty() ? nullptr : after.c_str(), most.c_str()};
   conn->exec_params(k_usage_refresh_sql, params, m_options.statement_timeout,
                     [this, &slot, conn, round, shared](std::expected<PgResults, DbError> result) {
-                      if (!usage_answered(slot, conn, result)) return;
-                      auto page = usage_answer(*result);
-                      if (!page) {
-                        usage_failed(slot, conn, page.error());
-                        return;
-                      }
-                      for (auto const& position : page->positions) m_usage.read(position, position.read_at, round);
+                      auto const page = usage_read(slot, conn, result, round);
+                      if (!page) return;
                       if (page->rows >= static_cast<std::size_t>(k_usage_page)) {
                         read_usage_page(slot, conn, page->last, round, shared);
                         return;
@@ -268,15 +264,20 @@ void Database::read_usage_page(Slot& slot, std::shared_ptr<PgConnection> const& 
 void Database::read_stored_usage(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round) {
   conn->exec(k_usage_stored_sql, m_options.statement_timeout,
              [this, &slot, conn, round](std::expected<PgResults, DbError> result) {
-               if (!usage_answered(slot, conn, result)) return;
-               auto page = usage_answer(*result);
-               if (!page) {
-                 usage_failed(slot, conn, page.error());
-                 return;
-               }
-               for (auto const& position : page->positions) m_usage.read(position, position.read_at, round);
-               usage_round_read(slot, conn, round);
+               if (usage_read(slot, conn, result, round)) usage_round_read(slot, conn, round);
              });
+}
+
+std::optional<UsagePage> Database::usage_read(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                                              std::expected<PgResults, DbError> const& result, std::uint64_t round) {
+  if (!usage_answered(slot, conn, result)) return std::nullopt;
+  auto page = usage_answer(*result);
+  if (!page) {
+    usage_failed(slot, conn, page.error());
+    return std::nullopt;
+  }
+  for (auto const& position : page->positions) m_usage.read(position, position.read_at, round);
+  return std::move(*page);
 }
 
 void Database::usage_round_read(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::uint64_t round) {
