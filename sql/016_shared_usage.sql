@@ -7,16 +7,16 @@
 -- own: 16 daemons kept a core of the database a third to two thirds busy doing the same work 16
 -- times. Now the daemons that connect as one role share one reading an interval. Each interval a
 -- daemon claims the round (pez.usage_claim): when the role's last round began long enough ago
--- (the same daemon keeps reading while it is there), it gets a round number, reads the positions
--- page by page as before and stores each page with the time it was read (pez.usage_refresh), then drops the
--- pages the round did not write (pez.usage_finish); otherwise it reads the stored pages
--- (pez.usage_stored), a few milliseconds for 10,000 sequences. Each position carries the time
--- (the database's clock) it was read at, so that every daemon's rates come out the same whoever
--- read it.
+-- (the same daemon keeps reading while it is there), it gets a round number, reads the
+-- positions page by page as before and stores each page with the time it was read
+-- (pez.usage_refresh), then drops the pages the round did not write (pez.usage_finish);
+-- otherwise it reads the stored pages (pez.usage_stored), about 10 ms for 10,000 sequences. Each
+-- position carries the time (the database's clock) it was read at, so that every daemon's rates
+-- come out the same whoever read it.
 --
 -- Readings are kept per role (session_user): a daemon sees only what a daemon with its own
--- rights read. The table is unlogged: nothing in it is needed after a crash or on a promoted
--- standby, where the next round fills it again. Only these functions touch it (with their
+-- rights read. The tables are unlogged: nothing in them is needed after a crash or on a promoted
+-- standby, where the next round fills them again. Only these functions touch them (with their
 -- owner's rights); pez.usage_store keeps only positions of sequences there are, at most 1,000 a
 -- page and a page per sequence, so that a role can neither fill the table nor see another role's
 -- rows. A role may store false positions for itself: they mislead only its own rates, as taking
