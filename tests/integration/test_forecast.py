@@ -203,6 +203,35 @@ def test_the_daemons_of_a_role_share_one_reading_an_interval(start_pezd, cluster
         wait_until(lambda: inspect(d, "shared")["taken_1h"] == total, 20, what=f"{d.name} to count the takes")
 
 
+def test_when_the_reading_daemon_is_killed_another_reads(start_pezd, cluster, db):
+    # The daemon that claimed the last round keeps reading while it is there; killed, it claims
+    # nothing more, and once its round is 1.5 intervals old another daemon of the role claims it:
+    # the rates of the others go on counting what is taken.
+    daemons = [start_pezd(FAST) for _ in range(3)]
+    assert daemons[0].pez("admin", "create", "relay", "--max", str(MAX), "--no-cycle").returncode == 0
+    for d in daemons:
+        measured(d, "relay")
+
+    def reader():
+        """The pid of the daemon that claimed the role's last round, and the round."""
+        row = cluster.psql(db, "SELECT daemon, round FROM pez.usage_rounds")
+        daemon, round_number = row.split("|")
+        return int(daemon.split("-")[0]), int(round_number)
+
+    pid, _ = reader()
+    killed = next(d for d in daemons if d.proc.pid == pid)
+    killed.kill9()
+    left = [d for d in daemons if d is not killed]
+    pid_after, round_after = wait_until(lambda: (r := reader())[0] != pid and r, 20, what="another daemon to read")
+    assert pid_after in [d.proc.pid for d in left]
+    wait_until(lambda: reader()[1] >= round_after + 3, 20, what="three more rounds")
+    for _ in range(3):
+        assert len(left[0].numbers("relay", 40)) == 40
+    total = moved(cluster, db, "relay")
+    for d in left:
+        wait_until(lambda: inspect(d, "relay")["taken_1h"] == total, 20, what=f"{d.name} to count the takes")
+
+
 def test_stored_readings_name_only_sequences_there_are(start_pezd, cluster):
     # pez.usage_store runs with its owner's rights: a role with just the grants may not fill the
     # table with names of its own making, nor read the table itself (another role's readings).
