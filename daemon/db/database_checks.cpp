@@ -34,12 +34,13 @@ constexpr auto k_failover_every = std::chrono::seconds(1);
 // statement ends (sql/008_usage.sql).
 constexpr int k_usage_page = 500;
 constexpr char const k_usage_claim_sql[] = "SELECT pez.usage_claim($1::interval, $2::text)";
-constexpr char const k_usage_refresh_sql[] =
+// The columns usage_answer reads, of either function.
+constexpr char const k_usage_columns[] =
     "SELECT name, identity, generation, increment, min_value, max_value, start_value, cycle, last_value, is_called,"
-    " period, read_at FROM pez.usage_refresh($1::bigint, $2::text, $3::integer)";
-constexpr char const k_usage_stored_sql[] =
-    "SELECT name, identity, generation, increment, min_value, max_value, start_value, cycle, last_value, is_called,"
-    " period, read_at FROM pez.usage_stored()";
+    " period, read_at FROM ";
+std::string const k_usage_refresh_sql =
+    std::string(k_usage_columns) + "pez.usage_refresh($1::bigint, $2::text, $3::integer)";
+std::string const k_usage_stored_sql = std::string(k_usage_columns) + "pez.usage_stored()";
 constexpr char const k_usage_finish_sql[] = "SELECT pez.usage_finish($1::bigint)";
 
 // The GRANT that lets role call the function of a usage round that a "permission denied for
@@ -276,7 +277,7 @@ std::optional<UsagePage> Database::usage_read(Slot& slot, std::shared_ptr<PgConn
     usage_failed(slot, conn, page.error());
     return std::nullopt;
   }
-  for (auto const& position : page->positions) m_usage.read(position, position.read_at, round);
+  for (auto const& position : page->positions) m_usage.read(position, round);
   return std::move(*page);
 }
 

@@ -114,10 +114,10 @@ std::optional<Rate> UsageTrack::hour() const {
   return m_hour.over(m_at, m_taken, k_hour);
 }
 
-void Usage::read(Position const& position, UsageMillis at, std::uint64_t round) {
+void Usage::read(Position const& position, std::uint64_t round) {
   auto it = m_tracks.find(position.name);
   if (it == m_tracks.end()) it = m_tracks.emplace(position.name, Entry{}).first;
-  it->second.track.read(position, at);
+  it->second.track.read(position, position.read_at);
   if (round > it->second.round) it->second.round = round;
 }
 

@@ -109,7 +109,8 @@ class Usage {
  public:
   // The number of the round that starts; a reading of it is marked so.
   std::uint64_t begin_round() { return ++m_round; }
-  void read(Position const& position, UsageMillis at, std::uint64_t round);
+  // A position, read at its read_at.
+  void read(Position const& position, std::uint64_t round);
   // Forgets the sequences that neither this round nor a later one read. (Rounds may overlap when
   // one outlasts usage_interval.)
   void end_round(std::uint64_t round);

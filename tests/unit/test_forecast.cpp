@@ -40,7 +40,7 @@ Position at(std::int64_t last, std::int64_t max = 1'000'000, bool cycle = false,
 
 constexpr std::int64_t k_second = 1000;
 
-// An answer of pez.usage() as libpq would hold it: rows of eleven values, NULL where none.
+// A usage reading as libpq would hold it: rows of twelve values, NULL where none.
 pez::daemon::PgResults usage_rows(std::vector<std::vector<std::optional<std::string>>> const& rows, int columns = 12) {
   return pez::test::pg_rows(rows, columns);
 }
@@ -288,14 +288,16 @@ TEST_CASE("usage: a round forgets the sequences it did not meet") {
   auto round = usage.begin_round();
   auto other = at(5);
   other.name = "jobs";
-  usage.read(at(1), 0, round);
-  usage.read(other, 0, round);
+  usage.read(at(1), round);
+  usage.read(other, round);
   usage.end_round(round);
   CHECK(usage.measured());
   CHECK(usage.find("tickets") != nullptr);
   CHECK(usage.find("jobs") != nullptr);
   round = usage.begin_round();
-  usage.read(at(11), 10 * k_second, round);
+  auto later = at(11);
+  later.read_at = 10 * k_second;
+  usage.read(later, round);
   usage.end_round(round);
   CHECK(usage.find("jobs") == nullptr);
   REQUIRE(usage.find("tickets") != nullptr);
@@ -308,8 +310,8 @@ TEST_CASE("usage: overlapping rounds forget only what neither read") {
   auto const second = usage.begin_round();
   auto other = at(5);
   other.name = "jobs";
-  usage.read(at(1), 0, second);
-  usage.read(other, 0, first);
+  usage.read(at(1), second);
+  usage.read(other, first);
   usage.end_round(first);  // tickets was read by the later round: kept
   CHECK(usage.find("tickets") != nullptr);
   CHECK(usage.find("jobs") != nullptr);
