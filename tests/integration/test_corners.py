@@ -4,6 +4,8 @@ larger than a statement takes, and a stranger's notices; in the suite's mode (st
 and, where the two differ, in both."""
 
 import json
+import os
+import subprocess
 import threading
 
 import pytest
@@ -247,6 +249,88 @@ def test_a_take_of_several_sequences_writes_one_logical_message(workdir):
         assert taken == "3,2,4"
     finally:
         logical.destroy()
+
+
+def takes(cluster, db, names, counts):
+    """pez.take_many's rows as psql gives them: the numbers, or the refusal's SQLSTATE."""
+    listed = ",".join(f"'{n}'" for n in names)
+    return cluster.psql(db, "SELECT coalesce(array_to_string(numbers, ','), error_code) FROM pez.take_many("
+                            f"ARRAY[{listed}]::text[], ARRAY{list(counts)}::integer[])").splitlines()
+
+
+def subtakes(cluster, db):
+    """How often pez.take_dated_part, a take apart in its own subtransaction, has run in db."""
+    calls = cluster.psql(db, "SELECT calls FROM pg_stat_user_functions WHERE schemaname = 'pez'"
+                             " AND funcname = 'take_dated_part'")
+    return int(calls or 0)
+
+
+# 9c. A take of several plain sequences (they cycle, have no period, and one pass holds the count)
+# runs without a subtransaction each (sql/017); any other shape among them, or a name that is not
+# there, and each is taken apart as before: the rows answer the same either way.
+@pytest.mark.strict_only  # the schema's functions, whatever the mode
+def test_plain_sequences_are_taken_together_and_any_other_shape_apart(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    db = pezd.database
+    for args in (["a"], ["b", "--descending", "--max", "100"], ["c"],
+                 ["small", "--max", "3"], ["no-cycle", "--max", "1000", "--no-cycle"],
+                 ["dated", "--format", "{YYYY}-{n}", "--period", "yearly"]):
+        create(pezd, *args)
+    # Each psql is a session of its own: its function counts are written when it ends.
+    cluster.psql(db, f'ALTER DATABASE "{db}" SET track_functions = \'all\'')
+
+    assert takes(cluster, db, ["a", "b", "c"], [2, 1, 3]) == ["1,2", "100", "1,2,3"]
+    assert takes(cluster, db, ["a", "b", "small"], [1, 2, 3]) == ["3", "99,98", "1,2,3"]
+    assert subtakes(cluster, db) == 0
+    # More than one pass of "small", a sequence without cycle, one with a period, a name that is
+    # not there: each taken apart, each refusal in its own row, the others' numbers as before.
+    assert takes(cluster, db, ["a", "small"], [1, 4]) == ["4", "22023"]
+    assert takes(cluster, db, ["a", "no-cycle"], [1, 2]) == ["5", "1,2"]
+    assert takes(cluster, db, ["a", "dated"], [1, 1]) == ["6", "1"]
+    assert takes(cluster, db, ["a", "gone"], [1, 1]) == ["7", "42P01"]
+    assert takes(cluster, db, ["a", "c"], [0, 1]) == ["22023", "4"]
+    apart = subtakes(cluster, db)
+    assert apart >= 7, apart  # those that answered numbers, at least
+    assert takes(cluster, db, ["a", "c"], [1, 1]) == ["8", "5"]
+    assert subtakes(cluster, db) == apart
+
+
+# 9d. A take of plain sequences that waited for a drop of one of them (the drop holds its lock):
+# the dropped one is refused, the others are served, and nothing was taken twice or burned.
+@pytest.mark.strict_only  # the schema's functions, whatever the mode
+def test_a_take_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    db = pezd.database
+    for name in ("a", "b", "c"):
+        create(pezd, name)
+    oid = cluster.psql(db, "SELECT 'pez.b'::regclass::oid")
+    dropper = subprocess.Popen([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-p", str(cluster.port),
+                                "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers = []
+    taker = threading.Thread(target=lambda: answers.extend(takes(cluster, db, ["a", "b", "c"], [1, 1, 1])))
+    try:
+        dropper.stdin.write("BEGIN;\nSELECT pez.drop_sequence('b');\n")
+        dropper.stdin.flush()
+
+        def locks(granted):
+            return int(cluster.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                        f" AND objid = {oid} AND granted = {granted}"))
+        wait_until(lambda: locks("true") == 1, 10, what="the drop's lock")
+        taker.start()
+        wait_until(lambda: locks("false") == 1, 10, what="the take waiting for the drop")
+        dropper.stdin.write("COMMIT;\n")
+        dropper.stdin.close()
+        assert dropper.wait(timeout=30) == 0, dropper.stderr.read()
+        taker.join(timeout=30)
+    finally:
+        if dropper.poll() is None:
+            dropper.kill()
+        dropper.wait()
+        if taker.is_alive():
+            taker.join(timeout=30)
+    assert answers == ["1", "42P01", "1"]
+    assert takes(cluster, db, ["a", "c"], [1, 1]) == ["2", "2"]
 
 # 10. A function of schema pez changed by hand to answer otherwise: no number is handed out, the
 # answer and the log say what happened and where to look, and numbers flow again once the
