@@ -313,9 +313,9 @@ def test_a_take_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(start_
         dropper.stdin.write("BEGIN;\nSELECT pez.drop_sequence('b');\n")
         dropper.stdin.flush()
 
-        def locks(granted):
+        def locks(granted):  # on pez.lock_key('pez.b'): (7365978 << 32) | its oid
             return int(cluster.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                        f" AND objid = {oid} AND granted = {granted}"))
+                                        f" AND classid = 7365978 AND objid = {oid} AND granted = {granted}"))
         wait_until(lambda: locks("true") == 1, 10, what="the drop's lock")
         taker.start()
         wait_until(lambda: locks("false") == 1, 10, what="the take waiting for the drop")
