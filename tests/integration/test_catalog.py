@@ -178,19 +178,24 @@ def test_one_sequence_is_found_through_the_key_of_pez_sequences(start_pezd, clus
         assert pezd.get(f"/v2/{spec['name']}?count=3").status == 200
     assert pezd.get("/v1/nosuchname").status == 404
     assert pezd.pez("admin", "inspect", "plainblock").returncode == 0
-    # Strict takes of several sequences (pezd sends them together when they wait together): of
-    # plain ones only, and with a periodic one among them (sql/017_plain_takes.sql).
+    # Strict takes and block reserves of several sequences (pezd sends them together when they
+    # wait together): of plain ones only, and with a periodic one among them
+    # (sql/017_plain_takes.sql, sql/018_plain_reserves.sql).
     cluster.psql(pezd.database, "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
                                 " SET auto_explain.log_nested_statements = on; SET enable_seqscan = off;"
                                 " SELECT count(*) FROM pez.take_many(ARRAY['plainblock', 'plainstrict'], ARRAY[1, 1]);"
-                                " SELECT count(*) FROM pez.take_many(ARRAY['datedstrict', 'plainstrict'], ARRAY[1, 1])")
+                                " SELECT count(*) FROM pez.take_many(ARRAY['datedstrict', 'plainstrict'], ARRAY[1, 1]);"
+                                " SELECT count(*) FROM pez.reserve_many(ARRAY['plainblock', 'plainstrict'],"
+                                " ARRAY[5, 5]);"
+                                " SELECT count(*) FROM pez.reserve_many(ARRAY['datedblock', 'plainblock'],"
+                                " ARRAY[5, 5])")
     wait_until(lambda: any("pez.usage" in q for q, _ in plans_since(cluster, offset)), 10, what="a usage reading")
     plans = plans_since(cluster, offset)
     queries = " ".join(q for q, _ in plans)
     for called in ("pez.reserve_dated", "pez.take", "pez.usage", "relname = ANY"):
         assert called in queries, f"no plan of a statement with {called} was logged"
     entries = " ".join(plan for _, plan in plans)
-    for called in ('s.name COLLATE "C" = ANY (names)', "pez.take_dated_part"):
+    for called in ('s.name COLLATE "C" = ANY (names)', 's.name COLLATE "C" = u.name', "pez.take_dated_part"):
         assert called in entries, f"no plan of a statement with {called} was logged"
     scans = [q for q, plan in plans if "Seq Scan on sequences" in plan]
     assert not scans, f"{len(scans)} plans read the whole of pez.sequences, such as: {scans[0]}"

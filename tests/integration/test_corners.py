@@ -332,6 +332,92 @@ def test_a_take_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(start_
     assert answers == ["1", "42P01", "1"]
     assert takes(cluster, db, ["a", "c"], [1, 1]) == ["2", "2"]
 
+
+def reserves(cluster, db, names, counts):
+    """pez.reserve_many's rows as psql gives them: FIRST-LAST, or the refusal's SQLSTATE."""
+    listed = ",".join(f"'{n}'" for n in names)
+    return cluster.psql(db, "SELECT coalesce(first_value || '-' || last_value, error_code) FROM pez.reserve_many("
+                            f"ARRAY[{listed}]::text[], ARRAY{list(counts)}::bigint[])").splitlines()
+
+
+def subreserves(cluster, db):
+    """How often pez.reserve_dated, a reserve apart in its own subtransaction, has run in db."""
+    calls = cluster.psql(db, "SELECT calls FROM pg_stat_user_functions WHERE schemaname = 'pez'"
+                             " AND funcname = 'reserve_dated'")
+    return int(calls or 0)
+
+
+# 9e. Blocks of several plain sequences (they cycle, have no period, CACHE 1) are reserved without
+# a subtransaction each (sql/018); any other shape among them, or a name that is not there, and
+# each is reserved apart as before: the rows answer the same either way, and each block starts
+# where the one before it ended, past the end of the range at its other end.
+@pytest.mark.strict_only  # the schema's functions; strict mode, so that pezd reserves nothing itself
+def test_plain_sequences_are_reserved_together_and_any_other_shape_apart(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    db = pezd.database
+    for args in (["a"], ["b", "--descending", "--max", "100"], ["small", "--max", "3"], ["cached"],
+                 ["no-cycle", "--max", "1000", "--no-cycle"],
+                 ["dated", "--format", "{YYYY}-{n}", "--period", "yearly"]):
+        create(pezd, *args)
+    cluster.psql(db, "ALTER SEQUENCE pez.cached CACHE 5")
+    # Each psql is a session of its own: its function counts are written when it ends.
+    cluster.psql(db, f'ALTER DATABASE "{db}" SET track_functions = \'all\'')
+
+    assert reserves(cluster, db, ["a", "b", "small"], [10, 5, 2]) == ["1-10", "100-96", "1-2"]
+    assert reserves(cluster, db, ["a", "b", "small"], [1, 200, 5]) == ["11-11", "95-1", "3-3"]
+    assert reserves(cluster, db, ["b", "small"], [2, 2]) == ["100-99", "1-2"]
+    assert subreserves(cluster, db) == 0
+    # A sequence without cycle, one with a period, one that keeps numbers in a session (CACHE 5),
+    # a name that is not there, a count of 0: each reserved apart, each refusal in its own row,
+    # the others' blocks as before.
+    assert reserves(cluster, db, ["a", "no-cycle"], [1, 2]) == ["12-12", "1-2"]
+    assert reserves(cluster, db, ["a", "dated"], [1, 1]) == ["13-13", "1-1"]
+    assert reserves(cluster, db, ["a", "cached"], [1, 3]) == ["14-14", "1-3"]
+    assert reserves(cluster, db, ["a", "gone"], [1, 1]) == ["15-15", "42P01"]
+    assert reserves(cluster, db, ["a", "small"], [0, 1]) == ["22023", "3-3"]
+    apart = subreserves(cluster, db)
+    assert apart >= 8, apart  # those that answered blocks, at least
+    assert reserves(cluster, db, ["a", "small"], [1, 1]) == ["16-16", "1-1"]
+    assert subreserves(cluster, db) == apart
+
+
+# 9f. A reserve of plain sequences that waited for a drop of one of them (the drop holds its
+# lock): the dropped one is refused, the others get their blocks, and nothing was given twice.
+@pytest.mark.strict_only  # the schema's functions; strict mode, so that pezd reserves nothing itself
+def test_a_reserve_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(start_pezd, cluster):
+    pezd = start_pezd(["--mode", "strict"])
+    db = pezd.database
+    for name in ("a", "b", "c"):
+        create(pezd, name)
+    oid = cluster.psql(db, "SELECT 'pez.b'::regclass::oid")
+    dropper = subprocess.Popen([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-p", str(cluster.port),
+                                "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers = []
+    reserver = threading.Thread(target=lambda: answers.extend(reserves(cluster, db, ["a", "b", "c"], [5, 5, 5])))
+    try:
+        dropper.stdin.write("BEGIN;\nSELECT pez.drop_sequence('b');\n")
+        dropper.stdin.flush()
+
+        def locks(granted):  # on pez.lock_key('pez.b'): (7365978 << 32) | its oid
+            return int(cluster.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                        f" AND classid = 7365978 AND objid = {oid} AND granted = {granted}"))
+        wait_until(lambda: locks("true") == 1, 10, what="the drop's lock")
+        reserver.start()
+        wait_until(lambda: locks("false") == 1, 10, what="the reserve waiting for the drop")
+        dropper.stdin.write("COMMIT;\n")
+        dropper.stdin.close()
+        assert dropper.wait(timeout=30) == 0, dropper.stderr.read()
+        reserver.join(timeout=30)
+    finally:
+        if dropper.poll() is None:
+            dropper.kill()
+        dropper.wait()
+        if reserver.is_alive():
+            reserver.join(timeout=30)
+    assert answers == ["1-5", "42P01", "1-5"]
+    assert reserves(cluster, db, ["a", "c"], [1, 1]) == ["6-6", "6-6"]
+
 # 10. A function of schema pez changed by hand to answer otherwise: no number is handed out, the
 # answer and the log say what happened and where to look, and numbers flow again once the
 # function is as its schema file defines it.
