@@ -199,3 +199,43 @@ def test_one_sequence_is_found_through_the_key_of_pez_sequences(start_pezd, clus
         assert called in entries, f"no plan of a statement with {called} was logged"
     scans = [q for q, plan in plans if "Seq Scan on sequences" in plan]
     assert not scans, f"{len(scans)} plans read the whole of pez.sequences, such as: {scans[0]}"
+
+
+def test_the_statements_of_several_sequences_are_planned_once_a_session(workdir):
+    """pez.take_many and pez.reserve_many keep one plan of each of their statements for the
+    session (sql/019_generic_plans.sql), as pg_stat_statements counts them: PostgreSQL otherwise
+    planned them again at every call for the values of the call, which made a take of a few
+    sequences cost it about three times as much."""
+    stats = harness.Cluster(settings={"shared_preload_libraries": "pg_stat_statements",
+                                      "pg_stat_statements.track": "all", "pg_stat_statements.track_planning": "on",
+                                      # nothing else invalidates a plan meanwhile (an ANALYZE would)
+                                      "autovacuum": "off"})
+    try:
+        db = stats.create_database()
+        pezd = harness.Pezd(stats, db, workdir, args=["--mode", "strict"]).start()
+        assert pezd.pez("admin", "create", "a").returncode == 0
+        assert pezd.pez("admin", "create", "b").returncode == 0
+        pezd.stop()
+        stats.psql(db, "CREATE EXTENSION pg_stat_statements")
+        calls = 20
+        # Each function called 20 times in one session of its own, its statements counted apart.
+        for statement, expected in (
+                ("SELECT count(*) FROM pez.take_many(ARRAY['a', 'b'], ARRAY[1, 1])",
+                 ["to_regclass", "pg_advisory_xact_lock_shared", "pg_class c WHERE c.oid = s.seq", "nextval(x.seq)",
+                  "s.name COLLATE \"C\" = ANY (names)"]),
+                ("SELECT count(*) FROM pez.reserve_many(ARRAY['a', 'b'], ARRAY[5, 5])",
+                 ["to_regclass", "pg_advisory_xact_lock(", "s.seqcache", "setval(ask.seq",
+                  "s.name COLLATE \"C\" = u.name"])):
+            stats.psql(db, "SELECT pg_stat_statements_reset()")
+            stats.psql(db, "; ".join([statement] * calls))
+            rows = [line.split("|", 2) for line in stats.psql(
+                db, "SELECT calls, plans, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements"
+                    f" WHERE NOT toplevel AND calls >= {calls} ORDER BY query").splitlines()]
+            # The statements of the function's plain path: lookup, locks, the takes or blocks.
+            texts = " ".join(query for _, _, query in rows)
+            for part in expected:
+                assert part in texts, f"no statement with {part} was run {calls} times by {statement}: {rows}"
+            replanned = [(plans, query) for _, plans, query in rows if int(plans) > 1]
+            assert not replanned, f"{statement}: statements planned more than once in one session: {replanned}"
+    finally:
+        stats.destroy()
