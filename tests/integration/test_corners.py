@@ -295,6 +295,38 @@ def test_plain_sequences_are_taken_together_and_any_other_shape_apart(start_pezd
     assert subtakes(cluster, db) == apart
 
 
+def while_a_drop_waits(cluster, db, name, ask):
+    """ask()'s answer, asked while pez.drop_sequence(name) holds the sequence's lock in an open
+    transaction, and once ask waits for that lock, the drop committed."""
+    oid = cluster.psql(db, f"SELECT 'pez.{name}'::regclass::oid")
+    dropper = subprocess.Popen([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-p", str(cluster.port),
+                                "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers = []
+    asker = threading.Thread(target=lambda: answers.extend(ask()))
+    try:
+        dropper.stdin.write(f"BEGIN;\nSELECT pez.drop_sequence('{name}');\n")
+        dropper.stdin.flush()
+
+        def locks(granted):  # on pez.lock_key('pez.NAME'): (7365978 << 32) | its oid
+            return int(cluster.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                        f" AND classid = 7365978 AND objid = {oid} AND granted = {granted}"))
+        wait_until(lambda: locks("true") == 1, 10, what="the drop's lock")
+        asker.start()
+        wait_until(lambda: locks("false") == 1, 10, what="the statement waiting for the drop")
+        dropper.stdin.write("COMMIT;\n")
+        dropper.stdin.close()
+        assert dropper.wait(timeout=30) == 0, dropper.stderr.read()
+        asker.join(timeout=30)
+    finally:
+        if dropper.poll() is None:
+            dropper.kill()
+        dropper.wait()
+        if asker.is_alive():
+            asker.join(timeout=30)
+    return answers
+
+
 # 9d. A take of plain sequences that waited for a drop of one of them (the drop holds its lock):
 # the dropped one is refused, the others are served, and nothing was taken twice or burned.
 @pytest.mark.strict_only  # the schema's functions, whatever the mode
@@ -303,32 +335,7 @@ def test_a_take_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(start_
     db = pezd.database
     for name in ("a", "b", "c"):
         create(pezd, name)
-    oid = cluster.psql(db, "SELECT 'pez.b'::regclass::oid")
-    dropper = subprocess.Popen([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-p", str(cluster.port),
-                                "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    answers = []
-    taker = threading.Thread(target=lambda: answers.extend(takes(cluster, db, ["a", "b", "c"], [1, 1, 1])))
-    try:
-        dropper.stdin.write("BEGIN;\nSELECT pez.drop_sequence('b');\n")
-        dropper.stdin.flush()
-
-        def locks(granted):  # on pez.lock_key('pez.b'): (7365978 << 32) | its oid
-            return int(cluster.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                        f" AND classid = 7365978 AND objid = {oid} AND granted = {granted}"))
-        wait_until(lambda: locks("true") == 1, 10, what="the drop's lock")
-        taker.start()
-        wait_until(lambda: locks("false") == 1, 10, what="the take waiting for the drop")
-        dropper.stdin.write("COMMIT;\n")
-        dropper.stdin.close()
-        assert dropper.wait(timeout=30) == 0, dropper.stderr.read()
-        taker.join(timeout=30)
-    finally:
-        if dropper.poll() is None:
-            dropper.kill()
-        dropper.wait()
-        if taker.is_alive():
-            taker.join(timeout=30)
+    answers = while_a_drop_waits(cluster, db, "b", lambda: takes(cluster, db, ["a", "b", "c"], [1, 1, 1]))
     assert answers == ["1", "42P01", "1"]
     assert takes(cluster, db, ["a", "c"], [1, 1]) == ["2", "2"]
 
@@ -389,34 +396,10 @@ def test_a_reserve_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(sta
     db = pezd.database
     for name in ("a", "b", "c"):
         create(pezd, name)
-    oid = cluster.psql(db, "SELECT 'pez.b'::regclass::oid")
-    dropper = subprocess.Popen([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-p", str(cluster.port),
-                                "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    answers = []
-    reserver = threading.Thread(target=lambda: answers.extend(reserves(cluster, db, ["a", "b", "c"], [5, 5, 5])))
-    try:
-        dropper.stdin.write("BEGIN;\nSELECT pez.drop_sequence('b');\n")
-        dropper.stdin.flush()
-
-        def locks(granted):  # on pez.lock_key('pez.b'): (7365978 << 32) | its oid
-            return int(cluster.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                        f" AND classid = 7365978 AND objid = {oid} AND granted = {granted}"))
-        wait_until(lambda: locks("true") == 1, 10, what="the drop's lock")
-        reserver.start()
-        wait_until(lambda: locks("false") == 1, 10, what="the reserve waiting for the drop")
-        dropper.stdin.write("COMMIT;\n")
-        dropper.stdin.close()
-        assert dropper.wait(timeout=30) == 0, dropper.stderr.read()
-        reserver.join(timeout=30)
-    finally:
-        if dropper.poll() is None:
-            dropper.kill()
-        dropper.wait()
-        if reserver.is_alive():
-            reserver.join(timeout=30)
+    answers = while_a_drop_waits(cluster, db, "b", lambda: reserves(cluster, db, ["a", "b", "c"], [5, 5, 5]))
     assert answers == ["1-5", "42P01", "1-5"]
     assert reserves(cluster, db, ["a", "c"], [1, 1]) == ["6-6", "6-6"]
+
 
 # 10. A function of schema pez changed by hand to answer otherwise: no number is handed out, the
 # answer and the log say what happened and where to look, and numbers flow again once the
