@@ -258,10 +258,11 @@ def takes(cluster, db, names, counts):
                             f"ARRAY[{listed}]::text[], ARRAY{list(counts)}::integer[])").splitlines()
 
 
-def subtakes(cluster, db):
-    """How often pez.take_dated_part, a take apart in its own subtransaction, has run in db."""
+def apart_calls(cluster, db, function):
+    """How often function of schema pez, a take or reserve apart in its own subtransaction
+    (take_dated_part, reserve_dated), has run in db and answered."""
     calls = cluster.psql(db, "SELECT calls FROM pg_stat_user_functions WHERE schemaname = 'pez'"
-                             " AND funcname = 'take_dated_part'")
+                             f" AND funcname = '{function}'")
     return int(calls or 0)
 
 
@@ -281,7 +282,7 @@ def test_plain_sequences_are_taken_together_and_any_other_shape_apart(start_pezd
 
     assert takes(cluster, db, ["a", "b", "c"], [2, 1, 3]) == ["1,2", "100", "1,2,3"]
     assert takes(cluster, db, ["a", "b", "small"], [1, 2, 3]) == ["3", "99,98", "1,2,3"]
-    assert subtakes(cluster, db) == 0
+    assert apart_calls(cluster, db, "take_dated_part") == 0
     # More than one pass of "small", a sequence without cycle, one with a period, a name that is
     # not there: each taken apart, each refusal in its own row, the others' numbers as before.
     assert takes(cluster, db, ["a", "small"], [1, 4]) == ["4", "22023"]
@@ -289,10 +290,10 @@ def test_plain_sequences_are_taken_together_and_any_other_shape_apart(start_pezd
     assert takes(cluster, db, ["a", "dated"], [1, 1]) == ["6", "1"]
     assert takes(cluster, db, ["a", "gone"], [1, 1]) == ["7", "42P01"]
     assert takes(cluster, db, ["a", "c"], [0, 1]) == ["22023", "4"]
-    apart = subtakes(cluster, db)
+    apart = apart_calls(cluster, db, "take_dated_part")
     assert apart >= 7, apart  # those that answered numbers, at least
     assert takes(cluster, db, ["a", "c"], [1, 1]) == ["8", "5"]
-    assert subtakes(cluster, db) == apart
+    assert apart_calls(cluster, db, "take_dated_part") == apart
 
 
 def while_a_drop_waits(cluster, db, name, ask):
@@ -347,13 +348,6 @@ def reserves(cluster, db, names, counts):
                             f"ARRAY[{listed}]::text[], ARRAY{list(counts)}::bigint[])").splitlines()
 
 
-def subreserves(cluster, db):
-    """How often pez.reserve_dated, a reserve apart in its own subtransaction, has run in db."""
-    calls = cluster.psql(db, "SELECT calls FROM pg_stat_user_functions WHERE schemaname = 'pez'"
-                             " AND funcname = 'reserve_dated'")
-    return int(calls or 0)
-
-
 # 9e. Blocks of several plain sequences (they cycle, have no period, CACHE 1) are reserved without
 # a subtransaction each (sql/018); any other shape among them, or a name that is not there, and
 # each is reserved apart as before: the rows answer the same either way, and each block starts
@@ -373,7 +367,7 @@ def test_plain_sequences_are_reserved_together_and_any_other_shape_apart(start_p
     assert reserves(cluster, db, ["a", "b", "small"], [10, 5, 2]) == ["1-10", "100-96", "1-2"]
     assert reserves(cluster, db, ["a", "b", "small"], [1, 200, 5]) == ["11-11", "95-1", "3-3"]
     assert reserves(cluster, db, ["b", "small"], [2, 2]) == ["100-99", "1-2"]
-    assert subreserves(cluster, db) == 0
+    assert apart_calls(cluster, db, "reserve_dated") == 0
     # A sequence without cycle, one with a period, one that keeps numbers in a session (CACHE 5),
     # a name that is not there, a count of 0: each reserved apart, each refusal in its own row,
     # the others' blocks as before.
@@ -382,10 +376,10 @@ def test_plain_sequences_are_reserved_together_and_any_other_shape_apart(start_p
     assert reserves(cluster, db, ["a", "cached"], [1, 3]) == ["14-14", "1-3"]
     assert reserves(cluster, db, ["a", "gone"], [1, 1]) == ["15-15", "42P01"]
     assert reserves(cluster, db, ["a", "small"], [0, 1]) == ["22023", "3-3"]
-    apart = subreserves(cluster, db)
+    apart = apart_calls(cluster, db, "reserve_dated")
     assert apart >= 8, apart  # those that answered blocks, at least
     assert reserves(cluster, db, ["a", "small"], [1, 1]) == ["16-16", "1-1"]
-    assert subreserves(cluster, db) == apart
+    assert apart_calls(cluster, db, "reserve_dated") == apart
 
 
 # 9f. A reserve of plain sequences that waited for a drop of one of them (the drop holds its
