@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -44,7 +45,9 @@ std::string const k_usage_stored_sql = std::string(k_usage_columns) + "pez.usage
 constexpr char const k_usage_finish_sql[] = "SELECT pez.usage_finish($1::bigint)";
 
 // The GRANT that lets role call the function of a usage round that a "permission denied for
-// function NAME" names (every role may call them unless the owner revoked that).
+// function NAME" names (every role may call them unless the owner revoked that). The name is
+// found as a word of the message, which the server writes in its own language ("нет доступа к
+// функции usage_claim").
 std::string usage_grant(std::string_view message, std::string const& role) {
   static constexpr std::pair<std::string_view, std::string_view> k_functions[] = {
       {"usage_claim", "pez.usage_claim(interval, text)"},
@@ -54,12 +57,19 @@ std::string usage_grant(std::string_view message, std::string const& role) {
       {"usage_stored", "pez.usage_stored()"},
   };
   std::string_view function = "pez.usage(text, integer)";
-  constexpr std::string_view k_denied = "function ";
-  if (auto const at = message.rfind(k_denied); at != std::string_view::npos) {
-    auto const named = message.substr(at + k_denied.size());
-    for (auto const& [name, signature] : k_functions) {
-      if (named.substr(0, named.find_first_of(" ;,")) == name) function = signature;
+  auto const in_name = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  for (std::size_t at = 0; at < message.size();) {
+    if (!in_name(message[at])) {
+      ++at;
+      continue;
     }
+    auto end = at;
+    while (end < message.size() && in_name(message[end])) ++end;
+    auto const word = message.substr(at, end - at);
+    for (auto const& [name, signature] : k_functions) {
+      if (word == name) function = signature;
+    }
+    at = end;
   }
   return "GRANT EXECUTE ON FUNCTION " + std::string(function) + " TO " + role;
 }

@@ -16,7 +16,9 @@ std::string refusal_reason(std::string_view state, std::string_view message) {
   if (state == "28P01") return "password authentication failed";
   if (state == "28000") {
     if (says("pg_hba.conf")) return "the server's pg_hba.conf has no entry that lets its role connect";
-    if (says("role")) return "the role it names does not exist or may not log in";
+    // English words, where the server speaks English (role "x" does not exist, or is not
+    // permitted to log in); the role's own name may hold "role".
+    if (says("role \"")) return "the role it names does not exist or may not log in";
     return "the server refused its role";
   }
   if (state == "42501") return "its role may not connect to the database";
@@ -95,13 +97,16 @@ LibpqText libpq_text(char const* message) {
     std::string text = first_line(std::string(line).c_str());
     if (line.find_first_not_of(" \t\r") == std::string_view::npos || text.starts_with("LOCATION:")) continue;
     // Verbose: "FATAL:  3D000: database ..." holds the SQLSTATE, which the reader need not see.
-    for (std::string_view severity : {"FATAL: ", "ERROR: "}) {
-      auto const at = text.find(severity);
-      if (at == std::string::npos) continue;
-      auto const code = at + severity.size();
+    // The severity is in the server's language (lc_messages: "ВАЖНО:  3D000: ..."), so the code
+    // is found by its shape, not by the word: after a colon, five digits or capitals with a digit
+    // among them (every SQLSTATE has one; FATAL and ERROR have none), then a colon.
+    for (std::size_t at = text.find(": "); at != std::string::npos; at = text.find(": ", at + 1)) {
+      auto const code = at + 2;
       if (text.size() < code + 7 || text.compare(code + 5, 2, ": ") != 0) continue;
-      auto const state = text.substr(code, 5);
-      if (!std::ranges::all_of(state, [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }))
+      auto const state = std::string_view(text).substr(code, 5);
+      auto const digit = [](char c) { return c >= '0' && c <= '9'; };
+      if (!std::ranges::all_of(state, [&](char c) { return digit(c) || (c >= 'A' && c <= 'Z'); }) ||
+          !std::ranges::any_of(state, digit))
         continue;
       if (out.sqlstate.empty()) out.sqlstate = state;
       text.erase(code, 7);
@@ -116,6 +121,15 @@ LibpqText libpq_text(char const* message) {
   }
   if (out.text.empty()) out.text = "unknown error";
   return out;
+}
+
+std::string server_words(char const* message, char const* detail, char const* hint, char const* whole) {
+  if (message == nullptr || *message == '\0') return first_line(whole);
+  std::string text = first_line(message);
+  for (char const* more : {detail, hint}) {
+    if (more != nullptr && *more != '\0') text += "; " + first_line(more);
+  }
+  return text;
 }
 
 std::string first_line(char const* message) {

@@ -61,6 +61,13 @@ std::optional<std::string> misconfiguration(DbError const& error);
 
 std::string first_line(char const* message);
 
+// The words of an error or notice the server sent, on one line: its message, then its detail and
+// hint, without the severity before them or the PL/pgSQL context after them, which the server
+// writes in its own language (lc_messages: "FEHLER:", "ОШИБКА:"). The fields are libpq's
+// PG_DIAG_MESSAGE_PRIMARY, _DETAIL and _HINT; whole, PQresultErrorMessage, serves when there is
+// no message field (an error libpq made itself).
+std::string server_words(char const* message, char const* detail, char const* hint, char const* whole);
+
 // libpq's text of a failed connection as one line a log can show: each failed host's line
 // apart ("; "), its hint in parentheses, the SQLSTATE of a verbose server message taken out
 // into sqlstate and its LOCATION line left out.

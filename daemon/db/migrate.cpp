@@ -43,8 +43,7 @@ Answer ask(PGconn* conn, std::string const& sql) {
   Answer out;
   auto const status = PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    char const* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-    out.error = statement_error(state ? state : "", first_line(PQresultErrorMessage(result.get())));
+    out.error = result_error(result.get());
     return out;
   }
   out.ok = true;

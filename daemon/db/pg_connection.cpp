@@ -24,6 +24,17 @@ DbError timed_out(std::string message) { return DbError{DbError::Kind::timeout, 
 
 }  // namespace
 
+std::string result_words(PGresult const* result) {
+  return server_words(PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY),
+                      PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL),
+                      PQresultErrorField(result, PG_DIAG_MESSAGE_HINT), PQresultErrorMessage(result));
+}
+
+DbError result_error(PGresult const* result) {
+  char const* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  return statement_error(state ? state : "", result_words(result));
+}
+
 std::shared_ptr<PgConnection> PgConnection::create(asio::io_context& io) {
   return std::shared_ptr<PgConnection>(new PgConnection(io));
 }
@@ -255,8 +266,7 @@ void PgConnection::collect() {
       case PGRES_NONFATAL_ERROR:
       case PGRES_BAD_RESPONSE:
         if (!m_error) {
-          char const* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-          m_error = statement_error(state ? state : "", first_line(PQresultErrorMessage(result.get())));
+          m_error = result_error(result.get());
         }
         break;
       case PGRES_COPY_IN:
@@ -357,7 +367,7 @@ std::string PgConnection::user() const {
 void PgConnection::notice_receiver(void* arg, PGresult const* result) {
   auto* self = static_cast<PgConnection*>(arg);
   char const* severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
-  auto const message = first_line(PQresultErrorMessage(result));
+  auto const message = result_words(result);
   if (severity && std::strcmp(severity, "WARNING") == 0) {
     spdlog::warn("database {}: {}", self->server(), message);
     if (self->m_pending && self->m_warning.empty()) self->m_warning = message;

@@ -28,6 +28,11 @@ struct PgResultDeleter {
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 using PgResults = std::vector<PgResult>;
 
+// The server's words of an error or notice result, in whatever language it speaks (server_words).
+std::string result_words(PGresult const* result);
+// The error a statement's result holds, classified by its SQLSTATE (statement_error).
+DbError result_error(PGresult const* result);
+
 // libpq keywords and values, in order (see PQconnectStartParams).
 using ConnParams = std::vector<std::pair<std::string, std::string>>;
 

@@ -109,9 +109,10 @@ def children(pid):
 
 class Cluster:
     """A PostgreSQL cluster in a temp dir, Unix socket only, run as the postgres user under root.
-    With standby_of, a streaming standby of that cluster, copied from it with pg_basebackup."""
+    With standby_of, a streaming standby of that cluster, copied from it with pg_basebackup; with
+    environment, variables its programs run with (such as LOCPATH for a locale of the test's own)."""
 
-    def __init__(self, settings=None, standby_of=None):
+    def __init__(self, settings=None, standby_of=None, environment=None):
         for program in ("initdb", "pg_ctl", "psql", "postgres", "pg_basebackup"):
             if not os.access(os.path.join(PG_BIN, program), os.X_OK):
                 raise RuntimeError(
@@ -122,6 +123,7 @@ class Cluster:
         self.port = int((settings or {}).get("port", 5432))  # names the socket file too
         self.data = os.path.join(self.base, "data")
         self.log = os.path.join(self.base, "postgres.log")
+        self.environment = dict(environment or {})
         if IS_ROOT:
             shutil.chown(self.base, "postgres", "postgres")
         if standby_of is None:
@@ -145,6 +147,8 @@ class Cluster:
         self.start()
 
     def _as_postgres(self, argv, check=True):
+        if self.environment:
+            argv = ["env", *(f"{key}={value}" for key, value in self.environment.items())] + argv
         if IS_ROOT:
             argv = ["runuser", "-u", "postgres", "--"] + argv
         return subprocess.run(argv, check=check, capture_output=True, text=True)

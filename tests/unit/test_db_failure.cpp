@@ -37,6 +37,35 @@ TEST_CASE("db failure: libpq's lines stay apart, hints in parentheses, verbose p
         "connection to server on socket \"/a/.s.PGSQL.5432\" failed: FATAL: database \"x\" does not exist");
   CHECK(verbose.sqlstate == "3D000");
   CHECK(libpq_text("").text == "unknown error");
+
+  // A server whose lc_messages is not English names the severity in its language.
+  auto russian = libpq_text(
+      "connection to server on socket \"/a/.s.PGSQL.5432\" failed: ВАЖНО:  3D000: база данных \"x\" не существует\n"
+      "LOCATION:  InitPostgres, postinit.c:948\n");
+  CHECK(russian.text ==
+        "connection to server on socket \"/a/.s.PGSQL.5432\" failed: ВАЖНО: база данных \"x\" не существует");
+  CHECK(russian.sqlstate == "3D000");
+  // Only the shape of a code counts: a colon, five digits or capitals with a digit, a colon.
+  for (auto message : {"connection to server at \"db\" (10.0.0.1), port 5432 failed: timeout: 3D00: x: 3D0000: y",
+                       "server closed the connection: FATAL: ERROR: PANIC: terminating connection"}) {
+    CAPTURE(message);
+    auto no_code = libpq_text(message);
+    CHECK(no_code.sqlstate.empty());
+    CHECK(no_code.text == message);
+  }
+  CHECK(libpq_text("failed: FATAL:  XX000: internal").sqlstate == "XX000");
+}
+
+TEST_CASE("db failure: the server's words without its severity, in any language") {
+  using pez::daemon::server_words;
+  CHECK(server_words("нет доступа к функции usage_claim", nullptr, nullptr,
+                     "ОШИБКА:  нет доступа к функции usage_claim\n") == "нет доступа к функции usage_claim");
+  CHECK(server_words("cannot drop sequence x", "default value for column\ny depends on it", "Use DROP ... CASCADE.",
+                     "ERROR: ...") ==
+        "cannot drop sequence x; default value for column y depends on it; Use DROP ... CASCADE.");
+  CHECK(server_words("", "", nullptr, "server closed the connection unexpectedly\n") ==
+        "server closed the connection unexpectedly");
+  CHECK(server_words(nullptr, nullptr, nullptr, nullptr) == "unknown error");
 }
 
 TEST_CASE("db failure: wrong settings are told from passing trouble") {
@@ -45,6 +74,17 @@ TEST_CASE("db failure: wrong settings are told from passing trouble") {
         "the database it names does not exist");
   CHECK(reason("connection to server on socket \"/a\" failed: FATAL:  28000: role \"x\" does not exist") ==
         "the role it names does not exist or may not log in");
+  // In another language the SQLSTATE still tells wrong settings, less precisely.
+  CHECK(reason("connection to server on socket \"/a\" failed: ВАЖНО:  3D000: база данных \"x\" не существует") ==
+        "the database it names does not exist");
+  CHECK(reason("connection to server on socket \"/a\" failed: ВАЖНО:  28000: роль \"no_such_role\" не существует") ==
+        "the server refused its role");
+  CHECK(reason("connection to server on socket \"/a\" failed: FATAL:  28000: role \"x\" is not permitted to log in") ==
+        "the role it names does not exist or may not log in");
+  CHECK(reason("connection to server on socket \"/a\" failed: FATAL:  28000: Peer authentication failed for user "
+               "\"app_role\"") == "the server refused its role");
+  CHECK(reason("connection to server on socket \"/a\" failed: FATAL:  28P01: Passwort-Authentifizierung für "
+               "Benutzer \"pez\" fehlgeschlagen") == "password authentication failed");
   CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL:  28P01: password authentication "
                "failed for user \"pez\"") == "password authentication failed");
   CHECK(reason("connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL:  28000: no pg_hba.conf entry for "
