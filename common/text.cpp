@@ -2,6 +2,10 @@
 #include "common/text.hpp"
 
 #include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace pez {
 namespace {
@@ -69,6 +73,52 @@ void append_json_escaped(std::string& out, std::string_view text) {
         } else {
           out += c;
         }
+    }
+  }
+}
+
+namespace {
+
+// The length of the well-formed UTF-8 character text starts with, or 0 (RFC 3629, table 3-7
+// of the Unicode standard: the second byte's range depends on the first).
+std::size_t utf8_length(std::string_view text) {
+  auto const byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  auto const first = byte(0);
+  if (first < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xbf;
+  if (first >= 0xc2 && first <= 0xdf) {
+    length = 2;
+  } else if (first >= 0xe0 && first <= 0xef) {
+    length = 3;
+    if (first == 0xe0) low = 0xa0;   // no overlong form
+    if (first == 0xed) high = 0x9f;  // no surrogate
+  } else if (first >= 0xf0 && first <= 0xf4) {
+    length = 4;
+    if (first == 0xf0) low = 0x90;   // no overlong form
+    if (first == 0xf4) high = 0x8f;  // nothing past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+void append_valid_utf8(std::string& out, std::string_view text) {
+  while (!text.empty()) {
+    auto const length = utf8_length(text);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, length));
+      text.remove_prefix(length);
     }
   }
 }

@@ -20,6 +20,12 @@ std::string json_string(std::string_view text);
 
 std::string_view trim(std::string_view text);
 
+// Appends text as UTF-8 that is valid: each byte that does not belong to a well-formed UTF-8
+// character (a stray continuation, a truncated or overlong sequence, a surrogate, past U+10FFFF)
+// becomes U+FFFD, so that text in another encoding (a server's Latin-1) cannot make a JSON answer
+// or a journal line unreadable.
+void append_valid_utf8(std::string& out, std::string_view text);
+
 // Splits on every occurrence of sep; empty fields are kept.
 std::vector<std::string_view> split(std::string_view text, char sep);
 

@@ -20,6 +20,11 @@ namespace {
 
 using config_detail::k_mask;
 
+// What pezd passes on of the server's words (answers, its log) is UTF-8: the server converts them
+// from a database's encoding (a LATIN1 database's German "für" is one byte 0xFC otherwise). Last
+// among the parameters, it is asked for whatever database_url or PGCLIENTENCODING say.
+constexpr char const k_client_encoding[] = "UTF8";
+
 bool secret_option(PQconninfoOption const& option) { return option.dispchar != nullptr && option.dispchar[0] == '*'; }
 
 // Whether libpq calls the option secret ("*" in its list of options: password, sslpassword).
@@ -134,7 +139,7 @@ bool config_detail::holds_the_mask(std::string const& text) {
 std::string database_text(Config const& config) {
   std::string out;
   for (auto const& [key, value] : config.conn_params()) {
-    if (key == "password" || key == "fallback_application_name") continue;
+    if (key == "password" || key == "fallback_application_name" || key == "client_encoding") continue;
     if (!out.empty()) out += ' ';
     if (key == "dbname" && value == config.database_url) {
       out += mask_conninfo(value);
@@ -158,6 +163,7 @@ ConnParams Config::conn_params() const {
   add("user", db_username);
   add("password", db_password);
   params.emplace_back("fallback_application_name", "pezd");
+  params.emplace_back("client_encoding", k_client_encoding);
   return params;
 }
 
@@ -169,6 +175,7 @@ ConnParams Config::listen_conn_params() const {
   if (!db_username.empty()) params.emplace_back("user", db_username);
   if (!db_password.empty()) params.emplace_back("password", db_password);
   params.emplace_back("fallback_application_name", "pezd");
+  params.emplace_back("client_encoding", k_client_encoding);
   return params;
 }
 

@@ -5,6 +5,8 @@
 #include <initializer_list>
 #include <utility>
 
+#include "common/text.hpp"
+
 namespace pez::daemon {
 
 namespace {
@@ -134,7 +136,8 @@ std::string server_words(char const* message, char const* detail, char const* hi
 
 std::string first_line(char const* message) {
   // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
-  // with tabs); a log line or an answer wants them as one line with single spaces.
+  // with tabs); a log line or an answer wants them as one line with single spaces, and in UTF-8
+  // (a database in SQL_ASCII passes the server's words on in whatever encoding they were written).
   std::string text;
   bool space = false;
   for (char const* p = message ? message : ""; *p != '\0'; ++p) {
@@ -146,7 +149,10 @@ std::string first_line(char const* message) {
       text += *p;
     }
   }
-  return text.empty() ? std::string("unknown error") : text;
+  if (text.empty()) return "unknown error";
+  std::string valid;
+  append_valid_utf8(valid, text);
+  return valid;
 }
 
 }  // namespace pez::daemon

@@ -208,19 +208,20 @@ class Cluster:
             raise AssertionError(f"psql failed: {sql}\n{result.stderr}")
         return result.stdout.strip() if check else result
 
-    def create_database(self, owner="postgres"):
+    def create_database(self, owner="postgres", options=""):
+        """options: more of CREATE DATABASE's, such as ENCODING."""
         self.databases += 1
         name = f"t{os.getpid()}_{self.databases}"
-        self.psql("postgres", f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        self.psql("postgres", f'CREATE DATABASE "{name}" OWNER "{owner}" {options}')
         return name
 
-    def create_split_database(self):
+    def create_split_database(self, options=""):
         """A database that OWNER_ROLE (no superuser) owns and migrated with pezd migrate, and
         where APP_ROLE has just the rights of sql/grants.sql."""
-        for role, options in ((OWNER_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"), (APP_ROLE, "LOGIN NOSUPERUSER")):
+        for role, rights in ((OWNER_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"), (APP_ROLE, "LOGIN NOSUPERUSER")):
             self.psql("postgres", f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') "
-                                  f"THEN CREATE ROLE {role} {options}; END IF; END $$")
-        name = self.create_database(owner=OWNER_ROLE)
+                                  f"THEN CREATE ROLE {role} {rights}; END IF; END $$")
+        name = self.create_database(owner=OWNER_ROLE, options=options)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_") and not k.startswith("PG")}
         env.update(PEZ_CONFIG="", PGHOST=self.dir, PGPORT=str(self.port), PGUSER=OWNER_ROLE, PGDATABASE=name)
         migrated = subprocess.run([PEZD, "migrate"], env=env, capture_output=True, text=True, timeout=60)
@@ -601,12 +602,13 @@ class Pezd:
         wait_until(ready, timeout, what=f"{self.name} to be ready\n{self.log_text()}")
 
     def new_log(self):
-        with open(self.log_path) as f:
+        with open(self.log_path, errors="replace") as f:
             f.seek(self.log_offset)
             return f.read()
 
     def log_text(self):
-        with open(self.log_path) as f:
+        # A byte that is no UTF-8 shows as U+FFFD (test_server_language.py reads the bytes).
+        with open(self.log_path, errors="replace") as f:
             return f.read()
 
     def get(self, path, method="GET", headers=None, body=None, timeout=15):

@@ -20,21 +20,24 @@ from harness import admin_token_file, assert_one_error_line, bearer, wait_until
 pytestmark = pytest.mark.strict_only  # messages, the same in both modes
 
 LOCALE = "ru_RU.UTF-8"
+GERMAN = "de_DE.UTF-8"
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A cluster whose messages are Russian, with the locale built into a directory of its own
-    (localedef of the locales package) so that the system's locales are left as they are."""
+    """A cluster whose messages are Russian, with the locales built into a directory of its own
+    (localedef of the locales package) so that the system's locales are left as they are; a
+    database may speak German instead (ALTER DATABASE … SET lc_messages)."""
     locales = harness.short_tempdir("pez-locale-")
-    try:
-        made = subprocess.run(["localedef", "-i", "ru_RU", "-f", "UTF-8", os.path.join(locales, LOCALE)],
-                              capture_output=True, text=True, timeout=120)
-    except FileNotFoundError:
-        made = None
-    if made is None or not os.path.isdir(os.path.join(locales, LOCALE)):
-        raise AssertionError("localedef could not build the ru_RU.UTF-8 locale: install the locales package "
-                             f"(scripts/setup-deps) {made.stderr if made else ''}")
+    for locale in (LOCALE, GERMAN):
+        try:
+            made = subprocess.run(["localedef", "-i", locale.split(".")[0], "-f", locale.split(".")[1],
+                                   os.path.join(locales, locale)], capture_output=True, text=True, timeout=120)
+        except FileNotFoundError:
+            made = None
+        if made is None or not os.path.isdir(os.path.join(locales, locale)):
+            raise AssertionError(f"localedef could not build the {locale} locale: install the locales package "
+                                 f"(scripts/setup-deps) {made.stderr if made else ''}")
     subprocess.run(["chmod", "-R", "a+rX", locales], check=True)
     c = harness.Cluster(settings={"lc_messages": f"'{LOCALE}'"}, environment={"LOCPATH": locales})
     try:
@@ -86,3 +89,44 @@ def test_wrong_database_settings_are_told_from_an_outage(start_pezd, cluster, se
     pezd = start_pezd(["--request-timeout", "1s"], wait_ready=False, **setting)
     wait_until(lambda: "database unavailable" in pezd.log_text(), 10, what="the first failed attempt")
     assert_one_error_line(pezd.pez("forward"), 78, "pezd's database settings are wrong: " + what)
+
+
+def test_a_database_in_another_encoding_is_answered_in_utf8(start_pezd, cluster):
+    # A German server writes "für" as the one byte 0xFC in a LATIN1 database unless the client
+    # asks for UTF-8 (client_encoding): what pezd passes on (answers, its log) is UTF-8.
+    said = "Berechtigung für"
+    database = cluster.create_split_database(options="ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                                     "TEMPLATE template0")
+    cluster.psql("postgres", f"ALTER DATABASE {database} SET lc_messages = '{GERMAN}'")
+    cluster.psql(database, f"REVOKE USAGE, UPDATE ON SEQUENCE pez.forward FROM {harness.APP_ROLE}",
+                 user=harness.OWNER_ROLE)
+    cluster.psql(database, "REVOKE EXECUTE ON FUNCTION pez.usage_claim(interval, text) FROM PUBLIC",
+                 user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--mode", "strict", "--usage-interval", "200ms"], user=harness.APP_ROLE, database=database)
+    r = pezd.get("/v1/forward")
+    assert r.status == 500, r
+    error = r.json()["error"]  # the body is read as UTF-8 (a 0xFC byte would not be)
+    assert said in error and "grants.sql" in error, error
+    assert_one_error_line(pezd.pez("forward"), 1, said)
+    wait_until(lambda: "cannot read where the sequences stand" in pezd.log_text(), 10, what="the warning")
+    with open(pezd.log_path, "rb") as f:
+        log = f.read().decode("utf-8")  # raises on a byte that is no UTF-8
+    assert f"keine {said} Funktion usage_claim" in log, log
+
+
+def test_bytes_that_are_no_utf8_never_reach_an_answer(start_pezd, cluster):
+    # A SQL_ASCII database converts nothing and checks nothing: a function changed by hand may
+    # raise an error with any bytes (here Latin-1's "für"). Asked for UTF-8, the server refuses to
+    # send them (SQLSTATE 22021, invalid byte sequence), and pezd says so in UTF-8; it would
+    # otherwise pass the byte 0xFC on in its JSON answer and its log.
+    database = cluster.create_split_database(options="ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                                     "TEMPLATE template0")
+    cluster.psql(database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
+                           "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', "
+                           "MESSAGE = E'nicht f\\xfcr dich'; END $$", user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--mode", "strict"], user=harness.APP_ROLE, database=database)
+    r = pezd.get("/v1/forward")
+    assert r.status == 500 and "22021" in r.json()["error"], r  # the body is read as UTF-8
+    assert_one_error_line(pezd.pez("forward"), 1, "22021")
+    with open(pezd.log_path, "rb") as f:
+        f.read().decode("utf-8")  # raises on a byte that is no UTF-8

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon/config/config.hpp"
@@ -85,6 +87,10 @@ TEST_CASE("config: the original service's environment names work") {
   CHECK(map["dbname"] == "pez");
   CHECK(map["user"] == "pezuser");
   CHECK(map["password"] == "secret");
+  // The server's words come in UTF-8, whatever the database's encoding; last, so that neither
+  // database_url nor PGCLIENTENCODING asks for another.
+  REQUIRE_FALSE(params.empty());
+  CHECK(params.back() == std::pair<std::string, std::string>{"client_encoding", "UTF8"});
 }
 
 TEST_CASE("config: bad values stop pezd with a message naming the setting") {

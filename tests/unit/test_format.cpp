@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/format.hpp"
@@ -64,6 +66,27 @@ TEST_CASE("error bodies are JSON objects with escaped messages") {
   CHECK(pez::error_body("count must be 1") == "{\"error\": \"count must be 1\"}\n");
   CHECK(pez::error_body("a \"b\"\n\\") == "{\"error\": \"a \\\"b\\\"\\n\\\\\"}\n");
   CHECK(pez::error_body(std::string("\x01", 1)) == "{\"error\": \"\\u0001\"}\n");
+}
+
+TEST_CASE("text in another encoding is made valid UTF-8, each stray byte U+FFFD") {
+  auto const valid = [](std::string_view text) {
+    std::string out;
+    pez::append_valid_utf8(out, text);
+    return out;
+  };
+  std::string const replacement = "\xEF\xBF\xBD";
+  CHECK(valid("keine Berechtigung f\xC3\xBCr") == "keine Berechtigung f\xC3\xBCr");  // UTF-8 already
+  CHECK(valid("\xD0\xBE\xD1\x88 \xE2\x82\xAC \xF0\x9F\x98\x80") == "\xD0\xBE\xD1\x88 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  CHECK(valid("f\xFCr") == "f" + replacement + "r");  // Latin-1
+  CHECK(valid("\x80") == replacement);                // a stray continuation
+  CHECK(valid("\xC3") == replacement);                // cut short
+  CHECK(valid("\xE2\x82") == replacement + replacement);
+  CHECK(valid("\xC0\xAF") == replacement + replacement);  // overlong
+  CHECK(valid("\xE0\x80\xAF") == replacement + replacement + replacement);
+  CHECK(valid("\xED\xA0\x80") == replacement + replacement + replacement);                    // a surrogate
+  CHECK(valid("\xF4\x90\x80\x80") == replacement + replacement + replacement + replacement);  // past U+10FFFF
+  CHECK(valid("\xF5") == replacement);
+  CHECK(valid("") == "");
 }
 
 TEST_CASE("quoted keeps untrusted text on one line and short") {
