@@ -136,8 +136,9 @@ std::string server_words(char const* message, char const* detail, char const* hi
 
 std::string first_line(char const* message) {
   // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
-  // with tabs); a log line or an answer wants them as one line with single spaces, and in UTF-8
-  // (a database in SQL_ASCII passes the server's words on in whatever encoding they were written).
+  // with tabs); a log line or an answer wants them as one line with single spaces, and in UTF-8:
+  // pezd asks the server for UTF8, and whatever else came (a byte of the settings quoted by libpq)
+  // is made so.
   std::string text;
   bool space = false;
   for (char const* p = message ? message : ""; *p != '\0'; ++p) {
