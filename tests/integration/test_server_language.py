@@ -2,8 +2,8 @@
 """A server that speaks another language (lc_messages): Debian's clusters take it from the
 system's locale, so a German or Russian host's PostgreSQL writes "FEHLER:" or "ОШИБКА:" where an
 English one writes "ERROR:", and translates its sentences. pezd reads what an error means from
-its fields (SQLSTATE, the message apart from the severity, the names in it), never from English
-words: users see the server's sentence without the severity, are told the grant a role lacks, and
+its fields (SQLSTATE, the message apart from the severity, the names in it), not from English
+words (but for one detail, which a refused role is told with): users see the server's sentence without the severity, are told the grant a role lacks, and
 wrong settings are still told from an outage. The cluster here speaks Russian, whose words for
 ERROR and FATAL are both translated."""
 

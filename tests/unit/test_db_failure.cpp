@@ -64,7 +64,7 @@ TEST_CASE("db failure: the server's words without its severity, in any language"
   CHECK(server_words("", "", nullptr, "server closed the connection unexpectedly\n") ==
         "server closed the connection unexpectedly");
   CHECK(server_words(nullptr, nullptr, nullptr, nullptr) == "unknown error");
-  // A SQL_ASCII database passes on Latin-1 as it came: the text is made UTF-8.
+  // Text that is no UTF-8 (pezd asks for UTF8, but libpq may quote bytes of the settings) is made so.
   CHECK(server_words("keine Berechtigung f\xFCr Funktion usage_claim", nullptr, nullptr, "") ==
         "keine Berechtigung f\xEF\xBF\xBDr Funktion usage_claim");
 }
