@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <iterator>
 
@@ -51,7 +53,9 @@ Error admin_error(AdminCommand const& command, StoreError const& error) {
     case Kind::internal:
       break;
   }
-  spdlog::error("admin command on {} failed: {}", command.name, error.message);
+  static constexpr std::array<char const*, 5> k_ops{"list", "inspect", "create", "reset", "drop"};
+  spdlog::error("admin {}{}{} failed: {}", k_ops.at(static_cast<std::size_t>(command.op)),
+                command.name.empty() ? "" : " of ", command.name, error.message);
   if (error.kind == Kind::unreadable) return Error{Errc::internal, error.message};
   return Error{Errc::internal, "the database refused: " + error.message};
 }

@@ -539,3 +539,16 @@ def test_list_shows_descriptions_and_inspect_says_what_it_counts(pezd):
     assert rows["forward"].endswith("  " + (forward or "-"))
     human = pezd.pez("admin", "inspect", "tickets").stdout
     assert "database connections of all pezd:" in human
+
+
+def test_a_failed_admin_command_is_logged_with_what_it_was(cluster, db, start_pezd):
+    # The database refuses (here a function changed by hand to fail): the log says which command
+    # failed, and of which sequence, beside the reason users are given.
+    pezd = start_pezd()
+    cluster.psql(db, "CREATE OR REPLACE FUNCTION pez.sequence_state(seq_name text, OUT last_value bigint, "
+                     "OUT is_called boolean) LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING "
+                     "ERRCODE = 'internal_error', MESSAGE = 'state unreadable'; END $$")
+    for args, what in ((["list"], "admin list failed: state unreadable"),
+                       (["inspect", "forward"], "admin inspect of forward failed: state unreadable")):
+        assert_one_error_line(pezd.pez("admin", *args), 1, "the database refused: state unreadable")
+        wait_until(lambda: what in pezd.log_text(), 10, what=f"{what!r} in pezd's log")
