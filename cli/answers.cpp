@@ -8,6 +8,7 @@
 #include "cli/client.hpp"
 #include "common/json_line.hpp"
 #include "common/settings.hpp"
+#include "common/text.hpp"
 
 namespace pez::cli {
 
@@ -33,7 +34,7 @@ std::expected<json, Failure> ask(Globals const& globals, std::string const& line
 
 std::string text_of(json const& v) {
   if (v.is_null()) return "-";
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return printable(v.get_ref<std::string const&>());
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   if (v.is_number_float()) {
     char buf[32];

@@ -120,7 +120,7 @@ std::string list_table(json const& list) {
   std::vector<std::vector<std::string>> rows{
       {"NAME", "DIRECTION", "NEXT", "LEFT", "USED", "RATE", "ETA", "CYCLE", "MODE", "DESCRIPTION"}};
   for (auto const& seq : list) {
-    auto const description = seq.value("description", std::string());
+    auto const description = printable(seq.value("description", std::string()));
     rows.push_back({text_of(seq["name"]), text_of(seq["direction"]), text_of(seq["next"]), text_of(seq["left"]),
                     text_of(seq["used"]), rate_of(seq.contains("rate_1h") ? seq["rate_1h"] : json()), eta_of(seq),
                     text_of(seq["cycle"]), text_of(seq["mode"]), description.empty() ? "-" : description});

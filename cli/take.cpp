@@ -142,7 +142,9 @@ std::optional<PlainTake> parse_plain_take(int argc, char const* const* argv) {
 int report(Outcome const& outcome) {
   if (outcome) return k_exit_ok;
   // An empty message: the exit status is the whole answer (pez check --quiet).
-  if (!outcome.error().message.empty()) std::fprintf(stderr, "pez: error: %s\n", outcome.error().message.c_str());
+  // The message may quote pezd, which may quote the database: shown without control characters.
+  if (!outcome.error().message.empty())
+    std::fprintf(stderr, "pez: error: %s\n", printable(outcome.error().message).c_str());
   return outcome.error().exit_code;
 }
 

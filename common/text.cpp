@@ -12,6 +12,44 @@ namespace {
 
 constexpr std::size_t k_quote_limit = 64;
 constexpr std::array<char, 16> k_hex{'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+constexpr std::string_view k_replacement = "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+
+// The length of the well-formed UTF-8 character text starts with, or 0 (RFC 3629, table 3-7
+// of the Unicode standard: the second byte's range depends on the first).
+std::size_t utf8_length(std::string_view text) {
+  auto const byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  auto const first = byte(0);
+  if (first < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xbf;
+  if (first >= 0xc2 && first <= 0xdf) {
+    length = 2;
+  } else if (first >= 0xe0 && first <= 0xef) {
+    length = 3;
+    if (first == 0xe0) low = 0xa0;   // no overlong form
+    if (first == 0xed) high = 0x9f;  // no surrogate
+  } else if (first >= 0xf0 && first <= 0xf4) {
+    length = 4;
+    if (first == 0xf0) low = 0x90;   // no overlong form
+    if (first == 0xf4) high = 0x8f;  // nothing past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+// Whether the one character held by character (valid UTF-8) is a control: C0, DEL or C1 (U+0080
+// to U+009F, which a terminal may read as the start of an escape sequence too).
+bool is_control(std::string_view character) {
+  auto const first = static_cast<unsigned char>(character[0]);
+  if (character.size() == 1) return first < 0x20 || first == 0x7f;
+  return character.size() == 2 && first == 0xc2 && static_cast<unsigned char>(character[1]) < 0xa0;
+}
 
 }  // namespace
 
@@ -47,8 +85,23 @@ std::string quote_untrusted(std::string_view text) {
 }
 
 void append_json_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
+  while (!text.empty()) {
+    auto const c = text.front();
     auto const u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      // JSON is UTF-8 (RFC 8259): a byte of another encoding (a row of a SQL_ASCII database
+      // written by hand) is U+FFFD, not passed on to make the whole answer unreadable.
+      auto const length = utf8_length(text);
+      if (length == 0) {
+        out += k_replacement;
+        text.remove_prefix(1);
+      } else {
+        out.append(text.substr(0, length));
+        text.remove_prefix(length);
+      }
+      continue;
+    }
+    text.remove_prefix(1);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -77,50 +130,24 @@ void append_json_escaped(std::string& out, std::string_view text) {
   }
 }
 
-namespace {
-
-// The length of the well-formed UTF-8 character text starts with, or 0 (RFC 3629, table 3-7
-// of the Unicode standard: the second byte's range depends on the first).
-std::size_t utf8_length(std::string_view text) {
-  auto const byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  auto const first = byte(0);
-  if (first < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xbf;
-  if (first >= 0xc2 && first <= 0xdf) {
-    length = 2;
-  } else if (first >= 0xe0 && first <= 0xef) {
-    length = 3;
-    if (first == 0xe0) low = 0xa0;   // no overlong form
-    if (first == 0xed) high = 0x9f;  // no surrogate
-  } else if (first >= 0xf0 && first <= 0xf4) {
-    length = 4;
-    if (first == 0xf0) low = 0x90;   // no overlong form
-    if (first == 0xf4) high = 0x8f;  // nothing past U+10FFFF
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
-  }
-  return length;
-}
-
-}  // namespace
-
-void append_valid_utf8(std::string& out, std::string_view text) {
+void append_printable(std::string& out, std::string_view text) {
   while (!text.empty()) {
     auto const length = utf8_length(text);
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-      text.remove_prefix(1);
+    if (length == 0 || is_control(text.substr(0, length))) {
+      out += k_replacement;
+      text.remove_prefix(length == 0 ? 1 : length);
     } else {
       out.append(text.substr(0, length));
       text.remove_prefix(length);
     }
   }
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  append_printable(out, text);
+  return out;
 }
 
 std::string json_string(std::string_view text) {

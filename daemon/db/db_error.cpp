@@ -136,9 +136,10 @@ std::string server_words(char const* message, char const* detail, char const* hi
 
 std::string first_line(char const* message) {
   // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
-  // with tabs); a log line or an answer wants them as one line with single spaces, and in UTF-8:
-  // pezd asks the server for UTF8, and whatever else came (a byte of the settings quoted by libpq)
-  // is made so.
+  // with tabs); a log line or an answer wants them as one line with single spaces, in UTF-8
+  // (pezd asks the server for UTF8, and whatever else came, a byte of the settings quoted by
+  // libpq, is made so) and without control characters (a function changed by hand may raise an
+  // escape sequence).
   std::string text;
   bool space = false;
   for (char const* p = message ? message : ""; *p != '\0'; ++p) {
@@ -151,9 +152,7 @@ std::string first_line(char const* message) {
     }
   }
   if (text.empty()) return "unknown error";
-  std::string valid;
-  append_valid_utf8(valid, text);
-  return valid;
+  return printable(text);
 }
 
 }  // namespace pez::daemon

@@ -49,6 +49,7 @@ PgConnection::~PgConnection() {
 
 void PgConnection::connect(ConnParams const& params, Duration timeout, ConnectHandler handler) {
   close();
+  m_connect_timeout = timeout;
   std::vector<char const*> keys;
   std::vector<char const*> values;
   for (auto const& [key, value] : params) {
@@ -128,6 +129,22 @@ void PgConnection::on_connect_ready() {
       auto handler = std::move(m_connect_handler);
       m_connect_handler = nullptr;
       wait_readable();
+      if (char const* encoding = PQparameterStatus(m_conn, "server_encoding");
+          encoding != nullptr && std::strcmp(encoding, "SQL_ASCII") == 0) {
+        // A SQL_ASCII database checks no text: a row written by hand may hold any bytes, and a
+        // server asked for UTF8 refuses a whole statement for one of them (22021), the read of
+        // the catalog among them, so that one garbled format would stop every sequence. The
+        // bytes come as they are stored instead; pezd makes what it passes on valid UTF-8.
+        exec("SET client_encoding TO 'SQL_ASCII'", m_connect_timeout,
+             [handler = std::move(handler)](std::expected<PgResults, DbError> set) mutable {
+               if (set) {
+                 handler({});
+               } else {
+                 handler(std::unexpected(std::move(set.error())));
+               }
+             });
+        return;
+      }
       handler({});
       return;
     }

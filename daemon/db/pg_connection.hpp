@@ -95,6 +95,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   bool m_writing = false;
   unsigned m_epoch = 0;  // bumped on close, so late callbacks of an old socket are ignored
   ConnectHandler m_connect_handler;
+  Duration m_connect_timeout{};
   ResultHandler m_pending;
   PgResults m_results;
   std::optional<DbError> m_error;

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.strict_only  # messages, the same in both modes
 
 LOCALE = "ru_RU.UTF-8"
 GERMAN = "de_DE.UTF-8"
+SQL_ASCII = "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 
 
 @pytest.fixture(scope="module")
@@ -116,17 +117,75 @@ def test_a_database_in_another_encoding_is_answered_in_utf8(start_pezd, cluster)
 
 def test_bytes_that_are_no_utf8_never_reach_an_answer(start_pezd, cluster):
     # A SQL_ASCII database converts nothing and checks nothing: a function changed by hand may
-    # raise an error with any bytes (here Latin-1's "für"). Asked for UTF-8, the server refuses to
-    # send them (SQLSTATE 22021, invalid byte sequence), and pezd says so in UTF-8; it would
-    # otherwise pass the byte 0xFC on in its JSON answer and its log.
-    database = cluster.create_split_database(options="ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
-                                                     "TEMPLATE template0")
+    # raise an error with any bytes (here Latin-1's "f\u00fcr"). pezd reads them as they are (see
+    # below) and makes each byte that is no UTF-8 U+FFFD: its JSON answer and its log stay UTF-8.
+    database = cluster.create_split_database(options=SQL_ASCII)
     cluster.psql(database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
                            "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', "
                            "MESSAGE = E'nicht f\\xfcr dich'; END $$", user=harness.OWNER_ROLE)
     pezd = start_pezd(["--mode", "strict"], user=harness.APP_ROLE, database=database)
-    r = pezd.get("/v1/forward")
-    assert r.status == 500 and "22021" in r.json()["error"], r  # the body is read as UTF-8
-    assert_one_error_line(pezd.pez("forward"), 1, "22021")
+    r = pezd.get("/v1/forward")  # the body is read as UTF-8 (a 0xFC byte would not be)
+    assert r.status == 400 and r.json()["error"] == "nicht f\ufffdr dich", r
+    assert_one_error_line(pezd.pez("forward"), 64, "nicht f\ufffdr dich")
     with open(pezd.log_path, "rb") as f:
         f.read().decode("utf-8")  # raises on a byte that is no UTF-8
+
+
+def test_one_garbled_row_of_a_sql_ascii_database_stops_no_other_sequence(start_pezd, cluster, workdir):
+    # Any role that may write the rows may write any bytes into them, or into a sequence's name.
+    # A server asked for UTF8 refuses a whole statement for one such byte (22021): one format
+    # changed by hand stopped the read of the catalog, and every sequence answered 503. pezd asks
+    # a SQL_ASCII server for the bytes as stored: the garbled sequence alone is refused, with the
+    # reason, and the oddly named one is left alone by every read, the reads of use among them.
+    database = cluster.create_split_database(options=SQL_ASCII)
+    flags = ["--admin-token-file", admin_token_file(workdir), "--usage-interval", "200ms"]
+    first = start_pezd(flags, user=harness.APP_ROLE, database=database)
+    assert first.pez("admin", "create", "tickets", "--format", "T-{n}").returncode == 0
+    first.stop()
+    cluster.psql(database, "UPDATE pez.sequences SET format = E'T\\xfc{n}' WHERE name = 'tickets'",
+                 user=harness.OWNER_ROLE)
+    cluster.psql(database, "DO $$ BEGIN EXECUTE E'CREATE SEQUENCE pez.\"f\\xfcr\"'; END $$", user=harness.OWNER_ROLE)
+    pezd = start_pezd(flags, user=harness.APP_ROLE, database=database)
+    assert pezd.numbers("forward", 2) == [1, 2]
+    r = pezd.get("/v1/tickets")  # the body is read as UTF-8
+    assert r.status == 500 and 'its format "T\\xfc{n}" cannot be used' in r.json()["error"], r
+    wait_until(lambda: pezd.get("/admin/sequences/forward", headers=bearer()).json()["rate_1h"] is not None, 20,
+               what="two reads of use")
+    assert "cannot read where the sequences stand" not in pezd.log_text(), pezd.log_text()
+
+
+def test_a_description_that_is_no_utf8_is_answered_in_utf8(start_pezd, cluster, workdir):
+    # Nor does a SQL_ASCII database check its rows: a description written by hand in Latin-1 (or
+    # any bytes) comes to pezd as those bytes. What pezd answers in JSON is UTF-8 all the same
+    # (each stray byte U+FFFD), and the numbers flow. A row may hold control
+    # characters too (in any encoding): JSON escapes them, and pez shows them as U+FFFD rather
+    # than let an escape sequence drive the operator's terminal.
+    database = cluster.create_split_database(options=SQL_ASCII)
+    cluster.psql(database, "UPDATE pez.sequences SET description = E'f\\xfcr Kunden\\x1b[2J' WHERE name = 'forward'",
+                 user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir)], user=harness.APP_ROLE, database=database)
+    assert pezd.numbers("forward", 3) == [1, 2, 3]
+    for path in ("/admin/sequences", "/admin/sequences/forward"):
+        r = pezd.get(path, headers=bearer())  # the body is read as UTF-8 (a 0xFC byte would not be)
+        assert r.status == 200 and "f\ufffdr Kunden\\u001b[2J" in r.body, r
+    for command in (["list"], ["inspect", "forward"]):
+        shown = pezd.pez("admin", *command)
+        assert shown.returncode == 0 and "f\ufffdr Kunden\ufffd[2J" in shown.stdout, shown
+        assert "\x1b" not in shown.stdout, shown
+
+
+def test_an_error_with_an_escape_sequence_reaches_no_terminal(start_pezd, cluster):
+    # A function changed by hand may raise any characters, an escape sequence among them: pezd's
+    # answers and log, and pez's message, show U+FFFD instead.
+    database = cluster.create_split_database()
+    cluster.psql(database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
+                           "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', "
+                           "MESSAGE = E'nein\\x1b]0;owned\\x07'; END $$", user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--mode", "strict"], user=harness.APP_ROLE, database=database)
+    r = pezd.get("/v1/forward")
+    assert r.status == 400 and r.json()["error"] == "nein\ufffd]0;owned\ufffd", r
+    said = pezd.pez("forward")
+    assert_one_error_line(said, 64, "nein\ufffd]0;owned\ufffd")
+    assert "\x1b" not in said.stderr and "\x07" not in said.stderr, said
+    wait_until(lambda: "owned" in pezd.log_text(), 10, what="the error in pezd's log")
+    assert "\x1b" not in pezd.log_text(), pezd.log_text()

@@ -67,6 +67,9 @@ TEST_CASE("db failure: the server's words without its severity, in any language"
   // Text that is no UTF-8 (pezd asks for UTF8, but libpq may quote bytes of the settings) is made so.
   CHECK(server_words("keine Berechtigung f\xFCr Funktion usage_claim", nullptr, nullptr, "") ==
         "keine Berechtigung f\xEF\xBF\xBDr Funktion usage_claim");
+  // Nor does a control character reach a log line or a terminal (a function raising an escape).
+  CHECK(server_words("nicht \x1b[2Jhier\x07", "\x1b]0;x\x07", nullptr, "") ==
+        "nicht \xEF\xBF\xBD[2Jhier\xEF\xBF\xBD; \xEF\xBF\xBD]0;x\xEF\xBF\xBD");
 }
 
 TEST_CASE("db failure: wrong settings are told from passing trouble") {

@@ -68,25 +68,35 @@ TEST_CASE("error bodies are JSON objects with escaped messages") {
   CHECK(pez::error_body(std::string("\x01", 1)) == "{\"error\": \"\\u0001\"}\n");
 }
 
-TEST_CASE("text in another encoding is made valid UTF-8, each stray byte U+FFFD") {
-  auto const valid = [](std::string_view text) {
-    std::string out;
-    pez::append_valid_utf8(out, text);
-    return out;
-  };
+TEST_CASE("text in another encoding is made valid UTF-8, each stray byte and control U+FFFD") {
   std::string const replacement = "\xEF\xBF\xBD";
-  CHECK(valid("keine Berechtigung f\xC3\xBCr") == "keine Berechtigung f\xC3\xBCr");  // UTF-8 already
-  CHECK(valid("\xD0\xBE\xD1\x88 \xE2\x82\xAC \xF0\x9F\x98\x80") == "\xD0\xBE\xD1\x88 \xE2\x82\xAC \xF0\x9F\x98\x80");
-  CHECK(valid("f\xFCr") == "f" + replacement + "r");  // Latin-1
-  CHECK(valid("\x80") == replacement);                // a stray continuation
-  CHECK(valid("\xC3") == replacement);                // cut short
-  CHECK(valid("\xE2\x82") == replacement + replacement);
-  CHECK(valid("\xC0\xAF") == replacement + replacement);  // overlong
-  CHECK(valid("\xE0\x80\xAF") == replacement + replacement + replacement);
-  CHECK(valid("\xED\xA0\x80") == replacement + replacement + replacement);                    // a surrogate
-  CHECK(valid("\xF4\x90\x80\x80") == replacement + replacement + replacement + replacement);  // past U+10FFFF
-  CHECK(valid("\xF5") == replacement);
-  CHECK(valid("") == "");
+  CHECK(pez::printable("keine Berechtigung f\xC3\xBCr") == "keine Berechtigung f\xC3\xBCr");  // UTF-8 already
+  CHECK(pez::printable("\xD0\xBE\xD1\x88 \xE2\x82\xAC \xF0\x9F\x98\x80 \xC2\xA0") ==
+        "\xD0\xBE\xD1\x88 \xE2\x82\xAC \xF0\x9F\x98\x80 \xC2\xA0");
+  CHECK(pez::printable("f\xFCr") == "f" + replacement + "r");  // Latin-1
+  CHECK(pez::printable("\x80") == replacement);                // a stray continuation
+  CHECK(pez::printable("\xC3") == replacement);                // cut short
+  CHECK(pez::printable("\xE2\x82") == replacement + replacement);
+  CHECK(pez::printable("\xC0\xAF") == replacement + replacement);  // overlong
+  CHECK(pez::printable("\xE0\x80\xAF") == replacement + replacement + replacement);
+  CHECK(pez::printable("\xED\xA0\x80") == replacement + replacement + replacement);                    // a surrogate
+  CHECK(pez::printable("\xF4\x90\x80\x80") == replacement + replacement + replacement + replacement);  // past U+10FFFF
+  CHECK(pez::printable("\xF5") == replacement);
+  CHECK(pez::printable("") == "");
+  // Controls: C0 (an escape sequence, a line break), DEL and C1 (U+009B is a terminal's CSI).
+  CHECK(pez::printable("\x1b[31mred") == replacement + "[31mred");
+  CHECK(pez::printable("a\nb\tc\x7f") == "a" + replacement + "b" + replacement + "c" + replacement);
+  CHECK(pez::printable(std::string("\xC2\x9B") + "31m \xC2\x85") == replacement + "31m " + replacement);
+  CHECK(pez::printable(std::string("a\0b", 3)) == "a" + replacement + "b");
+}
+
+TEST_CASE("JSON strings are UTF-8 whatever bytes they are given") {
+  std::string const replacement = "\xEF\xBF\xBD";
+  CHECK(pez::json_string("f\xC3\xBCr \xE2\x82\xAC") == "\"f\xC3\xBCr \xE2\x82\xAC\"");
+  CHECK(pez::json_string("f\xFCr") == "\"f" + replacement + "r\"");
+  CHECK(pez::json_string("\xE2\x82\"") == "\"" + replacement + replacement + "\\\"\"");
+  CHECK(pez::json_string("\xC2\x9B\x1b") == "\"\xC2\x9B\\u001b\"");  // C1 is valid JSON; C0 escaped
+  CHECK(pez::error_body("nicht f\xFCr dich") == "{\"error\": \"nicht f" + replacement + "r dich\"}\n");
 }
 
 TEST_CASE("quoted keeps untrusted text on one line and short") {
