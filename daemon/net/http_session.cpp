@@ -245,9 +245,9 @@ class HttpSession final : public ClientSession<tcp::socket> {
     }
   }
 
-  // A request that cannot be read gets one answer and the connection is closed.
+  // A request that cannot be read gets one answer and the connection is closed (the answer is
+  // logged as every answer is, with its request id).
   void refuse(Reply const& reply) {
-    spdlog::debug("http {}: {} {}", m_peer, reply.status, reply_body(reply, {}));
     Slot& slot = push_http_slot(11, false, false);
     fill(slot, reply);
     peer_done();

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import FORWARD_MAX, metric, raw_exchange, read_responses, split_responses
+from harness import FORWARD_MAX, metric, raw_exchange, read_responses, split_responses, wait_until
 
 
 def test_v1_forward_is_a_bare_number_and_a_newline(pezd):
@@ -246,9 +246,14 @@ def test_oversized_body_is_refused(start_pezd):
     assert text.startswith("HTTP/1.1 413"), text
 
 
-def test_garbage_is_400_and_closed(pezd):
+def test_garbage_is_400_and_closed(start_pezd):
+    pezd = start_pezd()
     text = raw_exchange(pezd.address, b"\x00\x01 NOT HTTP\r\n\r\n")
     assert text.startswith("HTTP/1.1 400"), text
+    # Logged once, in one line (the answer's body, with its newline, made a second, empty one).
+    wait_until(lambda: "400 malformed HTTP request" in pezd.log_text(), 10, what="the refusal in pezd's log")
+    lines = pezd.log_text().splitlines()
+    assert all(lines) and sum("malformed HTTP request" in line for line in lines) == 1, lines
 
 
 def test_a_request_that_never_completes_is_closed_after_header_timeout(start_pezd):
