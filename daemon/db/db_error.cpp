@@ -137,9 +137,9 @@ std::string server_words(char const* message, char const* detail, char const* hi
 std::string first_line(char const* message) {
   // libpq's messages span lines ("connection to server ... failed: reason", then hints, indented
   // with tabs); a log line or an answer wants them as one line with single spaces, in UTF-8
-  // (pezd asks the server for UTF8, and whatever else came, a byte of the settings quoted by
-  // libpq, is made so) and without control characters (a function changed by hand may raise an
-  // escape sequence).
+  // (pezd asks the server for UTF8, but takes a SQL_ASCII database's bytes as they are stored,
+  // and libpq may quote a byte of the settings: whatever is not UTF-8 is made so) and without
+  // control characters (a function changed by hand may raise an escape sequence).
   std::string text;
   bool space = false;
   for (char const* p = message ? message : ""; *p != '\0'; ++p) {
