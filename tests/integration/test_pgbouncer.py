@@ -72,3 +72,28 @@ def test_durability_is_set_in_each_take_behind_the_pooler(start_pezd, cluster, d
         assert setting[-1] == "on", setting
     finally:
         cluster.psql(db, "ALTER ROLE postgres IN DATABASE \"%s\" RESET synchronous_commit" % db)
+
+
+def test_a_sql_ascii_database_is_read_as_stored_on_every_pooled_connection(start_pezd, cluster):
+    # With a SQL_ASCII server pezd sets client_encoding to SQL_ASCII after connecting (pezd(8));
+    # PgBouncer in transaction mode hands each transaction any server connection, so the setting
+    # must follow the client: three daemons over two server connections all get the stored bytes
+    # (a server connection left at UTF8 would refuse the byte, 22021, instead).
+    database = cluster.create_split_database(options="ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                                     "TEMPLATE template0")
+    cluster.psql(database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
+                           "LANGUAGE plpgsql AS $$ BEGIN IF seq = 'pez.reverse'::regclass THEN RAISE EXCEPTION USING "
+                           "ERRCODE = 'invalid_parameter_value', MESSAGE = E'nicht f\\xfcr dich'; END IF; "
+                           "RETURN QUERY SELECT nextval(seq) FROM generate_series(1, n); END $$")
+    pooler = PgBouncer(cluster, "transaction", pool_size=2)
+    try:
+        daemons = [start_pezd(["--mode", "strict"], database=database, env=pooler.env()) for _ in range(3)]
+        taken = []
+        for _ in range(3):
+            for pezd in daemons:
+                taken += pezd.numbers("forward", 2)
+                r = pezd.get("/v1/reverse")  # read as UTF-8
+                assert r.status == 400 and r.json()["error"] == "nicht f\ufffdr dich", r
+        assert sorted(taken) == list(range(1, 19)), taken
+    finally:
+        pooler.stop()
