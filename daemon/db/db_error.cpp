@@ -152,7 +152,16 @@ std::string first_line(char const* message) {
     }
   }
   if (text.empty()) return "unknown error";
-  return printable(text);
+  auto shown = printable(text);
+  if (shown.size() > k_line_limit) {
+    // A function changed by hand may raise a message of any length (a megabyte in one log
+    // line, one answer): cut, at a character's start.
+    auto cut = k_line_limit;
+    while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xc0) == 0x80) --cut;
+    shown.resize(cut);
+    shown += "...";
+  }
+  return shown;
 }
 
 }  // namespace pez::daemon

@@ -4,6 +4,7 @@
 // libpq's words. Nothing here talks to a server; the unit tests feed it texts.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,6 +60,12 @@ bool unreadable_conninfo(std::string_view text);
 // for failures that may pass (the reason of a misconfigured error).
 std::optional<std::string> misconfiguration(DbError const& error);
 
+// The most of one text of the server or libpq that first_line keeps: a server's own messages
+// and details are far shorter.
+inline constexpr std::size_t k_line_limit = 4096;
+
+// message on one line (line breaks and tabs as single spaces), valid UTF-8 without control
+// characters, cut to k_line_limit bytes (then "..." ends it).
 std::string first_line(char const* message);
 
 // The words of an error or notice the server sent, on one line: its message, then its detail and

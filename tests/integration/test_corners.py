@@ -415,3 +415,21 @@ def test_a_function_changed_by_hand_answers_where_to_look(start_pezd, cluster):
     # pezd waits a little before it asks again after such an answer.
     wait_until(lambda: pezd.get("/v1/forward").status == 200, 10, what="numbers again")
     assert 7 not in take(pezd, "forward", 3)
+
+
+@pytest.mark.strict_only  # the same text in block mode's reserve
+def test_a_message_of_a_megabyte_is_cut_to_a_line(start_pezd, cluster):
+    # A function changed by hand may raise a message of any length: the answer, pez's error and
+    # the log line keep its start, cut at k_line_limit (4096 bytes) and marked so.
+    pezd = start_pezd(["--mode", "strict"])
+    cluster.psql(pezd.database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
+                                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', "
+                                "MESSAGE = 'long ' || repeat('x', 1000000); END $$")
+    r = pezd.get("/v1/forward")
+    message = r.json()["error"]
+    assert r.status == 400 and message == "long " + "x" * (4096 - 5) + "...", (r.status, len(message))
+    said = pezd.pez("forward")
+    assert_one_error_line(said, 64, "long xxx")
+    assert len(said.stderr) < 4200, len(said.stderr)
+    wait_until(lambda: "long xxx" in pezd.log_text(), 10, what="the error in pezd's log")
+    assert max(len(line) for line in pezd.log_text().splitlines()) < 4400

@@ -3,6 +3,7 @@
 // an operator can end (wrong settings) told from those that pass.
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <string>
 
 #include "daemon/db/db_error.hpp"
@@ -70,6 +71,28 @@ TEST_CASE("db failure: the server's words without its severity, in any language"
   // Nor does a control character reach a log line or a terminal (a function raising an escape).
   CHECK(server_words("nicht \x1b[2Jhier\x07", "\x1b]0;x\x07", nullptr, "") ==
         "nicht \xEF\xBF\xBD[2Jhier\xEF\xBF\xBD; \xEF\xBF\xBD]0;x\xEF\xBF\xBD");
+}
+
+TEST_CASE("db failure: a text of any length is cut to a line, at a character's start") {
+  using pez::daemon::first_line;
+  using pez::daemon::k_line_limit;
+  std::string const fits(k_line_limit, 'x');
+  CHECK(first_line(fits.c_str()) == fits);
+  auto const cut = first_line((fits + "y").c_str());
+  CHECK(cut == fits + "...");
+  // "ü" is two bytes: the one that would be cut through is left out whole.
+  std::string const wide = std::string(k_line_limit - 1, 'x') + "\xC3\xBC" + std::string(1000000, 'z');
+  CHECK(first_line(wide.c_str()) == std::string(k_line_limit - 1, 'x') + "...");
+  std::string const all_wide = [] {
+    std::string out;
+    for (std::size_t i = 0; i < k_line_limit; ++i) out += "\xC3\xBC";
+    return out;
+  }();
+  auto const half = first_line(all_wide.c_str());
+  CHECK(half == all_wide.substr(0, k_line_limit) + "...");
+  // Each of a message's parts is cut: the whole stays a few lines' worth.
+  std::string const big(1000000, 'm');
+  CHECK(pez::daemon::server_words(big.c_str(), big.c_str(), big.c_str(), "").size() < 4 * k_line_limit);
 }
 
 TEST_CASE("db failure: wrong settings are told from passing trouble") {
