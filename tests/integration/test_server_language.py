@@ -117,7 +117,7 @@ def test_a_database_in_another_encoding_is_answered_in_utf8(start_pezd, cluster)
 
 def test_bytes_that_are_no_utf8_never_reach_an_answer(start_pezd, cluster):
     # A SQL_ASCII database converts nothing and checks nothing: a function changed by hand may
-    # raise an error with any bytes (here Latin-1's "f\u00fcr"). pezd reads them as they are (see
+    # raise an error with any bytes (here Latin-1's "für"). pezd reads them as they are (see
     # below) and makes each byte that is no UTF-8 U+FFFD: its JSON answer and its log stay UTF-8.
     database = cluster.create_split_database(options=SQL_ASCII)
     cluster.psql(database, "CREATE OR REPLACE FUNCTION pez.take(seq regclass, n integer) RETURNS SETOF bigint "
@@ -157,9 +157,9 @@ def test_one_garbled_row_of_a_sql_ascii_database_stops_no_other_sequence(start_p
 def test_a_description_that_is_no_utf8_is_answered_in_utf8(start_pezd, cluster, workdir):
     # Nor does a SQL_ASCII database check its rows: a description written by hand in Latin-1 (or
     # any bytes) comes to pezd as those bytes. What pezd answers in JSON is UTF-8 all the same
-    # (each stray byte U+FFFD), and the numbers flow. A row may hold control
-    # characters too (in any encoding): JSON escapes them, and pez shows them as U+FFFD rather
-    # than let an escape sequence drive the operator's terminal.
+    # (each stray byte U+FFFD), and the numbers flow. A row may hold control characters too (in
+    # any encoding): JSON escapes them, and pez shows them as U+FFFD rather than let an escape
+    # sequence drive the operator's terminal.
     database = cluster.create_split_database(options=SQL_ASCII)
     cluster.psql(database, "UPDATE pez.sequences SET description = E'f\\xfcr Kunden\\x1b[2J' WHERE name = 'forward'",
                  user=harness.OWNER_ROLE)
