@@ -148,10 +148,30 @@ def test_one_garbled_row_of_a_sql_ascii_database_stops_no_other_sequence(start_p
     pezd = start_pezd(flags, user=harness.APP_ROLE, database=database)
     assert pezd.numbers("forward", 2) == [1, 2]
     r = pezd.get("/v1/tickets")  # the body is read as UTF-8
-    assert r.status == 500 and 'its format "T\\xfc{n}" cannot be used' in r.json()["error"], r
+    assert r.status == 500 and 'its format "T\\\\374{n}" cannot be used' in r.json()["error"], r
     wait_until(lambda: pezd.get("/admin/sequences/forward", headers=bearer()).json()["rate_1h"] is not None, 20,
                what="two reads of use")
     assert "cannot read where the sequences stand" not in pezd.log_text(), pezd.log_text()
+
+
+def test_a_format_the_servers_encoding_cannot_convert_stops_no_other_sequence(start_pezd, cluster, workdir):
+    # WIN1252 stores the byte 0x81, which has no equivalent in UTF8: a server asked for UTF8
+    # refuses to send it (22P05), and a format holding it stopped the read of the catalog. pezd
+    # reads the format's columns as stored bytes, escaped: the sequence alone is refused.
+    database = cluster.create_split_database(options="ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                                     "TEMPLATE template0")
+    flags = ["--admin-token-file", admin_token_file(workdir)]
+    first = start_pezd(flags, user=harness.APP_ROLE, database=database)
+    assert first.pez("admin", "create", "tickets", "--format", "T-{n}").returncode == 0
+    first.stop()
+    cluster.psql(database, "UPDATE pez.sequences SET format = E'T\\x81{n}' WHERE name = 'tickets'",
+                 user=harness.OWNER_ROLE)
+    pezd = start_pezd(flags, user=harness.APP_ROLE, database=database)
+    assert pezd.numbers("forward", 2) == [1, 2]
+    r = pezd.get("/v1/tickets")
+    assert r.status == 500 and 'its format "T\\\\201{n}" cannot be used' in r.json()["error"], r
+    shown = pezd.pez("admin", "inspect", "tickets")
+    assert shown.returncode == 0 and "T\\\\201{n}" in shown.stdout, shown
 
 
 def test_a_description_that_is_no_utf8_is_answered_in_utf8(start_pezd, cluster, workdir):
