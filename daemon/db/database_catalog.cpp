@@ -32,15 +32,17 @@ namespace {
   " WHERE r.relnamespace = 'pez'::regnamespace AND r.relkind = 'S'" \
   " AND " PEZ_SEQUENCE_NAME_SQL("r.relname::text")
 // The format's columns hold printable ASCII when pezd wrote them (it checks them first), but a
-// role may write any bytes into them by hand, and a server asked for UTF8
-// refuses a whole statement for one that its database's encoding cannot convert (WIN1252's 0x81:
-// 22P05), so one such row would stop every sequence. They are read as their stored bytes
+// role may write any bytes into them by hand, and a server asked for UTF8 refuses a whole
+// statement for one that its database's encoding cannot convert (WIN1252's 0x81: 22P05), so one
+// such row would stop every sequence. They are read as their stored bytes
 // (converting to SQL_ASCII converts nothing), with each byte past ASCII, and a backslash, as an
 // escape ("T\201{n}"): valid columns read the same, and pezd refuses the odd one with its reason.
-#define PEZ_AS_STORED(column) " encode(convert_to(" column ", 'SQL_ASCII'), 'escape')"
-#define PEZ_FORMAT_COLUMNS                                                                     \
-  PEZ_AS_STORED("c.format") "," PEZ_AS_STORED("c.period") "," PEZ_AS_STORED("c.time_zone") "," \
-      PEZ_AS_STORED("c.check_digits") ", to_char(c.current_period, 'YYYYMMDD')"
+#define PEZ_FORMAT_COLUMNS                                      \
+  " encode(convert_to(c.format, 'SQL_ASCII'), 'escape'),"       \
+  " encode(convert_to(c.period, 'SQL_ASCII'), 'escape'),"       \
+  " encode(convert_to(c.time_zone, 'SQL_ASCII'), 'escape'),"    \
+  " encode(convert_to(c.check_digits, 'SQL_ASCII'), 'escape')," \
+  " to_char(c.current_period, 'YYYYMMDD')"
 #define PEZ_CATALOG_SELECT                                                              \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle," \
   " c.mode, coalesce(c.generation, 0)," PEZ_FORMAT_COLUMNS PEZ_SEQUENCES_JOIN PEZ_SEQUENCES_WHERE
