@@ -34,9 +34,9 @@ namespace {
 // The format's columns hold printable ASCII when pezd wrote them (it checks them first), but a
 // role may write any bytes into them by hand, and a server asked for UTF8 refuses a whole
 // statement for one that its database's encoding cannot convert (WIN1252's 0x81: 22P05), so one
-// such row would stop every sequence. They are read as their stored bytes
-// (converting to SQL_ASCII converts nothing), with each byte past ASCII, and a backslash, as an
-// escape ("T\201{n}"): valid columns read the same, and pezd refuses the odd one with its reason.
+// such row would stop every sequence. They are read as their stored bytes (converting to
+// SQL_ASCII converts nothing), with each byte past ASCII, and a backslash, as an escape
+// ("T\201{n}"): valid columns read the same, and pezd refuses the odd one with its reason.
 #define PEZ_FORMAT_COLUMNS                                      \
   " encode(convert_to(c.format, 'SQL_ASCII'), 'escape'),"       \
   " encode(convert_to(c.period, 'SQL_ASCII'), 'escape'),"       \
