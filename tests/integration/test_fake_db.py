@@ -144,20 +144,48 @@ def sql_of(line):
             f"(SELECT relname::text FROM pg_class WHERE oid = pez.sequence_of('{name}'))) s")
 
 
-def run_postgres(cluster, db, line):
+MARK = "@@answer"
+
+
+def script_for_psql(lines):
+    """The script as one psql input: each operation's statement, then a line with MARK and the
+    SQLSTATE it ended with (00000 for success). An aborted operation runs in a transaction that
+    rolls back, and its mark carries the operation's own SQLSTATE, not the rollback's."""
+    out = []
+    for line in lines:
+        if line.split()[0] == "abort":
+            out += ["BEGIN;", sql_of(line.split(None, 1)[1]) + ";", "\\set op_state :SQLSTATE", "ROLLBACK;",
+                    f"\\echo {MARK} :op_state"]
+        else:
+            out += [sql_of(line) + ";", f"\\echo {MARK} :SQLSTATE"]
+    return "\n".join(out) + "\n"
+
+
+def run_postgres(cluster, db, lines):
+    """Runs the script's operations in order in one session of psql (a process each took most of
+    the test's time); answers each operation's answer, written as the fake writes it."""
+    result = subprocess.run([os.path.join(harness.PG_BIN, "psql"), "-X", "-h", cluster.dir, "-U", "postgres", "-d", db,
+                             "-v", "ON_ERROR_STOP=0", "-AtqF", " ", "-f", "-"], input=script_for_psql(lines),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"psql failed: {result.stderr}"
+    answers, rows = [], []
+    for out in result.stdout.split("\n"):
+        if out.startswith(MARK + " "):
+            answers.append(answer_of(lines[len(answers)], out[len(MARK) + 1:], rows, result.stderr))
+            rows = []
+        elif out != "":
+            rows.append(out)
+    assert len(answers) == len(lines), f"psql answered {len(answers)} of {len(lines)} operations: {result.stderr}"
+    return answers
+
+
+def answer_of(line, sqlstate, rows, errors):
     op = line.split()[0]
-    statement = sql_of(line)
-    if op == "abort":  # the operation in a transaction that rolls back
+    if op == "abort":
         op = line.split()[1]
-        statement = f"BEGIN; {sql_of(line.split(None, 1)[1])}; ROLLBACK"
-    result = subprocess.run([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-U", "postgres", "-d", db,
-                             "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-AtqF", " ", "-c", statement],
-                            capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        match = re.search(r"ERROR:\s+([0-9A-Z]{5}):", result.stderr)
-        assert match, f"{line}: psql failed without an SQLSTATE: {result.stderr}"
-        return "error " + KINDS.get(match.group(1), "other")
-    rows = [r for r in result.stdout.split("\n") if r != ""]
+    if sqlstate != "00000":
+        assert re.fullmatch(r"[0-9A-Z]{5}", sqlstate), f"{line}: psql failed without an SQLSTATE: {errors}"
+        return "error " + KINDS.get(sqlstate, "other")
     if op in ("drop", "clock"):
         return "ok"
     if op == "period" and not rows:
@@ -196,8 +224,7 @@ def run_both(cluster, lines, what):
     fake = subprocess.run([PEZ_SIM, "--script", "-"], input="\n".join(lines) + "\n", capture_output=True,
                           text=True, timeout=60, check=True).stdout.split("\n")
     kinds = set()
-    for i, line in enumerate(lines):
-        real = run_postgres(cluster, db, line)
+    for i, (line, real) in enumerate(zip(lines, run_postgres(cluster, db, lines))):
         kinds.add(real.split()[1] if real.startswith("error") else line.split()[0])
         assert fake[i] == real, (f"{what}, operation {i + 1}: {line}\n  PostgreSQL: {real}\n"
                                  f"  fake:       {fake[i]}")
