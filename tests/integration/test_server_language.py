@@ -174,6 +174,21 @@ def test_a_format_the_servers_encoding_cannot_convert_stops_no_other_sequence(st
     assert shown.returncode == 0 and "T\\\\201{n}" in shown.stdout, shown
 
 
+def test_a_name_the_servers_encoding_cannot_convert_stops_no_reading_of_use(start_pezd, cluster, workdir):
+    # A sequence made by hand in pezd's schema with a name holding WIN1252's 0x81: pezd serves no
+    # such name, but the pages of pez.usage listed it, and the server refused every page (22P05),
+    # so that no rate or forecast was ever read. The pages hold only names pezd serves.
+    database = cluster.create_split_database(options="ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                                     "TEMPLATE template0")
+    cluster.psql(database, "DO $$ BEGIN EXECUTE E'CREATE SEQUENCE pez.\"f\\x81r\"'; END $$", user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir), "--usage-interval", "200ms"],
+                      user=harness.APP_ROLE, database=database)
+    assert pezd.numbers("forward", 2) == [1, 2]
+    wait_until(lambda: pezd.get("/admin/sequences/forward", headers=bearer()).json()["rate_1h"] is not None, 20,
+               what="two reads of use")
+    assert "cannot read where the sequences stand" not in pezd.log_text(), pezd.log_text()
+
+
 def test_a_description_that_is_no_utf8_is_answered_in_utf8(start_pezd, cluster, workdir):
     # Nor does a SQL_ASCII database check its rows: a description written by hand in Latin-1 (or
     # any bytes) comes to pezd as those bytes. What pezd answers in JSON is UTF-8 all the same
