@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures shared by the integration tests and the fault tests (each conftest.py imports them):
 one PostgreSQL cluster per test session, a fresh database per test, and pezd processes that are
-stopped (and must exit 0) at the end of each test; their logs are printed when a test fails."""
+stopped (and must exit 0) at the end of each test; their logs are printed when a test fails.
+The database is a copy of one that pezd migrate made, unless the test is marked empty_database."""
 
 import os
 import shutil
@@ -14,6 +15,7 @@ import harness
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "strict_only: behaviour of strict mode; block mode has its own tests")
+    config.addinivalue_line("markers", "empty_database: the db fixture is an empty database (pezd's first start)")
     for path, what in ((harness.PEZD, "pezd"), (harness.PEZ, "pez")):
         if not os.access(path, os.X_OK):
             raise pytest.UsageError(f"{what} is not built at {path}: build first (scripts/build) or set "
@@ -53,10 +55,13 @@ def bouncer(cluster):
 
 
 @pytest.fixture
-def db(cluster):
+def db(cluster, request):
     if not cluster.running():
         cluster.start()
-    return cluster.create_split_database() if harness.ROLES == "split" else cluster.create_database()
+    empty = request.node.get_closest_marker("empty_database") is not None
+    if harness.ROLES == "split":  # pezd may not migrate there: its owner did
+        return cluster.create_split_database(fresh=empty)
+    return cluster.create_database() if empty else cluster.create_migrated_database()
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ def test_terminated_backends_are_replaced(pezd, cluster):
                what="pezd to notice the lost connections")
 
 
+@pytest.mark.empty_database  # a new installation: the schema is made once the database is up
 def test_pezd_starts_before_the_database(start_pezd, cluster):
     cluster.stop()
     pezd = start_pezd(["--request-timeout", "1s"], wait_ready=False)

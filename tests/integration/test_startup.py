@@ -74,6 +74,7 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("pezd ")
 
 
+@pytest.mark.empty_database
 def test_pezd_creates_the_schema(pezd, cluster):
     assert cluster.psql(pezd.database, "SELECT count(*) FROM pg_sequences WHERE schemaname = 'pez' "
                                        "AND sequencename IN ('forward', 'reverse')") == "2"
