@@ -58,9 +58,12 @@ constexpr char const k_entries_sql[] = PEZ_CATALOG_SELECT " AND r.relname = ANY(
 // pez.sequence_state answers no state for a sequence dropped while the list is read (version 5).
 // The daemons are counted from pg_stat_get_activity(NULL), which pg_stat_activity shows: the
 // view's joins cost more to plan than the count itself.
+// The description comes as the bytes of its UTF-8 (version 21): a database in another encoding
+// may hold a character that the server cannot convert, which would fail the whole list.
 #define PEZ_LIST_SELECT                                                                                         \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"                         \
-  " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called, coalesce(c.description, ''),"               \
+  " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called,"                                            \
+  " pez.description_utf8(coalesce(c.description, '')),"                                                         \
   " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                \
   " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                  \
   " (SELECT count(*) FROM pg_catalog.pg_stat_get_activity(NULL) a"                                              \

@@ -34,6 +34,18 @@ std::optional<std::string> text_or_none(PGresult const* rows, int row, int colum
   return std::string(PQgetvalue(rows, row, column));
 }
 
+// A bytea column in text form (hex, or escape where bytea_output says so) as its bytes; none
+// if it is NULL or not bytea's text.
+std::optional<std::string> bytea_value(PGresult const* rows, int row, int column) {
+  if (PQgetisnull(rows, row, column)) return std::nullopt;
+  std::size_t length = 0;
+  auto* bytes = PQunescapeBytea(reinterpret_cast<unsigned char const*>(PQgetvalue(rows, row, column)), &length);
+  if (bytes == nullptr) return std::nullopt;
+  std::string out(reinterpret_cast<char const*>(bytes), length);
+  PQfreemem(bytes);
+  return out;
+}
+
 // A period as the statements write it: yyyymmdd, or NULL (0). False if it is something else.
 bool read_period(char const* text, std::int32_t& period) {
   period = 0;
@@ -336,7 +348,9 @@ std::expected<std::vector<SequenceRow>, StoreError> describe_answer(PgResults co
     if (!last || !connections) return std::unexpected(unreadable("a description"));
     r.last_value = *last;
     r.is_called = std::string_view(PQgetvalue(rows, row, 9)) == "t";
-    r.description = PQgetvalue(rows, row, 10);
+    auto description = bytea_value(rows, row, 10);
+    if (!description) return std::unexpected(unreadable("a description"));
+    r.description = std::move(*description);
     r.created_at = text_or_none(rows, row, 11);
     r.reset_at = text_or_none(rows, row, 12);
     r.pezd_connections = *connections;

@@ -209,6 +209,28 @@ def test_a_description_that_is_no_utf8_is_answered_in_utf8(start_pezd, cluster, 
         assert "\x1b" not in shown.stdout, shown
 
 
+def test_a_description_the_servers_encoding_cannot_convert_is_listed_all_the_same(start_pezd, cluster, workdir):
+    # In a WIN1252 database a description written by hand may hold 0x81, which has no equivalent
+    # in UTF-8: the server refused the whole list to pezd (22P05), so pez admin list and inspect
+    # failed for every sequence. The description comes in UTF-8 with that character as U+FFFD,
+    # and the characters it can convert (0xFC, u with diaeresis) as they are.
+    database = cluster.create_split_database(options="ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                                     "TEMPLATE template0")
+    cluster.psql(database, "UPDATE pez.sequences SET description = E'f\\xfcr Kunden \\x81' WHERE name = 'forward'",
+                 user=harness.OWNER_ROLE)
+    pezd = start_pezd(["--admin-token-file", admin_token_file(workdir)], user=harness.APP_ROLE, database=database)
+    assert pezd.numbers("forward", 3) == [1, 2, 3]
+    for path in ("/admin/sequences", "/admin/sequences/forward"):
+        r = pezd.get(path, headers=bearer())
+        assert r.status == 200 and "f\u00fcr Kunden \ufffd" in r.body, r
+    listed = pezd.get("/admin/sequences", headers=bearer()).json()
+    reverse = "descending, 9223372036854775807 to 1, then 9223372036854775807 again"  # as migration 003 wrote it
+    assert [s["description"] for s in listed if s["name"] == "reverse"] == [reverse], listed
+    for command in (["list"], ["inspect", "forward"]):
+        shown = pezd.pez("admin", *command)
+        assert shown.returncode == 0 and "f\u00fcr Kunden \ufffd" in shown.stdout, shown
+
+
 def test_an_error_with_an_escape_sequence_reaches_no_terminal(start_pezd, cluster):
     # A function changed by hand may raise any characters, an escape sequence among them: pezd's
     # answers and log, and pez's message, show U+FFFD instead.
