@@ -23,8 +23,10 @@ CREATE OR REPLACE FUNCTION pez.description_utf8(description text)
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    utf8 bytea := '';
+    parts bytea[] := '{}';
+    run text;
     ch text;
+    converted bytea;
 BEGIN
     IF description IS NULL THEN
         RETURN NULL;
@@ -36,16 +38,38 @@ BEGIN
     BEGIN
         RETURN convert_to(description, 'UTF8');
     EXCEPTION WHEN untranslatable_character THEN
-        NULL;  -- one character at a time, below
+        NULL;  -- in parts, below
     END;
-    FOREACH ch IN ARRAY regexp_split_to_array(description, '') LOOP
+    -- Runs of ASCII, which convert, and runs of the rest, each tried whole and then a character
+    -- at a time: the work grows with the description's length (one written by hand may be
+    -- long). The array is appended to outside the exception blocks, where it is changed in place.
+    FOREACH run IN ARRAY ARRAY(SELECT m[1] FROM regexp_matches(description, '([\x01-\x7f]+|[^\x01-\x7f]+)', 'g') AS m)
+    LOOP
+        IF run ~ '^[\x01-\x7f]' THEN
+            parts := parts || convert_to(run, 'UTF8');
+            CONTINUE;
+        END IF;
+        converted := NULL;
         BEGIN
-            utf8 := utf8 || convert_to(ch, 'UTF8');
+            converted := convert_to(run, 'UTF8');
         EXCEPTION WHEN untranslatable_character THEN
-            utf8 := utf8 || '\xefbfbd'::bytea;  -- U+FFFD
+            NULL;
         END;
+        IF converted IS NOT NULL THEN
+            parts := parts || converted;
+            CONTINUE;
+        END IF;
+        FOREACH ch IN ARRAY regexp_split_to_array(run, '') LOOP
+            converted := '\xefbfbd';  -- U+FFFD, unless the character converts
+            BEGIN
+                converted := convert_to(ch, 'UTF8');
+            EXCEPTION WHEN untranslatable_character THEN
+                NULL;
+            END;
+            parts := parts || converted;
+        END LOOP;
     END LOOP;
-    RETURN utf8;
+    RETURN (SELECT string_agg(p, ''::bytea ORDER BY i) FROM unnest(parts) WITH ORDINALITY AS u(p, i));
 END
 $$;
 

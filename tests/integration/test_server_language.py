@@ -229,6 +229,12 @@ def test_a_description_the_servers_encoding_cannot_convert_is_listed_all_the_sam
     for command in (["list"], ["inspect", "forward"]):
         shown = pezd.pez("admin", *command)
         assert shown.returncode == 0 and "f\u00fcr Kunden \ufffd" in shown.stdout, shown
+    # One written by hand may be long: its conversion takes time in proportion (a megabyte took
+    # 20 s, past the statement timeout, when each character was added to the whole so far).
+    cluster.psql(database, "UPDATE pez.sequences SET description = repeat('a', 1000000) || E'\\x81' "
+                           "WHERE name = 'forward'", user=harness.OWNER_ROLE)
+    r = pezd.get("/admin/sequences/forward", headers=bearer())
+    assert r.status == 200 and r.json()["description"] == "a" * 1000000 + "\ufffd", r
 
 
 def test_an_error_with_an_escape_sequence_reaches_no_terminal(start_pezd, cluster):
