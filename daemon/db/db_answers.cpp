@@ -35,7 +35,7 @@ std::optional<std::string> text_or_none(PGresult const* rows, int row, int colum
 }
 
 // A bytea column in text form (hex, or escape where bytea_output says so) as its bytes; none
-// if it is NULL or not bytea's text.
+// if it is NULL (or libpq had no memory for it).
 std::optional<std::string> bytea_value(PGresult const* rows, int row, int column) {
   if (PQgetisnull(rows, row, column)) return std::nullopt;
   std::size_t length = 0;
