@@ -59,15 +59,11 @@ constexpr char const k_entries_sql[] = PEZ_CATALOG_SELECT " AND r.relname = ANY(
 // The daemons are counted from pg_stat_get_activity(NULL), which pg_stat_activity shows: the
 // view's joins cost more to plan than the count itself.
 // The description comes as the bytes of its UTF-8 (version 21): a database in another encoding
-// may hold a character that the server cannot convert, which would fail the whole list. In a
-// UTF8 or SQL_ASCII database they are the stored bytes, without a call of the function for each
-// row (4 microseconds: 43 ms of a list of 10,000 sequences).
+// may hold a character that the server cannot convert, which would fail the whole list.
 #define PEZ_LIST_SELECT                                                                                         \
   "SELECT r.relname::text, s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcycle,"                         \
   " c.mode, coalesce(c.generation, 0), st.last_value, st.is_called,"                                            \
-  " CASE WHEN current_setting('server_encoding') IN ('UTF8', 'SQL_ASCII')"                                      \
-  "   THEN convert_to(coalesce(c.description, ''), 'SQL_ASCII')"                                                \
-  "   ELSE pez.description_utf8(coalesce(c.description, '')) END,"                                              \
+  " pez.description_utf8(coalesce(c.description, '')),"                                                         \
   " to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                \
   " to_char(c.reset_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                  \
   " (SELECT count(*) FROM pg_catalog.pg_stat_get_activity(NULL) a"                                              \
