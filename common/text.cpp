@@ -43,6 +43,15 @@ std::size_t utf8_length(std::string_view text) {
   return length;
 }
 
+// Takes the character text starts with off it and gives it, or takes one byte and gives nothing
+// where text starts with no well-formed UTF-8 character.
+std::string_view take_character(std::string_view& text) {
+  auto const length = utf8_length(text);
+  auto const character = text.substr(0, length);
+  text.remove_prefix(length == 0 ? 1 : length);
+  return character;
+}
+
 // Whether the one character held by character (valid UTF-8) is a control: C0, DEL or C1 (U+0080
 // to U+009F, which a terminal may read as the start of an escape sequence too).
 bool is_control(std::string_view character) {
@@ -91,14 +100,8 @@ void append_json_escaped(std::string& out, std::string_view text) {
     if (u >= 0x80) {
       // JSON is UTF-8 (RFC 8259): a byte of another encoding (a row of a SQL_ASCII database
       // written by hand) is U+FFFD, not passed on to make the whole answer unreadable.
-      auto const length = utf8_length(text);
-      if (length == 0) {
-        out += k_replacement;
-        text.remove_prefix(1);
-      } else {
-        out.append(text.substr(0, length));
-        text.remove_prefix(length);
-      }
+      auto const character = take_character(text);
+      out += character.empty() ? k_replacement : character;
       continue;
     }
     text.remove_prefix(1);
@@ -132,14 +135,8 @@ void append_json_escaped(std::string& out, std::string_view text) {
 
 void append_printable(std::string& out, std::string_view text) {
   while (!text.empty()) {
-    auto const length = utf8_length(text);
-    if (length == 0 || is_control(text.substr(0, length))) {
-      out += k_replacement;
-      text.remove_prefix(length == 0 ? 1 : length);
-    } else {
-      out.append(text.substr(0, length));
-      text.remove_prefix(length);
-    }
+    auto const character = take_character(text);
+    out += character.empty() || is_control(character) ? k_replacement : character;
   }
 }
 
