@@ -148,15 +148,15 @@ class Cluster:
             conf.write("listen_addresses = ''\n")
             conf.write(f"unix_socket_directories = '{self.dir}'\n")
             conf.write("max_connections = 200\n")
-            # Crash recovery (after an immediate stop or kill -9) first syncs the data directory:
-            # one syncfs rather than an fsync per file of every test database, which took over a
-            # minute on a busy machine.
-            conf.write("recovery_init_sync_method = syncfs\n")
             # The tests stop and kill PostgreSQL's processes, never the machine: what a commit
             # wrote is in the kernel's cache and survives them whether or not it was flushed to
             # the disk. Flushing (each commit, each checkpoint, every file of each database copied)
             # only made the tests wait. The benchmark's durable anchors set fsync on again.
             conf.write("fsync = off\n")
+            # Only with fsync on (the benchmark's cluster) does crash recovery (after an immediate
+            # stop or kill -9) first sync the data directory: then one syncfs rather than an fsync
+            # per file of every database, which took over a minute on a busy machine.
+            conf.write("recovery_init_sync_method = syncfs\n")
             for key, value in (settings or {}).items():
                 conf.write(f"{key} = {value}\n")
         self.databases = 0
