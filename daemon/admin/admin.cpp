@@ -33,8 +33,9 @@ Error admin_error(AdminCommand const& command, StoreError const& error) {
   using Kind = StoreError::Kind;
   switch (error.kind) {
     case Kind::lost:
-    case Kind::timeout:
       return unavailable_error(error.message);
+    case Kind::timeout:
+      return timeout_error(error.message);
     case Kind::not_found:
       return not_found(command.name);
     case Kind::exists:
@@ -238,8 +239,8 @@ void Admin::sweep() {
     }
   }
   for (auto& job : late) {
-    job.handler(std::unexpected(
-        unavailable_error("no free database connection within " + settings::format_duration(m_timeout))));
+    job.handler(std::unexpected(unavailable_error("no free database connection within " +
+                                                  settings::format_duration(m_timeout) + " (request_timeout)")));
   }
   if (!m_queue.empty()) arm_sweep();
 }

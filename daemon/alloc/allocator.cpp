@@ -33,6 +33,12 @@ Error unavailable_error(std::string const& why) {
   return Error{Errc::unavailable, "the database is unavailable: " + why + "; try again later"};
 }
 
+Error timeout_error(std::string const& why) {
+  return Error{
+      Errc::unavailable,
+      why + ": it is overloaded or unreachable, or a transaction holds a lock pezd waits for; try again later"};
+}
+
 Error refused_error(std::string const& why) {
   return Error{Errc::unavailable, "pezd refuses to hand out numbers: " + why + "; try again later"};
 }
@@ -347,7 +353,8 @@ void Allocator::arm_sweep() {
 
 void Allocator::sweep() {
   auto const now = m_clock.now();
-  auto const late = unavailable_error("no answer within " + settings::format_duration(m_options.timeout));
+  auto const late =
+      unavailable_error("no answer within " + settings::format_duration(m_options.timeout) + " (request_timeout)");
   // Late requests are taken out first and answered last: an answer may lead its session to
   // send the next request at once.
   std::vector<Request> expired;

@@ -65,6 +65,10 @@ struct Request {
 };
 
 Error unavailable_error(std::string const& why);
+// The database took longer than allowed (why: "the database did not answer within 5s
+// (request_timeout)"): it may be up but slow, or a transaction may hold a lock pezd's statement
+// waits for, so the answer does not say it is down.
+Error timeout_error(std::string const& why);
 // Numbers are refused while Store::safety_problem gives a reason (answered as unavailable).
 Error refused_error(std::string const& why);
 

@@ -205,6 +205,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
       Reserve& r = it->second;
       r.fetching = false;
       auto const& error = result.error();
+      r.timed_out = error.kind == Kind::timeout;
       if (error.kind == Kind::lost || error.kind == Kind::timeout) {
         // The block is burned; ask again, after a pause if this keeps happening. Waiters wait
         // for their deadline.
@@ -241,6 +242,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
     } else {
       Reserve& r = it->second;
       r.fetching = false;
+      r.timed_out = false;
       Block const& block = *result;
       if (block.generation < r.generation) {
         // Reserved before a reset or re-create this daemon already knows of: burned. The next

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/settings.hpp"
 #include "daemon/alloc/block_source_detail.hpp"
 #include "daemon/alloc/sources.hpp"
 #include "daemon/ops/metrics.hpp"
@@ -317,6 +318,10 @@ void BlockSource::database_down(Error const& error) {
 }
 
 void BlockSource::expire(Clock::time_point now, Error const& late) {
+  // A request is told the database did not answer in time where its block was asked for and
+  // the statement still runs, or the last one took too long; else (no free connection) late.
+  auto const unanswered = timeout_error("the database did not answer within " +
+                                        settings::format_duration(m_ctx.timeout) + " (request_timeout)");
   Deliveries out;
   {
     std::lock_guard lock(m_lock);
@@ -328,9 +333,10 @@ void BlockSource::expire(Clock::time_point now, Error const& late) {
       }
       // Not only from the front: a request that waited for the catalog joins behind later ones.
       auto& waiters = found->second.waiters;
+      Error const& answer = found->second.fetching || found->second.timed_out ? unanswered : late;
       for (auto it = waiters.begin(); it != waiters.end();) {
         if (it->deadline <= now) {
-          out.push_back(Delivery{std::move(*it), {}, late, {}});
+          out.push_back(Delivery{std::move(*it), {}, answer, {}});
           it = waiters.erase(it);
         } else {
           ++it;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/sequence.hpp"
+#include "common/settings.hpp"
 #include "common/text.hpp"
 #include "daemon/alloc/sources.hpp"
 #include "daemon/ops/metrics.hpp"
@@ -41,8 +42,9 @@ Error sequence_error(std::string const& name, std::uint64_t count, StoreError co
     case Kind::invalid:
       return Error{Errc::bad_request, error.message};
     case Kind::lost:
-    case Kind::timeout:
       return unavailable_error(error.message);
+    case Kind::timeout:
+      return timeout_error(error.message);
     case Kind::denied:
       return Error{Errc::internal, "pezd's database role may not take numbers from " + quote_untrusted(name) + " (" +
                                        error.message + "); run sql/grants.sql as the owner of schema pez"};
@@ -326,10 +328,15 @@ void StrictSource::database_down(Error const& error) {
 }
 
 void StrictSource::expire(Clock::time_point now, Error const& late) {
-  std::vector<Request> expired;
+  // A request whose sequence's statement is running is told that the database did not answer
+  // in time; one that waits for a free connection (or its sequence's retry time), late.
+  auto const unanswered = timeout_error("the database did not answer within " +
+                                        settings::format_duration(m_ctx.timeout) + " (request_timeout)");
+  std::vector<std::pair<Request, Error const*>> expired;
   for (auto it = m_queue.begin(); it != m_queue.end();) {
     if (it->deadline <= now) {
-      expired.push_back(std::move(*it));
+      bool const behind = std::ranges::any_of(m_in_flight, [&](auto const& batch) { return batch->name == it->name; });
+      expired.emplace_back(std::move(*it), behind ? &unanswered : &late);
       it = m_queue.erase(it);
     } else {
       ++it;
@@ -344,8 +351,8 @@ void StrictSource::expire(Clock::time_point now, Error const& late) {
       }
     }
   }
-  for (auto& request : expired) request.answer(std::unexpected(late));
-  for (auto& handler : in_flight) handler(std::unexpected(late));
+  for (auto& [request, answer] : expired) request.answer(std::unexpected(*answer));
+  for (auto& handler : in_flight) handler(std::unexpected(unanswered));
 }
 
 }  // namespace pez::daemon

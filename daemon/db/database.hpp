@@ -77,8 +77,8 @@ class Database final : public Store {
     // for none: then every connection listens.
     ConnParams listen_params;
     int connections = 2;
-    Millis connect_timeout{5000};
-    Millis statement_timeout{5000};
+    TimeLimit connect_timeout{Millis{5000}, "connect_timeout"};
+    TimeLimit statement_timeout{Millis{5000}, "request_timeout"};
     Millis reconnect_max{1000};
     // Refuse numbers (safety_problem) while the primary has no synchronous standby configured.
     bool require_synchronous_standby = false;

@@ -15,8 +15,10 @@ using posix_descriptor = asio::posix::stream_descriptor;
 
 namespace {
 
-std::string describe(std::chrono::steady_clock::duration d) {
-  return settings::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(d));
+// "2s (connect_timeout)"
+std::string describe(TimeLimit limit) {
+  return settings::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(limit.after)) + " (" +
+         std::string(limit.setting) + ")";
 }
 
 DbError lost(std::string message) { return DbError{DbError::Kind::lost, std::move(message), {}, {}}; }
@@ -47,9 +49,9 @@ PgConnection::~PgConnection() {
   if (m_conn) PQfinish(m_conn);
 }
 
-void PgConnection::connect(ConnParams const& params, Duration timeout, ConnectHandler handler) {
+void PgConnection::connect(ConnParams const& params, TimeLimit limit, ConnectHandler handler) {
   close();
-  m_connect_timeout = timeout;
+  m_connect_limit = limit;
   std::vector<char const*> keys;
   std::vector<char const*> values;
   for (auto const& [key, value] : params) {
@@ -75,10 +77,10 @@ void PgConnection::connect(ConnParams const& params, Duration timeout, ConnectHa
   // Until the connection is up: a refusal then carries its SQLSTATE (libpq gives no other way).
   PQsetErrorVerbosity(m_conn, PQERRORS_VERBOSE);
 
-  m_deadline.expires_after(timeout);
-  m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, timeout](boost::system::error_code ec) {
+  m_deadline.expires_after(limit.after);
+  m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, limit](boost::system::error_code ec) {
     if (ec || epoch != self->m_epoch || !self->m_connect_handler) return;
-    self->fail(timed_out("could not connect to the database within " + describe(timeout)));
+    self->fail(timed_out("could not connect to the database within " + describe(limit)));
   });
   wait_connect(PGRES_POLLING_WRITING);
 }
@@ -135,7 +137,7 @@ void PgConnection::on_connect_ready() {
         // server asked for UTF8 refuses a whole statement for one of them (22021), the read of
         // the catalog among them, so that one garbled format would stop every sequence. The
         // bytes come as they are stored instead; pezd makes what it passes on valid UTF-8.
-        exec("SET client_encoding TO 'SQL_ASCII'", m_connect_timeout,
+        exec("SET client_encoding TO 'SQL_ASCII'", m_connect_limit,
              [handler = std::move(handler)](std::expected<PgResults, DbError> set) mutable {
                if (set) {
                  handler({});
@@ -164,21 +166,21 @@ void PgConnection::on_connect_ready() {
   }
 }
 
-void PgConnection::exec(std::string const& sql, Duration timeout, ResultHandler handler) {
-  start([&sql](PGconn* conn) { return PQsendQuery(conn, sql.c_str()); }, timeout, std::move(handler));
+void PgConnection::exec(std::string const& sql, TimeLimit limit, ResultHandler handler) {
+  start([&sql](PGconn* conn) { return PQsendQuery(conn, sql.c_str()); }, limit, std::move(handler));
 }
 
-void PgConnection::exec_params(std::string const& sql, std::span<char const* const> params, Duration timeout,
+void PgConnection::exec_params(std::string const& sql, std::span<char const* const> params, TimeLimit limit,
                                ResultHandler handler) {
   start(
       [&](PGconn* conn) {
         return PQsendQueryParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr,
                                  nullptr, 0);
       },
-      timeout, std::move(handler));
+      limit, std::move(handler));
 }
 
-void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeout, ResultHandler handler) {
+void PgConnection::start(std::function<int(PGconn*)> const& send, TimeLimit limit, ResultHandler handler) {
   if (!is_open() || busy()) {
     auto const message =
         is_open() ? "a statement is already running on this connection" : "the database connection is not open";
@@ -193,10 +195,10 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, Duration timeo
     fail(lost(libpq_text(PQerrorMessage(m_conn)).text));
     return;
   }
-  m_deadline.expires_after(timeout);
-  m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, timeout](boost::system::error_code ec) {
+  m_deadline.expires_after(limit.after);
+  m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, limit](boost::system::error_code ec) {
     if (ec || epoch != self->m_epoch || !self->m_pending) return;
-    self->fail(timed_out("the database did not answer within " + describe(timeout)));
+    self->fail(timed_out("the database did not answer within " + describe(limit)));
   });
   flush();
   if (is_open()) wait_readable();

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,13 @@ DbError result_error(PGresult const* result);
 // libpq keywords and values, in order (see PQconnectStartParams).
 using ConnParams = std::vector<std::pair<std::string, std::string>>;
 
+// How long a connection or a statement may take, and the setting that says so: a message about
+// one that took longer names it.
+struct TimeLimit {
+  std::chrono::steady_clock::duration after;
+  std::string_view setting;  // a string literal
+};
+
 class PgConnection : public std::enable_shared_from_this<PgConnection> {
  public:
   using Duration = std::chrono::steady_clock::duration;
@@ -50,13 +58,12 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   PgConnection& operator=(PgConnection const&) = delete;
 
   // Opens the connection (multi-host strings and target_session_attrs are libpq's business).
-  void connect(ConnParams const& params, Duration timeout, ConnectHandler handler);
+  void connect(ConnParams const& params, TimeLimit limit, ConnectHandler handler);
 
   // Runs a simple-protocol query string (it may hold several statements).
-  void exec(std::string const& sql, Duration timeout, ResultHandler handler);
+  void exec(std::string const& sql, TimeLimit limit, ResultHandler handler);
   // Runs one statement with text parameters.
-  void exec_params(std::string const& sql, std::span<char const* const> params, Duration timeout,
-                   ResultHandler handler);
+  void exec_params(std::string const& sql, std::span<char const* const> params, TimeLimit limit, ResultHandler handler);
 
   // Called when the connection breaks while no statement is running.
   void on_lost(LostHandler handler) { m_on_lost = std::move(handler); }
@@ -74,7 +81,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   explicit PgConnection(boost::asio::io_context& io);
   void wait_connect(PostgresPollingStatusType want);
   void on_connect_ready();
-  void start(std::function<int(PGconn*)> const& send, Duration timeout, ResultHandler handler);
+  void start(std::function<int(PGconn*)> const& send, TimeLimit limit, ResultHandler handler);
   void flush();
   void wait_readable();
   void on_readable();
@@ -95,7 +102,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   bool m_writing = false;
   unsigned m_epoch = 0;  // bumped on close, so late callbacks of an old socket are ignored
   ConnectHandler m_connect_handler;
-  Duration m_connect_timeout{};
+  TimeLimit m_connect_limit{};
   ResultHandler m_pending;
   PgResults m_results;
   std::optional<DbError> m_error;

@@ -279,6 +279,35 @@ class Cluster:
         assert result.returncode == 0, f"grants.sql failed: {result.stderr}"
         return name
 
+    @contextlib.contextmanager
+    def transaction_left_open(self, db, statements, locks):
+        """A psql session in db that runs BEGIN and statements and stays in that transaction, as
+        an operator's left open would, until the with block ends; then it rolls back. Waits until
+        the session holds a lock (other than ACCESS SHARE) on the relation locks."""
+        session = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U",
+                                    "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            session.stdin.write(f"BEGIN;\n{statements}\n")
+            session.stdin.flush()
+            held = (f"SELECT count(*) FROM pg_locks WHERE granted AND mode <> 'AccessShareLock' AND relation = "
+                    f"'{locks}'::regclass")
+            wait_until(lambda: session.poll() is None and self.psql(db, held) != "0", 10,
+                       what=f"the open transaction's lock on {locks} ({statements})")
+            yield
+        finally:
+            try:
+                session.stdin.write("ROLLBACK;\n")
+                session.stdin.close()
+            except BrokenPipeError:
+                pass
+            try:
+                session.wait(timeout=30)
+            finally:
+                if session.poll() is None:
+                    session.kill()
+                    session.wait()
+
     def destroy(self):
         self.stop()
         remove_in_background(self.base)

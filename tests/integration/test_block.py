@@ -150,3 +150,18 @@ def test_requests_sent_at_once_on_one_connection_get_numbers_in_their_order(star
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         found = [pair for pairs in pool.map(one_connection, range(6)) for pair in pairs]
     assert found == [], f"{len(found)} answers with a smaller number than the one before: {found[:5]}"
+
+
+def test_a_block_held_up_by_a_lock_is_answered_with_the_reason(start_pezd, cluster, db):
+    # An operator's ALTER SEQUENCE on forward in a transaction left open since before pezd
+    # started: forward's first block cannot be reserved. Its requests are told why within
+    # request_timeout, and reverse is served meanwhile.
+    with cluster.transaction_left_open(db, "ALTER SEQUENCE pez.forward CACHE 1;", locks="pez.forward"):
+        pezd = start_pezd(["--mode", "block", "--request-timeout", "1s"], database=db)
+        r = pezd.get("/v1/forward")
+        assert r.status == 503, r
+        assert re.search(r"the database did not answer within 1s \(request_timeout\): it is overloaded or "
+                         r"unreachable, or a transaction holds a lock pezd waits for; try again later",
+                         r.json()["error"]), r.json()
+        wait_until(lambda: pezd.get("/v1/reverse").status == 200, 10, what="reverse to be served")
+    wait_until(lambda: pezd.get("/v1/forward").status == 200, 15, what="forward to be served")

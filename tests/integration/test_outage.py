@@ -66,6 +66,35 @@ def test_requests_waiting_when_the_database_dies_get_503_within_the_bound(start_
     wait_until(lambda: pezd.get("/v1/forward").status == 200, 20, what="pezd to serve again")
 
 
+# What a request whose statement waited past a request_timeout of 1s is told (test_block.py too).
+WAITED = re.compile(r"the database did not answer within 1s \(request_timeout\): it is overloaded or unreachable, or a "
+                    r"transaction holds a lock pezd waits for; try again later")
+
+
+@pytest.mark.strict_only
+def test_a_take_that_waits_past_request_timeout_names_the_setting(start_pezd, cluster):
+    # The database is up, but a transaction holds the sequence's lock: the answer says how long
+    # pezd waited, which setting bounds that wait, and what may hold a statement up; it does not
+    # claim the database is down.
+    pezd = start_pezd(["--request-timeout", "1s"])
+    pezd.numbers("forward", 3)
+    # An operator's ALTER SEQUENCE in a transaction left open (rolled back: nothing changes).
+    with cluster.transaction_left_open(pezd.database, "ALTER SEQUENCE pez.forward CACHE 1;", locks="pez.forward"):
+        answer = pezd.lines().ask("NEXT forward")
+        assert answer.startswith("ERR unavailable "), answer
+        assert WAITED.search(answer), answer
+        assert "unavailable:" not in answer, answer
+        result = pezd.pez("forward")
+        assert result.returncode == 75, result
+        assert WAITED.search(result.stderr), result.stderr
+        r = pezd.get("/v1/forward")
+        assert r.status == 503, r
+        assert r.headers["retry-after"]
+        assert WAITED.search(r.json()["error"]), r.json()
+    assert re.search(r"did not answer within 1s \(request_timeout\)", pezd.log_text()), pezd.log_text()
+    wait_until(lambda: pezd.get("/v1/forward").status == 200, 15, what="pezd to serve again")
+
+
 def test_terminated_backends_are_replaced(pezd, cluster):
     first = pezd.numbers("forward", 3)
     cluster.psql("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pezd'")

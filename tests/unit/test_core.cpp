@@ -909,3 +909,52 @@ TEST_CASE("strict: a statement of several that fails as a whole is tried again f
   CHECK(rig.numbers(a) == std::vector<std::int64_t>{3, 4});
   CHECK(rig.numbers(b) == std::vector<std::int64_t>{2});
 }
+
+namespace {
+std::string message(std::shared_ptr<std::optional<AllocateResult>> const& slot) {
+  REQUIRE(slot->has_value());
+  REQUIRE_FALSE((*slot)->has_value());
+  return (**slot).error().message;
+}
+}  // namespace
+
+TEST_CASE("strict: a request whose statement runs past request_timeout is told the database did not answer") {
+  Rig rig(Mode::strict, 1);
+  auto sent = rig.ask("forward", 1);
+  auto behind = rig.ask("forward", 1);     // waits for forward's statement to end
+  auto elsewhere = rig.ask("reverse", 1);  // waits for the one connection
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.advance(5100ms);  // nothing answered
+  std::string const unanswered =
+      "the database did not answer within 5s (request_timeout): it is overloaded or unreachable, or a transaction "
+      "holds a lock pezd waits for; try again later";
+  CHECK(rig.error(sent) == pez::Errc::unavailable);
+  CHECK(message(sent) == unanswered);
+  CHECK(message(behind) == unanswered);
+  CHECK(rig.error(elsewhere) == pez::Errc::unavailable);
+  CHECK(message(elsewhere) == "the database is unavailable: no answer within 5s (request_timeout); try again later");
+}
+
+TEST_CASE("block: a request whose block is not reserved within request_timeout is told the database did not answer") {
+  std::string const unanswered =
+      "the database did not answer within 5s (request_timeout): it is overloaded or unreachable, or a transaction "
+      "holds a lock pezd waits for; try again later";
+  Rig rig(Mode::block, 1);
+  auto first = rig.ask("forward", 1);  // its reserve statement holds the one connection
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.advance(5100ms);
+  CHECK(rig.error(first) == pez::Errc::unavailable);
+  CHECK(message(first) == unanswered);
+  // The statement fails as too slow, and reverse's takes the connection before forward's retry
+  // time: a request for forward that runs out of time meanwhile is told why all the same.
+  auto second = rig.ask("forward", 1);
+  auto slow = std::move(rig.store.pending.front());
+  rig.store.pending.pop_front();
+  slow.fail(StoreError{StoreError::Kind::timeout, "the database did not answer within 5s (request_timeout)"});
+  auto other = rig.ask("reverse", 1);
+  REQUIRE(rig.store.pending.size() == 1);
+  REQUIRE(rig.store.pending.front().what == "reserve reverse");
+  rig.advance(5100ms);
+  CHECK(message(second) == unanswered);
+  CHECK(message(other) == unanswered);
+}
