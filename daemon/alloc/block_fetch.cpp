@@ -81,8 +81,11 @@ void BlockSource::pump_locked() {
           queue.pop_front();
           continue;
         }
-        if (r.alone && !batch.empty()) return;
-        alone = r.alone;
+        // One whose last statement took too long (a transaction may hold its lock) goes alone
+        // until its own succeeds, so that it holds up no other.
+        bool const by_itself = r.alone || r.timed_out;
+        if (by_itself && !batch.empty()) return;
+        alone = by_itself;
         queue.pop_front();
         r.queued = false;
         batch.push_back(&r);

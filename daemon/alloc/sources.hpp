@@ -182,7 +182,7 @@ class BlockSource final : public Source {
     bool queued = false;     // waiting for a free connection (or for its retry time)
     bool urgent = false;     // queued while requests wait for it: asked for before those merely low
     bool alone = false;      // a reserve of several sequences failed as a whole: asked for alone next
-    bool timed_out = false;  // the last reserve statement took longer than request_timeout
+    bool timed_out = false;  // the last reserve statement took longer than request_timeout: asked for alone
     std::uint64_t last_block = 0;
     double rate = 0;  // numbers per second, smoothed
     std::uint64_t served_since = 0;

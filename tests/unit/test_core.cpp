@@ -958,3 +958,49 @@ TEST_CASE("block: a request whose block is not reserved within request_timeout i
   CHECK(message(second) == unanswered);
   CHECK(message(other) == unanswered);
 }
+
+TEST_CASE("block: after a statement of several took too long, each goes alone until its own succeeds") {
+  // One of them may be locked by a transaction left open: it must not hold up the others at
+  // every try. (What a statement that failed so reserved is burned.)
+  Rig rig(Mode::block, 2);
+  rig.store.batch = 8;
+  for (auto const* name : {"p", "q", "s", "t"}) rig.create(name, 1, 1000, false);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto first_p = rig.ask("p", 1);  // the two connections are busy with p's block and s's ...
+  auto first_s = rig.ask("s", 1);
+  REQUIRE(rig.store.pending.size() == 2);
+  auto first_q = rig.ask("q", 1);  // ... so these wait, and go together
+  auto first_t = rig.ask("t", 1);
+  rig.store.answer_next();
+  rig.store.answer_next();
+  CHECK(rig.numbers(first_p) == std::vector<std::int64_t>{1});
+  CHECK(rig.numbers(first_s) == std::vector<std::int64_t>{1});
+  REQUIRE(rig.store.pending.size() == 1);
+  REQUIRE(rig.store.pending.front().what == "reserve q t");
+  auto const too_slow =
+      StoreError{StoreError::Kind::timeout, "the database did not answer within 5s (request_timeout)"};
+  auto slow = std::move(rig.store.pending.front());
+  rig.store.pending.pop_front();
+  slow.fail(too_slow);
+  rig.advance(50ms);  // past the first retry time
+  REQUIRE(rig.store.pending.size() == 2);
+  CHECK(rig.store.pending[0].what == "reserve q");
+  CHECK(rig.store.pending[1].what == "reserve t");
+  // t's own statement succeeds; q's takes too long again (its lock is still held). q then still
+  // goes alone, while p, which ran out meanwhile, is asked for beside it.
+  rig.store.answer(1);
+  CHECK(rig.numbers(first_t) == std::vector<std::int64_t>{11});
+  slow = std::move(rig.store.pending.front());
+  rig.store.pending.pop_front();
+  slow.fail(too_slow);
+  CHECK(rig.numbers(rig.ask("p", 9)).size() == 9);  // the rest of p's block
+  auto more_p = rig.ask("p", 1);
+  rig.advance(100ms);  // past q's second retry time
+  REQUIRE(rig.store.pending.size() == 2);
+  CHECK(rig.store.pending[0].what == "reserve p");
+  CHECK(rig.store.pending[1].what == "reserve q");
+  rig.store.answer_all();
+  CHECK(rig.numbers(more_p) == std::vector<std::int64_t>{11});
+  CHECK(rig.numbers(first_q) == std::vector<std::int64_t>{21});
+}
