@@ -39,6 +39,11 @@ Error timeout_error(std::string const& why) {
       why + ": it is overloaded or unreachable, or a transaction holds a lock pezd waits for; try again later"};
 }
 
+Error unanswered_error(std::chrono::milliseconds request_timeout) {
+  return timeout_error("the database did not answer within " + settings::format_duration(request_timeout) +
+                       " (request_timeout)");
+}
+
 Error refused_error(std::string const& why) {
   return Error{Errc::unavailable, "pezd refuses to hand out numbers: " + why + "; try again later"};
 }

@@ -69,6 +69,8 @@ Error unavailable_error(std::string const& why);
 // (request_timeout)"): it may be up but slow, or a transaction may hold a lock pezd's statement
 // waits for, so the answer does not say it is down.
 Error timeout_error(std::string const& why);
+// A request's own time ran out while the statement it waits for still runs (or took too long).
+Error unanswered_error(std::chrono::milliseconds request_timeout);
 // Numbers are refused while Store::safety_problem gives a reason (answered as unavailable).
 Error refused_error(std::string const& why);
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/settings.hpp"
 #include "daemon/alloc/block_source_detail.hpp"
 #include "daemon/alloc/sources.hpp"
 #include "daemon/ops/metrics.hpp"
@@ -320,8 +319,7 @@ void BlockSource::database_down(Error const& error) {
 void BlockSource::expire(Clock::time_point now, Error const& late) {
   // A request is told the database did not answer in time where its block was asked for and
   // the statement still runs, or the last one took too long; else (no free connection) late.
-  auto const unanswered = timeout_error("the database did not answer within " +
-                                        settings::format_duration(m_ctx.timeout) + " (request_timeout)");
+  auto const unanswered = unanswered_error(m_ctx.timeout);
   Deliveries out;
   {
     std::lock_guard lock(m_lock);

@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "common/sequence.hpp"
-#include "common/settings.hpp"
 #include "common/text.hpp"
 #include "daemon/alloc/sources.hpp"
 #include "daemon/ops/metrics.hpp"
@@ -330,8 +329,7 @@ void StrictSource::database_down(Error const& error) {
 void StrictSource::expire(Clock::time_point now, Error const& late) {
   // A request whose sequence's statement is running is told that the database did not answer
   // in time; one that waits for a free connection (or its sequence's retry time), late.
-  auto const unanswered = timeout_error("the database did not answer within " +
-                                        settings::format_duration(m_ctx.timeout) + " (request_timeout)");
+  auto const unanswered = unanswered_error(m_ctx.timeout);
   std::vector<std::pair<Request, Error const*>> expired;
   for (auto it = m_queue.begin(); it != m_queue.end();) {
     if (it->deadline <= now) {
