@@ -219,11 +219,14 @@ class Cluster:
             return False
         return True
 
+    def psql_command(self, db, user="postgres"):
+        """psql's command line for db as user, stopping at the first error, rows unaligned."""
+        return [os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U", user, "-d", db,
+                "-v", "ON_ERROR_STOP=1", "-Atq"]
+
     def psql(self, db, sql, user="postgres", check=True, timeout=120):
         try:
-            result = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U", user,
-                                     "-d", db,
-                                     "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True,
+            result = subprocess.run(self.psql_command(db, user) + ["-c", sql], capture_output=True, text=True,
                                     timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"psql did not finish within {timeout}s: {sql}") from None
@@ -284,16 +287,22 @@ class Cluster:
         """A psql session in db that runs BEGIN and statements and stays in that transaction, as
         an operator's left open would, until the with block ends; then it rolls back. Waits until
         the session holds a lock (other than ACCESS SHARE) on the relation locks."""
-        session = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p", str(self.port), "-U",
-                                    "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Its locks are told apart from pezd's by its application_name.
+        session = subprocess.Popen(self.psql_command(db), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PGAPPNAME": "transaction_left_open"})
         try:
             session.stdin.write(f"BEGIN;\n{statements}\n")
             session.stdin.flush()
-            held = (f"SELECT count(*) FROM pg_locks WHERE granted AND mode <> 'AccessShareLock' AND relation = "
+            held = ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = "
+                    f"'transaction_left_open' AND l.granted AND l.mode <> 'AccessShareLock' AND l.relation = "
                     f"'{locks}'::regclass")
-            wait_until(lambda: session.poll() is None and self.psql(db, held) != "0", 10,
-                       what=f"the open transaction's lock on {locks} ({statements})")
+
+            def holds():
+                if session.poll() is not None:
+                    raise AssertionError(f"psql ended before it held the lock ({statements}): {session.stderr.read()}")
+                return self.psql(db, held) != "0"
+            wait_until(holds, 10, what=f"the open transaction's lock on {locks} ({statements})")
             yield
         finally:
             try:

@@ -4,7 +4,6 @@ larger than a statement takes, and a stranger's notices; in the suite's mode (st
 and, where the two differ, in both."""
 
 import json
-import os
 import subprocess
 import threading
 
@@ -300,9 +299,8 @@ def while_a_drop_waits(cluster, db, name, ask):
     """ask()'s answer, asked while pez.drop_sequence(name) holds the sequence's lock in an open
     transaction, and once ask waits for that lock, the drop committed."""
     oid = cluster.psql(db, f"SELECT 'pez.{name}'::regclass::oid")
-    dropper = subprocess.Popen([os.path.join(harness.PG_BIN, "psql"), "-h", cluster.dir, "-p", str(cluster.port),
-                                "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atq"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dropper = subprocess.Popen(cluster.psql_command(db), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     answers = []
     asker = threading.Thread(target=lambda: answers.extend(ask()))
     try:
