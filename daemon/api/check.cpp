@@ -12,7 +12,7 @@ std::expected<CheckVerdict, Error> check_value(std::string_view name, number_tem
                                                         " has no format, so its numbers carry no check characters; "
                                                         "only a formatted sequence's numbers can be checked"});
   }
-  if (value.size() > k_max_check_value) {
+  if (value.size() > k_check_reads_at_most) {
     return CheckVerdict{false, "the value is " + std::to_string(value.size()) + " bytes long; " + std::string(name) +
                                    "'s numbers are at most " + std::to_string(format->longest())};
   }

@@ -20,7 +20,7 @@ struct CheckVerdict {
 
 // Longest value a check looks at: longer ones are no rendering (64 bytes at most) and are
 // refused as such without being read.
-inline constexpr std::size_t k_max_check_value = 200;
+inline constexpr std::size_t k_check_reads_at_most = 200;
 
 // The verdict on value for sequence name, whose template is format (null: the sequence has no
 // format, and the question is refused as a bad request).

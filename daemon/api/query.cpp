@@ -9,8 +9,6 @@
 namespace pez::daemon {
 namespace {
 
-Reply bad_request(std::string message) { return error_reply({Errc::bad_request, std::move(message)}); }
-
 constexpr std::string_view k_as_values = "the only value is as=string (the numbers as JSON strings)";
 
 // The 400 for a parameter given without '=' and a value.

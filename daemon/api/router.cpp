@@ -69,8 +69,6 @@ std::string in_words(std::vector<std::string_view> const& methods) {
   return out;
 }
 
-Reply bad_request(std::string message) { return error_reply({Errc::bad_request, std::move(message)}); }
-
 // 404 for a path that is no resource; hint says where the resources are.
 Reply no_resource(std::string_view path, std::string_view hint) {
   return error_reply({Errc::not_found, "no such resource " + quote_untrusted(path) + std::string(hint)});
@@ -180,6 +178,8 @@ bool percent_decode(std::string_view in, std::string& out) {
   }
   return true;
 }
+
+Reply bad_request(std::string message) { return error_reply({Errc::bad_request, std::move(message)}); }
 
 Reply error_reply(Error error) {
   auto const status = static_cast<unsigned>(errc_http_status(error.code));

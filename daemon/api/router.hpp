@@ -86,6 +86,8 @@ bool percent_decode(std::string_view in, std::string& out);
 // own (401, 405, 431).
 Reply error_reply(Error error);
 Reply error_reply(unsigned status, Error error);
+// A 400 (bad_request) saying message.
+Reply bad_request(std::string message);
 
 // The answer to a request that failed with error. A database that is away is said in a few words,
 // without libpq's text (socket paths, hosts, roles): that goes to the log, under the request's id.
