@@ -5,9 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 namespace pez {
+
+// The largest value a sequence reaches: 2^63-1.
+inline constexpr std::int64_t k_sequence_max = std::numeric_limits<std::int64_t>::max();
 
 struct SequenceShape {
   std::int64_t increment = 1;

@@ -27,7 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using ordered_json = nlohmann::ordered_json;
 
-constexpr auto k_sweep_every = 100ms;
+constexpr auto k_admin_sweep_every = 100ms;
 
 Error admin_error(AdminCommand const& command, StoreError const& error) {
   using Kind = StoreError::Kind;
@@ -224,7 +224,7 @@ void Admin::pump() {
 
 void Admin::arm_sweep() {
   if (m_sweep->armed()) return;
-  m_sweep->start(k_sweep_every, [this] { sweep(); });
+  m_sweep->start(k_admin_sweep_every, [this] { sweep(); });
 }
 
 void Admin::sweep() {

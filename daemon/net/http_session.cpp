@@ -38,7 +38,7 @@ namespace {
 // The read after a wait for a connection at rest, and the read kept ready on a busy one: 512
 // bytes, four times more each time a read fills it (a client sending requests ahead), up to 16
 // KiB, and 512 again once the connection has rested.
-constexpr std::size_t k_read_size = 4096;
+constexpr std::size_t k_http_read_size = 4096;
 constexpr std::size_t k_busy_read_size = 512;
 constexpr std::size_t k_busy_read_most = 16384;
 // How long a connection keeps a read ready after its last request.
@@ -155,7 +155,7 @@ class HttpSession final : public ClientSession<tcp::socket> {
     m_socket.async_wait(tcp::socket::wait_read, [self = self()](boost::system::error_code ec) {
       if (self->m_closed) return;
       std::size_t n = 0;
-      if (!ec) n = self->m_socket.read_some(self->m_buffer.prepare(k_read_size), ec);
+      if (!ec) n = self->m_socket.read_some(self->m_buffer.prepare(k_http_read_size), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         self->wait_at_rest();  // woken for nothing
         return;

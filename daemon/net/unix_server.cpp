@@ -24,7 +24,7 @@ using stream = asio::local::stream_protocol;
 
 namespace {
 
-constexpr std::size_t k_read_size = 4096;
+constexpr std::size_t k_socket_read_size = 4096;
 
 class UnixSession final : public ClientSession<stream::socket> {
  public:
@@ -65,7 +65,7 @@ class UnixSession final : public ClientSession<stream::socket> {
     // A read, not a wait: Asio skips the read attempt it knows would find nothing, so an idle
     // connection costs no system call until its next request arrives.
     set_read_deadline(m_ctx.config.idle_timeout);
-    m_in.resize(k_read_size);
+    m_in.resize(k_socket_read_size);
     set_waiting(true);
     m_socket.async_read_some(asio::buffer(m_in), [self = self()](boost::system::error_code ec, std::size_t n) {
       self->set_waiting(false);

@@ -13,10 +13,6 @@ namespace pez::sim {
 namespace {
 
 using Kind = StoreError::Kind;
-__extension__ using i128 = __int128;
-
-constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
-
 StoreError invalid(std::string message) { return StoreError{Kind::invalid, std::move(message)}; }
 
 i128 magnitude(std::int64_t step) { return step > 0 ? i128(step) : -i128(step); }
@@ -49,8 +45,8 @@ bool valid_name(std::string const& name) {
 }  // namespace
 
 FakeDb::FakeDb() {
-  create_by_hand("forward", 1, 1, k_max, 1, true);
-  create_by_hand("reverse", -1, 1, k_max, k_max, true);
+  create_by_hand("forward", 1, 1, k_sequence_max, 1, true);
+  create_by_hand("reverse", -1, 1, k_sequence_max, k_sequence_max, true);
   for (auto const* name : {"forward", "reverse"}) {
     auto& s = m_sequences.at(name);
     s.has_row = true;

@@ -27,6 +27,9 @@
 
 namespace pez::sim {
 
+// Wide enough for sums past the largest value.
+__extension__ using i128 = __int128;
+
 using daemon::Block;
 using daemon::SequenceInfo;
 using daemon::SequenceRow;

@@ -30,13 +30,6 @@ using daemon::ReserveResult;
 using daemon::StoreEvents;
 using daemon::TakeResult;
 
-namespace {
-
-constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
-__extension__ using i128 = __int128;
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // Rng and Scheduler
 
@@ -1171,8 +1164,8 @@ void FakeStore::reserve_many(std::vector<daemon::ReserveAsk> const& asks, daemon
         }
         issues.push_back(issue_block(ask.name, *r, origin));
         m_world.log("database: daemon", m_id, "reserves", ask.name, "from", r->first, "to", r->last, "step", r->step,
-                    "generation", r->generation, "period", r->period, "in a statement of", of, "(issue",
-                    issues.back(), ")");
+                    "generation", r->generation, "period", r->period, "in a statement of", of, "(issue", issues.back(),
+                    ")");
         return *r;
       });
 }
@@ -1289,15 +1282,15 @@ CreateSpec World::random_shape(std::string const& name, bool& valid) {
       break;
     case 2: {  // the whole range with a huge step
       spec.min = 1;
-      spec.max = k_max;
-      std::int64_t const steps[] = {std::int64_t(1) << 62, k_max - 1, k_max / 3, (std::int64_t(1) << 61) + 7,
-                                    k_max / 2};
+      spec.max = k_sequence_max;
+      std::int64_t const steps[] = {std::int64_t(1) << 62, k_sequence_max - 1, k_sequence_max / 3,
+                                    (std::int64_t(1) << 61) + 7, k_sequence_max / 2};
       spec.increment = steps[rng.below(5)];
       break;
     }
     case 3:  // near the top of int64
-      spec.max = k_max;
-      spec.min = k_max - rng.between(5, 1000);
+      spec.max = k_sequence_max;
+      spec.min = k_sequence_max - rng.between(5, 1000);
       spec.increment = rng.between(1, 7);
       break;
     default:  // a larger range
@@ -1306,7 +1299,8 @@ CreateSpec World::random_shape(std::string const& name, bool& valid) {
       spec.increment = rng.between(1, 1000);
   }
   if (rng.percent(8)) {  // a step of the range's size or more: must be refused
-    spec.increment = static_cast<std::int64_t>(std::min<i128>(i128(spec.max) - spec.min + rng.between(1, 1000), k_max));
+    spec.increment =
+        static_cast<std::int64_t>(std::min<i128>(i128(spec.max) - spec.min + rng.between(1, 1000), k_sequence_max));
   }
   valid = i128(spec.increment) <= i128(spec.max) - spec.min;
   if (rng.percent(50)) spec.increment = -spec.increment;

@@ -8,20 +8,19 @@
 
 #include "daemon/api/http_request.hpp"
 #include "daemon/api/router.hpp"
+#include "replies.hpp"
 
 using pez::daemon::AdminCommand;
 using pez::daemon::bearer_matches;
 using pez::daemon::Reply;
 using pez::daemon::Route;
 using pez::daemon::route_admin;
+using pez::test::body_of;
 using Op = AdminCommand::Op;
 
 namespace {
 
-bool has(std::string const& text, std::string_view part) { return text.find(part) != std::string::npos; }
-
 // The body as the session writes it (an error answer's from its Error).
-std::string body_of(Reply const& r) { return pez::daemon::reply_body(r, {}); }
 
 // What an enabled, authorised request routes to.
 Route admin(std::string_view method, std::string_view target, std::string_view body = {}) {
@@ -96,13 +95,13 @@ TEST_CASE("admin routes: off without a token file, whatever the request") {
     for (bool authorized : {false, true}) {
       auto r = refusal("GET", target, "", false, authorized);
       CHECK(r.status == 404);
-      CHECK(has(body_of(r), "admin_token_file"));
+      CHECK(body_of(r).contains("admin_token_file"));
       CHECK_FALSE(r.bearer_challenge);
     }
   }
   // The path is quoted, the query left out.
-  CHECK(has(body_of(refusal("GET", "/admin/nosuch?secret=1", "", false, false)), "\\\"/admin/nosuch\\\""));
-  CHECK_FALSE(has(body_of(refusal("GET", "/admin/nosuch?secret=1", "", false, false)), "secret"));
+  CHECK(body_of(refusal("GET", "/admin/nosuch?secret=1", "", false, false)).contains("\\\"/admin/nosuch\\\""));
+  CHECK_FALSE(body_of(refusal("GET", "/admin/nosuch?secret=1", "", false, false)).contains("secret"));
 }
 
 TEST_CASE("admin routes: without the token, 401 with a bearer challenge before anything is looked at") {
@@ -113,7 +112,7 @@ TEST_CASE("admin routes: without the token, 401 with a bearer challenge before a
       auto r = refusal(method, target, "not json", true, false);
       CHECK(r.status == 401);
       CHECK(r.bearer_challenge);
-      CHECK(has(body_of(r), "Authorization: Bearer TOKEN"));
+      CHECK(body_of(r).contains("Authorization: Bearer TOKEN"));
     }
   }
 }
@@ -121,7 +120,7 @@ TEST_CASE("admin routes: without the token, 401 with a bearer challenge before a
 TEST_CASE("admin routes: queries, unknown paths, bad names and methods are refused") {
   auto r = refusal("GET", "/admin/sequences?x=1");
   CHECK(r.status == 400);
-  CHECK(has(body_of(r), "no query parameters"));
+  CHECK(body_of(r).contains("no query parameters"));
   CHECK(refusal("GET", "/admin/sequences?").status == 400);
   CHECK(refusal("POST", "/admin/sequences/tickets/reset?to=5").status == 400);
 
@@ -130,7 +129,7 @@ TEST_CASE("admin routes: queries, unknown paths, bad names and methods are refus
     CAPTURE(target);
     r = refusal("GET", target);
     CHECK(r.status == 404);
-    CHECK(has(body_of(r), "/admin/sequences/NAME/reset"));
+    CHECK(body_of(r).contains("/admin/sequences/NAME/reset"));
   }
 
   std::string const too_long(49, 'a');
@@ -141,18 +140,18 @@ TEST_CASE("admin routes: queries, unknown paths, bad names and methods are refus
     CAPTURE(target);
     r = refusal("GET", target);
     CHECK(r.status == 400);
-    CHECK(has(body_of(r), "a name is 1 to 48 characters"));
+    CHECK(body_of(r).contains("a name is 1 to 48 characters"));
   }
   for (auto const* target : {"/admin/sequences/%ZZ", "/admin/sequences/abc%", "/admin/sequences/abc%4"}) {
     CAPTURE(target);
     r = refusal("DELETE", target);
     CHECK(r.status == 400);
-    CHECK(has(body_of(r), "malformed %-escape"));
+    CHECK(body_of(r).contains("malformed %-escape"));
   }
   // An empty name ("/admin/sequences/" itself is the list).
   r = refusal("POST", "/admin/sequences//reset");
   CHECK(r.status == 400);
-  CHECK(has(body_of(r), "empty sequence name"));
+  CHECK(body_of(r).contains("empty sequence name"));
 
   struct Wrong {
     char const* method;
@@ -168,7 +167,7 @@ TEST_CASE("admin routes: queries, unknown paths, bad names and methods are refus
     r = refusal(w.method, w.target);
     CHECK(r.status == 405);
     CHECK(r.allow == w.allow);
-    CHECK(has(body_of(r), "is not allowed here"));
+    CHECK(body_of(r).contains("is not allowed here"));
   }
 }
 
@@ -185,7 +184,7 @@ TEST_CASE("admin routes: a bad reset body is 400 and says why") {
     CAPTURE(bad.body);
     auto r = refusal("POST", "/admin/sequences/tickets/reset", bad.body);
     CHECK(r.status == 400);
-    CHECK(has(body_of(r), bad.says));
+    CHECK(body_of(r).contains(bad.says));
   }
 }
 

@@ -14,29 +14,13 @@
 #include <vector>
 
 #include "daemon/config/config.hpp"
+#include "env.hpp"
 
-using pez::daemon::load_config;
-
-namespace {
-
-pez::settings::EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars](std::string const& name) -> std::optional<std::string> {
-    if (auto it = vars.find(name); it != vars.end()) return it->second;
-    return std::nullopt;
-  };
-}
-
-auto load(std::vector<std::string> args, std::map<std::string, std::string> env = {{"PEZ_CONFIG", ""}}) {
-  args.insert(args.begin(), "pezd");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  return load_config(static_cast<int>(argv.size()), argv.data(), env_of(env));
-}
-
-}  // namespace
+using pez::test::env_of;
+using pez::test::load_pezd;
 
 TEST_CASE("config: defaults") {
-  auto inv = load({});
+  auto inv = load_pezd({});
   REQUIRE(inv.has_value());
   CHECK(inv->config.socket_path == "/run/pez/pezd.sock");
   CHECK_FALSE(inv->config.http.has_value());
@@ -61,20 +45,20 @@ TEST_CASE("config: each default is declared once: the table's default text gives
   // threads = auto: one per CPU, 1 to 64.
   auto const cpus = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 64U));
   CHECK(pez::daemon::Config{}.threads == cpus);
-  auto inv = load({});
+  auto inv = load_pezd({});
   REQUIRE(inv.has_value());
   CHECK(inv->config.threads == cpus);
 }
 
 TEST_CASE("config: the original service's environment names work") {
-  auto inv = load({}, {{"PEZ_CONFIG", ""},
-                       {"PEZ_DB_HOST", "db.example"},
-                       {"PEZ_DB_PORT", "5433"},
-                       {"PEZ_DB_NAME", "pez"},
-                       {"PEZ_DB_USERNAME", "pezuser"},
-                       {"PEZ_DB_PASSWORD", "secret"},
-                       {"PEZ_MAX_COUNT", "250"},
-                       {"PEZ_HTTP", "127.0.0.1:8000"}});
+  auto inv = load_pezd({}, {{"PEZ_CONFIG", ""},
+                            {"PEZ_DB_HOST", "db.example"},
+                            {"PEZ_DB_PORT", "5433"},
+                            {"PEZ_DB_NAME", "pez"},
+                            {"PEZ_DB_USERNAME", "pezuser"},
+                            {"PEZ_DB_PASSWORD", "secret"},
+                            {"PEZ_MAX_COUNT", "250"},
+                            {"PEZ_HTTP", "127.0.0.1:8000"}});
   REQUIRE(inv.has_value());
   auto const& c = inv->config;
   CHECK(c.max_count == 250);
@@ -108,12 +92,12 @@ TEST_CASE("config: bad values stop pezd with a message naming the setting") {
                                          {{{"PEZ_DB_PASSWORD_FILE", "/nonexistent/pw"}}, "db_password_file"}}) {
     auto env = c.env;
     env["PEZ_CONFIG"] = "";
-    auto inv = load({}, env);
+    auto inv = load_pezd({}, env);
     CAPTURE(c.names);
     REQUIRE_FALSE(inv.has_value());
     CHECK(inv.error().message.find(c.names) != std::string::npos);
   }
-  auto inv = load({"--max-count", "0"});
+  auto inv = load_pezd({"--max-count", "0"});
   REQUIRE_FALSE(inv.has_value());
   CHECK(inv.error().message.find("--max-count") != std::string::npos);
 }
@@ -138,7 +122,7 @@ TEST_CASE("config: a command line pezd cannot read is a usage error, wrong setti
        }) {
     auto env = c.env;
     env.emplace("PEZ_CONFIG", "");
-    auto inv = load(c.args, env);
+    auto inv = load_pezd(c.args, env);
     CAPTURE(c.args.empty() ? std::string() : c.args.front());
     REQUIRE_FALSE(inv.has_value());
     CAPTURE(inv.error().message);
@@ -157,25 +141,25 @@ TEST_CASE("config: flags beat the environment, which beats the file") {
   REQUIRE(fd >= 0);
   close(fd);
   { std::ofstream(path) << "# test\nmax_count = 10\nhttp = 127.0.0.1:9000\n"; }
-  auto inv = load({}, {{"PEZ_CONFIG", path}});
+  auto inv = load_pezd({}, {{"PEZ_CONFIG", path}});
   REQUIRE(inv.has_value());
   CHECK(inv->config.max_count == 10);
-  inv = load({}, {{"PEZ_CONFIG", path}, {"PEZ_MAX_COUNT", "20"}});
+  inv = load_pezd({}, {{"PEZ_CONFIG", path}, {"PEZ_MAX_COUNT", "20"}});
   REQUIRE(inv.has_value());
   CHECK(inv->config.max_count == 20);
-  inv = load({"--max-count", "30"}, {{"PEZ_CONFIG", path}, {"PEZ_MAX_COUNT", "20"}});
+  inv = load_pezd({"--max-count", "30"}, {{"PEZ_CONFIG", path}, {"PEZ_MAX_COUNT", "20"}});
   REQUIRE(inv.has_value());
   CHECK(inv->config.max_count == 30);
   CHECK(inv->config.origins.at("http").where == std::string(path) + ":3");
   std::remove(path);
 
-  auto missing = load({"--config", "/nonexistent/pezd.conf"});
+  auto missing = load_pezd({"--config", "/nonexistent/pezd.conf"});
   REQUIRE_FALSE(missing.has_value());
   CHECK(missing.error().message.find("/nonexistent/pezd.conf") != std::string::npos);
 }
 
 TEST_CASE("config: the password has no flag") {
-  auto inv = load({"--db-password", "x"});
+  auto inv = load_pezd({"--db-password", "x"});
   CHECK_FALSE(inv.has_value());
 }
 
@@ -183,14 +167,14 @@ TEST_CASE("config: a database_url with the mask of --print-config in place of a 
   for (std::string const url : {"postgresql://u:********@h/db", "postgresql://h/db?sslpassword=********",
                                 "host=h password=******** dbname=db", "host=h sslpassword=********"}) {
     CAPTURE(url);
-    auto inv = load({"--database-url", url});
+    auto inv = load_pezd({"--database-url", url});
     REQUIRE_FALSE(inv.has_value());
     CHECK(inv.error().message.find("database_url") != std::string::npos);
     CHECK(inv.error().message.find("the mask pezd --print-config writes") != std::string::npos);
   }
   // A real password, or the mask's characters in another setting of the URL, are not.
-  CHECK(load({"--database-url", "postgresql://u:secret@h/db"}).has_value());
-  CHECK(load({"--database-url", "postgresql://u@h/db?application_name=********"}).has_value());
+  CHECK(load_pezd({"--database-url", "postgresql://u:secret@h/db"}).has_value());
+  CHECK(load_pezd({"--database-url", "postgresql://u@h/db?application_name=********"}).has_value());
 }
 
 namespace {
@@ -294,7 +278,7 @@ TEST_CASE("config: reading secret files") {
 
 TEST_CASE("config: db_password_file gives libpq its first line") {
   TempFile const file("s3cret\nnot the password\n", 0600);
-  auto inv = load({}, {{"PEZ_CONFIG", ""}, {"PEZ_DB_PASSWORD_FILE", file.path}});
+  auto inv = load_pezd({}, {{"PEZ_CONFIG", ""}, {"PEZ_DB_PASSWORD_FILE", file.path}});
   REQUIRE(inv.has_value());
   auto params = inv->config.conn_params();
   std::map<std::string, std::string> map(params.begin(), params.end());
@@ -303,12 +287,12 @@ TEST_CASE("config: db_password_file gives libpq its first line") {
 
 TEST_CASE("config: admin_token_file gives the token without trailing white space, and names the file") {
   TempFile const file("0123456789abcdef0123 \t\n", 0600);
-  auto inv = load({"--admin-token-file", file.path});
+  auto inv = load_pezd({"--admin-token-file", file.path});
   REQUIRE(inv.has_value());
   CHECK(inv->config.admin_token == "0123456789abcdef0123");
 
   TempFile const open_file("0123456789abcdef0123\n", 0604);
-  auto refused = load({"--admin-token-file", open_file.path});
+  auto refused = load_pezd({"--admin-token-file", open_file.path});
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().message.find("admin_token_file") != std::string::npos);
   CHECK(refused.error().message.find(open_file.path + " has mode 0604") != std::string::npos);

@@ -12,12 +12,12 @@ using pez::daemon::mask_conninfo;
 
 namespace {
 
-struct Case {
+struct Masked {
   std::string in;
   std::string out;
 };
 
-void check_all(std::initializer_list<Case> cases) {
+void check_all(std::initializer_list<Masked> cases) {
   for (auto const& c : cases) {
     CAPTURE(c.in);
     CHECK(mask_conninfo(c.in) == c.out);

@@ -11,22 +11,12 @@
 #include "daemon/config/config.hpp"
 #include "daemon/db/failover.hpp"
 #include "daemon/db/tcp_settings.hpp"
+#include "env.hpp"
 
 using pez::daemon::FailoverSafety;
+using pez::test::load_pezd;
 
 namespace {
-
-auto load(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-  env.emplace("PEZ_CONFIG", "");
-  args.insert(args.begin(), "pezd");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  return pez::daemon::load_config(static_cast<int>(argv.size()), argv.data(),
-                                  [env](std::string const& name) -> std::optional<std::string> {
-                                    if (auto it = env.find(name); it != env.end()) return it->second;
-                                    return std::nullopt;
-                                  });
-}
 
 std::map<std::string, std::string> as_map(pez::daemon::ConnParams const& params) {
   // The last of a key wins, as in libpq; the URL (dbname) is kept whole.
@@ -86,16 +76,16 @@ TEST_CASE("failover: safe only when a commit waits for a synchronous standby") {
 }
 
 TEST_CASE("config: require_synchronous_standby is off by default, on from a flag or PEZ_REQUIRE_SYNCHRONOUS_STANDBY") {
-  auto defaults = load({});
+  auto defaults = load_pezd({});
   REQUIRE(defaults.has_value());
   CHECK_FALSE(defaults->config.require_synchronous_standby);
-  auto flag = load({"--require-synchronous-standby", "on"});
+  auto flag = load_pezd({"--require-synchronous-standby", "on"});
   REQUIRE(flag.has_value());
   CHECK(flag->config.require_synchronous_standby);
-  auto env = load({}, {{"PEZ_REQUIRE_SYNCHRONOUS_STANDBY", "yes"}});
+  auto env = load_pezd({}, {{"PEZ_REQUIRE_SYNCHRONOUS_STANDBY", "yes"}});
   REQUIRE(env.has_value());
   CHECK(env->config.require_synchronous_standby);
-  auto bad = load({}, {{"PEZ_REQUIRE_SYNCHRONOUS_STANDBY", "maybe"}});
+  auto bad = load_pezd({}, {{"PEZ_REQUIRE_SYNCHRONOUS_STANDBY", "maybe"}});
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().message.find("require_synchronous_standby") != std::string::npos);
   auto printed = pez::daemon::print_config(flag->config);
@@ -103,7 +93,7 @@ TEST_CASE("config: require_synchronous_standby is off by default, on from a flag
 }
 
 TEST_CASE("tcp: keepalives and tcp_user_timeout notice a dead server within about request_timeout") {
-  auto inv = load({"--database-url", "host=db1,db2 dbname=pez target_session_attrs=read-write"});
+  auto inv = load_pezd({"--database-url", "host=db1,db2 dbname=pez target_session_attrs=read-write"});
   REQUIRE(inv.has_value());
   auto params = as_map(inv->config.conn_params());
   CHECK(params["keepalives"] == "1");
@@ -133,7 +123,7 @@ TEST_CASE("tcp: what the connection string sets wins, and --print-config says wh
     CHECK(by_key["keepalives_count"].value == "3");
     CHECK(by_key["keepalives_count"].origin.starts_with("pezd"));
     // libpq reads the array in order: the URL (in dbname) comes after pezd's values and wins.
-    auto inv = load({"--database-url", url});
+    auto inv = load_pezd({"--database-url", url});
     REQUIRE(inv.has_value());
     auto const params = inv->config.conn_params();
     std::size_t url_at = 0;

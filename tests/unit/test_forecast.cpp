@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/forecast.hpp"
+#include "common/sequence.hpp"
 #include "daemon/db/db_answers.hpp"
 #include "daemon/ops/usage.hpp"
 #include "pg_rows.hpp"
@@ -23,8 +24,6 @@ using pez::daemon::Usage;
 using pez::daemon::UsageTrack;
 
 namespace {
-
-constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
 
 // An ascending sequence 1..max (cycling or not) standing at last (called).
 Position at(std::int64_t last, std::int64_t max = 1'000'000, bool cycle = false, std::int64_t generation = 7) {
@@ -141,8 +140,8 @@ TEST_CASE("usage: a wrap counts the numbers to the end of the range and those af
 
 TEST_CASE("usage: a wrap of the largest range does not overflow") {
   UsageTrack t;
-  t.read(at(k_max - 5, k_max, true), 0);
-  t.read(at(5, k_max, true), 10 * k_second);
+  t.read(at(pez::k_sequence_max - 5, pez::k_sequence_max, true), 0);
+  t.read(at(5, pez::k_sequence_max, true), 10 * k_second);
   CHECK(t.minute()->numbers == 10);
 }
 
@@ -348,8 +347,8 @@ TEST_CASE("usage: a page of a usage reading gives the positions it could read, w
   CHECK(page->positions[1].shape.max == 999999);
   auto const& reverse = page->positions[2];
   CHECK(reverse.shape.increment == -1);
-  CHECK(reverse.shape.max == k_max);
-  CHECK(reverse.shape.start == k_max);
+  CHECK(reverse.shape.max == pez::k_sequence_max);
+  CHECK(reverse.shape.start == pez::k_sequence_max);
   CHECK(!reverse.is_called);
   CHECK(reverse.read_at == 1796395465651);
 

@@ -24,10 +24,10 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr std::uint32_t k_max = 100;
+constexpr std::uint32_t k_max_count = 100;
 constexpr std::string_view k_token = "unit-test-token";
 
-json document() { return json::parse(openapi_document(k_max)); }
+json document() { return json::parse(openapi_document(k_max_count)); }
 
 Route ask(std::string method, std::string target, std::string body = {}, bool with_token = true) {
   RequestHead request;
@@ -35,7 +35,7 @@ Route ask(std::string method, std::string target, std::string body = {}, bool wi
   request.target = std::move(target);
   request.body = std::move(body);
   if (with_token) request.authorization = "Bearer " + std::string(k_token);
-  return route_http(request, k_max, k_token);
+  return route_http(request, k_max_count, k_token);
 }
 
 // The status of a finished answer; 200 for work the session does (numbers, a page, a command),
@@ -242,7 +242,7 @@ TEST_CASE("openapi: what the router refuses of each operation is documented for 
         RequestHead off;
         off.method = upper(method);
         off.target = probe.target;
-        CHECK(documented(path, method, status_of(route_http(off, k_max, ""))));
+        CHECK(documented(path, method, status_of(route_http(off, k_max_count, ""))));
       }
     }
   }
@@ -258,10 +258,10 @@ TEST_CASE("openapi: each parameter's schema is the rule the router checks") {
     return json();
   };
   auto const count = param("/v2/{name}", "count")["schema"];
-  CHECK(count["maximum"] == k_max);
+  CHECK(count["maximum"] == k_max_count);
   CHECK(count["minimum"] == 1);
-  CHECK(status_of(ask("GET", "/v2/forward?count=" + std::to_string(k_max))) == 200);
-  CHECK(status_of(ask("GET", "/v2/forward?count=" + std::to_string(k_max + 1))) == 400);
+  CHECK(status_of(ask("GET", "/v2/forward?count=" + std::to_string(k_max_count))) == 200);
+  CHECK(status_of(ask("GET", "/v2/forward?count=" + std::to_string(k_max_count + 1))) == 400);
   CHECK(status_of(ask("GET", "/v2/forward?count=0")) == 400);
   CHECK(json::parse(openapi_document(250))["paths"]["/v2/{name}"]["get"]["parameters"][0]["schema"]["maximum"] == 250);
 
@@ -315,7 +315,7 @@ TEST_CASE("openapi: GET /openapi.json serves the document, and HEAD its length")
   auto const& reply = std::get<Reply>(answer.what);
   CHECK(reply.status == 200);
   CHECK(reply.content_type == "application/json");
-  CHECK(reply.body == openapi_document(k_max));
+  CHECK(reply.body == openapi_document(k_max_count));
   CHECK(json::parse(reply.body)["info"]["version"] == pez::k_version);
   CHECK(ask("HEAD", "/openapi.json").head);
   CHECK(status_of(ask("GET", "/openapi.json?x=1")) == 400);

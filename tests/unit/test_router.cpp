@@ -3,11 +3,13 @@
 
 #include "daemon/api/http_request.hpp"
 #include "daemon/api/router.hpp"
+#include "replies.hpp"
 
 using pez::daemon::OpsPage;
 using pez::daemon::Reply;
 using pez::daemon::route;
 using pez::daemon::TakeNumbers;
+using pez::test::body_of;
 
 namespace {
 
@@ -24,7 +26,6 @@ Reply reply(std::string_view method, std::string_view target) {
 }
 
 // The body as the session writes it (an error answer's from its Error).
-std::string body_of(Reply const& r) { return pez::daemon::reply_body(r, {}); }
 
 }  // namespace
 

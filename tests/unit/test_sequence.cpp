@@ -9,10 +9,6 @@
 using pez::outlook;
 using pez::SequenceShape;
 
-namespace {
-constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
-}
-
 TEST_CASE("outlook: a new ascending sequence starts at its start with the whole range left") {
   SequenceShape const shape{1, 1, 10, 1, false};
   auto const o = outlook(shape, 1, false);
@@ -42,22 +38,23 @@ TEST_CASE("outlook: a countdown without cycle that gave its last number has run 
 }
 
 TEST_CASE("outlook: a cycling sequence at its end starts over") {
-  SequenceShape const shape{1, 1, k_max, 1, true};
-  auto const o = outlook(shape, k_max, true);
+  SequenceShape const shape{1, 1, pez::k_sequence_max, 1, true};
+  auto const o = outlook(shape, pez::k_sequence_max, true);
   CHECK(o.next == 1);
-  CHECK(o.left == static_cast<std::uint64_t>(k_max));
-  SequenceShape const down{-1, 1, k_max, k_max, true};
+  CHECK(o.left == static_cast<std::uint64_t>(pez::k_sequence_max));
+  SequenceShape const down{-1, 1, pez::k_sequence_max, pez::k_sequence_max, true};
   auto const d = outlook(down, 1, true);
-  CHECK(d.next == k_max);
+  CHECK(d.next == pez::k_sequence_max);
 }
 
 TEST_CASE("outlook: a step that would leave int64 does not overflow") {
-  SequenceShape const shape{-(k_max / 2), k_max / 2, k_max, k_max, false};
-  auto const o = outlook(shape, k_max / 2, true);
+  SequenceShape const shape{-(pez::k_sequence_max / 2), pez::k_sequence_max / 2, pez::k_sequence_max,
+                            pez::k_sequence_max, false};
+  auto const o = outlook(shape, pez::k_sequence_max / 2, true);
   CHECK_FALSE(o.next.has_value());
-  SequenceShape const up{k_max / 2, 1, k_max, 1, false};
-  CHECK_FALSE(outlook(up, k_max - 1, true).next.has_value());
-  CHECK(outlook(up, 1, true).next == 1 + k_max / 2);
+  SequenceShape const up{pez::k_sequence_max / 2, 1, pez::k_sequence_max, 1, false};
+  CHECK_FALSE(outlook(up, pez::k_sequence_max - 1, true).next.has_value());
+  CHECK(outlook(up, 1, true).next == 1 + pez::k_sequence_max / 2);
 }
 
 TEST_CASE("outlook: a reset to a value in the middle counts from there") {

@@ -4,9 +4,11 @@
 #include <map>
 
 #include "common/settings.hpp"
+#include "env.hpp"
 
 namespace settings = pez::settings;
 using namespace std::chrono_literals;
+using pez::test::env_of;
 
 namespace {
 
@@ -29,13 +31,6 @@ std::vector<settings::Spec> table(Target& t) {
                        t.name = std::string(text);
                        return {};
                      }},
-  };
-}
-
-settings::EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars](std::string const& name) -> std::optional<std::string> {
-    if (auto it = vars.find(name); it != vars.end()) return it->second;
-    return std::nullopt;
   };
 }
 
