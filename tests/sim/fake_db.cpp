@@ -13,6 +13,7 @@ namespace pez::sim {
 namespace {
 
 using Kind = StoreError::Kind;
+
 StoreError invalid(std::string message) { return StoreError{Kind::invalid, std::move(message)}; }
 
 i128 magnitude(std::int64_t step) { return step > 0 ? i128(step) : -i128(step); }
