@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,9 @@ class StrictSource final : public Source {
   // Sequences (and their generation) near the end of a range without cycle: one request per
   // statement, so that a request for more than is left fails alone and smaller ones get the rest.
   std::map<std::string, std::int64_t, std::less<>> m_one_by_one;
+  // Sequences whose last statement took longer than request_timeout: each goes in a statement of
+  // its own until one succeeds.
+  std::set<std::string, std::less<>> m_alone;
   std::unique_ptr<CoreTimer> m_retry_timer;
   Clock::time_point m_retry_due{};
   LogThrottle m_failure_log{5};

@@ -125,9 +125,14 @@ void StrictSource::pump() {
     std::vector<std::string> names;
     for (auto const& request : m_queue) {
       if (names.size() == limit) break;
-      if (std::ranges::find(names, request.name) == names.end() && !waits(request.name, now)) {
-        names.push_back(request.name);
+      if (std::ranges::find(names, request.name) != names.end() || waits(request.name, now)) continue;
+      // One whose last statement took too long (a transaction may hold its lock) goes alone, at
+      // its turn, until its own succeeds, so that it holds up no other.
+      if (m_alone.contains(request.name)) {
+        if (names.empty()) names.push_back(request.name);
+        break;
       }
+      names.push_back(request.name);
     }
     if (names.empty()) break;
     std::vector<std::shared_ptr<Batch>> group;
@@ -205,6 +210,11 @@ void StrictSource::finish_many(std::vector<std::shared_ptr<Batch>> const& group,
 
 void StrictSource::settle(std::shared_ptr<Batch> const& batch, TakeResult result) {
   std::erase(m_in_flight, batch);
+  if (!result && result.error().kind == StoreError::Kind::timeout) {
+    m_alone.insert(batch->name);
+  } else if (auto it = m_alone.find(batch->name); it != m_alone.end()) {
+    m_alone.erase(it);
+  }
   if (result && result->numbers.size() != batch->total) {
     result = std::unexpected(unreadable_answer("a take with " + std::to_string(result->numbers.size()) +
                                                " numbers for " + std::to_string(batch->total)));

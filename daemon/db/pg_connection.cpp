@@ -2,8 +2,12 @@
 #include "daemon/db/pg_connection.hpp"
 
 #include <spdlog/spdlog.h>
+#include <array>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "common/settings.hpp"
@@ -23,6 +27,13 @@ std::string describe(TimeLimit limit) {
 
 DbError lost(std::string message) { return DbError{DbError::Kind::lost, std::move(message), {}, {}}; }
 DbError timed_out(std::string message) { return DbError{DbError::Kind::timeout, std::move(message), {}, {}}; }
+
+// Cancel requests on their way; each waits on a thread of its own, so a few at a time.
+constexpr int k_most_cancels = 8;
+std::atomic<int>& cancels_running() {
+  static std::atomic<int> running{0};
+  return running;
+}
 
 }  // namespace
 
@@ -198,6 +209,7 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, TimeLimit limi
   m_deadline.expires_after(limit.after);
   m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, limit](boost::system::error_code ec) {
     if (ec || epoch != self->m_epoch || !self->m_pending) return;
+    self->cancel_statement();
     self->fail(timed_out("the database did not answer within " + describe(limit)));
   });
   flush();
@@ -339,6 +351,39 @@ void PgConnection::fail(DbError error) {
     asio::post(m_io, [h = std::move(pending), error]() mutable { h(std::unexpected(error)); });
   } else if (was_connected && m_on_lost) {
     asio::post(m_io, [h = m_on_lost, error]() { h(error); });
+  }
+}
+
+void PgConnection::cancel_statement() {
+  // The server goes on with a statement whose connection is closed until it next reads from or
+  // writes to it: one waiting for a lock keeps the locks it took before it (of the other
+  // sequences of a statement of several) until that lock is free. So it is asked to stop, as
+  // psql's Ctrl-C does. PQcancel opens a connection of its own and waits for the server.
+  if (m_conn == nullptr) return;
+  auto& running = cancels_running();
+  if (running.fetch_add(1) >= k_most_cancels) {
+    running.fetch_sub(1);
+    spdlog::debug("not cancelling the statement of {}: {} cancel requests on their way", server(), k_most_cancels);
+    return;
+  }
+  PGcancel* cancel = PQgetCancel(m_conn);
+  if (cancel == nullptr) {
+    running.fetch_sub(1);
+    return;
+  }
+  try {
+    // Nothing but libpq in the thread: it may still run while the process exits. A cancel that
+    // fails changes nothing (the statement ends when it next reads or writes its connection).
+    std::thread([cancel, &running] {
+      std::array<char, 256> why{};
+      PQcancel(cancel, why.data(), static_cast<int>(why.size()));
+      PQfreeCancel(cancel);
+      running.fetch_sub(1);
+    }).detach();
+  } catch (std::system_error const& e) {
+    PQfreeCancel(cancel);
+    running.fetch_sub(1);
+    spdlog::debug("cancelling a statement that took too long failed: {}", e.what());
   }
 }
 

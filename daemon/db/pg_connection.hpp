@@ -90,6 +90,8 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   bool deliver_notifications();
   void finish();
   void fail(DbError error);
+  // Asks the server to stop the statement running (one that took too long), in the background.
+  void cancel_statement();
   void reset_socket();
   static void notice_receiver(void* self, PGresult const* result);
 

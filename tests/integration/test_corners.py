@@ -393,6 +393,44 @@ def test_a_reserve_that_waited_for_a_drop_refuses_the_dropped_sequence_alone(sta
     assert reserves(cluster, db, ["a", "c"], [1, 1]) == ["6-6", "6-6"]
 
 
+# 9g. A sequence whose lock a transaction left open holds (an operator's ALTER SEQUENCE), among
+# others asked for together: the statement that waits for it takes longer than request_timeout
+# once, and from then on each of its sequences goes alone until its own statement succeeds. So
+# the others are served while the lock is held, the one held up is answered 503 by itself, it is
+# served again once the lock is gone, and no number was given twice.
+@pytest.mark.strict_only  # runs both modes itself
+@pytest.mark.parametrize("mode", ["strict", "block"])
+def test_a_sequence_locked_among_others_asked_for_together_holds_them_up_once(start_pezd, cluster, mode):
+    pezd = start_pezd(["--mode", mode, "--request-timeout", "1s", "--log-level", "debug"])
+    # With both connections busy with the first two, the last three wait and share a statement.
+    names = ["a", "b", "c", "d", "held"]
+    for name in names:
+        create(pezd, name)
+    given = {name: [] for name in names}
+
+    def ask_each():
+        answers = dict(zip(names, next_pipelined(pezd, names)))
+        for name, answer in answers.items():
+            if answer.startswith("OK "):
+                given[name].append(int(answer.split()[1]))
+            else:
+                assert answer.startswith("ERR unavailable "), answer
+        return answers
+
+    with cluster.transaction_left_open(pezd.database, "ALTER SEQUENCE pez.held CACHE 1;", locks="pez.held"):
+        first = ask_each()
+        assert first["held"].startswith("ERR unavailable the database did not answer within 1s (request_timeout)"), \
+            first
+        for _ in range(3):
+            again = ask_each()
+            assert [again[name].split()[0] for name in names] == ["OK"] * 4 + ["ERR"], again
+    wait_until(lambda: ask_each()["held"].startswith("OK "), 15, what="held to be served once its lock is gone")
+    last = {name: given[name][-1] for name in names}
+    assert ask_each() == {name: f"OK {last[name] + 1}" for name in names}
+    for name, numbers in given.items():
+        assert numbers == sorted(set(numbers)), (name, numbers)
+
+
 # 10. A function of schema pez changed by hand to answer otherwise: no number is handed out, the
 # answer and the log say what happened and where to look, and numbers flow again once the
 # function is as its schema file defines it.
