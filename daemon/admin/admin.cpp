@@ -238,9 +238,14 @@ void Admin::sweep() {
       ++it;
     }
   }
-  for (auto& job : late) {
-    job.handler(std::unexpected(unavailable_error("no free database connection within " +
-                                                  settings::format_duration(m_timeout) + " (request_timeout)")));
+  if (!late.empty()) {
+    // Down since they came, or every connection busy with other statements all that time.
+    auto const why = m_store.down()
+                         ? m_store.last_error()
+                         : "no database connection came free within " + settings::format_duration(m_timeout) +
+                               " (request_timeout): each was busy with a statement (db_connections says "
+                               "how many pezd opens)";
+    for (auto& job : late) job.handler(std::unexpected(unavailable_error(why)));
   }
   if (!m_queue.empty()) arm_sweep();
 }

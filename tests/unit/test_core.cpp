@@ -149,8 +149,10 @@ class ManualStore final : public pez::daemon::Store {
   }
   bool catalog_stale() const override { return m_wanted || m_reading; }
   bool up() const override { return true; }
-  bool down() const override { return false; }
-  std::string last_error() const override { return {}; }
+  bool down() const override { return !down_because.empty(); }
+  std::string last_error() const override { return down_because; }
+  // Down, for this reason, when set.
+  std::string down_because;
   std::optional<std::string> notices_problem() const override { return notices; }
   std::optional<std::string> notices;  // set by a test
   std::optional<std::string> safety_problem() const override { return safety; }
@@ -467,6 +469,36 @@ TEST_CASE("a block asked for before a drop is never served after the name is cre
   rig.store.answer(0);  // now the block asked for before the drop arrives
   rig.store.answer_all();
   CHECK(rig.numbers(after) == std::vector<std::int64_t>{500, 501, 502});
+}
+
+TEST_CASE("an admin command that waits for a connection past request_timeout says why, and what to change") {
+  Rig rig(Mode::strict, 1);
+  auto busy = rig.ask("forward", 1);  // the one connection is busy with it
+  REQUIRE(rig.store.pending.size() == 1);
+  auto inspect = [&] {
+    auto answer = std::make_shared<std::optional<pez::daemon::AdminResult>>();
+    rig.core->admin().run(pez::daemon::AdminCommand{pez::daemon::AdminCommand::Op::inspect, "forward", {}, {}},
+                          [answer](pez::daemon::AdminResult r) { *answer = std::move(r); });
+    return answer;
+  };
+  auto waiting = inspect();
+  rig.advance(5100ms);
+  REQUIRE(waiting->has_value());
+  REQUIRE_FALSE((*waiting)->has_value());
+  CHECK((*waiting)->error().code == pez::Errc::unavailable);
+  CHECK((*waiting)->error().message ==
+        "the database is unavailable: no database connection came free within 5s (request_timeout): each was busy "
+        "with a statement (db_connections says how many pezd opens); try again later");
+  // Down meanwhile: that is what it says.
+  auto also_waiting = inspect();
+  rig.store.down_because = "the server closed the connection";
+  rig.advance(5100ms);
+  REQUIRE(also_waiting->has_value());
+  REQUIRE_FALSE((*also_waiting)->has_value());
+  CHECK((*also_waiting)->error().message ==
+        "the database is unavailable: the server closed the connection; try again later");
+  rig.store.down_because.clear();
+  CHECK(rig.error(busy) == pez::Errc::unavailable);  // its statement ran past request_timeout too
 }
 
 TEST_CASE("a sequence made by hand (generation 0) keeps its reserve across catalog reads") {
