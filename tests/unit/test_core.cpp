@@ -174,6 +174,13 @@ class ManualStore final : public pez::daemon::Store {
     while (answer_next()) {
     }
   }
+  // Fails the oldest statement with error (whatever it took is burned).
+  void fail_next(StoreError const& error) {
+    REQUIRE_FALSE(pending.empty());
+    auto p = std::move(pending.front());
+    pending.pop_front();
+    p.fail(error);
+  }
   // Answers the statement at i (0: the oldest).
   void answer(std::size_t i) {
     auto p = std::move(pending[i]);
@@ -930,9 +937,7 @@ TEST_CASE("strict: a statement of several that fails as a whole is tried again f
   REQUIRE(rig.store.pending.size() == 1);
   REQUIRE(rig.store.pending.front().what == "take a b");
   // The connection breaks: whatever the statement took is burned, and each tries again.
-  auto broken = std::move(rig.store.pending.front());
-  rig.store.pending.pop_front();
-  broken.fail(StoreError{StoreError::Kind::lost, "the connection broke"});
+  rig.store.fail_next(StoreError{StoreError::Kind::lost, "the connection broke"});
   CHECK_FALSE(a->has_value());
   CHECK_FALSE(b->has_value());
   rig.run_for(1s);
@@ -988,9 +993,7 @@ TEST_CASE("strict: after a statement of several took too long, each goes alone u
   CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
   REQUIRE(rig.store.pending.size() == 1);
   REQUIRE(rig.store.pending.front().what == "take a l");
-  auto slow = std::move(rig.store.pending.front());
-  rig.store.pending.pop_front();
-  slow.fail(too_slow);
+  rig.store.fail_next(too_slow);
   CHECK(rig.error(first_a) == pez::Errc::unavailable);
   CHECK(rig.error(first_l) == pez::Errc::unavailable);
   // Asked for again past their retry time: each goes alone. a's own statement succeeds; l's
@@ -1004,9 +1007,7 @@ TEST_CASE("strict: after a statement of several took too long, each goes alone u
   CHECK(rig.numbers(again_a) == std::vector<std::int64_t>{2});
   REQUIRE(rig.store.pending.size() == 1);
   REQUIRE(rig.store.pending.front().what == "take l");
-  slow = std::move(rig.store.pending.front());
-  rig.store.pending.pop_front();
-  slow.fail(too_slow);
+  rig.store.fail_next(too_slow);
   CHECK(rig.error(again_l) == pez::Errc::unavailable);
   // a shares statements again; l still goes alone, at its turn.
   rig.advance(100ms);
@@ -1051,9 +1052,7 @@ TEST_CASE("block: a request whose block is not reserved within request_timeout i
   // The statement fails as too slow, and reverse's takes the connection before forward's retry
   // time: a request for forward that runs out of time meanwhile is told why all the same.
   auto second = rig.ask("forward", 1);
-  auto slow = std::move(rig.store.pending.front());
-  rig.store.pending.pop_front();
-  slow.fail(StoreError{StoreError::Kind::timeout, "the database did not answer within 5s (request_timeout)"});
+  rig.store.fail_next(StoreError{StoreError::Kind::timeout, "the database did not answer within 5s (request_timeout)"});
   auto other = rig.ask("reverse", 1);
   REQUIRE(rig.store.pending.size() == 1);
   REQUIRE(rig.store.pending.front().what == "reserve reverse");
@@ -1083,9 +1082,7 @@ TEST_CASE("block: after a statement of several took too long, each goes alone un
   REQUIRE(rig.store.pending.front().what == "reserve q t");
   auto const too_slow =
       StoreError{StoreError::Kind::timeout, "the database did not answer within 5s (request_timeout)"};
-  auto slow = std::move(rig.store.pending.front());
-  rig.store.pending.pop_front();
-  slow.fail(too_slow);
+  rig.store.fail_next(too_slow);
   rig.advance(50ms);  // past the first retry time
   REQUIRE(rig.store.pending.size() == 2);
   CHECK(rig.store.pending[0].what == "reserve q");
@@ -1094,9 +1091,7 @@ TEST_CASE("block: after a statement of several took too long, each goes alone un
   // goes alone, while p, which ran out meanwhile, is asked for beside it.
   rig.store.answer(1);
   CHECK(rig.numbers(first_t) == std::vector<std::int64_t>{11});
-  slow = std::move(rig.store.pending.front());
-  rig.store.pending.pop_front();
-  slow.fail(too_slow);
+  rig.store.fail_next(too_slow);
   CHECK(rig.numbers(rig.ask("p", 9)).size() == 9);  // the rest of p's block
   auto more_p = rig.ask("p", 1);
   rig.advance(100ms);  // past q's second retry time
