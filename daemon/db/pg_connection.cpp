@@ -209,7 +209,7 @@ void PgConnection::start(std::function<int(PGconn*)> const& send, TimeLimit limi
   m_deadline.expires_after(limit.after);
   m_deadline.async_wait([self = shared_from_this(), epoch = m_epoch, limit](boost::system::error_code ec) {
     if (ec || epoch != self->m_epoch || !self->m_pending) return;
-    self->cancel_statement();
+    self->cancel_and_close();
     self->fail(timed_out("the database did not answer within " + describe(limit)));
   });
   flush();
@@ -354,16 +354,19 @@ void PgConnection::fail(DbError error) {
   }
 }
 
-void PgConnection::cancel_statement() {
+void PgConnection::cancel_and_close() {
   // The server goes on with a statement whose connection is closed until it next reads from or
   // writes to it: one waiting for a lock keeps the locks it took before it (of the other
   // sequences of a statement of several) until that lock is free. So it is asked to stop, as
-  // psql's Ctrl-C does. PQcancel opens a connection of its own and waits for the server.
+  // psql's Ctrl-C does, before the connection is closed (a pooler passes a cancel on only while
+  // its client is connected). PQcancel opens a connection of its own and waits for the server:
+  // the connection goes to a thread of its own, which cancels and then closes it.
   if (m_conn == nullptr) return;
   auto& running = cancels_running();
   if (running.fetch_add(1) >= k_most_cancels) {
     running.fetch_sub(1);
-    spdlog::debug("not cancelling the statement of {}: {} cancel requests on their way", server(), k_most_cancels);
+    spdlog::debug("closing the connection to {} without cancelling its statement: {} cancels on their way", server(),
+                  k_most_cancels);
     return;
   }
   PGcancel* cancel = PQgetCancel(m_conn);
@@ -371,19 +374,26 @@ void PgConnection::cancel_statement() {
     running.fetch_sub(1);
     return;
   }
+  // Asio forgets the socket first: from now on only the thread uses the connection.
+  if (m_socket.is_open()) m_socket.release();
+  PGconn* conn = std::exchange(m_conn, nullptr);
+  PQsetNoticeReceiver(
+      conn, [](void*, PGresult const*) {}, nullptr);  // this may be gone meanwhile
   try {
     // Nothing but libpq in the thread: it may still run while the process exits. A cancel that
     // fails changes nothing (the statement ends when it next reads or writes its connection).
-    std::thread([cancel, &running] {
+    std::thread([cancel, conn, &running] {
       std::array<char, 256> why{};
       PQcancel(cancel, why.data(), static_cast<int>(why.size()));
       PQfreeCancel(cancel);
+      PQfinish(conn);
       running.fetch_sub(1);
     }).detach();
   } catch (std::system_error const& e) {
     PQfreeCancel(cancel);
+    PQfinish(conn);
     running.fetch_sub(1);
-    spdlog::debug("cancelling a statement that took too long failed: {}", e.what());
+    spdlog::debug("closing a connection without cancelling its statement: {}", e.what());
   }
 }
 

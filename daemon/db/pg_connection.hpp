@@ -90,8 +90,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   bool deliver_notifications();
   void finish();
   void fail(DbError error);
-  // Asks the server to stop the statement running (one that took too long), in the background.
-  void cancel_statement();
+  // Asks the server to stop the statement running (one that took too long) and closes the
+  // connection, in the background; when it cannot, the connection is left as it is.
+  void cancel_and_close();
   void reset_socket();
   static void notice_receiver(void* self, PGresult const* result);
 
