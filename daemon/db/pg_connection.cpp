@@ -2,15 +2,12 @@
 #include "daemon/db/pg_connection.hpp"
 
 #include <spdlog/spdlog.h>
-#include <array>
-#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cstring>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 #include "common/settings.hpp"
+#include "daemon/db/pg_cancel.hpp"
 
 namespace pez::daemon {
 
@@ -27,13 +24,6 @@ std::string describe(TimeLimit limit) {
 
 DbError lost(std::string message) { return DbError{DbError::Kind::lost, std::move(message), {}, {}}; }
 DbError timed_out(std::string message) { return DbError{DbError::Kind::timeout, std::move(message), {}, {}}; }
-
-// Cancel requests on their way; each waits on a thread of its own, so a few at a time.
-constexpr int k_most_cancels = 8;
-std::atomic<int>& cancels_running() {
-  static std::atomic<int> running{0};
-  return running;
-}
 
 }  // namespace
 
@@ -359,41 +349,15 @@ void PgConnection::cancel_and_close() {
   // writes to it: one waiting for a lock keeps the locks it took before it (of the other
   // sequences of a statement of several) until that lock is free. So it is asked to stop, as
   // psql's Ctrl-C does, before the connection is closed (a pooler passes a cancel on only while
-  // its client is connected). PQcancel opens a connection of its own and waits for the server:
-  // the connection goes to a thread of its own, which cancels and then closes it.
+  // its client is connected).
   if (m_conn == nullptr) return;
-  auto& running = cancels_running();
-  if (running.fetch_add(1) >= k_most_cancels) {
-    running.fetch_sub(1);
-    spdlog::debug("closing the connection to {} without cancelling its statement: {} cancels on their way", server(),
-                  k_most_cancels);
-    return;
-  }
-  PGcancel* cancel = PQgetCancel(m_conn);
-  if (cancel == nullptr) {
-    running.fetch_sub(1);
-    return;
-  }
-  // Asio forgets the socket first: from now on only the thread uses the connection.
-  if (m_socket.is_open()) m_socket.release();
-  PGconn* conn = std::exchange(m_conn, nullptr);
-  PQsetNoticeReceiver(
-      conn, [](void*, PGresult const*) {}, nullptr);  // this may be gone meanwhile
-  try {
-    // Nothing but libpq in the thread: it may still run while the process exits. A cancel that
-    // fails changes nothing (the statement ends when it next reads or writes its connection).
-    std::thread([cancel, conn, &running] {
-      std::array<char, 256> why{};
-      PQcancel(cancel, why.data(), static_cast<int>(why.size()));
-      PQfreeCancel(cancel);
-      PQfinish(conn);
-      running.fetch_sub(1);
-    }).detach();
-  } catch (std::system_error const& e) {
-    PQfreeCancel(cancel);
-    PQfinish(conn);
-    running.fetch_sub(1);
-    spdlog::debug("closing a connection without cancelling its statement: {}", e.what());
+  // Asio forgets the socket first: once taken, only the cancelling thread uses the connection.
+  bool const open = m_socket.is_open();
+  auto const fd = open ? m_socket.release() : -1;
+  if (cancel_and_finish(m_conn)) {
+    m_conn = nullptr;
+  } else if (open) {
+    m_socket.assign(fd);
   }
 }
 
