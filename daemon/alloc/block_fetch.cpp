@@ -232,6 +232,10 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         }
         observe.push_back({0, true, 0});
         serve_waiters(r, out);
+      } else if (error.kind == Kind::not_found && r.generation != generation) {
+        // Asked before the sequence was created again (or reset), which this daemon has read
+        // since: the answer speaks of what was there before. Asked again.
+        enqueue_locked(r);
       } else if (error.kind == Kind::not_found) {
         erase_locked(it, out);
         refresh_catalog = true;

@@ -478,6 +478,30 @@ TEST_CASE("a block asked for before a drop is never served after the name is cre
   CHECK(rig.numbers(after) == std::vector<std::int64_t>{500, 501, 502});
 }
 
+TEST_CASE("a reserve that ran while the name was dropped answers no 404 once it is known to exist again") {
+  Rig rig(Mode::block, 3);
+  rig.create("x", 1, 1000, true);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  // Dropped by someone else: this daemon has not heard yet, and asks for a block, which finds no
+  // sequence; its answer is held back (a slow network).
+  REQUIRE(rig.db.drop("x"));
+  auto before = rig.ask("x", 1);
+  REQUIRE(rig.store.pending.size() == 1);
+  // Created again, from 500: the daemon hears of it and reads the catalog before that answer
+  // arrives; a request comes meanwhile.
+  rig.create("x", 500, 1000, true);
+  rig.core->store_notice("x");
+  while (rig.store.pending.size() > 1) rig.store.answer(1);
+  auto after = rig.ask("x", 1);
+  rig.store.answer(0);  // "no sequence x", from before it was created again
+  rig.store.answer_all();
+  // x exists, and the daemon knew when the answer came: both are served from a block of the
+  // new x, asked for again.
+  CHECK(rig.numbers(before) == std::vector<std::int64_t>{500});
+  CHECK(rig.numbers(after) == std::vector<std::int64_t>{501});
+}
+
 TEST_CASE("an admin command that waits for a connection past request_timeout says why, and what to change") {
   Rig rig(Mode::strict, 1);
   auto busy = rig.ask("forward", 1);  // the one connection is busy with it
