@@ -218,8 +218,10 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
                        m_failure_log.left_out_text());
         }
         enqueue_locked(r);
-      } else if (error.kind == Kind::exhausted && r.generation != generation) {
-        // The sequence was reset while this was on its way: it may hold numbers again.
+      } else if ((error.kind == Kind::exhausted || error.kind == Kind::not_found) && r.generation != generation) {
+        // The sequence was reset, or created again, while this was on its way, and this daemon
+        // has read so since: the answer speaks of what was there before (run out, or dropped).
+        // Asked again.
         enqueue_locked(r);
       } else if (error.kind == Kind::exhausted) {
         // The waiters are served from what is held: not from a period that is over.
@@ -232,10 +234,6 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         }
         observe.push_back({0, true, 0});
         serve_waiters(r, out);
-      } else if (error.kind == Kind::not_found && r.generation != generation) {
-        // Asked before the sequence was created again (or reset), which this daemon has read
-        // since: the answer speaks of what was there before. Asked again.
-        enqueue_locked(r);
       } else if (error.kind == Kind::not_found) {
         erase_locked(it, out);
         refresh_catalog = true;
