@@ -11,10 +11,9 @@
 -- sequence cost 0.22-0.37 ms in place of 0.11-0.13, a take of 17 sequences 0.42-0.69 ms in place
 -- of 0.28-0.50, and a reserve of 17 blocks 0.58-0.67 ms in place of 0.32-0.36 (pgbench, one
 -- session, the two settings in turns); beside fewer the scan is short, beside more the look-ups
--- won already. Sequential scans are
--- now left aside while either function runs, so that each row is found through its key (every
--- table and catalog they read has one) at every size; tests/integration/test_catalog.py holds
--- them to it beside 2,000 sequences.
+-- won already. Sequential scans are now left aside while either function runs, so that each row
+-- is found through its key (every table and catalog they read has one) at every size;
+-- tests/integration/test_catalog.py holds them to it beside 2,000 sequences.
 --
 -- CREATE OR REPLACE FUNCTION sets what it names and drops the rest: a later version that
 -- replaces either function keeps this setting and version 19's in its SET clause.

@@ -234,6 +234,16 @@ class Cluster:
             raise AssertionError(f"psql failed: {sql}\n{result.stderr}")
         return result.stdout.strip() if check else result
 
+    def log_size(self):
+        """Where the server's log ends now: what log_since reads from."""
+        return os.path.getsize(self.log)
+
+    def log_since(self, offset):
+        """What the server wrote to its log after offset (log_size)."""
+        with open(self.log, errors="replace") as f:
+            f.seek(offset)
+            return f.read()
+
     def create_database(self, owner="postgres", options="", template=None):
         """An empty database (a copy of template1), or with template a copy of that database;
         options: more of CREATE DATABASE's, such as ENCODING."""

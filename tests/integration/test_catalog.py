@@ -139,9 +139,7 @@ EXPLAINED = ("-c session_preload_libraries=auto_explain -c auto_explain.log_min_
 
 def plans_since(cluster, offset):
     """(query text, plan) of each plan auto_explain wrote to the cluster's log after offset."""
-    with open(cluster.log) as f:
-        f.seek(offset)
-        text = f.read()
+    text = cluster.log_since(offset)
     plans = []
     for entry in text.split("LOG:  duration: ")[1:]:
         if " plan:" not in entry.split("\n", 1)[0]:
@@ -162,8 +160,7 @@ def test_one_sequence_is_found_through_the_key_of_pez_sequences(start_pezd, clus
     pezd = start_pezd(["--usage-interval", "200ms"], user="postgres",
                       env={"PGHOST": cluster.dir, "PGPORT": str(cluster.port), "PGOPTIONS": EXPLAINED})
     settled(pezd)
-    with open(cluster.log) as f:
-        offset = f.seek(0, 2)
+    offset = cluster.log_size()
     client = pezd.lines()
     made = [
         {"name": "plainblock", "mode": "block"},
@@ -251,8 +248,7 @@ def test_several_sequences_are_found_through_indexes_beside_two_thousand(start_p
     db = pezd.database
     cluster.psql(db, "SELECT count(pez.create_sequence('n' || i)) FROM generate_series(1, 2000) i")
     cluster.psql(db, "ANALYZE")
-    with open(cluster.log) as f:
-        offset = f.seek(0, 2)
+    offset = cluster.log_size()
     # Each six times in one session: PL/pgSQL's kept plans are those made from the sixth call on.
     calls = ["SELECT count(*) FROM pez.take_many(ARRAY['n12', 'n1500', 'n7'], ARRAY[1, 2, 1])",
              "SELECT count(*) FROM pez.reserve_many(ARRAY['n1200', 'n33', 'n999'], ARRAY[5, 5, 5])"]

@@ -3,7 +3,6 @@
 larger than a statement takes, and a stranger's notices; in the suite's mode (strict, then block)
 and, where the two differ, in both."""
 
-import os
 import json
 import subprocess
 import threading
@@ -418,18 +417,15 @@ def test_a_sequence_locked_among_others_asked_for_together_holds_them_up_once(st
                 assert answer.startswith("ERR unavailable "), answer
         return answers
 
-    log_from = os.path.getsize(cluster.log)
+    log_from = cluster.log_size()
     with cluster.transaction_left_open(pezd.database, "ALTER SEQUENCE pez.held CACHE 1;", locks="pez.held"):
         first = ask_each()
         assert first["held"].startswith("ERR unavailable the database did not answer within 1s (request_timeout)"), \
             first
 
         # The statement given up was cancelled (through PgBouncer too), not left waiting for the lock.
-        def cancelled():
-            with open(cluster.log, errors="replace") as f:
-                f.seek(log_from)
-                return "canceling statement due to user request" in f.read()
-        wait_until(cancelled, 10, what="PostgreSQL to log the given-up statement as cancelled")
+        wait_until(lambda: "canceling statement due to user request" in cluster.log_since(log_from), 10,
+                   what="PostgreSQL to log the given-up statement as cancelled")
         for _ in range(3):
             again = ask_each()
             assert [again[name].split()[0] for name in names] == ["OK"] * 4 + ["ERR"], again
