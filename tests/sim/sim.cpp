@@ -227,6 +227,7 @@ class Model {
     bool knew_all = false;           // its daemon knew of every change of name on arrival
     bool strict = false;             // and the sequence is in strict mode there
     bool answered = false;
+    bool abandoned = false;  // its daemon died first: its client sees the connection close
   };
 
   std::size_t arrive(int daemon, std::string const& name, std::uint32_t count, Clock::duration timeout,
@@ -259,6 +260,7 @@ class Model {
   // held: the daemon's own reserve of the sequence when it answered.
   void answer(std::size_t id, AllocateResult const& result, std::uint64_t held) {
     Request& r = m_requests[id];
+    if (r.abandoned) return;  // what a dead daemon does reaches nobody
     std::string const who = "request " + std::to_string(id) + " (daemon " + std::to_string(r.daemon) + ", " + r.name +
                             ", count " + std::to_string(r.count) + ")";
     if (r.answered) {
@@ -308,6 +310,13 @@ class Model {
         return;
       default:
         fail(who + " got " + std::string(errc_token(error.code)) + ": " + error.message);
+    }
+  }
+
+  // Daemon died (its process was killed): the requests it has not answered get no answer.
+  void abandon(int daemon) {
+    for (auto& r : m_requests) {
+      if (r.daemon == daemon && !r.answered) r.abandoned = r.answered = true;
     }
   }
 
@@ -618,6 +627,9 @@ class FakeStore final : public daemon::Store {
   void kill(std::size_t conn);
   // The daemon cannot reach the database for a while: every connection breaks, and connecting fails.
   void cut_off(Clock::duration span);
+  // The daemon's process dies: its connections close, what it sent may or may not run at the
+  // server, and no answer, failure or notice reaches it again.
+  void crash();
   // A notice on the change channel arrives.
   void notice(std::string const& name);
   std::size_t connections() const { return m_conns.size(); }
@@ -690,11 +702,14 @@ class FakeStore final : public daemon::Store {
   bool m_attempt_failed = false;
   std::string m_last_error = "not connected yet";
   Clock::time_point m_cut_until{};
+  bool m_dead = false;
 };
 
 struct SimDaemon {
   SimDaemon(World& world, int id, int connections, daemon::AllocatorOptions options, int workers_percent);
   int id;
+  int connections;
+  bool dead = false;  // its process was killed (World::restart); another took its place
   daemon::AllocatorOptions options;
   int workers_percent;  // of requests that arrive on a thread other than the core's
   daemon::Metrics metrics;
@@ -709,6 +724,9 @@ class World {
 
   Scheduler clock;
   Rng rng;
+  // Whether and when daemons restart: drawn apart, so that a world without restarts is the one
+  // the seed made before they were simulated.
+  Rng restarts;
   FakeDb db;
   SeedResult outcome;
   Model model{db, clock};
@@ -723,6 +741,8 @@ class World {
     ((*trace << ' ' << args), ...);
     *trace << '\n';
   }
+  // A daemon picked at random among those alive.
+  SimDaemon& live_daemon();
   Clock::duration latency() {
     if (settings.faults && rng.percent(2)) return rng.micros(20'000, 1'500'000);
     return rng.micros(100, settings.faults ? 6000 : 3000);
@@ -737,6 +757,9 @@ class World {
   void schedule_clock();
   void request();
   void admin();
+  // A daemon's process is killed and a new one starts in its place (its settings the same, or
+  // its mode changed), as systemd restarts pezd.
+  void restart();
   // An admin create of a random shape through daemon d.
   void create_through(SimDaemon& d, std::string const& name);
   std::string pick_name(bool for_request);
@@ -847,7 +870,23 @@ void FakeStore::cut_off(Clock::duration span) {
   for (std::size_t i = 0; i < m_conns.size(); ++i) break_conn(i, "cut off");
 }
 
+void FakeStore::crash() {
+  m_world.log("daemon", m_id, "dies");
+  m_dead = true;
+  for (auto& c : m_conns) {
+    ++c.epoch;
+    c.state = State::down;
+    auto ex = std::move(c.current);
+    c.current.reset();
+    if (ex && !ex->done) {
+      ex->done = true;
+      if (!ex->executed && m_world.rng.percent(50)) ex->cancelled = true;
+    }
+  }
+}
+
 void FakeStore::reconnect_later(std::size_t conn) {
+  if (m_dead) return;
   Conn& c = m_conns[conn];
   auto const delay = c.backoff;
   c.backoff =
@@ -1243,14 +1282,15 @@ void FakeStore::describe(std::string const& name, daemon::DescribeHandler handle
 
 // --- SimDaemon and World ---
 
-SimDaemon::SimDaemon(World& world, int i, int connections, daemon::AllocatorOptions o, int workers)
+SimDaemon::SimDaemon(World& world, int i, int conns, daemon::AllocatorOptions o, int workers)
     : id(i),
+      connections(conns),
       options(o),
       workers_percent(workers),
-      store(world, i, connections, o.timeout),
+      store(world, i, conns, o.timeout),
       core(world.clock, store, metrics, o) {}
 
-World::World(std::uint64_t seed, std::ostream* out) : rng(seed), trace(out) {
+World::World(std::uint64_t seed, std::ostream* out) : rng(seed), restarts(~seed), trace(out) {
   model.stats = &outcome;
   db.on_change = [this](std::string const& name) { changed(name); };
 }
@@ -1386,8 +1426,30 @@ void World::setup() {
   for (auto& d : daemons) d->store.start();
 }
 
+SimDaemon& World::live_daemon() {
+  std::vector<SimDaemon*> live;
+  for (auto& d : daemons) {
+    if (!d->dead) live.push_back(d.get());
+  }
+  return *live[rng.below(live.size())];
+}
+
+void World::restart() {
+  auto& old = live_daemon();
+  old.dead = true;
+  old.store.crash();
+  model.abandon(old.id);
+  auto options = old.options;
+  if (rng.percent(30)) options.mode = options.mode == daemon::Mode::block ? daemon::Mode::strict : daemon::Mode::block;
+  auto const id = static_cast<int>(daemons.size());
+  daemons.push_back(std::make_unique<SimDaemon>(*this, id, old.connections, options, old.workers_percent));
+  log("daemon", old.id, "is restarted as daemon", id, options.mode == daemon::Mode::block ? "block" : "strict");
+  daemons.back()->store.start();
+  ++outcome.faults;
+}
+
 void World::request() {
-  auto& d = *daemons[rng.below(daemons.size())];
+  auto& d = live_daemon();
   auto const name = pick_name(true);
   std::uint32_t count = 1;
   auto const r = rng.below(100);
@@ -1468,7 +1530,7 @@ void World::admin() {
     }
     // Sometimes a pipeline of creates, which the daemon gives the database together (a name
     // may come twice in it).
-    auto& d = *daemons[rng.below(daemons.size())];
+    auto& d = live_daemon();
     auto const creates = rng.percent(30) ? rng.between(2, 5) : 1;
     for (std::int64_t i = 0; i < creates; ++i) create_through(d, i == 0 ? name : pick_name(false));
   } else if (kind < 70) {  // reset
@@ -1484,7 +1546,7 @@ void World::admin() {
       (void)db.reset(name, to);
       return;
     }
-    auto& d = *daemons[rng.below(daemons.size())];
+    auto& d = live_daemon();
     log("admin: reset", name, to ? std::to_string(*to) : "", "through daemon", d.id);
     d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::reset, name, to, {}},
                        [this, name](daemon::AdminResult result) {
@@ -1496,14 +1558,14 @@ void World::admin() {
       (void)db.drop(name);
       return;
     }
-    auto& d = *daemons[rng.below(daemons.size())];
+    auto& d = live_daemon();
     log("admin: drop", name, "through daemon", d.id);
     d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::drop, name, {}, {}},
                        [this, name](daemon::AdminResult result) {
                          log("admin: drop", name, result ? "done" : result.error().message);
                        });
   } else {  // list or inspect
-    auto& d = *daemons[rng.below(daemons.size())];
+    auto& d = live_daemon();
     bool const list = rng.percent(50);
     d.core.admin().run(daemon::AdminCommand{list ? daemon::AdminCommand::Op::list : daemon::AdminCommand::Op::inspect,
                                             list ? std::string() : name,
@@ -1552,7 +1614,7 @@ void World::schedule_faults() {
   auto const end = clock.start() + settings.active;
   for (auto t = clock.start() + rng.micros(0, 100'000); t < end; t += rng.micros(10'000, 200'000)) {
     clock.at(t, [this] {
-      auto& d = *daemons[rng.below(daemons.size())];
+      auto& d = live_daemon();
       d.store.kill(rng.below(d.store.connections()));
       ++outcome.faults;
     });
@@ -1561,15 +1623,21 @@ void World::schedule_faults() {
     clock.at(
         clock.start() + rng.micros(0, std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count()),
         [this] {
-          auto& d = *daemons[rng.below(daemons.size())];
+          auto& d = live_daemon();
           d.store.cut_off(rng.micros(50'000, 800'000));
           ++outcome.faults;
         });
   }
+  if (restarts.percent(30)) {
+    auto const active_us = std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count();
+    for (auto i = restarts.between(1, 2); i > 0; --i) {
+      clock.at(clock.start() + restarts.micros(0, active_us), [this] { restart(); });
+    }
+  }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
   for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {
     clock.at(t, [this] {
-      auto& d = *daemons[rng.below(daemons.size())];
+      auto& d = live_daemon();
       std::string const nonsense[] = {"forward 999999999999", "Bad Name", "", std::string(300, 'x'), "nothing-here"};
       auto const name = rng.percent(70) ? pick_name(false) : nonsense[rng.below(5)];
       log("a stranger notifies", name);
