@@ -135,7 +135,7 @@ void BlockSource::fetch_many(std::vector<Reserve*> batch) {
   m_ctx.metrics.db_round_trip();
   spdlog::debug("reserving blocks of {} sequences in one statement", asks.size());
   m_ctx.store.reserve_many(
-      asks, [this, asked = std::move(asked), asked_at = m_ctx.clock.now()](ReserveManyResult result) {
+      asks, [this, asked = std::move(asked), asked_at = m_ctx.clock.moment()](ReserveManyResult result) {
         if (result) {
           // Each its block or its own refusal (run out, dropped): one sequence's refusal costs the
           // others nothing.
@@ -182,12 +182,12 @@ void BlockSource::fetch(Reserve& r) {
   spdlog::debug("reserving a block of {} numbers of {} ({} left, {:.0f}/s)", size, r.name, r.available, r.rate);
   m_ctx.store.reserve(
       r.name, size,
-      [this, name = r.name, epoch = r.epoch, generation = r.generation, size, asked_at = m_ctx.clock.now()](
+      [this, name = r.name, epoch = r.epoch, generation = r.generation, size, asked_at = m_ctx.clock.moment()](
           ReserveResult result) { fetched(name, epoch, generation, size, asked_at, std::move(result)); });
 }
 
 void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
-                          Clock::time_point asked_at, ReserveResult result) {
+                          Moment asked_at, ReserveResult result) {
   using Kind = StoreError::Kind;
   Deliveries out;
   bool refresh_catalog = false;
@@ -275,13 +275,14 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
   if (m_ctx.store.down()) database_down(unavailable_error(m_ctx.store.last_error()));
 }
 
-bool BlockSource::add_block_locked(Reserve& r, Block const& block, Clock::time_point asked_at) {
+bool BlockSource::add_block_locked(Reserve& r, Block const& block, Moment asked_at) {
   end_period_locked(r);
   if (block.period != 0 && block.valid_for) {
-    // Handed out only while its period lasts here.
-    auto const ends = asked_at + *block.valid_for - *block.valid_for / 1000;
-    if (block.period >= r.period) r.period_boundary = asked_at + *block.valid_for;
-    if (block.period < r.period || ends <= m_ctx.clock.now()) {
+    // Handed out only while its period lasts here, by either clock.
+    auto const lasts = *block.valid_for - *block.valid_for / 1000;
+    Moment const ends{asked_at.steady + lasts, asked_at.wall + std::chrono::duration_cast<WallClock::duration>(lasts)};
+    if (block.period >= r.period) r.period_boundary = asked_at.steady + *block.valid_for;
+    if (block.period < r.period || ends.steady <= m_ctx.clock.now() || ends.wall <= m_ctx.clock.wall_now()) {
       spdlog::debug("dropping a block of {}: its period is over", r.name);
       return false;
     }
@@ -296,7 +297,12 @@ bool BlockSource::add_block_locked(Reserve& r, Block const& block, Clock::time_p
       r.period_ends.reset();
     }
     r.period = block.period;
-    r.period_ends = r.period_ends ? std::min(*r.period_ends, ends) : ends;
+    if (r.period_ends) {
+      r.period_ends->steady = std::min(r.period_ends->steady, ends.steady);
+      r.period_ends->wall = std::min(r.period_ends->wall, ends.wall);
+    } else {
+      r.period_ends = ends;
+    }
     r.run_out = false;
   } else if (r.period != 0) {
     // Created again without period (its ranges went with its generation).

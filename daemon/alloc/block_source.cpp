@@ -63,7 +63,9 @@ bool BlockSource::can_take(Reserve const& r, std::uint32_t count) const {
   return r.waiters.empty() && r.fence <= m_read_done && !period_over(r) && start_for(r, count).has_value();
 }
 
-bool BlockSource::period_over(Reserve const& r) const { return r.period_ends && m_ctx.clock.now() >= *r.period_ends; }
+bool BlockSource::period_over(Reserve const& r) const {
+  return r.period_ends && (m_ctx.clock.now() >= r.period_ends->steady || m_ctx.clock.wall_now() >= r.period_ends->wall);
+}
 
 void BlockSource::end_period_locked(Reserve& r) {
   if (r.run_out_until && m_ctx.clock.now() >= *r.run_out_until) {

@@ -42,6 +42,7 @@ class AsioClock final : public CoreClock {
  public:
   explicit AsioClock(boost::asio::io_context& io) : m_io(io) {}
   Clock::time_point now() const override { return Clock::now(); }
+  WallClock::time_point wall_now() const override { return WallClock::now(); }
   std::unique_ptr<CoreTimer> timer() override;
 
  private:

@@ -197,10 +197,12 @@ class BlockSource final : public Source {
     Retry retry;
     // A periodic sequence's: the period every range held belongs to (yyyymmdd), and when this
     // daemon stops handing them out (the period's end as the database saw it, measured from when
-    // the block was asked for, less a thousandth for clocks that run apart); after it ran out
-    // (without cycle), when to ask again (the next period may hold numbers).
+    // the block was asked for, less a thousandth for clocks that run apart), on the steady clock
+    // and on the wall clock, whichever comes first: a machine that slept (suspended, or a virtual
+    // machine paused and its clock set on resuming) finds its steady clock behind; after it ran
+    // out (without cycle), when to ask again (the next period may hold numbers).
     std::int32_t period = 0;
-    std::optional<Clock::time_point> period_ends;
+    std::optional<Moment> period_ends;
     // When the period of the last block ends by the database's clock, measured from when that
     // block was asked for (no thousandth taken off): a block asked for near it is sized by the time
     // left, and one asked for after it is the smallest (the database may still be in the old
@@ -234,7 +236,7 @@ class BlockSource final : public Source {
   void end_period_locked(Reserve& r);
   bool period_over(Reserve const& r) const;
   // Takes the block into r (fetched): false if it is of a period that is over.
-  bool add_block_locked(Reserve& r, Block const& block, Clock::time_point asked_at);
+  bool add_block_locked(Reserve& r, Block const& block, Moment asked_at);
   void take_numbers(Reserve& r, std::uint32_t count, std::vector<std::int64_t>& out);
   void serve_waiters(Reserve& r, Deliveries& out);
   bool low(Reserve const& r) const;
@@ -257,7 +259,7 @@ class BlockSource final : public Source {
   void ask_alone(std::vector<Asked> const& asked);
   // generation: the reserve's when the block was asked for.
   void fetched(std::string const& name, std::uint64_t epoch, std::int64_t generation, std::uint64_t asked,
-               Clock::time_point asked_at, ReserveResult result);
+               Moment asked_at, ReserveResult result);
   static void fail_waiters(Reserve& r, Error const& error, Deliveries& out);
   // Drops ranges older than generation.
   void invalidate_locked(Reserve& r, std::int64_t generation);

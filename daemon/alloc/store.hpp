@@ -24,6 +24,8 @@ namespace pez::daemon {
 
 class Usage;
 using Clock = std::chrono::steady_clock;
+// The wall clock: it goes on while the machine sleeps, where steady_clock (CLOCK_MONOTONIC) stands.
+using WallClock = std::chrono::system_clock;
 
 // A failed exchange with the database, classified once, where it was read (the store).
 struct StoreError {
@@ -242,11 +244,19 @@ class CoreTimer {
   virtual bool armed() const = 0;
 };
 
+// One moment on both clocks.
+struct Moment {
+  Clock::time_point steady;
+  WallClock::time_point wall;
+};
+
 class CoreClock {
  public:
   virtual ~CoreClock() = default;
   virtual Clock::time_point now() const = 0;
+  virtual WallClock::time_point wall_now() const = 0;
   virtual std::unique_ptr<CoreTimer> timer() = 0;
+  Moment moment() const { return Moment{now(), wall_now()}; }
 };
 
 }  // namespace pez::daemon

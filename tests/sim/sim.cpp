@@ -80,6 +80,12 @@ class SimTimer final : public daemon::CoreTimer {
 
 Scheduler::Scheduler() : m_start(Clock::time_point{} + std::chrono::hours(1000)), m_now(m_start) {}
 
+daemon::WallClock::time_point Scheduler::wall_now() const {
+  using namespace std::chrono;
+  return daemon::WallClock::time_point(sys_days(year(2030) / January / 1)) +
+         duration_cast<daemon::WallClock::duration>(m_now - m_start + m_slept);
+}
+
 std::unique_ptr<daemon::CoreTimer> Scheduler::timer() { return std::make_unique<SimTimer>(*this); }
 
 void Scheduler::at(Clock::time_point when, std::function<void()> fn) {

@@ -52,7 +52,12 @@ class Scheduler final : public daemon::CoreClock {
  public:
   Scheduler();
   Clock::time_point now() const override { return m_now; }
+  // The wall clock: from 2030-01-01 00:00 UTC at the start, moving with the steady one, and on
+  // alone while the machine slept.
+  daemon::WallClock::time_point wall_now() const override;
   std::unique_ptr<daemon::CoreTimer> timer() override;
+  // The machine slept for span: the wall clock moved on by it, the steady clock did not.
+  void slept(Clock::duration span) { m_slept += span; }
 
   void at(Clock::time_point when, std::function<void()> fn);
   void after(Clock::duration delay, std::function<void()> fn) { at(m_now + delay, std::move(fn)); }
@@ -74,6 +79,7 @@ class Scheduler final : public daemon::CoreClock {
   };
   Clock::time_point m_start;
   Clock::time_point m_now;
+  Clock::duration m_slept{};
   std::uint64_t m_order = 0;
   std::priority_queue<Event, std::vector<Event>, Later> m_events;
 };
