@@ -36,7 +36,14 @@ TEST_CASE("block: a block's numbers are not handed out after its period ends") {
   CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
   CHECK(rig.period(first) == 20300101);
   CHECK(rig.core->allocator().reserved("p") == 9);
-  rig.advance(100ms);  // the first day is over: 2 to 10 are not handed out
+  SUBCASE("the first day ends") { rig.advance(100ms); }
+  SUBCASE("the first day ends while the machine sleeps") {
+    // A machine suspended, or a virtual machine paused, finds its monotonic clock where it
+    // stopped and its wall clock set on as it wakes; the database's clock went on.
+    rig.clock.slept(100ms);
+    rig.db.move_clock(100ms);
+  }
+  // 2 to 10 are not handed out
   std::vector<std::int64_t> out;
   bool refill = false;
   pez::Printing printing;
@@ -46,41 +53,6 @@ TEST_CASE("block: a block's numbers are not handed out after its period ends") {
   rig.store.answer_all();
   CHECK(rig.numbers(next) == std::vector<std::int64_t>{1});  // which starts again
   CHECK(rig.period(next) == 20300102);
-  CHECK(rig.store.reserves == 2);
-}
-
-TEST_CASE("block: a block's numbers are not handed out after its period ends while the machine slept") {
-  // A machine suspended, or a virtual machine paused, finds its steady clock (CLOCK_MONOTONIC)
-  // where it left it, and its wall clock set on as it wakes; the database's clock went on.
-  Rig rig(Mode::block);
-  rig.create_daily("p", 1, 1000, false);
-  auto first = rig.ask("p", 1);
-  SUBCASE("asleep while holding the block") {
-    rig.store.answer_all();  // 1 to 10 of the first day
-    CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
-    CHECK(rig.period(first) == 20300101);
-    rig.clock.slept(100ms);  // through the end of the first day
-    rig.db.move_clock(100ms);
-    std::vector<std::int64_t> out;
-    bool refill = false;
-    pez::Printing printing;
-    CHECK_FALSE(rig.core->allocator().try_take("p", 1, out, printing, refill));
-    auto next = rig.ask("p", 1);
-    CHECK_FALSE(next->has_value());  // waits for a block of the second day
-    rig.store.answer_all();
-    CHECK(rig.numbers(next) == std::vector<std::int64_t>{1});
-    CHECK(rig.period(next) == 20300102);
-  }
-  SUBCASE("asleep while the block was on its way") {
-    REQUIRE(rig.store.pending.size() == 1);  // 1 to 10 of the first day
-    rig.clock.slept(100ms);
-    rig.db.move_clock(100ms);
-    rig.store.answer_next();
-    CHECK_FALSE(first->has_value());  // burned, and a block of the second day asked for
-    rig.run_for(1s);
-    CHECK(rig.numbers(first) == std::vector<std::int64_t>{1});
-    CHECK(rig.period(first) == 20300102);
-  }
   CHECK(rig.store.reserves == 2);
 }
 
@@ -108,7 +80,11 @@ TEST_CASE("block: a block that arrives after its period ended is burned and aske
   rig.advance(50ms);
   auto first = rig.ask("p", 1);  // 1 to 10 of the first day, which has 50 ms left, are on their way...
   REQUIRE(rig.store.pending.size() == 1);
-  rig.advance(60ms);  // ... and arrive when it is over
+  SUBCASE("... and arrive when it is over") { rig.advance(60ms); }
+  SUBCASE("... and the machine sleeps past its end before they arrive") {
+    rig.clock.slept(60ms);
+    rig.db.move_clock(60ms);
+  }
   rig.store.answer_next();
   CHECK_FALSE(first->has_value());
   CHECK(rig.core->allocator().reserved("p") == 0);
