@@ -711,6 +711,20 @@ class FakeStore final : public daemon::Store {
   bool m_dead = false;
 };
 
+// A daemon's clocks: the world's, but for its wall clock, which may be stepped apart.
+class DaemonClock final : public daemon::CoreClock {
+ public:
+  explicit DaemonClock(Scheduler& world) : m_world(world) {}
+  Clock::time_point now() const override { return m_world.now(); }
+  daemon::WallClock::time_point wall_now() const override { return m_world.wall_now() + m_step; }
+  std::unique_ptr<daemon::CoreTimer> timer() override { return m_world.timer(); }
+  void step_wall(Clock::duration by) { m_step += std::chrono::duration_cast<daemon::WallClock::duration>(by); }
+
+ private:
+  Scheduler& m_world;
+  daemon::WallClock::duration m_step{};
+};
+
 struct SimDaemon {
   SimDaemon(World& world, int id, int connections, daemon::AllocatorOptions options, int workers_percent);
   int id;
@@ -720,6 +734,7 @@ struct SimDaemon {
   int workers_percent;  // of requests that arrive on a thread other than the core's
   daemon::Metrics metrics;
   FakeStore store;
+  DaemonClock clock;
   daemon::Core core;
 };
 
@@ -730,9 +745,9 @@ class World {
 
   Scheduler clock;
   Rng rng;
-  // Whether and when daemons restart: drawn apart, so that a world without restarts is the one
-  // the seed made before they were simulated.
-  Rng restarts;
+  // Whether and when daemons restart, and their wall clocks are stepped: drawn apart, so that a
+  // world without either is the one the seed made before they were simulated.
+  Rng later_faults;
   FakeDb db;
   SeedResult outcome;
   Model model{db, clock};
@@ -1294,9 +1309,10 @@ SimDaemon::SimDaemon(World& world, int i, int conns, daemon::AllocatorOptions o,
       options(o),
       workers_percent(workers),
       store(world, i, conns, o.timeout),
-      core(world.clock, store, metrics, o) {}
+      clock(world.clock),
+      core(clock, store, metrics, o) {}
 
-World::World(std::uint64_t seed, std::ostream* out) : rng(seed), restarts(~seed), trace(out) {
+World::World(std::uint64_t seed, std::ostream* out) : rng(seed), later_faults(~seed), trace(out) {
   model.stats = &outcome;
   db.on_change = [this](std::string const& name) { changed(name); };
 }
@@ -1634,10 +1650,24 @@ void World::schedule_faults() {
           ++outcome.faults;
         });
   }
-  if (restarts.percent(30)) {
-    auto const active_us = std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count();
-    for (auto i = restarts.between(1, 2); i > 0; --i) {
-      clock.at(clock.start() + restarts.micros(0, active_us), [this] { restart(); });
+  auto const active_us = std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count();
+  if (later_faults.percent(30)) {
+    for (auto i = later_faults.between(1, 2); i > 0; --i) {
+      clock.at(clock.start() + later_faults.micros(0, active_us), [this] { restart(); });
+    }
+  }
+  // A daemon's wall clock is stepped (by NTP, or as its machine wakes): ahead, it ends the blocks
+  // of periodic sequences early; back, it changes nothing.
+  if (later_faults.percent(30)) {
+    for (auto i = later_faults.between(1, 3); i > 0; --i) {
+      clock.at(clock.start() + later_faults.micros(0, active_us), [this] {
+        auto& d = live_daemon();
+        auto const by = rng.micros(-300'000, 300'000);
+        log("daemon", d.id, "'s wall clock is stepped by",
+            std::chrono::duration_cast<std::chrono::microseconds>(by).count(), "us");
+        d.clock.step_wall(by);
+        ++outcome.faults;
+      });
     }
   }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
