@@ -212,7 +212,7 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
       if (error.kind == Kind::lost || error.kind == Kind::timeout) {
         // The block is burned; ask again, after a pause if this keeps happening. Waiters wait
         // for their deadline.
-        r.retry.failed(m_ctx.clock.now());
+        r.retry.failed(m_ctx.clock.now(), sequence_error(name, asked, error));
         if (m_failure_log.allow()) {
           spdlog::warn("reserving a block of {} failed: {}; trying again{}", name, error.message,
                        m_failure_log.left_out_text());
@@ -238,11 +238,12 @@ void BlockSource::fetched(std::string const& name, std::uint64_t epoch, std::int
         erase_locked(it, out);
         refresh_catalog = true;
       } else {
-        r.retry.failed(m_ctx.clock.now());
+        auto const answer = sequence_error(name, asked, error);
+        r.retry.failed(m_ctx.clock.now(), answer);
         if (m_failure_log.allow()) {
           spdlog::error("reserving a block of {} failed: {}{}", name, error.message, m_failure_log.left_out_text());
         }
-        fail_waiters(r, sequence_error(name, asked, error), out);
+        fail_waiters(r, answer, out);
       }
     } else {
       Reserve& r = it->second;

@@ -320,7 +320,8 @@ void BlockSource::database_down(Error const& error) {
 
 void BlockSource::expire(Clock::time_point now, Error const& late) {
   // A request is told the database did not answer in time where its block was asked for and
-  // the statement still runs, or the last one took too long; else (no free connection) late.
+  // the statement still runs, or the last one took too long; what the last one met where the
+  // next waits for its pause; else (no free connection) late.
   auto const unanswered = unanswered_error(m_ctx.timeout);
   Deliveries out;
   {
@@ -333,7 +334,8 @@ void BlockSource::expire(Clock::time_point now, Error const& late) {
       }
       // Not only from the front: a request that waited for the catalog joins behind later ones.
       auto& waiters = found->second.waiters;
-      Error const& answer = found->second.fetching || found->second.timed_out ? unanswered : late;
+      auto const met = found->second.retry.waiting_after(now);
+      Error const& answer = found->second.fetching || found->second.timed_out ? unanswered : met ? *met : late;
       for (auto it = waiters.begin(); it != waiters.end();) {
         if (it->deadline <= now) {
           out.push_back(Delivery{std::move(*it), {}, answer, {}});

@@ -41,17 +41,22 @@ struct SourceContext {
 // 10 ms the first time, then after waits that double up to a second. A success resets it.
 class Retry {
  public:
-  // Notes a failure now; the sequence waits until ready_at().
-  void failed(Clock::time_point now);
+  // Notes a failure now, and what it answered (if anything); the sequence waits until ready_at().
+  void failed(Clock::time_point now, std::optional<Error> answered = std::nullopt);
   void succeeded() {
     m_delay = Clock::duration::zero();
     m_at = {};
+    m_answered.reset();
   }
   Clock::time_point ready_at() const { return m_at; }
+  // While the sequence waits at now, what its last failure answered: a request whose deadline
+  // comes first gets that answer, not only that its time ran out.
+  std::optional<Error> waiting_after(Clock::time_point now) const { return m_at > now ? m_answered : std::nullopt; }
 
  private:
   Clock::duration m_delay{};
   Clock::time_point m_at{};
+  std::optional<Error> m_answered;
 };
 
 // Strict mode (DESIGN §1): every number is taken from the database after its request arrived

@@ -18,10 +18,11 @@ constexpr auto k_longest_retry = 1000ms;
 
 }  // namespace
 
-void Retry::failed(Clock::time_point now) {
+void Retry::failed(Clock::time_point now, std::optional<Error> answered) {
   m_delay = m_delay == Clock::duration::zero() ? Clock::duration(k_first_retry)
                                                : std::min<Clock::duration>(m_delay * 2, k_longest_retry);
   m_at = now + m_delay;
+  m_answered = std::move(answered);
 }
 
 Error sequence_error(std::string const& name, std::uint64_t count, StoreError const& error) {
@@ -231,7 +232,7 @@ void StrictSource::take_failed(Batch& batch, StoreError const& error) {
   if (error.kind == Kind::lost) {
     // Whatever this exchange took is burned; its requests try again, after a pause if this
     // keeps happening.
-    m_retry[batch.name].failed(m_ctx.clock.now());
+    m_retry[batch.name].failed(m_ctx.clock.now(), sequence_error(batch.name, batch.total, error));
     if (m_failure_log.allow()) {
       spdlog::warn("taking numbers from {} failed: {}; trying again{}", batch.name, error.message,
                    m_failure_log.left_out_text());
@@ -249,14 +250,14 @@ void StrictSource::take_failed(Batch& batch, StoreError const& error) {
 
 void StrictSource::refuse(Batch& batch, StoreError const& error) {
   using Kind = StoreError::Kind;
+  auto const answer = sequence_error(batch.name, batch.total, error);
   if (error.kind == Kind::internal || error.kind == Kind::unreadable || error.kind == Kind::denied ||
       error.kind == Kind::timeout) {
-    m_retry[batch.name].failed(m_ctx.clock.now());
+    m_retry[batch.name].failed(m_ctx.clock.now(), answer);
     if (m_failure_log.allow()) {
       spdlog::error("taking numbers from {} failed: {}{}", batch.name, error.message, m_failure_log.left_out_text());
     }
   }
-  auto const answer = sequence_error(batch.name, batch.total, error);
   if (answer.code == Errc::exhausted) m_ctx.observed(batch.name, 0, true, 0);
   if (answer.code == Errc::not_found) m_ctx.store.refresh_entry(batch.name);
   for (auto& request : batch.requests) {
@@ -338,13 +339,17 @@ void StrictSource::database_down(Error const& error) {
 
 void StrictSource::expire(Clock::time_point now, Error const& late) {
   // A request whose sequence's statement is running is told that the database did not answer
-  // in time; one that waits for a free connection (or its sequence's retry time), late.
+  // in time; one that waits for its sequence's next try, what the last one met; one that waits
+  // for a free connection, late.
   auto const unanswered = unanswered_error(m_ctx.timeout);
-  std::vector<std::pair<Request, Error const*>> expired;
+  std::vector<std::pair<Request, Error>> expired;
   for (auto it = m_queue.begin(); it != m_queue.end();) {
     if (it->deadline <= now) {
       bool const behind = std::ranges::any_of(m_in_flight, [&](auto const& batch) { return batch->name == it->name; });
-      expired.emplace_back(std::move(*it), behind ? &unanswered : &late);
+      std::optional<Error> met;
+      if (auto retry = m_retry.find(it->name); !behind && retry != m_retry.end())
+        met = retry->second.waiting_after(now);
+      expired.emplace_back(std::move(*it), behind ? unanswered : met ? *met : late);
       it = m_queue.erase(it);
     } else {
       ++it;
@@ -359,7 +364,7 @@ void StrictSource::expire(Clock::time_point now, Error const& late) {
       }
     }
   }
-  for (auto& [request, answer] : expired) request.answer(std::unexpected(*answer));
+  for (auto& [request, answer] : expired) request.answer(std::unexpected(std::move(answer)));
   for (auto& handler : in_flight) handler(std::unexpected(unanswered));
 }
 

@@ -45,6 +45,8 @@ class ManualStore final : public pez::daemon::Store {
   int catalog_reads = 0;
   // Every take fails with this, when set.
   std::optional<StoreError::Kind> takes_fail;
+  // Every reserve fails with this, when set.
+  std::optional<StoreError::Kind> reserves_fail;
 
   void set_events(StoreEvents* events) override { m_events = events; }
   bool can_send() const override { return m_free > 0; }
@@ -56,17 +58,17 @@ class ManualStore final : public pez::daemon::Store {
         takes_fail ? pez::daemon::TakeResult(std::unexpected(StoreError{*takes_fail, "refused"}))
                    : to_result(m_db.take_dated(name, count)));
     push(
-        "take " + name, [this, h, r] { (*h)(std::move(*r)); }, h);
+        "take " + name, [h, r] { (*h)(std::move(*r)); }, h);
   }
   void reserve(std::string const& name, std::uint64_t count, pez::daemon::ReserveHandler handler) override {
     --m_free;
     ++reserves;
     auto h = std::make_shared<pez::daemon::ReserveHandler>(std::move(handler));
-    auto r = m_db.reserve(name, static_cast<std::int64_t>(count));
+    auto r = reserve_in_db(name, count);
     auto result = std::make_shared<pez::daemon::ReserveResult>(
         r ? pez::daemon::ReserveResult(*r) : pez::daemon::ReserveResult(std::unexpected(r.error())));
     push(
-        "reserve " + name, [this, h, result] { (*h)(std::move(*result)); }, h);
+        "reserve " + name, [h, result] { (*h)(std::move(*result)); }, h);
   }
   // Several sequences in one statement, when the test sets batch above 1 (as k_reserve_many_sql).
   std::size_t batch = 1;
@@ -79,7 +81,7 @@ class ManualStore final : public pez::daemon::Store {
     std::vector<pez::daemon::ReserveResult> blocks;
     std::string what = "reserve";
     for (auto const& ask : asks) {
-      auto r = m_db.reserve(ask.name, static_cast<std::int64_t>(ask.count));
+      auto r = reserve_in_db(ask.name, ask.count);
       blocks.push_back(r ? pez::daemon::ReserveResult(*r) : pez::daemon::ReserveResult(std::unexpected(r.error())));
       what += " " + ask.name;
     }
@@ -127,14 +129,14 @@ class ManualStore final : public pez::daemon::Store {
       r = g ? pez::daemon::ChangeResult(*g) : pez::daemon::ChangeResult(std::unexpected(g.error()));
     }
     push(
-        "change " + change.name, [this, h, r] { (*h)(r); }, h);
+        "change " + change.name, [h, r] { (*h)(r); }, h);
   }
   void describe(std::string const& name, pez::daemon::DescribeHandler handler) override {
     --m_free;
     auto h = std::make_shared<pez::daemon::DescribeHandler>(std::move(handler));
     auto rows = m_db.describe(name);
     push(
-        "describe", [this, h, rows] { (*h)(rows); }, h);
+        "describe", [h, rows] { (*h)(rows); }, h);
   }
   Catalog const& catalog() const override { return m_catalog; }
   std::uint64_t refresh_catalog() override {
@@ -185,6 +187,10 @@ class ManualStore final : public pez::daemon::Store {
   }
 
  private:
+  std::expected<pez::daemon::Block, StoreError> reserve_in_db(std::string const& name, std::uint64_t count) {
+    if (reserves_fail) return std::unexpected(StoreError{*reserves_fail, "refused"});
+    return m_db.reserve(name, static_cast<std::int64_t>(count));
+  }
   template <typename Handler>
   void push(std::string what, std::function<void()> deliver, std::shared_ptr<Handler> h) {
     pending.push_back(Pending{std::move(what),
@@ -242,14 +248,14 @@ class ManualStore final : public pez::daemon::Store {
 // One daemon's core on a ManualStore, with the catalog read.
 struct Rig {
   explicit Rig(Mode mode, int connections = 2, std::uint32_t strict_batch = 20000,
-               pez::daemon::BlockOptions block = {10, 10, 30s})
+               pez::daemon::BlockOptions block = {10, 10, 30s}, std::chrono::milliseconds timeout = 5s)
       : store(db, clock, connections) {
     spdlog::set_level(spdlog::level::off);
     // The database's clock runs with the core's, from 2030-01-01 00:00 UTC; its periods last 100 ms.
     db.set_clock([this] { return clock.now(); });
     db.set_period_lengths(std::array<pez::daemon::Clock::duration, 3>{100ms, 100ms, 100ms});
     AllocatorOptions options;
-    options.timeout = 5s;
+    options.timeout = timeout;
     options.mode = mode;
     options.block = block;
     options.strict_batch = strict_batch;

@@ -276,3 +276,27 @@ TEST_CASE("block: after a statement of several took too long, each goes alone un
   CHECK(rig.numbers(more_p) == std::vector<std::int64_t>{11});
   CHECK(rig.numbers(first_q) == std::vector<std::int64_t>{21});
 }
+
+TEST_CASE("a request that waits past request_timeout for its sequence's next try is told what the last one met") {
+  // After each failure a sequence waits before its next statement, twice as long as the time
+  // before, up to a second: where request_timeout is shorter, a request that came during the
+  // wait reached its deadline untried and was told only that the database had not answered.
+  for (auto const mode : {Mode::strict, Mode::block}) {
+    CAPTURE(mode == Mode::strict);
+    Rig rig(mode, 2, 20000, {10, 10, 30s}, 300ms);
+    rig.store.takes_fail = StoreError::Kind::denied;
+    rig.store.reserves_fail = StoreError::Kind::denied;
+    // Six failures in a row, each tried after the wait the one before set (at most 160 ms).
+    for (int i = 0; i < 6; ++i) {
+      auto refused = rig.ask("forward", 1);
+      rig.run_for(1s);
+      REQUIRE(rig.error(refused) == pez::Errc::internal);
+    }
+    auto waits = rig.ask("forward", 1);  // the next try is 320 ms away
+    rig.run_for(1s);
+    CHECK(rig.error(waits) == pez::Errc::internal);
+    CHECK(message(waits) ==
+          "pezd's database role may not take numbers from \"forward\" (refused); run sql/grants.sql as the owner of "
+          "schema pez");
+  }
+}
