@@ -1532,9 +1532,9 @@ void World::create_through(SimDaemon& d, std::string const& name) {
   if (spec.time_zone) j["timezone"] = *spec.time_zone;
   log("admin: create", j.dump(), "through daemon", d.id);
   d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
-                     [this, spec, valid](daemon::AdminResult result) {
+                     [this, &d, spec, valid](daemon::AdminResult result) {
                        log("admin: create", spec.name, result ? "done" : result.error().message);
-                       model.create_answered(spec, valid, result);
+                       if (!d.dead) model.create_answered(spec, valid, result);  // else it reaches nobody
                      });
 }
 
@@ -1593,8 +1593,8 @@ void World::admin() {
                                             list ? std::string() : name,
                                             {},
                                             {}},
-                       [this](daemon::AdminResult result) {
-                         if (!result && (result.error().code == Errc::internal)) {
+                       [this, &d](daemon::AdminResult result) {
+                         if (!d.dead && !result && (result.error().code == Errc::internal)) {
                            model.fail("admin list or inspect failed: " + result.error().message);
                          }
                        });
