@@ -38,6 +38,12 @@ namespace asio = boost::asio;
 
 namespace {
 
+AllocatorOptions allocator_options(Config const& config) {
+  AllocatorOptions options{config.request_timeout, config.mode, config.block, config.wrap_warning};
+  options.admin_timeout = config.admin_timeout;
+  return options;
+}
+
 // Raises the soft open-file limit to the hard one, and says how many client connections fit
 // under it: each takes one descriptor, and some are kept for the database connections, the
 // listeners and the event loops.
@@ -170,11 +176,11 @@ Daemon::Daemon(Config config, int argc, char** argv)
            Database::Options{m_config.conn_params(), m_config.listen_conn_params(), m_config.db_connections,
                              TimeLimit{m_config.connect_timeout, "connect_timeout"},
                              TimeLimit{m_config.request_timeout, "request_timeout"}, m_config.reconnect_max,
-                             m_config.require_synchronous_standby, m_config.usage_interval},
+                             m_config.require_synchronous_standby, m_config.usage_interval,
+                             TimeLimit{m_config.admin_timeout, "admin_timeout"}},
            *m_metrics.front()),
       m_clock(m_io),
-      m_allocation(m_clock, m_db, *m_metrics.front(),
-                   AllocatorOptions{m_config.request_timeout, m_config.mode, m_config.block, m_config.wrap_warning}),
+      m_allocation(m_clock, m_db, *m_metrics.front(), allocator_options(m_config)),
       m_shared(m_config, m_allocation.allocator(), m_allocation.admin(), m_db, m_io.get_executor(), m_lifecycle,
                connection_limit(m_config), [this] { settle(); }),
       m_pages(m_shared, views(m_metrics)),
@@ -328,7 +334,8 @@ void Daemon::drain(int signal) {
   m_unix.stop();
   m_http.stop();
   on_every_thread([](Context& ctx) { ctx.sessions.drain_all(); });
-  m_drain_deadline.expires_after(m_config.request_timeout + std::chrono::seconds(2));
+  // The longest a request or an admin command waits for the database, and a margin.
+  m_drain_deadline.expires_after(std::max(m_config.request_timeout, m_config.admin_timeout) + std::chrono::seconds(2));
   m_drain_deadline.async_wait([this](boost::system::error_code ec) {
     if (ec || m_lifecycle.drain_deadline() != Lifecycle::Action::close_now) return;
     spdlog::warn("shutdown: {} connections still open after the drain period; closing them",

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <iterator>
+#include <string_view>
 
 #include "common/admin.hpp"
 #include "common/forecast.hpp"
@@ -231,7 +232,7 @@ void Admin::sweep() {
   auto const now = m_clock.now();
   std::deque<Job> late;
   for (auto it = m_queue.begin(); it != m_queue.end();) {
-    if (!it->read_back && it->deadline <= now) {
+    if (it->deadline <= now) {
       late.push_back(std::move(*it));
       it = m_queue.erase(it);
     } else {
@@ -243,11 +244,24 @@ void Admin::sweep() {
     auto const why = m_store.down()
                          ? m_store.last_error()
                          : "no database connection came free within " + settings::format_duration(m_timeout) +
-                               " (request_timeout): each was busy with a statement (db_connections says "
+                               " (admin_timeout): each was busy with a statement (db_connections says "
                                "how many pezd opens)";
-    for (auto& job : late) job.handler(std::unexpected(unavailable_error(why)));
+    for (auto& job : late) failed(job, unavailable_error(why));
   }
   if (!m_queue.empty()) arm_sweep();
+}
+
+void Admin::failed(Job& job, Error error) {
+  if (job.read_back) {
+    // The change is done: not to be tried again, only looked at.
+    constexpr std::string_view k_again = "; try again later";
+    if (error.message.ends_with(k_again)) error.message.resize(error.message.size() - k_again.size());
+    error.message = "sequence " + job.command.name + " was " +
+                    (job.command.op == AdminCommand::Op::create ? "created" : "reset") + " (generation " +
+                    std::to_string(job.generation) + "), but reading it back failed: " + error.message +
+                    "; pez admin inspect " + job.command.name + " shows it";
+  }
+  finish(job, std::unexpected(std::move(error)));
 }
 
 void Admin::finish(Job& job, AdminResult result) {
@@ -285,6 +299,7 @@ void Admin::start(Job job) {
     // given when it is offered again.
     if (changed(job, std::move(result))) m_queue.push_front(std::move(job));
     pump();  // and the creates that waited for this one
+    if (!m_queue.empty()) arm_sweep();
   });
 }
 
@@ -310,6 +325,7 @@ void Admin::start_creates(std::vector<Job> jobs) {
     m_queue.insert(m_queue.begin(), std::make_move_iterator(read_back.begin()),
                    std::make_move_iterator(read_back.end()));
     pump();
+    if (!m_queue.empty()) arm_sweep();
   });
 }
 
@@ -334,6 +350,7 @@ bool Admin::changed(Job& job, ChangeResult result) {
   m_allocator.sequence_changed(done.name, *result);
   job.read_back = done.op == Op::create ? 201 : 200;
   job.generation = *result;
+  job.deadline = m_clock.now() + m_timeout;
   return true;
 }
 
@@ -344,14 +361,7 @@ void Admin::describe(Job job) {
   m_store.describe(name, [this, job = std::move(job), all](DescribeResult result) mutable {
     --m_running;
     if (!result) {
-      auto error = admin_error(job.command, result.error());
-      if (job.read_back) {
-        error.message = "sequence " + job.command.name + " was " +
-                        (job.command.op == AdminCommand::Op::create ? "created" : "reset") + " (generation " +
-                        std::to_string(job.generation) + "), but reading it back failed: " + error.message +
-                        "; pez admin inspect " + job.command.name + " shows it";
-      }
-      finish(job, std::unexpected(std::move(error)));
+      failed(job, admin_error(job.command, result.error()));
       return;
     }
     unsigned const status = job.read_back.value_or(200);

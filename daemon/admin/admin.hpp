@@ -40,9 +40,10 @@ class Admin {
   struct Job {
     AdminCommand command;
     AdminHandler handler;
+    // Until when it may wait for a connection (admin_timeout); a read back waits anew.
     Clock::time_point deadline;
-    // After a create or reset: the sequence is read back and answered with this status. The
-    // change is done, so this part does not expire.
+    // After a create or reset: the sequence is read back and answered with this status. A read
+    // back that fails or waits too long is answered saying the change was done all the same.
     std::optional<unsigned> read_back;
     std::int64_t generation = 0;
   };
@@ -54,6 +55,8 @@ class Admin {
   // A create not yet sent, which may join others.
   bool waiting_create(Job const& job) const;
   void finish(Job& job, AdminResult result);
+  // Answers job with error, which stopped it; after a change, saying the change was done.
+  void failed(Job& job, Error error);
   void arm_sweep();
   void sweep();
 

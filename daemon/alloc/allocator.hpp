@@ -101,6 +101,8 @@ struct AllocatorOptions {
   // Most numbers one strict statement takes for several waiting requests (one request alone
   // may ask for more).
   std::uint32_t strict_batch = 20000;
+  // How long an admin command may wait for a connection (Admin; admin_timeout).
+  std::chrono::milliseconds admin_timeout{10000};
 };
 
 class Allocator {

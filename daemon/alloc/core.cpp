@@ -43,7 +43,7 @@ std::unique_ptr<CoreTimer> AsioClock::timer() { return std::make_unique<AsioTime
 Core::Core(CoreClock& clock, Store& store, Metrics& metrics, AllocatorOptions options)
     : m_store(store),
       m_allocator(clock, store, metrics, options),
-      m_admin(clock, store, m_allocator, options.timeout, options.mode == Mode::block) {
+      m_admin(clock, store, m_allocator, options.admin_timeout, options.mode == Mode::block) {
   m_store.set_events(this);
 }
 

@@ -73,6 +73,7 @@ struct Config {
   std::string log_level = "info";
 
   Millis request_timeout{5000};
+  Millis admin_timeout{10000};
   Millis connect_timeout{5000};
   Millis reconnect_max{1000};
   Millis header_timeout{30000};

@@ -77,7 +77,7 @@ std::string group_of(std::string_view key) {
   for (std::string_view k : {"http", "socket", "socket_group"}) {
     if (key == k) return "Listeners";
   }
-  for (std::string_view k : {"admin_group", "admin_token_file", "wrap_warning", "usage_interval"}) {
+  for (std::string_view k : {"admin_group", "admin_token_file", "admin_timeout", "wrap_warning", "usage_interval"}) {
     if (key == k) return "Administration";
   }
   if (key.ends_with("database_url") || key.starts_with("db_") || key == "connect_timeout" || key == "reconnect_max" ||
@@ -263,6 +263,9 @@ void add_log_and_client_specs(std::vector<Spec>& out, Config& cfg) {
       }});
   out.push_back(duration_spec("request_timeout", cfg.request_timeout, 100ms, 10min,
                               "Longest a request waits for the database before it is answered 503."));
+  out.push_back(duration_spec("admin_timeout", cfg.admin_timeout, 100ms, 10min,
+                              "Longest an admin command (list, inspect, create, reset, drop) waits for the database "
+                              "before it is answered unavailable."));
   out.push_back(duration_spec("connect_timeout", cfg.connect_timeout, 100ms, 10min,
                               "Longest one attempt to connect to the database may take."));
   out.push_back(duration_spec("reconnect_max", cfg.reconnect_max, 10ms, 10min,

@@ -278,7 +278,7 @@ void Database::change(Change const& change, ChangeHandler handler) {
   std::vector<char const*> params;
   for (auto const& v : values) params.push_back(v ? v->c_str() : nullptr);
   bool const drop = change.op == Change::Op::drop;
-  slot.conn->exec_params(sql, params, m_options.statement_timeout,
+  slot.conn->exec_params(sql, params, m_options.admin_timeout,
                          answer<std::int64_t>(slot, slot.conn, std::move(handler),
                                               [drop](PgResults const& r) { return change_answer(r, drop); }));
 }
@@ -303,7 +303,7 @@ void Database::create_many(std::vector<CreateSpec> const& specs, CreateManyHandl
   char const* params[] = {text.c_str()};
   auto const count = specs.size();
   slot.conn->exec_params(
-      k_create_many_sql, params, m_options.statement_timeout,
+      k_create_many_sql, params, m_options.admin_timeout,
       answer<std::vector<ChangeResult>>(slot, slot.conn, std::move(handler),
                                         [count](PgResults const& r) { return create_many_answer(r, count); }));
 }

@@ -84,6 +84,8 @@ class Database final : public Store {
     bool require_synchronous_standby = false;
     // How often every sequence's position is read for the rates and forecasts; 0: never.
     Millis usage_interval{10000};
+    // The statements of admin commands (a change, creates, list and inspect).
+    TimeLimit admin_timeout{Millis{10000}, "admin_timeout"};
   };
 
   Database(boost::asio::io_context& io, Options options, Metrics& metrics);

@@ -183,7 +183,7 @@ void Database::describe(std::string const& name, DescribeHandler handler) {
   Slot& slot = lease();
   char const* params[] = {name.c_str()};
   auto const all = name.empty();
-  slot.conn->exec_params(all ? k_list_sql : k_describe_sql, std::span(params, all ? 0 : 1), m_options.statement_timeout,
+  slot.conn->exec_params(all ? k_list_sql : k_describe_sql, std::span(params, all ? 0 : 1), m_options.admin_timeout,
                          answer<std::vector<SequenceRow>>(slot, slot.conn, std::move(handler), describe_answer));
 }
 

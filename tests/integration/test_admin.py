@@ -3,6 +3,7 @@
 HTTP /admin/ with a bearer token, who may do it, hostile names, countdowns that run out, and
 resets and drops reaching a second daemon."""
 
+import concurrent.futures
 import contextlib
 import grp
 import json
@@ -552,3 +553,35 @@ def test_a_failed_admin_command_is_logged_with_what_it_was(cluster, db, start_pe
                        (["inspect", "forward"], "admin inspect of forward failed: state unreadable")):
         assert_one_error_line(pezd.pez("admin", *args), 1, "the database refused: state unreadable")
         wait_until(lambda: what in pezd.log_text(), 10, what=f"{what!r} in pezd's log")
+
+
+def test_an_admin_command_waits_past_request_timeout_up_to_admin_timeout(cluster, db, start_pezd):
+    # A transaction left open holds the sequence (an operator's ALTER SEQUENCE in psql): a reset
+    # waits for its lock. Number requests give up after request_timeout; an admin command waits
+    # on for admin_timeout, and happens once the lock is gone. Held past admin_timeout, it is
+    # answered 75 saying so, and did not happen.
+    pezd = start_pezd(["--request-timeout", "1s", "--admin-timeout", "5s"])
+    assert pezd.pez("admin", "create", "held").returncode == 0
+    assert pezd.numbers("held", 3) == [1, 2, 3]
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE '%reset_sequence%' AND application_name <> 'transaction_left_open'")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        with cluster.transaction_left_open(db, "ALTER SEQUENCE pez.held CACHE 1;", locks="pez.held"):
+            reset = pool.submit(pezd.pez, "admin", "reset", "held")
+            wait_until(lambda: cluster.psql(db, waiting) != "0", 10, what="the reset to wait for the lock")
+            time.sleep(2.5)  # past request_timeout, twice over
+            assert not reset.done(), reset.result()
+        r = reset.result(timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("reset held:"), r.stderr
+    assert pezd.numbers("held", 1) == [1]
+
+    log_from = cluster.log_size()
+    with cluster.transaction_left_open(db, "ALTER SEQUENCE pez.held CACHE 1;", locks="pez.held"):
+        r = pezd.pez("admin", "reset", "held", "--to", "100")
+        # The statement given up is cancelled, not left waiting for the lock (whereupon it would
+        # happen all the same, as one whose cancel came too late may).
+        wait_until(lambda: "canceling statement due to user request" in cluster.log_since(log_from), 10,
+                   what="PostgreSQL to log the given-up reset as cancelled")
+    assert_one_error_line(r, 75, "the database did not answer within 5s (admin_timeout)")
+    assert pezd.numbers("held", 1) == [2]

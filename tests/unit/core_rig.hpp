@@ -47,6 +47,8 @@ class ManualStore final : public pez::daemon::Store {
   std::optional<StoreError::Kind> takes_fail;
   // Every reserve fails with this, when set.
   std::optional<StoreError::Kind> reserves_fail;
+  // The connections of the next statements answered break then: they are not offered again.
+  int break_after_answer = 0;
 
   void set_events(StoreEvents* events) override { m_events = events; }
   bool can_send() const override { return m_free > 0; }
@@ -196,6 +198,10 @@ class ManualStore final : public pez::daemon::Store {
     pending.push_back(Pending{std::move(what),
                               [this, deliver] {
                                 deliver();
+                                if (break_after_answer > 0) {
+                                  --break_after_answer;
+                                  return;
+                                }
                                 release();
                               },
                               [this, h](StoreError e) {
@@ -248,7 +254,8 @@ class ManualStore final : public pez::daemon::Store {
 // One daemon's core on a ManualStore, with the catalog read.
 struct Rig {
   explicit Rig(Mode mode, int connections = 2, std::uint32_t strict_batch = 20000,
-               pez::daemon::BlockOptions block = {10, 10, 30s}, std::chrono::milliseconds timeout = 5s)
+               pez::daemon::BlockOptions block = {10, 10, 30s}, std::chrono::milliseconds timeout = 5s,
+               std::chrono::milliseconds admin_timeout = 10s)
       : store(db, clock, connections) {
     spdlog::set_level(spdlog::level::off);
     // The database's clock runs with the core's, from 2030-01-01 00:00 UTC; its periods last 100 ms.
@@ -256,6 +263,7 @@ struct Rig {
     db.set_period_lengths(std::array<pez::daemon::Clock::duration, 3>{100ms, 100ms, 100ms});
     AllocatorOptions options;
     options.timeout = timeout;
+    options.admin_timeout = admin_timeout;
     options.mode = mode;
     options.block = block;
     options.strict_batch = strict_batch;

@@ -162,8 +162,10 @@ TEST_CASE("a reserve that ran while the name was dropped answers no 404 once it 
   CHECK(rig.numbers(after) == std::vector<std::int64_t>{501});
 }
 
-TEST_CASE("an admin command that waits for a connection past request_timeout says why, and what to change") {
-  Rig rig(Mode::strict, 1);
+// An admin command waits for a connection as long as admin_timeout, however short request_timeout
+// is: number requests may give up fast, an operator's command waits out a busy moment.
+TEST_CASE("an admin command waits for a connection up to admin_timeout, past request_timeout, then says why") {
+  Rig rig(Mode::strict, 1, 20000, {10, 10, 30s}, 300ms, 2s);
   auto busy = rig.ask("forward", 1);  // the one connection is busy with it
   REQUIRE(rig.store.pending.size() == 1);
   struct Answer {
@@ -181,24 +183,67 @@ TEST_CASE("an admin command that waits for a connection past request_timeout say
                           });
     return answer;
   };
+  // Past request_timeout the request is answered; the admin command waits on.
+  auto served = inspect();
+  rig.advance(1500ms);
+  CHECK(rig.error(busy) == pez::Errc::unavailable);  // its statement ran past request_timeout
+  CHECK_FALSE(served->answered);
+  rig.store.answer_next();  // the take's statement ends: the connection is the admin command's
+  REQUIRE(rig.store.pending.size() == 1);
+  CHECK(rig.store.pending.front().what == "describe");
+  rig.store.answer_next();
+  CHECK(served->answered);
+  CHECK(served->succeeded);
+
+  // Past admin_timeout it gives up, and says why.
+  auto held = rig.ask("forward", 1);
+  REQUIRE(rig.store.pending.size() == 1);
   auto waiting = inspect();
-  rig.advance(5100ms);
+  rig.advance(1900ms);
+  CHECK_FALSE(waiting->answered);
+  rig.advance(200ms);
   CHECK(waiting->answered);
   CHECK_FALSE(waiting->succeeded);
   CHECK(waiting->error.code == pez::Errc::unavailable);
   CHECK(waiting->error.message ==
-        "the database is unavailable: no database connection came free within 5s (request_timeout): each was busy "
+        "the database is unavailable: no database connection came free within 2s (admin_timeout): each was busy "
         "with a statement (db_connections says how many pezd opens); try again later");
   // Down meanwhile: that is what it says.
   auto also_waiting = inspect();
   rig.store.down_because = "the server closed the connection";
-  rig.advance(5100ms);
+  rig.advance(2100ms);
   CHECK(also_waiting->answered);
   CHECK_FALSE(also_waiting->succeeded);
   CHECK(also_waiting->error.message ==
         "the database is unavailable: the server closed the connection; try again later");
   rig.store.down_because.clear();
-  CHECK(rig.error(busy) == pez::Errc::unavailable);  // its statement ran past request_timeout too
+  CHECK(rig.error(held) == pez::Errc::unavailable);
+}
+
+// A change done, its read back waits for a connection (the one it ran on broke): after
+// admin_timeout the command is answered, saying the change was done, rather than never.
+TEST_CASE("a change whose read back finds no connection within admin_timeout says it was done") {
+  Rig rig(Mode::strict, 1, 20000, {10, 10, 30s}, 300ms, 2s);
+  std::optional<pez::daemon::AdminResult> answer;
+  rig.core->admin().run(pez::daemon::AdminCommand{pez::daemon::AdminCommand::Op::reset, "forward", 7, {}},
+                        [&](pez::daemon::AdminResult r) { answer = std::move(r); });
+  REQUIRE(rig.store.pending.size() == 1);
+  rig.store.break_after_answer = 1;
+  rig.store.answer_next();  // reset: done, and the connection breaks
+  CHECK(rig.store.pending.empty());
+  rig.advance(1900ms);
+  CHECK_FALSE(answer);
+  rig.advance(200ms);
+  REQUIRE(answer);
+  REQUIRE_FALSE(answer->has_value());
+  auto const& error = answer->error();
+  CHECK(error.code == pez::Errc::unavailable);
+  CHECK(error.message.starts_with("sequence forward was reset (generation "));
+  CHECK(error.message.ends_with(
+      "), but reading it back failed: the database is unavailable: no database connection came free within 2s "
+      "(admin_timeout): each was busy with a statement (db_connections says how many pezd opens); pez admin "
+      "inspect forward shows it"));
+  CHECK(rig.core->admin().pending() == 0);
 }
 
 TEST_CASE("a sequence made by hand (generation 0) keeps its reserve across catalog reads") {
