@@ -222,6 +222,13 @@ class Model {
     heard.emplace_back(m_clock.now(), period);
   }
 
+  struct AdminAsk {
+    int daemon = 0;
+    std::string what;
+    Clock::time_point latest;
+    bool answered = false;
+  };
+
   struct Request {
     int daemon = 0;
     std::string name;
@@ -319,11 +326,29 @@ class Model {
     }
   }
 
-  // Daemon died (its process was killed): the requests it has not answered get no answer.
+  // Daemon died (its process was killed): the requests and admin commands it has not answered
+  // get no answer.
   void abandon(int daemon) {
     for (auto& r : m_requests) {
       if (r.daemon == daemon && !r.answered) r.abandoned = r.answered = true;
     }
+    for (auto& a : m_admin) {
+      if (a.daemon == daemon) a.answered = true;
+    }
+  }
+
+  // An admin command through a daemon: answered within four times admin_timeout (a wait for a
+  // connection and a statement, for the change and again for reading it back), and the sweeps.
+  std::size_t admin_sent(int daemon, std::string what, Clock::duration admin_timeout) {
+    m_admin.push_back(AdminAsk{daemon, std::move(what), m_clock.now() + 4 * admin_timeout + 250ms, false});
+    return m_admin.size() - 1;
+  }
+  void admin_answered(std::size_t id) {
+    auto& a = m_admin[id];
+    if (a.answered) return;  // its daemon died first
+    a.answered = true;
+    if (m_clock.now() > a.latest)
+      fail("admin " + a.what + " (daemon " + std::to_string(a.daemon) + ") was answered late");
   }
 
   void finish() {
@@ -332,6 +357,9 @@ class Model {
         fail("request " + std::to_string(i) + " (daemon " + std::to_string(m_requests[i].daemon) + ", " +
              m_requests[i].name + ") was never answered");
       }
+    }
+    for (auto const& a : m_admin) {
+      if (!a.answered) fail("admin " + a.what + " (daemon " + std::to_string(a.daemon) + ") was never answered");
     }
   }
 
@@ -569,6 +597,7 @@ class Model {
   // When the database told a daemon that a sequence ran out in the last second, and in which period.
   std::map<std::pair<int, std::string>, std::vector<std::pair<Clock::time_point, std::int32_t>>> m_ran_out;
   std::vector<Request> m_requests;
+  std::vector<AdminAsk> m_admin;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -588,8 +617,12 @@ class World;
 // backoff; each new connection reads the catalog first; every connection listens for notices.
 class FakeStore final : public daemon::Store {
  public:
-  FakeStore(World& world, int id, int connections, Clock::duration timeout)
-      : m_world(world), m_id(id), m_timeout(timeout), m_conns(static_cast<std::size_t>(connections)) {}
+  FakeStore(World& world, int id, int connections, Clock::duration timeout, Clock::duration admin_timeout)
+      : m_world(world),
+        m_id(id),
+        m_timeout(timeout),
+        m_admin_timeout(admin_timeout),
+        m_conns(static_cast<std::size_t>(connections)) {}
 
   void set_events(StoreEvents* events) override { m_events = events; }
   bool can_send() const override {
@@ -651,6 +684,8 @@ class FakeStore final : public daemon::Store {
     // The connection breaks after the statement ran and before its commit: what it did is rolled
     // back (roll_back, for takes and reserves), and no answer comes.
     bool rolls_back = false;
+    // An admin command's statement: given up after admin_timeout, as Database does.
+    bool admin = false;
     std::function<void()> execute;         // at the server
     std::function<void()> roll_back;       // undoes execute's transaction
     std::function<void()> reply;           // the answer arrives
@@ -692,6 +727,7 @@ class FakeStore final : public daemon::Store {
   World& m_world;
   int m_id;
   Clock::duration m_timeout;
+  Clock::duration m_admin_timeout;
   std::vector<Conn> m_conns;
   StoreEvents* m_events = nullptr;
   Catalog m_catalog;
@@ -835,8 +871,9 @@ void FakeStore::send(std::size_t conn, std::shared_ptr<Exchange> ex) {
     ex->reply();
     release(ex->conn, ex->epoch);
   });
-  if (a + b > m_timeout) {
-    m_world.clock.after(m_timeout, [this, ex] {
+  auto const limit = ex->admin ? m_admin_timeout : m_timeout;
+  if (a + b > limit) {
+    m_world.clock.after(limit, [this, ex] {
       if (ex->done) return;
       ex->done = true;
       m_world.log("daemon", m_id, "connection", ex->conn, "timed out");
@@ -1234,6 +1271,7 @@ void FakeStore::change(Change const& change, daemon::ChangeHandler handler) {
   auto const conn = lease();
   if (conn == m_conns.size()) return;
   auto ex = std::make_shared<Exchange>();
+  ex->admin = true;
   auto h = std::make_shared<daemon::ChangeHandler>(std::move(handler));
   struct Outcome {
     std::optional<ChangeResult> result;
@@ -1265,6 +1303,7 @@ void FakeStore::create_many(std::vector<CreateSpec> const& specs, daemon::Create
   auto const conn = lease();
   if (conn == m_conns.size()) return;
   auto ex = std::make_shared<Exchange>();
+  ex->admin = true;
   auto h = std::make_shared<daemon::CreateManyHandler>(std::move(handler));
   struct Outcome {
     std::vector<ChangeResult> results;
@@ -1293,6 +1332,7 @@ void FakeStore::describe(std::string const& name, daemon::DescribeHandler handle
   auto const conn = lease();
   if (conn == m_conns.size()) return;
   auto ex = std::make_shared<Exchange>();
+  ex->admin = true;
   auto h = std::make_shared<daemon::DescribeHandler>(std::move(handler));
   auto rows = std::make_shared<std::vector<SequenceRow>>();
   ex->execute = [this, rows, name] { *rows = m_world.db.describe(name); };
@@ -1308,7 +1348,7 @@ SimDaemon::SimDaemon(World& world, int i, int conns, daemon::AllocatorOptions o,
       connections(conns),
       options(o),
       workers_percent(workers),
-      store(world, i, conns, o.timeout),
+      store(world, i, conns, o.timeout, o.admin_timeout),
       clock(world.clock),
       core(clock, store, metrics, o) {}
 
@@ -1439,6 +1479,9 @@ void World::setup() {
     o.block.max = o.block.min + static_cast<std::uint64_t>(rng.between(0, 300));
     o.block.duration = std::chrono::milliseconds(rng.between(20, 2000));
     o.wrap_warning = 0.9;
+    // Shorter or longer than request_timeout; drawn apart, as the restarts are.
+    o.admin_timeout =
+        settings.faults ? std::chrono::milliseconds(later_faults.between(200, 3000)) : std::chrono::milliseconds(10000);
     o.strict_batch = static_cast<std::uint32_t>(rng.between(2, 40));
     auto const connections = static_cast<int>(rng.between(1, 3));
     daemons.push_back(std::make_unique<SimDaemon>(*this, i, connections, o, static_cast<int>(rng.between(0, 60))));
@@ -1531,9 +1574,11 @@ void World::create_through(SimDaemon& d, std::string const& name) {
   if (spec.period) j["period"] = *spec.period;
   if (spec.time_zone) j["timezone"] = *spec.time_zone;
   log("admin: create", j.dump(), "through daemon", d.id);
+  auto const id = model.admin_sent(d.id, "create " + spec.name, d.options.admin_timeout);
   d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
-                     [this, &d, spec, valid](daemon::AdminResult result) {
+                     [this, &d, spec, valid, id](daemon::AdminResult result) {
                        log("admin: create", spec.name, result ? "done" : result.error().message);
+                       if (!d.dead) model.admin_answered(id);
                        if (!d.dead) model.create_answered(spec, valid, result);  // else it reaches nobody
                      });
 }
@@ -1570,9 +1615,11 @@ void World::admin() {
     }
     auto& d = live_daemon();
     log("admin: reset", name, to ? std::to_string(*to) : "", "through daemon", d.id);
+    auto const id = model.admin_sent(d.id, "reset " + name, d.options.admin_timeout);
     d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::reset, name, to, {}},
-                       [this, name](daemon::AdminResult result) {
+                       [this, &d, name, id](daemon::AdminResult result) {
                          log("admin: reset", name, result ? "done" : result.error().message);
+                         if (!d.dead) model.admin_answered(id);
                        });
   } else if (kind < 92) {  // drop
     if (!through_daemon) {
@@ -1582,18 +1629,22 @@ void World::admin() {
     }
     auto& d = live_daemon();
     log("admin: drop", name, "through daemon", d.id);
+    auto const id = model.admin_sent(d.id, "drop " + name, d.options.admin_timeout);
     d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::drop, name, {}, {}},
-                       [this, name](daemon::AdminResult result) {
+                       [this, &d, name, id](daemon::AdminResult result) {
                          log("admin: drop", name, result ? "done" : result.error().message);
+                         if (!d.dead) model.admin_answered(id);
                        });
   } else {  // list or inspect
     auto& d = live_daemon();
     bool const list = rng.percent(50);
+    auto const id = model.admin_sent(d.id, list ? "list" : "inspect " + name, d.options.admin_timeout);
     d.core.admin().run(daemon::AdminCommand{list ? daemon::AdminCommand::Op::list : daemon::AdminCommand::Op::inspect,
                                             list ? std::string() : name,
                                             {},
                                             {}},
-                       [this, &d](daemon::AdminResult result) {
+                       [this, &d, id](daemon::AdminResult result) {
+                         if (!d.dead) model.admin_answered(id);
                          if (!d.dead && !result && (result.error().code == Errc::internal)) {
                            model.fail("admin list or inspect failed: " + result.error().message);
                          }
@@ -1669,6 +1720,18 @@ void World::schedule_faults() {
         ++outcome.faults;
       });
     }
+  }
+  // A daemon's database is out of reach for longer than its timeouts: what waits is answered by
+  // its deadline, an admin command whose change was done (reading it back) too.
+  if (later_faults.percent(20)) {
+    auto const span = later_faults.micros(1'000'000, 6'000'000);
+    clock.at(clock.start() + later_faults.micros(0, active_us), [this, span] {
+      auto& d = live_daemon();
+      log("daemon", d.id, "cannot reach the database for",
+          std::chrono::duration_cast<std::chrono::milliseconds>(span).count(), "ms");
+      d.store.cut_off(span);
+      ++outcome.faults;
+    });
   }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
   for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {
