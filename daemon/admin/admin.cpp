@@ -240,12 +240,13 @@ void Admin::sweep() {
     }
   }
   if (!late.empty()) {
-    // Down since they came, or every connection busy with other statements all that time.
-    auto const why = m_store.down()
-                         ? m_store.last_error()
-                         : "no database connection came free within " + settings::format_duration(m_timeout) +
-                               " (admin_timeout): each was busy with a statement (db_connections says "
-                               "how many pezd opens)";
+    // Down since they came, connecting still (none up, no attempt failed yet), or every
+    // connection busy with other statements all that time.
+    auto const limit = settings::format_duration(m_timeout) + " (admin_timeout)";
+    auto const why = m_store.down()  ? m_store.last_error()
+                     : !m_store.up() ? "pezd was still connecting to it after " + limit
+                                     : "no database connection came free within " + limit +
+                                           ": each was busy with a statement (db_connections says how many pezd opens)";
     for (auto& job : late) failed(job, unavailable_error(why));
   }
   if (!m_queue.empty()) arm_sweep();

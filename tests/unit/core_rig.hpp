@@ -148,7 +148,9 @@ class ManualStore final : public pez::daemon::Store {
     return next;
   }
   bool catalog_stale() const override { return m_wanted || m_reading; }
-  bool up() const override { return true; }
+  bool up() const override { return connected; }
+  // Whether a connection is up (none: connecting), as a test sets it.
+  bool connected = true;
   bool down() const override { return !down_because.empty(); }
   std::string last_error() const override { return down_because; }
   // Down, for this reason, when set.
