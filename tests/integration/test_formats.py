@@ -149,13 +149,17 @@ def install_clock(cluster, db):
 
 def set_clock_before_year_end(cluster, db, zone, seconds):
     """Moves the database's now to `seconds` before the next new year in zone; answers the real
-    (epoch) time at which that new year comes, and the year now."""
+    (epoch) time at which that new year comes, and the year now. The shift and the time answered
+    come from one reading of the clock (a CTE with a volatile function is evaluated once): two
+    readings lie apart by however long the statement was held up between them, and the new year
+    would come that much before the time answered."""
     out = cluster.psql(db, f"""
-        WITH b AS (SELECT (date_trunc('year', now() AT TIME ZONE '{zone}') + interval '1 year')
+        WITH c AS (SELECT clock_timestamp() AS t),
+             b AS (SELECT (date_trunc('year', now() AT TIME ZONE '{zone}') + interval '1 year')
                           AT TIME ZONE '{zone}' AS boundary)
-        UPDATE public.pez_test_clock SET shift = (SELECT boundary FROM b) - clock_timestamp()
+        UPDATE public.pez_test_clock SET shift = (SELECT boundary FROM b) - (SELECT t FROM c)
                                                  - interval '{seconds} seconds'
-        RETURNING extract(epoch FROM clock_timestamp() + interval '{seconds} seconds'),
+        RETURNING extract(epoch FROM (SELECT t FROM c) + interval '{seconds} seconds'),
                   extract(year FROM now() AT TIME ZONE '{zone}')""")
     boundary, year = out.strip().split("|")
     return float(boundary), int(float(year))
