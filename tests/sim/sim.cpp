@@ -819,6 +819,10 @@ class World {
   void restart();
   // An admin create of a random shape through daemon d.
   void create_through(SimDaemon& d, std::string const& name);
+  // An admin command through daemon d, which the model holds to its time; judge sees the answer
+  // unless d died first (then it reaches nobody).
+  void run_admin(SimDaemon& d, daemon::AdminCommand command, std::string const& what,
+                 std::function<void(daemon::AdminResult const&)> judge = {});
   std::string pick_name(bool for_request);
   CreateSpec random_shape(std::string const& name, bool& valid);
   bool done() const;
@@ -1574,13 +1578,19 @@ void World::create_through(SimDaemon& d, std::string const& name) {
   if (spec.period) j["period"] = *spec.period;
   if (spec.time_zone) j["timezone"] = *spec.time_zone;
   log("admin: create", j.dump(), "through daemon", d.id);
-  auto const id = model.admin_sent(d.id, "create " + spec.name, d.options.admin_timeout);
-  d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()},
-                     [this, &d, spec, valid, id](daemon::AdminResult result) {
-                       log("admin: create", spec.name, result ? "done" : result.error().message);
-                       if (!d.dead) model.admin_answered(id);
-                       if (!d.dead) model.create_answered(spec, valid, result);  // else it reaches nobody
-                     });
+  run_admin(d, daemon::AdminCommand{daemon::AdminCommand::Op::create, {}, {}, j.dump()}, "create " + spec.name,
+            [this, spec, valid](daemon::AdminResult const& result) { model.create_answered(spec, valid, result); });
+}
+
+void World::run_admin(SimDaemon& d, daemon::AdminCommand command, std::string const& what,
+                      std::function<void(daemon::AdminResult const&)> judge) {
+  auto const id = model.admin_sent(d.id, what, d.options.admin_timeout);
+  d.core.admin().run(std::move(command), [this, &d, what, id, judge = std::move(judge)](daemon::AdminResult result) {
+    log("admin:", what, result ? "done" : result.error().message);
+    if (d.dead) return;
+    model.admin_answered(id);
+    if (judge) judge(result);
+  });
 }
 
 void World::admin() {
@@ -1615,12 +1625,7 @@ void World::admin() {
     }
     auto& d = live_daemon();
     log("admin: reset", name, to ? std::to_string(*to) : "", "through daemon", d.id);
-    auto const id = model.admin_sent(d.id, "reset " + name, d.options.admin_timeout);
-    d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::reset, name, to, {}},
-                       [this, &d, name, id](daemon::AdminResult result) {
-                         log("admin: reset", name, result ? "done" : result.error().message);
-                         if (!d.dead) model.admin_answered(id);
-                       });
+    run_admin(d, daemon::AdminCommand{daemon::AdminCommand::Op::reset, name, to, {}}, "reset " + name);
   } else if (kind < 92) {  // drop
     if (!through_daemon) {
       log("admin: the database drops", name);
@@ -1629,26 +1634,20 @@ void World::admin() {
     }
     auto& d = live_daemon();
     log("admin: drop", name, "through daemon", d.id);
-    auto const id = model.admin_sent(d.id, "drop " + name, d.options.admin_timeout);
-    d.core.admin().run(daemon::AdminCommand{daemon::AdminCommand::Op::drop, name, {}, {}},
-                       [this, &d, name, id](daemon::AdminResult result) {
-                         log("admin: drop", name, result ? "done" : result.error().message);
-                         if (!d.dead) model.admin_answered(id);
-                       });
+    run_admin(d, daemon::AdminCommand{daemon::AdminCommand::Op::drop, name, {}, {}}, "drop " + name);
   } else {  // list or inspect
     auto& d = live_daemon();
     bool const list = rng.percent(50);
-    auto const id = model.admin_sent(d.id, list ? "list" : "inspect " + name, d.options.admin_timeout);
-    d.core.admin().run(daemon::AdminCommand{list ? daemon::AdminCommand::Op::list : daemon::AdminCommand::Op::inspect,
-                                            list ? std::string() : name,
-                                            {},
-                                            {}},
-                       [this, &d, id](daemon::AdminResult result) {
-                         if (!d.dead) model.admin_answered(id);
-                         if (!d.dead && !result && (result.error().code == Errc::internal)) {
-                           model.fail("admin list or inspect failed: " + result.error().message);
-                         }
-                       });
+    run_admin(d,
+              daemon::AdminCommand{list ? daemon::AdminCommand::Op::list : daemon::AdminCommand::Op::inspect,
+                                   list ? std::string() : name,
+                                   {},
+                                   {}},
+              list ? "list" : "inspect " + name, [this](daemon::AdminResult const& result) {
+                if (!result && result.error().code == Errc::internal) {
+                  model.fail("admin list or inspect failed: " + result.error().message);
+                }
+              });
   }
 }
 
