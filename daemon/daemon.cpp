@@ -38,6 +38,10 @@ namespace asio = boost::asio;
 
 namespace {
 
+// What systemd is asked to wait for beyond the drain period at a stop: the connections the
+// drain leaves are closed, the socket file removed, the threads joined.
+constexpr std::chrono::seconds k_after_drain{5};
+
 AllocatorOptions allocator_options(Config const& config) {
   AllocatorOptions options{config.request_timeout, config.mode, config.block, config.wrap_warning};
   options.admin_timeout = config.admin_timeout;
@@ -328,14 +332,17 @@ void Daemon::reload() {
 
 void Daemon::drain(int signal) {
   char const* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
-  m_notifier.stopping(std::string("shutting down (") + name + ")");
+  // The longest a request or an admin command waits for the database, and a margin.
+  auto const period = std::max(m_config.request_timeout, m_config.admin_timeout) + std::chrono::seconds(2);
+  // systemd waits for the drain, and for the connections it leaves to close, whatever the
+  // unit's TimeoutStopSec.
+  m_notifier.stopping(std::string("shutting down (") + name + ")", period + k_after_drain);
   spdlog::info("{}: shutting down, answering {} requests on {} connections first", name,
                m_allocation.allocator().pending(), m_shared.open_sessions.load());
   m_unix.stop();
   m_http.stop();
   on_every_thread([](Context& ctx) { ctx.sessions.drain_all(); });
-  // The longest a request or an admin command waits for the database, and a margin.
-  m_drain_deadline.expires_after(std::max(m_config.request_timeout, m_config.admin_timeout) + std::chrono::seconds(2));
+  m_drain_deadline.expires_after(period);
   m_drain_deadline.async_wait([this](boost::system::error_code ec) {
     if (ec || m_lifecycle.drain_deadline() != Lifecycle::Action::close_now) return;
     spdlog::warn("shutdown: {} connections still open after the drain period; closing them",

@@ -118,10 +118,10 @@ void Notifier::reloaded() {
   if (m_told_ready) notify("READY=1\nSTATUS=" + m_last_status);
 }
 
-void Notifier::stopping(std::string const& why) {
+void Notifier::stopping(std::string const& why, std::chrono::microseconds longest) {
   if (!m_active) return;
   m_stopping = true;
-  notify("STOPPING=1\nSTATUS=" + why);
+  notify("STOPPING=1\nEXTEND_TIMEOUT_USEC=" + std::to_string(longest.count()) + "\nSTATUS=" + why);
 }
 
 }  // namespace pez::daemon::systemd

@@ -42,8 +42,9 @@ class Notifier {
   // Around SIGHUP.
   void reloading();
   void reloaded();
-  // On SIGTERM: STOPPING=1; the watchdog is fed on while pezd drains.
-  void stopping(std::string const& why);
+  // On SIGTERM: STOPPING=1, and EXTEND_TIMEOUT_USEC=longest, so that the unit's TimeoutStopSec
+  // does not cut short a drain that may last longer; the watchdog is fed on while pezd drains.
+  void stopping(std::string const& why, std::chrono::microseconds longest);
 
  private:
   void tick();

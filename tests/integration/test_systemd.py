@@ -87,6 +87,18 @@ def test_reload_and_stop_are_announced(start_pezd, notify):
     assert "SIGTERM" in notify.notices[stopping - 1]["STATUS"]
 
 
+def test_stop_asks_systemd_to_wait_for_the_drain(start_pezd, notify):
+    # A drain may last the longer of request_timeout and admin_timeout, plus 2 s; systemd is asked
+    # for that and 5 s more, so that a TimeoutStopSec shorter than admin_timeout cuts no drain short.
+    pezd = start_pezd(["--request-timeout", "1s", "--admin-timeout", "40s"],
+                      env={"NOTIFY_SOCKET": notify.path}, wait_ready=False)
+    notify.wait_for("READY")
+    start = len(notify.notices)
+    assert pezd.stop(signal.SIGTERM) == 0
+    stopping = notify.notices[notify.wait_for("STOPPING", timeout=2, after=start) - 1]
+    assert stopping.get("EXTEND_TIMEOUT_USEC") == str(47_000_000), stopping
+
+
 def test_without_notify_socket_nothing_is_sent(start_pezd):
     pezd = start_pezd(env={"WATCHDOG_USEC": "400000"})
     assert pezd.pez("forward").returncode == 0
