@@ -30,13 +30,16 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr auto k_admin_sweep_every = 100ms;
 
-Error admin_error(AdminCommand const& command, StoreError const& error) {
+// An error's advice: to try again, but not once the change is done (a failed read back).
+Advice advice_after(bool change_done) { return change_done ? Advice::none : Advice::try_again; }
+
+Error admin_error(AdminCommand const& command, StoreError const& error, Advice advice = Advice::try_again) {
   using Kind = StoreError::Kind;
   switch (error.kind) {
     case Kind::lost:
-      return unavailable_error(error.message);
+      return unavailable_error(error.message, advice);
     case Kind::timeout:
-      return timeout_error(error.message);
+      return timeout_error(error.message, advice);
     case Kind::not_found:
       return not_found(command.name);
     case Kind::exists:
@@ -247,16 +250,14 @@ void Admin::sweep() {
                      : !m_store.up() ? "pezd was still connecting to it after " + limit
                                      : "no database connection came free within " + limit +
                                            ": each was busy with a statement (db_connections says how many pezd opens)";
-    for (auto& job : late) failed(job, unavailable_error(why));
+    for (auto& job : late) failed(job, unavailable_error(why, advice_after(job.read_back.has_value())));
   }
   if (!m_queue.empty()) arm_sweep();
 }
 
 void Admin::failed(Job& job, Error error) {
   if (job.read_back) {
-    // The change is done: not to be tried again, only looked at.
-    constexpr std::string_view k_again = "; try again later";
-    if (error.message.ends_with(k_again)) error.message.resize(error.message.size() - k_again.size());
+    // The change is done: not to be tried again (advice_after), only looked at.
     error.message = "sequence " + job.command.name + " was " +
                     (job.command.op == AdminCommand::Op::create ? "created" : "reset") + " (generation " +
                     std::to_string(job.generation) + "), but reading it back failed: " + error.message +
@@ -362,7 +363,7 @@ void Admin::describe(Job job) {
   m_store.describe(name, [this, job = std::move(job), all](DescribeResult result) mutable {
     --m_running;
     if (!result) {
-      failed(job, admin_error(job.command, result.error()));
+      failed(job, admin_error(job.command, result.error(), advice_after(job.read_back.has_value())));
       return;
     }
     unsigned const status = job.read_back.value_or(200);

@@ -27,16 +27,18 @@ SequenceShape shape_of(SequenceInfo const& info) {
   return SequenceShape{info.increment, info.min, info.max, info.start, info.cycle};
 }
 
+std::string advice_text(Advice advice) { return advice == Advice::try_again ? "; try again later" : ""; }
+
 }  // namespace
 
-Error unavailable_error(std::string const& why) {
-  return Error{Errc::unavailable, "the database is unavailable: " + why + "; try again later"};
+Error unavailable_error(std::string const& why, Advice advice) {
+  return Error{Errc::unavailable, "the database is unavailable: " + why + advice_text(advice)};
 }
 
-Error timeout_error(std::string const& why) {
+Error timeout_error(std::string const& why, Advice advice) {
   return Error{
       Errc::unavailable,
-      why + ": it is overloaded or unreachable, or a transaction holds a lock pezd waits for; try again later"};
+      why + ": it is overloaded or unreachable, or a transaction holds a lock pezd waits for" + advice_text(advice)};
 }
 
 Error unanswered_error(std::chrono::milliseconds request_timeout) {

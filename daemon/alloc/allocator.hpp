@@ -64,11 +64,14 @@ struct Request {
   }
 };
 
-Error unavailable_error(std::string const& why);
+// Whether an answer of unavailable tells the client to try again later: not where what it asked
+// for is done and only a part after it failed (an admin change's read back).
+enum class Advice : bool { none, try_again };
+Error unavailable_error(std::string const& why, Advice advice = Advice::try_again);
 // The database took longer than allowed (why: "the database did not answer within 5s
 // (request_timeout)"): it may be up but slow, or a transaction may hold a lock pezd's statement
 // waits for, so the answer does not say it is down.
-Error timeout_error(std::string const& why);
+Error timeout_error(std::string const& why, Advice advice = Advice::try_again);
 // A request's own time ran out while the statement it waits for still runs (or took too long).
 Error unanswered_error(std::chrono::milliseconds request_timeout);
 // Numbers are refused while Store::safety_problem gives a reason (answered as unavailable).
