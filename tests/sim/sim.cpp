@@ -48,18 +48,47 @@ std::int64_t Rng::between(std::int64_t lo, std::int64_t hi) {
 
 namespace {
 
+// A daemon's process stopped and continued (SIGSTOP and SIGCONT, a virtual machine paused, a
+// machine swapping): while stopped it runs nothing; what reached it meanwhile (answers, notices,
+// requests, the ends of its timers) runs once it goes on, in the order it came. The database,
+// other daemons and the clocks go on.
+class Freeze {
+ public:
+  explicit Freeze(Scheduler& scheduler) : m_scheduler(scheduler) {}
+  void until(Clock::time_point t) { m_until = std::max(m_until, t); }
+  // fn now, or once the process goes on.
+  void run(std::function<void()> fn) {
+    if (m_scheduler.now() >= m_until) {
+      fn();
+      return;
+    }
+    m_scheduler.at(m_until, [this, fn = std::move(fn)]() mutable { run(std::move(fn)); });
+  }
+
+ private:
+  Scheduler& m_scheduler;
+  Clock::time_point m_until{};
+};
+
+// freeze: the process the timer's callback runs in (none for the world's own timers).
 class SimTimer final : public daemon::CoreTimer {
  public:
-  explicit SimTimer(Scheduler& scheduler) : m_scheduler(scheduler), m_state(std::make_shared<State>()) {}
+  SimTimer(Scheduler& scheduler, Freeze* freeze)
+      : m_scheduler(scheduler), m_freeze(freeze), m_state(std::make_shared<State>()) {}
   ~SimTimer() override { ++m_state->epoch; }
   void start(Clock::duration delay, std::function<void()> fn) override {
     auto const epoch = ++m_state->epoch;
     m_state->armed = true;
-    m_scheduler.after(delay, [state = m_state, epoch, fn = std::move(fn)] {
+    auto fire = [state = m_state, epoch, fn = std::move(fn)] {
       if (state->epoch != epoch) return;
       state->armed = false;
       fn();
-    });
+    };
+    if (m_freeze == nullptr) {
+      m_scheduler.after(delay, std::move(fire));
+    } else {
+      m_scheduler.after(delay, [freeze = m_freeze, fire = std::move(fire)]() mutable { freeze->run(std::move(fire)); });
+    }
   }
   void cancel() override {
     ++m_state->epoch;
@@ -73,6 +102,7 @@ class SimTimer final : public daemon::CoreTimer {
     bool armed = false;
   };
   Scheduler& m_scheduler;
+  Freeze* m_freeze;
   std::shared_ptr<State> m_state;
 };
 
@@ -86,7 +116,7 @@ daemon::WallClock::time_point Scheduler::wall_now() const {
          duration_cast<daemon::WallClock::duration>(m_now - m_start + m_slept);
 }
 
-std::unique_ptr<daemon::CoreTimer> Scheduler::timer() { return std::make_unique<SimTimer>(*this); }
+std::unique_ptr<daemon::CoreTimer> Scheduler::timer() { return std::make_unique<SimTimer>(*this, nullptr); }
 
 void Scheduler::at(Clock::time_point when, std::function<void()> fn) {
   m_events.push(Event{std::max(when, m_now), m_order++, std::move(fn)});
@@ -225,6 +255,7 @@ class Model {
   struct AdminAsk {
     int daemon = 0;
     std::string what;
+    Clock::time_point sent;
     Clock::time_point latest;
     bool answered = false;
   };
@@ -282,8 +313,8 @@ class Model {
     }
     r.answered = true;
     // The sweep notices a late request within 50 ms; a request from another thread reaches the
-    // core up to 200 us after it came.
-    if (m_clock.now() > r.deadline + 50ms + 1ms) {
+    // core up to 200 us after it came; a daemon whose process was stopped answers that much later.
+    if (m_clock.now() > r.deadline + 50ms + 1ms + stopped(r.daemon, r.arrival)) {
       fail(who + " was answered " +
            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.now() - r.deadline).count()) +
            " ms after its deadline");
@@ -340,15 +371,29 @@ class Model {
   // An admin command through a daemon: answered within four times admin_timeout (a wait for a
   // connection and a statement, for the change and again for reading it back), and the sweeps.
   std::size_t admin_sent(int daemon, std::string what, Clock::duration admin_timeout) {
-    m_admin.push_back(AdminAsk{daemon, std::move(what), m_clock.now() + 4 * admin_timeout + 250ms, false});
+    m_admin.push_back(
+        AdminAsk{daemon, std::move(what), m_clock.now(), m_clock.now() + 4 * admin_timeout + 250ms, false});
     return m_admin.size() - 1;
   }
   void admin_answered(std::size_t id) {
     auto& a = m_admin[id];
     if (a.answered) return;  // its daemon died first
     a.answered = true;
-    if (m_clock.now() > a.latest)
+    if (m_clock.now() > a.latest + stopped(a.daemon, a.sent))
       fail("admin " + a.what + " (daemon " + std::to_string(a.daemon) + ") was answered late");
+  }
+
+  // Daemon daemon's process is stopped from now until until (World's Freeze).
+  void frozen(int daemon, Clock::time_point until) { m_frozen.push_back(Stop{daemon, m_clock.now(), until}); }
+  // How long daemon's process was stopped since since: what it had to answer waited that much more.
+  Clock::duration stopped(int daemon, Clock::time_point since) const {
+    Clock::duration total{};
+    for (auto const& stop : m_frozen) {
+      auto const from = std::max(stop.from, since);
+      auto const to = std::min(stop.until, m_clock.now());
+      if (stop.daemon == daemon && to > from) total += to - from;
+    }
+    return total;
   }
 
   void finish() {
@@ -598,6 +643,12 @@ class Model {
   std::map<std::pair<int, std::string>, std::vector<std::pair<Clock::time_point, std::int32_t>>> m_ran_out;
   std::vector<Request> m_requests;
   std::vector<AdminAsk> m_admin;
+  struct Stop {
+    int daemon;
+    Clock::time_point from;
+    Clock::time_point until;
+  };
+  std::vector<Stop> m_frozen;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -617,8 +668,10 @@ class World;
 // backoff; each new connection reads the catalog first; every connection listens for notices.
 class FakeStore final : public daemon::Store {
  public:
-  FakeStore(World& world, int id, int connections, Clock::duration timeout, Clock::duration admin_timeout)
+  FakeStore(World& world, Freeze& freeze, int id, int connections, Clock::duration timeout,
+            Clock::duration admin_timeout)
       : m_world(world),
+        m_freeze(freeze),
         m_id(id),
         m_timeout(timeout),
         m_admin_timeout(admin_timeout),
@@ -723,8 +776,12 @@ class FakeStore final : public daemon::Store {
   void reconnect_later(std::size_t conn);
   void read_catalog(std::size_t conn);
   bool cut() const;
+  // fn after delay in the daemon's process (an answer it reads, a timer of its own): later while
+  // the process is stopped.
+  void in_daemon_after(Clock::duration delay, std::function<void()> fn);
 
   World& m_world;
+  Freeze& m_freeze;
   int m_id;
   Clock::duration m_timeout;
   Clock::duration m_admin_timeout;
@@ -750,14 +807,15 @@ class FakeStore final : public daemon::Store {
 // A daemon's clocks: the world's, but for its wall clock, which may be stepped apart.
 class DaemonClock final : public daemon::CoreClock {
  public:
-  explicit DaemonClock(Scheduler& world) : m_world(world) {}
+  DaemonClock(Scheduler& world, Freeze& freeze) : m_world(world), m_freeze(freeze) {}
   Clock::time_point now() const override { return m_world.now(); }
   daemon::WallClock::time_point wall_now() const override { return m_world.wall_now() + m_step; }
-  std::unique_ptr<daemon::CoreTimer> timer() override { return m_world.timer(); }
+  std::unique_ptr<daemon::CoreTimer> timer() override { return std::make_unique<SimTimer>(m_world, &m_freeze); }
   void step_wall(Clock::duration by) { m_step += std::chrono::duration_cast<daemon::WallClock::duration>(by); }
 
  private:
   Scheduler& m_world;
+  Freeze& m_freeze;
   daemon::WallClock::duration m_step{};
 };
 
@@ -769,6 +827,7 @@ struct SimDaemon {
   daemon::AllocatorOptions options;
   int workers_percent;  // of requests that arrive on a thread other than the core's
   daemon::Metrics metrics;
+  Freeze freeze;  // its process, stopped for a while now and then
   FakeStore store;
   DaemonClock clock;
   daemon::Core core;
@@ -813,6 +872,8 @@ class World {
   void schedule_faults();
   void schedule_clock();
   void request();
+  // The request reaches daemon d.
+  void arrive(SimDaemon& d, std::string const& name, std::uint32_t count);
   void admin();
   // A daemon's process is killed and a new one starts in its place (its settings the same, or
   // its mode changed), as systemd restarts pezd.
@@ -837,6 +898,10 @@ void FakeStore::start() {
 }
 
 bool FakeStore::cut() const { return m_world.clock.now() < m_cut_until; }
+
+void FakeStore::in_daemon_after(Clock::duration delay, std::function<void()> fn) {
+  m_world.clock.after(delay, [this, fn = std::move(fn)]() mutable { m_freeze.run(std::move(fn)); });
+}
 
 std::size_t FakeStore::lease() {
   for (std::size_t i = 0; i < m_conns.size(); ++i) {
@@ -864,7 +929,7 @@ void FakeStore::send(std::size_t conn, std::shared_ptr<Exchange> ex) {
       ex->roll_back();
     }
   });
-  m_world.clock.after(a + b, [this, ex] {
+  in_daemon_after(a + b, [this, ex] {
     if (ex->done) return;
     if (ex->rolls_back) {
       break_conn(ex->conn, "broke before the commit");
@@ -877,7 +942,7 @@ void FakeStore::send(std::size_t conn, std::shared_ptr<Exchange> ex) {
   });
   auto const limit = ex->admin ? m_admin_timeout : m_timeout;
   if (a + b > limit) {
-    m_world.clock.after(limit, [this, ex] {
+    in_daemon_after(limit, [this, ex] {
       if (ex->done) return;
       ex->done = true;
       m_world.log("daemon", m_id, "connection", ex->conn, "timed out");
@@ -954,7 +1019,7 @@ void FakeStore::reconnect_later(std::size_t conn) {
   c.backoff =
       c.backoff == Clock::duration::zero() ? Clock::duration(100ms) : std::min<Clock::duration>(c.backoff * 2, 1s);
   auto const epoch = c.epoch;
-  m_world.clock.after(delay, [this, conn, epoch] {
+  in_daemon_after(delay, [this, conn, epoch] {
     if (m_conns[conn].epoch != epoch || m_conns[conn].state != State::down) return;
     connect(conn);
   });
@@ -964,7 +1029,7 @@ void FakeStore::connect(std::size_t conn) {
   Conn& c = m_conns[conn];
   c.state = State::connecting;
   auto const epoch = c.epoch;
-  m_world.clock.after(m_world.latency(), [this, conn, epoch] {
+  in_daemon_after(m_world.latency(), [this, conn, epoch] {
     Conn& k = m_conns[conn];
     if (k.epoch != epoch || k.state != State::connecting) return;
     if (cut()) {
@@ -1352,8 +1417,9 @@ SimDaemon::SimDaemon(World& world, int i, int conns, daemon::AllocatorOptions o,
       connections(conns),
       options(o),
       workers_percent(workers),
-      store(world, i, conns, o.timeout, o.admin_timeout),
-      clock(world.clock),
+      freeze(world.clock),
+      store(world, freeze, i, conns, o.timeout, o.admin_timeout),
+      clock(world.clock, freeze),
       core(clock, store, metrics, o) {}
 
 World::World(std::uint64_t seed, std::ostream* out) : rng(seed), later_faults(~seed), trace(out) {
@@ -1371,7 +1437,8 @@ void World::changed(std::string const& name) {
     int copies = 1;
     if (settings.faults) copies = rng.percent(10) ? 0 : rng.percent(10) ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
-      clock.after(rng.micros(50, settings.faults ? 40'000 : 5'000), [this, &d = *d, name] { d.store.notice(name); });
+      clock.after(rng.micros(50, settings.faults ? 40'000 : 5'000),
+                  [&d = *d, name] { d.freeze.run([&d, name] { d.store.notice(name); }); });
     }
   }
 }
@@ -1529,6 +1596,14 @@ void World::request() {
   } else {
     count = static_cast<std::uint32_t>(rng.between(9, std::max<std::int64_t>(60, 3 * d.options.strict_batch)));
   }
+  // Read by the daemon once it runs; a killed one never reads it (its client sees the
+  // connection refused).
+  d.freeze.run([this, &d, name, count] {
+    if (!d.dead) arrive(d, name, count);
+  });
+}
+
+void World::arrive(SimDaemon& d, std::string const& name, std::uint32_t count) {
   auto const id = model.arrive(d.id, name, count, d.options.timeout, d.options.mode == daemon::Mode::block);
   log("request", id, "to daemon", d.id, "for", count, "of", name, "(op", db.ops(), ")");
   auto answer = [this, &d, id, name](AllocateResult result) {
@@ -1550,11 +1625,15 @@ void World::request() {
     Printing printing;
     if (d.core.allocator().try_take(name, count, numbers, printing, refill)) {
       answer(daemon::Numbers{daemon::NumbersView(numbers), std::move(printing)});
-      if (refill) clock.after(rng.micros(1, 200), [&d, name] { d.core.allocator().refill(name); });
+      if (refill) {
+        clock.after(rng.micros(1, 200), [&d, name] { d.freeze.run([&d, name] { d.core.allocator().refill(name); }); });
+      }
       return;
     }
     clock.after(rng.micros(1, 200), [&d, name, count, answer = std::move(answer)]() mutable {
-      d.core.allocator().allocate(name, count, std::move(answer));
+      d.freeze.run([&d, name, count, answer = std::move(answer)]() mutable {
+        d.core.allocator().allocate(name, count, std::move(answer));
+      });
     });
     return;
   }
@@ -1584,12 +1663,16 @@ void World::create_through(SimDaemon& d, std::string const& name) {
 
 void World::run_admin(SimDaemon& d, daemon::AdminCommand command, std::string const& what,
                       std::function<void(daemon::AdminResult const&)> judge) {
-  auto const id = model.admin_sent(d.id, what, d.options.admin_timeout);
-  d.core.admin().run(std::move(command), [this, &d, what, id, judge = std::move(judge)](daemon::AdminResult result) {
-    log("admin:", what, result ? "done" : result.error().message);
+  // Read by the daemon once it runs, as a request is.
+  d.freeze.run([this, &d, command = std::move(command), what, judge = std::move(judge)]() mutable {
     if (d.dead) return;
-    model.admin_answered(id);
-    if (judge) judge(result);
+    auto const id = model.admin_sent(d.id, what, d.options.admin_timeout);
+    d.core.admin().run(std::move(command), [this, &d, what, id, judge = std::move(judge)](daemon::AdminResult result) {
+      log("admin:", what, result ? "done" : result.error().message);
+      if (d.dead) return;
+      model.admin_answered(id);
+      if (judge) judge(result);
+    });
   });
 }
 
@@ -1687,7 +1770,9 @@ void World::schedule_faults() {
   for (auto t = clock.start() + rng.micros(0, 100'000); t < end; t += rng.micros(10'000, 200'000)) {
     clock.at(t, [this] {
       auto& d = live_daemon();
-      d.store.kill(rng.below(d.store.connections()));
+      auto const conn = rng.below(d.store.connections());
+      // The daemon finds the connection broken once it runs.
+      d.freeze.run([&d, conn] { d.store.kill(conn); });
       ++outcome.faults;
     });
   }
@@ -1696,7 +1781,8 @@ void World::schedule_faults() {
         clock.start() + rng.micros(0, std::chrono::duration_cast<std::chrono::microseconds>(settings.active).count()),
         [this] {
           auto& d = live_daemon();
-          d.store.cut_off(rng.micros(50'000, 800'000));
+          auto const span = rng.micros(50'000, 800'000);
+          d.freeze.run([&d, span] { d.store.cut_off(span); });
           ++outcome.faults;
         });
   }
@@ -1728,9 +1814,31 @@ void World::schedule_faults() {
       auto& d = live_daemon();
       log("daemon", d.id, "cannot reach the database for",
           std::chrono::duration_cast<std::chrono::milliseconds>(span).count(), "ms");
-      d.store.cut_off(span);
+      d.freeze.run([&d, span] { d.store.cut_off(span); });
       ++outcome.faults;
     });
+  }
+  // A daemon's process is stopped for a while and goes on (SIGSTOP and SIGCONT, a paused virtual
+  // machine, a machine swapping): meanwhile the others serve, admin changes happen, notices and
+  // answers wait for it, its timers are late, and its blocks' periods may end.
+  if (later_faults.percent(20)) {
+    for (auto i = later_faults.between(1, 3); i > 0; --i) {
+      auto const span =
+          later_faults.percent(70) ? later_faults.micros(5'000, 400'000) : later_faults.micros(400'000, 4'000'000);
+      auto const pick = later_faults.next();
+      clock.at(clock.start() + later_faults.micros(0, active_us), [this, span, pick] {
+        std::vector<SimDaemon*> live;
+        for (auto& d : daemons) {
+          if (!d->dead) live.push_back(d.get());
+        }
+        auto& d = *live[pick % live.size()];
+        log("daemon", d.id, "is stopped for", std::chrono::duration_cast<std::chrono::milliseconds>(span).count(),
+            "ms");
+        model.frozen(d.id, clock.now() + span);
+        d.freeze.until(clock.now() + span);
+        ++outcome.faults;
+      });
+    }
   }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
   for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {
@@ -1739,7 +1847,7 @@ void World::schedule_faults() {
       std::string const nonsense[] = {"forward 999999999999", "Bad Name", "", std::string(300, 'x'), "nothing-here"};
       auto const name = rng.percent(70) ? pick_name(false) : nonsense[rng.below(5)];
       log("a stranger notifies", name);
-      d.store.notice(name);
+      d.freeze.run([&d, name] { d.store.notice(name); });
       ++outcome.faults;
     });
   }

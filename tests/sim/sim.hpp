@@ -7,8 +7,9 @@
 // Then it plays random requests of random counts for random sequences, admin changes of random
 // shapes through the daemons and behind their backs, and faults: connections lost before or
 // after the server ran a statement, statements timing out, a daemon cut off from the database,
-// a daemon killed (what it sent may still run) and started again in its place, a daemon's wall
-// clock stepped, change notices late, twice, never, or forged by a stranger. Some sequences are periodic: they
+// a daemon killed (what it sent may still run) and started again in its place, a daemon's process
+// stopped for a while (what reaches it waits), a daemon's wall clock stepped, change notices late,
+// twice, never, or forged by a stranger. Some sequences are periodic: they
 // start again each period (of tens or hundreds of milliseconds here) of the database's clock,
 // which jumps ahead now and then and in some worlds back. Every answer is checked against a
 // model (see Model in sim.cpp); the first violation ends the run and names the seed, which
