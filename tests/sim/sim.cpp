@@ -857,7 +857,8 @@ class World {
     ((*trace << ' ' << args), ...);
     *trace << '\n';
   }
-  // A daemon picked at random among those alive.
+  // The daemons alive, and one of them picked at random.
+  std::vector<SimDaemon*> live_daemons() const;
   SimDaemon& live_daemon();
   Clock::duration latency() {
     if (settings.faults && rng.percent(2)) return rng.micros(20'000, 1'500'000);
@@ -1562,11 +1563,16 @@ void World::setup() {
   for (auto& d : daemons) d->store.start();
 }
 
-SimDaemon& World::live_daemon() {
+std::vector<SimDaemon*> World::live_daemons() const {
   std::vector<SimDaemon*> live;
-  for (auto& d : daemons) {
+  for (auto const& d : daemons) {
     if (!d->dead) live.push_back(d.get());
   }
+  return live;
+}
+
+SimDaemon& World::live_daemon() {
+  auto const live = live_daemons();
   return *live[rng.below(live.size())];
 }
 
@@ -1827,10 +1833,7 @@ void World::schedule_faults() {
           later_faults.percent(70) ? later_faults.micros(5'000, 400'000) : later_faults.micros(400'000, 4'000'000);
       auto const pick = later_faults.next();
       clock.at(clock.start() + later_faults.micros(0, active_us), [this, span, pick] {
-        std::vector<SimDaemon*> live;
-        for (auto& d : daemons) {
-          if (!d->dead) live.push_back(d.get());
-        }
+        auto const live = live_daemons();
         auto& d = *live[pick % live.size()];
         log("daemon", d.id, "is stopped for", std::chrono::duration_cast<std::chrono::milliseconds>(span).count(),
             "ms");
