@@ -31,6 +31,16 @@ std::string advice_text(Advice advice) { return advice == Advice::try_again ? ";
 
 }  // namespace
 
+std::optional<Error> beyond_one_pass(std::string const& name, SequenceInfo const& info, std::uint64_t count) {
+  if (!info.cycle) return std::nullopt;
+  auto const pass = numbers_per_pass(shape_of(info));
+  if (count <= pass) return std::nullopt;
+  return Error{Errc::bad_request, "sequence " + name + " holds " + std::to_string(pass) +
+                                      " numbers before it starts over: one answer of more would repeat a number; ask "
+                                      "for at most " +
+                                      std::to_string(pass)};
+}
+
 Error unavailable_error(std::string const& why, Advice advice) {
   return Error{Errc::unavailable, "the database is unavailable: " + why + advice_text(advice)};
 }
@@ -245,13 +255,8 @@ void Allocator::admit(Request request) {
     request.answer(Numbers{NumbersView{}, Printing{info->format, 0}});
     return;
   }
-  if (info->cycle && request.count > numbers_per_pass(shape_of(*info))) {
-    auto const pass = numbers_per_pass(shape_of(*info));
-    request.answer(std::unexpected(
-        Error{Errc::bad_request, "sequence " + request.name + " holds " + std::to_string(pass) +
-                                     " numbers before it starts over: one answer of more would repeat a number; ask "
-                                     "for at most " +
-                                     std::to_string(pass)}));
+  if (auto refused = beyond_one_pass(request.name, *info, request.count)) {
+    request.answer(std::unexpected(std::move(*refused)));
     return;
   }
   if (request.fence > catalog.read_number()) {

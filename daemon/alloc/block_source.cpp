@@ -274,7 +274,13 @@ void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
       out.push_back(Delivery{std::move(front), {}, std::move(error), {}});
       r.waiters.pop_front();
     } else {
-      break;
+      // Admitted under an earlier life of the sequence, it may ask for more than one pass of
+      // this one holds: no block would ever serve it.
+      auto const* info = m_ctx.store.catalog().find(r.name);
+      auto refused = info != nullptr ? beyond_one_pass(r.name, *info, front.count) : std::nullopt;
+      if (!refused) break;
+      out.push_back(Delivery{std::move(front), {}, std::move(*refused), {}});
+      r.waiters.pop_front();
     }
   }
 }

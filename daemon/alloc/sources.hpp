@@ -24,6 +24,10 @@ namespace pez::daemon {
 // The answer for a failed exchange on sequence name for a request of count numbers.
 Error sequence_error(std::string const& name, std::uint64_t count, StoreError const& error);
 
+// The refusal (400) of a request for more numbers than one pass of a cycling sequence holds (one
+// answer of more would repeat a number), by info's shape; none when count fits.
+std::optional<Error> beyond_one_pass(std::string const& name, SequenceInfo const& info, std::uint64_t count);
+
 // What a source needs from the daemon.
 struct SourceContext {
   CoreClock& clock;

@@ -279,6 +279,37 @@ TEST_CASE("a cycling sequence: an answer never holds more than one pass, so neve
   }
 }
 
+TEST_CASE("block: a request waiting when its sequence is created again as a cycle too short for it gets 400") {
+  Rig rig(Mode::block);
+  rig.create("x", 1, 1000, false);
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  // Eighteen of x, whose block's answer is held back; meanwhile someone drops x and creates it
+  // again cycling through two numbers (1, 5, 1, 5, ...), and this daemon reads it so.
+  auto waiting = rig.ask("x", 18);
+  REQUIRE(rig.store.pending.size() == 1);
+  REQUIRE(rig.db.drop("x"));
+  rig.create("x", 1, 5, true, 4);
+  rig.core->store_notice("x");
+  while (rig.store.pending.size() > 1) rig.store.answer(1);  // the catalog read
+  // Now the block held back arrives (of the x dropped: burned), and whatever follows, within
+  // request_timeout: no pass of x holds eighteen numbers, so the request is refused as one that
+  // came now would be, rather than waiting for its deadline while blocks of two are reserved one
+  // after another.
+  for (int i = 0; i < 200 && !*waiting; ++i) {
+    if (!rig.store.answer_next()) rig.advance(20ms);
+  }
+  CHECK(rig.error(waiting) == pez::Errc::bad_request);
+  // And the reserves stop: one block of the new x is kept, as for any sequence in use.
+  for (int i = 0; i < 10 && rig.store.answer_next(); ++i) {
+  }
+  CHECK(rig.store.pending.empty());
+  CHECK(rig.error(rig.ask("x", 3)) == pez::Errc::bad_request);
+  auto two = rig.ask("x", 2);
+  rig.run_for(200ms);
+  CHECK(rig.numbers(two).size() == 2);
+}
+
 TEST_CASE("a pez.take answer pezd cannot read hands out nothing") {
   using pez::daemon::read_reserve;
   using pez::daemon::read_take;
