@@ -279,7 +279,7 @@ void BlockSource::serve_waiters(Reserve& r, Deliveries& out) {
       auto const* info = m_ctx.store.catalog().find(r.name);
       auto refused = info != nullptr ? beyond_one_pass(r.name, *info, front.count) : std::nullopt;
       if (!refused) break;
-      out.push_back(Delivery{std::move(front), {}, std::move(*refused), {}});
+      out.push_back(Delivery{std::move(front), {}, std::move(refused), {}});
       r.waiters.pop_front();
     }
   }
