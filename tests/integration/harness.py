@@ -670,12 +670,12 @@ class Pezd:
         self.killed = False
         if self.http_enabled:
             match = wait_until(lambda: self._exited_check() or re.search(r"http listening on (\S+)", self.new_log()),
-                               15, what=f"{self.name} to listen\n{self.log_text()}")
+                               15, what=lambda: f"{self.name} to listen\n{self.log_text()}")
             self.address = match.group(1)
             self.http_port = int(self.address.rsplit(":", 1)[1])
         else:
             wait_until(lambda: self._exited_check() or os.path.exists(self.socket), 15,
-                       what=f"{self.name} to listen\n{self.log_text()}")
+                       what=lambda: f"{self.name} to listen\n{self.log_text()}")
         if wait_ready:
             self.wait_ready()
         return self
@@ -686,15 +686,22 @@ class Pezd:
         return None
 
     def wait_ready(self, timeout=20):
+        last = {"readyz": "nothing"}
+
         def ready():
             self._exited_check()
             if not self.http_enabled:
                 return "database up" in self.new_log()
             try:
-                return self.get("/readyz").status == 200
-            except OSError:
+                r = self.get("/readyz")
+            except OSError as e:
+                last["readyz"] = repr(e)
                 return False
-        wait_until(ready, timeout, what=f"{self.name} to be ready\n{self.log_text()}")
+            last["readyz"] = f"{r.status} {r.body.strip()}"
+            return r.status == 200
+        # The log as it is when the wait fails.
+        wait_until(ready, timeout, what=lambda: f"{self.name} to be ready (/readyz last answered: {last['readyz']})\n"
+                                                f"{self.log_text()}")
 
     def new_log(self):
         with open(self.log_path, errors="replace") as f:
