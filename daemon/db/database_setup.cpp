@@ -38,6 +38,8 @@ constexpr char const k_session_sql[] =
 
 // Only once the server is known not to be a standby: one in recovery refuses LISTEN.
 constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
+// How long a connection's probe waits for its own notice, once sent.
+constexpr auto k_probe_wait = std::chrono::seconds(2);
 
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
@@ -210,11 +212,6 @@ void Database::probe(Slot& slot) {
 
 void Database::probe_listening(Slot& slot) {
   auto const conn = slot.conn;
-  slot.probe_timer.expires_after(std::chrono::seconds(1));
-  slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
-    if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
-    probed(slot, "no notice arrived within a second");
-  });
   auto prober = PgConnection::create(m_io);
   slot.prober = prober;
   prober->connect(slot.listener ? m_options.listen_params : m_options.params, m_options.connect_timeout,
@@ -233,7 +230,19 @@ void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& con
   prober->exec("NOTIFY " + slot.probe_channel, m_options.statement_timeout,
                [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
                  if (slot.prober != prober || slot.probe_channel.empty()) return;
-                 if (!sent) probed(slot, "sending one failed: " + sent.error().message);
+                 if (!sent) {
+                   probed(slot, "sending one failed: " + sent.error().message);
+                   return;
+                 }
+                 // The wait starts once the notice is sent: opening the second connection and
+                 // sending on it can take seconds on a loaded server, which says nothing of whether
+                 // notices arrive (each such connection is bounded by connect_timeout and
+                 // request_timeout).
+                 slot.probe_timer.expires_after(k_probe_wait);
+                 slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
+                   if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
+                   probed(slot, "no notice arrived within 2s of being sent");
+                 });
                });
 }
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import harness
 from harness import PEZD, ROOT, Pezd, wait_until
 
 
@@ -109,6 +110,19 @@ def test_a_role_that_may_not_create_the_schema_is_told_what_to_run(start_pezd, c
                     os.path.join(sql_dir, "grants.sql")], check=True, capture_output=True)
     pezd.wait_ready()
     assert pezd.get("/v1/forward").body == "1\n"
+
+
+@pytest.mark.strict_only  # block mode, given
+@pytest.mark.skipif(bool(harness.PGBOUNCER), reason="the connection options go to PostgreSQL itself")
+def test_block_mode_hears_notices_though_new_connections_open_slowly(start_pezd):
+    # Each new connection waits 2 s after logging in (post_auth_delay), the one that sends the
+    # probe's notice too, as on a loaded server: the wait for the notice starts once it is sent,
+    # so the connection is found to hear notices and block mode serves.
+    pezd = start_pezd(["--mode", "block"], env={"PGOPTIONS": "-c post_auth_delay=2"}, wait_ready=False)
+    pezd.wait_ready(timeout=30)
+    assert "change notices do not reach" not in pezd.log_text()
+    r = pezd.pez("forward")
+    assert r.returncode == 0, r.stderr
 
 
 def test_sigterm_exits_0_and_removes_the_socket(pezd):
