@@ -106,6 +106,14 @@ def test_without_notify_socket_nothing_is_sent(start_pezd):
     assert "systemd" not in pezd.log_text()
 
 
+def connected(path):
+    """A client of the socket at path, or None while it refuses (or is not there yet)."""
+    try:
+        return LineClient(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return None
+
+
 def test_socket_activation_serves_the_passed_socket_and_leaves_it(cluster, db, workdir):
     path = os.path.join(workdir, "activated.sock")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEZ_", "PG"))}
@@ -119,10 +127,11 @@ def test_socket_activation_serves_the_passed_socket_and_leaves_it(cluster, db, w
                                  "--log-level", "debug"],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     try:
-        wait_until(lambda: os.path.exists(path), 10, what="the activation socket")
+        # The file exists once bound, a moment before the socket listens: a client refused then
+        # tries again. The first client let in starts pezd; numbers are asked for once its
+        # database is set up.
+        client = wait_until(lambda: connected(path), 10, what="the activation socket to accept a client")
         inode = os.stat(path).st_ino
-        # The first client starts pezd; numbers are asked for once its database is set up.
-        client = LineClient(path)
         assert client.ask("PING") == "OK pong"
         client.close()
         wait_until(lambda: "database up" in open(log_path).read(), 15, what="the database")
