@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/count.hpp"
+#include "common/settings.hpp"
 #include "daemon/db/database.hpp"
 #include "daemon/db/database_slot.hpp"
 #include "daemon/db/migrations.hpp"
@@ -241,7 +242,8 @@ void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& con
                  slot.probe_timer.expires_after(k_probe_wait);
                  slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
                    if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
-                   probed(slot, "no notice arrived within 2s of being sent");
+                   probed(slot,
+                          "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent");
                  });
                });
 }
