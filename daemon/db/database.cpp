@@ -65,9 +65,7 @@ void Database::stop() {
   m_lookup_timer.cancel();
   for (auto& slot : m_slots) {
     slot->retry.cancel();
-    slot->probe_timer.cancel();
-    if (slot->prober) slot->prober->close();
-    slot->prober.reset();
+    forget_probe(*slot);
     if (slot->conn) slot->conn->close();
     slot->conn.reset();
     slot->state = Slot::State::closed;
@@ -315,6 +313,14 @@ void Database::became_free(Slot& slot) {
   if (reader && catalog_read_wanted() && m_reads_running == 0) {
     slot.state = Slot::State::leased;
     defer_catalog_read(slot);
+    return;
+  }
+  if (!slot.unlisten.empty()) {
+    run_unlisten(slot);
+    return;
+  }
+  if (slot.reprobe_due) {
+    reprobe(slot);
     return;
   }
   if (!slot.listener && m_failover_due) {

@@ -236,14 +236,28 @@ class Database final : public Store {
   bool listens(Slot const& slot) const;
   // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
   // second connection (as through a pooler in transaction mode, where it would not arrive), and
-  // wait a second; then UNLISTEN, and on with the schema. A connection that hears none still
-  // serves strict mode.
+  // wait for it (k_probe_wait, once it is sent); then UNLISTEN, and on with the schema. A
+  // connection that hears none still serves strict mode.
   void probe(Slot& slot);
+  std::string probe_channel_name();  // a channel of this process no other probe used
   void probe_listening(Slot& slot);
   void probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::shared_ptr<PgConnection> const& prober);
-  // The probe is over: failure says why no notice arrived, or is empty.
+  // The probe is over: failure says why no notice arrived, or is empty. A connection that heard
+  // none is probed again (schedule_reprobe).
   void probed(Slot& slot, std::string const& failure);
   void forget_probe(Slot& slot);
+  // A failure may pass (the second connection refused, a loaded server), and block mode refuses
+  // until every connection that listens hears notices: such a connection is probed again while
+  // it serves, 1 s after the failure, then twice as long after each failure up to a minute,
+  // without being opened again. reprobe runs on the connection once it is free: LISTEN again
+  // (a failure ended every LISTEN), then the second connection sends the notice while the
+  // connection serves; run_unlisten ends the probe's LISTEN once the connection is free again.
+  void schedule_reprobe(Slot& slot);
+  void reprobe(Slot& slot);
+  void run_unlisten(Slot& slot);
+  // Whether notices may have been missed since the catalog was last read whole: no connection
+  // heard them all since (nor when the whole read that runs began).
+  bool missed_notices() const;
 
   boost::asio::io_context& m_io;
   Options m_options;

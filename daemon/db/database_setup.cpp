@@ -41,6 +41,10 @@ constexpr char const k_session_sql[] =
 constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
 // How long a connection's probe waits for its own notice, once sent.
 constexpr auto k_probe_wait = std::chrono::seconds(2);
+// When a connection that heard no notice is probed again: after the first wait, then twice the
+// last one, up to the most.
+constexpr Database::Millis k_reprobe_first{1000};
+constexpr Database::Millis k_reprobe_most{60'000};
 
 constexpr char const k_version_sql[] = "SELECT coalesce(max(version), 0) FROM pez.schema_migrations";
 
@@ -206,8 +210,12 @@ void Database::migrated(Slot& slot) {
   migrate(slot, migration.version);
 }
 
+std::string Database::probe_channel_name() {
+  return "pez_probe_" + std::to_string(::getpid()) + "_" + std::to_string(++m_probes);
+}
+
 void Database::probe(Slot& slot) {
-  slot.probe_channel = "pez_probe_" + std::to_string(::getpid()) + "_" + std::to_string(++m_probes);
+  slot.probe_channel = probe_channel_name();
   setup_send(slot, SetupStep::probe, "LISTEN " + slot.probe_channel);
 }
 
@@ -254,18 +262,37 @@ void Database::probed(Slot& slot, std::string const& failure) {
   slot.probe_timer.cancel();
   if (slot.prober) slot.prober->close();
   slot.prober.reset();
-  slot.hears_notices = failure.empty();
-  slot.hearing_since = failure.empty() ? ++m_hearing_serial : 0;
-  if (!failure.empty()) {
+  bool const heard = failure.empty();
+  bool const setting_up = slot.state == Slot::State::setting_up;  // else a probe of a connection in use
+  slot.hears_notices = heard;
+  slot.hearing_since = heard ? ++m_hearing_serial : 0;
+  if (heard) {
+    slot.reprobe_backoff = Millis{0};
+    if (!setting_up) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
+  } else if (setting_up) {
     spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), failure,
                  slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
                                : "; block mode needs them: set listen_database_url to a direct connection to the "
                                  "database (a connection pooler in transaction mode passes no notices), or serve in "
                                  "strict mode");
   }
+  if (!heard) schedule_reprobe(slot);
+  if (!heard && !setting_up) {
+    spdlog::debug("change notices still do not reach the database connection to {} ({}); probing it again in {}",
+                  slot.conn->server(), failure, settings::format_duration(slot.reprobe_backoff));
+  }
   // The probe's channel is left; without notices, nothing is left listening on whatever server
   // connection a pooler gave it.
-  setup_send(slot, SetupStep::unlisten, failure.empty() ? "UNLISTEN " + channel : std::string("UNLISTEN *"));
+  std::string unlisten = heard ? "UNLISTEN " + channel : std::string("UNLISTEN *");
+  if (setting_up) {
+    setup_send(slot, SetupStep::unlisten, unlisten);
+    return;
+  }
+  // Notices may have been missed while it heard none, as when it reconnects (finish_setup).
+  bool const reader = m_listener == nullptr || slot.listener;
+  if (heard && reader && missed_notices()) m_refresh_wanted = true;
+  slot.unlisten = std::move(unlisten);
+  if (slot.state == Slot::State::idle) became_free(slot);
 }
 
 void Database::forget_probe(Slot& slot) {
@@ -275,6 +302,62 @@ void Database::forget_probe(Slot& slot) {
   slot.prober.reset();
   slot.hears_notices = false;
   slot.hearing_since = 0;
+  // A new connection is probed as it is set up; the wait before probing again is kept.
+  slot.reprobe_timer.cancel();
+  slot.reprobe_due = false;
+  slot.unlisten.clear();
+}
+
+void Database::schedule_reprobe(Slot& slot) {
+  slot.reprobe_backoff =
+      slot.reprobe_backoff.count() == 0 ? k_reprobe_first : std::min(slot.reprobe_backoff * 2, k_reprobe_most);
+  slot.reprobe_timer.expires_after(slot.reprobe_backoff);
+  slot.reprobe_timer.async_wait([this, &slot, conn = slot.conn](boost::system::error_code ec) {
+    if (ec || m_stopped || slot.conn != conn) return;
+    slot.reprobe_due = true;
+    if (slot.state == Slot::State::idle) became_free(slot);
+  });
+}
+
+void Database::reprobe(Slot& slot) {
+  slot.reprobe_due = false;
+  slot.state = Slot::State::leased;
+  auto const conn = slot.conn;
+  slot.probe_channel = probe_channel_name();
+  conn->exec(std::string(k_listen_sql) + "; LISTEN " + slot.probe_channel, m_options.statement_timeout,
+             [this, &slot, conn](std::expected<PgResults, DbError> listening) {
+               if (slot.conn != conn || m_stopped) return;
+               if (!listening && closes_connection(listening.error())) {
+                 lost(slot, listening.error().message);
+                 return;
+               }
+               // The connection serves while the second one opens and sends the notice.
+               if (listening) {
+                 probe_listening(slot);
+               } else {
+                 probed(slot, "listening failed: " + listening.error().message);
+               }
+               release(slot, conn);
+             });
+}
+
+void Database::run_unlisten(Slot& slot) {
+  slot.state = Slot::State::leased;
+  auto const conn = slot.conn;
+  conn->exec(std::exchange(slot.unlisten, {}), m_options.statement_timeout,
+             [this, &slot, conn](std::expected<PgResults, DbError> done) {
+               if (slot.conn != conn || m_stopped) return;
+               if (!done && closes_connection(done.error())) {
+                 lost(slot, done.error().message);
+                 return;
+               }
+               if (!done) spdlog::debug("leaving the channel of a notice probe failed: {}", done.error().message);
+               release(slot, conn);
+             });
+}
+
+bool Database::missed_notices() const {
+  return !catalog_complete() && !(m_whole_read_running && !m_hearing_at_read.empty());
 }
 
 void Database::finish_setup(Slot& slot) {
@@ -283,10 +366,7 @@ void Database::finish_setup(Slot& slot) {
   // reads end in the order they started).
   slot.state = Slot::State::leased;
   bool const reader = m_listener == nullptr || slot.listener;
-  // Unless another connection has heard every notice since the catalog was read whole (or
-  // heard them when the whole read that runs began).
-  bool const heard = catalog_complete() || (m_whole_read_running && !m_hearing_at_read.empty());
-  if (reader && !heard) m_refresh_wanted = true;
+  if (reader && missed_notices()) m_refresh_wanted = true;
   if (reader && m_reads_running == 0 && catalog_read_wanted()) {
     run_catalog_refresh(slot);
     return;

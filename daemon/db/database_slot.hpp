@@ -20,7 +20,7 @@
 namespace pez::daemon {
 
 struct Database::Slot {
-  explicit Slot(boost::asio::io_context& io, int i) : retry(io), probe_timer(io), index(i) {}
+  explicit Slot(boost::asio::io_context& io, int i) : retry(io), probe_timer(io), reprobe_timer(io), index(i) {}
   enum class State { closed, connecting, setting_up, idle, leased, waiting };
   std::shared_ptr<PgConnection> conn;
   State state = State::closed;
@@ -39,6 +39,13 @@ struct Database::Slot {
   boost::asio::steady_timer probe_timer;
   bool hears_notices = false;
   std::uint64_t hearing_since = 0;  // a number of Database's, new each time it starts hearing them
+  // After a failed probe, the connection is probed again while it serves (Database::reprobe):
+  // the wait before the next probe, and whether it is due; and the UNLISTEN a probe of a
+  // connection in use leaves to run once the connection is free.
+  boost::asio::steady_timer reprobe_timer;
+  Millis reprobe_backoff{0};
+  bool reprobe_due = false;
+  std::string unlisten;
   int index;
 };
 

@@ -125,6 +125,32 @@ def test_block_mode_hears_notices_though_new_connections_open_slowly(start_pezd)
     assert r.returncode == 0, r.stderr
 
 
+def test_block_mode_serves_once_a_failed_notice_probe_is_heard_on_the_same_connection(start_pezd, cluster):
+    # The database lets one connection of pezd's role in (CONNECTION LIMIT, which binds a role
+    # that is no superuser): pezd's one connection takes it, the probe's second connection is
+    # refused, no notice is sent, and block mode refuses. Once the limit is lifted, a later
+    # probe of the same connection hears its notice and block mode serves; the connection is
+    # neither lost nor opened again.
+    database = cluster.create_split_database()
+    cluster.psql("postgres", f'ALTER DATABASE "{database}" CONNECTION LIMIT 1')
+    pezd = start_pezd(["--mode", "block", "--db-connections", "1"], user=harness.APP_ROLE, database=database,
+                      wait_ready=False)
+    wait_until(lambda: "change notices do not reach" in pezd.log_text(), 20, what="the probe to fail")
+    r = pezd.get("/readyz")
+    assert r.status == 503 and "change notices" in r.body, r
+    sessions = f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND backend_type = 'client backend'"
+    before = cluster.psql("postgres", sessions)
+    assert before.strip(), "pezd's connection"
+    cluster.psql("postgres", f'ALTER DATABASE "{database}" CONNECTION LIMIT -1')
+    pezd.wait_ready(timeout=30)
+    r = pezd.pez("forward")
+    assert r.returncode == 0, r.stderr
+    assert cluster.psql("postgres", sessions) == before
+    log = pezd.log_text()
+    assert "change notices reach the database connection" in log, log
+    assert "lost" not in log and log.count("change notices do not reach") == 1, log
+
+
 def test_sigterm_exits_0_and_removes_the_socket(pezd):
     assert pezd.get("/v1/forward").status == 200
     assert pezd.stop(signal.SIGTERM) == 0
