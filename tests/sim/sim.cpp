@@ -665,7 +665,9 @@ class World;
 // One daemon's database: connections to the fake database, with latency, loss, timeouts and
 // cut-offs, behaving as Database does (database.cpp): a statement's handler runs before its
 // connection is offered again; a connection that breaks or times out is closed and reopened with
-// backoff; each new connection reads the catalog first; every connection listens for notices.
+// backoff; each new connection reads the catalog first; every connection listens for notices,
+// though in some worlds with faults a connection's notice probe fails (it hears none and block
+// mode refuses) until a later probe succeeds.
 class FakeStore final : public daemon::Store {
  public:
   FakeStore(World& world, Freeze& freeze, int id, int connections, Clock::duration timeout,
@@ -698,21 +700,24 @@ class FakeStore final : public daemon::Store {
   std::uint64_t refresh_catalog() override;
   std::uint64_t refresh_entry(std::string const& name) override;
   bool catalog_stale() const override { return m_refresh_wanted || m_whole_read_running; }
-  // As Database: read whole while a connection was up (every connection up hears every notice
-  // here), and that connection has not broken since.
+  // As Database: read whole while a connection was up and heard notices, and that connection has
+  // heard them since (it did not break, nor was it found deaf).
   bool catalog_complete() const override {
     if (catalog_stale() || !m_catalog.loaded()) return false;
     return std::ranges::any_of(m_catalog_hearing, [this](auto const& heard) {
       auto const& c = m_conns[heard.first];
-      return c.epoch == heard.second && (c.state == State::idle || c.state == State::busy);
+      return c.hearing_since == heard.second && hears(c);
     });
   }
-  bool up() const override {
-    return std::ranges::any_of(m_conns, [](Conn const& c) { return c.state == State::idle || c.state == State::busy; });
-  }
+  bool up() const override { return std::ranges::any_of(m_conns, conn_up); }
   bool down() const override { return !up() && m_attempt_failed; }
   std::string last_error() const override { return m_last_error; }
-  std::optional<std::string> notices_problem() const override { return std::nullopt; }
+  // As Database: block mode refuses while a connection up does not hear notices.
+  std::optional<std::string> notices_problem() const override {
+    if (std::ranges::any_of(m_conns, [](Conn const& c) { return conn_up(c) && c.hearing_since == 0; }))
+      return "change notices do not arrive on the database connections";
+    return std::nullopt;
+  }
 
   void start();
   // A connection breaks (the server may or may not have run what it was sent).
@@ -749,7 +754,18 @@ class FakeStore final : public daemon::Store {
     std::uint64_t epoch = 0;
     std::shared_ptr<Exchange> current;
     Clock::duration backoff{};
+    // A number of the store's, new each time the connection starts hearing notices; 0 while it
+    // does not (down, or its notice probe failed: Database::probed), and the wait before its
+    // next probe (Database::schedule_reprobe), kept when it reconnects.
+    std::uint64_t hearing_since = 0;
+    Clock::duration reprobe{};
   };
+  static bool conn_up(Conn const& c) { return c.state == State::idle || c.state == State::busy; }
+  static bool hears(Conn const& c) { return conn_up(c) && c.hearing_since != 0; }
+  // The connection's notice probe failed as it was set up: probed again later, as Database does.
+  void reprobe_later(std::size_t conn);
+  // Notices may have been missed: no connection heard them all since the last whole read.
+  bool missed_notices() const { return !catalog_complete() && !(m_whole_read_running && !m_hearing_at_read.empty()); }
 
   // What a take or reserve exchange did at the server, which a rollback undoes: the state of the
   // database before it, and the model's issues of what it took.
@@ -798,6 +814,7 @@ class FakeStore final : public daemon::Store {
   // the catalog holds did.
   std::vector<std::pair<std::size_t, std::uint64_t>> m_hearing_at_read;
   std::vector<std::pair<std::size_t, std::uint64_t>> m_catalog_hearing;
+  std::uint64_t m_hearing_serial = 0;
   bool m_attempt_failed = false;
   std::string m_last_error = "not connected yet";
   Clock::time_point m_cut_until{};
@@ -843,6 +860,13 @@ class World {
   // Whether and when daemons restart, and their wall clocks are stepped: drawn apart, so that a
   // world without either is the one the seed made before they were simulated.
   Rng later_faults;
+  // Whether a connection's notice probe fails (in some worlds with faults), drawn apart too.
+  Rng probes;
+  unsigned deaf_percent = 0;
+  // The wait before the first probe again: 1 s in pezd, shorter in most worlds so that a daemon
+  // hears notices again while requests still arrive.
+  Clock::duration reprobe_first = 1s;
+  bool probe_fails() { return deaf_percent > 0 && probes.percent(deaf_percent); }
   FakeDb db;
   SeedResult outcome;
   Model model{db, clock};
@@ -974,6 +998,7 @@ void FakeStore::break_conn(std::size_t conn, std::string const& why) {
   if (c.state == State::down) return;
   ++c.epoch;
   c.state = State::down;
+  c.hearing_since = 0;
   c.backoff = Clock::duration::zero();
   auto ex = std::move(c.current);
   c.current.reset();
@@ -984,6 +1009,28 @@ void FakeStore::break_conn(std::size_t conn, std::string const& why) {
     ex->fail(StoreError{StoreError::Kind::lost, "the connection broke (" + why + ")"});
   }
   reconnect_later(conn);
+}
+
+void FakeStore::reprobe_later(std::size_t conn) {
+  Conn& c = m_conns[conn];
+  c.reprobe =
+      c.reprobe == Clock::duration::zero() ? m_world.reprobe_first : std::min<Clock::duration>(c.reprobe * 2, 60s);
+  auto const epoch = c.epoch;
+  in_daemon_after(c.reprobe, [this, conn, epoch] {
+    Conn& k = m_conns[conn];
+    if (k.epoch != epoch || !conn_up(k) || k.hearing_since != 0) return;
+    if (m_world.probe_fails()) {
+      ++m_world.outcome.faults;
+      m_world.log("daemon", m_id, "connection", conn, "still hears no notices");
+      reprobe_later(conn);
+      return;
+    }
+    m_world.log("daemon", m_id, "connection", conn, "hears notices now");
+    k.hearing_since = ++m_hearing_serial;
+    k.reprobe = Clock::duration::zero();
+    if (missed_notices()) m_refresh_wanted = true;
+    became_free(conn);
+  });
 }
 
 void FakeStore::kill(std::size_t conn) {
@@ -1037,11 +1084,20 @@ void FakeStore::connect(std::size_t conn) {
       connect_failed(conn);
       return;
     }
+    // Its notice probe; one that fails is tried again later.
+    if (m_world.probe_fails()) {
+      ++m_world.outcome.faults;
+      k.hearing_since = 0;
+      m_world.log("daemon", m_id, "connection", conn, "hears no notices (its probe failed)");
+      reprobe_later(conn);
+    } else {
+      k.hearing_since = ++m_hearing_serial;
+      k.reprobe = Clock::duration::zero();
+    }
     // Set up: a new connection reads the catalog whole (unless a read runs already; then one
-    // follows), as Database does: unless another connection has been up since the catalog was
-    // read whole, or was up when the whole read that runs began.
-    bool const heard = catalog_complete() || (m_whole_read_running && !m_hearing_at_read.empty());
-    if (!heard) m_refresh_wanted = true;
+    // follows), as Database does: unless another connection has heard notices since the catalog
+    // was read whole, or heard them when the whole read that runs began.
+    if (missed_notices()) m_refresh_wanted = true;
     if (m_reads_running == 0 && (m_refresh_wanted || !m_entries_wanted.empty())) {
       k.state = State::busy;
       read_catalog(conn);
@@ -1120,8 +1176,7 @@ void FakeStore::read_catalog(std::size_t conn) {
   if (whole) {
     m_hearing_at_read.clear();
     for (std::size_t i = 0; i < m_conns.size(); ++i) {
-      if (m_conns[i].state == State::idle || m_conns[i].state == State::busy)
-        m_hearing_at_read.emplace_back(i, m_conns[i].epoch);
+      if (hears(m_conns[i])) m_hearing_at_read.emplace_back(i, m_conns[i].hearing_since);
     }
   }
   send(conn, ex);
@@ -1151,7 +1206,7 @@ std::uint64_t FakeStore::start_read() {
 }
 
 void FakeStore::notice(std::string const& name) {
-  if (!up()) return;  // nobody listens
+  if (std::ranges::none_of(m_conns, hears)) return;  // nobody listens
   m_world.log("daemon", m_id, "hears a notice for", name);
   m_world.model.knows(m_id, name, m_world.db.ops());
   if (m_events) m_events->store_notice(name);
@@ -1423,7 +1478,8 @@ SimDaemon::SimDaemon(World& world, int i, int conns, daemon::AllocatorOptions o,
       clock(world.clock, freeze),
       core(clock, store, metrics, o) {}
 
-World::World(std::uint64_t seed, std::ostream* out) : rng(seed), later_faults(~seed), trace(out) {
+World::World(std::uint64_t seed, std::ostream* out)
+    : rng(seed), later_faults(~seed), probes(seed ^ 0x9e3779b97f4a7c15ULL), trace(out) {
   model.stats = &outcome;
   db.on_change = [this](std::string const& name) { changed(name); };
 }
@@ -1842,6 +1898,12 @@ void World::schedule_faults() {
         ++outcome.faults;
       });
     }
+  }
+  // Connections' notice probes fail now and then (a second connection refused, a notice late): a
+  // connection that hears none refuses block mode until a later probe hears one.
+  if (probes.percent(25)) {
+    deaf_percent = static_cast<unsigned>(probes.between(10, 70));
+    if (probes.percent(80)) reprobe_first = probes.micros(20'000, 600'000);
   }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
   for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {
