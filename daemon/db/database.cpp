@@ -86,13 +86,26 @@ bool Database::listens(Slot const& slot) const { return slot.listener || m_liste
 
 std::optional<std::string> Database::notices_problem() const {
   auto up = [](Slot const& s) { return s.state == Slot::State::idle || s.state == Slot::State::leased; };
+  // A probe that could not send its notice proved nothing: a pool or a limit without room for its
+  // second connection, not a transaction pooler.
+  auto unsent = [](Slot const& s, char const* where) {
+    return std::string("whether change notices arrive on ") + where + " is not known: a probe could not send one (" +
+           s.probe_unsent +
+           "); it sends it on a second connection, for which a connection limit or a pooler's pool (pool_size, in "
+           "session mode) must leave room; it is tried again";
+  };
   if (m_listener != nullptr) {
     if (!up(*m_listener) || m_listener->hears_notices) return std::nullopt;
+    if (!m_listener->probe_unsent.empty()) return unsent(*m_listener, "the connection of listen_database_url");
     return "change notices do not arrive on the connection of listen_database_url either (is it a "
            "transaction pooler too?); point listen_database_url straight at the database";
   }
   for (auto const& slot : m_slots) {
     if (up(*slot) && !slot->hears_notices) {
+      if (!slot->probe_unsent.empty()) {
+        return unsent(*slot, "the database connections") +
+               ", or set listen_database_url to a direct connection to the database, or serve in strict mode";
+      }
       return "change notices do not arrive on the database connections (a connection pooler in "
              "transaction mode, such as PgBouncer?); set listen_database_url to a direct connection "
              "to the database, or serve in strict mode";

@@ -242,9 +242,10 @@ class Database final : public Store {
   std::string probe_channel_name();  // a channel of this process no other probe used
   void probe_listening(Slot& slot);
   void probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::shared_ptr<PgConnection> const& prober);
-  // The probe is over: failure says why no notice arrived, or is empty. A connection that heard
-  // none is probed again (schedule_reprobe).
-  void probed(Slot& slot, std::string const& failure);
+  // The probe is over: failure says why no notice arrived, or is empty; sent is false when the
+  // notice could not even be sent (then whether notices arrive is not known). A connection that
+  // heard none is probed again (schedule_reprobe).
+  void probed(Slot& slot, std::string const& failure, bool sent);
   void forget_probe(Slot& slot);
   // A failure may pass (the second connection refused, a loaded server), and block mode refuses
   // until every connection that listens hears notices: such a connection is probed again while

@@ -71,7 +71,7 @@ void Database::connect(Slot& slot) {
   slot.state = Slot::State::connecting;
   conn->on_notify([this, &slot, weak = std::weak_ptr(conn)](std::string_view channel, std::string_view payload) {
     if (!slot.probe_channel.empty() && channel == slot.probe_channel) {
-      if (auto c = weak.lock(); c && slot.conn == c) probed(slot, {});
+      if (auto c = weak.lock(); c && slot.conn == c) probed(slot, {}, true);
       return;
     }
     notice(channel, payload);
@@ -227,7 +227,7 @@ void Database::probe_listening(Slot& slot) {
                   [this, &slot, conn, prober](std::expected<void, DbError> opened) {
                     if (slot.prober != prober || slot.probe_channel.empty()) return;
                     if (!opened) {
-                      probed(slot, "a second connection to send one failed: " + opened.error().message);
+                      probed(slot, "a second connection to send one failed: " + opened.error().message, false);
                       return;
                     }
                     probe_notify(slot, conn, prober);
@@ -236,27 +236,27 @@ void Database::probe_listening(Slot& slot) {
 
 void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn,
                             std::shared_ptr<PgConnection> const& prober) {
-  prober->exec("NOTIFY " + slot.probe_channel, m_options.statement_timeout,
-               [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
-                 if (slot.prober != prober || slot.probe_channel.empty()) return;
-                 if (!sent) {
-                   probed(slot, "sending one failed: " + sent.error().message);
-                   return;
-                 }
-                 // The wait starts once the notice is sent: opening the second connection and
-                 // sending on it can take seconds on a loaded server, which says nothing of whether
-                 // notices arrive (each such connection is bounded by connect_timeout and
-                 // request_timeout).
-                 slot.probe_timer.expires_after(k_probe_wait);
-                 slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
-                   if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
-                   probed(slot,
-                          "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent");
-                 });
-               });
+  prober->exec(
+      "NOTIFY " + slot.probe_channel, m_options.statement_timeout,
+      [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
+        if (slot.prober != prober || slot.probe_channel.empty()) return;
+        if (!sent) {
+          probed(slot, "sending one failed: " + sent.error().message, false);
+          return;
+        }
+        // The wait starts once the notice is sent: opening the second connection and
+        // sending on it can take seconds on a loaded server, which says nothing of whether
+        // notices arrive (each such connection is bounded by connect_timeout and
+        // request_timeout).
+        slot.probe_timer.expires_after(k_probe_wait);
+        slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
+          if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
+          probed(slot, "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent", true);
+        });
+      });
 }
 
-void Database::probed(Slot& slot, std::string const& failure) {
+void Database::probed(Slot& slot, std::string const& failure, bool sent) {
   if (slot.probe_channel.empty()) return;
   std::string const channel = std::exchange(slot.probe_channel, {});
   slot.probe_timer.cancel();
@@ -266,9 +266,16 @@ void Database::probed(Slot& slot, std::string const& failure) {
   bool const setting_up = slot.state == Slot::State::setting_up;  // else a probe of a connection in use
   slot.hears_notices = heard;
   slot.hearing_since = heard ? ++m_hearing_serial : 0;
+  slot.probe_unsent = sent ? std::string() : failure;
   if (heard) {
     slot.reprobe_backoff = Millis{0};
     if (!setting_up) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
+  } else if (setting_up && !sent) {
+    spdlog::warn(
+        "whether change notices reach the database connection to {} is not known: a probe could not send one "
+        "({}); it is tried again, and block mode refuses meanwhile (a connection limit or a pooler's pool "
+        "must leave room for the probe's second connection)",
+        slot.conn->server(), failure);
   } else if (setting_up) {
     spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), failure,
                  slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
@@ -302,6 +309,7 @@ void Database::forget_probe(Slot& slot) {
   slot.prober.reset();
   slot.hears_notices = false;
   slot.hearing_since = 0;
+  slot.probe_unsent.clear();
   // A new connection is probed as it is set up; the wait before probing again is kept.
   slot.reprobe_timer.cancel();
   slot.reprobe_due = false;
@@ -335,7 +343,7 @@ void Database::reprobe(Slot& slot) {
                if (listening) {
                  probe_listening(slot);
                } else {
-                 probed(slot, "listening failed: " + listening.error().message);
+                 probed(slot, "listening failed: " + listening.error().message, true);
                }
                release(slot, conn);
              });

@@ -52,6 +52,23 @@ def test_strict_mode_works_and_block_mode_refuses_without_notices(start_pezd, tr
     assert block.numbers("tickets", 2) == [1, 2]
 
 
+def test_a_session_pool_without_room_for_the_probe_says_so(start_pezd, cluster):
+    # In session mode each of pezd's connections holds a server connection of the pool: with
+    # none left, the probe's second connection cannot send its notice, which proves nothing of
+    # whether notices arrive (here they would). Block mode refuses and says what to make room in.
+    pooler = PgBouncer(cluster, "session", pool_size=2)
+    try:
+        block = start_pezd(["--mode", "block", "--db-connections", "2"], env=pooler.env(), wait_ready=False)
+        wait_until(lambda: "could not send one" in block.get("/readyz").body, 30, what="block mode to say why")
+        body = block.get("/readyz").body
+        assert "pool_size" in body and "transaction mode" not in body, body
+        assert "a probe could not send one" in block.log_text()
+        assert "change notices do not reach" not in block.log_text()
+        block.stop()
+    finally:
+        pooler.stop()
+
+
 @pytest.mark.parametrize("mode", ["strict", "block"])
 def test_a_reset_reaches_a_daemon_behind_the_pooler_through_listen_database_url(start_pezd, cluster, db,
                                                                                    transaction_pooler, mode):

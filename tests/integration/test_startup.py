@@ -135,9 +135,10 @@ def test_block_mode_serves_once_a_failed_notice_probe_is_heard_on_the_same_conne
     cluster.psql("postgres", f'ALTER DATABASE "{database}" CONNECTION LIMIT 1')
     pezd = start_pezd(["--mode", "block", "--db-connections", "1"], user=harness.APP_ROLE, database=database,
                       wait_ready=False)
-    wait_until(lambda: "change notices do not reach" in pezd.log_text(), 20, what="the probe to fail")
+    wait_until(lambda: "a probe could not send one" in pezd.log_text(), 20, what="the probe to fail")
     r = pezd.get("/readyz")
-    assert r.status == 503 and "change notices" in r.body, r
+    assert r.status == 503 and "could not send one" in r.body and "too many connections" in r.body, r
+    assert "leave room" in r.body, r
     sessions = f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND backend_type = 'client backend'"
     before = cluster.psql("postgres", sessions)
     assert before.strip(), "pezd's connection"
@@ -148,7 +149,7 @@ def test_block_mode_serves_once_a_failed_notice_probe_is_heard_on_the_same_conne
     assert cluster.psql("postgres", sessions) == before
     log = pezd.log_text()
     assert "change notices reach the database connection" in log, log
-    assert "lost" not in log and log.count("change notices do not reach") == 1, log
+    assert "lost" not in log and log.count("warning: whether change notices reach") == 1, log
 
 
 def test_sigterm_exits_0_and_removes_the_socket(pezd):
