@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -235,13 +236,19 @@ class Database final : public Store {
   // Whether connections of slot listen for change notices (all of them, or the listener alone).
   bool listens(Slot const& slot) const;
   // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
-  // second connection (as through a pooler in transaction mode, where it would not arrive), and
+  // second connection (another of the daemon's that is free, else one opened for it: as through a
+  // pooler in transaction mode, where it would not arrive), and
   // wait for it (k_probe_wait, once it is sent); then UNLISTEN, and on with the schema. A
   // connection that hears none still serves strict mode.
   void probe(Slot& slot);
   std::string probe_channel_name();  // a channel of this process no other probe used
   void probe_listening(Slot& slot);
   void probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn, std::shared_ptr<PgConnection> const& prober);
+  // The notice sent from sender, another connection of the daemon that was free (leased for it).
+  void probe_notify_from(Slot& slot, Slot& sender);
+  // The notice was sent: slot's connection conn hears it within k_probe_wait, or does not hear
+  // notices.
+  void await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   // The probe is over: failure says why no notice arrived, or is empty; sent is false when the
   // notice could not even be sent (then whether notices arrive is not known). A connection that
   // heard none is probed again (schedule_reprobe).
@@ -266,6 +273,7 @@ class Database final : public Store {
   std::vector<std::unique_ptr<Slot>> m_slots;
   Slot* m_listener = nullptr;  // the last of m_slots when listen_params are set
   std::uint64_t m_probes = 0;
+  std::minstd_rand m_reprobe_jitter{std::random_device{}()};  // so that connections probe again apart
   Catalog m_catalog;
   StoreEvents* m_events = nullptr;
   std::uint64_t m_reads_started = 0;

@@ -221,6 +221,15 @@ void Database::probe(Slot& slot) {
 
 void Database::probe_listening(Slot& slot) {
   auto const conn = slot.conn;
+  // Another connection of the daemon, free now, sends it: no connection opened, and none needed
+  // where a pool or a limit has no room for one (a connection that probes while it serves usually
+  // finds one).
+  auto free = std::ranges::find_if(
+      m_slots, [&slot](auto const& s) { return s.get() != &slot && !s->listener && s->state == Slot::State::idle; });
+  if (free != m_slots.end()) {
+    probe_notify_from(slot, **free);
+    return;
+  }
   auto prober = PgConnection::create(m_io);
   slot.prober = prober;
   prober->connect(slot.listener ? m_options.listen_params : m_options.params, m_options.connect_timeout,
@@ -236,24 +245,48 @@ void Database::probe_listening(Slot& slot) {
 
 void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn,
                             std::shared_ptr<PgConnection> const& prober) {
-  prober->exec(
-      "NOTIFY " + slot.probe_channel, m_options.statement_timeout,
-      [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
-        if (slot.prober != prober || slot.probe_channel.empty()) return;
-        if (!sent) {
-          probed(slot, "sending one failed: " + sent.error().message, false);
-          return;
-        }
-        // The wait starts once the notice is sent: opening the second connection and
-        // sending on it can take seconds on a loaded server, which says nothing of whether
-        // notices arrive (each such connection is bounded by connect_timeout and
-        // request_timeout).
-        slot.probe_timer.expires_after(k_probe_wait);
-        slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
-          if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
-          probed(slot, "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent", true);
-        });
-      });
+  prober->exec("NOTIFY " + slot.probe_channel, m_options.statement_timeout,
+               [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
+                 if (slot.prober != prober || slot.probe_channel.empty()) return;
+                 if (!sent) {
+                   probed(slot, "sending one failed: " + sent.error().message, false);
+                   return;
+                 }
+                 await_probe_notice(slot, conn);
+               });
+}
+
+void Database::probe_notify_from(Slot& slot, Slot& sender) {
+  sender.state = Slot::State::leased;
+  auto const conn = slot.conn;
+  auto const sender_conn = sender.conn;
+  auto const channel = slot.probe_channel;
+  sender_conn->exec("NOTIFY " + channel, m_options.statement_timeout,
+                    [this, &slot, &sender, conn, sender_conn, channel](std::expected<PgResults, DbError> sent) {
+                      if (m_stopped) return;
+                      bool const probing = slot.conn == conn && slot.probe_channel == channel;
+                      if (probing && !sent)
+                        probed(slot, "sending one from another connection failed: " + sent.error().message, false);
+                      if (probing && sent) await_probe_notice(slot, conn);
+                      // The sender goes back to its work (or is lost, when the failure ended its connection).
+                      if (sender.conn != sender_conn || sender.state != Slot::State::leased) return;
+                      if (!sent && closes_connection(sent.error())) {
+                        lost(sender, sent.error().message);
+                      } else {
+                        release(sender, sender_conn);
+                      }
+                    });
+}
+
+void Database::await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
+  // The wait starts once the notice is sent: opening the second connection and sending on it can
+  // take seconds on a loaded server, which says nothing of whether notices arrive (each such
+  // connection is bounded by connect_timeout and request_timeout).
+  slot.probe_timer.expires_after(k_probe_wait);
+  slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
+    if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
+    probed(slot, "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent", true);
+  });
 }
 
 void Database::probed(Slot& slot, std::string const& failure, bool sent) {
@@ -285,7 +318,7 @@ void Database::probed(Slot& slot, std::string const& failure, bool sent) {
   }
   if (!heard) schedule_reprobe(slot);
   if (!heard && !setting_up) {
-    spdlog::debug("change notices still do not reach the database connection to {} ({}); probing it again in {}",
+    spdlog::debug("change notices still do not reach the database connection to {} ({}); probing it again in about {}",
                   slot.conn->server(), failure, settings::format_duration(slot.reprobe_backoff));
   }
   // The probe's channel is left; without notices, nothing is left listening on whatever server
@@ -319,7 +352,11 @@ void Database::forget_probe(Slot& slot) {
 void Database::schedule_reprobe(Slot& slot) {
   slot.reprobe_backoff =
       slot.reprobe_backoff.count() == 0 ? k_reprobe_first : std::min(slot.reprobe_backoff * 2, k_reprobe_most);
-  slot.reprobe_timer.expires_after(slot.reprobe_backoff);
+  // Half to one and a half times the wait: connections that failed together (each needing another
+  // to be free) do not probe again together.
+  std::uniform_int_distribution<Millis::rep> jitter(slot.reprobe_backoff.count() / 2,
+                                                    slot.reprobe_backoff.count() * 3 / 2);
+  slot.reprobe_timer.expires_after(Millis{jitter(m_reprobe_jitter)});
   slot.reprobe_timer.async_wait([this, &slot, conn = slot.conn](boost::system::error_code ec) {
     if (ec || m_stopped || slot.conn != conn) return;
     slot.reprobe_due = true;
