@@ -328,10 +328,6 @@ void Database::became_free(Slot& slot) {
     defer_catalog_read(slot);
     return;
   }
-  if (!slot.unlisten.empty()) {
-    run_unlisten(slot);
-    return;
-  }
   if (slot.reprobe_due) {
     reprobe(slot);
     return;

@@ -254,15 +254,17 @@ class Database final : public Store {
   // heard none is probed again (schedule_reprobe).
   void probed(Slot& slot, std::string const& failure, bool sent);
   void forget_probe(Slot& slot);
-  // A failure may pass (the second connection refused, a loaded server), and block mode refuses
-  // until every connection that listens hears notices: such a connection is probed again while
-  // it serves, 1 s after the failure, then twice as long after each failure up to a minute,
-  // without being opened again. reprobe runs on the connection once it is free: LISTEN again
-  // (a failure ended every LISTEN), then the second connection sends the notice while the
-  // connection serves; run_unlisten ends the probe's LISTEN once the connection is free again.
+  // A probe whose notice could not be sent proved nothing (a second connection refused, a pool
+  // without room for it), and block mode refuses until every connection that listens hears
+  // notices: such a connection is probed again, about 1 s later, then about twice as long after
+  // each such failure up to a minute, without being opened again. reprobe runs once the
+  // connection is free and holds it, as its setup did: LISTEN again (the failure ended every
+  // LISTEN), the probe, UNLISTEN; then reprobed frees it. While it runs, the sender waits
+  // briefly (sender_limit).
   void schedule_reprobe(Slot& slot);
   void reprobe(Slot& slot);
-  void run_unlisten(Slot& slot);
+  void reprobed(Slot& slot);
+  static TimeLimit sender_limit(Slot const& slot, TimeLimit limit);
   // Whether notices may have been missed since the catalog was last read whole: no connection
   // heard them all since (nor when the whole read that runs began).
   bool missed_notices() const;

@@ -119,7 +119,11 @@ void Database::setup_answer(Slot& slot, std::expected<PgResults, DbError> answer
       probe_listening(slot);
       return;
     case SetupStep::unlisten:
-      schema_next(slot);
+      if (slot.reprobing) {
+        reprobed(slot);
+      } else {
+        schema_next(slot);
+      }
       return;
     case SetupStep::version:
       version_read(slot, *answer);
@@ -232,7 +236,8 @@ void Database::probe_listening(Slot& slot) {
   }
   auto prober = PgConnection::create(m_io);
   slot.prober = prober;
-  prober->connect(slot.listener ? m_options.listen_params : m_options.params, m_options.connect_timeout,
+  prober->connect(slot.listener ? m_options.listen_params : m_options.params,
+                  sender_limit(slot, m_options.connect_timeout),
                   [this, &slot, conn, prober](std::expected<void, DbError> opened) {
                     if (slot.prober != prober || slot.probe_channel.empty()) return;
                     if (!opened) {
@@ -245,7 +250,7 @@ void Database::probe_listening(Slot& slot) {
 
 void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn,
                             std::shared_ptr<PgConnection> const& prober) {
-  prober->exec("NOTIFY " + slot.probe_channel, m_options.statement_timeout,
+  prober->exec("NOTIFY " + slot.probe_channel, sender_limit(slot, m_options.statement_timeout),
                [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
                  if (slot.prober != prober || slot.probe_channel.empty()) return;
                  if (!sent) {
@@ -261,6 +266,7 @@ void Database::probe_notify_from(Slot& slot, Slot& sender) {
   auto const conn = slot.conn;
   auto const sender_conn = sender.conn;
   auto const channel = slot.probe_channel;
+  // A connection of the daemon's own, which waits as for any statement.
   sender_conn->exec("NOTIFY " + channel, m_options.statement_timeout,
                     [this, &slot, &sender, conn, sender_conn, channel](std::expected<PgResults, DbError> sent) {
                       if (m_stopped) return;
@@ -296,43 +302,34 @@ void Database::probed(Slot& slot, std::string const& failure, bool sent) {
   if (slot.prober) slot.prober->close();
   slot.prober.reset();
   bool const heard = failure.empty();
-  bool const setting_up = slot.state == Slot::State::setting_up;  // else a probe of a connection in use
   slot.hears_notices = heard;
   slot.hearing_since = heard ? ++m_hearing_serial : 0;
   slot.probe_unsent = sent ? std::string() : failure;
   if (heard) {
     slot.reprobe_backoff = Millis{0};
-    if (!setting_up) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
-  } else if (setting_up && !sent) {
+    if (slot.reprobing) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
+  } else if (slot.reprobing) {
+    spdlog::debug("whether change notices reach the database connection to {} is still not known ({}){}",
+                  slot.conn->server(), failure, sent ? "; it is not probed again" : "");
+  } else if (!sent) {
     spdlog::warn(
         "whether change notices reach the database connection to {} is not known: a probe could not send one "
         "({}); it is tried again, and block mode refuses meanwhile (a connection limit or a pooler's pool "
         "must leave room for the probe's second connection)",
         slot.conn->server(), failure);
-  } else if (setting_up) {
+  } else {
     spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), failure,
                  slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
                                : "; block mode needs them: set listen_database_url to a direct connection to the "
                                  "database (a connection pooler in transaction mode passes no notices), or serve in "
                                  "strict mode");
   }
-  if (!heard) schedule_reprobe(slot);
-  if (!heard && !setting_up) {
-    spdlog::debug("change notices still do not reach the database connection to {} ({}); probing it again in about {}",
-                  slot.conn->server(), failure, settings::format_duration(slot.reprobe_backoff));
-  }
+  // Only a probe that proved nothing is tried again: one whose notice was sent and did not arrive
+  // found what a transaction pooler does, and probing it again would hold the connection each time.
+  if (!sent) schedule_reprobe(slot);
   // The probe's channel is left; without notices, nothing is left listening on whatever server
   // connection a pooler gave it.
-  std::string unlisten = heard ? "UNLISTEN " + channel : std::string("UNLISTEN *");
-  if (setting_up) {
-    setup_send(slot, SetupStep::unlisten, unlisten);
-    return;
-  }
-  // Notices may have been missed while it heard none, as when it reconnects (finish_setup).
-  bool const reader = m_listener == nullptr || slot.listener;
-  if (heard && reader && missed_notices()) m_refresh_wanted = true;
-  slot.unlisten = std::move(unlisten);
-  if (slot.state == Slot::State::idle) became_free(slot);
+  setup_send(slot, SetupStep::unlisten, heard ? "UNLISTEN " + channel : std::string("UNLISTEN *"));
 }
 
 void Database::forget_probe(Slot& slot) {
@@ -346,7 +343,7 @@ void Database::forget_probe(Slot& slot) {
   // A new connection is probed as it is set up; the wait before probing again is kept.
   slot.reprobe_timer.cancel();
   slot.reprobe_due = false;
-  slot.unlisten.clear();
+  slot.reprobing = false;
 }
 
 void Database::schedule_reprobe(Slot& slot) {
@@ -365,40 +362,28 @@ void Database::schedule_reprobe(Slot& slot) {
 }
 
 void Database::reprobe(Slot& slot) {
+  // The connection runs nothing else until the probe is over, as when it is set up: behind a
+  // transaction pooler a statement of its own could run on the server connection that listens
+  // and bring it a notice that would not reach it otherwise.
   slot.reprobe_due = false;
+  slot.reprobing = true;
   slot.state = Slot::State::leased;
-  auto const conn = slot.conn;
-  slot.probe_channel = probe_channel_name();
-  conn->exec(std::string(k_listen_sql) + "; LISTEN " + slot.probe_channel, m_options.statement_timeout,
-             [this, &slot, conn](std::expected<PgResults, DbError> listening) {
-               if (slot.conn != conn || m_stopped) return;
-               if (!listening && closes_connection(listening.error())) {
-                 lost(slot, listening.error().message);
-                 return;
-               }
-               // The connection serves while the second one opens and sends the notice.
-               if (listening) {
-                 probe_listening(slot);
-               } else {
-                 probed(slot, "listening failed: " + listening.error().message, true);
-               }
-               release(slot, conn);
-             });
+  // The failed probe's UNLISTEN * ended every LISTEN.
+  setup_send(slot, SetupStep::listen, k_listen_sql);
 }
 
-void Database::run_unlisten(Slot& slot) {
-  slot.state = Slot::State::leased;
-  auto const conn = slot.conn;
-  conn->exec(std::exchange(slot.unlisten, {}), m_options.statement_timeout,
-             [this, &slot, conn](std::expected<PgResults, DbError> done) {
-               if (slot.conn != conn || m_stopped) return;
-               if (!done && closes_connection(done.error())) {
-                 lost(slot, done.error().message);
-                 return;
-               }
-               if (!done) spdlog::debug("leaving the channel of a notice probe failed: {}", done.error().message);
-               release(slot, conn);
-             });
+void Database::reprobed(Slot& slot) {
+  slot.reprobing = false;
+  // Notices may have been missed while it heard none, as when it reconnects (finish_setup).
+  bool const reader = m_listener == nullptr || slot.listener;
+  if (slot.hears_notices && reader && missed_notices()) m_refresh_wanted = true;
+  release(slot, slot.conn);
+}
+
+TimeLimit Database::sender_limit(Slot const& slot, TimeLimit limit) {
+  // A connection probed again waits for the sender: briefly.
+  if (slot.reprobing && limit.after > k_probe_wait) return TimeLimit{k_probe_wait, "probing a connection again"};
+  return limit;
 }
 
 bool Database::missed_notices() const {

@@ -40,13 +40,12 @@ struct Database::Slot {
   bool hears_notices = false;
   std::uint64_t hearing_since = 0;  // a number of Database's, new each time it starts hearing them
   std::string probe_unsent;         // why the last probe could not send its notice, if it could not
-  // After a failed probe, the connection is probed again while it serves (Database::reprobe):
-  // the wait before the next probe, and whether it is due; and the UNLISTEN a probe of a
-  // connection in use leaves to run once the connection is free.
+  // After a probe that could not send its notice, the connection is probed again (Database::
+  // reprobe): the wait before the next probe, whether it is due, and whether it runs.
   boost::asio::steady_timer reprobe_timer;
   Millis reprobe_backoff{0};
   bool reprobe_due = false;
-  std::string unlisten;
+  bool reprobing = false;
   int index;
 };
 

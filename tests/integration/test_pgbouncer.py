@@ -31,19 +31,12 @@ def test_strict_mode_works_and_block_mode_refuses_without_notices(start_pezd, tr
     assert strict.get("/readyz").status == 200
     wait_until(lambda: "change notices do not reach" in strict.log_text(), 10, what="the log line")
 
-    block = start_pezd(["--mode", "block", "--log-level", "debug"], env=transaction_pooler.env(), wait_ready=False)
+    block = start_pezd(["--mode", "block"], env=transaction_pooler.env(), wait_ready=False)
     wait_until(lambda: "listen_database_url" in block.get("/readyz").body, 15,
                what="block mode to say why it is not ready")
     assert block.get("/readyz").status == 503
     r = block.get("/v1/forward")
     assert r.status == 503 and "change notices" in r.json()["error"], r
-    # Each connection is probed again while it serves (after 1 s, then 2 s, ...): still no
-    # notice, block mode still refuses, and the warning is not repeated.
-    wait_until(lambda: block.log_text().count("still do not reach") >= 4, 30, what="two probes again of each connection")
-    assert block.log_text().count("change notices do not reach") == 2, block.log_text()
-    assert block.get("/v1/forward").status == 503
-    wait_until(lambda: strict.log_text().count("change notices do not reach") == 2, 10, what="both connections' probes")
-    assert strict.numbers("forward", 2) == [4, 5]
     status = json.loads(block.pez("status", "--json").stdout)
     assert "listen_database_url" in status["database"]["notices"]
     # A sequence in strict mode is served by the same daemon.
