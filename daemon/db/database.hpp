@@ -236,10 +236,10 @@ class Database final : public Store {
   // Whether connections of slot listen for change notices (all of them, or the listener alone).
   bool listens(Slot const& slot) const;
   // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
-  // second connection (another of the daemon's that is free, else one opened for it: as through a
-  // pooler in transaction mode, where it would not arrive), and
-  // wait for it (k_probe_wait, once it is sent); then UNLISTEN, and on with the schema. A
-  // connection that hears none still serves strict mode.
+  // second connection (another of the daemon's that is free, else one opened for it: as through
+  // a pooler in transaction mode, where it would not arrive), and wait for it (k_probe_wait, once
+  // it is sent); then UNLISTEN, and on with the schema. A connection that hears none still serves
+  // strict mode.
   void probe(Slot& slot);
   std::string probe_channel_name();  // a channel of this process no other probe used
   void probe_listening(Slot& slot);
@@ -250,8 +250,8 @@ class Database final : public Store {
   // notices.
   void await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   // The probe is over: failure says why no notice arrived, or is empty; sent is false when the
-  // notice could not even be sent (then whether notices arrive is not known). A connection that
-  // heard none is probed again (schedule_reprobe).
+  // notice could not even be sent (then whether notices arrive is not known, and the connection
+  // is probed again: schedule_reprobe).
   void probed(Slot& slot, std::string const& failure, bool sent);
   void forget_probe(Slot& slot);
   // A probe whose notice could not be sent proved nothing (a second connection refused, a pool

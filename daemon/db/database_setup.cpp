@@ -41,8 +41,8 @@ constexpr char const k_session_sql[] =
 constexpr char const k_listen_sql[] = "LISTEN pez_sequences";
 // How long a connection's probe waits for its own notice, once sent.
 constexpr auto k_probe_wait = std::chrono::seconds(2);
-// When a connection that heard no notice is probed again: after the first wait, then twice the
-// last one, up to the most.
+// When a connection whose probe could not send its notice is probed again: after the first wait,
+// then twice the last one, up to the most (each drawn around it: schedule_reprobe).
 constexpr Database::Millis k_reprobe_first{1000};
 constexpr Database::Millis k_reprobe_most{60'000};
 
@@ -226,8 +226,7 @@ void Database::probe(Slot& slot) {
 void Database::probe_listening(Slot& slot) {
   auto const conn = slot.conn;
   // Another connection of the daemon, free now, sends it: no connection opened, and none needed
-  // where a pool or a limit has no room for one (a connection that probes while it serves usually
-  // finds one).
+  // where a pool or a limit has no room for one (a connection probed again usually finds one).
   auto free = std::ranges::find_if(
       m_slots, [&slot](auto const& s) { return s.get() != &slot && !s->listener && s->state == Slot::State::idle; });
   if (free != m_slots.end()) {
