@@ -662,12 +662,17 @@ struct Settings {
 
 class World;
 
+// How a connection's notice probe ends (Database::probed): heard; unsent (its second connection
+// refused: probed again later); unheard (as through a transaction pooler: not probed again).
+enum class Probe : std::uint8_t { heard, unsent, unheard };
+
 // One daemon's database: connections to the fake database, with latency, loss, timeouts and
 // cut-offs, behaving as Database does (database.cpp): a statement's handler runs before its
 // connection is offered again; a connection that breaks or times out is closed and reopened with
 // backoff; each new connection reads the catalog first; every connection listens for notices,
 // though in some worlds with faults a connection's notice probe fails (it hears none and block
-// mode refuses) until a later probe succeeds.
+// mode refuses): for good when its notice was sent, until a probe again hears one when it could
+// not be sent.
 class FakeStore final : public daemon::Store {
  public:
   FakeStore(World& world, Freeze& freeze, int id, int connections, Clock::duration timeout,
@@ -755,15 +760,20 @@ class FakeStore final : public daemon::Store {
     std::shared_ptr<Exchange> current;
     Clock::duration backoff{};
     // A number of the store's, new each time the connection starts hearing notices; 0 while it
-    // does not (down, or its notice probe failed: Database::probed), and the wait before its
-    // next probe (Database::schedule_reprobe), kept when it reconnects.
+    // does not (down, or its notice probe failed: Database::probed); the wait before its next
+    // probe (Database::schedule_reprobe), kept when it reconnects, and whether that probe is due.
     std::uint64_t hearing_since = 0;
     Clock::duration reprobe{};
+    bool reprobe_due = false;
   };
   static bool conn_up(Conn const& c) { return c.state == State::idle || c.state == State::busy; }
   static bool hears(Conn const& c) { return conn_up(c) && c.hearing_since != 0; }
-  // The connection's notice probe failed as it was set up: probed again later, as Database does.
+  // The connection's notice probe is over (as it was set up, or again): heard, or not, and when it
+  // could not send its notice it is probed again later, as Database does.
+  void probed(std::size_t conn, Probe outcome);
   void reprobe_later(std::size_t conn);
+  // The probe again, once the connection is free: it holds the connection, as a statement.
+  void reprobe(std::size_t conn);
   // Notices may have been missed: no connection heard them all since the last whole read.
   bool missed_notices() const { return !catalog_complete() && !(m_whole_read_running && !m_hearing_at_read.empty()); }
 
@@ -860,13 +870,16 @@ class World {
   // Whether and when daemons restart, and their wall clocks are stepped: drawn apart, so that a
   // world without either is the one the seed made before they were simulated.
   Rng later_faults;
-  // Whether a connection's notice probe fails (in some worlds with faults), drawn apart too.
+  // How a connection's notice probe ends (in some worlds with faults it fails), drawn apart too.
   Rng probes;
   unsigned deaf_percent = 0;
   // The wait before the first probe again: 1 s in pezd, shorter in most worlds so that a daemon
   // hears notices again while requests still arrive.
   Clock::duration reprobe_first = 1s;
-  bool probe_fails() { return deaf_percent > 0 && probes.percent(deaf_percent); }
+  Probe probe() {
+    if (deaf_percent == 0 || !probes.percent(deaf_percent)) return Probe::heard;
+    return probes.percent(70) ? Probe::unsent : Probe::unheard;
+  }
   FakeDb db;
   SeedResult outcome;
   Model model{db, clock};
@@ -990,6 +1003,10 @@ void FakeStore::became_free(std::size_t conn) {
     read_catalog(conn);
     return;
   }
+  if (m_conns[conn].reprobe_due) {
+    reprobe(conn);
+    return;
+  }
   if (m_events) m_events->store_available();
 }
 
@@ -999,6 +1016,7 @@ void FakeStore::break_conn(std::size_t conn, std::string const& why) {
   ++c.epoch;
   c.state = State::down;
   c.hearing_since = 0;
+  c.reprobe_due = false;
   c.backoff = Clock::duration::zero();
   auto ex = std::move(c.current);
   c.current.reset();
@@ -1011,6 +1029,21 @@ void FakeStore::break_conn(std::size_t conn, std::string const& why) {
   reconnect_later(conn);
 }
 
+void FakeStore::probed(std::size_t conn, Probe outcome) {
+  Conn& c = m_conns[conn];
+  if (outcome == Probe::heard) {
+    c.hearing_since = ++m_hearing_serial;
+    c.reprobe = Clock::duration::zero();
+    return;
+  }
+  ++m_world.outcome.faults;
+  c.hearing_since = 0;
+  bool const unsent = outcome == Probe::unsent;
+  m_world.log("daemon", m_id, "connection", conn, "hears no notices (its probe",
+              unsent ? "could not send one)" : "failed)");
+  if (unsent) reprobe_later(conn);
+}
+
 void FakeStore::reprobe_later(std::size_t conn) {
   Conn& c = m_conns[conn];
   c.reprobe =
@@ -1019,18 +1052,23 @@ void FakeStore::reprobe_later(std::size_t conn) {
   in_daemon_after(c.reprobe, [this, conn, epoch] {
     Conn& k = m_conns[conn];
     if (k.epoch != epoch || !conn_up(k) || k.hearing_since != 0) return;
-    if (m_world.probe_fails()) {
-      ++m_world.outcome.faults;
-      m_world.log("daemon", m_id, "connection", conn, "still hears no notices");
-      reprobe_later(conn);
-      return;
-    }
-    m_world.log("daemon", m_id, "connection", conn, "hears notices now");
-    k.hearing_since = ++m_hearing_serial;
-    k.reprobe = Clock::duration::zero();
-    if (missed_notices()) m_refresh_wanted = true;
+    k.reprobe_due = true;
     became_free(conn);
   });
+}
+
+void FakeStore::reprobe(std::size_t conn) {
+  m_conns[conn].reprobe_due = false;
+  auto ex = std::make_shared<Exchange>();
+  ex->execute = [] {};
+  ex->reply = [this, conn] {
+    probed(conn, m_world.probe());
+    if (m_conns[conn].hearing_since == 0) return;
+    m_world.log("daemon", m_id, "connection", conn, "hears notices now");
+    if (missed_notices()) m_refresh_wanted = true;
+  };
+  ex->fail = [](StoreError const&) {};  // the connection broke: it is opened and probed again
+  send(conn, ex);
 }
 
 void FakeStore::kill(std::size_t conn) {
@@ -1084,16 +1122,7 @@ void FakeStore::connect(std::size_t conn) {
       connect_failed(conn);
       return;
     }
-    // Its notice probe; one that fails is tried again later.
-    if (m_world.probe_fails()) {
-      ++m_world.outcome.faults;
-      k.hearing_since = 0;
-      m_world.log("daemon", m_id, "connection", conn, "hears no notices (its probe failed)");
-      reprobe_later(conn);
-    } else {
-      k.hearing_since = ++m_hearing_serial;
-      k.reprobe = Clock::duration::zero();
-    }
+    probed(conn, m_world.probe());
     // Set up: a new connection reads the catalog whole (unless a read runs already; then one
     // follows), as Database does: unless another connection has heard notices since the catalog
     // was read whole, or heard them when the whole read that runs began.
