@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A connection of Database (database.hpp) and what it is doing, and what the files of Database
 // share: database.cpp leases connections for the core's statements, database_setup.cpp opens
-// and sets them up, database_catalog.cpp reads the catalog on them, and database_checks.cpp runs
-// the periodic statements. Nothing else includes it.
+// and sets them up, database_probe.cpp proves they hear change notices, database_catalog.cpp
+// reads the catalog on them, and database_checks.cpp runs the periodic statements. Nothing else includes it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -48,6 +48,10 @@ struct Database::Slot {
   bool reprobing = false;
   int index;
 };
+
+// Only once the server is known not to be a standby: one in recovery refuses LISTEN. Sent as a
+// connection is set up (database_setup.cpp) and probed again (database_probe.cpp).
+inline constexpr char k_listen_sql[] = "LISTEN pez_sequences";
 
 // What to say when pezd's role lacks a right that sql/grants.sql gives.
 std::string missing_grant(std::string const& role, std::string const& what, std::string const& grant);

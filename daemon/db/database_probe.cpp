@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+// How Database proves that a connection hears change notices (the probe: LISTEN on a channel of
+// its own, a NOTIFY from a second connection, the wait for it, UNLISTEN), as a step of its setup
+// (database_setup.cpp) and again, with backoff, after a probe that could not send its notice.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "common/settings.hpp"
+#include "daemon/db/database.hpp"
+#include "daemon/db/database_slot.hpp"
+
+namespace pez::daemon {
+namespace {
+
+// How long a connection's probe waits for its own notice, once sent.
+constexpr auto k_probe_wait = std::chrono::seconds(2);
+// When a connection whose probe could not send its notice is probed again: after the first wait,
+// then twice the last one, up to the most (each drawn around it: schedule_reprobe).
+constexpr Database::Millis k_reprobe_first{1000};
+constexpr Database::Millis k_reprobe_most{60'000};
+
+}  // namespace
+
+std::string Database::probe_channel_name() {
+  return "pez_probe_" + std::to_string(::getpid()) + "_" + std::to_string(++m_probes);
+}
+
+void Database::probe(Slot& slot) {
+  slot.probe_channel = probe_channel_name();
+  setup_send(slot, SetupStep::probe, "LISTEN " + slot.probe_channel);
+}
+
+void Database::probe_listening(Slot& slot) {
+  auto const conn = slot.conn;
+  // Another connection of the daemon, free now, sends it: no connection opened, and none needed
+  // where a pool or a limit has no room for one (a connection probed again usually finds one).
+  auto free = std::ranges::find_if(
+      m_slots, [&slot](auto const& s) { return s.get() != &slot && !s->listener && s->state == Slot::State::idle; });
+  if (free != m_slots.end()) {
+    probe_notify_from(slot, **free);
+    return;
+  }
+  auto prober = PgConnection::create(m_io);
+  slot.prober = prober;
+  prober->connect(slot.listener ? m_options.listen_params : m_options.params,
+                  sender_limit(slot, m_options.connect_timeout),
+                  [this, &slot, conn, prober](std::expected<void, DbError> opened) {
+                    if (slot.prober != prober || slot.probe_channel.empty()) return;
+                    if (!opened) {
+                      probed(slot, "a second connection to send one failed: " + opened.error().message, false);
+                      return;
+                    }
+                    probe_notify(slot, conn, prober);
+                  });
+}
+
+void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn,
+                            std::shared_ptr<PgConnection> const& prober) {
+  prober->exec("NOTIFY " + slot.probe_channel, sender_limit(slot, m_options.statement_timeout),
+               [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
+                 if (slot.prober != prober || slot.probe_channel.empty()) return;
+                 if (!sent) {
+                   probed(slot, "sending one failed: " + sent.error().message, false);
+                   return;
+                 }
+                 await_probe_notice(slot, conn);
+               });
+}
+
+void Database::probe_notify_from(Slot& slot, Slot& sender) {
+  sender.state = Slot::State::leased;
+  auto const conn = slot.conn;
+  auto const sender_conn = sender.conn;
+  auto const channel = slot.probe_channel;
+  // A connection of the daemon's own, which waits as for any statement.
+  sender_conn->exec("NOTIFY " + channel, m_options.statement_timeout,
+                    [this, &slot, &sender, conn, sender_conn, channel](std::expected<PgResults, DbError> sent) {
+                      if (m_stopped) return;
+                      bool const probing = slot.conn == conn && slot.probe_channel == channel;
+                      if (probing && !sent)
+                        probed(slot, "sending one from another connection failed: " + sent.error().message, false);
+                      if (probing && sent) await_probe_notice(slot, conn);
+                      // The sender goes back to its work (or is lost, when the failure ended its connection).
+                      if (sender.conn != sender_conn || sender.state != Slot::State::leased) return;
+                      if (!sent && closes_connection(sent.error())) {
+                        lost(sender, sent.error().message);
+                      } else {
+                        release(sender, sender_conn);
+                      }
+                    });
+}
+
+void Database::await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> const& conn) {
+  // The wait starts once the notice is sent: opening the second connection and sending on it can
+  // take seconds on a loaded server, which says nothing of whether notices arrive (each such
+  // connection is bounded by connect_timeout and request_timeout).
+  slot.probe_timer.expires_after(k_probe_wait);
+  slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
+    if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
+    probed(slot, "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent", true);
+  });
+}
+
+void Database::probed(Slot& slot, std::string const& failure, bool sent) {
+  if (slot.probe_channel.empty()) return;
+  std::string const channel = std::exchange(slot.probe_channel, {});
+  slot.probe_timer.cancel();
+  if (slot.prober) slot.prober->close();
+  slot.prober.reset();
+  bool const heard = failure.empty();
+  slot.hears_notices = heard;
+  slot.hearing_since = heard ? ++m_hearing_serial : 0;
+  slot.probe_unsent = sent ? std::string() : failure;
+  if (heard) {
+    slot.reprobe_backoff = Millis{0};
+    if (slot.reprobing) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
+  } else if (slot.reprobing) {
+    spdlog::debug("whether change notices reach the database connection to {} is still not known ({}){}",
+                  slot.conn->server(), failure, sent ? "; it is not probed again" : "");
+  } else if (!sent) {
+    spdlog::warn(
+        "whether change notices reach the database connection to {} is not known: a probe could not send one "
+        "({}); it is tried again, and block mode refuses meanwhile (a connection limit or a pooler's pool "
+        "must leave room for the probe's second connection)",
+        slot.conn->server(), failure);
+  } else {
+    spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), failure,
+                 slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
+                               : "; block mode needs them: set listen_database_url to a direct connection to the "
+                                 "database (a connection pooler in transaction mode passes no notices), or serve in "
+                                 "strict mode");
+  }
+  // Only a probe that proved nothing is tried again: one whose notice was sent and did not arrive
+  // found what a transaction pooler does, and probing it again would hold the connection each time.
+  if (!sent) schedule_reprobe(slot);
+  // The probe's channel is left; without notices, nothing is left listening on whatever server
+  // connection a pooler gave it.
+  setup_send(slot, SetupStep::unlisten, heard ? "UNLISTEN " + channel : std::string("UNLISTEN *"));
+}
+
+void Database::forget_probe(Slot& slot) {
+  slot.probe_channel.clear();
+  slot.probe_timer.cancel();
+  if (slot.prober) slot.prober->close();
+  slot.prober.reset();
+  slot.hears_notices = false;
+  slot.hearing_since = 0;
+  slot.probe_unsent.clear();
+  // A new connection is probed as it is set up; the wait before probing again is kept.
+  slot.reprobe_timer.cancel();
+  slot.reprobe_due = false;
+  slot.reprobing = false;
+}
+
+void Database::schedule_reprobe(Slot& slot) {
+  slot.reprobe_backoff =
+      slot.reprobe_backoff.count() == 0 ? k_reprobe_first : std::min(slot.reprobe_backoff * 2, k_reprobe_most);
+  // Half to one and a half times the wait: connections that failed together (each needing another
+  // to be free) do not probe again together.
+  std::uniform_int_distribution<Millis::rep> jitter(slot.reprobe_backoff.count() / 2,
+                                                    slot.reprobe_backoff.count() * 3 / 2);
+  slot.reprobe_timer.expires_after(Millis{jitter(m_reprobe_jitter)});
+  slot.reprobe_timer.async_wait([this, &slot, conn = slot.conn](boost::system::error_code ec) {
+    if (ec || m_stopped || slot.conn != conn) return;
+    slot.reprobe_due = true;
+    if (slot.state == Slot::State::idle) became_free(slot);
+  });
+}
+
+void Database::reprobe(Slot& slot) {
+  // The connection runs nothing else until the probe is over, as when it is set up: behind a
+  // transaction pooler a statement of its own could run on the server connection that listens
+  // and bring it a notice that would not reach it otherwise.
+  slot.reprobe_due = false;
+  slot.reprobing = true;
+  slot.state = Slot::State::leased;
+  // The failed probe's UNLISTEN * ended every LISTEN.
+  setup_send(slot, SetupStep::listen, k_listen_sql);
+}
+
+void Database::reprobed(Slot& slot) {
+  slot.reprobing = false;
+  // Notices may have been missed while it heard none, as when it reconnects (finish_setup).
+  bool const reader = m_listener == nullptr || slot.listener;
+  if (slot.hears_notices && reader && missed_notices()) m_refresh_wanted = true;
+  release(slot, slot.conn);
+}
+
+TimeLimit Database::sender_limit(Slot const& slot, TimeLimit limit) {
+  // A connection probed again waits for the sender: briefly.
+  if (slot.reprobing && limit.after > k_probe_wait) return TimeLimit{k_probe_wait, "probing a connection again"};
+  return limit;
+}
+
+bool Database::missed_notices() const {
+  return !catalog_complete() && !(m_whole_read_running && !m_hearing_at_read.empty());
+}
+
+}  // namespace pez::daemon
