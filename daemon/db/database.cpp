@@ -322,7 +322,7 @@ void Database::create_many(std::vector<CreateSpec> const& specs, CreateManyHandl
 void Database::became_free(Slot& slot) {
   // Whoever ran before this may have leased the connection again.
   if (slot.state != Slot::State::idle) return;
-  bool const reader = m_listener == nullptr || slot.listener;
+  bool const reader = listens(slot);
   if (reader && catalog_read_wanted() && m_reads_running == 0) {
     slot.state = Slot::State::leased;
     defer_catalog_read(slot);

@@ -233,7 +233,8 @@ class Database final : public Store {
   void connection_ready(Slot& slot);
   void note_failure(std::string const& message);
   void notice(std::string_view channel, std::string_view payload);
-  // Whether connections of slot listen for change notices (all of them, or the listener alone).
+  // Whether slot's connection listens for change notices and reads the catalog (every connection,
+  // or the listener alone).
   bool listens(Slot const& slot) const;
   // Proves that notices reach this connection: LISTEN on a channel of its own, NOTIFY it from a
   // second connection (another of the daemon's that is free, else one opened for it: as through
@@ -249,10 +250,12 @@ class Database final : public Store {
   // The notice was sent: slot's connection conn hears it within k_probe_wait, or does not hear
   // notices.
   void await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> const& conn);
-  // The probe is over: failure says why no notice arrived, or is empty; sent is false when the
-  // notice could not even be sent (then whether notices arrive is not known, and the connection
-  // is probed again: schedule_reprobe).
-  void probed(Slot& slot, std::string const& failure, bool sent);
+  // How a probe ends: its notice heard; not sent (a second connection refused, or its NOTIFY
+  // failed: whether notices arrive is not known, and the connection is probed again:
+  // schedule_reprobe); or sent and not heard (as through a transaction pooler).
+  enum class ProbeEnd : std::uint8_t { heard, unsent, unheard };
+  // The probe is over; why says why no notice arrived (empty when heard).
+  void probed(Slot& slot, ProbeEnd end, std::string const& why = {});
   void forget_probe(Slot& slot);
   // A probe whose notice could not be sent proved nothing (a second connection refused, a pool
   // without room for it), and block mode refuses until every connection that listens hears

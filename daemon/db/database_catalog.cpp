@@ -116,8 +116,7 @@ void Database::run_catalog_refresh(Slot& slot) {
     m_hearing_at_read.clear();
     for (auto const& s : m_slots) {
       bool const up = s->state == Slot::State::idle || s->state == Slot::State::leased;
-      if (up && s->hears_notices && (m_listener == nullptr || s->listener))
-        m_hearing_at_read.emplace_back(s.get(), s->hearing_since);
+      if (up && s->hears_notices && listens(*s)) m_hearing_at_read.emplace_back(s.get(), s->hearing_since);
     }
   }
   auto const read = ++m_reads_started;
@@ -217,7 +216,7 @@ std::uint64_t Database::start_catalog_read() {
   auto const next = m_reads_started + 1;
   if (m_reads_running > 0) return next;
   for (auto& slot : m_slots) {
-    if (slot->state == Slot::State::idle && (m_listener == nullptr || slot->listener)) {
+    if (slot->state == Slot::State::idle && listens(*slot)) {
       slot->state = Slot::State::leased;
       defer_catalog_read(*slot);
       return next;

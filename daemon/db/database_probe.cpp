@@ -48,16 +48,16 @@ void Database::probe_listening(Slot& slot) {
   }
   auto prober = PgConnection::create(m_io);
   slot.prober = prober;
-  prober->connect(slot.listener ? m_options.listen_params : m_options.params,
-                  sender_limit(slot, m_options.connect_timeout),
-                  [this, &slot, conn, prober](std::expected<void, DbError> opened) {
-                    if (slot.prober != prober || slot.probe_channel.empty()) return;
-                    if (!opened) {
-                      probed(slot, "a second connection to send one failed: " + opened.error().message, false);
-                      return;
-                    }
-                    probe_notify(slot, conn, prober);
-                  });
+  prober->connect(
+      slot.listener ? m_options.listen_params : m_options.params, sender_limit(slot, m_options.connect_timeout),
+      [this, &slot, conn, prober](std::expected<void, DbError> opened) {
+        if (slot.prober != prober || slot.probe_channel.empty()) return;
+        if (!opened) {
+          probed(slot, ProbeEnd::unsent, "a second connection to send one failed: " + opened.error().message);
+          return;
+        }
+        probe_notify(slot, conn, prober);
+      });
 }
 
 void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& conn,
@@ -66,7 +66,7 @@ void Database::probe_notify(Slot& slot, std::shared_ptr<PgConnection> const& con
                [this, &slot, conn, prober](std::expected<PgResults, DbError> sent) {
                  if (slot.prober != prober || slot.probe_channel.empty()) return;
                  if (!sent) {
-                   probed(slot, "sending one failed: " + sent.error().message, false);
+                   probed(slot, ProbeEnd::unsent, "sending one failed: " + sent.error().message);
                    return;
                  }
                  await_probe_notice(slot, conn);
@@ -84,7 +84,8 @@ void Database::probe_notify_from(Slot& slot, Slot& sender) {
                       if (m_stopped) return;
                       bool const probing = slot.conn == conn && slot.probe_channel == channel;
                       if (probing && !sent)
-                        probed(slot, "sending one from another connection failed: " + sent.error().message, false);
+                        probed(slot, ProbeEnd::unsent,
+                               "sending one from another connection failed: " + sent.error().message);
                       if (probing && sent) await_probe_notice(slot, conn);
                       // The sender goes back to its work (or is lost, when the failure ended its connection).
                       if (sender.conn != sender_conn || sender.state != Slot::State::leased) return;
@@ -103,34 +104,35 @@ void Database::await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> cons
   slot.probe_timer.expires_after(k_probe_wait);
   slot.probe_timer.async_wait([this, &slot, conn](boost::system::error_code ec) {
     if (ec || slot.conn != conn || slot.probe_channel.empty()) return;
-    probed(slot, "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent", true);
+    probed(slot, ProbeEnd::unheard,
+           "no notice arrived within " + settings::format_duration(k_probe_wait) + " of being sent");
   });
 }
 
-void Database::probed(Slot& slot, std::string const& failure, bool sent) {
+void Database::probed(Slot& slot, ProbeEnd end, std::string const& why) {
   if (slot.probe_channel.empty()) return;
   std::string const channel = std::exchange(slot.probe_channel, {});
   slot.probe_timer.cancel();
   if (slot.prober) slot.prober->close();
   slot.prober.reset();
-  bool const heard = failure.empty();
+  bool const heard = end == ProbeEnd::heard;
   slot.hears_notices = heard;
   slot.hearing_since = heard ? ++m_hearing_serial : 0;
-  slot.probe_unsent = sent ? std::string() : failure;
+  slot.probe_unsent = end == ProbeEnd::unsent ? why : std::string();
   if (heard) {
     slot.reprobe_backoff = Millis{0};
     if (slot.reprobing) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
   } else if (slot.reprobing) {
     spdlog::debug("whether change notices reach the database connection to {} is still not known ({}){}",
-                  slot.conn->server(), failure, sent ? "; it is not probed again" : "");
-  } else if (!sent) {
+                  slot.conn->server(), why, end == ProbeEnd::unheard ? "; it is not probed again" : "");
+  } else if (end == ProbeEnd::unsent) {
     spdlog::warn(
         "whether change notices reach the database connection to {} is not known: a probe could not send one "
         "({}); it is tried again, and block mode refuses meanwhile (a connection limit or a pooler's pool "
         "must leave room for the probe's second connection)",
-        slot.conn->server(), failure);
+        slot.conn->server(), why);
   } else {
-    spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), failure,
+    spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), why,
                  slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
                                : "; block mode needs them: set listen_database_url to a direct connection to the "
                                  "database (a connection pooler in transaction mode passes no notices), or serve in "
@@ -138,7 +140,7 @@ void Database::probed(Slot& slot, std::string const& failure, bool sent) {
   }
   // Only a probe that proved nothing is tried again: one whose notice was sent and did not arrive
   // found what a transaction pooler does, and probing it again would hold the connection each time.
-  if (!sent) schedule_reprobe(slot);
+  if (end == ProbeEnd::unsent) schedule_reprobe(slot);
   // The probe's channel is left; without notices, nothing is left listening on whatever server
   // connection a pooler gave it.
   setup_send(slot, SetupStep::unlisten, heard ? "UNLISTEN " + channel : std::string("UNLISTEN *"));
@@ -187,7 +189,7 @@ void Database::reprobe(Slot& slot) {
 void Database::reprobed(Slot& slot) {
   slot.reprobing = false;
   // Notices may have been missed while it heard none, as when it reconnects (finish_setup).
-  bool const reader = m_listener == nullptr || slot.listener;
+  bool const reader = listens(slot);
   if (slot.hears_notices && reader && missed_notices()) m_refresh_wanted = true;
   release(slot, slot.conn);
 }

@@ -58,7 +58,7 @@ void Database::connect(Slot& slot) {
   slot.state = Slot::State::connecting;
   conn->on_notify([this, &slot, weak = std::weak_ptr(conn)](std::string_view channel, std::string_view payload) {
     if (!slot.probe_channel.empty() && channel == slot.probe_channel) {
-      if (auto c = weak.lock(); c && slot.conn == c) probed(slot, {}, true);
+      if (auto c = weak.lock(); c && slot.conn == c) probed(slot, ProbeEnd::heard);
       return;
     }
     notice(channel, payload);
@@ -206,7 +206,7 @@ void Database::finish_setup(Slot& slot) {
   // that reads it (the listener, or this one unless a read runs already: one at a time, so that
   // reads end in the order they started).
   slot.state = Slot::State::leased;
-  bool const reader = m_listener == nullptr || slot.listener;
+  bool const reader = listens(slot);
   if (reader && missed_notices()) m_refresh_wanted = true;
   if (reader && m_reads_running == 0 && catalog_read_wanted()) {
     run_catalog_refresh(slot);

@@ -662,7 +662,7 @@ struct Settings {
 
 class World;
 
-// How a connection's notice probe ends (Database::probed): heard; unsent (its second connection
+// How a connection's notice probe ends (Database::ProbeEnd): heard; unsent (its second connection
 // refused: probed again later); unheard (as through a transaction pooler: not probed again).
 enum class Probe : std::uint8_t { heard, unsent, unheard };
 
