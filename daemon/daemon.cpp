@@ -181,7 +181,7 @@ Daemon::Daemon(Config config, int argc, char** argv)
                              TimeLimit{m_config.connect_timeout, "connect_timeout"},
                              TimeLimit{m_config.request_timeout, "request_timeout"}, m_config.reconnect_max,
                              m_config.require_synchronous_standby, m_config.usage_interval,
-                             TimeLimit{m_config.admin_timeout, "admin_timeout"}},
+                             TimeLimit{m_config.admin_timeout, "admin_timeout"}, m_config.mode == Mode::block},
            *m_metrics.front()),
       m_clock(m_io),
       m_allocation(m_clock, m_db, *m_metrics.front(), allocator_options(m_config)),

@@ -87,6 +87,12 @@ class Database final : public Store {
     Millis usage_interval{10000};
     // The statements of admin commands (a change, creates, list and inspect).
     TimeLimit admin_timeout{Millis{10000}, "admin_timeout"};
+    // The daemon serves block mode by default, which refuses without change notices: a connection
+    // whose probe's notice was sent and did not arrive is probed again now and then (a notice late
+    // once, from a server briefly overloaded, would otherwise keep it refusing until the
+    // connection is opened again). In strict mode nothing needs them, and behind a transaction
+    // pooler each probe again would hold a connection for seconds for nothing.
+    bool block_default = false;
   };
 
   Database(boost::asio::io_context& io, Options options, Metrics& metrics);
@@ -252,7 +258,8 @@ class Database final : public Store {
   void await_probe_notice(Slot& slot, std::shared_ptr<PgConnection> const& conn);
   // How a probe ends: its notice heard; not sent (a second connection refused, or its NOTIFY
   // failed: whether notices arrive is not known, and the connection is probed again:
-  // schedule_reprobe); or sent and not heard (as through a transaction pooler).
+  // schedule_reprobe); or sent and not heard (as through a transaction pooler, or late: probed
+  // again, less often, when the daemon serves block mode by default).
   enum class ProbeEnd : std::uint8_t { heard, unsent, unheard };
   // The probe is over; why says why no notice arrived (empty when heard).
   void probed(Slot& slot, ProbeEnd end, std::string const& why = {});
@@ -260,11 +267,13 @@ class Database final : public Store {
   // A probe whose notice could not be sent proved nothing (a second connection refused, a pool
   // without room for it), and block mode refuses until every connection that listens hears
   // notices: such a connection is probed again, about 1 s later, then about twice as long after
-  // each such failure up to a minute, without being opened again. reprobe runs once the
+  // each such failure up to a minute, without being opened again; one whose notice did not
+  // arrive, in a daemon serving block mode by default, about 10 s later, then about twice as long
+  // each time up to 10 minutes. reprobe runs once the
   // connection is free and holds it, as its setup did: LISTEN again (the failure ended every
   // LISTEN), the probe, UNLISTEN; then reprobed frees it. While it runs, the sender waits
   // briefly (sender_limit).
-  void schedule_reprobe(Slot& slot);
+  void schedule_reprobe(Slot& slot, ProbeEnd end);
   void reprobe(Slot& slot);
   void reprobed(Slot& slot);
   static TimeLimit sender_limit(Slot const& slot, TimeLimit limit);

@@ -24,6 +24,11 @@ constexpr auto k_probe_wait = std::chrono::seconds(2);
 // then twice the last one, up to the most (each drawn around it: schedule_reprobe).
 constexpr Database::Millis k_reprobe_first{1000};
 constexpr Database::Millis k_reprobe_most{60'000};
+// The same for one whose notice was sent and did not arrive (in a daemon serving block mode by
+// default): rarely, as behind a transaction pooler it never arrives and each probe holds the
+// connection for k_probe_wait.
+constexpr Database::Millis k_reprobe_unheard_first{10'000};
+constexpr Database::Millis k_reprobe_unheard_most{600'000};
 
 }  // namespace
 
@@ -116,31 +121,42 @@ void Database::probed(Slot& slot, ProbeEnd end, std::string const& why) {
   if (slot.prober) slot.prober->close();
   slot.prober.reset();
   bool const heard = end == ProbeEnd::heard;
+  // A probe that proved nothing is tried again; one whose notice was sent and did not arrive
+  // found what a transaction pooler does, or a notice late, and is tried again, less often, only
+  // where block mode needs notices (Options::block_default).
+  bool const again = end == ProbeEnd::unsent || (end == ProbeEnd::unheard && m_options.block_default);
   slot.hears_notices = heard;
   slot.hearing_since = heard ? ++m_hearing_serial : 0;
   slot.probe_unsent = end == ProbeEnd::unsent ? why : std::string();
+  auto const server = slot.conn->server();
   if (heard) {
     slot.reprobe_backoff = Millis{0};
-    if (slot.reprobing) spdlog::info("change notices reach the database connection to {} now", slot.conn->server());
+    if (slot.reprobing) spdlog::info("change notices reach the database connection to {} now", server);
   } else if (slot.reprobing) {
-    spdlog::debug("whether change notices reach the database connection to {} is still not known ({}){}",
-                  slot.conn->server(), why, end == ProbeEnd::unheard ? "; it is not probed again" : "");
+    if (end == ProbeEnd::unsent) {
+      spdlog::debug(
+          "whether change notices reach the database connection to {} is still not known ({}); it is "
+          "probed again",
+          server, why);
+    } else {
+      spdlog::debug("change notices still do not reach the database connection to {} ({}); it is {}probed again",
+                    server, why, again ? "" : "not ");
+    }
   } else if (end == ProbeEnd::unsent) {
     spdlog::warn(
         "whether change notices reach the database connection to {} is not known: a probe could not send one "
         "({}); it is tried again, and block mode refuses meanwhile (a connection limit or a pooler's pool "
         "must leave room for the probe's second connection)",
-        slot.conn->server(), why);
+        server, why);
   } else {
-    spdlog::warn("change notices do not reach the database connection to {} ({}){}", slot.conn->server(), why,
+    spdlog::warn("change notices do not reach the database connection to {} ({}){}{}", server, why,
                  slot.listener ? "; it is the connection of listen_database_url, which must be a direct one"
                                : "; block mode needs them: set listen_database_url to a direct connection to the "
                                  "database (a connection pooler in transaction mode passes no notices), or serve in "
-                                 "strict mode");
+                                 "strict mode",
+                 again ? " (it is probed again now and then, in case the notice was only late)" : "");
   }
-  // Only a probe that proved nothing is tried again: one whose notice was sent and did not arrive
-  // found what a transaction pooler does, and probing it again would hold the connection each time.
-  if (end == ProbeEnd::unsent) schedule_reprobe(slot);
+  if (again) schedule_reprobe(slot, end);
   // The probe's channel is left; without notices, nothing is left listening on whatever server
   // connection a pooler gave it.
   setup_send(slot, SetupStep::unlisten, heard ? "UNLISTEN " + channel : std::string("UNLISTEN *"));
@@ -160,9 +176,11 @@ void Database::forget_probe(Slot& slot) {
   slot.reprobing = false;
 }
 
-void Database::schedule_reprobe(Slot& slot) {
-  slot.reprobe_backoff =
-      slot.reprobe_backoff.count() == 0 ? k_reprobe_first : std::min(slot.reprobe_backoff * 2, k_reprobe_most);
+void Database::schedule_reprobe(Slot& slot, ProbeEnd end) {
+  bool const unheard = end == ProbeEnd::unheard;
+  auto const first = unheard ? k_reprobe_unheard_first : k_reprobe_first;
+  auto const most = unheard ? k_reprobe_unheard_most : k_reprobe_most;
+  slot.reprobe_backoff = slot.reprobe_backoff.count() == 0 ? first : std::clamp(slot.reprobe_backoff * 2, first, most);
   // Half to one and a half times the wait: connections that failed together (each needing another
   // to be free) do not probe again together.
   std::uniform_int_distribution<Millis::rep> jitter(slot.reprobe_backoff.count() / 2,

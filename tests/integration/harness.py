@@ -353,26 +353,10 @@ class PgBouncer:
         self.log = os.path.join(self.dir, "pgbouncer.log")
         with open(os.path.join(self.dir, "users.txt"), "w") as f:
             f.write('"postgres" ""\n')
-        config = os.path.join(self.dir, "pgbouncer.ini")
-        with open(config, "w") as f:
-            f.write(f"""[databases]
-* = host={cluster.dir}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {self.port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {self.dir}/users.txt
-pool_mode = {pool_mode}
-default_pool_size = {pool_size}
-max_client_conn = 500
-server_login_retry = 1
-# Each test has a database of its own, so a pool of its own: let idle server connections go.
-server_idle_timeout = 2
-ignore_startup_parameters = extra_float_digits
-logfile = {self.log}
-""")
+        self.cluster_dir = cluster.dir
+        self.pool_size = pool_size
+        config = self.config = os.path.join(self.dir, "pgbouncer.ini")
+        self._write_config(pool_mode)
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
             for name in ("users.txt", "pgbouncer.ini"):
@@ -388,6 +372,35 @@ logfile = {self.log}
             return False
 
         wait_until(listening, 15, what="PgBouncer to listen")
+
+    def _write_config(self, pool_mode):
+        with open(self.config, "w") as f:
+            f.write(f"""[databases]
+* = host={self.cluster_dir}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir}/users.txt
+pool_mode = {pool_mode}
+default_pool_size = {self.pool_size}
+max_client_conn = 500
+server_login_retry = 1
+# Each test has a database of its own, so a pool of its own: let idle server connections go.
+server_idle_timeout = 2
+ignore_startup_parameters = extra_float_digits
+logfile = {self.log}
+""")
+
+    def set_pool_mode(self, pool_mode):
+        """Reloads the configuration with another pool_mode (SIGHUP), as an operator would; the
+        clients connected stay, and their next transactions are pooled the new way."""
+        reloads = self.log_text().count("SIGHUP")
+        self._write_config(pool_mode)
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.log_text().count("SIGHUP") > reloads, 10, what="PgBouncer to reload")
 
     def env(self):
         """What a pezd's environment needs to reach the database through it."""

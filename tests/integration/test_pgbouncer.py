@@ -5,6 +5,7 @@ a pooler does not pass, proven on every connection that listens. (The HTTP and s
 through PgBouncer in session mode too: CTest's integration_pgbouncer.)"""
 
 import json
+import time
 
 import pytest
 
@@ -59,6 +60,51 @@ def test_block_mode_serves_behind_a_session_pool_without_room_for_a_probes_own_c
         assert "change notices reach the database connection" in log, log
         assert "change notices do not reach" not in log, log
         block.stop()
+    finally:
+        pooler.stop()
+
+
+def test_block_mode_serves_once_a_probe_again_hears_the_notice_that_did_not_arrive(start_pezd, cluster):
+    # A connection whose probe's notice was sent and did not arrive (through a transaction pooler
+    # here; a notice late from a server briefly overloaded looks the same) is probed again now and
+    # then by a daemon serving block mode: once notices arrive (the pool switched to session mode),
+    # block mode serves, without the connection being opened again.
+    pooler = PgBouncer(cluster, "transaction", pool_size=3)
+    try:
+        block = start_pezd(["--mode", "block", "--db-connections", "1"], env=pooler.env(), wait_ready=False)
+        wait_until(lambda: "change notices do not reach" in block.log_text(), 15, what="the probe to fail")
+        assert "probed again now and then" in block.log_text(), block.log_text()
+        assert block.get("/readyz").status == 503
+        pooler.set_pool_mode("session")
+        # The first probe again comes 5 to 15 s after the failure, the next 10 to 30 s after it.
+        block.wait_ready(timeout=60)
+        assert block.numbers("forward", 2) == [1, 2]
+        log = block.log_text()
+        assert "change notices reach the database connection to" in log and " now" in log, log
+        assert log.count("database up") == 1, log
+        block.stop()
+    finally:
+        pooler.stop()
+
+
+def test_strict_mode_does_not_probe_again_a_connection_whose_notice_did_not_arrive(start_pezd, cluster):
+    # Behind a transaction pooler strict mode needs no notices: a probe again would only hold a
+    # connection for seconds each time, so none is run.
+    pooler = PgBouncer(cluster, "transaction", pool_size=3)
+    try:
+        strict = start_pezd(["--mode", "strict", "--db-connections", "1", "--log-level", "debug"],
+                            env=pooler.env())
+        wait_until(lambda: "change notices do not reach" in strict.log_text(), 15, what="the probe to fail")
+        assert "probed again" not in strict.log_text(), strict.log_text()
+        pooler.set_pool_mode("session")
+        # Past the first probe again of a daemon serving block mode (5 to 15 s).
+        deadline = time.monotonic() + 16
+        while time.monotonic() < deadline:
+            assert strict.numbers("forward", 1)
+            time.sleep(0.5)
+        log = strict.log_text()
+        assert "change notices reach the database connection" not in log and "still do not reach" not in log, log
+        strict.stop()
     finally:
         pooler.stop()
 

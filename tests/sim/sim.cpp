@@ -663,7 +663,8 @@ struct Settings {
 class World;
 
 // How a connection's notice probe ends (Database::ProbeEnd): heard; unsent (its second connection
-// refused: probed again later); unheard (as through a transaction pooler: not probed again).
+// refused: probed again later); unheard (as through a transaction pooler, or late: probed again,
+// less often, in a daemon serving block mode by default, else not).
 enum class Probe : std::uint8_t { heard, unsent, unheard };
 
 // One daemon's database: connections to the fake database, with latency, loss, timeouts and
@@ -671,17 +672,19 @@ enum class Probe : std::uint8_t { heard, unsent, unheard };
 // connection is offered again; a connection that breaks or times out is closed and reopened with
 // backoff; each new connection reads the catalog first; every connection listens for notices,
 // though in some worlds with faults a connection's notice probe fails (it hears none and block
-// mode refuses): for good when its notice was sent, until a probe again hears one when it could
-// not be sent.
+// mode refuses) until a probe again hears one: probed again when its notice could not be sent,
+// and, less often, when it was sent and did not arrive in a daemon serving block mode by default
+// (for good in one serving strict mode).
 class FakeStore final : public daemon::Store {
  public:
   FakeStore(World& world, Freeze& freeze, int id, int connections, Clock::duration timeout,
-            Clock::duration admin_timeout)
+            Clock::duration admin_timeout, bool block_default)
       : m_world(world),
         m_freeze(freeze),
         m_id(id),
         m_timeout(timeout),
         m_admin_timeout(admin_timeout),
+        m_block_default(block_default),
         m_conns(static_cast<std::size_t>(connections)) {}
 
   void set_events(StoreEvents* events) override { m_events = events; }
@@ -769,9 +772,10 @@ class FakeStore final : public daemon::Store {
   static bool conn_up(Conn const& c) { return c.state == State::idle || c.state == State::busy; }
   static bool hears(Conn const& c) { return conn_up(c) && c.hearing_since != 0; }
   // The connection's notice probe is over (as it was set up, or again): heard, or not, and when it
-  // could not send its notice it is probed again later, as Database does.
+  // could not send its notice, or (in a daemon serving block mode by default) its notice did not
+  // arrive, it is probed again later, as Database does.
   void probed(std::size_t conn, Probe outcome);
-  void reprobe_later(std::size_t conn);
+  void reprobe_later(std::size_t conn, Probe outcome);
   // The probe again, once the connection is free: it holds the connection, as a statement.
   void reprobe(std::size_t conn);
   // Notices may have been missed: no connection heard them all since the last whole read.
@@ -811,6 +815,7 @@ class FakeStore final : public daemon::Store {
   int m_id;
   Clock::duration m_timeout;
   Clock::duration m_admin_timeout;
+  bool m_block_default;  // the daemon serves block mode by default (Database::Options::block_default)
   std::vector<Conn> m_conns;
   StoreEvents* m_events = nullptr;
   Catalog m_catalog;
@@ -876,6 +881,9 @@ class World {
   // The wait before the first probe again: 1 s in pezd, shorter in most worlds so that a daemon
   // hears notices again while requests still arrive.
   Clock::duration reprobe_first = 1s;
+  // The same after a notice sent that did not arrive (in daemons serving block mode by default):
+  // 10 s in pezd, shorter in most worlds; the most is ten times the other's.
+  Clock::duration reprobe_unheard_first = 10s;
   Probe probe() {
     if (deaf_percent == 0 || !probes.percent(deaf_percent)) return Probe::heard;
     return probes.percent(70) ? Probe::unsent : Probe::unheard;
@@ -1040,14 +1048,18 @@ void FakeStore::probed(std::size_t conn, Probe outcome) {
   c.hearing_since = 0;
   bool const unsent = outcome == Probe::unsent;
   m_world.log("daemon", m_id, "connection", conn, "hears no notices (its probe",
-              unsent ? "could not send one)" : "failed)");
-  if (unsent) reprobe_later(conn);
+              unsent ? "could not send one)" : "failed)", unsent || m_block_default ? "and is probed again later" : "");
+  if (unsent || m_block_default) reprobe_later(conn, outcome);
 }
 
-void FakeStore::reprobe_later(std::size_t conn) {
+void FakeStore::reprobe_later(std::size_t conn, Probe outcome) {
   Conn& c = m_conns[conn];
-  c.reprobe =
-      c.reprobe == Clock::duration::zero() ? m_world.reprobe_first : std::min<Clock::duration>(c.reprobe * 2, 60s);
+  // Database::schedule_reprobe: after a notice that did not arrive, a longer first wait, and up
+  // to ten times the most.
+  bool const unheard = outcome == Probe::unheard;
+  Clock::duration const first = unheard ? m_world.reprobe_unheard_first : m_world.reprobe_first;
+  Clock::duration const most = unheard ? 600s : 60s;
+  c.reprobe = c.reprobe == Clock::duration::zero() ? first : std::clamp<Clock::duration>(c.reprobe * 2, first, most);
   auto const epoch = c.epoch;
   in_daemon_after(c.reprobe, [this, conn, epoch] {
     Conn& k = m_conns[conn];
@@ -1503,7 +1515,7 @@ SimDaemon::SimDaemon(World& world, int i, int conns, daemon::AllocatorOptions o,
       options(o),
       workers_percent(workers),
       freeze(world.clock),
-      store(world, freeze, i, conns, o.timeout, o.admin_timeout),
+      store(world, freeze, i, conns, o.timeout, o.admin_timeout, o.mode == daemon::Mode::block),
       clock(world.clock, freeze),
       core(clock, store, metrics, o) {}
 
@@ -1933,6 +1945,7 @@ void World::schedule_faults() {
   if (probes.percent(25)) {
     deaf_percent = static_cast<unsigned>(probes.between(10, 70));
     if (probes.percent(80)) reprobe_first = probes.micros(20'000, 600'000);
+    if (probes.percent(80)) reprobe_unheard_first = probes.micros(50'000, 1'500'000);
   }
   // Strangers send notices on the channel: for real names, for names of nothing, for nonsense.
   for (auto t = clock.start() + rng.micros(0, 50'000); t < end; t += rng.micros(5'000, 120'000)) {
