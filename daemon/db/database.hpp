@@ -269,10 +269,9 @@ class Database final : public Store {
   // notices: such a connection is probed again, about 1 s later, then about twice as long after
   // each such failure up to a minute, without being opened again; one whose notice did not
   // arrive, in a daemon serving block mode by default, about 10 s later, then about twice as long
-  // each time up to 10 minutes. reprobe runs once the
-  // connection is free and holds it, as its setup did: LISTEN again (the failure ended every
-  // LISTEN), the probe, UNLISTEN; then reprobed frees it. While it runs, the sender waits
-  // briefly (sender_limit).
+  // each time up to 10 minutes. reprobe runs once the connection is free and holds it, as its
+  // setup did: LISTEN again (the failure ended every LISTEN), the probe, UNLISTEN; then reprobed
+  // frees it. While it runs, the sender waits briefly (sender_limit).
   void schedule_reprobe(Slot& slot, ProbeEnd end);
   void reprobe(Slot& slot);
   void reprobed(Slot& slot);

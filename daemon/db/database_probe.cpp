@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // How Database proves that a connection hears change notices (the probe: LISTEN on a channel of
 // its own, a NOTIFY from a second connection, the wait for it, UNLISTEN), as a step of its setup
-// (database_setup.cpp) and again, with backoff, after a probe that could not send its notice.
+// (database_setup.cpp) and again, with backoff, after a probe that could not send its notice or,
+// in a daemon serving block mode by default, whose notice did not arrive.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -207,8 +208,7 @@ void Database::reprobe(Slot& slot) {
 void Database::reprobed(Slot& slot) {
   slot.reprobing = false;
   // Notices may have been missed while it heard none, as when it reconnects (finish_setup).
-  bool const reader = listens(slot);
-  if (slot.hears_notices && reader && missed_notices()) m_refresh_wanted = true;
+  if (slot.hears_notices && listens(slot) && missed_notices()) m_refresh_wanted = true;
   release(slot, slot.conn);
 }
 

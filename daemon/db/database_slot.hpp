@@ -2,7 +2,8 @@
 // A connection of Database (database.hpp) and what it is doing, and what the files of Database
 // share: database.cpp leases connections for the core's statements, database_setup.cpp opens
 // and sets them up, database_probe.cpp proves they hear change notices, database_catalog.cpp
-// reads the catalog on them, and database_checks.cpp runs the periodic statements. Nothing else includes it.
+// reads the catalog on them, and database_checks.cpp runs the periodic statements. Nothing else
+// includes it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -40,7 +41,8 @@ struct Database::Slot {
   bool hears_notices = false;
   std::uint64_t hearing_since = 0;  // a number of Database's, new each time it starts hearing them
   std::string probe_unsent;         // why the last probe could not send its notice, if it could not
-  // After a probe that could not send its notice, the connection is probed again (Database::
+  // After a probe that could not send its notice, or (in a daemon serving block mode by default)
+  // whose notice did not arrive, the connection is probed again (Database::schedule_reprobe,
   // reprobe): the wait before the next probe, whether it is due, and whether it runs.
   boost::asio::steady_timer reprobe_timer;
   Millis reprobe_backoff{0};

@@ -1047,9 +1047,10 @@ void FakeStore::probed(std::size_t conn, Probe outcome) {
   ++m_world.outcome.faults;
   c.hearing_since = 0;
   bool const unsent = outcome == Probe::unsent;
+  bool const again = unsent || m_block_default;  // as Database::probed
   m_world.log("daemon", m_id, "connection", conn, "hears no notices (its probe",
-              unsent ? "could not send one)" : "failed)", unsent || m_block_default ? "and is probed again later" : "");
-  if (unsent || m_block_default) reprobe_later(conn, outcome);
+              unsent ? "could not send one)" : "failed)", again ? "and is probed again later" : "");
+  if (again) reprobe_later(conn, outcome);
 }
 
 void FakeStore::reprobe_later(std::size_t conn, Probe outcome) {
