@@ -177,7 +177,11 @@ std::size_t Allocator::pending() const {
 std::uint64_t Allocator::reserved(std::string_view name) const { return m_block->reserved(name); }
 
 bool Allocator::serving() const {
-  return m_store.up() && !m_store.safety_problem() && !(m_options.mode == Mode::block && m_store.notices_problem());
+  if (!m_store.up() || m_store.safety_problem()) return false;
+  if (m_options.mode != Mode::block) return true;
+  // Block mode refuses as check_notices last told it, until the core next hears from the store:
+  // not ready while either still refuses.
+  return !m_store.notices_problem() && !m_block_refused && !m_unsafe_refused;
 }
 
 bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, Printing& printing,

@@ -122,7 +122,8 @@ class Allocator {
   std::uint64_t reserved(std::string_view name) const;
   Mode mode() const { return m_options.mode; }
   // Whether numbers can be handed out now (for /readyz): the database is up, it is not refused
-  // (Store::safety_problem), and in block mode change notices arrive.
+  // (Store::safety_problem), and in block mode change notices arrive and the block source no
+  // longer refuses (it learns of a change at the next offer of a connection or catalog read).
   bool serving() const;
   // Why change notices cannot be heard (block-mode sequences are refused then), or nothing.
   std::optional<std::string> notices_problem() const;

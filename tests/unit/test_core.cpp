@@ -380,6 +380,36 @@ TEST_CASE("no synchronous standby, and one is required: nothing is handed out in
   }
 }
 
+TEST_CASE("serving (/readyz) says ready only once requests are served: block mode's refusal ends at the next offer") {
+  // The store's state changes first (a probe heard its notice, a standby came back); block mode
+  // stops refusing when the core next hears from the store (strict mode asks the store each time).
+  // Until then /readyz must not say ready while a request would still be refused.
+  for (bool const notices : {true, false}) {
+    CAPTURE(notices);
+    Rig rig(Mode::block);
+    auto first = rig.ask("forward", 1);
+    rig.store.answer_all();
+    CHECK(rig.numbers(first).size() == 1);
+    auto set = [&](bool on) {
+      auto& what = notices ? rig.store.notices : rig.store.safety;
+      what = on ? std::optional<std::string>("refused for a while") : std::nullopt;
+    };
+    set(true);
+    CHECK_FALSE(rig.core->allocator().serving());
+    rig.store.offer();
+    CHECK_FALSE(rig.core->allocator().serving());
+    set(false);
+    CHECK_FALSE(rig.core->allocator().serving());
+    auto refused = rig.ask("forward", 1);
+    CHECK(rig.error(refused) == pez::Errc::unavailable);
+    rig.store.offer();
+    CHECK(rig.core->allocator().serving());
+    auto served = rig.ask("forward", 1);
+    rig.store.answer_all();
+    CHECK(rig.numbers(served).size() == 1);
+  }
+}
+
 TEST_CASE("a strict request that waits for a connection when the refusal starts is not sent") {
   Rig rig(Mode::strict, 1);
   auto busy = rig.ask("forward", 1);  // holds the only connection
