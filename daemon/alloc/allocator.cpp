@@ -196,6 +196,7 @@ bool Allocator::warm_up(std::string const& name) {
   if (!m_store.catalog().loaded()) return false;
   if (m_store.catalog().find(name) == nullptr) return true;
   if (&source_for(name) != m_block.get()) return true;
+  m_store.block_used();
   return m_block->warm_up(name);
 }
 
@@ -270,7 +271,9 @@ void Allocator::admit(Request request) {
     return;
   }
   request.fence = 0;
-  source_for(request.name).take(std::move(request));
+  Source& source = source_for(request.name);
+  if (&source == m_block.get()) m_store.block_used();
+  source.take(std::move(request));
 }
 
 std::optional<std::string> Allocator::notices_problem() const { return m_store.notices_problem(); }

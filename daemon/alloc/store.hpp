@@ -226,6 +226,10 @@ class Store {
   virtual std::string last_error() const = 0;
   // Why change notices cannot be heard (block mode needs them), or nothing when they can.
   virtual std::optional<std::string> notices_problem() const = 0;
+  // A sequence served in block mode was asked for: block mode needs change notices. A store that
+  // probes whether they arrive probes again, from now on, a connection whose notice did not (as
+  // it does from the start in a daemon serving block mode by default).
+  virtual void block_used() {}
   // Why no number may be taken at all (require_synchronous_standby without a synchronous
   // standby), or nothing.
   virtual std::optional<std::string> safety_problem() const { return std::nullopt; }

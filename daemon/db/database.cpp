@@ -34,6 +34,7 @@ Database::Database(boost::asio::io_context& io, Options options, Metrics& metric
     : m_io(io),
       m_options(std::move(options)),
       m_metrics(metrics),
+      m_block_used(m_options.block_default),
       m_catalog_read_timer(io),
       m_lookup_timer(io),
       m_failover_timer(io),

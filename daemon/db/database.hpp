@@ -91,7 +91,8 @@ class Database final : public Store {
     // whose probe's notice was sent and did not arrive is probed again now and then (a notice late
     // once, from a server briefly overloaded, would otherwise keep it refusing until the
     // connection is opened again). In strict mode nothing needs them, and behind a transaction
-    // pooler each probe again would hold a connection for seconds for nothing.
+    // pooler each probe again would hold a connection for seconds for nothing, until a sequence
+    // served in block mode is asked for (block_used).
     bool block_default = false;
   };
 
@@ -131,6 +132,9 @@ class Database final : public Store {
   bool down() const override;  // none is, and the latest attempt failed: answer at once, do not wait
   std::string last_error() const override { return m_last_error; }
   std::optional<std::string> notices_problem() const override;
+  // From the first request for a sequence served in block mode on, a connection whose notice did
+  // not arrive is probed again now and then: those that wait for it at once (a moment later).
+  void block_used() override;
   std::optional<std::string> safety_problem() const override;
   Usage const* usage() const override { return &m_usage; }
 
@@ -259,7 +263,7 @@ class Database final : public Store {
   // How a probe ends: its notice heard; not sent (a second connection refused, or its NOTIFY
   // failed: whether notices arrive is not known, and the connection is probed again:
   // schedule_reprobe); or sent and not heard (as through a transaction pooler, or late: probed
-  // again, less often, when the daemon serves block mode by default).
+  // again, less often, once block mode is used: Options::block_default, block_used).
   enum class ProbeEnd : std::uint8_t { heard, unsent, unheard };
   // The probe is over; why says why no notice arrived (empty when heard).
   void probed(Slot& slot, ProbeEnd end, std::string const& why = {});
@@ -268,11 +272,13 @@ class Database final : public Store {
   // without room for it), and block mode refuses until every connection that listens hears
   // notices: such a connection is probed again, about 1 s later, then about twice as long after
   // each such failure up to a minute, without being opened again; one whose notice did not
-  // arrive, in a daemon serving block mode by default, about 10 s later, then about twice as long
+  // arrive, once block mode is used (block_used), about 10 s later, then about twice as long
   // each time up to 10 minutes. reprobe runs once the connection is free and holds it, as its
   // setup did: LISTEN again (the failure ended every LISTEN), the probe, UNLISTEN; then reprobed
   // frees it. While it runs, the sender waits briefly (sender_limit).
   void schedule_reprobe(Slot& slot, ProbeEnd end);
+  // The probe again is due after wait (then it runs once the connection is free).
+  void arm_reprobe(Slot& slot, Millis wait);
   void reprobe(Slot& slot);
   void reprobed(Slot& slot);
   static TimeLimit sender_limit(Slot const& slot, TimeLimit limit);
@@ -286,6 +292,7 @@ class Database final : public Store {
   std::vector<std::unique_ptr<Slot>> m_slots;
   Slot* m_listener = nullptr;  // the last of m_slots when listen_params are set
   std::uint64_t m_probes = 0;
+  bool m_block_used = false;                                  // Options::block_default, or block_used was called
   std::minstd_rand m_reprobe_jitter{std::random_device{}()};  // so that connections probe again apart
   Catalog m_catalog;
   StoreEvents* m_events = nullptr;

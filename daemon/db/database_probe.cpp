@@ -2,7 +2,8 @@
 // How Database proves that a connection hears change notices (the probe: LISTEN on a channel of
 // its own, a NOTIFY from a second connection, the wait for it, UNLISTEN), as a step of its setup
 // (database_setup.cpp) and again, with backoff, after a probe that could not send its notice or,
-// in a daemon serving block mode by default, whose notice did not arrive.
+// once block mode is used (the daemon's mode, or a request for a sequence in block mode), whose
+// notice did not arrive.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -124,8 +125,9 @@ void Database::probed(Slot& slot, ProbeEnd end, std::string const& why) {
   bool const heard = end == ProbeEnd::heard;
   // A probe that proved nothing is tried again; one whose notice was sent and did not arrive
   // found what a transaction pooler does, or a notice late, and is tried again, less often, only
-  // where block mode needs notices (Options::block_default).
-  bool const again = end == ProbeEnd::unsent || (end == ProbeEnd::unheard && m_options.block_default);
+  // once block mode, which needs notices, is used (Options::block_default, block_used).
+  bool const again = end == ProbeEnd::unsent || (end == ProbeEnd::unheard && m_block_used);
+  slot.reprobe_when_block_used = end == ProbeEnd::unheard && !again;
   slot.hears_notices = heard;
   slot.hearing_since = heard ? ++m_hearing_serial : 0;
   slot.probe_unsent = end == ProbeEnd::unsent ? why : std::string();
@@ -175,6 +177,22 @@ void Database::forget_probe(Slot& slot) {
   slot.reprobe_timer.cancel();
   slot.reprobe_due = false;
   slot.reprobing = false;
+  slot.reprobe_when_block_used = false;
+}
+
+void Database::block_used() {
+  if (m_block_used) return;
+  m_block_used = true;
+  for (auto& s : m_slots) {
+    Slot& slot = *s;
+    if (!slot.reprobe_when_block_used || !slot.conn) continue;
+    spdlog::info(
+        "a sequence served in block mode was asked for, and change notices did not reach the database connection "
+        "to {}: it is probed again now, then now and then",
+        slot.conn->server());
+    // Through the timer: the allocator asks while it admits a request.
+    arm_reprobe(slot, Millis{0});
+  }
 }
 
 void Database::schedule_reprobe(Slot& slot, ProbeEnd end) {
@@ -186,7 +204,12 @@ void Database::schedule_reprobe(Slot& slot, ProbeEnd end) {
   // to be free) do not probe again together.
   std::uniform_int_distribution<Millis::rep> jitter(slot.reprobe_backoff.count() / 2,
                                                     slot.reprobe_backoff.count() * 3 / 2);
-  slot.reprobe_timer.expires_after(Millis{jitter(m_reprobe_jitter)});
+  arm_reprobe(slot, Millis{jitter(m_reprobe_jitter)});
+}
+
+void Database::arm_reprobe(Slot& slot, Millis wait) {
+  slot.reprobe_when_block_used = false;
+  slot.reprobe_timer.expires_after(wait);
   slot.reprobe_timer.async_wait([this, &slot, conn = slot.conn](boost::system::error_code ec) {
     if (ec || m_stopped || slot.conn != conn) return;
     slot.reprobe_due = true;

@@ -41,13 +41,16 @@ struct Database::Slot {
   bool hears_notices = false;
   std::uint64_t hearing_since = 0;  // a number of Database's, new each time it starts hearing them
   std::string probe_unsent;         // why the last probe could not send its notice, if it could not
-  // After a probe that could not send its notice, or (in a daemon serving block mode by default)
-  // whose notice did not arrive, the connection is probed again (Database::schedule_reprobe,
+  // After a probe that could not send its notice, or (once block mode is used: block_used) whose
+  // notice did not arrive, the connection is probed again (Database::schedule_reprobe,
   // reprobe): the wait before the next probe, whether it is due, and whether it runs.
   boost::asio::steady_timer reprobe_timer;
   Millis reprobe_backoff{0};
   bool reprobe_due = false;
   bool reprobing = false;
+  // Its notice did not arrive and it is not probed again while block mode is not used
+  // (Database::block_used probes it again).
+  bool reprobe_when_block_used = false;
   int index;
 };
 

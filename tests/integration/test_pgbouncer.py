@@ -112,6 +112,32 @@ def test_strict_mode_does_not_probe_again_a_connection_whose_notice_did_not_arri
     strict.stop()
 
 
+def test_strict_mode_probes_again_once_a_sequence_served_in_block_mode_is_asked_for(start_pezd, transaction_pooler):
+    # A sequence of its own in block mode needs notices in a daemon serving strict mode: from the
+    # first request for it on, a connection whose notice did not arrive is probed again, at once
+    # and then now and then, and the sequence is served once notices arrive.
+    strict = start_pezd(["--mode", "strict", "--db-connections", "1", "--log-level", "debug"],
+                        env=transaction_pooler.env())
+    wait_until(lambda: "change notices do not reach" in strict.log_text(), 15, what="the probe to fail")
+    r = strict.pez("admin", "create", "batches", "--mode", "block")
+    assert r.returncode == 0, r.stderr
+    assert "probed again" not in strict.log_text(), strict.log_text()
+    r = strict.get("/v1/batches")
+    assert r.status == 503 and "change notices" in r.json()["error"], r
+    assert re.search(r"a sequence served in block mode was asked for, and change notices did not reach the "
+                     r"database connection to \S+: it is probed again now", strict.log_text()), strict.log_text()
+    # The probe at once finds the transaction pool still.
+    wait_until(lambda: "change notices still do not reach" in strict.log_text(), 15, what="the probe again to fail")
+    transaction_pooler.set_pool_mode("session")
+    # The next probe again comes 5 to 15 s after that one, the one after it 10 to 30 s later.
+    wait_until(lambda: strict.get("/v1/batches").status == 200, 60, interval=0.5, what="batches to be served")
+    assert strict.numbers("forward", 2) == [1, 2]
+    log = strict.log_text()
+    assert re.search(r"change notices reach the database connection to \S+ now", log), log
+    assert log.count("database up") == 1, log
+    strict.stop()
+
+
 @pytest.mark.parametrize("mode", ["strict", "block"])
 def test_a_reset_reaches_a_daemon_behind_the_pooler_through_listen_database_url(start_pezd, cluster, db,
                                                                                    transaction_pooler, mode):

@@ -664,7 +664,7 @@ class World;
 
 // How a connection's notice probe ends (Database::ProbeEnd): heard; unsent (its second connection
 // refused: probed again later); unheard (as through a transaction pooler, or late: probed again,
-// less often, in a daemon serving block mode by default, else not).
+// less often, once block mode is used, else not).
 enum class Probe : std::uint8_t { heard, unsent, unheard };
 
 // One daemon's database: connections to the fake database, with latency, loss, timeouts and
@@ -673,8 +673,8 @@ enum class Probe : std::uint8_t { heard, unsent, unheard };
 // backoff; each new connection reads the catalog first; every connection listens for notices,
 // though in some worlds with faults a connection's notice probe fails (it hears none and block
 // mode refuses) until a probe again hears one: probed again when its notice could not be sent,
-// and, less often, when it was sent and did not arrive in a daemon serving block mode by default
-// (for good in one serving strict mode).
+// and, less often, when it was sent and did not arrive once block mode is used (the daemon's
+// mode, or from the first request for a sequence in block mode in a daemon serving strict mode).
 class FakeStore final : public daemon::Store {
  public:
   FakeStore(World& world, Freeze& freeze, int id, int connections, Clock::duration timeout,
@@ -684,7 +684,7 @@ class FakeStore final : public daemon::Store {
         m_id(id),
         m_timeout(timeout),
         m_admin_timeout(admin_timeout),
-        m_block_default(block_default),
+        m_block_used(block_default),
         m_conns(static_cast<std::size_t>(connections)) {}
 
   void set_events(StoreEvents* events) override { m_events = events; }
@@ -726,6 +726,8 @@ class FakeStore final : public daemon::Store {
       return "change notices do not arrive on the database connections";
     return std::nullopt;
   }
+  // As Database: from now on a connection whose notice did not arrive is probed again.
+  void block_used() override;
 
   void start();
   // A connection breaks (the server may or may not have run what it was sent).
@@ -768,14 +770,17 @@ class FakeStore final : public daemon::Store {
     std::uint64_t hearing_since = 0;
     Clock::duration reprobe{};
     bool reprobe_due = false;
+    bool reprobe_when_block_used = false;  // its notice did not arrive: probed again once block mode is used
   };
   static bool conn_up(Conn const& c) { return c.state == State::idle || c.state == State::busy; }
   static bool hears(Conn const& c) { return conn_up(c) && c.hearing_since != 0; }
   // The connection's notice probe is over (as it was set up, or again): heard, or not, and when it
-  // could not send its notice, or (in a daemon serving block mode by default) its notice did not
-  // arrive, it is probed again later, as Database does.
+  // could not send its notice, or (once block mode is used) its notice did not arrive, it is
+  // probed again later, as Database does.
   void probed(std::size_t conn, Probe outcome);
   void reprobe_later(std::size_t conn, Probe outcome);
+  // The probe again is due after wait, unless the connection breaks or hears notices meanwhile.
+  void arm_reprobe(std::size_t conn, Clock::duration wait);
   // The probe again, once the connection is free: it holds the connection, as a statement.
   void reprobe(std::size_t conn);
   // Notices may have been missed: no connection heard them all since the last whole read.
@@ -815,7 +820,7 @@ class FakeStore final : public daemon::Store {
   int m_id;
   Clock::duration m_timeout;
   Clock::duration m_admin_timeout;
-  bool m_block_default;  // the daemon serves block mode by default (Database::Options::block_default)
+  bool m_block_used;  // the daemon serves block mode by default, or block_used was called (as Database)
   std::vector<Conn> m_conns;
   StoreEvents* m_events = nullptr;
   Catalog m_catalog;
@@ -881,7 +886,7 @@ class World {
   // The wait before the first probe again: 1 s in pezd, shorter in most worlds so that a daemon
   // hears notices again while requests still arrive.
   Clock::duration reprobe_first = 1s;
-  // The same after a notice sent that did not arrive (in daemons serving block mode by default):
+  // The same after a notice sent that did not arrive (once block mode is used):
   // 10 s in pezd, shorter in most worlds; the most is ten times the other's.
   Clock::duration reprobe_unheard_first = 10s;
   Probe probe() {
@@ -1025,6 +1030,7 @@ void FakeStore::break_conn(std::size_t conn, std::string const& why) {
   c.state = State::down;
   c.hearing_since = 0;
   c.reprobe_due = false;
+  c.reprobe_when_block_used = false;
   c.backoff = Clock::duration::zero();
   auto ex = std::move(c.current);
   c.current.reset();
@@ -1047,7 +1053,8 @@ void FakeStore::probed(std::size_t conn, Probe outcome) {
   ++m_world.outcome.faults;
   c.hearing_since = 0;
   bool const unsent = outcome == Probe::unsent;
-  bool const again = unsent || m_block_default;  // as Database::probed
+  bool const again = unsent || m_block_used;  // as Database::probed
+  c.reprobe_when_block_used = !unsent && !again;
   m_world.log("daemon", m_id, "connection", conn, "hears no notices (its probe",
               unsent ? "could not send one)" : "failed)", again ? "and is probed again later" : "");
   if (again) reprobe_later(conn, outcome);
@@ -1061,8 +1068,25 @@ void FakeStore::reprobe_later(std::size_t conn, Probe outcome) {
   Clock::duration const first = unheard ? m_world.reprobe_unheard_first : m_world.reprobe_first;
   Clock::duration const most = unheard ? 600s : 60s;
   c.reprobe = c.reprobe == Clock::duration::zero() ? first : std::clamp<Clock::duration>(c.reprobe * 2, first, most);
+  arm_reprobe(conn, c.reprobe);
+}
+
+void FakeStore::block_used() {
+  if (m_block_used) return;
+  m_block_used = true;
+  for (std::size_t i = 0; i < m_conns.size(); ++i) {
+    Conn& c = m_conns[i];
+    if (!c.reprobe_when_block_used || !conn_up(c)) continue;
+    m_world.log("daemon", m_id, "connection", i, "is probed again: block mode is used");
+    arm_reprobe(i, Clock::duration::zero());
+  }
+}
+
+void FakeStore::arm_reprobe(std::size_t conn, Clock::duration wait) {
+  Conn& c = m_conns[conn];
+  c.reprobe_when_block_used = false;
   auto const epoch = c.epoch;
-  in_daemon_after(c.reprobe, [this, conn, epoch] {
+  in_daemon_after(wait, [this, conn, epoch] {
     Conn& k = m_conns[conn];
     if (k.epoch != epoch || !conn_up(k) || k.hearing_since != 0) return;
     k.reprobe_due = true;

@@ -410,6 +410,32 @@ TEST_CASE("serving (/readyz) says ready only once requests are served: block mod
   }
 }
 
+TEST_CASE("the store hears that block mode is used at the first request for a sequence it serves") {
+  // Database probes again, from then on, a connection whose change notice did not arrive: block
+  // mode needs notices, strict mode does not.
+  Rig rig(Mode::strict);
+  pez::CreateSpec spec;
+  spec.name = "batches";
+  spec.mode = "block";
+  REQUIRE(rig.db.create(spec));
+  rig.store.refresh_catalog();
+  rig.store.answer_all();
+  auto strict = rig.ask("forward", 1);
+  rig.store.answer_all();
+  CHECK(rig.numbers(strict).size() == 1);
+  CHECK(rig.store.block_uses == 0);
+  rig.store.notices = "change notices do not arrive";
+  rig.store.offer();
+  auto refused = rig.ask("batches", 1);
+  CHECK(rig.error(refused) == pez::Errc::unavailable);
+  CHECK(rig.store.block_uses >= 1);
+  rig.store.notices.reset();
+  rig.store.offer();
+  auto served = rig.ask("batches", 1);
+  rig.store.answer_all();
+  CHECK(rig.numbers(served) == std::vector<std::int64_t>{1});
+}
+
 TEST_CASE("a strict request that waits for a connection when the refusal starts is not sent") {
   Rig rig(Mode::strict, 1);
   auto busy = rig.ask("forward", 1);  // holds the only connection
