@@ -95,11 +95,16 @@ std::optional<std::string> Database::notices_problem() const {
            "); it sends it on a second connection, for which a connection limit or a pooler's pool (pool_size, in "
            "session mode) must leave room; it is tried again";
   };
+  // A connection whose notice did not arrive is probed again once block mode is used (probed).
+  auto again = [this] {
+    return std::string(m_block_used ? " (probed again now and then, block mode serves once they arrive)" : "");
+  };
   if (m_listener != nullptr) {
     if (!up(*m_listener) || m_listener->hears_notices) return std::nullopt;
     if (!m_listener->probe_unsent.empty()) return unsent(*m_listener, "the connection of listen_database_url");
     return "change notices do not arrive on the connection of listen_database_url either (is it a "
-           "transaction pooler too?); point listen_database_url straight at the database";
+           "transaction pooler too?); point listen_database_url straight at the database" +
+           again();
   }
   for (auto const& slot : m_slots) {
     if (up(*slot) && !slot->hears_notices) {
@@ -109,7 +114,8 @@ std::optional<std::string> Database::notices_problem() const {
       }
       return "change notices do not arrive on the database connections (a connection pooler in "
              "transaction mode, such as PgBouncer?); set listen_database_url to a direct connection "
-             "to the database, or serve in strict mode";
+             "to the database, or serve in strict mode" +
+             again();
     }
   }
   return std::nullopt;

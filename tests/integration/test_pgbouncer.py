@@ -83,7 +83,10 @@ def test_block_mode_serves_once_a_probe_again_hears_the_notice_that_did_not_arri
     block = start_pezd(["--mode", "block", "--db-connections", "1"], env=transaction_pooler.env(), wait_ready=False)
     wait_until(lambda: "change notices do not reach" in block.log_text(), 15, what="the probe to fail")
     assert "probed again now and then" in block.log_text(), block.log_text()
-    assert block.get("/readyz").status == 503
+    # Once its set-up is over, /readyz says why it is not ready, and that the connection is probed again.
+    wait_until(lambda: "listen_database_url" in block.get("/readyz").body, 15, what="/readyz to say why")
+    ready = block.get("/readyz")
+    assert ready.status == 503 and "probed again now and then" in ready.body, ready
     transaction_pooler.set_pool_mode("session")
     # The first probe again comes 5 to 15 s after the failure, the next 10 to 30 s after it.
     block.wait_ready(timeout=60)
