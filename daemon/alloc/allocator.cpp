@@ -181,7 +181,7 @@ bool Allocator::serving() const {
   if (m_options.mode != Mode::block) return true;
   // Block mode refuses as check_notices last told it, until the core next hears from the store:
   // not ready while either still refuses.
-  return !m_store.notices_problem() && !m_block_refused && !m_unsafe_refused;
+  return !m_store.notices_problem() && !m_block_problem && !m_unsafe_problem;
 }
 
 bool Allocator::try_take(std::string_view name, std::uint32_t count, std::vector<std::int64_t>& out, Printing& printing,
@@ -281,9 +281,9 @@ std::optional<std::string> Allocator::notices_problem() const { return m_store.n
 void Allocator::check_notices() {
   auto const unsafe = m_store.safety_problem();
   auto const problem = m_store.notices_problem();
-  if (unsafe.has_value() == m_unsafe_refused && problem.has_value() == m_block_refused) return;
-  if (unsafe.has_value() != m_unsafe_refused) {
-    m_unsafe_refused = unsafe.has_value();
+  // The reasons are compared, not only whether there is one: a refusal says the latest.
+  if (unsafe == m_unsafe_problem && problem == m_block_problem) return;
+  if (unsafe.has_value() != m_unsafe_problem.has_value()) {
     if (unsafe) {
       spdlog::error("refusing to hand out numbers: {}", *unsafe);
       // Requests that wait for a connection are not sent.
@@ -292,14 +292,15 @@ void Allocator::check_notices() {
       spdlog::info("handing out numbers again: the reason to refuse is gone");
     }
   }
-  if (problem.has_value() != m_block_refused) {
-    m_block_refused = problem.has_value();
+  if (problem.has_value() != m_block_problem.has_value()) {
     if (problem) {
       spdlog::error("block mode refuses to hand out numbers: {}", *problem);
     } else {
       spdlog::info("change notices arrive again: block mode hands out numbers");
     }
   }
+  m_unsafe_problem = unsafe;
+  m_block_problem = problem;
   std::optional<Error> refusal;
   if (unsafe) {
     refusal = refused_error(*unsafe);

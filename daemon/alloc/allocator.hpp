@@ -190,8 +190,9 @@ class Allocator {
   std::unordered_set<std::string> m_looking_up;
   std::unique_ptr<CoreTimer> m_sweep;
   bool m_block_first = false;
-  bool m_block_refused = false;
-  bool m_unsafe_refused = false;
+  // The reasons block mode refuses for, as check_notices last read them from the store.
+  std::optional<std::string> m_block_problem;
+  std::optional<std::string> m_unsafe_problem;
   std::map<std::string, Watch, std::less<>> m_watches;
 };
 

@@ -248,7 +248,11 @@ void BlockSource::refuse(std::optional<Error> why) {
   Deliveries out;
   {
     std::lock_guard lock(m_lock);
-    if (why.has_value() == m_refusing.has_value()) return;
+    if (why.has_value() == m_refusing.has_value()) {
+      // Still refused, or still not: the reason said is the latest.
+      m_refusing = std::move(why);
+      return;
+    }
     m_refusing = std::move(why);
     if (m_refusing) {
       for (auto& [name, r] : m_reserves) fail_waiters(r, *m_refusing, out);

@@ -164,7 +164,8 @@ class BlockSource final : public Source {
   // `read` (or a later one) is done.
   void announced(std::string const& name, std::uint64_t read);
   // Block mode cannot be trusted (no change notices arrive): every reserve goes, and nothing is
-  // served until allowed again; or, with none, it is allowed again.
+  // served until allowed again (a new reason while refused replaces the last); or, with none, it
+  // is allowed again.
   void refuse(std::optional<Error> why);
   // A catalog read is done: reserves of older generations, of vanished sequences and of those now
   // served in strict mode go. Answers the requests that waited for the latter.

@@ -410,6 +410,34 @@ TEST_CASE("serving (/readyz) says ready only once requests are served: block mod
   }
 }
 
+TEST_CASE("block mode's refusal says what the store says now, not what it said when the refusal began") {
+  // The reason changes while the refusal lasts (a probe that could not send its notice, then one
+  // that sent it and heard nothing; a standby count): each refused request carries the latest.
+  for (bool const notices : {true, false}) {
+    CAPTURE(notices);
+    Rig rig(Mode::block);
+    auto& what = notices ? rig.store.notices : rig.store.safety;
+    auto message = [&](auto const& slot) {
+      REQUIRE(slot->has_value());
+      REQUIRE_FALSE((*slot)->has_value());
+      return (**slot).error().message;
+    };
+    what = "the first reason";
+    rig.store.offer();
+    auto first = rig.ask("forward", 1);
+    CHECK(message(first).find("the first reason") != std::string::npos);
+    what = "the second reason";
+    rig.store.offer();
+    auto second = rig.ask("forward", 1);
+    CHECK(message(second).find("the second reason") != std::string::npos);
+    what.reset();
+    rig.store.offer();
+    auto served = rig.ask("forward", 1);
+    rig.store.answer_all();
+    CHECK(rig.numbers(served).size() == 1);
+  }
+}
+
 TEST_CASE("the store hears that block mode is used at the first request for a sequence it serves") {
   // Database probes again, from then on, a connection whose change notice did not arrive: block
   // mode needs notices, strict mode does not.
