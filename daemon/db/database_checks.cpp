@@ -130,16 +130,22 @@ void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& c
 
 void Database::failover_read(FailoverSafety safety) {
   auto const kind = safety.kind();
-  if (m_failover_logged != kind) {
-    m_failover_logged = kind;
-    if (kind == FailoverSafety::Kind::asynchronous) {
-      spdlog::warn(
-          "failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
-          "true), or see pezd(8) on what to do after promoting an asynchronous one",
-          safety.server, safety.text());
-    } else {
-      spdlog::info("failover: the primary at {}: {}", safety.server, safety.text());
-    }
+  bool const waits = safety.waits_for_none();
+  // Logged when the verdict changes, and when commits start or stop waiting for a standby that
+  // is not there.
+  bool const kind_changed = m_failover_logged != kind;
+  bool const waits_changed = m_failover_waits_logged != waits;
+  m_failover_logged = kind;
+  m_failover_waits_logged = waits;
+  if (kind_changed && kind == FailoverSafety::Kind::asynchronous) {
+    spdlog::warn(
+        "failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
+        "true), or see pezd(8) on what to do after promoting an asynchronous one",
+        safety.server, safety.text());
+  } else if (waits && (kind_changed || waits_changed)) {
+    spdlog::warn("failover: the primary at {}: {}", safety.server, safety.text());
+  } else if (kind_changed || waits_changed) {
+    spdlog::info("failover: the primary at {}: {}", safety.server, safety.text());
   }
   m_failover = std::move(safety);
 }

@@ -29,7 +29,10 @@ std::string FailoverSafety::text() const {
   switch (kind()) {
     case Kind::synchronous:
       return "safe: commits wait for a synchronous standby (synchronous_standby_names '" + standby_names +
-             "', synchronous_commit " + synchronous_commit + "; " + standby_text + ")";
+             "', synchronous_commit " + synchronous_commit + "; " + standby_text + ")" +
+             (waits_for_none() ? ", but none streams now: every commit that takes numbers waits until one does "
+                                 "(start the standby, or change synchronous_standby_names)"
+                               : "");
     case Kind::asynchronous:
       return "NOT SAFE: asynchronous standbys only (" + standby_text +
              "; synchronous_standby_names is empty): a failover can lose numbers already handed out, which "

@@ -40,6 +40,11 @@ struct FailoverSafety {
 
   Kind kind() const;
   bool safe() const { return kind() == Kind::synchronous; }
+  // Commits wait for a synchronous standby and none streams (it stopped, or
+  // synchronous_standby_names names none that is there, as Patroni's strict mode sets '*' without
+  // a standby): every commit that takes numbers waits until one does. Not known while the
+  // standbys' state is hidden from the role.
+  bool waits_for_none() const { return safe() && hidden == 0 && sync_standbys == 0; }
   // One line: the verdict and what it rests on.
   std::string text() const;
   // Why a daemon that requires a synchronous standby refuses, or nothing.

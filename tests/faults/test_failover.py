@@ -8,6 +8,7 @@ again on its own once one of its hosts accepts writes."""
 
 import concurrent.futures
 import json
+import re
 import signal
 import threading
 import time
@@ -125,6 +126,37 @@ def test_no_number_is_answered_while_the_synchronous_standby_is_away(pair, workd
         wait_until(lambda: pezd.get("/v1/away", timeout=5).status == 200, 20, what=f"{pezd.name} to serve again")
         after = pezd.numbers("away", 5)
         assert min(after) > max(before, default=0)
+        assert pezd.stop() == 0
+
+
+def test_status_and_log_say_that_commits_wait_while_no_synchronous_standby_streams(pair, workdir):
+    # synchronous_standby_names names a standby that is gone (stopped here; Patroni's strict mode
+    # sets '*' without one, and Patroni 3.0 can keep naming one that left): a failover would lose
+    # nothing, and every commit that takes numbers waits until a standby streams again.
+    primary, standby, database = pair
+    pezd = start_pezd([primary, standby], database, "strict", workdir)
+    with harness.logs_on_failure(pezd):
+        pezd.start()
+
+        def failover():
+            return json.loads(pezd.pez("status", "--json").stdout)["database"]["failover"]
+
+        assert "none streams" not in failover(), failover()
+        standby.stop()
+        try:
+            wait_until(lambda: "but none streams now: every commit that takes numbers waits until one does"
+                       in failover(), 10, what=lambda: f"pez status to say that commits wait: {failover()!r}")
+            assert failover().startswith("safe: "), failover()
+            assert json.loads(pezd.pez("status", "--json").stdout)["database"]["failover_safe"] is True
+            assert re.search(r"warning: failover: the primary at \S+: safe: .*, but none streams now",
+                             pezd.log_text()), pezd.log_text()
+            assert pezd.get("/v1/forward").status == 503
+        finally:
+            standby.start()
+        wait_until(lambda: "none streams" not in failover(), 30, what="a synchronous standby to stream again")
+        assert re.search(r"info: failover: the primary at \S+: safe: commits wait for a synchronous standby "
+                         r"\([^)]*1 synchronous\)$", pezd.log_text(), re.M), pezd.log_text()
+        wait_until(lambda: pezd.get("/v1/forward", timeout=5).status == 200, 20, what="pezd to serve again")
         assert pezd.stop() == 0
 
 

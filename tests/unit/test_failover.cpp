@@ -45,8 +45,20 @@ TEST_CASE("failover: safe only when a commit waits for a synchronous standby") {
   CHECK(sync.safe());
   CHECK_FALSE(sync.refusal());
   CHECK(sync.text().starts_with("safe: "));
-  // A synchronous standby configured but not connected: commits wait, nothing is lost.
-  CHECK(primary("*", 0, 0).safe());
+  CHECK_FALSE(sync.waits_for_none());
+  CHECK(sync.text().find("none streams") == std::string::npos);
+  // A synchronous standby configured but not connected: commits wait, nothing is lost, and the
+  // text says that every commit waits.
+  auto none = primary("*", 0, 0);
+  CHECK(none.safe());
+  CHECK(none.waits_for_none());
+  CHECK(none.text().starts_with("safe: "));
+  CHECK(none.text().find("but none streams now: every commit that takes numbers waits until one does") !=
+        std::string::npos);
+  // Standbys stream, none of them named: the same.
+  CHECK(primary("\"gone\"", 2, 0).waits_for_none());
+  // Their state hidden from the role: not known.
+  CHECK_FALSE(primary("\"node2\"", 2, 0, 2).waits_for_none());
 
   auto async = primary("", 2, 0);
   CHECK(async.kind() == FailoverSafety::Kind::asynchronous);
