@@ -130,7 +130,7 @@ void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& c
 
 void Database::failover_read(FailoverSafety safety) {
   auto const kind = safety.kind();
-  bool const waits = safety.waits_for_none();
+  bool const waits = safety.stalled();
   // Logged when the verdict changes, and when commits start or stop waiting for a standby that
   // is not there.
   bool const kind_changed = m_failover_logged != kind;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/db/failover.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "common/text.hpp"
 
 namespace pez::daemon {
@@ -8,6 +11,25 @@ namespace pez::daemon {
 std::string taking_synchronous_commit(std::string_view session) {
   if (session == "on" || session == "remote_apply") return std::string(session);
   return "on";
+}
+
+std::int64_t FailoverSafety::required_sync() const {
+  // [FIRST | ANY] num_sync ( standby_name [, ...] ), or standby_name [, ...] (num_sync 1).
+  std::string_view rest = trim(standby_names);
+  auto const word_end = rest.find_first_of(" \t\n");
+  if (word_end != std::string_view::npos) {
+    std::string word(rest.substr(0, word_end));
+    std::ranges::transform(word, word.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (word == "first" || word == "any") rest = trim(rest.substr(word_end));
+  }
+  std::int64_t n = 0;
+  std::size_t digits = 0;
+  while (digits < rest.size() && digits < 9 && rest[digits] >= '0' && rest[digits] <= '9') {
+    n = n * 10 + (rest[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0 || !trim(rest.substr(digits)).starts_with('(')) return 1;
+  return n;
 }
 
 FailoverSafety::Kind FailoverSafety::kind() const {
@@ -27,12 +49,20 @@ std::string FailoverSafety::text() const {
     standby_text += ", " + std::to_string(sync_standbys) + " synchronous";
   }
   switch (kind()) {
-    case Kind::synchronous:
-      return "safe: commits wait for a synchronous standby (synchronous_standby_names '" + standby_names +
-             "', synchronous_commit " + synchronous_commit + "; " + standby_text + ")" +
-             (waits_for_none() ? ", but none streams now: every commit that takes numbers waits until one does "
-                                 "(start the standby, or change synchronous_standby_names)"
-                               : "");
+    case Kind::synchronous: {
+      std::string text = "safe: commits wait for a synchronous standby (synchronous_standby_names '" + standby_names +
+                         "', synchronous_commit " + synchronous_commit + "; " + standby_text + ")";
+      if (!stalled()) return text;
+      if (sync_standbys == 0 && required_sync() == 1) {
+        return text +
+               ", but none streams now: every commit that takes numbers waits until one does (start the "
+               "standby, or change synchronous_standby_names)";
+      }
+      return text + ", but they wait for " + std::to_string(required_sync()) + " and " + std::to_string(sync_standbys) +
+             (sync_standbys == 1 ? " streams" : " stream") +
+             " now: every commit that takes numbers waits until enough do (start the standbys, or change "
+             "synchronous_standby_names)";
+    }
     case Kind::asynchronous:
       return "NOT SAFE: asynchronous standbys only (" + standby_text +
              "; synchronous_standby_names is empty): a failover can lose numbers already handed out, which "

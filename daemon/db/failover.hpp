@@ -40,11 +40,14 @@ struct FailoverSafety {
 
   Kind kind() const;
   bool safe() const { return kind() == Kind::synchronous; }
-  // Commits wait for a synchronous standby and none streams (it stopped, or
+  // How many synchronous standbys a commit waits for: num_sync of synchronous_standby_names
+  // ("FIRST 2 (a, b, c)", "ANY 2 (...)", "2 (...)"), 1 for a plain list.
+  std::int64_t required_sync() const;
+  // Commits wait for more synchronous standbys than stream (a standby stopped, or
   // synchronous_standby_names names none that is there, as Patroni's strict mode sets '*' without
-  // a standby): every commit that takes numbers waits until one does. Not known while the
+  // a standby): every commit that takes numbers waits until enough do. Not known while the
   // standbys' state is hidden from the role.
-  bool waits_for_none() const { return safe() && hidden == 0 && sync_standbys == 0; }
+  bool stalled() const { return safe() && hidden == 0 && sync_standbys < required_sync(); }
   // One line: the verdict and what it rests on.
   std::string text() const;
   // Why a daemon that requires a synchronous standby refuses, or nothing.

@@ -45,20 +45,32 @@ TEST_CASE("failover: safe only when a commit waits for a synchronous standby") {
   CHECK(sync.safe());
   CHECK_FALSE(sync.refusal());
   CHECK(sync.text().starts_with("safe: "));
-  CHECK_FALSE(sync.waits_for_none());
+  CHECK_FALSE(sync.stalled());
   CHECK(sync.text().find("none streams") == std::string::npos);
   // A synchronous standby configured but not connected: commits wait, nothing is lost, and the
   // text says that every commit waits.
   auto none = primary("*", 0, 0);
   CHECK(none.safe());
-  CHECK(none.waits_for_none());
+  CHECK(none.stalled());
   CHECK(none.text().starts_with("safe: "));
   CHECK(none.text().find("but none streams now: every commit that takes numbers waits until one does") !=
         std::string::npos);
   // Standbys stream, none of them named: the same.
-  CHECK(primary("\"gone\"", 2, 0).waits_for_none());
+  CHECK(primary("\"gone\"", 2, 0).stalled());
   // Their state hidden from the role: not known.
-  CHECK_FALSE(primary("\"node2\"", 2, 0, 2).waits_for_none());
+  CHECK_FALSE(primary("\"node2\"", 2, 0, 2).stalled());
+  // num_sync: commits wait for that many.
+  CHECK(primary("a, b", 2, 1).required_sync() == 1);
+  CHECK(primary("first", 1, 0).required_sync() == 1);  // a standby named first
+  CHECK(primary("FIRST 2 (a, b, c)", 3, 2).required_sync() == 2);
+  CHECK(primary(" any 3(a,b,c) ", 3, 3).required_sync() == 3);
+  CHECK(primary("2 (\"x y\", z)", 2, 2).required_sync() == 2);
+  CHECK(primary("ANY\t2 (a, b)", 2, 2).required_sync() == 2);
+  CHECK(primary("2", 1, 1).required_sync() == 1);  // a standby named 2
+  CHECK_FALSE(primary("FIRST 2 (a, b, c)", 3, 2).stalled());
+  auto short_one = primary("ANY 2 (a, b, c)", 1, 1);
+  CHECK(short_one.stalled());
+  CHECK(short_one.text().find("but they wait for 2 and 1 streams now") != std::string::npos);
 
   auto async = primary("", 2, 0);
   CHECK(async.kind() == FailoverSafety::Kind::asynchronous);
