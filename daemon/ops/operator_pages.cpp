@@ -99,6 +99,11 @@ Reply OperatorPages::metrics_page() const {
   append_metric_header(out, "pez_database_standbys", "gauge",
                        "Standbys streaming from the primary, as the latest check found (0 before the first).");
   append_metric(out, "pez_database_standbys", "", failover ? static_cast<double>(failover->standbys) : 0);
+  append_metric_header(out, "pez_database_commits_stalled", "gauge",
+                       "1 when the latest check of the primary found that commits wait for more synchronous "
+                       "standbys than stream, so that every commit taking numbers waits until enough do; 0 "
+                       "otherwise.");
+  append_metric(out, "pez_database_commits_stalled", "", failover && failover->stalled() ? 1 : 0);
   append_metric_header(out, "pez_reserved_numbers", "gauge",
                        "Numbers reserved in memory and not handed out yet, by sequence (0 in strict mode).");
   for (auto const& [name, info] : db.catalog().all()) {

@@ -141,19 +141,25 @@ def test_status_and_log_say_that_commits_wait_while_no_synchronous_standby_strea
         def failover():
             return json.loads(pezd.pez("status", "--json").stdout)["database"]["failover"]
 
+        def stalled():
+            return float(re.search(r"^pez_database_commits_stalled (\S+)$", pezd.get("/metrics").body, re.M).group(1))
+
         assert "none streams" not in failover(), failover()
+        assert stalled() == 0
         standby.stop()
         try:
             wait_until(lambda: "but none streams now: every commit that takes numbers waits until one does"
                        in failover(), 10, what=lambda: f"pez status to say that commits wait: {failover()!r}")
             assert failover().startswith("safe: "), failover()
             assert json.loads(pezd.pez("status", "--json").stdout)["database"]["failover_safe"] is True
+            assert stalled() == 1
             assert re.search(r"warning: failover: the primary at \S+: safe: .*, but none streams now",
                              pezd.log_text()), pezd.log_text()
             assert pezd.get("/v1/forward").status == 503
         finally:
             standby.start()
         wait_until(lambda: "none streams" not in failover(), 30, what="a synchronous standby to stream again")
+        assert stalled() == 0
         assert re.search(r"info: failover: the primary at \S+: safe: commits wait for a synchronous standby "
                          r"\([^)]*1 synchronous\)$", pezd.log_text(), re.M), pezd.log_text()
         wait_until(lambda: pezd.get("/v1/forward", timeout=5).status == 200, 20, what="pezd to serve again")
