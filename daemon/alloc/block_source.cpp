@@ -248,13 +248,10 @@ void BlockSource::refuse(std::optional<Error> why) {
   Deliveries out;
   {
     std::lock_guard lock(m_lock);
-    if (why.has_value() == m_refusing.has_value()) {
-      // Still refused, or still not: the reason said is the latest.
-      m_refusing = std::move(why);
-      return;
-    }
+    // A refusal that goes on says the latest reason; one that begins fails what waits.
+    bool const began = why.has_value() && !m_refusing.has_value();
     m_refusing = std::move(why);
-    if (m_refusing) {
+    if (began) {
       for (auto& [name, r] : m_reserves) fail_waiters(r, *m_refusing, out);
       m_reserves.clear();
       m_fetch_queue.clear();

@@ -324,7 +324,7 @@ class Database final : public Store {
   std::string m_server;
   std::optional<FailoverSafety> m_failover;
   std::optional<FailoverSafety::Kind> m_failover_logged;
-  bool m_failover_waits_logged = false;  // FailoverSafety::stalled, as last logged
+  bool m_failover_stalled_logged = false;  // FailoverSafety::stalled, as last logged
   bool m_failover_due = false;
   boost::asio::steady_timer m_failover_timer;
   Usage m_usage;

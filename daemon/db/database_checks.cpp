@@ -130,21 +130,21 @@ void Database::check_failover(Slot& slot, std::shared_ptr<PgConnection> const& c
 
 void Database::failover_read(FailoverSafety safety) {
   auto const kind = safety.kind();
-  bool const waits = safety.stalled();
+  bool const stalled = safety.stalled();
   // Logged when the verdict changes, and when commits start or stop waiting for a standby that
   // is not there.
   bool const kind_changed = m_failover_logged != kind;
-  bool const waits_changed = m_failover_waits_logged != waits;
+  bool const stalled_changed = m_failover_stalled_logged != stalled;
   m_failover_logged = kind;
-  m_failover_waits_logged = waits;
+  m_failover_stalled_logged = stalled;
   if (kind_changed && kind == FailoverSafety::Kind::asynchronous) {
     spdlog::warn(
         "failover: the primary at {} is {}; configure a synchronous standby (Patroni: synchronous_mode: "
         "true), or see pezd(8) on what to do after promoting an asynchronous one",
         safety.server, safety.text());
-  } else if (waits && (kind_changed || waits_changed)) {
+  } else if (stalled && (kind_changed || stalled_changed)) {
     spdlog::warn("failover: the primary at {}: {}", safety.server, safety.text());
-  } else if (kind_changed || waits_changed) {
+  } else if (kind_changed || stalled_changed) {
     spdlog::info("failover: the primary at {}: {}", safety.server, safety.text());
   }
   m_failover = std::move(safety);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "common/text.hpp"
 
@@ -16,19 +17,16 @@ std::string taking_synchronous_commit(std::string_view session) {
 std::int64_t FailoverSafety::required_sync() const {
   // [FIRST | ANY] num_sync ( standby_name [, ...] ), or standby_name [, ...] (num_sync 1).
   std::string_view rest = trim(standby_names);
-  auto const word_end = rest.find_first_of(" \t\n");
-  if (word_end != std::string_view::npos) {
-    std::string word(rest.substr(0, word_end));
-    std::ranges::transform(word, word.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (word == "first" || word == "any") rest = trim(rest.substr(word_end));
-  }
+  auto const space = rest.find_first_of(" \t\n");
+  auto const keyword = [first = rest.substr(0, space)](std::string_view word) {
+    return std::ranges::equal(first, word,
+                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  };
+  if (space != std::string_view::npos && (keyword("first") || keyword("any"))) rest = trim(rest.substr(space));
   std::int64_t n = 0;
-  std::size_t digits = 0;
-  while (digits < rest.size() && digits < 9 && rest[digits] >= '0' && rest[digits] <= '9') {
-    n = n * 10 + (rest[digits] - '0');
-    ++digits;
-  }
-  if (digits == 0 || !trim(rest.substr(digits)).starts_with('(')) return 1;
+  auto const [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+  if (ec != std::errc{} || n < 1 || !trim(rest.substr(static_cast<std::size_t>(end - rest.data()))).starts_with('('))
+    return 1;
   return n;
 }
 
@@ -53,12 +51,13 @@ std::string FailoverSafety::text() const {
       std::string text = "safe: commits wait for a synchronous standby (synchronous_standby_names '" + standby_names +
                          "', synchronous_commit " + synchronous_commit + "; " + standby_text + ")";
       if (!stalled()) return text;
-      if (sync_standbys == 0 && required_sync() == 1) {
+      auto const required = required_sync();
+      if (sync_standbys == 0 && required == 1) {
         return text +
                ", but none streams now: every commit that takes numbers waits until one does (start the "
                "standby, or change synchronous_standby_names)";
       }
-      return text + ", but they wait for " + std::to_string(required_sync()) + " and " + std::to_string(sync_standbys) +
+      return text + ", but they wait for " + std::to_string(required) + " and " + std::to_string(sync_standbys) +
              (sync_standbys == 1 ? " streams" : " stream") +
              " now: every commit that takes numbers waits until enough do (start the standbys, or change "
              "synchronous_standby_names)";
