@@ -142,7 +142,7 @@ def test_status_and_log_say_that_commits_wait_while_no_synchronous_standby_strea
             return json.loads(pezd.pez("status", "--json").stdout)["database"]["failover"]
 
         def stalled():
-            return float(re.search(r"^pez_database_commits_stalled (\S+)$", pezd.get("/metrics").body, re.M).group(1))
+            return harness.metric(pezd.get("/metrics").body, "pez_database_commits_stalled")
 
         assert "none streams" not in failover(), failover()
         assert stalled() == 0
