@@ -84,11 +84,20 @@ def test_the_dashboard_is_a_grafana_dashboard():
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         refs = [t["refId"] for t in panel["targets"]]
         assert refs and len(refs) == len(set(refs)), panel["title"]
+    # No panel covers another (Grafana would push one down, out of its row).
+    cells = {}
+    for panel in d["panels"]:
+        grid = panel["gridPos"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f'{panel["title"]} covers {cells[(x, y)]}'
+                cells[(x, y)] = panel["title"]
     # What the issue asks it to show.
     text = " ".join(dashboard_queries())
     for needed in ("pez_requests_total", "pez_request_duration_seconds_bucket", "pez_numbers_total",
                    "pez_sequence_rate", "pez_reserved_numbers", "pez_sequence_remaining",
-                   "pez_sequence_exhaustion_eta_seconds", "pez_db_errors_total", "pez_database_failover_safe"):
+                   "pez_sequence_exhaustion_eta_seconds", "pez_db_errors_total", "pez_database_failover_safe",
+                   "pez_database_commits_stalled"):
         assert needed in text, needed
 
 
