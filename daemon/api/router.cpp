@@ -118,7 +118,15 @@ Reply index_reply(std::uint32_t max_count) {
 std::variant<std::string, Reply> path_name(RouteSpec const& route, std::string_view raw) {
   if (route.path_params.empty()) return std::string();
   if (route.path_params.front().rule == Rule::sequence_name) {
-    if (!is_sequence_name(raw)) return error_reply(not_found(raw));
+    if (raw.empty()) {
+      return error_reply({Errc::not_found,
+                          "no sequence name in the path; numbers are at /v1/NAME and "
+                          "/v2/NAME?count=N, such as /v1/forward"});
+    }
+    // Still 404, as for any name that is not there, but saying why no sequence has this one.
+    if (auto ok = check_sequence_name(raw); !ok) {
+      return error_reply({Errc::not_found, not_found(raw).message + " (" + ok.error() + ")"});
+    }
     return std::string(raw);
   }
   std::string name;

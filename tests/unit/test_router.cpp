@@ -125,6 +125,10 @@ TEST_CASE("router: unknown paths and names are 404") {
     CAPTURE(target);
     CHECK(reply("GET", target).status == 404);
   }
+  // Why: no name at all, or one that no sequence can have.
+  CHECK(body_of(reply("GET", "/v2/")).find("no sequence name in the path") != std::string::npos);
+  CHECK(body_of(reply("GET", "/v1/Forward")).find("does not start with a-z") != std::string::npos);
+  CHECK(body_of(reply("GET", "/v1/a%20b")).find("contains \\\"%\\\"") != std::string::npos);
 }
 
 TEST_CASE("router: methods") {
