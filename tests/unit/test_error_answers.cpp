@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/errors.hpp"
+#include "common/names.hpp"
 #include "common/protocol.hpp"
 #include "daemon/api/http_request.hpp"
 #include "daemon/api/router.hpp"
@@ -41,13 +42,16 @@ TEST_CASE("errors: an unknown sequence is worded in one place, its name quoted a
   CHECK(pez::not_found("tickets").code == Errc::not_found);
   CHECK(pez::not_found("tickets").message == "no sequence named \"tickets\"");
   CHECK(pez::not_found(std::string("a\x01\"b\n", 5)).message == "no sequence named \"a\\x01\\\"b\\n\"");
-  // Over HTTP a path that cannot be a sequence's is no sequence: the same words, the raw name quoted.
+  // Over HTTP a path that cannot be a sequence's is no sequence: the same words, the raw name
+  // quoted, then the rule it breaks.
   auto const reply = routed("GET", std::string("/v1/a\x01z", 7));
   CHECK(reply.status == 404);
   CHECK(reply.error.has_value());
   CHECK(error_of(reply).code == Errc::not_found);
-  CHECK(error_of(reply).message == "no sequence named \"a\\x01z\"");
-  CHECK(error_of(routed("GET", "/v1/No_Such")).message == "no sequence named \"No_Such\"");
+  CHECK(error_of(reply).message.starts_with("no sequence named \"a\\x01z\" (sequence name \"a\\x01z\" contains"));
+  CHECK(error_of(routed("GET", "/v1/No_Such")).message ==
+        "no sequence named \"No_Such\" (sequence name \"No_Such\" does not start with a-z: a name is " +
+            std::string(pez::k_sequence_name_rule) + ")");
 }
 
 TEST_CASE("errors: the HTTP body of an error answer is written from its Error, with the request id") {
