@@ -29,6 +29,11 @@ SequenceShape shape_of(SequenceInfo const& info) {
 
 std::string advice_text(Advice advice) { return advice == Advice::try_again ? "; try again later" : ""; }
 
+// pezd's own words, not libpq's: answered as they are (HTTP shortens a database's failure).
+Error notices_refusal(std::string const& problem) {
+  return Error{Errc::unavailable, "block mode cannot hand out numbers: " + problem + "; try again later"};
+}
+
 }  // namespace
 
 std::optional<Error> beyond_one_pass(std::string const& name, SequenceInfo const& info, std::uint64_t count) {
@@ -196,8 +201,20 @@ bool Allocator::warm_up(std::string const& name) {
   if (!m_store.catalog().loaded()) return false;
   if (m_store.catalog().find(name) == nullptr) return true;
   if (&source_for(name) != m_block.get()) return true;
-  m_store.block_used();
+  use_block();
   return m_block->warm_up(name);
+}
+
+void Allocator::use_block() {
+  m_store.block_used();
+  // While block mode refuses, its reason may just have changed (connections are probed again):
+  // the refusal says the new one at once. It still ends only when the core next hears from the
+  // store (check_notices).
+  if (!m_block_problem || m_unsafe_problem) return;
+  auto problem = m_store.notices_problem();
+  if (!problem || problem == m_block_problem) return;
+  m_block_problem = std::move(problem);
+  m_block->refuse(notices_refusal(*m_block_problem));
 }
 
 void Allocator::allocate(std::string_view name, std::uint32_t count, AllocateHandler handler) {
@@ -272,7 +289,7 @@ void Allocator::admit(Request request) {
   }
   request.fence = 0;
   Source& source = source_for(request.name);
-  if (&source == m_block.get()) m_store.block_used();
+  if (&source == m_block.get()) use_block();
   source.take(std::move(request));
 }
 
@@ -305,8 +322,7 @@ void Allocator::check_notices() {
   if (unsafe) {
     refusal = refused_error(*unsafe);
   } else if (problem) {
-    // pezd's own words, not libpq's: answered as they are (HTTP shortens a database's failure).
-    refusal = Error{Errc::unavailable, "block mode cannot hand out numbers: " + *problem + "; try again later"};
+    refusal = notices_refusal(*problem);
   }
   m_block->refuse(std::move(refusal));
 }

@@ -166,6 +166,9 @@ class Allocator {
   // Block mode is refused while change notices cannot be heard (Store::notices_problem), and
   // every mode while the store says no number may be taken (Store::safety_problem).
   void check_notices();
+  // A request or a warm-up goes to the block source: the store hears it (Store::block_used), and
+  // a refusal under way says what the store says from then on.
+  void use_block();
   // Sequence name changed: nothing of it is served before a catalog read shows the change.
   void announce(std::string const& name);
   Source& source_for(std::string_view name);

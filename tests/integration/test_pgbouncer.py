@@ -126,7 +126,9 @@ def test_strict_mode_probes_again_once_a_sequence_served_in_block_mode_is_asked_
     assert r.returncode == 0, r.stderr
     assert "probed again" not in strict.log_text(), strict.log_text()
     r = strict.get("/v1/batches")
+    # The first refusal already says that the connection is probed again (no restart is needed).
     assert r.status == 503 and "change notices" in r.json()["error"], r
+    assert "probed again now and then" in r.json()["error"], r
     assert re.search(r"a sequence served in block mode was asked for, and change notices did not reach the "
                      r"database connection to \S+: it is probed again now", strict.log_text()), strict.log_text()
     # The probe at once finds the transaction pool still.

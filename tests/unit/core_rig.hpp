@@ -157,8 +157,13 @@ class ManualStore final : public pez::daemon::Store {
   std::string down_because;
   std::optional<std::string> notices_problem() const override { return notices; }
   std::optional<std::string> notices;  // set by a test
-  void block_used() override { ++block_uses; }
+  void block_used() override {
+    ++block_uses;
+    // As Database: its reason says, once block mode is used, that connections are probed again.
+    if (notices && notices_once_block_used) notices = notices_once_block_used;
+  }
   int block_uses = 0;
+  std::optional<std::string> notices_once_block_used;  // set by a test
   std::optional<std::string> safety_problem() const override { return safety; }
   std::optional<std::string> safety;  // set by a test
   // Tells the core a connection is free (as the store does after a check of the server).

@@ -453,10 +453,15 @@ TEST_CASE("the store hears that block mode is used at the first request for a se
   CHECK(rig.numbers(strict).size() == 1);
   CHECK(rig.store.block_uses == 0);
   rig.store.notices = "change notices do not arrive";
+  rig.store.notices_once_block_used = "change notices do not arrive (probed again now and then)";
   rig.store.offer();
   auto refused = rig.ask("batches", 1);
   CHECK(rig.error(refused) == pez::Errc::unavailable);
   CHECK(rig.store.block_uses >= 1);
+  // The first refusal already says what the store says once it knows block mode is used.
+  REQUIRE(refused->has_value());
+  REQUIRE_FALSE((*refused)->has_value());
+  CHECK((**refused).error().message.find("probed again") != std::string::npos);
   rig.store.notices.reset();
   rig.store.offer();
   auto served = rig.ask("batches", 1);
