@@ -8,6 +8,7 @@
 #include "cli/client.hpp"
 #include "common/json_line.hpp"
 #include "common/settings.hpp"
+#include "common/stdio.hpp"
 #include "common/text.hpp"
 
 namespace pez::cli {
@@ -15,8 +16,8 @@ namespace pez::cli {
 using nlohmann::json;
 
 Outcome write_out(std::string const& text) {
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
-    return std::unexpected(Failure{k_exit_failure, "cannot write to standard output"});
+  if (auto written = write_stdout(text); !written) {
+    return std::unexpected(Failure{k_exit_failure, "cannot write to standard output: " + written.error()});
   }
   return {};
 }

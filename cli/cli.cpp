@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
+#include "cli/answers.hpp"
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
 #include "cli/usage.hpp"
@@ -42,24 +44,24 @@ void add_help_command(CLI::App& app, Action& action) {
     action = [&app, words]() -> Outcome {
       auto text = help_for(app, *words);
       if (!text) return std::unexpected(Failure{k_exit_usage, text.error()});
-      if (std::fputs(text->c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
-        return std::unexpected(Failure{k_exit_failure, "cannot write to standard output"});
-      }
-      return {};
+      return write_out(*text);
     };
   });
 }
 
-// pez --help and pez --version: what each prints, and its exit code.
-int print_help(CLI::App const& app) {
-  std::fputs(app.help().c_str(), stdout);
+// pez --help and pez --version: what each prints, and its exit code (1, said why, when it could
+// not be written, as any other output of pez).
+int print_out(std::string const& text) {
+  if (auto written = write_out(text); !written) {
+    std::fprintf(stderr, "pez: error: %s\n", written.error().message.c_str());
+    return written.error().exit_code;
+  }
   return k_exit_ok;
 }
 
-int print_version() {
-  std::printf("pez %s\n", k_version);
-  return k_exit_ok;
-}
+int print_help(CLI::App const& app) { return print_out(app.help()); }
+
+int print_version() { return print_out("pez " + std::string(k_version) + "\n"); }
 
 // The exit code of a command line that CLI11 did not take, or nothing when it chose an action.
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Action const& action) {
@@ -76,8 +78,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, Acti
   } catch (CLI::CallForHelp const&) {
     return print_help(app);
   } catch (CLI::CallForAllHelp const&) {
-    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
-    return k_exit_ok;
+    return print_out(app.help("", CLI::AppFormatMode::All));
   } catch (CLI::CallForVersion const&) {
     return print_version();
   } catch (CLI::ParseError const& e) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -14,6 +15,7 @@
 #include "common/names.hpp"
 #include "common/protocol.hpp"
 #include "common/settings.hpp"
+#include "common/stdio.hpp"
 #include "common/text.hpp"
 
 namespace pez::cli {
@@ -64,8 +66,13 @@ Outcome take_numbers(Globals const& globals, NumberOptions const& options) {
       out += '\n';
     }
   }
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    return std::unexpected(Failure{k_exit_failure, "cannot write the numbers to standard output"});
+  if (auto written = write_stdout(out); !written) {
+    std::string const taken =
+        count == 1 ? "the number taken is" : "the " + std::to_string(count) + " numbers taken are";
+    return std::unexpected(Failure{k_exit_failure, "cannot write the numbers to standard output: " + written.error() +
+                                                       "; " + taken +
+                                                       " lost (never handed out again); take new ones "
+                                                       "once standard output can be written"});
   }
   return {};
 }

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace pez {
 
@@ -22,6 +24,13 @@ StandardDescriptors ensure_standard_descriptors() {
     }
   }
   return result;
+}
+
+std::expected<void, std::string> write_stdout(std::string_view text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    return std::unexpected(std::string(std::strerror(errno)));
+  }
+  return {};
 }
 
 }  // namespace pez

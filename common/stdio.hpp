@@ -4,6 +4,9 @@
 #pragma once
 
 #include <array>
+#include <expected>
+#include <string>
+#include <string_view>
 
 namespace pez {
 
@@ -14,5 +17,9 @@ struct StandardDescriptors {
   bool ok = true;
 };
 StandardDescriptors ensure_standard_descriptors();
+
+// Writes text to standard output and flushes it. On failure (a full disk, a closed pipe), the
+// system's reason, as "No space left on device".
+std::expected<void, std::string> write_stdout(std::string_view text);
 
 }  // namespace pez

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "common/errors.hpp"
 #include "common/stdio.hpp"
@@ -25,6 +26,16 @@ void setup_logging(std::string const& level) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
   spdlog::flush_on(spdlog::level::trace);
+}
+
+// What pezd prints and exits after (--help, --version, --print-config, --check-config): exit 1,
+// saying why, when it cannot be written.
+int print_out(std::string const& text) {
+  if (auto written = write_stdout(text); !written) {
+    std::fprintf(stderr, "pezd: error: cannot write to standard output: %s\n", written.error().c_str());
+    return k_exit_failure;
+  }
+  return k_exit_ok;
 }
 
 }  // namespace
@@ -51,14 +62,12 @@ int daemon_main(int argc, char** argv) {
       break;
     case Invocation::Action::help:
     case Invocation::Action::version:
-      std::fputs(invocation->text.c_str(), stdout);
-      return k_exit_ok;
+      return print_out(invocation->text);
     case Invocation::Action::migrate:
       return migrate_schema(invocation->config);
     case Invocation::Action::print_config:
       for (auto const& warning : invocation->warnings) std::fprintf(stderr, "pezd: warning: %s\n", warning.c_str());
-      std::fputs(print_config(invocation->config).c_str(), stdout);
-      return k_exit_ok;
+      return print_out(print_config(invocation->config));
     case Invocation::Action::check_config: {
       if (auto ok = check_config(invocation->config); !ok) {
         std::fprintf(stderr, "pezd: error: %s\n", ok.error().c_str());
@@ -69,8 +78,8 @@ int daemon_main(int argc, char** argv) {
         return k_exit_config;
       }
       auto const& path = invocation->config.config_path;
-      std::printf("pezd: the settings are valid (config file: %s)\n", path.empty() ? "none" : path.c_str());
-      return k_exit_ok;
+      return print_out("pezd: the settings are valid (config file: " + (path.empty() ? std::string("none") : path) +
+                       ")\n");
     }
   }
   setup_logging(invocation->config.log_level);

@@ -122,6 +122,23 @@ def test_a_closed_standard_output_takes_no_number(pezd):
     assert pezd.pez("forward").stdout == "1\n"  # nothing was taken
 
 
+def test_a_full_standard_output_says_why_and_that_the_numbers_taken_are_lost(pezd):
+    # pez forward -n 3 >/dev/full: the numbers were taken before the write failed. They are never
+    # handed out again, and the error says so and why the write failed.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    env["PEZ_SOCKET"] = pezd.socket
+    r = subprocess.run(["bash", "-c", '"$0" forward -n 3 >/dev/full', PEZ], capture_output=True, text=True,
+                       env=env, timeout=30, stdin=subprocess.DEVNULL)
+    assert_one_error_line(r, 1, "cannot write the numbers to standard output: No space left on device")
+    assert "3 numbers taken are lost" in r.stderr, r.stderr
+    assert pezd.pez("forward").stdout == "4\n"
+    # Any other output says why too, --help and --version as well.
+    for args in ("status", "--help", "--version", "help forward"):
+        r = subprocess.run(["bash", "-c", f'"$0" {args} >/dev/full', PEZ], capture_output=True, text=True,
+                           env=env, timeout=30, stdin=subprocess.DEVNULL)
+        assert_one_error_line(r, 1, "cannot write to standard output: No space left on device")
+
+
 def test_closed_standard_input_and_error_do_not_matter(pezd):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
     env["PEZ_SOCKET"] = pezd.socket

@@ -75,6 +75,18 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("pezd ")
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["--print-config"], ["--check-config"]])
+def test_what_pezd_prints_and_exits_after_fails_when_it_cannot_be_written(args):
+    # pezd --print-config >/dev/full: exit 1, saying why, not 0 with the output lost.
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PEZ_")}
+    full.update(PEZ_CONFIG="")
+    with open("/dev/full", "w") as out:
+        r = subprocess.run([PEZD] + args, stdout=out, stderr=subprocess.PIPE, text=True, env=full, timeout=10,
+                           stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == "pezd: error: cannot write to standard output: No space left on device\n", r.stderr
+
+
 @pytest.mark.empty_database
 def test_pezd_creates_the_schema(pezd, cluster):
     assert cluster.psql(pezd.database, "SELECT count(*) FROM pg_sequences WHERE schemaname = 'pez' "
