@@ -33,6 +33,9 @@ struct Reply {
   bool retry_after = false;       // 503s tell clients when to come back
   bool bearer_challenge = false;  // 401s say which credentials to send
   std::string log_detail;         // what the log says of an error answer instead of its message
+  // Logged at debug: /readyz's 503, the endpoint doing its job (a balancer polls it through an
+  // outage), whose cause is logged when it begins.
+  bool quiet = false;
 };
 
 // GET /v1/NAME (api 1) or /v2/NAME?count=N (api 2), the numbers written as form says (?as=string).

@@ -328,7 +328,8 @@ class HttpSession final : public ClientSession<tcp::socket> {
     if (reply.status >= 400) {
       id = request_id(slot);
       log_error(slot,
-                reply.status == 500   ? spdlog::level::err
+                reply.quiet           ? spdlog::level::debug
+                : reply.status == 500 ? spdlog::level::err
                 : reply.status >= 500 ? spdlog::level::warn
                                       : spdlog::level::info,
                 log_text(reply));

@@ -76,6 +76,7 @@ Reply OperatorPages::readyz() const {
   Reply reply{503, json_line(json{{"status", "not ready"}, {"error", not_ready_public_reason()}}) + "\n"};
   reply.retry_after = true;
   reply.log_detail = not_ready_error().message;
+  reply.quiet = true;
   return reply;
 }
 

@@ -114,6 +114,29 @@ def test_pez_status_exits_like_pez_forward_when_pezd_cannot_hand_out_numbers(sta
     assert pezd.pez("status").returncode == 69
 
 
+def test_readiness_answers_are_not_logged_as_warnings(start_pezd, cluster):
+    # A balancer polls /readyz through an outage: its 503s are the endpoint doing its job, and the
+    # outage itself is logged when it begins. A request for numbers refused meanwhile is logged.
+    pezd = start_pezd(["--request-timeout", "1s"])
+    cluster.stop("fast")
+    try:
+        wait_until(lambda: pezd.get("/readyz").status == 503, 10, what="pezd to notice")
+        for _ in range(5):
+            assert pezd.get("/readyz").status == 503
+        refused = pezd.get("/v1/forward")
+        assert refused.status == 503, refused
+        wait_until(lambda: refused.json()["request_id"] in pezd.log_text(), 10, what="the refusal to be logged")
+        lines = [line for line in pezd.log_text().splitlines() if " request h" in line]
+        # The tests' pezd logs at debug: there the readiness answers are, and only there.
+        answers = [line for line in lines if " debug: " not in line]
+        assert len(answers) == 1 and " warning: " in answers[0], answers
+        assert refused.json()["request_id"] in answers[0], answers
+        assert len([line for line in lines if " debug: " in line and " 503 " in line]) >= 5, lines
+        assert "database unavailable" in pezd.log_text()
+    finally:
+        cluster.start()
+
+
 def test_log_times_are_utc_with_their_zone(start_pezd):
     # As the admin answers' times are (created_at, reset_at): one clock, whatever TZ says.
     pezd = start_pezd(env={"TZ": "JST-9"})
