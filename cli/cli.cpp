@@ -11,6 +11,7 @@
 #include "cli/answers.hpp"
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
+#include "cli/take.hpp"
 #include "cli/usage.hpp"
 #include "common/protocol.hpp"
 #include "common/stdio.hpp"
@@ -51,13 +52,7 @@ void add_help_command(CLI::App& app, Action& action) {
 
 // pez --help and pez --version: what each prints, and its exit code (1, said why, when it could
 // not be written, as any other output of pez).
-int print_out(std::string const& text) {
-  if (auto written = write_out(text); !written) {
-    std::fprintf(stderr, "pez: error: %s\n", written.error().message.c_str());
-    return written.error().exit_code;
-  }
-  return k_exit_ok;
-}
+int print_out(std::string const& text) { return report(write_out(text)); }
 
 int print_help(CLI::App const& app) { return print_out(app.help()); }
 
